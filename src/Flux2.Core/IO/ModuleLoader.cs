@@ -1,0 +1,68 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Flux2.IO;
+
+/// <summary>A named set of tensors that can be read lazily: one safetensors file, several shards, or a renamed view
+/// (e.g. BFL keys mapped onto diffusers names).</summary>
+public interface ITensorSource : IDisposable
+{
+    /// <summary>Human-readable origin, used in error messages (a file or folder path).</summary>
+    string Origin { get; }
+    IReadOnlyCollection<string> Keys { get; }
+    long[] Shape(string key);
+    /// <summary>Where the key's bytes live (file path), for error messages.</summary>
+    string FileOf(string key);
+    Tensor Read(string key, Device? device = null, ScalarType? dtype = null);
+}
+
+/// <summary>Copies tensors into a module's parameters and buffers by name, strictly: every module key must be
+/// present with the shape the config implies, and every file key must be used; problems are listed together.</summary>
+public static class ModuleLoader
+{
+    public static void Load(nn.Module module, ITensorSource source, bool strict = true)
+    {
+        var targets = new Dictionary<string, Tensor>();
+        foreach (var (name, p) in module.named_parameters()) targets[name] = p;
+        foreach (var (name, b) in module.named_buffers()) targets[name] = b;
+
+        var missing = targets.Keys.Where(k => !source.Keys.Contains(k)).OrderBy(k => k).ToList();
+        var unexpected = source.Keys.Where(k => !targets.ContainsKey(k)).OrderBy(k => k).ToList();
+        var shapeErrors = new List<string>();
+        foreach (var (name, t) in targets)
+        {
+            if (!source.Keys.Contains(name)) continue;
+            var s = source.Shape(name);
+            if (!s.SequenceEqual(t.shape))
+                shapeErrors.Add($"{source.FileOf(name)} [tensor '{name}']: shape [{string.Join(", ", s)}] but the config implies [{string.Join(", ", t.shape)}]");
+        }
+        if (shapeErrors.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
+            throw new WeightLoadException(source.Origin, missing, unexpected, shapeErrors);
+
+        using var _ = no_grad();
+        foreach (var (name, t) in targets)
+        {
+            if (!source.Keys.Contains(name)) continue;
+            using var value = source.Read(name, t.device, t.dtype);
+            t.copy_(value);
+        }
+    }
+}
+
+public sealed class WeightLoadException(string origin, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> shapeErrors)
+    : Exception(Describe(origin, missing, unexpected, shapeErrors))
+{
+    public IReadOnlyList<string> Missing { get; } = missing;
+    public IReadOnlyList<string> Unexpected { get; } = unexpected;
+    public IReadOnlyList<string> ShapeErrors { get; } = shapeErrors;
+
+    static string Describe(string origin, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> shapeErrors)
+    {
+        var lines = new List<string> { $"weights in {origin} do not fit the model built from its config:" };
+        lines.AddRange(shapeErrors.Select(e => "  " + e));
+        if (missing.Count > 0) lines.Add($"  missing keys ({missing.Count}): {string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? ", ..." : "")}");
+        if (unexpected.Count > 0) lines.Add($"  unexpected keys ({unexpected.Count}): {string.Join(", ", unexpected.Take(20))}{(unexpected.Count > 20 ? ", ..." : "")}");
+        lines.Add("  Check that the folder's config.json matches its weights (a different model size or variant?).");
+        return string.Join(Environment.NewLine, lines);
+    }
+}

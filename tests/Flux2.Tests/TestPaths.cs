@@ -1,0 +1,29 @@
+namespace Flux2.Tests;
+
+/// <summary>Where the repository and the shared parity fixtures are. Fixtures are read in place from
+/// <c>../shared/fixtures</c> (beside the repo root), or from <c>FLUX2_FIXTURES</c> when set.</summary>
+public static class TestPaths
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Fixtures =>
+        Environment.GetEnvironmentVariable("FLUX2_FIXTURES") is { Length: > 0 } p ? p
+        : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures"));
+
+    public static string Tiny => Path.Combine(Fixtures, "flux2-tiny");
+
+    /// <summary>A fresh temporary folder for one test.</summary>
+    public static string TempDir()
+    {
+        var d = Path.Combine(Path.GetTempPath(), "flux2-tests", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(d);
+        return d;
+    }
+
+    static string FindRepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Flux2Notebooks.sln"))) return d.FullName;
+        throw new InvalidOperationException("Flux2Notebooks.sln not found above " + AppContext.BaseDirectory);
+    }
+}
