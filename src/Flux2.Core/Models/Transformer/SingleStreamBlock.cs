@@ -1,0 +1,57 @@
+using Flux2.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = Flux2.Nn.Functional;
+
+namespace Flux2.Models.Transformer;
+
+/// <summary>Fused projections of a single-stream block (diffusers <c>Flux2ParallelSelfAttention</c>).</summary>
+public sealed class ParallelSelfAttention : nn.Module
+{
+    public Linear to_qkv_mlp_proj, to_out;
+    public RMSNorm norm_q, norm_k;
+
+    public ParallelSelfAttention(TransformerConfig c, Device? device, ScalarType? dtype) : base(nameof(ParallelSelfAttention))
+    {
+        int d = c.InnerDim, m = c.MlpHidden;
+        to_qkv_mlp_proj = new Linear(d, 3 * d + 2 * m, device: device, dtype: dtype);
+        to_out = new Linear(d + m, d, device: device, dtype: dtype);
+        norm_q = new RMSNorm(c.AttentionHeadDim, c.Eps, device, dtype);
+        norm_k = new RMSNorm(c.AttentionHeadDim, c.Eps, device, dtype);
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// Single-stream, fully parallel block (reference §2.6): one projection yields [q | k | v | mlp_gate | mlp_up];
+/// attention and SwiGLU MLP run side by side and one output projection merges them.
+/// </summary>
+public sealed class SingleStreamBlock : nn.Module
+{
+    readonly int headDim, innerDim, mlpHidden;
+    readonly double eps;
+    public ParallelSelfAttention attn;
+
+    public SingleStreamBlock(TransformerConfig c, Device? device, ScalarType? dtype) : base(nameof(SingleStreamBlock))
+    {
+        headDim = c.AttentionHeadDim; innerDim = c.InnerDim; mlpHidden = c.MlpHidden; eps = c.Eps;
+        attn = new ParallelSelfAttention(c, device, dtype);
+        RegisterComponents();
+    }
+
+    /// <summary>x = [txt; img] [B, Nt+Ni, D].</summary>
+    public Tensor Forward(Tensor x, ModulationParams mod, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        var xn = F.Modulate(F.LayerNormNoAffine(x, eps), mod.Shift, mod.Scale);
+        var h = attn.to_qkv_mlp_proj.forward(xn);
+        var parts = h.split(new long[] { innerDim, innerDim, innerDim, mlpHidden, mlpHidden }, -1);
+        var q = attn.norm_q.forward(Attention.SplitHeads(parts[0], headDim));
+        var k = attn.norm_k.forward(Attention.SplitHeads(parts[1], headDim));
+        var v = Attention.SplitHeads(parts[2], headDim);
+        var a = Attention.Joint(q, k, v, cos, sin);
+        var m = nn.functional.silu(parts[3]) * parts[4];
+        var y = attn.to_out.forward(cat(new[] { a, m }, -1));
+        return (x + mod.Gate * y).MoveToOuterDisposeScope();
+    }
+}

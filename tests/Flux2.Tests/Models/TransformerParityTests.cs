@@ -1,0 +1,55 @@
+using Flux2.IO;
+using Flux2.Models.Transformer;
+using Flux2.Native;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Flux2.Tests.Models;
+
+public class TransformerParityTests(ITestOutputHelper output)
+{
+    const double Tolerance = 1e-4;
+
+    [Fact]
+    public void OutputMatchesReference()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var model = Flux2Transformer.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
+        using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
+        using var _ = no_grad();
+        using var outp = model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
+                                        io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
+        var err = (outp - io.Read("output")).abs().max().item<float>();
+        output.WriteLine($"transformer output max abs error {err:E3}");
+        Assert.True(err <= Tolerance, $"max abs error {err}");
+    }
+
+    [Fact]
+    public void DevConfigParameterCountMatchesReference()
+    {
+        Assert.Equal(32_223_281_152L, TransformerConfig.Dev.ParameterCount());
+        Assert.Equal(3_875_544_576L, TransformerConfig.Klein4B.ParameterCount());
+        Assert.Equal(9_078_581_248L, TransformerConfig.Klein9B.ParameterCount());
+    }
+
+    [Fact]
+    public void BuiltModuleHasTheParametersTheFormulaCounts()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var model = new Flux2Transformer(TransformerConfig.Tiny);
+        Assert.Equal(TransformerConfig.Tiny.ParameterCount(), model.ParameterCount());
+        var noGuidance = TransformerConfig.Tiny with { GuidanceEmbeds = false };
+        using var m2 = new Flux2Transformer(noGuidance);
+        Assert.Equal(noGuidance.ParameterCount(), m2.ParameterCount());
+    }
+
+    [Fact]
+    public void InconsistentConfigIsRejectedWithTheKey()
+    {
+        var bad = TransformerConfig.Tiny with { AxesDimsRope = new[] { 4, 4, 4, 2 } };
+        var e = Assert.Throws<InvalidDataException>(() => bad.Validate("x/config.json"));
+        Assert.Contains("axes_dims_rope", e.Message);
+    }
+}
