@@ -9,4 +9,11 @@ public static class WeightFiles
         if (files.Length == 0) throw new FileNotFoundException($"no .safetensors weights in {folder}");
         return new SafetensorsSource(folder, files);
     }
+
+    public static void RefusePickle(string path)
+    {
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        if (ext is ".pt" or ".pth" or ".ckpt" or ".bin")
+            throw new InvalidDataException($"{path}: pickle files are refused (loading them can run arbitrary code); use a .safetensors file");
+    }
 }

@@ -1,4 +1,5 @@
 using Flux2.IO;
+using Flux2.Lora;
 using Flux2.Models.Transformer;
 using Flux2.Native;
 using TorchSharp;
@@ -24,6 +25,28 @@ public class TransformerParityTests(ITestOutputHelper output)
         var err = (outp - io.Read("output")).abs().max().item<float>();
         output.WriteLine($"transformer output max abs error {err:E3}");
         Assert.True(err <= Tolerance, $"max abs error {err}");
+    }
+
+    [Fact]
+    public void OutputWithPeftLoraMatchesReference_AndStrengthZeroOrRemovalRestoresBase()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var model = Flux2Transformer.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
+        using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
+        using var _ = no_grad();
+        Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
+                                      io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
+        var adapters = LoraLoader.Apply(model, Path.Combine(TestPaths.Tiny, "lora", "pytorch_lora_weights.safetensors"));
+        Assert.Equal(12, adapters.Count); // 2 double blocks x (to_q, to_k, to_v, to_out.0) + 2 single blocks x 2
+        Assert.All(adapters, a => Assert.Equal(2.0, a.Scale)); // alpha 8 / r 4 from the header metadata
+        var err = (Run() - io.Read("output_with_lora")).abs().max().item<float>();
+        output.WriteLine($"transformer output_with_lora max abs error {err:E3}");
+        Assert.True(err <= Tolerance, $"max abs error {err}");
+
+        foreach (var a in adapters) a.Scale = 0;
+        Assert.True((Run() - io.Read("output")).abs().max().item<float>() <= Tolerance);
+        LoraLoader.Remove(model, adapters);
+        Assert.True((Run() - io.Read("output")).abs().max().item<float>() <= Tolerance);
     }
 
     [Fact]

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Flux2.IO;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Flux2.Lora;
+
+/// <summary>One low-rank update for one of our (diffusers-named) Linear modules: ΔW = Scale · Up · Down.</summary>
+public sealed record LoraUpdate(string Module, Tensor Down, Tensor Up, double Scale);
+
+/// <summary>
+/// Reads a FLUX.2 transformer LoRA file in either common layout (reference §7.2-7.3; design.md "LoRA files"):
+/// <list type="bullet">
+/// <item>diffusers/peft: <c>transformer.&lt;module&gt;.lora_A/lora_B.weight</c>, alpha and r in the header's
+/// <c>lora_adapter_metadata</c> JSON (alpha defaults to r);</item>
+/// <item>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.&lt;bfl module&gt;.lora_A/lora_B</c> (or lora_down/lora_up), an
+/// optional <c>.alpha</c> tensor (else scale 1: that layout bakes alpha/r into the weights); fused modules are split
+/// row-wise onto our separate q/k/v modules, sharing A.</item></list>
+/// </summary>
+public static class LoraFile
+{
+    public static IReadOnlyList<LoraUpdate> Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"LoRA file not found: {path}");
+        WeightFiles.RefusePickle(path);
+        using var file = SafetensorsFile.Open(path);
+        var groups = GroupByModule(file);
+        bool bfl = groups.Keys.Any(k => k.StartsWith("diffusion_model.") || k.StartsWith("double_blocks.") || k.StartsWith("single_blocks."));
+        var (alpha, rank) = PeftAlpha(file);
+        var updates = new List<LoraUpdate>();
+        foreach (var (module, g) in groups)
+        {
+            if (g.Down is null || g.Up is null)
+                throw new SafetensorsException(path, module, $"has only one of the lora_A/lora_down and lora_B/lora_up pair");
+            var down = file.Read(g.Down).to(ScalarType.Float32);
+            var up = file.Read(g.Up).to(ScalarType.Float32);
+            long r = down.shape[0];
+            if (down.dim() != 2 || up.dim() != 2 || up.shape[1] != r)
+                throw new SafetensorsException(path, g.Up, $"shapes [{string.Join(", ", down.shape)}] and [{string.Join(", ", up.shape)}] are not a [r, in] / [out, r] pair");
+            double scale = g.Alpha is { } a ? file.Read(a).to(ScalarType.Float32).item<float>() / r
+                         : alpha is { } pa ? pa / (rank ?? r) : 1.0;
+            if (!bfl)
+            {
+                updates.Add(new LoraUpdate(StripPrefix(module, "transformer."), down, up, scale));
+                continue;
+            }
+            var targets = BflModuleNames.ToDiffusers(StripPrefix(module, "diffusion_model."));
+            foreach (var t in targets)
+            {
+                var rows = up.shape[0] / t.Parts;
+                var part = up.narrow(0, t.Part * rows, rows);
+                if (t.SwapHalves) part = cat(new[] { part.chunk(2, 0)[1], part.chunk(2, 0)[0] }, 0);
+                updates.Add(new LoraUpdate(t.Module, down, part.contiguous(), scale));
+            }
+        }
+        return updates;
+    }
+
+    sealed class Group { public string? Down, Up, Alpha; }
+
+    static Dictionary<string, Group> GroupByModule(SafetensorsFile file)
+    {
+        var groups = new Dictionary<string, Group>();
+        foreach (var key in file.Keys)
+        {
+            string? module; Action<Group> set;
+            if (TrySuffix(key, out module, ".lora_A.weight", ".lora_down.weight")) set = g => g.Down = key;
+            else if (TrySuffix(key, out module, ".lora_B.weight", ".lora_up.weight")) set = g => g.Up = key;
+            else if (TrySuffix(key, out module, ".alpha")) set = g => g.Alpha = key;
+            else if (key.EndsWith(".dora_scale")) throw new SafetensorsException(file.Path, key, "DoRA LoRAs are not supported");
+            else throw new SafetensorsException(file.Path, key, "not a LoRA tensor (expected names ending in lora_A/lora_B/lora_down/lora_up .weight or .alpha)");
+            if (!groups.TryGetValue(module!, out var g)) groups[module!] = g = new Group();
+            set(g);
+        }
+        return groups;
+    }
+
+    static bool TrySuffix(string key, out string? module, params string[] suffixes)
+    {
+        foreach (var s in suffixes)
+            if (key.EndsWith(s)) { module = key[..^s.Length]; return true; }
+        module = null;
+        return false;
+    }
+
+    static string StripPrefix(string s, string prefix) => s.StartsWith(prefix) ? s[prefix.Length..] : s;
+
+    static (double? alpha, long? rank) PeftAlpha(SafetensorsFile file)
+    {
+        if (!file.Metadata.TryGetValue("lora_adapter_metadata", out var json)) return (null, null);
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement;
+        double? alpha = null; long? rank = null;
+        foreach (var key in new[] { "transformer.lora_alpha", "lora_alpha" })
+            if (r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number) { alpha = v.GetDouble(); break; }
+        foreach (var key in new[] { "transformer.r", "r" })
+            if (r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number) { rank = v.GetInt64(); break; }
+        return (alpha, rank);
+    }
+}
