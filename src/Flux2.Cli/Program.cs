@@ -1,1 +1,49 @@
-class P{static int Main(string[] a){Flux2.Native.TorchRuntime.EnsureLoaded(); System.Console.WriteLine("ok"); return 0;}}
+using Flux2.Cli;
+using Flux2.Cli.Commands;
+using Flux2.IO;
+using Flux2.Native;
+
+return Flux2Cli.Main(args);
+
+namespace Flux2.Cli
+{
+    /// <summary>Entry point of the <c>flux2</c> command: dispatch, and user errors printed without stack traces.</summary>
+    public static class Flux2Cli
+    {
+        static readonly (string name, string summary, string help, Func<CliArgs, TextWriter, int> run)[] Commands =
+        {
+            ("bench", "time a transformer forward at full size with random weights", BenchCommand.Help, BenchCommand.Run),
+        };
+
+        public static int Main(string[] argv) => Run(argv, Console.Out, Console.Error);
+
+        public static int Run(string[] argv, TextWriter output, TextWriter error)
+        {
+            if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h")
+            {
+                var topic = argv.Length > 1 ? Commands.FirstOrDefault(c => c.name == argv[1]) : default;
+                if (topic.name != null) { output.WriteLine(topic.help); return 0; }
+                output.WriteLine("usage: ./flux2 <command> [options]\n\ncommands:");
+                foreach (var c in Commands) output.WriteLine($"  {c.name,-18} {c.summary}");
+                output.WriteLine("\n./flux2 help <command> shows a command's options.");
+                return argv.Length == 0 ? 2 : 0;
+            }
+            var cmd = Commands.FirstOrDefault(c => c.name == argv[0]);
+            if (cmd.name == null)
+            {
+                error.WriteLine($"flux2: unknown command '{argv[0]}'. Commands: {string.Join(", ", Commands.Select(c => c.name))}");
+                return 2;
+            }
+            try { return cmd.run(new CliArgs(cmd.name, argv.Skip(1)), output); }
+            catch (Exception e) when (IsUserError(e))
+            {
+                error.WriteLine($"flux2 {cmd.name}: {e.Message}");
+                return 2;
+            }
+        }
+
+        /// <summary>Errors caused by input (files, arguments, environment) rather than by a bug.</summary>
+        static bool IsUserError(Exception e) => e is UserError or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+            or SafetensorsException or WeightLoadException or TorchLoadException or ArgumentException or KeyNotFoundException;
+    }
+}

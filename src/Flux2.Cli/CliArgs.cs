@@ -1,0 +1,60 @@
+namespace Flux2.Cli;
+
+/// <summary>Minimal parser: positionals plus <c>--name value</c> / <c>--flag</c>. Every option a command reads must be
+/// declared through <see cref="Get"/>/<see cref="Flag"/>; leftovers are reported by <see cref="EnsureAllUsed"/>.</summary>
+public sealed class CliArgs
+{
+    readonly Dictionary<string, string?> options = new();
+    readonly HashSet<string> used = new();
+    public List<string> Positionals { get; } = new();
+    public string Command { get; }
+
+    public CliArgs(string command, IEnumerable<string> args)
+    {
+        Command = command;
+        var list = args.ToList();
+        for (int i = 0; i < list.Count; i++)
+        {
+            var a = list[i];
+            if (!a.StartsWith("--")) { Positionals.Add(a); continue; }
+            var name = a[2..];
+            string? value = null;
+            if (name.Contains('=')) { value = name[(name.IndexOf('=') + 1)..]; name = name[..name.IndexOf('=')]; }
+            else if (i + 1 < list.Count && !list[i + 1].StartsWith("--")) value = list[++i];
+            options[name] = value;
+        }
+    }
+
+    public string Get(string name, string fallback) { used.Add(name); return options.TryGetValue(name, out var v) ? v ?? throw Missing(name) : fallback; }
+    public string? Get(string name) { used.Add(name); return options.TryGetValue(name, out var v) ? v ?? throw Missing(name) : null; }
+    public bool Flag(string name) { used.Add(name); return options.ContainsKey(name); }
+
+    public int Int(string name, int fallback)
+    {
+        var v = Get(name);
+        if (v == null) return fallback;
+        return int.TryParse(v, out var n) ? n : throw new UserError($"{Command}: --{name} must be an integer, got '{v}'");
+    }
+
+    public double Double(string name, double fallback)
+    {
+        var v = Get(name);
+        if (v == null) return fallback;
+        return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new UserError($"{Command}: --{name} must be a number, got '{v}'");
+    }
+
+    public string Positional(int index, string what) =>
+        index < Positionals.Count ? Positionals[index] : throw new UserError($"{Command}: missing {what}. Run ./flux2 help {Command}");
+
+    public void EnsureAllUsed()
+    {
+        var unknown = options.Keys.Where(k => !used.Contains(k)).ToList();
+        if (unknown.Count > 0)
+            throw new UserError($"{Command}: unknown option(s) {string.Join(", ", unknown.Select(u => "--" + u))}; known: {string.Join(", ", used.Select(u => "--" + u))}");
+    }
+
+    UserError Missing(string name) => new($"{Command}: --{name} needs a value");
+}
+
+/// <summary>A mistake in how the tool was called or in the user's files: printed without a stack trace, exit code 2.</summary>
+public sealed class UserError(string message) : Exception(message);
