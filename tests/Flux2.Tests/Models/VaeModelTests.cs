@@ -118,4 +118,27 @@ public class VaeModelTests(ITestOutputHelper output)
         using (var decoded = vae.DecodeFromTrainingLatent(latent)) { }
         Assert.Equal(0, scope.DisposablesCount);
     }
+    [Fact]
+    public void FromFolderWithoutWeightsNamesTheMissingFile()
+    {
+        var dir = TestPaths.TempDir();
+        var e = Assert.Throws<FileNotFoundException>(() => AutoencoderKLFlux2.FromFolder(dir));
+        Assert.Contains("diffusion_pytorch_model.safetensors", e.Message);
+    }
+
+    [Fact]
+    public void FromFolderLoadsInBFloat16()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(TestPaths.Tiny, "vae"), CPU, ScalarType.BFloat16);
+        using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "vae_io.safetensors"));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        Assert.Equal(ScalarType.Int64, vae.named_buffers().First(b => b.name == "bn.num_batches_tracked").buffer.dtype);
+        var decoded = vae.Decode(io.Read("z", dtype: ScalarType.BFloat16));
+        Assert.Equal(ScalarType.BFloat16, decoded.dtype);
+        var err = (decoded.to(ScalarType.Float32) - io.Read("decoded")).abs().max().item<float>();
+        output.WriteLine($"bf16 decoded max abs error {err:E3}");
+        Assert.True(err < 0.1, $"bf16 decode error {err}");
+    }
 }
