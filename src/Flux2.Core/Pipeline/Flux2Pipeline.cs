@@ -1,0 +1,90 @@
+using Flux2.Models.Transformer;
+using Flux2.Models.Vae;
+using Flux2.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Flux2.Pipeline;
+
+/// <summary>
+/// Text-to-image (and reference-image editing) with FLUX.2 (diffusers <c>Flux2Pipeline</c>; reference §3, §6):
+/// prompt embeds → Euler loop over the shifted sigma schedule in packed-latent space → unpack → BatchNorm
+/// de-normalise → unpatchify → VAE decode → image in 0..1. FLUX.2 [dev] is guidance-distilled: one forward per step,
+/// the scale enters through the guidance embedder (§6.3).
+/// </summary>
+public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlux2 vae, FlowMatchEulerScheduler scheduler)
+{
+    public Flux2Transformer Transformer { get; } = transformer;
+    public AutoencoderKLFlux2 Vae { get; } = vae;
+    public FlowMatchEulerScheduler Scheduler { get; } = scheduler;
+    ScalarType VaeDType => Vae.parameters().First().dtype;
+
+    /// <summary>Height/width in pixels → latent token grid (VAE ×8, patchify ×2).</summary>
+    public static (int h, int w) LatentGrid(int height, int width)
+    {
+        if (height % 16 != 0 || width % 16 != 0 || height <= 0 || width <= 0)
+            throw new ArgumentException($"image size {width}x{height} must be positive multiples of 16 (VAE 8x, patchify 2x)");
+        return (height / 16, width / 16);
+    }
+
+    /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (reference §3.1).</summary>
+    public Tensor InitialNoise(int batch, int height, int width, long seed, Device? device = null)
+    {
+        var (h, w) = LatentGrid(height, width);
+        using var gen = new Generator((ulong)seed, device ?? CPU);
+        return randn(new long[] { batch, Vae.Config.PatchifiedChannels, h, w }, generator: gen, device: device);
+    }
+
+    /// <summary>
+    /// Runs the sampler. <paramref name="initialLatents"/> [B, C, h, w] patchified noise; <paramref name="promptEmbeds"/>
+    /// [B, L, joint_dim]; <paramref name="referenceImages"/> optional [3, H, W] images in −1..1 (editing).
+    /// Returns images [B, 3, 16h, 16w] in 0..1. <paramref name="onStep"/> is called after each step (progress).
+    /// </summary>
+    public Tensor Generate(Tensor promptEmbeds, Tensor initialLatents, int steps, float guidance,
+                           IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var device = initialLatents.device;
+        var dtype = Transformer.x_embedder.weight.dtype;
+        long b = initialLatents.shape[0], h = initialLatents.shape[2], w = initialLatents.shape[3];
+        var latents = LatentPacking.Pack(initialLatents).to(ScalarType.Float32);
+        var imgIds = PositionIds.Image((int)h, (int)w, device);
+        var txtIds = PositionIds.Text((int)promptEmbeds.shape[1], device);
+        var context = promptEmbeds.to(dtype);
+
+        Tensor? refTokens = null;
+        if (referenceImages is { Count: > 0 })
+        {
+            var tokens = new List<Tensor>();
+            var ids = new List<Tensor> { imgIds };
+            for (int k = 0; k < referenceImages.Count; k++)
+            {
+                var lat = Vae.EncodeToTrainingLatent(referenceImages[k].unsqueeze(0).to(VaeDType, device));
+                tokens.Add(LatentPacking.Pack(lat).expand(b, -1, -1));
+                ids.Add(PositionIds.Image((int)lat.shape[2], (int)lat.shape[3], device, PositionIds.ReferenceTime(k)));
+            }
+            refTokens = cat(tokens, 1).to(dtype);
+            imgIds = cat(ids, 0);
+        }
+
+        var sigmas = Scheduler.Sigmas(steps, (int)(h * w));
+        var g = full(new long[] { b }, guidance, ScalarType.Float32, device);
+        for (int i = 0; i < steps; i++)
+        {
+            using var stepScope = NewDisposeScope();
+            // The pipeline hands the model timestep/1000 with timestep = σ·1000 (reference §2.12).
+            var t = full(new long[] { b }, sigmas[i] * Scheduler.NumTrainTimesteps, ScalarType.Float32, device) / Scheduler.NumTrainTimesteps;
+            var hidden = latents.to(dtype);
+            if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);
+            var v = Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds, txtIds);
+            v = v[.., ..(int)(h * w)];
+            // Euler step in fp32 (the reference upcasts the sample), x += (σ_next − σ)·v.
+            latents.add_(v.to(ScalarType.Float32) * (sigmas[i + 1] - sigmas[i]));
+            onStep?.Invoke(i + 1, steps);
+        }
+        var z = LatentPacking.Unpack(latents, h, w).to(dtype);
+        var image = Vae.DecodeFromTrainingLatent(z.to(VaeDType));
+        return (image.to(ScalarType.Float32) / 2 + 0.5).clamp(0, 1).MoveToOuterDisposeScope();
+    }
+}
