@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds a portable bundle for a CUDA machine that has PyTorch but no .NET (environment.md, "GPU bundle"):
+#   <out>/dotnet-runtime.tar.xz  the .NET runtime (dotnet host + Microsoft.NETCore.App), ~26 MB
+#   <out>/app/                   framework-dependent publish of the CLI without the CPU libtorch
+#   <out>/run.sh                 unpacks the runtime once, finds PyTorch's torch/lib, runs flux2
+# Usage: scripts/make-gpu-bundle.sh [out-dir]   (default .gpu-bundle). Copy the folder over and run <out>/run.sh <command>.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$(realpath -m "${1:-$ROOT/.gpu-bundle}")"
+rm -rf "$OUT"; mkdir -p "$OUT"
+dotnet publish "$ROOT/src/Flux2.Cli/Flux2.Cli.csproj" -c Release -p:Flux2CpuLibTorch=false --self-contained false -o "$OUT/app" --nologo -v quiet -clp:ErrorsOnly
+DOTNET_DIR="$(dirname "$(readlink -f "$(command -v dotnet)")")"
+RUNTIME="$(ls -d "$DOTNET_DIR"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -1)"
+tar -C "$DOTNET_DIR" -cJf "$OUT/dotnet-runtime.tar.xz" dotnet host "shared/Microsoft.NETCore.App/$(basename "$RUNTIME")"
+cat > "$OUT/run.sh" <<'RUN'
+#!/usr/bin/env bash
+# Runs the bundled flux2 CLI against this machine's PyTorch (CUDA) libtorch.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DN="${FLUX2_DOTNET_DIR:-${TMPDIR:-/tmp}/flux2-dotnet}"
+if [[ ! -x "$DN/dotnet" ]]; then mkdir -p "$DN" && tar -C "$DN" -xJf "$HERE/dotnet-runtime.tar.xz"; fi
+TORCH_LIB="${FLUX2_TORCH_LIB:-$(python3 -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"lib"))' 2>/dev/null || true)}"
+if [[ -z "$TORCH_LIB" || ! -f "$TORCH_LIB/libtorch.so" ]]; then
+  echo "run.sh: PyTorch not found (python3 -c 'import torch' failed). Install PyTorch with CUDA or set FLUX2_TORCH_LIB=<site-packages>/torch/lib" >&2
+  exit 2
+fi
+export DOTNET_ROOT="$DN" FLUX2_TORCH_LIB="$TORCH_LIB" LD_LIBRARY_PATH="$TORCH_LIB:${LD_LIBRARY_PATH:-}"
+exec "$DN/dotnet" "$HERE/app/flux2.dll" "$@"
+RUN
+chmod +x "$OUT/run.sh"
+du -sh "$OUT"/* | sed 's/^/  /'
+echo "bundle ready: $OUT (copy it to the GPU machine, then: $OUT/run.sh bench forward --device cuda)"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the whole xunit suite and ends with the plain summary line "N passed, N failed" taken from the test results.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RESULTS="$ROOT/tests/TestResults"
+rm -rf "$RESULTS"
+dotnet test "$ROOT/Flux2Notebooks.sln" --nologo -c Release --logger "trx;LogFileName=results.trx" --results-directory "$RESULTS" "$@"
+status=$?
+passed=0; failed=0
+for trx in "$RESULTS"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  counters="$(grep -o '<Counters [^>]*>' "$trx" | head -1)"
+  p="$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")"; f="$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+done
+if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; echo "test run failed before producing results (build error?)" >&2; fi
+echo "$passed passed, $failed failed"
+exit $status
