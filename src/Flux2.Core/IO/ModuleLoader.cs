@@ -3,19 +3,6 @@ using static TorchSharp.torch;
 
 namespace Flux2.IO;
 
-/// <summary>A named set of tensors that can be read lazily: one safetensors file, several shards, or a renamed view
-/// (e.g. BFL keys mapped onto diffusers names).</summary>
-public interface ITensorSource : IDisposable
-{
-    /// <summary>Human-readable origin, used in error messages (a file or folder path).</summary>
-    string Origin { get; }
-    IReadOnlyCollection<string> Keys { get; }
-    long[] Shape(string key);
-    /// <summary>Where the key's bytes live (file path), for error messages.</summary>
-    string FileOf(string key);
-    Tensor Read(string key, Device? device = null, ScalarType? dtype = null);
-}
-
 /// <summary>Copies tensors into a module's parameters and buffers by name, strictly: every module key must be
 /// present with the shape the config implies, and every file key must be used; problems are listed together.</summary>
 public static class ModuleLoader

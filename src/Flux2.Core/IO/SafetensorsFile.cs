@@ -17,6 +17,7 @@ public sealed class SafetensorsFile : IDisposable
     readonly MemoryMappedFile map;
     readonly MemoryMappedViewAccessor view;
     readonly long dataStart;
+    public const long MaxHeaderBytes = 100_000_000;
     public string Path { get; }
     public IReadOnlyDictionary<string, SafetensorsEntry> Entries { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -30,6 +31,7 @@ public sealed class SafetensorsFile : IDisposable
 
     public static SafetensorsFile Open(string path)
     {
+        if (!File.Exists(path)) throw new SafetensorsException(path, null, "file not found");
         var length = new FileInfo(path).Length;
         if (length < 8) throw new SafetensorsException(path, null, $"file is {length} bytes, shorter than the 8-byte header length prefix (truncated?)");
         var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
@@ -39,6 +41,10 @@ public sealed class SafetensorsFile : IDisposable
             var headerLen = view.ReadInt64(0);
             if (headerLen <= 0 || headerLen > length - 8)
                 throw new SafetensorsException(path, null, $"header length {headerLen} points past the end of the {length}-byte file (truncated or not a safetensors file)");
+            // The format caps the header at 100 MB (safetensors MAX_HEADER_SIZE); a larger value means garbage, and
+            // it must not reach the int-sized buffer below.
+            if (headerLen > MaxHeaderBytes)
+                throw new SafetensorsException(path, null, $"header length {headerLen} exceeds the format's {MaxHeaderBytes}-byte limit (not a safetensors file?)");
             var json = new byte[headerLen];
             view.ReadArray(8, json, 0, (int)headerLen);
             var (entries, metadata) = SafetensorsHeader.Parse(path, json, length - 8 - headerLen);
@@ -52,17 +58,37 @@ public sealed class SafetensorsFile : IDisposable
     /// <summary>Reads one tensor (a copy owned by the caller) in its stored dtype, optionally moved to a device/dtype.</summary>
     public Tensor Read(string key, Device? device = null, ScalarType? dtype = null)
     {
-        if (!Entries.TryGetValue(key, out var e)) throw new SafetensorsException(Path, key, "no such tensor in this file");
+        var e = Entry(key);
+        return e.Shape.Length == 0 ? ReadBytes(e, e.Shape, 0, device, dtype) : ReadRows(key, 0, e.Shape[0], device, dtype);
+    }
+
+    /// <summary>Reads rows [start, start + count) along dim 0 without touching the other rows' bytes.</summary>
+    public Tensor ReadRows(string key, long start, long count, Device? device = null, ScalarType? dtype = null)
+    {
+        var e = Entry(key);
+        if (e.Shape.Length == 0 || start < 0 || count < 0 || start + count > e.Shape[0])
+            throw new SafetensorsException(Path, key, $"rows [{start}, {start + count}) are outside shape [{string.Join(", ", e.Shape)}]");
+        var shape = (long[])e.Shape.Clone();
+        shape[0] = count;
+        long rowBytes = e.Shape[0] == 0 ? 0 : (e.End - e.Begin) / e.Shape[0];
+        return ReadBytes(e, shape, start * rowBytes, device, dtype);
+    }
+
+    SafetensorsEntry Entry(string key) =>
+        Entries.TryGetValue(key, out var e) ? e : throw new SafetensorsException(Path, key, "no such tensor in this file");
+
+    Tensor ReadBytes(SafetensorsEntry e, long[] shape, long byteOffset, Device? device, ScalarType? dtype)
+    {
         var st = SafetensorsDType.ToScalarType(e.DType);
-        var t = empty(e.Shape, st);
-        var bytes = e.End - e.Begin;
+        var t = empty(shape, st);
         unsafe
         {
-            byte* src = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref src);
+            byte* mapped = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref mapped);
             try
             {
-                new ReadOnlySpan<byte>(src + view.PointerOffset + dataStart + e.Begin, checked((int)bytes)).CopyTo(t.bytes);
+                var src = (nint)(mapped + view.PointerOffset + dataStart + e.Begin + byteOffset);
+                TensorBytes.ForEachChunk(t, (chunk, at) => new ReadOnlySpan<byte>((byte*)(src + (nint)at), chunk.Length).CopyTo(chunk));
             }
             finally { view.SafeMemoryMappedViewHandle.ReleasePointer(); }
         }

@@ -27,6 +27,8 @@ static class SafetensorsHeader
                 }
                 continue;
             }
+            // JSON allows repeated names and JsonDocument keeps both; a second entry would silently shadow the first.
+            if (entries.ContainsKey(prop.Name)) throw new SafetensorsException(path, prop.Name, "tensor name appears twice in the header");
             entries[prop.Name] = ParseEntry(path, prop.Name, prop.Value);
         }
         ValidateLayout(path, entries.Values, dataLength);

@@ -11,6 +11,7 @@ public sealed class SafetensorsSource : ITensorSource
     readonly Dictionary<string, SafetensorsFile> byKey = new();
     public string Origin { get; }
     public IReadOnlyCollection<string> Keys => byKey.Keys;
+    public IReadOnlyList<SafetensorsFile> Files => files;
 
     public SafetensorsSource(string origin, IEnumerable<string> paths)
     {
@@ -32,9 +33,19 @@ public sealed class SafetensorsSource : ITensorSource
 
     public static SafetensorsSource OpenFile(string path) => new(path, new[] { path });
 
-    public IReadOnlyDictionary<string, string> MetadataOf(string key) => byKey[key].Metadata;
-    public long[] Shape(string key) => byKey[key].Entries[key].Shape;
+    /// <summary>Opens the shards named by a <c>*.safetensors.index.json</c>, checking that the index and the shards
+    /// agree exactly (see <see cref="SafetensorsIndex"/>).</summary>
+    public static SafetensorsSource OpenIndex(string indexPath) => SafetensorsIndex.Open(indexPath);
+
+    public IReadOnlyDictionary<string, string> MetadataOf(string key) => File(key).Metadata;
+    public string DTypeOf(string key) => File(key).Entries[key].DType;
+    public long[] Shape(string key) => File(key).Entries[key].Shape;
     public string FileOf(string key) => byKey.TryGetValue(key, out var f) ? f.Path : Origin;
-    public Tensor Read(string key, Device? device = null, ScalarType? dtype = null) => byKey[key].Read(key, device, dtype);
+    public Tensor Read(string key, Device? device = null, ScalarType? dtype = null) => File(key).Read(key, device, dtype);
+    public Tensor ReadRows(string key, long start, long count, Device? device = null, ScalarType? dtype = null)
+        => File(key).ReadRows(key, start, count, device, dtype);
     public void Dispose() { foreach (var f in files) f.Dispose(); }
+
+    SafetensorsFile File(string key) =>
+        byKey.TryGetValue(key, out var f) ? f : throw new SafetensorsException(Origin, key, "no such tensor");
 }

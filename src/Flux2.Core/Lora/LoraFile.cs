@@ -22,7 +22,7 @@ public static class LoraFile
     public static IReadOnlyList<LoraUpdate> Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"LoRA file not found: {path}");
-        WeightFiles.RefusePickle(path);
+        WeightFiles.Locate(path); // refuses pickle files by name, before reading a byte
         using var file = SafetensorsFile.Open(path);
         var groups = GroupByModule(file);
         bool bfl = groups.Keys.Any(k => k.StartsWith("diffusion_model.") || k.StartsWith("double_blocks.") || k.StartsWith("single_blocks."));
@@ -44,13 +44,17 @@ public static class LoraFile
                 updates.Add(new LoraUpdate(StripPrefix(module, "transformer."), down, up, scale));
                 continue;
             }
-            var targets = BflModuleNames.ToDiffusers(StripPrefix(module, "diffusion_model."));
-            foreach (var t in targets)
+            var bflModule = StripPrefix(module, "diffusion_model.");
+            var targets = BflTransformerKeyMap.ToDiffusers(bflModule + ".weight");
+            if (targets.Count == 0)
+                throw new SafetensorsException(path, g.Up, $"'{bflModule}' is not a FLUX.2 transformer module in the BFL/ComfyUI naming");
+            foreach (var (diffusersKey, loc) in targets)
             {
-                var rows = up.shape[0] / t.Parts;
-                var part = up.narrow(0, t.Part * rows, rows);
-                if (t.SwapHalves) part = cat(new[] { part.chunk(2, 0)[1], part.chunk(2, 0)[0] }, 0);
-                updates.Add(new LoraUpdate(t.Module, down, part.contiguous(), scale));
+                // A fused BFL module (qkv) feeds several of our modules: each takes its row block of B and shares A.
+                var rows = up.shape[0] / loc.Chunks;
+                var part = up.narrow(0, loc.Chunk * rows, rows);
+                if (loc.SwapHalves) { var halves = part.chunk(2, 0); part = cat(new[] { halves[1], halves[0] }, 0); }
+                updates.Add(new LoraUpdate(diffusersKey[..^".weight".Length], down, part.contiguous(), scale));
             }
         }
         return updates;

@@ -1,0 +1,37 @@
+namespace Flux2.IO;
+
+public enum TransformerLayout { Diffusers, Bfl }
+
+/// <summary>
+/// Opens a FLUX.2 transformer checkpoint in whichever layout it comes (design.md "Weights"): a diffusers folder or
+/// file (<c>transformer_blocks.N...</c>) or a BFL single file (<c>double_blocks.N...</c>, e.g. flux2-dev.safetensors),
+/// and always exposes diffusers names. All-in-one files (ComfyUI style) keep the transformer under
+/// <c>model.diffusion_model.</c> or <c>diffusion_model.</c>; that prefix is removed and keys outside it (VAE, text
+/// encoder) are left out, since they belong to other components.
+/// </summary>
+public static class TransformerCheckpoint
+{
+    public static readonly string[] Prefixes = ["model.diffusion_model.", "diffusion_model."];
+
+    public static ITensorSource Open(string path)
+    {
+        ITensorSource source = WeightFiles.Open(path);
+        try
+        {
+            if (Prefixes.FirstOrDefault(p => source.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal))) is { } prefix)
+                source = RenamedSource.StripPrefix(source, prefix);
+            return DetectLayout(source.Origin, source.Keys) == TransformerLayout.Bfl ? new BflTransformerSource(source) : source;
+        }
+        catch { source.Dispose(); throw; }
+    }
+
+    public static TransformerLayout DetectLayout(string origin, IEnumerable<string> keys)
+    {
+        var list = keys.ToList();
+        if (list.Any(k => k.StartsWith("double_blocks.", StringComparison.Ordinal))) return TransformerLayout.Bfl;
+        if (list.Any(k => k.StartsWith("transformer_blocks.", StringComparison.Ordinal))) return TransformerLayout.Diffusers;
+        throw new InvalidDataException(
+            $"{origin}: not a FLUX.2 transformer checkpoint: expected keys starting with 'double_blocks.' (BFL) or "
+            + $"'transformer_blocks.' (diffusers), found e.g. {string.Join(", ", list.Order(StringComparer.Ordinal).Take(5))}");
+    }
+}
