@@ -41,9 +41,14 @@ public sealed partial class HfCache
 
     /// <summary>True for <c>owner/name</c> hub ids; false for anything that exists on disk (a local path wins) or
     /// that cannot be a repo id (absolute or relative-looking paths, several slashes, file extensions of weights).</summary>
-    public static bool IsRepoId(string text)
+    public static bool IsRepoId(string text) => IsRepoId(text, Directory.GetCurrentDirectory());
+
+    /// <summary>As <see cref="IsRepoId(string)"/>, with relative paths checked against <paramref name="currentDirectory"/>.</summary>
+    public static bool IsRepoId(string text, string currentDirectory)
     {
-        if (string.IsNullOrWhiteSpace(text) || Directory.Exists(text) || File.Exists(text)) return false;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        var asPath = Path.Combine(currentDirectory, text);
+        if (Directory.Exists(asPath) || File.Exists(asPath)) return false;
         // A missing "dir/model.safetensors" is a mistyped path, not a repo: saying "not in the cache" would mislead.
         if (text.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return false;
         return RepoIdPattern().IsMatch(text) && !text.Contains("..") && !text.Contains("--");
