@@ -150,8 +150,11 @@ public class HfDownloaderTests
         await downloader.DownloadAsync(HubTestRepos.Public);
         var before = hub.Requests.Count;
 
-        var again = await downloader.DownloadAsync(HubTestRepos.Public);
+        var progress = new List<HubDownloadProgress>();
+        var again = await downloader.DownloadAsync(HubTestRepos.Public, progress: new SyncProgress(progress));
 
+        Assert.All(progress, p => Assert.Equal(HubFileState.Cached, p.State));
+        Assert.Equal(1 << 20, progress.Single(p => p.File == Weights).BytesDone);   // the blob's size, not the link's
         Assert.Equal(0, again.FilesDownloaded);
         Assert.Equal(3, again.FilesCached);
         Assert.Equal(0, again.BytesDownloaded);

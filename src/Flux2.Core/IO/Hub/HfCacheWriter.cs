@@ -27,11 +27,16 @@ public static class HfCacheWriter
     }
 
     /// <summary>True when the snapshot already holds this file and it resolves to a real file (not a dangling link).</summary>
-    public static bool HasSnapshotFile(this HfCache cache, string repoId, string commit, string relativePath)
+    public static bool HasSnapshotFile(this HfCache cache, string repoId, string commit, string relativePath) =>
+        cache.FindSnapshotFile(repoId, commit, relativePath) != null;
+
+    /// <summary>The file a snapshot entry stands for (the blob behind the link, or the copy), or null when absent or
+    /// dangling. Sizes must be read from this, not from the link itself.</summary>
+    public static FileInfo? FindSnapshotFile(this HfCache cache, string repoId, string commit, string relativePath)
     {
         var info = new FileInfo(Path.Combine(cache.SnapshotFolder(repoId, commit), relativePath));
-        if (info.LinkTarget == null) return info.Exists;
-        return info.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true };
+        var target = info.LinkTarget == null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo;
+        return target is { Exists: true } ? target : null;
     }
 
     /// <summary>Records that a branch or tag name currently means this commit. Not written when the revision is the

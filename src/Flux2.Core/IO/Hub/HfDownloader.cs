@@ -84,9 +84,9 @@ public sealed class HfDownloader : IDisposable
         int index, int count, IProgress<HubDownloadProgress>? progress, CancellationToken ct)
     {
         // The snapshot is addressed by commit, so a file already linked there is exactly this version: no request needed.
-        if (cache.HasSnapshotFile(repoId, commit, file))
+        if (cache.FindSnapshotFile(repoId, commit, file) is { } present)
         {
-            var size = new FileInfo(Path.Combine(cache.SnapshotFolder(repoId, commit), file)).Length;
+            var size = present.Length;
             progress?.Report(new(file, index, count, size, size, HubFileState.Cached));
             return (0, true);
         }
