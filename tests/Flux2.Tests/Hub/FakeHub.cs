@@ -24,6 +24,8 @@ public sealed class FakeHub : IDisposable
     public bool IgnoreRange { get; set; }
     /// <summary>Leave out X-Error-Code on 404s, so the client must work out what is missing itself.</summary>
     public bool OmitErrorCodes { get; set; }
+    /// <summary>Announce LFS files this many bytes larger than they are (a truncated upload or a broken mirror).</summary>
+    public int OverstateLinkedSizeBy { get; set; }
 
     public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
     public string Endpoint => $"http://127.0.0.1:{Port}";
@@ -113,7 +115,7 @@ public sealed class FakeHub : IDisposable
             {
                 ["Location"] = $"{CdnBase}/cdn/{sha}?signature=abc",
                 ["X-Linked-Etag"] = $"\"{sha}\"",
-                ["X-Linked-Size"] = data.Length.ToString(),
+                ["X-Linked-Size"] = (data.Length + OverstateLinkedSizeBy).ToString(),
                 ["X-Repo-Commit"] = repo.Commit,
             }, Array.Empty<byte>());
             return;

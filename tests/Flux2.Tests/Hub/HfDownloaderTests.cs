@@ -208,6 +208,22 @@ public class HfDownloaderTests
     }
 
     [Fact]
+    public async Task ShortFileIsNotPublishedAsABlob()
+    {
+        using var hub = HubTestRepos.Start();
+        hub.OverstateLinkedSizeBy = 10;
+        var (cache, downloader) = Client(hub);
+        using var _ = downloader;
+        var blob = cache.BlobPath(HubTestRepos.Public, FakeRepo.Sha256(hub.Repos[HubTestRepos.Public].Files[Weights]));
+
+        var e = await Assert.ThrowsAsync<HubException>(() => downloader.DownloadAsync(HubTestRepos.Public, allowPatterns: new[] { Weights }));
+
+        Assert.Contains("announced", e.Message);
+        Assert.False(File.Exists(blob));
+        Assert.Null(cache.TryResolveSnapshot(HubTestRepos.Public));
+    }
+
+    [Fact]
     public async Task UnreachableEndpointIsNamedInTheError()
     {
         var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
