@@ -4,7 +4,7 @@ namespace Flux2.IO.Hub;
 
 /// <summary>Turns a failed hub response into an exception whose message tells the user what is wrong and what to do.
 /// Uses the hub's <c>X-Error-Code</c> header (GatedRepo, RepoNotFound, RevisionNotFound, EntryNotFound) when present.</summary>
-public static class HubErrors
+internal static class HubErrors
 {
     /// <param name="file">The file being fetched, or null for the repo listing.</param>
     public static HubException FromResponse(HttpResponseMessage r, Uri endpoint, string repoId, string revision, string? file, HfToken? token)

@@ -4,7 +4,7 @@ namespace Flux2.IO.Hub;
 
 /// <summary>What the hub says about one file before we fetch it: the blob name (etag), the size, the commit, and the
 /// URL to fetch the bytes from (the CDN location when the hub redirects).</summary>
-public sealed record HubFileMetadata(string Etag, long? Size, string? Commit, Uri DownloadUri)
+internal sealed record HubFileMetadata(string Etag, long? Size, string? Commit, Uri DownloadUri)
 {
     /// <summary>Reads the hub's headers. For LFS files the hub answers 302 with <c>X-Linked-Etag</c>/<c>X-Linked-Size</c>
     /// (the real file's sha256 and size); for small files 200 with <c>ETag</c> and <c>Content-Length</c>. Null when

@@ -5,7 +5,7 @@ namespace Flux2.IO.Hub;
 
 /// <summary>HTTP to the hub with redirects followed by hand, so that the token is sent only to the hub's own host:
 /// the CDN a file redirects to must never receive it (HttpClient's automatic redirects are off).</summary>
-public sealed class HubHttp : IDisposable
+internal sealed class HubHttp : IDisposable
 {
     const int MaxRedirects = 10;
     readonly HttpClient client;

@@ -2,7 +2,7 @@ namespace Flux2.IO.Hub;
 
 /// <summary>Checks on names that come from the server and become paths in the cache, so a broken or hostile endpoint
 /// cannot make us write outside the repo folder.</summary>
-public static class HubNames
+internal static class HubNames
 {
     public static bool IsSafeCommit(string commit) =>
         commit.Length is > 0 and <= 64 && commit.All(char.IsAsciiLetterOrDigit);

@@ -4,7 +4,7 @@ namespace Flux2.IO.Hub;
 
 /// <summary>The answer of <c>GET /api/models/{repo}/revision/{revision}</c>: the commit the revision points at and
 /// the repo's files.</summary>
-public sealed record HubRepoListing(string Commit, IReadOnlyList<string> Files)
+internal sealed record HubRepoListing(string Commit, IReadOnlyList<string> Files)
 {
     public static HubRepoListing Parse(string json, string repoId)
     {
