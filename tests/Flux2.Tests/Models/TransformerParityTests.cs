@@ -50,6 +50,41 @@ public class TransformerParityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ComfyUiLayoutWithFusedQkvReproducesTheSameOutput()
+    {
+        TorchRuntime.EnsureLoaded();
+        var peft = LoraFile.Read(Path.Combine(TestPaths.Tiny, "lora", "pytorch_lora_weights.safetensors"));
+        var comfy = Path.Combine(TestPaths.TempDir(), "lora_comfyui.safetensors");
+        LoraExport.WriteComfyUi(comfy, peft);
+        using (var f = SafetensorsFile.Open(comfy))
+        {
+            Assert.Contains("diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight", f.Keys);
+            Assert.Equal(new long[] { 12, 64 }, f.Entries["diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight"].Shape); // 3 x r 4
+            Assert.Equal(new long[] { 192, 12 }, f.Entries["diffusion_model.double_blocks.0.img_attn.qkv.lora_B.weight"].Shape);
+            Assert.DoesNotContain(f.Keys, k => k.StartsWith("transformer."));
+        }
+        using var model = Flux2Transformer.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
+        using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
+        using var _ = no_grad();
+        LoraLoader.Apply(model, comfy);
+        using var outp = model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
+                                       io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
+        var err = (outp - io.Read("output_with_lora")).abs().max().item<float>();
+        output.WriteLine($"ComfyUI-layout LoRA output max abs error {err:E3}");
+        Assert.True(err <= Tolerance, $"max abs error {err}");
+    }
+
+    [Fact]
+    public void LoraForAnotherModelSizeIsRefusedWithModuleAndShapes()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var model = new Flux2Transformer(TransformerConfig.Tiny with { NumAttentionHeads = 2, AxesDimsRope = new[] { 4, 4, 4, 4 } });
+        var e = Assert.Throws<InvalidDataException>(() => LoraLoader.Apply(model, Path.Combine(TestPaths.Tiny, "lora", "pytorch_lora_weights.safetensors")));
+        Assert.Contains("transformer_blocks.0.attn", e.Message);
+        Assert.All(model.named_modules().Select(m => m.module).OfType<Flux2.Nn.Linear>(), l => Assert.Empty(l.Adapters));
+    }
+
+    [Fact]
     public void DevConfigParameterCountMatchesReference()
     {
         Assert.Equal(32_223_281_152L, TransformerConfig.Dev.ParameterCount());
