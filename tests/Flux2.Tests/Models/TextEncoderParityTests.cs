@@ -58,4 +58,28 @@ public class TextEncoderParityTests(ITestOutputHelper output)
         using var slice = b[TensorIndex.Ellipsis, TensorIndex.Slice(0, h)];
         Assert.Equal(0f, (a - slice).abs().max().item<float>());
     }
+
+    /// <summary>transformers reports the last layer's hidden state after the final norm (the fixture's layer 3 of 3);
+    /// the raw residual stream of that layer does not match, so the convention matters.</summary>
+    [Fact]
+    public void LastHiddenStateIsAfterTheFinalNorm()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var enc = Flux2PromptEncoder.FromFolder(Path.Combine(TestPaths.Tiny, "text_encoder"), new[] { 3 });
+        using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "text_encoder_io.safetensors"));
+        using var ids = io.Read("input_ids");
+        using var mask = io.Read("attention_mask");
+        using var expected = io.Read("prompt_embeds");
+        var m = enc.Model;
+        var h = m.Config.HiddenSize;
+        using var _ = no_grad();
+        var h2 = m.HiddenStates(ids, mask, new[] { 2 })[0];
+        var (cos, sin) = MistralRotaryEmbedding.CosSin(ids.shape[1], m.Config.HeadDim, m.Config.RopeTheta, h2.device, h2.dtype);
+        using var allowed = MistralTextModel.AttentionMask(mask, ids.shape[0], ids.shape[1], h2.device);
+        using var raw = m.layers[2].forward(h2, cos, sin, allowed);
+        using var normed = m.norm!.forward(raw);
+        using var refLast = expected[TensorIndex.Ellipsis, TensorIndex.Slice(2 * h, 3 * h)];
+        Assert.True((normed - refLast).abs().max().item<float>() <= 1e-4f);
+        Assert.True((raw - refLast).abs().max().item<float>() > 1e-2f);
+    }
 }

@@ -63,7 +63,8 @@ public sealed record MistralConfig
 
     /// <summary>Reads a transformers config.json: a <c>Mistral3ForConditionalGeneration</c> (fields under
     /// <c>text_config</c>) or a plain Mistral config. RoPE theta is <c>rope_parameters.rope_theta</c> (transformers 5)
-    /// or <c>rope_theta</c> (older); head_dim defaults to hidden/heads when absent or null.</summary>
+    /// or <c>rope_theta</c> (older); head_dim defaults to hidden/heads when absent or null; absent fields take the
+    /// production defaults.</summary>
     public static MistralConfig FromJson(string json, string origin = "config.json")
     {
         var root = JsonNode.Parse(json) as JsonObject ?? throw new FormatException($"{origin}: not a JSON object");
@@ -84,7 +85,7 @@ public sealed record MistralConfig
             IntermediateSize = I("intermediate_size", d.IntermediateSize),
             NumHiddenLayers = I("num_hidden_layers", d.NumHiddenLayers),
             NumAttentionHeads = heads,
-            NumKeyValueHeads = I("num_key_value_heads", heads),
+            NumKeyValueHeads = t.ContainsKey("num_key_value_heads") ? I("num_key_value_heads", heads) : d.NumKeyValueHeads, // null → MHA, as transformers
             HeadDim = I("head_dim", hidden / heads),
             RopeTheta = theta,
             RmsNormEps = D(t["rms_norm_eps"], d.RmsNormEps),
