@@ -1,0 +1,97 @@
+using System.Text.Json.Nodes;
+using TorchSharp;
+using static TorchSharp.torch;
+using Flux2.IO;
+
+namespace Flux2.Models.TextEncoder;
+
+/// <summary>
+/// FLUX.2 prompt embeddings (reference §4.3 steps 4–6): run the Mistral language model with the causal + padding
+/// mask and concatenate, per token, the hidden states of <see cref="OutLayers"/> (FLUX.2-dev: 10, 20, 30) →
+/// [B, L, n·hidden] = [layer a | layer b | layer c]. Only layers up to max(OutLayers) are built and loaded.
+/// </summary>
+public sealed class Flux2PromptEncoder : IDisposable
+{
+    /// <summary>FLUX.2-dev's layers (reference §4.3 step 5).</summary>
+    public static readonly int[] DefaultOutLayers = { 10, 20, 30 };
+
+    /// <summary>Key prefixes of the language model in known checkpoint layouts: transformers 4.x
+    /// <c>Mistral3ForConditionalGeneration</c> (FLUX.2-dev, the fixture), transformers 5 native, plain
+    /// <c>MistralForCausalLM</c>, bare <c>MistralModel</c>.</summary>
+    public static readonly string[] KnownPrefixes = { "language_model.model.", "model.language_model.", "model.", "" };
+
+    public MistralTextModel Model { get; }
+    public IReadOnlyList<int> OutLayers { get; }
+    public int OutputDim => OutLayers.Count * Model.Config.HiddenSize;
+
+    public Flux2PromptEncoder(MistralConfig cfg, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null)
+    {
+        var layers = (outLayers ?? DefaultOutLayers).ToArray();
+        if (layers.Length == 0) throw new ArgumentException("outLayers is empty");
+        foreach (var i in layers)
+            if (i < 0 || i > cfg.NumHiddenLayers)
+                throw new ArgumentOutOfRangeException(nameof(outLayers), $"layer {i} is outside 0..{cfg.NumHiddenLayers} of the text encoder config");
+        OutLayers = layers;
+        Model = new MistralTextModel(cfg, layers.Max(), device, dtype);
+        Model.eval();
+    }
+
+    /// <summary>prompt_embeds [B, L, n_layers·hidden] for input_ids [B, L] (int64) and attention_mask [B, L].</summary>
+    public Tensor Encode(Tensor inputIds, Tensor? attentionMask)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var hs = Model.HiddenStates(inputIds, attentionMask, OutLayers);
+        // stack(dim=1) → [B, n, L, H] → permute → [B, L, n, H] → reshape (reference §4.3 step 6) == cat on the last dim.
+        return cat(hs, -1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Loads the weights that the built layers need from <paramref name="source"/> (a whole
+    /// <c>Mistral3ForConditionalGeneration</c> checkpoint or a bare language model): the language-model prefix is
+    /// detected, vision tower / projector / lm_head / unbuilt layers are ignored; everything built must be present.</summary>
+    public void LoadWeights(ITensorSource source)
+    {
+        var prefix = KnownPrefixes.FirstOrDefault(p => source.Keys.Contains(p + "embed_tokens.weight"))
+            ?? throw new WeightLoadException(source.Origin, new[] { "language_model.model.embed_tokens.weight" }, Array.Empty<string>(),
+                   new[] { "no Mistral language model found (looked for embed_tokens.weight under " + string.Join(", ", KnownPrefixes.Select(p => $"'{p}'")) + ")" });
+        using var view = new PrefixTensorSource(source, prefix, Model.WantsKey);
+        ModuleLoader.Load(Model, view);
+    }
+
+    /// <summary>Builds from a text_encoder folder (config.json + model.safetensors or sharded
+    /// <c>model.safetensors.index.json</c>) and loads the needed weights.</summary>
+    public static Flux2PromptEncoder FromFolder(string textEncoderFolder, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null)
+    {
+        var configPath = Path.Combine(textEncoderFolder, "config.json");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"text encoder config not found: {configPath}", configPath);
+        var cfg = MistralConfig.FromFile(configPath);
+        using var source = OpenWeights(textEncoderFolder);
+        var enc = new Flux2PromptEncoder(cfg, outLayers, device, dtype);
+        try { enc.LoadWeights(source); }
+        catch { enc.Dispose(); throw; }
+        return enc;
+    }
+
+    /// <summary>The folder's safetensors: the shards listed by <c>*.safetensors.index.json</c> when present, else
+    /// every <c>*.safetensors</c> file.</summary>
+    public static ITensorSource OpenWeights(string folder)
+    {
+        var index = Directory.GetFiles(folder, "*.safetensors.index.json").OrderBy(p => p, StringComparer.Ordinal).FirstOrDefault();
+        IEnumerable<string> files;
+        if (index is not null)
+        {
+            var map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject
+                ?? throw new FormatException($"{index}: no weight_map");
+            files = map.Select(kv => kv.Value!.GetValue<string>()).Distinct().OrderBy(f => f, StringComparer.Ordinal)
+                       .Select(f => Path.Combine(folder, f)).ToList();
+        }
+        else
+        {
+            files = Directory.GetFiles(folder, "*.safetensors").OrderBy(p => p, StringComparer.Ordinal).ToList();
+            if (!files.Any()) throw new FileNotFoundException($"no *.safetensors weights in {folder}");
+        }
+        return new SafetensorsSource(folder, files);
+    }
+
+    public void Dispose() => Model.Dispose();
+}
