@@ -65,33 +65,13 @@ public sealed class Flux2PromptEncoder : IDisposable
         var configPath = Path.Combine(textEncoderFolder, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"text encoder config not found: {configPath}", configPath);
         var cfg = MistralConfig.FromFile(configPath);
-        using var source = OpenWeights(textEncoderFolder);
+        using var source = WeightFiles.Open(textEncoderFolder);
         var enc = new Flux2PromptEncoder(cfg, outLayers, device, dtype);
         try { enc.LoadWeights(source); }
         catch { enc.Dispose(); throw; }
         return enc;
     }
 
-    /// <summary>The folder's safetensors: the shards listed by <c>*.safetensors.index.json</c> when present, else
-    /// every <c>*.safetensors</c> file.</summary>
-    public static ITensorSource OpenWeights(string folder)
-    {
-        var index = Directory.GetFiles(folder, "*.safetensors.index.json").OrderBy(p => p, StringComparer.Ordinal).FirstOrDefault();
-        IEnumerable<string> files;
-        if (index is not null)
-        {
-            var map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject
-                ?? throw new FormatException($"{index}: no weight_map");
-            files = map.Select(kv => kv.Value!.GetValue<string>()).Distinct().OrderBy(f => f, StringComparer.Ordinal)
-                       .Select(f => Path.Combine(folder, f)).ToList();
-        }
-        else
-        {
-            files = Directory.GetFiles(folder, "*.safetensors").OrderBy(p => p, StringComparer.Ordinal).ToList();
-            if (!files.Any()) throw new FileNotFoundException($"no *.safetensors weights in {folder}");
-        }
-        return new SafetensorsSource(folder, files);
-    }
 
     public void Dispose() => Model.Dispose();
 }
