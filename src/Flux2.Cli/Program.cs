@@ -12,7 +12,10 @@ namespace Flux2.Cli
     {
         static readonly (string name, string summary, string help, Func<CliArgs, TextWriter, int> run)[] Commands =
         {
-            ("bench", "time a transformer forward at full size with random weights", BenchCommand.Help, BenchCommand.Run),
+            ("generate", "prompt -> image with any FLUX.2 model (tiny-random, a folder, a cached repo)", GenerateCommand.Help, GenerateCommand.Run),
+            ("verify-reference", "compare every component with reference outputs (fixture format)", VerifyReferenceCommand.Help, VerifyReferenceCommand.Run),
+            ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)", DownloadCommand.Help, DownloadCommand.Run),
+            ("bench", "time transformer / text-encoder forwards at full size with random weights", BenchCommand.Help, BenchCommand.Run),
         };
 
         public static int Main(string[] argv) => Run(argv, Console.Out, Console.Error);
@@ -44,6 +47,7 @@ namespace Flux2.Cli
 
         /// <summary>Errors caused by input (files, arguments, environment) rather than by a bug.</summary>
         static bool IsUserError(Exception e) => e is UserError or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
-            or SafetensorsException or WeightLoadException or TorchLoadException or ArgumentException or KeyNotFoundException;
+            or SafetensorsException or WeightLoadException or TorchLoadException or ArgumentException or KeyNotFoundException
+            or PickleRefusedException or NotSupportedException or Flux2.IO.Hub.HubException;
     }
 }

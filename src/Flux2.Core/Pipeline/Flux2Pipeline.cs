@@ -19,12 +19,16 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     public FlowMatchEulerScheduler Scheduler { get; } = scheduler;
     ScalarType VaeDType => Vae.parameters().First().dtype;
 
-    /// <summary>Height/width in pixels → latent token grid (VAE ×8, patchify ×2).</summary>
-    public static (int h, int w) LatentGrid(int height, int width)
+    /// <summary>Pixels per latent token: the VAE's downsampling × the 2×2 patchify (16 for FLUX.2, reference §3.1).</summary>
+    public int PixelsPerToken => Vae.Config.ScaleFactor * Vae.Config.PatchSize[0];
+
+    /// <summary>Height/width in pixels → latent token grid.</summary>
+    public (int h, int w) LatentGrid(int height, int width)
     {
-        if (height % 16 != 0 || width % 16 != 0 || height <= 0 || width <= 0)
-            throw new ArgumentException($"image size {width}x{height} must be positive multiples of 16 (VAE 8x, patchify 2x)");
-        return (height / 16, width / 16);
+        int f = PixelsPerToken;
+        if (height % f != 0 || width % f != 0 || height <= 0 || width <= 0)
+            throw new ArgumentException($"image size {width}x{height} must be positive multiples of {f} (VAE {Vae.Config.ScaleFactor}x, patchify 2x)");
+        return (height / f, width / f);
     }
 
     /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (reference §3.1).</summary>

@@ -109,7 +109,7 @@ public static class ReferenceVerifier
             using var scope = NewDisposeScope();
             var latents = io.Read("initial_latents");
             int h = root.GetProperty("H").GetInt32(), w = root.GetProperty("W").GetInt32();
-            var grid = Flux2Pipeline.LatentGrid(h, w);
+            var grid = pipe.LatentGrid(h, w);
             if (latents.shape[2] != grid.h || latents.shape[3] != grid.w)
                 throw new InvalidDataException($"fixture.json H x W = {h} x {w} implies a {grid.h} x {grid.w} latent grid, but initial_latents is [{string.Join(", ", latents.shape)}]");
             Add(Compare("pipeline.images", pipe.Generate(io.Read("prompt_embeds"), latents, steps, guidance), io.Read("images")));

@@ -93,6 +93,25 @@ public sealed class ByteLevelBpeTokenizer
     public static ByteLevelBpeTokenizer FromJson(string json, string origin = "tokenizer.json") =>
         new(JsonNode.Parse(json) as JsonObject ?? throw new FormatException($"{origin}: not a JSON object"), origin);
 
+    /// <summary>A tokenizer.json with no merges: one token per byte after the Mistral v7 control tokens
+    /// (&lt;unk&gt; 0, &lt;s&gt; 1, &lt;/s&gt; 2, [INST] 3, [/INST] 4, [SYSTEM_PROMPT] 5, [/SYSTEM_PROMPT] 6, [IMG] 10, &lt;pad&gt; 11,
+    /// bytes from 12). For random debug models, which have no trained vocabulary.</summary>
+    public static string ByteOnlyTokenizerJson()
+    {
+        var specials = new (string token, int id)[] { ("<unk>", 0), ("<s>", 1), ("</s>", 2), ("[INST]", 3), ("[/INST]", 4), ("[SYSTEM_PROMPT]", 5), ("[/SYSTEM_PROMPT]", 6), ("[IMG]", 10), ("<pad>", 11) };
+        var vocab = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (token, id) in specials) vocab[token] = id;
+        for (int b = 0; b < 256; b++) vocab[ByteLevelChars.CharOf((byte)b).ToString()] = 12 + b;
+        var added = new System.Text.Json.Nodes.JsonArray(specials.Select(s => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["id"] = s.id, ["content"] = s.token, ["special"] = true }).ToArray());
+        var root = new System.Text.Json.Nodes.JsonObject
+        {
+            ["added_tokens"] = added,
+            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = false },
+            ["model"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new System.Text.Json.Nodes.JsonArray() },
+        };
+        return root.ToJsonString();
+    }
+
     public static ByteLevelBpeTokenizer FromFile(string path) => FromJson(File.ReadAllText(path), path);
 
     /// <summary>Returns whether a ByteLevel step was found.</summary>
@@ -277,6 +296,8 @@ public static class ByteLevelChars
             CharToByte[ByteToChar[b]] = (byte)b;
         }
     }
+
+    public static char CharOf(byte b) => ByteToChar[b];
 
     public static string Encode(string text)
     {

@@ -44,10 +44,19 @@ public sealed class Flux2Transformer : nn.Module
     /// <summary>Loads a diffusers <c>transformer/</c> folder (config.json + safetensors, sharded or not).</summary>
     public static Flux2Transformer FromFolder(string folder, Device? device = null, ScalarType? dtype = null)
     {
-        var config = TransformerConfig.FromJson(Path.Combine(folder, "config.json"));
+        var configPath = Path.Combine(folder, "config.json");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"transformer config not found: {configPath}", configPath);
+        return FromCheckpoint(folder, TransformerConfig.FromJson(configPath), device, dtype);
+    }
+
+    /// <summary>Loads weights in either layout (diffusers, or a BFL single file such as <c>flux2-dev.safetensors</c>,
+    /// whose keys are mapped on the fly) into a model built from <paramref name="config"/>.</summary>
+    public static Flux2Transformer FromCheckpoint(string path, TransformerConfig config, Device? device = null, ScalarType? dtype = null)
+    {
+        using var source = TransformerCheckpoint.Open(path);
         var model = new Flux2Transformer(config, device, dtype);
-        using var source = WeightFiles.Open(folder);
-        ModuleLoader.Load(model, source);
+        try { ModuleLoader.Load(model, source); }
+        catch { model.Dispose(); throw; }
         return model;
     }
 

@@ -1,0 +1,97 @@
+using Flux2.IO;
+using Flux2.IO.Hub;
+using Flux2.Models.TextEncoder;
+using Flux2.Models.Transformer;
+using Flux2.Models.Vae;
+using Flux2.Nn;
+using Flux2.Sampling;
+using static TorchSharp.torch;
+
+namespace Flux2.Pipeline;
+
+/// <summary>
+/// The four FLUX.2 components, loaded from what a user points at (design.md "Weights"):
+/// <list type="bullet">
+/// <item>a diffusers pipeline folder (<c>transformer/ vae/ text_encoder/ tokenizer/ scheduler/</c>; a BFL
+/// <c>flux2-dev.safetensors</c> at the root stands in for a missing <c>transformer/</c>);</item>
+/// <item>a Hugging Face repo id already in the HF cache (e.g. <c>black-forest-labs/FLUX.2-dev</c>);</item>
+/// <item><c>tiny-random</c>: the same classes at debug size with seeded random weights and a byte-level tokenizer,
+/// for trying the whole loop anywhere in seconds.</item></list>
+/// </summary>
+public sealed class Flux2Models : IDisposable
+{
+    public const string TinyRandom = "tiny-random";
+    public required string Origin { get; init; }
+    public required Flux2Transformer Transformer { get; init; }
+    public required AutoencoderKLFlux2 Vae { get; init; }
+    public required Flux2PromptEncoder TextEncoder { get; init; }
+    public required Flux2ChatTemplate ChatTemplate { get; init; }
+    public required FlowMatchEulerScheduler Scheduler { get; init; }
+
+    public Flux2Pipeline Pipeline => new(Transformer, Vae, Scheduler);
+
+    /// <summary>prompt_embeds [B, 512, joint_dim] for a batch of prompts (chat template, padding, text encoder).</summary>
+    public Tensor EncodePrompts(IReadOnlyList<string> prompts)
+    {
+        using var scope = NewDisposeScope();
+        var device = Transformer.x_embedder.weight.device;
+        var (ids, mask) = ChatTemplate.Encode(prompts, device);
+        return TextEncoder.Encode(ids, mask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id or <see cref="TinyRandom"/>) and loads everything.</summary>
+    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null)
+    {
+        if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device);
+        var root = Directory.Exists(spec) ? spec
+                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? HfCache.Default().ResolveSnapshot(spec)
+                 : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
+        var folder = DiffusersFolder.Open(root);
+        log?.Invoke($"loading transformer from {root}");
+        var transformer = LoadTransformer(folder, root, device, dtype);
+        log?.Invoke("loading VAE");
+        var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, device, dtype);
+        log?.Invoke("loading text encoder");
+        var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), device, dtype);
+        var template = Flux2ChatTemplate.FromFolder(folder["tokenizer"].Folder);
+        var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath);
+        return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, ChatTemplate = template, Scheduler = scheduler };
+    }
+
+    static Flux2Transformer LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype)
+    {
+        if (folder.Components.TryGetValue("transformer", out var t)) return Flux2Transformer.FromFolder(t.Folder, device, dtype);
+        var bfl = Path.Combine(root, "flux2-dev.safetensors");
+        if (File.Exists(bfl)) return Flux2Transformer.FromCheckpoint(bfl, TransformerConfig.Dev, device, dtype);
+        throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no flux2-dev.safetensors");
+    }
+
+    /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, reference §4.3); a smaller encoder whose
+    /// hidden·3 matches the transformer's text width uses its last three layers evenly spaced the same way.</summary>
+    static int[] OutLayersFor(string textEncoderFolder, TransformerConfig t)
+    {
+        var cfg = MistralConfig.FromFile(Path.Combine(textEncoderFolder, "config.json"));
+        int n = t.JointAttentionDim / cfg.HiddenSize;
+        if (n * cfg.HiddenSize != t.JointAttentionDim)
+            throw new InvalidDataException($"{textEncoderFolder}/config.json: hidden_size {cfg.HiddenSize} does not divide the transformer's joint_attention_dim {t.JointAttentionDim}");
+        if (cfg.NumHiddenLayers >= 30 && n == 3) return Flux2PromptEncoder.DefaultOutLayers;
+        int step = cfg.NumHiddenLayers / n;
+        return Enumerable.Range(1, n).Select(i => i * step).ToArray();
+    }
+
+    /// <summary>Debug-size FLUX.2 with seeded random weights (transformer/VAE/text-encoder fixture shapes).</summary>
+    public static Flux2Models CreateTinyRandom(long seed, Device? device = null)
+    {
+        manual_seed(seed); // the VAE's convolutions take TorchSharp's default init at construction
+        var transformer = new Flux2Transformer(TransformerConfig.Tiny, device);
+        RandomInit.Apply(transformer, seed);
+        var vae = new AutoencoderKLFlux2(VaeConfig.Tiny, device);
+        RandomInit.Apply(vae, seed + 1);
+        var te = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, device);
+        RandomInit.Apply(te.Model, seed + 2);
+        var template = new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromJson(ByteLevelBpeTokenizer.ByteOnlyTokenizerJson(), "tiny-random tokenizer"), maxLength: 64);
+        return new Flux2Models { Origin = TinyRandom, Transformer = transformer, Vae = vae, TextEncoder = te, ChatTemplate = template, Scheduler = new FlowMatchEulerScheduler() };
+    }
+
+    public void Dispose() { Transformer.Dispose(); Vae.Dispose(); TextEncoder.Dispose(); }
+}
