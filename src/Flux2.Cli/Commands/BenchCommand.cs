@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Flux2.Diagnostics;
+using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
+using Flux2.Pipeline;
 using Flux2.Native;
 using Flux2.Nn;
 using TorchSharp;
@@ -15,16 +17,70 @@ public static class BenchCommand
     public const string Help = """
         ./flux2 bench forward [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--text-tokens 512]
                               [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
+        ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
+                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
+          Random weights, built directly on the device (no download). Prints parameters, time, peak GPU memory.
         """;
 
     public static int Run(CliArgs args, TextWriter o)
     {
-        var what = args.Positional(0, "a benchmark name (forward)");
-        if (what != "forward") throw new UserError($"bench: unknown benchmark '{what}' (known: forward)");
+        var what = args.Positional(0, "a benchmark name (forward, text-encoder)");
+        return what switch
+        {
+            "forward" => Forward(args, o),
+            "text-encoder" => TextEncoder(args, o),
+            _ => throw new UserError($"bench: unknown benchmark '{what}' (known: forward, text-encoder)"),
+        };
+    }
+
+    static (Device, ScalarType, int) Common(CliArgs args) =>
+        (TorchRuntime.Device(args.Get("device", "auto")),
+         args.Get("dtype", "bf16") switch { "bf16" => ScalarType.BFloat16, "fp32" => ScalarType.Float32, var d => throw new UserError($"bench: --dtype must be bf16 or fp32, got '{d}'") },
+         args.Int("steps", 3));
+
+    static int TextEncoder(CliArgs args, TextWriter o)
+    {
+        var config = args.Get("config", "mistral-small") switch
+        {
+            "mistral-small" => MistralConfig.MistralSmall3, "tiny" => MistralConfig.Tiny,
+            var c => throw new UserError($"bench: --config for text-encoder must be mistral-small or tiny, got '{c}'"),
+        };
+        int layers = args.Int("layers", Math.Min(30, config.NumHiddenLayers)), tokens = args.Int("tokens", 512);
+        var (device, dtype, steps) = Common(args);
+        args.EnsureAllUsed();
+        if (layers < 1 || layers > config.NumHiddenLayers) throw new UserError($"bench: --layers must be 1..{config.NumHiddenLayers}");
+        int[] outLayers = layers >= 30 ? Flux2PromptEncoder.DefaultOutLayers : new[] { layers };
+
+        using var mem = device.type == DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index)) : null;
+        var sw = Stopwatch.StartNew();
+        using var encoder = new Flux2PromptEncoder(config, outLayers, device, dtype);
+        RandomInit.Apply(encoder.Model, seed: 0);
+        Sync(device);
+        long parameters = encoder.Model.parameters().Sum(p => p.numel());
+        o.WriteLine($"built Mistral text encoder, {layers} of {config.NumHiddenLayers} layers, on {device} ({dtype}) in {sw.Elapsed.TotalSeconds:F1} s: {parameters:N0} parameters (formula {config.ParameterCount(layers):N0})");
+        using var _ = no_grad();
+        using var ids = randint(0, config.VocabSize, new long[] { 1, tokens }, ScalarType.Int64, device);
+        using var mask = ones(new long[] { 1, tokens }, ScalarType.Int64, device);
+        var times = new List<double>();
+        for (int i = 0; i <= steps; i++)
+        {
+            sw.Restart();
+            using var scope = NewDisposeScope();
+            var e = encoder.Encode(ids, mask);
+            Sync(device);
+            if (i > 0) times.Add(sw.Elapsed.TotalMilliseconds);
+            o.WriteLine($"  encode {(i == 0 ? "warm-up" : i.ToString())}: {sw.Elapsed.TotalMilliseconds:F0} ms -> [{string.Join(", ", e.shape)}]");
+        }
+        o.WriteLine($"text encoder {tokens} tokens, layers {string.Join("/", outLayers)}: median {Median(times):F0} ms" +
+                    (mem != null ? $", peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes CUDA context)" : ""));
+        return 0;
+    }
+
+    static int Forward(CliArgs args, TextWriter o)
+    {
         var config = TransformerConfig.ByName(args.Get("config", "dev"));
-        int size = args.Int("size", 1024), textTokens = args.Int("text-tokens", 512), steps = args.Int("steps", 3);
-        var device = TorchRuntime.Device(args.Get("device", "auto"));
-        var dtype = args.Get("dtype", "bf16") switch { "bf16" => ScalarType.BFloat16, "fp32" => ScalarType.Float32, var d => throw new UserError($"bench: --dtype must be bf16 or fp32, got '{d}'") };
+        int size = args.Int("size", 1024), textTokens = args.Int("text-tokens", 512);
+        var (device, dtype, steps) = Common(args);
         args.EnsureAllUsed();
         if (size % 16 != 0) throw new UserError($"bench: --size must be a multiple of 16, got {size}");
 
@@ -42,8 +98,8 @@ public static class BenchCommand
         using var context = randn(new long[] { 1, textTokens, config.JointAttentionDim }, dtype, device);
         using var t = full(new long[] { 1 }, 0.5f, dtype, device);
         using var g = full(new long[] { 1 }, 4.0f, dtype, device);
-        using var imgIds = ImageIds(side, side, device);
-        using var txtIds = TextIds(textTokens, device);
+        using var imgIds = PositionIds.Image(side, side, device);
+        using var txtIds = PositionIds.Text(textTokens, device);
         var times = new List<double>();
         for (int i = 0; i <= steps; i++)
         {
@@ -62,20 +118,4 @@ public static class BenchCommand
 
     static void Sync(Device d) { if (d.type == DeviceType.CUDA) cuda.synchronize(); }
     static double Median(List<double> xs) { var s = xs.OrderBy(x => x).ToList(); return s.Count == 0 ? double.NaN : s[s.Count / 2]; }
-
-    /// <summary>(T=0, H=i, W=j, L=0) row-major (reference §3.1).</summary>
-    public static Tensor ImageIds(int h, int w, Device device)
-    {
-        var ii = arange(h, device: device).repeat_interleave(w);
-        var jj = arange(w, device: device).repeat(h);
-        var z = zeros(h * w, ScalarType.Int64, device);
-        return stack(new[] { z, ii, jj, z }, 1).to(ScalarType.Float32);
-    }
-
-    /// <summary>(0, 0, 0, l) for each text token (reference §3.2).</summary>
-    public static Tensor TextIds(int n, Device device)
-    {
-        var z = zeros(n, ScalarType.Int64, device);
-        return stack(new[] { z, z, z, arange(n, device: device) }, 1).to(ScalarType.Float32);
-    }
 }
