@@ -31,12 +31,14 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
         return (height / f, width / f);
     }
 
-    /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (reference §3.1).</summary>
+    /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (reference §3.1). Drawn on the CPU from
+    /// the seed and then moved, so a seed gives the same image start on every device.</summary>
     public Tensor InitialNoise(int batch, int height, int width, long seed, Device? device = null)
     {
         var (h, w) = LatentGrid(height, width);
-        using var gen = new Generator((ulong)seed, device ?? CPU);
-        return randn(new long[] { batch, Vae.Config.PatchifiedChannels, h, w }, generator: gen, device: device);
+        using var gen = new Generator((ulong)seed);
+        using var noise = randn(new long[] { batch, Vae.Config.PatchifiedChannels, h, w }, generator: gen);
+        return noise.to(device ?? CPU);
     }
 
     /// <summary>
