@@ -140,6 +140,11 @@ public class TensorLeakTests(ITestOutputHelper output)
         using var mask = io.Read("attention_mask");
         AssertNoTensorGrowth("Flux2PromptEncoder.Encode", () => { using var o = enc.Encode(ids, mask); });
         AssertNoTensorGrowth("Flux2PromptEncoder.Encode (no mask)", () => { using var o = enc.Encode(ids, null); });
+        using var _ = no_grad();
+        AssertNoTensorGrowth("MistralTextModel.HiddenStates", () =>
+        {
+            foreach (var h in enc.Model.HiddenStates(ids, mask, new[] { 0, 2, 3 })) h.Dispose();
+        });
     }
 
     [Fact]
