@@ -3,7 +3,7 @@ using Flux2.Cli.Commands;
 using Flux2.IO;
 using Flux2.Native;
 
-return Flux2Cli.Main(args);
+return Flux2Cli.Run(args, Console.Out, Console.Error);
 
 namespace Flux2.Cli
 {
@@ -17,8 +17,6 @@ namespace Flux2.Cli
             ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)", DownloadCommand.Help, DownloadCommand.Run),
             ("bench", "time transformer / text-encoder forwards at full size with random weights", BenchCommand.Help, BenchCommand.Run),
         };
-
-        public static int Main(string[] argv) => Run(argv, Console.Out, Console.Error);
 
         public static int Run(string[] argv, TextWriter output, TextWriter error)
         {

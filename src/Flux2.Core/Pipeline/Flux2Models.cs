@@ -54,7 +54,8 @@ public sealed class Flux2Models : IDisposable
         log?.Invoke("loading text encoder");
         var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), device, dtype);
         var template = Flux2ChatTemplate.FromFolder(folder["tokenizer"].Folder);
-        var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath);
+        var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
+            ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
         return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, ChatTemplate = template, Scheduler = scheduler };
     }
 
