@@ -25,7 +25,7 @@ public sealed class Flux2Models : IDisposable
     public required Flux2Transformer Transformer { get; init; }
     public required AutoencoderKLFlux2 Vae { get; init; }
     public required Flux2PromptEncoder TextEncoder { get; init; }
-    public required Flux2ChatTemplate ChatTemplate { get; init; }
+    public required PromptTokenizer Tokenizer { get; init; }
     public required FlowMatchEulerScheduler Scheduler { get; init; }
 
     public Flux2Pipeline Pipeline => new(Transformer, Vae, Scheduler);
@@ -35,7 +35,7 @@ public sealed class Flux2Models : IDisposable
     {
         using var scope = NewDisposeScope();
         var device = Transformer.x_embedder.weight.device;
-        var (ids, mask) = ChatTemplate.Encode(prompts, device);
+        var (ids, mask) = Tokenizer.Encode(prompts, device);
         return TextEncoder.Encode(ids, mask).MoveToOuterDisposeScope();
     }
 
@@ -53,10 +53,10 @@ public sealed class Flux2Models : IDisposable
         var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, device, dtype);
         log?.Invoke("loading text encoder");
         var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), device, dtype);
-        var template = Flux2ChatTemplate.FromFolder(folder["tokenizer"].Folder);
+        var tokenizer = PromptTokenizer.FromFolder(folder["tokenizer"].Folder);
         var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
             ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
-        return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, ChatTemplate = template, Scheduler = scheduler };
+        return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = tokenizer, Scheduler = scheduler };
     }
 
     static Flux2Transformer LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype)
@@ -91,7 +91,7 @@ public sealed class Flux2Models : IDisposable
         var te = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, device);
         RandomInit.Apply(te.Model, seed + 2);
         var template = new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromJson(ByteLevelBpeTokenizer.ByteOnlyTokenizerJson(), "tiny-random tokenizer"), maxLength: 64);
-        return new Flux2Models { Origin = TinyRandom, Transformer = transformer, Vae = vae, TextEncoder = te, ChatTemplate = template, Scheduler = new FlowMatchEulerScheduler() };
+        return new Flux2Models { Origin = TinyRandom, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = template, Scheduler = new FlowMatchEulerScheduler() };
     }
 
     public void Dispose() { Transformer.Dispose(); Vae.Dispose(); TextEncoder.Dispose(); }

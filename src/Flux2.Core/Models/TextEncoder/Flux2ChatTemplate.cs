@@ -13,7 +13,7 @@ namespace Flux2.Models.TextEncoder;
 /// user text message it produces exactly this string. When the folder has a template, <see cref="FromFolder"/> checks
 /// that it is of this family (contains the [SYSTEM_PROMPT] and [INST] markers) and refuses one that is not.</para>
 /// </summary>
-public sealed class Flux2ChatTemplate
+public sealed class Flux2ChatTemplate : PromptTokenizer
 {
     /// <summary>FLUX.2's system message, byte-exact (diffusers/BFL <c>system_messages.py</c>): a newline, not a space,
     /// between "object" and "attribution".</summary>
@@ -25,8 +25,8 @@ public sealed class Flux2ChatTemplate
     static readonly string[] ControlTokens = { "<s>", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[INST]", "[/INST]" };
 
     public ByteLevelBpeTokenizer Tokenizer { get; }
-    public int PadId { get; }
-    public int MaxLength { get; }
+    public override int PadId { get; }
+    public override int MaxLength { get; }
     public string System { get; }
 
     /// <param name="padId">null: the tokenizer's <c>&lt;pad&gt;</c> token, else <see cref="DefaultPadId"/>.</param>
@@ -75,34 +75,6 @@ public sealed class Flux2ChatTemplate
     public string Render(string prompt) =>
         "<s>[SYSTEM_PROMPT]" + System + "[/SYSTEM_PROMPT][INST]" + prompt.Replace("[IMG]", "") + "[/INST]";
 
-    /// <summary>Ids and mask of one prompt, truncated and right-padded to <see cref="MaxLength"/>.</summary>
-    public (long[] ids, long[] mask) EncodeOne(string prompt)
-    {
-        var tokens = Tokenizer.Encode(Render(prompt));
-        var n = Math.Min(tokens.Length, MaxLength);
-        var ids = new long[MaxLength];
-        var mask = new long[MaxLength];
-        for (var i = 0; i < MaxLength; i++)
-        {
-            ids[i] = i < n ? tokens[i] : PadId;
-            mask[i] = i < n ? 1 : 0;
-        }
-        return (ids, mask);
-    }
-
-    /// <summary>input_ids and attention_mask, int64 [B, MaxLength] (reference §4.3 step 3).</summary>
-    public (Tensor inputIds, Tensor attentionMask) Encode(IReadOnlyList<string> prompts, Device? device = null)
-    {
-        if (prompts.Count == 0) throw new ArgumentException("no prompts");
-        var ids = new long[prompts.Count * MaxLength];
-        var mask = new long[prompts.Count * MaxLength];
-        for (var b = 0; b < prompts.Count; b++)
-        {
-            var (i, m) = EncodeOne(prompts[b]);
-            i.CopyTo(ids, b * MaxLength);
-            m.CopyTo(mask, b * MaxLength);
-        }
-        var shape = new long[] { prompts.Count, MaxLength };
-        return (tensor(ids, shape, device: device), tensor(mask, shape, device: device));
-    }
+    /// <summary>The chat text tokenized; control tokens are single ids.</summary>
+    public override int[] Tokens(string prompt) => Tokenizer.Encode(Render(prompt));
 }
