@@ -54,8 +54,9 @@ public static class GenerateCommand
         var refs = references.Select(r => ImageFile.Load(r, maxPixels: 1024 * 1024)).ToList();
         using var noise = models.Pipeline.InitialNoise(1, height, width, seed, device);
         sw.Restart();
+        using var negative = models.NegativeEmbedsForGuidance();
         using var images = models.Pipeline.Generate(embeds, noise, steps, guidance, refs,
-            (i, n) => Progress.Bar(o, "sampling", i, n, sw.Elapsed));
+            (i, n) => Progress.Bar(o, "sampling", i, n, sw.Elapsed), negative);
         foreach (var r in refs) r.Dispose();
         ImageFile.SavePng(images[0], outPath);
         o.WriteLine($"wrote {outPath} ({width}x{height}, {steps} steps, guidance {guidance}, seed {seed}) in {sw.Elapsed.TotalSeconds:F1} s");

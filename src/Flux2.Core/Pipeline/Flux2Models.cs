@@ -1,5 +1,6 @@
 using Flux2.IO;
 using Flux2.IO.Hub;
+using Flux2.Micro;
 using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
@@ -39,10 +40,20 @@ public sealed class Flux2Models : IDisposable
         return TextEncoder.Encode(ids, mask).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Embeds of the empty prompt when the model samples with true classifier-free guidance (no guidance
+    /// embedder), else null — pass to <see cref="Flux2Pipeline.Generate"/> as its negative.</summary>
+    public Tensor? NegativeEmbedsForGuidance() => Transformer.Config.GuidanceEmbeds ? null : EncodePrompts(new[] { "" });
+
     /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id or <see cref="TinyRandom"/>) and loads everything.</summary>
     public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null)
     {
         if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device);
+        if (spec == MicroModel.Name && !Directory.Exists(spec))
+        {
+            spec = MicroModel.DefaultFolder;
+            if (!File.Exists(Path.Combine(spec, "model_index.json")))
+                throw new DirectoryNotFoundException($"the embedded {MicroModel.Name} weights are missing from {spec}; rebuild (they are copied from src/Flux2.Core/Micro/flux2-micro) or recreate them with ./flux2 pretrain-micro");
+        }
         var root = Directory.Exists(spec) ? spec
                  : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? HfCache.Default().ResolveSnapshot(spec)
                  : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
@@ -76,6 +87,7 @@ public sealed class Flux2Models : IDisposable
         if (n * cfg.HiddenSize != t.JointAttentionDim)
             throw new InvalidDataException($"{textEncoderFolder}/config.json: hidden_size {cfg.HiddenSize} does not divide the transformer's joint_attention_dim {t.JointAttentionDim}");
         if (cfg.NumHiddenLayers >= 30 && n == 3) return Flux2PromptEncoder.DefaultOutLayers;
+        if (cfg.NumHiddenLayers == n) return Enumerable.Range(1, n).ToArray();
         int step = cfg.NumHiddenLayers / n;
         return Enumerable.Range(1, n).Select(i => i * step).ToArray();
     }

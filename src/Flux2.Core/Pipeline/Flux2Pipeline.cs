@@ -44,10 +44,13 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     /// <summary>
     /// Runs the sampler. <paramref name="initialLatents"/> [B, C, h, w] patchified noise; <paramref name="promptEmbeds"/>
     /// [B, L, joint_dim]; <paramref name="referenceImages"/> optional [3, H, W] images in −1..1 (editing).
-    /// Returns images [B, 3, 16h, 16w] in 0..1. <paramref name="onStep"/> is called after each step (progress).
+    /// Returns images [B, 3, H, W] in 0..1. <paramref name="onStep"/> is called after each step (progress).
+    /// Guidance: a guidance-distilled model (FLUX.2 [dev], guidance embedder) takes the scale as an input, one forward per
+    /// step. A model without that embedder (klein base, FLUX.2-micro) uses true classifier-free guidance when
+    /// <paramref name="negativeEmbeds"/> (e.g. the empty prompt's) are given: v = v_neg + s·(v_pos − v_neg) (reference §6.3).
     /// </summary>
     public Tensor Generate(Tensor promptEmbeds, Tensor initialLatents, int steps, float guidance,
-                           IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null)
+                           IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null, Tensor? negativeEmbeds = null)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -58,6 +61,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
         var imgIds = PositionIds.Image((int)h, (int)w, device);
         var txtIds = PositionIds.Text((int)promptEmbeds.shape[1], device);
         var context = promptEmbeds.to(dtype);
+        bool cfg = !Transformer.Config.GuidanceEmbeds && negativeEmbeds is not null && guidance != 1f;
+        if (cfg) context = cat(new[] { negativeEmbeds!.to(dtype).expand(b, -1, -1), context }, 0);
 
         Tensor? refTokens = null;
         if (referenceImages is { Count: > 0 })
@@ -83,8 +88,10 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
             var t = full(new long[] { b }, sigmas[i] * Scheduler.NumTrainTimesteps, ScalarType.Float32, device) / Scheduler.NumTrainTimesteps;
             var hidden = latents.to(dtype);
             if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);
+            if (cfg) { hidden = cat(new[] { hidden, hidden }, 0); t = cat(new[] { t, t }, 0); }
             var v = Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds, txtIds);
             v = v[.., ..(int)(h * w)];
+            if (cfg) { var halves = v.chunk(2, 0); v = halves[0] + guidance * (halves[1] - halves[0]); }
             // Euler step in fp32 (the reference upcasts the sample), x += (σ_next − σ)·v.
             latents.add_(v.to(ScalarType.Float32) * (sigmas[i + 1] - sigmas[i]));
             onStep?.Invoke(i + 1, steps);
