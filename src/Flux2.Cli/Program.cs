@@ -45,7 +45,7 @@ namespace Flux2.Cli
 
         /// <summary>Errors caused by input (files, arguments, environment) rather than by a bug.</summary>
         static bool IsUserError(Exception e) => e is UserError or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
-            or SafetensorsException or WeightLoadException or TorchLoadException or ArgumentException or KeyNotFoundException
+            or ConfigException or SafetensorsException or WeightLoadException or TorchLoadException or ArgumentException or KeyNotFoundException
             or PickleRefusedException or NotSupportedException or Flux2.IO.Hub.HubException;
     }
 }

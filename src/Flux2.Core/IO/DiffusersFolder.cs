@@ -81,27 +81,20 @@ public sealed class DiffusersComponent(string name, string folder, string? libra
     /// <summary>Config file names in the order diffusers/transformers use them (schedulers have their own name).</summary>
     public static readonly string[] ConfigNames = ["config.json", "scheduler_config.json"];
 
-    JsonElement? config;
+    ConfigJson? config;
     public string Name { get; } = name;
     public string Folder { get; } = folder;
     public string? Library { get; } = library;
     /// <summary>Class from model_index.json, else the config's <c>_class_name</c> when it has one.</summary>
-    public string? ClassName => className ?? (HasConfig && Config.TryGetProperty("_class_name", out var c) ? c.GetString() : null);
+    public string? ClassName => className ?? (HasConfig ? Config.String("_class_name", null) : null);
 
     public string? ConfigPath => ConfigNames.Select(n => Path.Combine(Folder, n)).FirstOrDefault(File.Exists);
     public bool HasConfig => ConfigPath != null;
 
     /// <summary>The parsed config (read once).</summary>
-    public JsonElement Config => config ??= LoadConfig();
+    public ConfigJson Config => config ??= ConfigJson.Load(ConfigPath ?? throw new FileNotFoundException(
+        $"{Folder}: component '{Name}' has no config ({string.Join(" or ", ConfigNames)}); the model cannot be built without it"));
 
     /// <summary>Opens the component's weights (see <see cref="WeightFiles"/>); the caller disposes the source.</summary>
     public ITensorSource OpenWeights() => WeightFiles.Open(Folder);
-
-    JsonElement LoadConfig()
-    {
-        var path = ConfigPath ?? throw new FileNotFoundException(
-            $"{Folder}: component '{Name}' has no config ({string.Join(" or ", ConfigNames)}); the model cannot be built without it");
-        using var doc = DiffusersFolder.ParseJson(path);
-        return doc.RootElement.Clone();
-    }
 }

@@ -82,7 +82,7 @@ public sealed class Flux2Models : IDisposable
     /// hidden·3 matches the transformer's text width uses its last three layers evenly spaced the same way.</summary>
     static int[] OutLayersFor(string textEncoderFolder, TransformerConfig t)
     {
-        var cfg = MistralConfig.FromFile(Path.Combine(textEncoderFolder, "config.json"));
+        var cfg = MistralConfig.FromJson(Path.Combine(textEncoderFolder, "config.json"));
         int n = t.JointAttentionDim / cfg.HiddenSize;
         if (n * cfg.HiddenSize != t.JointAttentionDim)
             throw new InvalidDataException($"{textEncoderFolder}/config.json: hidden_size {cfg.HiddenSize} does not divide the transformer's joint_attention_dim {t.JointAttentionDim}");

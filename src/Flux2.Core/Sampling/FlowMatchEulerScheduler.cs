@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Flux2.IO;
 
 namespace Flux2.Sampling;
@@ -54,22 +53,23 @@ public sealed record FlowMatchEulerScheduler
             : Math.Exp(mu) / (Math.Exp(mu) + (1 / sigma - 1));
     }
 
-    public static FlowMatchEulerScheduler FromJson(string path)
+    /// <summary>Reads a diffusers <c>scheduler/scheduler_config.json</c>; absent keys keep the FLUX.2 defaults.</summary>
+    public static FlowMatchEulerScheduler FromJson(string path) => FromJson(ConfigJson.Load(path));
+
+    public static FlowMatchEulerScheduler FromJson(ConfigJson r)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        var r = doc.RootElement;
         var s = new FlowMatchEulerScheduler
         {
-            NumTrainTimesteps = Json.Int(r, "num_train_timesteps", 1000, path),
-            UseDynamicShifting = Json.Bool(r, "use_dynamic_shifting", true, path),
-            TimeShiftType = Json.String(r, "time_shift_type", "exponential", path),
-            Shift = Json.Double(r, "shift", 3.0, path),
+            NumTrainTimesteps = r.Int("num_train_timesteps", 1000),
+            UseDynamicShifting = r.Bool("use_dynamic_shifting", true),
+            TimeShiftType = r.String("time_shift_type", "exponential"),
+            Shift = r.Double("shift", 3.0),
         };
         if (s.TimeShiftType is not ("exponential" or "linear"))
-            throw new InvalidDataException($"{path}: key 'time_shift_type' must be \"exponential\" or \"linear\", found \"{s.TimeShiftType}\"");
+            throw r.Error("time_shift_type", $"must be \"exponential\" or \"linear\", found \"{s.TimeShiftType}\"");
         foreach (var unsupported in new[] { "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas", "stochastic_sampling" })
-            if (Json.Bool(r, unsupported, false, path))
-                throw new InvalidDataException($"{path}: '{unsupported}: true' is not supported by FLUX.2 sampling here; set it to false");
+            if (r.Bool(unsupported, false))
+                throw r.Error(unsupported, "true is not supported by FLUX.2 sampling here; set it to false");
         return s;
     }
 }

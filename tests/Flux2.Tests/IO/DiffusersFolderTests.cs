@@ -19,7 +19,7 @@ public class DiffusersFolderTests
 
         var transformer = folder["transformer"];
         Assert.Equal(Path.Combine(TestPaths.Tiny, "transformer"), transformer.Folder);
-        Assert.Equal(2, transformer.Config.GetProperty("num_layers").GetInt32());
+        Assert.Equal(2, transformer.Config.Int("num_layers", 0));
         Assert.Equal("Flux2Transformer2DModel", transformer.ClassName);
         using (var weights = transformer.OpenWeights())
         {
@@ -59,7 +59,7 @@ public class DiffusersFolderTests
         Assert.Equal(new[] { "scheduler", "tokenizer", "transformer" }, folder.Components.Keys.Order()); // [null, null] and options skipped
         Assert.Equal("transformers", folder["tokenizer"].Library);
         Assert.Equal("Flux2Transformer2DModel", folder["transformer"].ClassName); // model_index wins over config
-        Assert.Equal(8, folder["transformer"].Config.GetProperty("num_layers").GetInt32());
+        Assert.Equal(8, folder["transformer"].Config.Int("num_layers", 0));
         using var w = folder["transformer"].OpenWeights();
         Assert.Equal(new[] { "w" }, w.Keys);
     }
@@ -95,6 +95,6 @@ public class DiffusersFolderTests
 
         var bad = PipelineFolder("scheduler", "transformer", "tokenizer");
         File.WriteAllText(Path.Combine(bad, "transformer", "config.json"), "{ nope");
-        Assert.Contains("config.json: not valid JSON", Assert.Throws<InvalidDataException>(() => DiffusersFolder.Open(bad)["transformer"].Config).Message);
+        Assert.Contains("config.json: not valid JSON", Assert.Throws<ConfigException>(() => DiffusersFolder.Open(bad)["transformer"].Config).Message);
     }
 }

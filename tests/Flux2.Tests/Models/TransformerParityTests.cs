@@ -107,7 +107,9 @@ public class TransformerParityTests(ITestOutputHelper output)
     public void InconsistentConfigIsRejectedWithTheKey()
     {
         var bad = TransformerConfig.Tiny with { AxesDimsRope = new[] { 4, 4, 4, 2 } };
-        var e = Assert.Throws<InvalidDataException>(() => bad.Validate("x/config.json"));
+        var e = Assert.Throws<ConfigException>(() => bad.Validate("x/config.json"));
+        Assert.Equal("axes_dims_rope", e.Key);
+        Assert.Contains("x/config.json", e.Message);
         Assert.Contains("axes_dims_rope", e.Message);
     }
 }

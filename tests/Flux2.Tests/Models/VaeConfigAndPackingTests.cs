@@ -1,3 +1,4 @@
+using Flux2.IO;
 using Flux2.Models.Vae;
 using Flux2.Native;
 using TorchSharp;
@@ -14,7 +15,7 @@ public class VaeConfigAndPackingTests
     [Fact]
     public void EmptyJsonGivesDevDefaults()
     {
-        var cfg = VaeConfigJson.Parse("{}", "x/config.json");
+        var cfg = VaeConfig.FromJson(ConfigJson.Parse("{}", "x/config.json"));
         Assert.Equal(new[] { 128, 256, 512, 512 }, cfg.BlockOutChannels);
         Assert.Equal(32, cfg.LatentChannels);
         Assert.Equal(2, cfg.LayersPerBlock);
@@ -27,7 +28,7 @@ public class VaeConfigAndPackingTests
     [Fact]
     public void UnknownKeysAreIgnored()
     {
-        var cfg = VaeConfigJson.Parse("""{"_class_name":"AutoencoderKLFlux2","scaling_factor":0.3,"latent_channels":16}""");
+        var cfg = VaeConfig.FromJson(ConfigJson.Parse("""{"_class_name":"AutoencoderKLFlux2","scaling_factor":0.3,"latent_channels":16}"""));
         Assert.Equal(16, cfg.LatentChannels);
     }
 
@@ -42,7 +43,7 @@ public class VaeConfigAndPackingTests
     [InlineData("""{"batch_norm_eps":0}""", "batch_norm_eps")]
     public void InvalidValuesNameFileAndKey(string json, string key)
     {
-        var e = Assert.Throws<VaeConfigException>(() => VaeConfigJson.Parse(json, "/models/vae/config.json"));
+        var e = Assert.Throws<ConfigException>(() => VaeConfig.FromJson(ConfigJson.Parse(json, "/models/vae/config.json")));
         Assert.Equal(key, e.Key);
         Assert.Contains("/models/vae/config.json", e.Message);
         Assert.Contains(key, e.Message);

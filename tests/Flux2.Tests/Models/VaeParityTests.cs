@@ -82,7 +82,7 @@ public class VaeParityTests(ITestOutputHelper output)
     [Fact]
     public void ConfigFromFixtureMatchesTinyPreset()
     {
-        var cfg = VaeConfigJson.Load(Path.Combine(VaeFolder, "config.json"));
+        var cfg = VaeConfig.FromJson(Path.Combine(VaeFolder, "config.json"));
         var tiny = VaeConfig.Tiny;
         Assert.Equal(tiny.BlockOutChannels, cfg.BlockOutChannels);
         Assert.Equal(tiny.LayersPerBlock, cfg.LayersPerBlock);

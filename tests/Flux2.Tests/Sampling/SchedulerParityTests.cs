@@ -58,7 +58,9 @@ public class SchedulerParityTests(ITestOutputHelper output)
         var dir = TestPaths.TempDir();
         var f = Path.Combine(dir, "scheduler_config.json");
         File.WriteAllText(f, "{\"use_karras_sigmas\": true}");
-        var e = Assert.Throws<InvalidDataException>(() => FlowMatchEulerScheduler.FromJson(f));
+        var e = Assert.Throws<ConfigException>(() => FlowMatchEulerScheduler.FromJson(f));
+        Assert.Equal("use_karras_sigmas", e.Key);
+        Assert.Contains(f, e.Message);
         Assert.Contains("use_karras_sigmas", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new FlowMatchEulerScheduler().Sigmas(0, 16));
     }

@@ -64,7 +64,7 @@ public sealed class Flux2PromptEncoder : IDisposable
     {
         var configPath = Path.Combine(textEncoderFolder, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"text encoder config not found: {configPath}", configPath);
-        var cfg = MistralConfig.FromFile(configPath);
+        var cfg = MistralConfig.FromJson(configPath);
         using var source = WeightFiles.Open(textEncoderFolder);
         var enc = new Flux2PromptEncoder(cfg, outLayers, device, dtype);
         try { enc.LoadWeights(source); }

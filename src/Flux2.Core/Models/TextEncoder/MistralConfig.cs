@@ -1,5 +1,4 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
+using Flux2.IO;
 
 namespace Flux2.Models.TextEncoder;
 
@@ -52,50 +51,49 @@ public sealed record MistralConfig
         return EmbeddingParameters + layers * ParametersPerLayer + (layers == NumHiddenLayers ? HiddenSize : 0);
     }
 
-    public void Validate()
+    /// <summary>Checks the values the model relies on; <paramref name="origin"/> names the source in errors.</summary>
+    public void Validate(string origin = "Mistral config")
     {
-        if (VocabSize <= 0 || HiddenSize <= 0 || IntermediateSize <= 0 || NumHiddenLayers <= 0 || HeadDim <= 0)
-            throw new ArgumentException($"Mistral config has a non-positive size: {this}");
-        if (NumAttentionHeads <= 0 || NumKeyValueHeads <= 0 || NumAttentionHeads % NumKeyValueHeads != 0)
-            throw new ArgumentException($"num_attention_heads ({NumAttentionHeads}) must be a positive multiple of num_key_value_heads ({NumKeyValueHeads})");
-        if (HeadDim % 2 != 0) throw new ArgumentException($"head_dim ({HeadDim}) must be even for RoPE");
+        void Fail(string key, string why) => throw new ConfigException(origin, key, why);
+        foreach (var (k, v) in new[] { ("num_attention_heads", NumAttentionHeads), ("num_key_value_heads", NumKeyValueHeads), ("vocab_size", VocabSize), ("hidden_size", HiddenSize), ("intermediate_size", IntermediateSize), ("num_hidden_layers", NumHiddenLayers), ("head_dim", HeadDim) })
+            if (v <= 0) Fail(k, $"must be positive, got {v}");
+        if (NumAttentionHeads % NumKeyValueHeads != 0)
+            Fail("num_key_value_heads", $"must divide num_attention_heads ({NumAttentionHeads}), got {NumKeyValueHeads}");
+        if (HeadDim % 2 != 0) Fail("head_dim", $"must be even for RoPE, got {HeadDim}");
     }
 
     /// <summary>Reads a transformers config.json: a <c>Mistral3ForConditionalGeneration</c> (fields under
     /// <c>text_config</c>) or a plain Mistral config. RoPE theta is <c>rope_parameters.rope_theta</c> (transformers 5)
-    /// or <c>rope_theta</c> (older); head_dim defaults to hidden/heads when absent or null; absent fields take the
-    /// production defaults.</summary>
-    public static MistralConfig FromJson(string json, string origin = "config.json")
-    {
-        var root = JsonNode.Parse(json) as JsonObject ?? throw new FormatException($"{origin}: not a JSON object");
-        var t = root["text_config"] as JsonObject ?? root;
-        var d = new MistralConfig();
-        int I(string k, int def) => t[k] is JsonValue v && v.TryGetValue<int>(out var x) ? x : def;
-        double D(JsonNode? n, double def) => n is JsonValue v && v.TryGetValue<double>(out var x) ? x : def;
+    /// or <c>rope_theta</c> (older); head_dim defaults to hidden/heads when absent or null; num_key_value_heads: null
+    /// means one per attention head (as transformers); other absent fields take the production defaults.</summary>
+    public static MistralConfig FromJson(string path) => FromJson(ConfigJson.Load(path));
 
-        var hidden = I("hidden_size", d.HiddenSize);
-        var heads = I("num_attention_heads", d.NumAttentionHeads);
-        var theta = D(t["rope_parameters"]?["rope_theta"], D(t["rope_theta"], d.RopeTheta));
-        if (t["rope_parameters"]?["rope_type"] is JsonValue rt && rt.GetValue<string>() is var type && type != "default")
-            throw new NotSupportedException($"{origin}: rope_type '{type}' is not supported (only 'default')");
+    public static MistralConfig FromJson(ConfigJson root)
+    {
+        var t = root.Object("text_config") ?? root;
+        var rope = t.Object("rope_parameters");
+        var d = new MistralConfig();
+
+        var hidden = t.Int("hidden_size", d.HiddenSize);
+        var heads = t.Int("num_attention_heads", d.NumAttentionHeads);
+        if (rope?.String("rope_type", "default") is { } type && type != "default")
+            throw rope.Error("rope_type", $"'{type}' is not supported (only 'default')");
         var cfg = new MistralConfig
         {
-            VocabSize = I("vocab_size", d.VocabSize),
+            VocabSize = t.Int("vocab_size", d.VocabSize),
             HiddenSize = hidden,
-            IntermediateSize = I("intermediate_size", d.IntermediateSize),
-            NumHiddenLayers = I("num_hidden_layers", d.NumHiddenLayers),
+            IntermediateSize = t.Int("intermediate_size", d.IntermediateSize),
+            NumHiddenLayers = t.Int("num_hidden_layers", d.NumHiddenLayers),
             NumAttentionHeads = heads,
-            NumKeyValueHeads = t.ContainsKey("num_key_value_heads") ? I("num_key_value_heads", heads) : d.NumKeyValueHeads, // null → MHA, as transformers
-            HeadDim = I("head_dim", hidden / heads),
-            RopeTheta = theta,
-            RmsNormEps = D(t["rms_norm_eps"], d.RmsNormEps),
-            PadTokenId = I("pad_token_id", root["pad_token_id"] is JsonValue p && p.TryGetValue<int>(out var pid) ? pid : d.PadTokenId),
-            BosTokenId = I("bos_token_id", d.BosTokenId),
-            EosTokenId = I("eos_token_id", d.EosTokenId),
+            NumKeyValueHeads = t.Has("num_key_value_heads") ? t.NullableInt("num_key_value_heads") ?? heads : d.NumKeyValueHeads,
+            HeadDim = t.Int("head_dim", heads > 0 ? hidden / heads : 0),
+            RopeTheta = rope?.Double("rope_theta", t.Double("rope_theta", d.RopeTheta)) ?? t.Double("rope_theta", d.RopeTheta),
+            RmsNormEps = t.Double("rms_norm_eps", d.RmsNormEps),
+            PadTokenId = t.Int("pad_token_id", root.Int("pad_token_id", d.PadTokenId)),
+            BosTokenId = t.Int("bos_token_id", d.BosTokenId),
+            EosTokenId = t.Int("eos_token_id", d.EosTokenId),
         };
-        cfg.Validate();
+        cfg.Validate(root.File);
         return cfg;
     }
-
-    public static MistralConfig FromFile(string path) => FromJson(File.ReadAllText(path), path);
 }

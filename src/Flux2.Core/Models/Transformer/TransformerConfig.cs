@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Flux2.IO;
 
 namespace Flux2.Models.Transformer;
@@ -56,7 +55,7 @@ public sealed record TransformerConfig
 
     public void Validate(string origin = "transformer config")
     {
-        void Fail(string key, string why) => throw new InvalidDataException($"{origin}: '{key}' {why}");
+        void Fail(string key, string why) => throw new ConfigException(origin, key, why);
         if (AxesDimsRope.Sum() != AttentionHeadDim) Fail("axes_dims_rope", $"sums to {AxesDimsRope.Sum()} but attention_head_dim is {AttentionHeadDim} (they must match)");
         if (AxesDimsRope.Length != 4) Fail("axes_dims_rope", $"has {AxesDimsRope.Length} axes; FLUX.2 position ids have 4 (T, H, W, L)");
         if (AxesDimsRope.Any(a => a % 2 != 0)) Fail("axes_dims_rope", "entries must be even (rotary pairs)");
@@ -67,24 +66,23 @@ public sealed record TransformerConfig
     }
 
     /// <summary>Reads a diffusers <c>transformer/config.json</c>; absent keys keep the FLUX.2-dev defaults.</summary>
-    public static TransformerConfig FromJson(string path)
+    public static TransformerConfig FromJson(string path) => FromJson(ConfigJson.Load(path));
+
+    public static TransformerConfig FromJson(ConfigJson r)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        var r = doc.RootElement;
         var c = new TransformerConfig();
-        int I(string k, int d) => Json.Int(r, k, d, path);
         c = c with
         {
-            PatchSize = I("patch_size", c.PatchSize), InChannels = I("in_channels", c.InChannels),
-            OutChannelsOverride = Json.NullableInt(r, "out_channels", path),
-            NumLayers = I("num_layers", c.NumLayers), NumSingleLayers = I("num_single_layers", c.NumSingleLayers),
-            AttentionHeadDim = I("attention_head_dim", c.AttentionHeadDim), NumAttentionHeads = I("num_attention_heads", c.NumAttentionHeads),
-            JointAttentionDim = I("joint_attention_dim", c.JointAttentionDim), TimestepGuidanceChannels = I("timestep_guidance_channels", c.TimestepGuidanceChannels),
-            MlpRatio = Json.Double(r, "mlp_ratio", c.MlpRatio, path), AxesDimsRope = Json.IntArray(r, "axes_dims_rope", c.AxesDimsRope, path),
-            RopeTheta = Json.Double(r, "rope_theta", c.RopeTheta, path), Eps = Json.Double(r, "eps", c.Eps, path),
-            GuidanceEmbeds = Json.Bool(r, "guidance_embeds", c.GuidanceEmbeds, path),
+            PatchSize = r.Int("patch_size", c.PatchSize), InChannels = r.Int("in_channels", c.InChannels),
+            OutChannelsOverride = r.NullableInt("out_channels"),
+            NumLayers = r.Int("num_layers", c.NumLayers), NumSingleLayers = r.Int("num_single_layers", c.NumSingleLayers),
+            AttentionHeadDim = r.Int("attention_head_dim", c.AttentionHeadDim), NumAttentionHeads = r.Int("num_attention_heads", c.NumAttentionHeads),
+            JointAttentionDim = r.Int("joint_attention_dim", c.JointAttentionDim), TimestepGuidanceChannels = r.Int("timestep_guidance_channels", c.TimestepGuidanceChannels),
+            MlpRatio = r.Double("mlp_ratio", c.MlpRatio), AxesDimsRope = r.Ints("axes_dims_rope", c.AxesDimsRope),
+            RopeTheta = r.Double("rope_theta", c.RopeTheta), Eps = r.Double("eps", c.Eps),
+            GuidanceEmbeds = r.Bool("guidance_embeds", c.GuidanceEmbeds),
         };
-        c.Validate(path);
+        c.Validate(r.File);
         return c;
     }
 }

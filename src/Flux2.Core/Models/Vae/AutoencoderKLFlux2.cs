@@ -45,7 +45,7 @@ public sealed class AutoencoderKLFlux2 : nn.Module<Tensor, Tensor>
         var weightsPath = Path.Combine(vaeFolder, "diffusion_pytorch_model.safetensors");
         if (!File.Exists(weightsPath))
             throw new FileNotFoundException($"VAE weights not found: {weightsPath}", weightsPath);
-        var config = VaeConfigJson.Load(configPath);
+        var config = VaeConfig.FromJson(configPath);
         var model = new AutoencoderKLFlux2(config, device, dtype);
         try
         {

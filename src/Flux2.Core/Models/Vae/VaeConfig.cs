@@ -1,9 +1,11 @@
+using Flux2.IO;
+
 namespace Flux2.Models.Vae;
 
 /// <summary>
 /// Configuration of <see cref="AutoencoderKLFlux2"/>, mirroring diffusers' <c>vae/config.json</c>. Defaults are the
 /// production FLUX.2-dev VAE (reference §5.1); <see cref="Tiny"/> is the parity-fixture size. Read a folder's file with
-/// <see cref="VaeConfigJson.Load"/>.
+/// <see cref="FromJson(string)"/>.
 /// </summary>
 public sealed record VaeConfig
 {
@@ -56,10 +58,47 @@ public sealed record VaeConfig
         SampleSize = 32,
     };
 
+    /// <summary>Reads a diffusers <c>vae/config.json</c>: missing keys keep the FLUX.2-dev defaults, unknown keys
+    /// (e.g. <c>_class_name</c>, <c>scaling_factor</c>) are ignored, a value of the wrong type or range fails with a
+    /// <see cref="ConfigException"/> naming the file and key.</summary>
+    public static VaeConfig FromJson(string path) => FromJson(ConfigJson.Load(path));
+
+    public static VaeConfig FromJson(ConfigJson r)
+    {
+        var d = new VaeConfig();
+        var cfg = d with
+        {
+            InChannels = r.Int("in_channels", d.InChannels),
+            OutChannels = r.Int("out_channels", d.OutChannels),
+            BlockOutChannels = r.Ints("block_out_channels", d.BlockOutChannels),
+            DecoderBlockOutChannels = r.Ints("decoder_block_out_channels", null),
+            LayersPerBlock = r.Int("layers_per_block", d.LayersPerBlock),
+            LatentChannels = r.Int("latent_channels", d.LatentChannels),
+            NormNumGroups = r.Int("norm_num_groups", d.NormNumGroups),
+            ActFn = r.String("act_fn", d.ActFn),
+            UseQuantConv = r.Bool("use_quant_conv", d.UseQuantConv),
+            UsePostQuantConv = r.Bool("use_post_quant_conv", d.UsePostQuantConv),
+            MidBlockAddAttention = r.Bool("mid_block_add_attention", d.MidBlockAddAttention),
+            PatchSize = r.Ints("patch_size", d.PatchSize),
+            BatchNormEps = r.Double("batch_norm_eps", d.BatchNormEps),
+            BatchNormMomentum = r.Double("batch_norm_momentum", d.BatchNormMomentum),
+            SampleSize = r.Int("sample_size", d.SampleSize),
+            ForceUpcast = r.Bool("force_upcast", d.ForceUpcast),
+        };
+        // Block types default to one per level of the (possibly overridden) channel list.
+        cfg = cfg with
+        {
+            DownBlockTypes = r.Strings("down_block_types", null) ?? Enumerable.Repeat("DownEncoderBlock2D", cfg.BlockOutChannels.Length).ToArray(),
+            UpBlockTypes = r.Strings("up_block_types", null) ?? Enumerable.Repeat("UpDecoderBlock2D", cfg.DecoderChannels.Length).ToArray(),
+        };
+        cfg.Validate(r.File);
+        return cfg;
+    }
+
     /// <summary>Checks the values the model constructors rely on; <paramref name="origin"/> names the source in errors.</summary>
     public void Validate(string origin = "VaeConfig")
     {
-        void Fail(string key, string msg) => throw new VaeConfigException(origin, key, msg);
+        void Fail(string key, string msg) => throw new ConfigException(origin, key, msg);
         if (InChannels <= 0) Fail("in_channels", $"must be positive, got {InChannels}");
         if (OutChannels <= 0) Fail("out_channels", $"must be positive, got {OutChannels}");
         if (BlockOutChannels.Length == 0) Fail("block_out_channels", "must list at least one level");
@@ -85,12 +124,4 @@ public sealed record VaeConfig
             Fail("patch_size", $"must be two positive integers, got [{string.Join(", ", PatchSize)}]");
         if (!(BatchNormEps > 0)) Fail("batch_norm_eps", $"must be positive, got {BatchNormEps}");
     }
-}
-
-/// <summary>A VAE config value is invalid; names the file and the JSON key.</summary>
-public sealed class VaeConfigException(string origin, string key, string message)
-    : Exception($"{origin}: key '{key}': {message}")
-{
-    public string Origin { get; } = origin;
-    public string Key { get; } = key;
 }
