@@ -24,10 +24,9 @@ public sealed class Gpt2PromptTokenizer(int maxLength = 32) : PromptTokenizer
     /// <summary>Null when the config names another tokenizer class.</summary>
     public static Gpt2PromptTokenizer? TryFromConfig(string path)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        var r = doc.RootElement;
-        if (Json.String(r, "tokenizer_class", "", path) != ClassName) return null;
-        return new Gpt2PromptTokenizer(Json.Int(r, "model_max_length", 32, path));
+        var config = ConfigJson.Load(path);
+        if (config.String("tokenizer_class", null) != ClassName) return null;
+        return new Gpt2PromptTokenizer(config.Int("model_max_length", 32));
     }
 
     /// <summary>The tokenizer_config.json that <see cref="TryFromConfig"/> reads back.</summary>
