@@ -36,7 +36,7 @@ public static class DiffusersFolderWriter
         WriteComponent(Path.Combine(root, "text_encoder"), MistralJson(textEncoder.Model.Config), textEncoder.Model, "model.safetensors", "model.", storage);
         Directory.CreateDirectory(Path.Combine(root, "tokenizer"));
         if (tokenizer is not Gpt2PromptTokenizer gpt2) throw new NotSupportedException("only the GPT-2 micro tokenizer is written by this writer");
-        WriteText(Path.Combine(root, "tokenizer", "tokenizer_config.json"), gpt2.ConfigJson());
+        WriteText(Path.Combine(root, "tokenizer", "tokenizer_config.json"), gpt2.ConfigFileText());
         Directory.CreateDirectory(Path.Combine(root, "scheduler"));
         WriteJson(Path.Combine(root, "scheduler", "scheduler_config.json"), new Dictionary<string, object>
         {

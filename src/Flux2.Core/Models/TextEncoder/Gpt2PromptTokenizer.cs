@@ -24,11 +24,11 @@ public sealed class Gpt2PromptTokenizer(int maxLength = 32) : PromptTokenizer
     /// <summary>Null when the config names another tokenizer class.</summary>
     public static Gpt2PromptTokenizer? TryFromConfig(string path)
     {
-        var config = ConfigJson.Load(path);
+        var config = IO.ConfigJson.Load(path);
         if (config.String("tokenizer_class", null) != ClassName) return null;
         return new Gpt2PromptTokenizer(config.Int("model_max_length", 32));
     }
 
     /// <summary>The tokenizer_config.json that <see cref="TryFromConfig"/> reads back.</summary>
-    public string ConfigJson() => JsonSerializer.Serialize(new Dictionary<string, object> { ["tokenizer_class"] = ClassName, ["model_max_length"] = MaxLength }, new JsonSerializerOptions { WriteIndented = true });
+    public string ConfigFileText() => JsonSerializer.Serialize(new Dictionary<string, object> { ["tokenizer_class"] = ClassName, ["model_max_length"] = MaxLength }, new JsonSerializerOptions { WriteIndented = true });
 }
