@@ -1,0 +1,67 @@
+using Flux2.Models.Vae;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Flux2.Micro.Pretraining;
+
+/// <summary>
+/// Stage 1 of the micro recipe: trains the VAE as a plain KL autoencoder (reconstruction MSE on a posterior sample
+/// plus a small KL term that keeps the latent smooth and bounded), then sets the BatchNorm statistics FLUX.2 uses to
+/// normalise patchified latents (reference §5.3) from the trained encoder's means over a sample of the corpus.
+/// </summary>
+public sealed class VaePretrainer(AutoencoderKLFlux2 vae, CaptionedImageSource corpus, int size, Device device)
+{
+    public double KlWeight { get; init; } = 1e-6;
+    public double LearningRate { get; init; } = 5e-4;
+    public int BatchSize { get; init; } = 32;
+
+    public void Train(int steps, long seed, Action<int, double>? onStep = null)
+    {
+        foreach (var p in vae.parameters()) p.requires_grad = true;
+        vae.train();
+        using var optimizer = optim.AdamW(vae.parameters(), lr: LearningRate, weight_decay: 0.0);
+        var rng = new Random((int)seed);
+        using var gen = new Generator((ulong)seed, device);
+        for (int step = 1; step <= steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            var indices = Enumerable.Range(0, BatchSize).Select(_ => (long)rng.Next()).ToList();
+            var (images, _) = CaptionedImageBatch.Make(corpus, indices, size, device);
+            using var dist = vae.Encode(images);
+            var z = dist.Mean + dist.Std * randn_like(dist.Mean);
+            var recon = vae.Decode(z);
+            var rec = nn.functional.mse_loss(recon, images);
+            var kl = 0.5 * (dist.Mean.pow(2) + dist.Std.pow(2) - 1 - dist.LogVar).mean();
+            var loss = rec + KlWeight * kl * dist.Mean.shape[1];
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(vae.parameters(), 1.0);
+            optimizer.step();
+            onStep?.Invoke(step, rec.item<float>());
+        }
+        vae.eval();
+        foreach (var p in vae.parameters()) p.requires_grad = false;
+    }
+
+    /// <summary>Sets bn.running_mean/var to the per-channel statistics of patchified latent means over
+    /// <paramref name="samples"/> corpus images.</summary>
+    public void FitLatentStatistics(int samples, long seed)
+    {
+        using var _ = no_grad();
+        var rng = new Random((int)seed + 1);
+        var batches = new List<Tensor>();
+        for (int done = 0; done < samples; done += BatchSize)
+        {
+            var indices = Enumerable.Range(0, Math.Min(BatchSize, samples - done)).Select(_ => (long)rng.Next()).ToList();
+            var (images, _) = CaptionedImageBatch.Make(corpus, indices, size, device);
+            using (images)
+            using (var dist = vae.Encode(images))
+                batches.Add(LatentPacking.Patchify(dist.Mean, vae.Config.PatchSize[0], vae.Config.PatchSize[1]).to(ScalarType.Float32));
+        }
+        using var all = cat(batches, 0);
+        foreach (var b in batches) b.Dispose();
+        using var perChannel = all.transpose(0, 1).flatten(1);
+        vae.BatchNorm.RunningMean.copy_(perChannel.mean(new long[] { 1 }));
+        vae.BatchNorm.RunningVar.copy_(perChannel.var(1));
+    }
+}
