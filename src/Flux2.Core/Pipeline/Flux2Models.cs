@@ -39,12 +39,13 @@ public sealed class Flux2Models : IDisposable
         return TextEncoder.Encode(ids, mask).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id or <see cref="TinyRandom"/>) and loads everything.</summary>
-    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null)
+    /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id or <see cref="TinyRandom"/>) and loads everything.
+    /// Repo ids are looked up in <paramref name="cache"/>, by default the user's HF cache (<see cref="HfCache.Default"/>).</summary>
+    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null)
     {
         if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device);
         var root = Directory.Exists(spec) ? spec
-                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? HfCache.Default().ResolveSnapshot(spec)
+                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
                  : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
         var folder = DiffusersFolder.Open(root);
         log?.Invoke($"loading transformer from {root}");
