@@ -32,9 +32,16 @@ public sealed class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new SafetensorsException(path, null, "file not found");
-        var length = new FileInfo(path).Length;
-        if (length < 8) throw new SafetensorsException(path, null, $"file is {length} bytes, shorter than the 8-byte header length prefix (truncated?)");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        // The size comes from the opened stream (fstat follows symlinks). FileInfo.Length would be the size of a
+        // symlink itself (the length of its target path), and Hugging Face cache snapshots are symlinks to blobs.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var length = stream.Length;
+        if (length < 8)
+        {
+            stream.Dispose();
+            throw new SafetensorsException(path, null, $"file is {length} bytes, shorter than the 8-byte header length prefix (truncated?)");
+        }
+        var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         try
         {

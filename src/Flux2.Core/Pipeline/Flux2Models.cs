@@ -44,8 +44,10 @@ public sealed class Flux2Models : IDisposable
     /// embedder), else null — pass to <see cref="Flux2Pipeline.Generate"/> as its negative.</summary>
     public Tensor? NegativeEmbedsForGuidance() => Transformer.Config.GuidanceEmbeds ? null : EncodePrompts(new[] { "" });
 
-    /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id or <see cref="TinyRandom"/>) and loads everything.</summary>
-    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null)
+    /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id, <see cref="MicroModel.Name"/> or
+    /// <see cref="TinyRandom"/>) and loads everything. Repo ids are looked up in <paramref name="cache"/>, by default the
+    /// user's HF cache (<see cref="HfCache.Default"/>).</summary>
+    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null)
     {
         if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device);
         if (spec == MicroModel.Name && !Directory.Exists(spec))
@@ -55,7 +57,7 @@ public sealed class Flux2Models : IDisposable
                 throw new DirectoryNotFoundException($"the embedded {MicroModel.Name} weights are missing from {spec}; rebuild (they are copied from src/Flux2.Core/Micro/flux2-micro) or recreate them with ./flux2 pretrain-micro");
         }
         var root = Directory.Exists(spec) ? spec
-                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? HfCache.Default().ResolveSnapshot(spec)
+                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
                  : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
         var folder = DiffusersFolder.Open(root);
         log?.Invoke($"loading transformer from {root}");
