@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Globalization;
+using Flux2.Models.TextEncoder;
+using Flux2.Models.Transformer;
+using Flux2.Models.Vae;
+using Flux2.Nn;
+using Flux2.Sampling;
+using static TorchSharp.torch;
+
+namespace Flux2.Micro.Pretraining;
+
+/// <summary>Knobs of the reproducible micro recipe; the defaults are what the committed weights were made with.</summary>
+public sealed record MicroRecipe
+{
+    public long Seed { get; init; } = 20261126;
+    public int VaeSteps { get; init; } = 3000;
+    public int VaeBatch { get; init; } = 32;
+    public int TransformerSteps { get; init; } = 12000;
+    public int TransformerBatch { get; init; } = 128;
+    public int CorpusSize { get; init; } = 60000;
+    public int StatisticsSamples { get; init; } = 2048;
+    public double VaeLearningRate { get; init; } = 5e-4;
+    public double TransformerLearningRate { get; init; } = 5e-4;
+}
+
+/// <summary>
+/// Reproduces FLUX.2-micro (issue 3): the VAE first, then the transformer on the VAE's latents, with the text encoder
+/// frozen at its seeded initialisation (<see cref="MicroModel"/> says why), and writes the diffusers folder, a loss
+/// log (CSV) and a model card.
+/// </summary>
+public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource corpus, Device device, TextWriter log)
+{
+    public void Run(string outFolder, string command)
+    {
+        var total = Stopwatch.StartNew();
+        Directory.CreateDirectory(outFolder);
+        var lossLog = new List<string> { "stage,step,loss,lr" };
+        manual_seed(recipe.Seed);
+        using var vae = new AutoencoderKLFlux2(MicroModel.Vae, device);
+        RandomInit.Apply(vae, recipe.Seed);
+        using var textEncoder = new Flux2PromptEncoder(MicroModel.TextEncoder, MicroModel.TextEncoderOutLayers, device);
+        RandomInit.Apply(textEncoder.Model, recipe.Seed + 1);
+        using var transformer = new Flux2Transformer(MicroModel.Transformer, device);
+        RandomInit.Apply(transformer, recipe.Seed + 2);
+        var tokenizer = new Gpt2PromptTokenizer(MicroModel.TextTokens);
+        log.WriteLine($"FLUX.2-micro recipe {recipe} on {device}");
+        log.WriteLine($"  VAE {vae.parameters().Sum(p => p.numel()):N0} params, transformer {transformer.ParameterCount():N0}, text encoder {textEncoder.Model.parameters().Sum(p => p.numel()):N0} (frozen)");
+
+        var sw = Stopwatch.StartNew();
+        double vaeLoss = double.NaN;
+        var vaeStage = new VaePretrainer(vae, corpus, MicroModel.Resolution, device) { BatchSize = recipe.VaeBatch, LearningRate = recipe.VaeLearningRate };
+        vaeStage.Train(recipe.VaeSteps, recipe.Seed, (step, loss) =>
+        {
+            vaeLoss = loss;
+            if (step % 100 == 0 || step == 1) { lossLog.Add(Row("vae", step, loss, recipe.VaeLearningRate)); log.WriteLine($"  vae step {step}/{recipe.VaeSteps} recon mse {loss:F5} ({sw.Elapsed.TotalSeconds:F0} s)"); }
+        });
+        vaeStage.FitLatentStatistics(recipe.StatisticsSamples, recipe.Seed);
+        var vaeSeconds = sw.Elapsed.TotalSeconds;
+        log.WriteLine($"VAE done in {vaeSeconds:F0} s, final recon mse {vaeLoss:F5}");
+
+        sw.Restart();
+        var (latents, captions) = TransformerPretrainer.EncodeCorpus(vae, corpus, recipe.CorpusSize, MicroModel.Resolution, device);
+        log.WriteLine($"encoded {recipe.CorpusSize} corpus images to latents [{string.Join(", ", latents.shape)}] in {sw.Elapsed.TotalSeconds:F0} s (std {latents.std().item<float>():F3})");
+        sw.Restart();
+        double ditLoss = double.NaN, ema = double.NaN;
+        new TransformerPretrainer(transformer, textEncoder, tokenizer, device) { BatchSize = recipe.TransformerBatch, LearningRate = recipe.TransformerLearningRate }
+            .Train(latents, captions, recipe.TransformerSteps, recipe.Seed, (step, loss, lr) =>
+            {
+                ditLoss = loss;
+                ema = double.IsNaN(ema) ? loss : 0.9 * ema + 0.1 * loss;
+                lossLog.Add(Row("transformer", step, loss, lr));
+                if (step % 500 == 0 || step == 1) log.WriteLine($"  transformer step {step}/{recipe.TransformerSteps} loss {loss:F4} (smoothed {ema:F4}) lr {lr:E1} ({sw.Elapsed.TotalSeconds:F0} s)");
+            });
+        latents.Dispose();
+        var ditSeconds = sw.Elapsed.TotalSeconds;
+        log.WriteLine($"transformer done in {ditSeconds:F0} s, final loss {ditLoss:F4} (smoothed {ema:F4})");
+
+        DiffusersFolderWriter.Write(outFolder, transformer, vae, textEncoder, tokenizer, new FlowMatchEulerScheduler(), ScalarType.BFloat16);
+        File.WriteAllLines(Path.Combine(outFolder, "pretrain_log.csv"), lossLog);
+        File.WriteAllText(Path.Combine(outFolder, "README.md"), ModelCard.Text(recipe, command, device.ToString(), vaeLoss, ema, vaeSeconds, ditSeconds, total.Elapsed.TotalSeconds,
+            vae.parameters().Sum(p => p.numel()), transformer.ParameterCount(), textEncoder.Model.parameters().Sum(p => p.numel())));
+        log.WriteLine($"wrote {outFolder} in {total.Elapsed.TotalMinutes:F1} min");
+    }
+
+    static string Row(string stage, int step, double loss, double lr) =>
+        string.Create(CultureInfo.InvariantCulture, $"{stage},{step},{loss:G6},{lr:G4}");
+}
