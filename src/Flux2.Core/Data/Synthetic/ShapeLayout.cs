@@ -30,7 +30,7 @@ public static class ShapeLayout
         var result = new Instance[count];
         for (int i = 0; i < count; i++)
         {
-            int along = i * step + d / 2;
+            float along = i * step + d / 2f;
             result[i] = column ? new Instance(x0 + d / 2f, y0 + along, d) : new Instance(x0 + along, y0 + d / 2f, d);
         }
         return result;
