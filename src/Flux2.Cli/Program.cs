@@ -15,6 +15,7 @@ namespace Flux2.Cli
             ("generate", "prompt -> image with any FLUX.2 model (tiny-random, a folder, a cached repo)", GenerateCommand.Help, GenerateCommand.Run),
             ("verify-reference", "compare every component with reference outputs (fixture format)", VerifyReferenceCommand.Help, VerifyReferenceCommand.Run),
             ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)", DownloadCommand.Help, DownloadCommand.Run),
+            ("pretrain-micro", "reproduce the embedded FLUX.2-micro weights from the procedural corpus", PretrainMicroCommand.Help, PretrainMicroCommand.Run),
             ("bench", "time transformer / text-encoder forwards at full size with random weights", BenchCommand.Help, BenchCommand.Run),
             ("synth-dataset", "generate the procedural shape datasets (LoRA samples in datasets-sample/, corpus)", DatasetsCommand.Help, DatasetsCommand.Run),
         };

@@ -21,7 +21,6 @@ public sealed class VaePretrainer(AutoencoderKLFlux2 vae, CaptionedImageSource c
         vae.train();
         using var optimizer = optim.AdamW(vae.parameters(), lr: LearningRate, weight_decay: 0.0);
         var rng = new Random((int)seed);
-        using var gen = new Generator((ulong)seed, device);
         for (int step = 1; step <= steps; step++)
         {
             using var scope = NewDisposeScope();

@@ -1,0 +1,40 @@
+using Flux2.Micro;
+using Flux2.Micro.Pretraining;
+using Flux2.Native;
+
+namespace Flux2.Cli.Commands;
+
+/// <summary><c>./flux2 pretrain-micro</c>: reproduces the embedded FLUX.2-micro weights from the procedural corpus.</summary>
+public static class PretrainMicroCommand
+{
+    public const string Help = """
+        ./flux2 pretrain-micro [--out output/flux2-micro] [--device auto|cpu|cuda:N] [--seed 20261126]
+                               [--vae-steps 3000] [--transformer-steps 12000] [--corpus-size 60000]
+                               [--vae-batch 32] [--transformer-batch 128]
+          Trains the micro VAE, then the micro transformer (text encoder frozen at its seeded init), and writes a
+          diffusers folder with a model card and pretrain_log.csv. About 10 minutes on one H100; runs on CPU too (slowly).
+          To make it the kit's default, copy the folder to src/Flux2.Core/Micro/flux2-micro and rebuild.
+        """;
+
+    public static int Run(CliArgs args, TextWriter o)
+    {
+        var d = new MicroRecipe();
+        var recipe = d with
+        {
+            Seed = args.Int("seed", (int)d.Seed),
+            VaeSteps = args.Int("vae-steps", d.VaeSteps),
+            TransformerSteps = args.Int("transformer-steps", d.TransformerSteps),
+            CorpusSize = args.Int("corpus-size", d.CorpusSize),
+            VaeBatch = args.Int("vae-batch", d.VaeBatch),
+            TransformerBatch = args.Int("transformer-batch", d.TransformerBatch),
+        };
+        var outFolder = args.Get("out", Path.Combine("output", MicroModel.Name));
+        var device = TorchRuntime.Device(args.Get("device", "auto"));
+        args.EnsureAllUsed();
+        if (recipe.VaeSteps < 1 || recipe.TransformerSteps < 1 || recipe.CorpusSize < recipe.TransformerBatch)
+            throw new UserError("pretrain-micro: steps must be positive and --corpus-size at least --transformer-batch");
+        var command = "./flux2 pretrain-micro " + string.Join(" ", Environment.GetCommandLineArgs().Skip(2));
+        new MicroPretrainer(recipe, ShapeCorpusSource.Create((int)recipe.Seed), device, o).Run(outFolder, command.Trim());
+        return 0;
+    }
+}
