@@ -102,7 +102,8 @@ public sealed record DatasetConfig
 public enum TimestepType { Weighted, Sigmoid, Linear, Shift, LognormBlend }
 public enum ContentOrStyle { Balanced, Content, Style }
 public enum LossType { Mse }
-public enum OptimizerType { [YamlAlias("adam_w")] Adamw }
+/// <summary>adamw8bit (the ai-toolkit UI default) is accepted and trained with full-precision AdamW states.</summary>
+public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
 [IgnoredKeys("train_unet", "train_text_encoder", "gradient_checkpointing", "bypass_guidance_embedding", "ema_config",

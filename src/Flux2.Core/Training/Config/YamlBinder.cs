@@ -35,7 +35,7 @@ public sealed class YamlBinder(string file)
         var section = Activator.CreateInstance(type)!;
         var keys = YamlNames.KeyMap(type);
         var ignored = YamlNames.IgnoredKeys(type);
-        var seen = new HashSet<PropertyInfo>();
+        var seen = new Dictionary<PropertyInfo, string>();
         foreach (var (keyNode, valueNode) in map.Children)
         {
             if (keyNode is not YamlScalarNode { Value: { } key })
@@ -43,8 +43,10 @@ public sealed class YamlBinder(string file)
             var childPath = path.Length == 0 ? key : $"{path}.{key}";
             if (keys.TryGetValue(key, out var property))
             {
-                if (!seen.Add(property))
-                    throw Error(keyNode, $"'{childPath}' sets '{YamlNames.SnakeCase(property.Name)}' a second time (an alias of it appears earlier)");
+                // ai-toolkit's own example sets both gradient_accumulation and its legacy alias: allowed when they agree.
+                if (seen.TryGetValue(property, out var earlier) && valueNode is YamlScalarNode s && s.Value != earlier)
+                    throw Error(keyNode, $"'{childPath}' = {s.Value} contradicts an earlier alias of it set to {earlier}");
+                seen[property] = (valueNode as YamlScalarNode)?.Value ?? "";
                 Positions[childPath] = At(valueNode);
                 if (IsNull(valueNode))
                 {
