@@ -17,5 +17,12 @@ public static class RandomInit
                 lin.weight.normal_(0, 1.0 / Math.Sqrt(lin.InFeatures));
                 lin.bias?.zero_();
             }
+            else if (m is TorchSharp.Modules.GroupNorm gn)
+            {
+                // TorchSharp 0.107 can leave GroupNorm's affine parameters uninitialized (values up to 1e29 were seen
+                // in the tiny-random VAE, which then encoded every image to NaN); PyTorch's init is ones/zeros.
+                gn.weight?.fill_(1);
+                gn.bias?.zero_();
+            }
     }
 }
