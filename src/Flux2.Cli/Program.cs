@@ -15,6 +15,7 @@ namespace Flux2.Cli
             ("generate", "prompt -> image with any FLUX.2 model (tiny-random, a folder, a cached repo)", GenerateCommand.Help, GenerateCommand.Run),
             ("verify-reference", "compare every component with reference outputs (fixture format)", VerifyReferenceCommand.Help, VerifyReferenceCommand.Run),
             ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)", DownloadCommand.Help, DownloadCommand.Run),
+            ("train", "LoRA training from an ai-toolkit job YAML (progress, samples, checkpoints)", TrainCommand.Help, TrainCommand.Run),
             ("bench", "time transformer / text-encoder forwards at full size with random weights", BenchCommand.Help, BenchCommand.Run),
         };
 
