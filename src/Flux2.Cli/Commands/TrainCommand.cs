@@ -37,15 +37,15 @@ public static class TrainCommand
         o.WriteLine();
 
         var clock = Stopwatch.StartNew();
-        double loss = double.NaN;
+        double loss = double.NaN, firstStepSeconds = 0;
         var result = TrainingRun.Run(loaded, new TrainerCallbacks
         {
             OnMessage = m => o.WriteLine(m),
             OnStep = r =>
             {
                 loss = double.IsNaN(loss) ? r.Loss : 0.9 * loss + 0.1 * r.Loss; // smoothed: one step's loss is noisy by t
-                if (r.Step == 1) clock.Restart();
-                Progress.Bar(o, $"train loss {loss:F4} lr {r.LearningRate:G3}", r.Step, r.TotalSteps, clock.Elapsed);
+                if (r.Step == 1) { clock.Restart(); firstStepSeconds = r.Seconds; } // time steps only, not setup or samples before
+                Progress.Bar(o, $"train loss {loss:F4} lr {r.LearningRate:G3}", r.Step, r.TotalSteps, clock.Elapsed + TimeSpan.FromSeconds(firstStepSeconds));
             },
             OnEval = r => o.WriteLine($"step {r.Step}: fixed-input loss {r.Loss:F4}"),
             OnSample = r => o.WriteLine($"step {r.Step}: samples {r.GridPath} ({r.Seconds:F1} s)"),
