@@ -49,8 +49,8 @@ public class CaptionAndDatasetTests
 
     [Theory]
     [InlineData(1024, 1024, 512, 16, 512, 512)]
-    [InlineData(300, 200, 512, 16, 304, 192)]   // smaller than R²: never upscaled, snapped to /16
-    [InlineData(2000, 1000, 512, 16, 720, 352)]
+    [InlineData(300, 200, 512, 16, 288, 208)]   // smaller than R²: never upscaled; 288·208 is the /16 area nearest 300·200
+    [InlineData(2000, 1000, 512, 16, 736, 352)]  // 736·352 ≤ 512², nearest to it
     public void BucketsFollowAiToolkitRules(int w, int h, int r, int d, int bw, int bh)
     {
         var (x, y) = BucketResolver.BucketFor(w, h, r, d);
