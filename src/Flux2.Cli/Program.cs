@@ -16,6 +16,7 @@ namespace Flux2.Cli
             ("verify-reference", "compare every component with reference outputs (fixture format)", VerifyReferenceCommand.Help, VerifyReferenceCommand.Run),
             ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)", DownloadCommand.Help, DownloadCommand.Run),
             ("pretrain-micro", "reproduce the embedded FLUX.2-micro weights from the procedural corpus", PretrainMicroCommand.Help, PretrainMicroCommand.Run),
+            ("train", "LoRA training from an ai-toolkit job YAML (progress, samples, checkpoints)", TrainCommand.Help, TrainCommand.Run),
             ("bench", "time transformer / text-encoder forwards at full size with random weights", BenchCommand.Help, BenchCommand.Run),
             ("synth-dataset", "generate the procedural shape datasets (LoRA samples in datasets-sample/, corpus)", DatasetsCommand.Help, DatasetsCommand.Run),
         };

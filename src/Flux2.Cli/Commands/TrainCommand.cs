@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using System.Globalization;
+using Flux2.Training;
+using Flux2.Training.Config;
+
+namespace Flux2.Cli.Commands;
+
+/// <summary><c>./flux2 train job.yaml</c>: an ai-toolkit LoRA job file, run by <see cref="TrainingRun"/>; prints the
+/// resolved config, a progress line (it/s, loss, ETA) and where the files went.</summary>
+public static class TrainCommand
+{
+    public const string Help = """
+        ./flux2 train <job.yaml> [--steps N] [--device auto|cpu|cuda:N]
+          Runs an ai-toolkit job file (job: extension, config.process[0] with network, save, datasets, train, model, sample).
+          model.name_or_path: a diffusers folder, a repo id in the HF cache, or tiny-random.
+          Outputs go to <training_folder>/<config.name>/: LoRA files (<name>_<step:09d>.safetensors, final <name>.safetensors,
+          ComfyUI/ai-toolkit layout), samples/<step>.png grids, config.resolved.txt.
+          --steps and --device override train.steps and device from the file.
+        """;
+
+    public static int Run(CliArgs args, TextWriter o)
+    {
+        var path = args.Positional(0, "the job file (e.g. datasets-sample/midnight_tarot.yaml)");
+        var steps = args.Get("steps");
+        var device = args.Get("device");
+        args.EnsureAllUsed();
+
+        LoadedJob loaded;
+        try { loaded = JobConfigReader.Read(path); }
+        catch (JobConfigException e) { throw new UserError(e.Message); }
+        var process = loaded.Job.Process;
+        if (steps is not null)
+            process.Train.Steps = int.TryParse(steps, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 ? n
+                : throw new UserError($"train: --steps must be a whole number >= 0, got '{steps}'");
+        if (device is not null) process.Device = device;
+        JobConfigPrinter.Print(loaded, o);
+        o.WriteLine();
+
+        var clock = Stopwatch.StartNew();
+        double loss = double.NaN, firstStepSeconds = 0;
+        var result = TrainingRun.Run(loaded, new TrainerCallbacks
+        {
+            OnMessage = m => o.WriteLine(m),
+            OnStep = r =>
+            {
+                loss = double.IsNaN(loss) ? r.Loss : 0.9 * loss + 0.1 * r.Loss; // smoothed: one step's loss is noisy by t
+                if (r.Step == 1) { clock.Restart(); firstStepSeconds = r.Seconds; } // time steps only, not setup or samples before
+                Progress.Bar(o, $"train loss {loss:F4} lr {r.LearningRate:G3}", r.Step, r.TotalSteps, clock.Elapsed + TimeSpan.FromSeconds(firstStepSeconds));
+            },
+            OnEval = r => o.WriteLine($"step {r.Step}: fixed-input loss {r.Loss:F4}"),
+            OnSample = r => o.WriteLine($"step {r.Step}: samples {r.GridPath} ({r.Seconds:F1} s)"),
+            OnSave = r => o.WriteLine($"step {r.Step}: saved {r.Path}"),
+        });
+        o.WriteLine($"done in {result.Seconds:F1} s. LoRA: {result.FinalLora}");
+        o.WriteLine($"run folder {result.RunFolder}: {result.Checkpoints.Count} step checkpoints kept, {result.SampleGrids.Count} sample grids");
+        o.WriteLine($"use it: ./flux2 generate --model {process.Model.NameOrPath} --lora {result.FinalLora} --prompt \"...\"");
+        return 0;
+    }
+}

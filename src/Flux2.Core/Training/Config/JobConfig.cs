@@ -1,0 +1,182 @@
+namespace Flux2.Training.Config;
+
+// Every default of a training job lives in this file. Keys and defaults follow ai-toolkit's job YAML
+// (reference/ai-toolkit.md §1.2: "code default" unless noted); keys marked "ours" are this kit's additions.
+// Property names map to YAML keys by snake_case (LinearAlpha ↔ linear_alpha).
+
+/// <summary>The whole job file: <c>job</c>, <c>config</c>, <c>meta</c> (ai-toolkit.md §1.1).</summary>
+public sealed record JobFile
+{
+    public string Job { get; set; } = "extension";
+    public JobSection Config { get; set; } = new();
+    /// <summary>Free key/values copied into the LoRA file's metadata; "[name]" becomes the job name.</summary>
+    public Dictionary<string, string> Meta { get; set; } = new();
+
+    /// <summary>The training process (ai-toolkit runs <c>config.process[0]</c> for a LoRA job).</summary>
+    public ProcessConfig Process => Config.Process[0];
+}
+
+public sealed record JobSection
+{
+    /// <summary>Run folder name under training_folder and the stem of saved files.</summary>
+    public string Name { get; set; } = "";
+    public List<ProcessConfig> Process { get; set; } = new();
+}
+
+[IgnoredKeys("sqlite_db_path", "performance_log_every", "logging", "validation_config")]
+public sealed record ProcessConfig
+{
+    public string Type { get; set; } = "sd_trainer";
+    public string TrainingFolder { get; set; } = "output";
+    /// <summary>auto (CUDA when present), cpu, cuda, cuda:N.</summary>
+    public string Device { get; set; } = "auto";
+    public string? TriggerWord { get; set; }
+    public NetworkConfig Network { get; set; } = new();
+    public SaveConfig Save { get; set; } = new();
+    public List<DatasetConfig> Datasets { get; set; } = new();
+    public TrainConfig Train { get; set; } = new();
+    public ModelConfig Model { get; set; } = new();
+    public SampleConfig Sample { get; set; } = new();
+}
+
+public enum NetworkType { Lora }
+
+[IgnoredKeys("conv", "conv_alpha", "dropout", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path", "all_layers")]
+public sealed record NetworkConfig
+{
+    public NetworkType Type { get; set; } = NetworkType.Lora;
+    /// <summary>Rank r.</summary>
+    [YamlAlias("rank"), Range(1, 65536)] public int Linear { get; set; } = 4;
+    /// <summary>Scale = alpha / rank. Absent: alpha = rank (scale 1, what ai-toolkit forces for FLUX.2, §2.10).</summary>
+    [Range(0)] public double? LinearAlpha { get; set; }
+    public NetworkKwargs NetworkKwargs { get; set; } = new();
+
+    public double Alpha => LinearAlpha ?? Linear;
+    public double Scale => Alpha / Linear;
+}
+
+[IgnoredKeys("full_if_contains", "rank_dropout", "module_dropout")]
+public sealed record NetworkKwargs
+{
+    /// <summary>Train only modules whose diffusers or BFL path contains one of these substrings (empty: all).</summary>
+    public List<string> OnlyIfContains { get; set; } = new();
+    public List<string> IgnoreIfContains { get; set; } = new();
+}
+
+public enum Precision
+{
+    [YamlAlias("float32", "fp32", "float", "full")] Fp32,
+    [YamlAlias("float16", "fp16", "half")] Fp16,
+    [YamlAlias("bfloat16", "bf16")] Bf16,
+}
+
+[IgnoredKeys("save_format", "push_to_hub", "hf_repo_id", "hf_private")]
+public sealed record SaveConfig
+{
+    public Precision Dtype { get; set; } = Precision.Fp16;
+    [Range(1)] public int SaveEvery { get; set; } = 1000;
+    [Range(0)] public int MaxStepSavesToKeep { get; set; } = 5;
+}
+
+[IgnoredKeys("token_dropout_rate", "cache_latents", "cache_text_embeddings", "is_reg", "network_weight", "batch_size",
+             "bucket_tolerance", "random_crop", "square_crop", "scale", "control_path_1", "control_path_2", "control_path_3",
+             "mask_path", "mask_min_value", "num_workers", "prefetch_factor", "trigger_word", "replacements")]
+public sealed record DatasetConfig
+{
+    public string FolderPath { get; set; } = "";
+    public string DefaultCaption { get; set; } = "";
+    public string CaptionExt { get; set; } = "txt";
+    [Range(0, 1)] public double CaptionDropoutRate { get; set; } = 0.0;
+    public bool ShuffleTokens { get; set; } = false;
+    [Range(0)] public int KeepTokens { get; set; } = 0;
+    public bool CacheLatentsToDisk { get; set; } = false;
+    /// <summary>One dataset copy per resolution (§1.1): every image is trained at every listed size.</summary>
+    public List<int> Resolution { get; set; } = new() { 512 };
+    public bool FlipX { get; set; } = false;
+    public bool FlipY { get; set; } = false;
+    [Range(1)] public int NumRepeats { get; set; } = 1;
+    /// <summary>Aspect-ratio buckets (§2.7); false = every image center-cropped to a square.</summary>
+    public bool Buckets { get; set; } = true;
+}
+
+public enum TimestepType { Weighted, Sigmoid, Linear, Shift, LognormBlend }
+public enum ContentOrStyle { Balanced, Content, Style }
+public enum LossType { Mse }
+/// <summary>adamw8bit (the ai-toolkit UI default) is accepted and trained with full-precision AdamW states.</summary>
+public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
+public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
+
+[IgnoredKeys("train_unet", "train_text_encoder", "gradient_checkpointing", "bypass_guidance_embedding", "ema_config",
+             "unload_text_encoder", "cache_text_embeddings", "diff_output_preservation", "diff_output_preservation_multiplier",
+             "diff_output_preservation_class", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
+             "do_differential_guidance", "differential_guidance_scale", "force_first_sample", "disable_sampling",
+             "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
+public sealed record TrainConfig
+{
+    [Range(1)] public int BatchSize { get; set; } = 1;
+    [Range(0)] public int Steps { get; set; } = 1000;
+    /// <summary>Micro-batches per optimizer step; their losses are averaged (ai-toolkit sums, §6.2 "cheap wins").</summary>
+    [YamlAlias("gradient_accumulation"), Range(1)] public int GradientAccumulationSteps { get; set; } = 1;
+    public string NoiseScheduler { get; set; } = "flowmatch";
+    public OptimizerType Optimizer { get; set; } = OptimizerType.Adamw;
+    public OptimizerParams OptimizerParams { get; set; } = new();
+    [Range(0)] public double Lr { get; set; } = 1e-6;
+    public LrSchedulerType LrScheduler { get; set; } = LrSchedulerType.Constant;
+    /// <summary>ours: linear warm-up from 0 over this many steps, before any scheduler.</summary>
+    [Range(0)] public int LrWarmupSteps { get; set; } = 0;
+    [Range(0)] public double MaxGradNorm { get; set; } = 1.0;
+    public TimestepType TimestepType { get; set; } = TimestepType.Sigmoid;
+    public ContentOrStyle ContentOrStyle { get; set; } = ContentOrStyle.Balanced;
+    /// <summary>Index window into the 1000-entry timestep table (0 = highest noise).</summary>
+    [Range(0, 999)] public int MinDenoisingSteps { get; set; } = 0;
+    [Range(1, 1000)] public int MaxDenoisingSteps { get; set; } = 999;
+    public LossType LossType { get; set; } = LossType.Mse;
+    /// <summary>Transformer weights dtype for training (LoRA weights and optimizer state stay fp32, §2.10).</summary>
+    public Precision Dtype { get; set; } = Precision.Fp32;
+    /// <summary>Guidance-embedding value fed during training (§0: default 1.0).</summary>
+    public double CfgScale { get; set; } = 1.0;
+    public long Seed { get; set; } = 42;
+    /// <summary>Skip the baseline sample at step 0.</summary>
+    public bool SkipFirstSample { get; set; } = false;
+}
+
+public sealed record OptimizerParams
+{
+    [Range(0)] public double WeightDecay { get; set; } = 1e-4;
+    public List<double> Betas { get; set; } = new() { 0.9, 0.999 };
+    [Range(0)] public double Eps { get; set; } = 1e-6;
+}
+
+[IgnoredKeys("quantize", "qtype", "quantize_te", "qtype_te", "low_vram", "layer_offloading", "layer_offloading_transformer_percent",
+             "layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode", "compile_dynamic",
+             "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
+public sealed record ModelConfig
+{
+    /// <summary>A diffusers folder, a repo id in the HF cache, or tiny-random.</summary>
+    public string NameOrPath { get; set; } = "black-forest-labs/FLUX.2-dev";
+    public string Arch { get; set; } = "flux2";
+}
+
+[IgnoredKeys("sampler", "sample_start_step", "neg", "format", "add_prompt_file", "network_multiplier")]
+public sealed record SampleConfig
+{
+    [Range(1)] public int SampleEvery { get; set; } = 100;
+    [Range(16)] public int Width { get; set; } = 512;
+    [Range(16)] public int Height { get; set; } = 512;
+    public List<string> Prompts { get; set; } = new();
+    /// <summary>The UI's form of <see cref="Prompts"/>: a list of {prompt: ...}.</summary>
+    public List<SampleItem> Samples { get; set; } = new();
+    public long Seed { get; set; } = 0;
+    /// <summary>Seed + prompt index for each prompt.</summary>
+    public bool WalkSeed { get; set; } = false;
+    [Range(0)] public double GuidanceScale { get; set; } = 7;
+    [Range(1)] public int SampleSteps { get; set; } = 20;
+
+    public IReadOnlyList<string> AllPrompts => Prompts.Concat(Samples.Select(s => s.Prompt)).ToList();
+}
+
+[IgnoredKeys("width", "height", "seed", "guidance_scale", "sample_steps", "network_multiplier", "ctrl_img_1", "ctrl_img_2", "ctrl_img_3")]
+public sealed record SampleItem
+{
+    public string Prompt { get; set; } = "";
+}

@@ -1,0 +1,89 @@
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Flux2.Training.Config;
+
+/// <summary>A parsed job: the typed config plus what the reader noticed on the way.</summary>
+public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warnings, IReadOnlyList<string> IgnoredKeys, string Source);
+
+/// <summary>
+/// Reads an ai-toolkit job YAML as-is (reference/ai-toolkit.md §1) into <see cref="JobFile"/>. Unknown keys warn with
+/// the nearest known key; wrong types and values fail with <c>file:line:column</c> (<see cref="JobConfigException"/>).
+/// </summary>
+public static partial class JobConfigReader
+{
+    static readonly string[] TrainerTypes = { "sd_trainer", "diffusion_trainer", "ui_trainer" };
+
+    public static LoadedJob Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"job file not found: {path}", path);
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static LoadedJob Parse(string yaml, string fileName = "job.yaml")
+    {
+        var stream = new YamlStream();
+        try { stream.Load(new StringReader(yaml)); }
+        catch (YamlException e)
+        {
+            var reason = e.InnerException?.Message ?? e.Message;
+            throw new JobConfigException(new YamlPosition(fileName, e.Start.Line, e.Start.Column), $"not valid YAML: {reason}");
+        }
+        if (stream.Documents.Count == 0) throw new JobConfigException(new YamlPosition(fileName, 1, 1), "the job file is empty");
+        var binder = new YamlBinder(fileName);
+        var root = stream.Documents[0].RootNode;
+        var job = binder.BindSection<JobFile>(root, "");
+        Validate(job, binder, root);
+        var meta = job.Meta.ToDictionary(kv => kv.Key, kv => kv.Value.Replace("[name]", job.Config.Name));
+        job.Meta = meta;
+        return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName);
+    }
+
+    static void Validate(JobFile job, YamlBinder binder, YamlNode root)
+    {
+        YamlPosition At(string path) => binder.Positions.TryGetValue(path, out var p) ? p : binder.At(root);
+        void Fail(string path, string message) => throw new JobConfigException(At(path), message);
+
+        if (job.Job is not ("extension" or "train"))
+            Fail("job", $"'job' must be 'extension' (the ai-toolkit LoRA job), got '{job.Job}'");
+        if (job.Config.Name.Length == 0) Fail("config", "'config.name' is required (the run folder and file name stem)");
+        if (!SafeName().IsMatch(job.Config.Name))
+            Fail("config.name", $"'config.name' may contain only letters, digits, '_', '-' and '.', got '{job.Config.Name}'");
+        if (job.Config.Process.Count == 0) Fail("config", "'config.process' must list one training process");
+        if (job.Config.Process.Count > 1)
+            binder.Warnings.Add(new JobConfigWarning(At("config.process[1]"), "only the first entry of 'config.process' is run"));
+
+        const string p = "config.process[0]";
+        var process = job.Process;
+        if (!TrainerTypes.Contains(process.Type))
+            Fail($"{p}.type", $"'{p}.type' must be one of {string.Join(", ", TrainerTypes)}, got '{process.Type}'");
+        if (process.Datasets.Count == 0) Fail(p, $"'{p}.datasets' must list at least one dataset folder");
+        for (int i = 0; i < process.Datasets.Count; i++)
+        {
+            var d = process.Datasets[i];
+            var dp = $"{p}.datasets[{i}]";
+            if (d.FolderPath.Length == 0) Fail(dp, $"'{dp}.folder_path' is required");
+            if (d.Resolution.Count == 0 || d.Resolution.Any(r => r < 16))
+                Fail($"{dp}.resolution", $"'{dp}.resolution' must list sizes of at least 16 pixels");
+            if (d.KeepTokens > 0 && !d.ShuffleTokens)
+                binder.Warnings.Add(new JobConfigWarning(At($"{dp}.keep_tokens"), $"'{dp}.keep_tokens' only matters with shuffle_tokens: true"));
+        }
+        var train = process.Train;
+        if (train.MaxDenoisingSteps <= train.MinDenoisingSteps)
+            Fail($"{p}.train.max_denoising_steps", $"'{p}.train.max_denoising_steps' ({train.MaxDenoisingSteps}) must be above min_denoising_steps ({train.MinDenoisingSteps})");
+        if (train.OptimizerParams.Betas.Count != 2 || train.OptimizerParams.Betas.Any(b => b is < 0 or >= 1))
+            Fail($"{p}.train.optimizer_params.betas", $"'{p}.train.optimizer_params.betas' must be two numbers in [0, 1), e.g. [0.9, 0.999]");
+        if (train.NoiseScheduler is not ("flowmatch" or "ddpm"))
+            binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.noise_scheduler"), $"noise_scheduler '{train.NoiseScheduler}' is ignored: FLUX.2 always trains with flow matching"));
+        if (train.Optimizer == OptimizerType.Adamw8bit)
+            binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.optimizer"), "adamw8bit runs as AdamW with fp32 states here (same update, more optimizer memory)"));
+        if (process.Model.Arch is not ("flux2" or "flux2_dev"))
+            binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"), $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch flux2) and treats the model as such"));
+        foreach (var (s, i) in process.Sample.Samples.Select((s, i) => (s, i)))
+            if (s.Prompt.Length == 0) Fail($"{p}.sample.samples[{i}]", $"'{p}.sample.samples[{i}]' needs a prompt");
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]+$")]
+    private static partial Regex SafeName();
+}

@@ -1,0 +1,25 @@
+namespace Flux2.Training.Config;
+
+/// <summary>Extra YAML names accepted for a property or enum member (ai-toolkit has several: <c>rank</c> for
+/// <c>linear</c>, <c>bf16</c> for <c>bfloat16</c>, ...). The snake_case form of the C# name is always accepted.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, AllowMultiple = false)]
+public sealed class YamlAliasAttribute(params string[] names) : Attribute
+{
+    public string[] Names { get; } = names;
+}
+
+/// <summary>ai-toolkit keys of a section that this kit reads without acting on them (quantization, UI flags ...):
+/// accepted silently so that a job file from the ai-toolkit UI loads as-is, and listed when the config is printed.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class IgnoredKeysAttribute(params string[] keys) : Attribute
+{
+    public string[] Keys { get; } = keys;
+}
+
+/// <summary>Inclusive bounds for a numeric key; a value outside fails with the file position.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class RangeAttribute(double min, double max = double.MaxValue) : Attribute
+{
+    public double Min { get; } = min;
+    public double Max { get; } = max;
+}

@@ -1,0 +1,134 @@
+using Flux2.Pipeline;
+using Flux2.Training.Config;
+using Flux2.Training.Data;
+using Flux2.Training.Network;
+using Flux2.Training.Objective;
+using Flux2.Training.Sampling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Flux2.Training;
+
+/// <summary>
+/// LoRA training of a FLUX.2 transformer (design.md "Data flow of one training step"): bucketed batches from the
+/// latent cache, captions through <see cref="CaptionRules"/>, prompt embeds (cached per caption text when
+/// shuffle_tokens is off, since the text encoder is frozen — dropout then only adds the trigger-only caption), t from
+/// <see cref="TimestepSampler"/>, ε from a seeded CPU generator, <see cref="FlowMatchLoss"/>. Determinism: one
+/// <see cref="Random"/> (data order, dropout, timesteps) and one torch generator (noise), both from train.seed.
+/// </summary>
+public sealed class Flux2LoraTask : ITrainingTask, IDisposable
+{
+    readonly Flux2Models models;
+    readonly JobFile job;
+    readonly ProcessConfig p;
+    readonly DatasetScan scan;
+    readonly LatentCache latents;
+    readonly BatchOrder order;
+    readonly Random rng;
+    readonly Generator noiseGenerator;
+    readonly TimestepSampler timesteps;
+    readonly SampleGrid grid;
+    readonly Dictionary<string, Tensor> textCache = new();
+    readonly bool cacheText;
+
+    public LoraNetwork Network { get; }
+    public string RunFolder { get; }
+    public DatasetScan Dataset => scan;
+    public IReadOnlyList<Parameter> TrainableParameters { get; }
+    public int Epoch => order.Epoch;
+
+    public Flux2LoraTask(Flux2Models models, JobFile job, Action<string>? log = null)
+    {
+        this.models = models;
+        this.job = job;
+        p = job.Process;
+        RunFolder = Path.Combine(p.TrainingFolder, job.Config.Name);
+        var seed = p.Train.Seed;
+        manual_seed(seed);
+        rng = new Random(unchecked((int)seed));
+        noiseGenerator = new Generator((ulong)seed);
+        var pipe = models.Pipeline;
+        scan = DatasetScanner.Scan(p.Datasets, pipe.PixelsPerToken);
+        foreach (var problem in scan.Problems) log?.Invoke(problem.ToString());
+        log?.Invoke("dataset: " + scan.Summary());
+        var device = models.Transformer.x_embedder.weight.device;
+        latents = LatentCache.Build(scan.Items, p.Datasets.Select(d => d.CacheLatentsToDisk).ToList(), models.Vae,
+                                    $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}", device);
+        log?.Invoke($"latents cached for {scan.Items.Select(i => (i.ImagePath, i.BucketKey, i.FlipX, i.FlipY)).Distinct().Count()} image variants");
+        cacheText = p.Datasets.All(d => !d.ShuffleTokens);
+        order = new BatchOrder(scan.Items, p.Train.BatchSize, rng);
+        timesteps = TimestepSampler.From(p.Train);
+        Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
+        TrainableParameters = Network.Parameters.ToList();
+        log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, {Network.ParameterCount:N0} trainable parameters");
+        grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
+    }
+
+    public MicroBatchLoss Loss(int step)
+    {
+        var batch = order.Next().Select(i => scan.Items[i]).ToList();
+        var captions = batch.Select(item =>
+        {
+            var d = p.Datasets[item.DatasetIndex];
+            return CaptionRules.ForTraining(item.Caption, p.TriggerWord, d.CaptionDropoutRate, d.ShuffleTokens, d.KeepTokens, rng);
+        }).ToList();
+        var x0 = stack(batch.Select(item => latents[item]).ToArray());
+        var ts = timesteps.Sample(batch.Count, (int)(x0.shape[2] * x0.shape[3]), rng);
+        var noise = randn(x0.shape, generator: noiseGenerator).to(x0.device);
+        var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale);
+        return new MicroBatchLoss(loss, ts.Average(t => t.T));
+    }
+
+    /// <summary>Fixed inputs: up to 8 samples of the dataset, each at t = 0.25, 0.5, 0.75 with noise from a fixed
+    /// seed and the caption without dropout or shuffle.</summary>
+    public double Evaluate()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var gen = new Generator(1234);
+        var items = scan.Items.DistinctBy(i => (i.ImagePath, i.BucketKey, i.FlipX, i.FlipY)).Take(8).ToList();
+        double total = 0;
+        int n = 0;
+        foreach (var item in items)
+            foreach (var t in new[] { 0.25, 0.5, 0.75 })
+            {
+                var x0 = latents[item].unsqueeze(0);
+                var noise = randn(x0.shape, generator: gen).to(x0.device);
+                var caption = CaptionRules.InjectTrigger(item.Caption, p.TriggerWord, addIfMissing: true);
+                total += FlowMatchLoss.Compute(models.Transformer, x0, Embed(new[] { caption }), noise, new[] { new Timestep(t, 1.0) }, p.Train.CfgScale).item<float>();
+                n++;
+            }
+        return total / n;
+    }
+
+    public SampleReport? Sample(int step) => grid.Render(step);
+
+    public SaveReport Save(int step, bool final)
+        => new(step, LoraCheckpoint.Save(RunFolder, Network, job, step, Epoch, final), final);
+
+    Tensor Embed(IReadOnlyList<string> captions)
+    {
+        using var _ = no_grad();
+        if (!cacheText) return models.EncodePrompts(captions);
+        var parts = captions.Select(c =>
+        {
+            if (!textCache.TryGetValue(c, out var e))
+            {
+                e = models.EncodePrompts(new[] { c });
+                e.DetachFromDisposeScope();
+                textCache[c] = e;
+            }
+            return e;
+        }).ToArray();
+        return cat(parts, 0);
+    }
+
+    public void Dispose()
+    {
+        Network.Dispose();
+        latents.Dispose();
+        noiseGenerator.Dispose();
+        foreach (var t in textCache.Values) t.Dispose();
+    }
+}

@@ -1,0 +1,25 @@
+using static TorchSharp.torch;
+using TorchSharp.Modules;
+
+namespace Flux2.Training;
+
+/// <summary>One micro-batch's loss (a graph-connected scalar) and the mean timestep it was drawn at.</summary>
+public sealed record MicroBatchLoss(Tensor Loss, double MeanTimestep);
+
+/// <summary>
+/// What <see cref="Trainer"/> needs from a model: trainable parameters, a loss per micro-batch, and the side jobs
+/// (samples, saves, a fixed evaluation). Keeps the loop free of FLUX.2 details, so other models or objectives
+/// (e.g. DOP, a different network type) plug in without touching it.
+/// </summary>
+public interface ITrainingTask
+{
+    IReadOnlyList<Parameter> TrainableParameters { get; }
+    /// <summary>Epoch of the data order (1-based once the first batch is drawn).</summary>
+    int Epoch { get; }
+    MicroBatchLoss Loss(int step);
+    /// <summary>Renders samples; returns null when the job has no sample prompts.</summary>
+    SampleReport? Sample(int step);
+    SaveReport Save(int step, bool final);
+    /// <summary>Deterministic loss on fixed inputs, without gradients.</summary>
+    double Evaluate();
+}

@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Flux2.IO;
+using Flux2.Lora;
+using Flux2.Training.Config;
+using static TorchSharp.torch;
+
+namespace Flux2.Training.Network;
+
+/// <summary>
+/// Saves a <see cref="LoraNetwork"/> the way ai-toolkit does (reference/ai-toolkit.md §2.11): ComfyUI/BFL layout
+/// (<c>diffusion_model.&lt;bfl module&gt;.lora_A/B.weight</c>, alpha/rank baked into B, q/k/v fused exactly) through
+/// <see cref="LoraExport"/>, in save.dtype; <c>&lt;name&gt;_&lt;step:09d&gt;.safetensors</c> for intermediate saves with
+/// rotation (newest max_step_saves_to_keep kept) and <c>&lt;name&gt;.safetensors</c> at the end; written atomically.
+/// </summary>
+public static class LoraCheckpoint
+{
+    public static string StepFileName(string name, int step) => $"{name}_{step:D9}.safetensors";
+    public static string FinalFileName(string name) => $"{name}.safetensors";
+
+    public static string Save(string folder, LoraNetwork network, JobFile job, int step, int epoch, bool final)
+    {
+        Directory.CreateDirectory(folder);
+        var name = job.Config.Name;
+        var path = Path.Combine(folder, final ? FinalFileName(name) : StepFileName(name, step));
+        var updates = network.Snapshot();
+        var tensors = LoraExport.ToComfyUi(updates);
+        var dtype = job.Process.Save.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
+        var typed = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(dtype));
+        try { SafetensorsWriter.Write(path, typed.OrderBy(kv => kv.Key, StringComparer.Ordinal), Metadata(job, network, step, epoch)); }
+        finally
+        {
+            foreach (var t in typed.Values.Concat(tensors.Values)) t.Dispose();
+            foreach (var u in updates) { u.Down.Dispose(); u.Up.Dispose(); }
+        }
+        if (!final) Rotate(folder, name, job.Process.Save.MaxStepSavesToKeep);
+        return path;
+    }
+
+    /// <summary>Header metadata, one level deep with JSON-stringified values (ai-toolkit.md §2.11).</summary>
+    public static Dictionary<string, string> Metadata(JobFile job, LoraNetwork network, int step, int epoch)
+    {
+        var json = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) } };
+        var meta = new Dictionary<string, string>(job.Meta)
+        {
+            ["training_info"] = JsonSerializer.Serialize(new { step, epoch }),
+            ["config"] = JsonSerializer.Serialize(job.Config, json),
+            ["ss_base_model_version"] = "flux2",
+            ["ss_output_name"] = job.Config.Name,
+            ["ss_network_module"] = "lora",
+            ["ss_network_dim"] = network.Rank.ToString(CultureInfo.InvariantCulture),
+            ["ss_network_alpha"] = network.Alpha.ToString(CultureInfo.InvariantCulture),
+            ["ss_steps"] = step.ToString(CultureInfo.InvariantCulture),
+            ["software"] = JsonSerializer.Serialize(new { name = "Flux2Notebooks", repo = "flux2" }),
+            ["format"] = "pt",
+        };
+        if (!string.IsNullOrEmpty(job.Process.TriggerWord)) meta["ss_trigger_word"] = job.Process.TriggerWord;
+        return meta;
+    }
+
+    /// <summary>Deletes all but the newest <paramref name="keep"/> step saves of <paramref name="name"/> (by step
+    /// number, which unlike ctime survives copies); the final file is never touched.</summary>
+    public static IReadOnlyList<string> Rotate(string folder, string name, int keep)
+    {
+        var pattern = new Regex("^" + Regex.Escape(name) + @"_(\d{9})\.safetensors$");
+        var saves = Directory.EnumerateFiles(folder)
+            .Select(f => (file: f, m: pattern.Match(Path.GetFileName(f))))
+            .Where(x => x.m.Success)
+            .OrderByDescending(x => long.Parse(x.m.Groups[1].Value, CultureInfo.InvariantCulture))
+            .Skip(keep).Select(x => x.file).ToList();
+        foreach (var f in saves) File.Delete(f);
+        return saves;
+    }
+}

@@ -1,0 +1,39 @@
+using Flux2.Models.Transformer;
+using Flux2.Models.Vae;
+using Flux2.Pipeline;
+using static TorchSharp.torch;
+
+namespace Flux2.Training.Objective;
+
+/// <summary>
+/// The rectified-flow training loss (reference/flux2-architecture.md §7.4, ai-toolkit.md §2.1-2.2):
+/// x_t = (1 − t)·x0 + t·ε, v = transformer(pack(x_t), text, timestep = t, guidance), target = ε − x0,
+/// loss = mean over samples of weight · mean((v − target)²), computed in fp32.
+/// </summary>
+public static class FlowMatchLoss
+{
+    /// <param name="latents">x0, patchified normalized latents [B, C, h, w] on the model's device.</param>
+    /// <param name="context">prompt embeds [B, L, D].</param>
+    /// <param name="noise">ε, same shape as <paramref name="latents"/> (drawn by the caller from its seeded generator).</param>
+    /// <param name="guidance">guidance-embedding input (train.cfg_scale, 1.0 by default); unused by models without the embedder.</param>
+    public static Tensor Compute(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
+                                 IReadOnlyList<Timestep> timesteps, double guidance)
+    {
+        using var scope = NewDisposeScope();
+        var device = latents.device;
+        var dtype = transformer.x_embedder.weight.dtype;
+        long b = latents.shape[0], h = latents.shape[2], w = latents.shape[3];
+        var t = tensor(timesteps.Select(x => (float)x.T).ToArray(), device: device);
+        var weights = tensor(timesteps.Select(x => (float)x.Weight).ToArray(), device: device);
+        var x0 = latents.to(ScalarType.Float32);
+        var eps = noise.to(ScalarType.Float32);
+        var tb = t.view(b, 1, 1, 1);
+        var xt = (1 - tb) * x0 + tb * eps;
+        var g = transformer.Config.GuidanceEmbeds ? full(new[] { b }, guidance, ScalarType.Float32, device) : null;
+        var v = transformer.Forward(LatentPacking.Pack(xt).to(dtype), context.to(dtype), t, g,
+                                    PositionIds.Image((int)h, (int)w, device), PositionIds.Text((int)context.shape[1], device));
+        var target = LatentPacking.Pack(eps - x0);
+        var perSample = (v.to(ScalarType.Float32) - target).pow(2).mean(new long[] { 1, 2 });
+        return (perSample * weights).mean().MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,13 @@
+using Flux2.Training.Config;
+
+namespace Flux2.Training;
+
+/// <summary>The loop's knobs, taken from the job's train/save/sample sections (defaults live in Config/JobConfig.cs).</summary>
+public sealed record TrainerOptions(
+    int Steps, int GradientAccumulation, double LearningRate, LrSchedulerType Schedule, int WarmupSteps, double MaxGradNorm,
+    OptimizerParams Optimizer, int SaveEvery, int SampleEvery, bool SampleBeforeTraining)
+{
+    public static TrainerOptions From(ProcessConfig p) => new(
+        p.Train.Steps, p.Train.GradientAccumulationSteps, p.Train.Lr, p.Train.LrScheduler, p.Train.LrWarmupSteps, p.Train.MaxGradNorm,
+        p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample);
+}
