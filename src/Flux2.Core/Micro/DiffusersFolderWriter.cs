@@ -45,6 +45,10 @@ public static class DiffusersFolderWriter
         });
     }
 
+    /// <summary>Only the VAE component (config.json + weights), e.g. a finished pretraining stage.</summary>
+    public static void WriteVae(string folder, AutoencoderKLFlux2 vae, ScalarType storage) =>
+        WriteComponent(folder, VaeJson(vae.Config), vae, "diffusion_pytorch_model.safetensors", "", storage);
+
     static void WriteComponent(string folder, Dictionary<string, object> config, nn.Module module, string file, string prefix, ScalarType storage)
     {
         Directory.CreateDirectory(folder);

@@ -14,11 +14,16 @@ public sealed record MicroRecipe
 {
     public long Seed { get; init; } = 20261126;
     public int VaeSteps { get; init; } = 3000;
-    public int VaeBatch { get; init; } = 32;
-    public int TransformerSteps { get; init; } = 12000;
-    public int TransformerBatch { get; init; } = 128;
+    public int VaeBatch { get; init; } = 64;
+    public int TransformerSteps { get; init; } = 7000;
+    public int TransformerBatch { get; init; } = 256;
     public int CorpusSize { get; init; } = 60000;
     public int StatisticsSamples { get; init; } = 2048;
+    /// <summary>A folder with a finished stage-1 VAE (config.json + weights, BN statistics set): skips stage 1. Lets the
+    /// two stages run as separate jobs (e.g. under a per-job time limit) with the same result as one run.</summary>
+    public string? VaeFrom { get; init; }
+    /// <summary>Stop after stage 1 and write only <c>vae/</c> (the input of <see cref="VaeFrom"/>).</summary>
+    public bool VaeOnly { get; init; }
     public double VaeLearningRate { get; init; } = 5e-4;
     public double TransformerLearningRate { get; init; } = 5e-4;
 }
@@ -36,8 +41,8 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         Directory.CreateDirectory(outFolder);
         var lossLog = new List<string> { "stage,step,loss,lr" };
         manual_seed(recipe.Seed);
-        using var vae = new AutoencoderKLFlux2(MicroModel.Vae, device);
-        RandomInit.Apply(vae, recipe.Seed);
+        using var vae = recipe.VaeFrom is { } vaeFrom ? AutoencoderKLFlux2.FromFolder(vaeFrom, device) : new AutoencoderKLFlux2(MicroModel.Vae, device);
+        if (recipe.VaeFrom is null) RandomInit.Apply(vae, recipe.Seed);
         using var textEncoder = new Flux2PromptEncoder(MicroModel.TextEncoder, MicroModel.TextEncoderOutLayers, device);
         RandomInit.Apply(textEncoder.Model, recipe.Seed + 1);
         using var transformer = new Flux2Transformer(MicroModel.Transformer, device);
@@ -47,16 +52,38 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         log.WriteLine($"  VAE {vae.parameters().Sum(p => p.numel()):N0} params, transformer {transformer.ParameterCount():N0}, text encoder {textEncoder.Model.parameters().Sum(p => p.numel()):N0} (frozen)");
 
         var sw = Stopwatch.StartNew();
-        double vaeLoss = double.NaN;
-        var vaeStage = new VaePretrainer(vae, corpus, MicroModel.Resolution, device) { BatchSize = recipe.VaeBatch, LearningRate = recipe.VaeLearningRate };
-        vaeStage.Train(recipe.VaeSteps, recipe.Seed, (step, loss) =>
+        double vaeLoss = double.NaN, vaeSeconds = 0;
+        var vaeLogPath = Path.Combine(outFolder, "vae", "pretrain_log.csv");
+        if (recipe.VaeFrom is null)
         {
-            vaeLoss = loss;
-            if (step % 100 == 0 || step == 1) { lossLog.Add(Row("vae", step, loss, recipe.VaeLearningRate)); log.WriteLine($"  vae step {step}/{recipe.VaeSteps} recon mse {loss:F5} ({sw.Elapsed.TotalSeconds:F0} s)"); }
-        });
-        vaeStage.FitLatentStatistics(recipe.StatisticsSamples, recipe.Seed);
-        var vaeSeconds = sw.Elapsed.TotalSeconds;
-        log.WriteLine($"VAE done in {vaeSeconds:F0} s, final recon mse {vaeLoss:F5}");
+            var vaeStage = new VaePretrainer(vae, corpus, MicroModel.Resolution, device) { BatchSize = recipe.VaeBatch, LearningRate = recipe.VaeLearningRate };
+            vaeStage.Train(recipe.VaeSteps, recipe.Seed, (step, loss) =>
+            {
+                vaeLoss = loss;
+                if (step % 100 == 0 || step == 1) { lossLog.Add(Row("vae", step, loss, recipe.VaeLearningRate)); log.WriteLine($"  vae step {step}/{recipe.VaeSteps} recon mse {loss:F5} ({sw.Elapsed.TotalSeconds:F0} s)"); }
+            });
+            vaeStage.FitLatentStatistics(recipe.StatisticsSamples, recipe.Seed);
+            vaeSeconds = sw.Elapsed.TotalSeconds;
+            log.WriteLine($"VAE done in {vaeSeconds:F0} s, final recon mse {vaeLoss:F5}");
+            if (recipe.VaeOnly)
+            {
+                DiffusersFolderWriter.WriteVae(Path.Combine(outFolder, "vae"), vae, ScalarType.Float32);
+                File.WriteAllLines(vaeLogPath, lossLog);
+                log.WriteLine($"wrote stage 1 to {Path.Combine(outFolder, "vae")} ({vaeSeconds:F0} s); continue with --vae-from");
+                return;
+            }
+        }
+        else
+        {
+            var previous = Path.Combine(recipe.VaeFrom, "pretrain_log.csv");
+            if (File.Exists(previous))
+            {
+                lossLog = File.ReadAllLines(previous).ToList();
+                var last = lossLog.Last().Split(',');
+                vaeLoss = double.Parse(last[2], CultureInfo.InvariantCulture);
+            }
+            log.WriteLine($"VAE from {recipe.VaeFrom} (stage 1 done earlier, recon mse {vaeLoss:F5})");
+        }
 
         sw.Restart();
         var (latents, captions) = TransformerPretrainer.EncodeCorpus(vae, corpus, recipe.CorpusSize, MicroModel.Resolution, device);
