@@ -59,8 +59,8 @@ public static class EvalCommand
         models.Pipeline.LatentGrid(options.Height, options.Width); // a wrong size fails before any sampling
         var result = LoraEvaluator.Evaluate(models, lora, dataset, trigger, options, m => o.WriteLine($"  {m}"));
         o.WriteLine();
-        o.Write(EvalReport.Table(result));
-        var (json, md) = EvalReport.Write(result, outFolder);
+        o.Write(LoraEvalReport.Table(result));
+        var (json, md) = LoraEvalReport.Write(result, outFolder);
         o.WriteLine($"eval of {lora} in {result.Seconds:F1} s: wrote {json} and {md}");
         return result;
     }

@@ -7,7 +7,7 @@ namespace Flux2.Evaluation;
 /// <summary>Writes a <see cref="LoraEvalResult"/> as a table (console and <c>eval.md</c>) and as <c>eval.json</c>
 /// (what notebooks read to plot strength and bleed against rank, LR, steps, DOP). Files are written atomically:
 /// a half-written eval.json would poison every later comparison.</summary>
-public static class EvalReport
+public static class LoraEvalReport
 {
     public const string JsonFileName = "eval.json";
     public const string MarkdownFileName = "eval.md";
