@@ -90,7 +90,7 @@ public static class BaseModelSanity
                          $"{o.FillRatio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} | {o.ShapeGuess?.Singular() ?? "-"}{Mark(v.Verdict.ShapeMatches)} | {(v.Verdict.Passed ? "yes" : "NO")} |");
         }
         s.AppendLine();
-        s.AppendLine($"pass rate {report.PassRate:P0} ({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), {report.Seconds:F1} s");
+        s.AppendLine($"pass rate {(100 * report.PassRate).ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}% ({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), {report.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s");
         return s.ToString();
     }
 

@@ -77,6 +77,20 @@ public class LoraEvaluatorTests(ITestOutputHelper output)
         Assert.Empty(Directory.GetFiles(run, ".*.tmp"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TrainCommandEvaluatesTheFinalLoraUnlessToldNot(bool noEval)
+    {
+        var outDir = TestPaths.TempDir();
+        var job = Path.Combine(outDir, "job.yaml");
+        File.WriteAllText(job, TempDataset.Job(TempDataset.Create(), outDir, 2));
+        var r = CliRunner.Run(noEval ? new[] { "train", job, "--no-eval" } : new[] { "train", job });
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Equal(!noEval, File.Exists(Path.Combine(outDir, "tiny_lora", LoraEvalReport.JsonFileName)));
+        Assert.Equal(!noEval, r.Out.Contains("trigger strength"));
+    }
+
     [Fact]
     public void EvalOfAForeignLoraWithoutConfigAsksForTheMissingOptions()
     {
