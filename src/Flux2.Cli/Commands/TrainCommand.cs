@@ -10,12 +10,14 @@ namespace Flux2.Cli.Commands;
 public static class TrainCommand
 {
     public const string Help = """
-        ./flux2 train <job.yaml> [--steps N] [--device auto|cpu|cuda:N]
+        ./flux2 train <job.yaml> [--steps N] [--device auto|cpu|cuda:N] [--no-eval]
           Runs an ai-toolkit job file (job: extension, config.process[0] with network, save, datasets, train, model, sample).
           model.name_or_path: a diffusers folder, a repo id in the HF cache, or tiny-random.
           Outputs go to <training_folder>/<config.name>/: LoRA files (<name>_<step:09d>.safetensors, final <name>.safetensors,
           ComfyUI/ai-toolkit layout), samples/<step>.png grids, config.resolved.txt.
           --steps and --device override train.steps and device from the file.
+          When the job has a trigger_word, the final LoRA is then evaluated like ./flux2 eval <run folder> (eval.json,
+          eval.md in the run folder); --no-eval skips that.
         """;
 
     public static int Run(CliArgs args, TextWriter o)
@@ -23,6 +25,7 @@ public static class TrainCommand
         var path = args.Positional(0, "the job file (e.g. datasets-sample/midnight_tarot.yaml)");
         var steps = args.Get("steps");
         var device = args.Get("device");
+        bool eval = !args.Flag("no-eval");
         args.EnsureAllUsed();
 
         LoadedJob loaded;
@@ -53,7 +56,16 @@ public static class TrainCommand
         });
         o.WriteLine($"done in {result.Seconds:F1} s. LoRA: {result.FinalLora}");
         o.WriteLine($"run folder {result.RunFolder}: {result.Checkpoints.Count} step checkpoints kept, {result.SampleGrids.Count} sample grids");
+        if (eval && !string.IsNullOrEmpty(process.TriggerWord) && process.Datasets.Count > 0 && File.Exists(result.FinalLora))
+            EvalCommand.Evaluate(result.FinalLora, process.Model.NameOrPath, process.Datasets[0].FolderPath, process.TriggerWord,
+                EvalDefaults(process), process.Device, result.RunFolder, o);
         o.WriteLine($"use it: ./flux2 generate --model {process.Model.NameOrPath} --lora {result.FinalLora} --prompt \"...\"");
         return 0;
     }
+
+    /// <summary>The eval samples the way the job's own samples do (size, steps, guidance).</summary>
+    static Flux2.Evaluation.LoraEvalOptions EvalDefaults(ProcessConfig p) => new()
+    {
+        Width = p.Sample.Width, Height = p.Sample.Height, Steps = p.Sample.SampleSteps, Guidance = (float)p.Sample.GuidanceScale,
+    };
 }

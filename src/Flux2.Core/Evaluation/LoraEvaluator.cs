@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using Flux2.Lora;
+using Flux2.Pipeline;
+using static TorchSharp.torch;
+
+namespace Flux2.Evaluation;
+
+/// <summary>
+/// Measures what a LoRA did (issue 3): on <see cref="EvalPrompts"/> and fixed seeds, generates (a) base + trigger,
+/// (b) LoRA + trigger, (c) base without trigger, (d) LoRA without trigger, and reduces them to trigger strength
+/// (does the trigger bring the dataset's look?) and bleed (do prompts without it change?). See
+/// <see cref="LoraEvalResult"/> for the definitions. The LoRA is attached to <paramref name="models"/> only while
+/// (b) and (d) are generated and removed afterwards, so the models are left as they were given.
+/// </summary>
+public static class LoraEvaluator
+{
+    public static LoraEvalResult Evaluate(Flux2Models models, string loraPath, string datasetFolder, string trigger,
+                                          LoraEvalOptions? options = null, Action<string>? log = null)
+    {
+        options ??= new LoraEvalOptions();
+        if (string.IsNullOrWhiteSpace(trigger)) throw new ArgumentException("eval needs the LoRA's trigger word (--trigger)");
+        if (options.Seeds < 1 || options.Steps < 1) throw new ArgumentException($"eval needs at least one seed and one step (got {options.Seeds} seeds, {options.Steps} steps)");
+        var clock = Stopwatch.StartNew();
+        var classWord = options.ClassWord ?? EvalPrompts.ClassWordOf(datasetFolder);
+        var prompts = EvalPrompts.For(trigger, classWord);
+        var dataset = DatasetLook.Load(datasetFolder, options.Width, options.Height);
+        log?.Invoke($"eval: {prompts.Count} prompts x {options.Seeds} seeds, {options.Width}x{options.Height}, {options.Steps} steps, guidance {options.Guidance}; " +
+                    (classWord is null ? "style set" : $"object set, class word '{classWord}'") + $"; {dataset.Count} dataset images");
+
+        using var scope = NewDisposeScope();
+        var triggered = models.EncodePrompts(prompts.Select(p => p.WithTrigger).ToList());
+        var plain = models.EncodePrompts(prompts.Select(p => p.WithoutTrigger).ToList());
+        var negative = models.NegativeEmbedsForGuidance();
+
+        var a = EvalSampler.Generate(models, triggered, negative, options, log, "base, trigger");
+        var c = EvalSampler.Generate(models, plain, negative, options, log, "base, no trigger");
+        var adapters = LoraLoader.Apply(models.Transformer, loraPath, options.LoraStrength);
+        Tensor b, d;
+        try
+        {
+            b = EvalSampler.Generate(models, triggered, negative, options, log, "LoRA, trigger");
+            d = EvalSampler.Generate(models, plain, negative, options, log, "LoRA, no trigger");
+        }
+        finally { LoraLoader.Remove(models.Transformer, adapters); }
+
+        var look = ImageStatistics.Average(dataset);
+        var aLook = ImageStatistics.Average(EvalSampler.Describe(a));
+        var bLook = ImageStatistics.Average(EvalSampler.Describe(b));
+        var baseTerms = LookDistance.Terms(aLook, look);
+        var loraTerms = LookDistance.Terms(bLook, look);
+        return new LoraEvalResult
+        {
+            Lora = loraPath, Model = models.Origin, Dataset = datasetFolder, Trigger = trigger, ClassWord = classWord,
+            Options = options, Prompts = prompts, DatasetImages = dataset.Count,
+            BaseDistance = baseTerms.Total, LoraDistance = loraTerms.Total, BaseTerms = baseTerms, LoraTerms = loraTerms,
+            TriggerChange = EvalSampler.MeanAbsDifference(b, a),
+            Bleed = EvalSampler.MeanAbsDifference(d, c),
+            BleedLookDistance = LookDistance.Between(EvalSampler.Describe(d), EvalSampler.Describe(c)),
+            Seconds = clock.Elapsed.TotalSeconds,
+        };
+    }
+}
