@@ -77,6 +77,12 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var ts = timesteps.Sample(batch.Count, (int)(x0.shape[2] * x0.shape[3]), rng);
         var noise = randn(x0.shape, generator: noiseGenerator).to(x0.device);
         var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale);
+        if (p.Train.DiffOutputPreservation)
+        {
+            var preservation = captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList();
+            loss = loss + OutputPreservation.Loss(models.Transformer, Network, x0, Embed(preservation), noise, ts,
+                                                  p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier);
+        }
         return new MicroBatchLoss(loss, ts.Average(t => t.T));
     }
 

@@ -107,8 +107,7 @@ public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
 [IgnoredKeys("train_unet", "train_text_encoder", "gradient_checkpointing", "bypass_guidance_embedding", "ema_config",
-             "unload_text_encoder", "cache_text_embeddings", "diff_output_preservation", "diff_output_preservation_multiplier",
-             "diff_output_preservation_class", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
+             "unload_text_encoder", "cache_text_embeddings", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
              "do_differential_guidance", "differential_guidance_scale", "force_first_sample", "disable_sampling",
              "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
 public sealed record TrainConfig
@@ -138,6 +137,14 @@ public sealed record TrainConfig
     public long Seed { get; set; } = 42;
     /// <summary>Skip the baseline sample at step 0.</summary>
     public bool SkipFirstSample { get; set; } = false;
+    /// <summary>Differential Output Preservation (guide §5, ai-toolkit §2.4): each step also runs the caption with the
+    /// trigger replaced by <see cref="DiffOutputPreservationClass"/> through the model with the LoRA off (the prior) and
+    /// on, and adds MSE(on, off) × multiplier, so the LoRA learns to change nothing when the trigger is absent.</summary>
+    public bool DiffOutputPreservation { get; set; } = false;
+    [Range(0)] public double DiffOutputPreservationMultiplier { get; set; } = 1.0;
+    /// <summary>The class word that replaces the trigger in the preservation prompt ("woman", "robot"; "" for a style:
+    /// the caption without the trigger).</summary>
+    public string DiffOutputPreservationClass { get; set; } = "";
 }
 
 public sealed record OptimizerParams

@@ -76,6 +76,8 @@ public static partial class JobConfigReader
             Fail($"{p}.train.optimizer_params.betas", $"'{p}.train.optimizer_params.betas' must be two numbers in [0, 1), e.g. [0.9, 0.999]");
         if (train.NoiseScheduler is not ("flowmatch" or "ddpm"))
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.noise_scheduler"), $"noise_scheduler '{train.NoiseScheduler}' is ignored: FLUX.2 always trains with flow matching"));
+        if (train.DiffOutputPreservation && string.IsNullOrWhiteSpace(process.TriggerWord))
+            Fail($"{p}.train.diff_output_preservation", $"'{p}.train.diff_output_preservation' needs a trigger_word: the preservation prompt is the caption with the trigger replaced by diff_output_preservation_class");
         if (train.Optimizer == OptimizerType.Adamw8bit)
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.optimizer"), "adamw8bit runs as AdamW with fp32 states here (same update, more optimizer memory)"));
         if (process.Model.Arch is not ("flux2" or "flux2_dev"))

@@ -41,6 +41,11 @@ public static partial class CaptionRules
         return Tidy(text);
     }
 
+    /// <summary>The preservation (DOP) prompt of a final training caption: every trigger occurrence replaced by the class
+    /// word, plain string replacement as in ai-toolkit §2.4 ("photo of Alice" → "photo of woman").</summary>
+    public static string ForPreservation(string finalCaption, string trigger, string classWord)
+        => Tidy(finalCaption.Replace(trigger, classWord, StringComparison.Ordinal));
+
     public static bool MentionsTrigger(string prompt, string? trigger)
         => prompt.Contains(TriggerPlaceholder, StringComparison.OrdinalIgnoreCase)
            || (!string.IsNullOrEmpty(trigger) && prompt.Contains(trigger, StringComparison.Ordinal));

@@ -23,17 +23,30 @@ public static class FlowMatchLoss
         var device = latents.device;
         var dtype = transformer.x_embedder.weight.dtype;
         long b = latents.shape[0], h = latents.shape[2], w = latents.shape[3];
-        var t = tensor(timesteps.Select(x => (float)x.T).ToArray(), device: device);
         var weights = tensor(timesteps.Select(x => (float)x.Weight).ToArray(), device: device);
+        var v = Velocity(transformer, latents, context, noise, timesteps, guidance);
+        var target = LatentPacking.Pack(noise.to(ScalarType.Float32) - latents.to(ScalarType.Float32));
+        var perSample = (v.to(ScalarType.Float32) - target).pow(2).mean(new long[] { 1, 2 });
+        return (perSample * weights).mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The model's velocity on the noisy latents x_t = (1 − t)·x0 + t·ε, packed [B, h·w, C]. Shared by the
+    /// main loss and the preservation passes, which must see the very same x_t.</summary>
+    public static Tensor Velocity(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
+                                  IReadOnlyList<Timestep> timesteps, double guidance)
+    {
+        using var scope = NewDisposeScope();
+        var device = latents.device;
+        var dtype = transformer.x_embedder.weight.dtype;
+        long b = latents.shape[0], h = latents.shape[2], w = latents.shape[3];
+        var t = tensor(timesteps.Select(x => (float)x.T).ToArray(), device: device);
         var x0 = latents.to(ScalarType.Float32);
         var eps = noise.to(ScalarType.Float32);
         var tb = t.view(b, 1, 1, 1);
         var xt = (1 - tb) * x0 + tb * eps;
         var g = transformer.Config.GuidanceEmbeds ? full(new[] { b }, guidance, ScalarType.Float32, device) : null;
-        var v = transformer.Forward(LatentPacking.Pack(xt).to(dtype), context.to(dtype), t, g,
-                                    PositionIds.Image((int)h, (int)w, device), PositionIds.Text((int)context.shape[1], device));
-        var target = LatentPacking.Pack(eps - x0);
-        var perSample = (v.to(ScalarType.Float32) - target).pow(2).mean(new long[] { 1, 2 });
-        return (perSample * weights).mean().MoveToOuterDisposeScope();
+        return transformer.Forward(LatentPacking.Pack(xt).to(dtype), context.to(dtype), t, g,
+                                   PositionIds.Image((int)h, (int)w, device), PositionIds.Text((int)context.shape[1], device))
+                          .to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

@@ -1,0 +1,29 @@
+using Flux2.Models.Transformer;
+using Flux2.Training.Network;
+using static TorchSharp.torch;
+
+namespace Flux2.Training.Objective;
+
+/// <summary>
+/// Differential Output Preservation (guide §5 "DOP", ai-toolkit §2.4): on the step's own noisy latents and timesteps,
+/// the preservation prompt (trigger → class word) is run once with the LoRA off and without gradients (the prior) and
+/// once with the LoRA on; their MSE × multiplier is added to the training loss. Without the trigger the LoRA is thus
+/// trained to reproduce the base model — what "bleed" measures.
+/// </summary>
+public static class OutputPreservation
+{
+    public static Tensor Loss(Flux2Transformer transformer, LoraNetwork network, Tensor latents, Tensor preservationContext,
+                              Tensor noise, IReadOnlyList<Timestep> timesteps, double guidance, double multiplier)
+    {
+        using var scope = NewDisposeScope();
+        Tensor prior;
+        using (no_grad())
+        {
+            network.Enabled = false;
+            try { prior = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance); }
+            finally { network.Enabled = true; }
+        }
+        var withLora = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance);
+        return ((withLora - prior).pow(2).mean() * multiplier).MoveToOuterDisposeScope();
+    }
+}
