@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Flux2.IO;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,10 +11,10 @@ public sealed record LoraUpdate(string Module, Tensor Down, Tensor Up, double Sc
 /// Reads a FLUX.2 transformer LoRA file in either common layout (reference §7.2-7.3; design.md "LoRA files"):
 /// <list type="bullet">
 /// <item>diffusers/peft: <c>transformer.&lt;module&gt;.lora_A/lora_B.weight</c>, alpha and r in the header's
-/// <c>lora_adapter_metadata</c> JSON (alpha defaults to r);</item>
+/// <c>lora_adapter_metadata</c> JSON (<see cref="PeftAdapterMetadata"/>; alpha defaults to r);</item>
 /// <item>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.&lt;bfl module&gt;.lora_A/lora_B</c> (or lora_down/lora_up), an
 /// optional <c>.alpha</c> tensor (else scale 1: that layout bakes alpha/r into the weights); fused modules are split
-/// row-wise onto our separate q/k/v modules, sharing A.</item></list>
+/// onto our separate q/k/v modules by <see cref="FusedLoraSplit"/> (rank split when B is block-diagonal, else shared A).</item></list>
 /// </summary>
 public static class LoraFile
 {
@@ -26,7 +25,7 @@ public static class LoraFile
         using var file = SafetensorsFile.Open(path);
         var groups = GroupByModule(file);
         bool bfl = groups.Keys.Any(k => k.StartsWith("diffusion_model.") || k.StartsWith("double_blocks.") || k.StartsWith("single_blocks."));
-        var (alpha, rank) = PeftAlpha(file);
+        var peft = PeftAdapterMetadata.FromHeader(file.Metadata);
         var updates = new List<LoraUpdate>();
         foreach (var (module, g) in groups)
         {
@@ -37,24 +36,26 @@ public static class LoraFile
             long r = down.shape[0];
             if (down.dim() != 2 || up.dim() != 2 || up.shape[1] != r)
                 throw new SafetensorsException(path, g.Up, $"shapes [{string.Join(", ", down.shape)}] and [{string.Join(", ", up.shape)}] are not a [r, in] / [out, r] pair");
-            double scale = g.Alpha is { } a ? file.Read(a).to(ScalarType.Float32).item<float>() / r
-                         : alpha is { } pa ? pa / (rank ?? r) : 1.0;
             if (!bfl)
             {
-                updates.Add(new LoraUpdate(StripPrefix(module, "transformer."), down, up, scale));
+                var name = StripPrefix(module, "transformer.");
+                double peftScale = g.Alpha is { } pa ? file.Read(pa).to(ScalarType.Float32).item<float>() / r : peft?.Scale(name, r) ?? 1.0;
+                updates.Add(new LoraUpdate(name, down, up, peftScale));
                 continue;
             }
+            double scale = g.Alpha is { } a ? file.Read(a).to(ScalarType.Float32).item<float>() / r : 1.0;
             var bflModule = StripPrefix(module, "diffusion_model.");
             var targets = BflTransformerKeyMap.ToDiffusers(bflModule + ".weight");
             if (targets.Count == 0)
                 throw new SafetensorsException(path, g.Up, $"'{bflModule}' is not a FLUX.2 transformer module in the BFL/ComfyUI naming");
+            // A fused BFL module (qkv) feeds several of our modules: block-diagonal B splits the rank, otherwise each
+            // part takes its row block of B and shares A (FusedLoraSplit).
+            var parts = FusedLoraSplit.Split(down, up, targets[0].Location.Chunks);
             foreach (var (diffusersKey, loc) in targets)
             {
-                // A fused BFL module (qkv) feeds several of our modules: each takes its row block of B and shares A.
-                var rows = up.shape[0] / loc.Chunks;
-                var part = up.narrow(0, loc.Chunk * rows, rows);
-                if (loc.SwapHalves) { var halves = part.chunk(2, 0); part = cat(new[] { halves[1], halves[0] }, 0); }
-                updates.Add(new LoraUpdate(diffusersKey[..^".weight".Length], down, part.contiguous(), scale));
+                var (partDown, partUp) = parts[loc.Chunk];
+                if (loc.SwapHalves) { var halves = partUp.chunk(2, 0); partUp = cat(new[] { halves[1], halves[0] }, 0).contiguous(); }
+                updates.Add(new LoraUpdate(diffusersKey[..^".weight".Length], partDown, partUp, scale));
             }
         }
         return updates;
@@ -88,17 +89,4 @@ public static class LoraFile
     }
 
     static string StripPrefix(string s, string prefix) => s.StartsWith(prefix) ? s[prefix.Length..] : s;
-
-    static (double? alpha, long? rank) PeftAlpha(SafetensorsFile file)
-    {
-        if (!file.Metadata.TryGetValue("lora_adapter_metadata", out var json)) return (null, null);
-        using var doc = JsonDocument.Parse(json);
-        var r = doc.RootElement;
-        double? alpha = null; long? rank = null;
-        foreach (var key in new[] { "transformer.lora_alpha", "lora_alpha" })
-            if (r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number) { alpha = v.GetDouble(); break; }
-        foreach (var key in new[] { "transformer.r", "r" })
-            if (r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number) { rank = v.GetInt64(); break; }
-        return (alpha, rank);
-    }
 }

@@ -76,6 +76,8 @@ public sealed record SaveConfig
     public Precision Dtype { get; set; } = Precision.Fp16;
     [Range(1)] public int SaveEvery { get; set; } = 1000;
     [Range(0)] public int MaxStepSavesToKeep { get; set; } = 5;
+    /// <summary>ours: file layout of saved LoRAs — comfyui (ai-toolkit's, the default) or diffusers (peft, alpha in metadata).</summary>
+    public Flux2.Lora.LoraLayout LoraFormat { get; set; } = Flux2.Lora.LoraLayout.Comfyui;
 }
 
 [IgnoredKeys("token_dropout_rate", "cache_latents", "cache_text_embeddings", "is_reg", "network_weight", "batch_size",

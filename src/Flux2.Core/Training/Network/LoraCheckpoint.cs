@@ -11,7 +11,7 @@ namespace Flux2.Training.Network;
 /// <summary>
 /// Saves a <see cref="LoraNetwork"/> the way ai-toolkit does (reference/ai-toolkit.md §2.11): ComfyUI/BFL layout
 /// (<c>diffusion_model.&lt;bfl module&gt;.lora_A/B.weight</c>, alpha/rank baked into B, q/k/v fused exactly) through
-/// <see cref="LoraExport"/>, in save.dtype; <c>&lt;name&gt;_&lt;step:09d&gt;.safetensors</c> for intermediate saves with
+/// <see cref="LoraExport"/>, or diffusers/peft with save.lora_format: diffusers, in save.dtype; <c>&lt;name&gt;_&lt;step:09d&gt;.safetensors</c> for intermediate saves with
 /// rotation (newest max_step_saves_to_keep kept) and <c>&lt;name&gt;.safetensors</c> at the end; written atomically.
 /// </summary>
 public static class LoraCheckpoint
@@ -25,10 +25,12 @@ public static class LoraCheckpoint
         var name = job.Config.Name;
         var path = Path.Combine(folder, final ? FinalFileName(name) : StepFileName(name, step));
         var updates = network.Snapshot();
-        var tensors = LoraExport.ToComfyUi(updates);
+        var (tensors, layoutMeta) = LoraExport.Export(updates, job.Process.Save.LoraFormat);
         var dtype = job.Process.Save.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
         var typed = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(dtype));
-        try { SafetensorsWriter.Write(path, typed.OrderBy(kv => kv.Key, StringComparer.Ordinal), Metadata(job, network, step, epoch)); }
+        var metadata = Metadata(job, network, step, epoch);
+        foreach (var (k, v) in layoutMeta) metadata[k] = v;
+        try { SafetensorsWriter.Write(path, typed.OrderBy(kv => kv.Key, StringComparer.Ordinal), metadata); }
         finally
         {
             foreach (var t in typed.Values.Concat(tensors.Values)) t.Dispose();
