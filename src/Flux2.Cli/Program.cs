@@ -20,6 +20,7 @@ namespace Flux2.Cli
             ("bench", "time transformer / text-encoder forwards at full size with random weights", BenchCommand.Help, BenchCommand.Run),
             ("eval", "trigger strength and bleed of a LoRA on fixed prompts and seeds (eval.json, eval.md)", EvalCommand.Help, EvalCommand.Run),
             ("eval-base", "base-model sanity: do simple shape prompts give the asked colours and shape?", EvalBaseCommand.Help, EvalBaseCommand.Run),
+            ("lora", "convert LoRA files between ComfyUI/ai-toolkit and diffusers layouts (exact); show what a file holds", LoraCommand.Help, LoraCommand.Run),
             ("synth-dataset", "generate the procedural shape datasets (LoRA samples in datasets-sample/, corpus)", DatasetsCommand.Help, DatasetsCommand.Run),
         };
 

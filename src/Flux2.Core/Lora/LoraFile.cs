@@ -24,7 +24,7 @@ public static class LoraFile
         WeightFiles.Locate(path); // refuses pickle files by name, before reading a byte
         using var file = SafetensorsFile.Open(path);
         var groups = GroupByModule(file);
-        bool bfl = groups.Keys.Any(k => k.StartsWith("diffusion_model.") || k.StartsWith("double_blocks.") || k.StartsWith("single_blocks."));
+        bool bfl = LoraFileInfo.DetectLayout(groups.Keys) == LoraLayout.Comfyui;
         var peft = PeftAdapterMetadata.FromHeader(file.Metadata);
         var updates = new List<LoraUpdate>();
         foreach (var (module, g) in groups)

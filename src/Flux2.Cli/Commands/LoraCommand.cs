@@ -1,0 +1,75 @@
+using Flux2.Lora;
+using Flux2.Native;
+
+namespace Flux2.Cli.Commands;
+
+/// <summary><c>./flux2 lora convert|info</c>: LoRA files between the ComfyUI/ai-toolkit and diffusers/peft layouts
+/// (exact: ΔW per module is unchanged), and what a file holds.</summary>
+public static class LoraCommand
+{
+    public const string Help = """
+        ./flux2 lora convert <in.safetensors> <out.safetensors> --to comfyui|diffusers
+          Rewrites a FLUX.2 transformer LoRA in the other layout; every module's ΔW = scale·B·A stays the same.
+            comfyui:   diffusion_model.double_blocks.N.img_attn.qkv.lora_A/B.weight, scale baked into B, q/k/v fused
+                       (A stacked, B block-diagonal) — what ai-toolkit saves and ComfyUI loads.
+            diffusers: transformer.transformer_blocks.N.attn.to_q.lora_A/B.weight, alpha and r in the
+                       lora_adapter_metadata header (peft) — what diffusers' load_lora_weights reads.
+          A block-diagonal fused qkv splits back into rank-r q/k/v LoRAs. Other header metadata is copied.
+        ./flux2 lora info <file.safetensors>
+          Layout, modules with rank and shape, scales (alpha/r), peft config and the header's metadata keys.
+        """;
+
+    public static int Run(CliArgs args, TextWriter o)
+    {
+        var sub = args.Positional(0, "a subcommand: convert or info");
+        switch (sub)
+        {
+            case "convert":
+            {
+                var input = args.Positional(1, "the input LoRA file");
+                var output = args.Positional(2, "the output file");
+                var to = args.Get("to") ?? throw new UserError("lora convert: --to comfyui|diffusers is required");
+                args.EnsureAllUsed();
+                var layout = ParseLayout(to);
+                if (Path.GetFullPath(input) == Path.GetFullPath(output)) throw new UserError("lora convert: the output must be another file than the input");
+                TorchRuntime.EnsureLoaded();
+                var info = LoraFileInfo.Read(input);
+                LoraExport.Write(output, info.Updates, layout, info.Metadata);
+                o.WriteLine($"{input} ({Name(info.Layout)}, {info.FileModules.Count} modules) -> {output} ({Name(layout)}, {LoraFileInfo.Read(output).FileModules.Count} modules)");
+                return 0;
+            }
+            case "info":
+            {
+                var input = args.Positional(1, "the LoRA file");
+                args.EnsureAllUsed();
+                TorchRuntime.EnsureLoaded();
+                Print(LoraFileInfo.Read(input), o);
+                return 0;
+            }
+            default: throw new UserError($"lora: unknown subcommand '{sub}' (convert, info). Run ./flux2 help lora");
+        }
+    }
+
+    static LoraLayout ParseLayout(string to) => to.ToLowerInvariant() switch
+    {
+        "comfyui" or "ai-toolkit" or "ai_toolkit" or "bfl" => LoraLayout.Comfyui,
+        "diffusers" or "peft" => LoraLayout.Diffusers,
+        _ => throw new UserError($"lora convert: --to must be comfyui or diffusers, got '{to}'"),
+    };
+
+    static string Name(LoraLayout layout) => layout == LoraLayout.Comfyui ? "comfyui" : "diffusers";
+
+    static void Print(LoraFileInfo info, TextWriter o)
+    {
+        o.WriteLine($"file:     {info.Path}");
+        o.WriteLine($"layout:   {Name(info.Layout)}" + (info.Layout == LoraLayout.Comfyui ? " (ai-toolkit/ComfyUI names, scale baked into B unless .alpha tensors)" : " (diffusers/peft names, alpha in metadata)"));
+        o.WriteLine($"dtype:    {string.Join(", ", info.DTypes)}");
+        o.WriteLine($"modules:  {info.FileModules.Count} in the file; ranks {LoraFileInfo.Histogram(info.FileModules.Select(m => m.Rank))}");
+        o.WriteLine($"applies:  {info.Updates.Count} model modules; ranks {LoraFileInfo.Histogram(info.Updates.Select(u => u.Down.shape[0]))}; scale (alpha/r) {LoraFileInfo.Histogram(info.Updates.Select(u => u.Scale))}");
+        if (info.Peft is { } p)
+            o.WriteLine($"peft:     r {p.Rank?.ToString() ?? "-"}, lora_alpha {p.Alpha?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {p.RankPattern.Count} rank_pattern and {p.AlphaPattern.Count} alpha_pattern entries");
+        o.WriteLine($"metadata: {(info.Metadata.Count == 0 ? "(none)" : string.Join(", ", info.Metadata.Keys.Order(StringComparer.Ordinal)))}");
+        foreach (var m in info.FileModules)
+            o.WriteLine($"  {m.Name,-64} rank {m.Rank,4}  [{m.Out} x {m.In}]");
+    }
+}
