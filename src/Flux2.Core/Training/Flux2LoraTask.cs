@@ -76,7 +76,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var x0 = stack(batch.Select(item => latents[item]).ToArray());
         var ts = timesteps.Sample(batch.Count, (int)(x0.shape[2] * x0.shape[3]), rng);
         var noise = randn(x0.shape, generator: noiseGenerator).to(x0.device);
-        var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale);
+        var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale, LossFunction.From(p.Train));
         if (p.Train.DiffOutputPreservation)
         {
             var preservation = captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList();

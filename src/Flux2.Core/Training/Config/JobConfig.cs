@@ -103,14 +103,14 @@ public sealed record DatasetConfig
 
 public enum TimestepType { Weighted, Sigmoid, Linear, Shift, LognormBlend }
 public enum ContentOrStyle { Balanced, Content, Style }
-public enum LossType { Mse }
+public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
 /// <summary>adamw8bit (the ai-toolkit UI default) is accepted and trained with full-precision AdamW states.</summary>
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
 [IgnoredKeys("train_unet", "train_text_encoder", "gradient_checkpointing", "bypass_guidance_embedding", "ema_config",
              "unload_text_encoder", "cache_text_embeddings", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
-             "do_differential_guidance", "differential_guidance_scale", "force_first_sample", "disable_sampling",
+             "force_first_sample", "disable_sampling",
              "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
 public sealed record TrainConfig
 {
@@ -132,6 +132,11 @@ public sealed record TrainConfig
     [Range(0, 999)] public int MinDenoisingSteps { get; set; } = 0;
     [Range(1, 1000)] public int MaxDenoisingSteps { get; set; } = 999;
     public LossType LossType { get; set; } = LossType.Mse;
+    /// <summary>ours: c of pseudo_huber, √(d² + c²) − c (ai-toolkit hard-codes 0.01, §2.2).</summary>
+    [Range(0)] public double PseudoHuberC { get; set; } = 0.01;
+    /// <summary>Differential Guidance (§2.5): train towards v + s·(target − v), v detached — for MSE, s × the gradient.</summary>
+    public bool DoDifferentialGuidance { get; set; } = false;
+    [Range(0)] public double DifferentialGuidanceScale { get; set; } = 3.0;
     /// <summary>Transformer weights dtype for training (LoRA weights and optimizer state stay fp32, §2.10).</summary>
     public Precision Dtype { get; set; } = Precision.Fp32;
     /// <summary>Guidance-embedding value fed during training (§0: default 1.0).</summary>

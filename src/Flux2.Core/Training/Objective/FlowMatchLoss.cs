@@ -8,7 +8,8 @@ namespace Flux2.Training.Objective;
 /// <summary>
 /// The rectified-flow training loss (reference/flux2-architecture.md §7.4, ai-toolkit.md §2.1-2.2):
 /// x_t = (1 − t)·x0 + t·ε, v = transformer(pack(x_t), text, timestep = t, guidance), target = ε − x0,
-/// loss = mean over samples of weight · mean((v − target)²), computed in fp32.
+/// loss = mean over samples of weight · mean(ℓ(v, target)), computed in fp32, ℓ from <see cref="LossFunction"/>
+/// (mse unless train.loss_type / differential guidance say otherwise).
 /// </summary>
 public static class FlowMatchLoss
 {
@@ -16,17 +17,16 @@ public static class FlowMatchLoss
     /// <param name="context">prompt embeds [B, L, D].</param>
     /// <param name="noise">ε, same shape as <paramref name="latents"/> (drawn by the caller from its seeded generator).</param>
     /// <param name="guidance">guidance-embedding input (train.cfg_scale, 1.0 by default); unused by models without the embedder.</param>
+    /// <param name="loss">element-wise loss and target rule; plain MSE when null (the fixed-input evaluation uses that).</param>
     public static Tensor Compute(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
-                                 IReadOnlyList<Timestep> timesteps, double guidance)
+                                 IReadOnlyList<Timestep> timesteps, double guidance, LossFunction? loss = null)
     {
         using var scope = NewDisposeScope();
         var device = latents.device;
-        var dtype = transformer.x_embedder.weight.dtype;
-        long b = latents.shape[0], h = latents.shape[2], w = latents.shape[3];
         var weights = tensor(timesteps.Select(x => (float)x.Weight).ToArray(), device: device);
         var v = Velocity(transformer, latents, context, noise, timesteps, guidance);
         var target = LatentPacking.Pack(noise.to(ScalarType.Float32) - latents.to(ScalarType.Float32));
-        var perSample = (v.to(ScalarType.Float32) - target).pow(2).mean(new long[] { 1, 2 });
+        var perSample = (loss ?? LossFunction.Mse).PerSample(v, target);
         return (perSample * weights).mean().MoveToOuterDisposeScope();
     }
 
