@@ -40,6 +40,7 @@ public sealed record ProcessConfig
 }
 
 public enum NetworkType { Lora }
+public enum LoraTargetPreset { [YamlAlias("ai-toolkit", "all_linear")] AiToolkit, [YamlAlias("peft")] Diffusers }
 
 [IgnoredKeys("conv", "conv_alpha", "dropout", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path", "all_layers")]
 public sealed record NetworkConfig
@@ -58,6 +59,10 @@ public sealed record NetworkConfig
 [IgnoredKeys("full_if_contains", "rank_dropout", "module_dropout")]
 public sealed record NetworkKwargs
 {
+    /// <summary>ours: the base set of trained Linears before the filters — ai_toolkit (every Linear in the blocks) or
+    /// diffusers (train_dreambooth_lora_flux2's default: image attention q/k/v/out of double blocks, both Linears of
+    /// single blocks).</summary>
+    public LoraTargetPreset TargetPreset { get; set; } = LoraTargetPreset.AiToolkit;
     /// <summary>Train only modules whose diffusers or BFL path contains one of these substrings (empty: all).</summary>
     public List<string> OnlyIfContains { get; set; } = new();
     public List<string> IgnoreIfContains { get; set; } = new();
