@@ -60,8 +60,7 @@ public sealed class YamlBinder(string file)
             else if (ignored.Contains(key)) IgnoredKeysSeen.Add(childPath);
             else
             {
-                var nearest = EditDistance.Nearest(key, keys.Keys.Concat(ignored));
-                var hint = nearest is null ? "" : $"; did you mean '{nearest}'?";
+                var hint = KeySuggestion.Hint(key, keys.Keys.Concat(ignored), path);
                 Warnings.Add(new JobConfigWarning(At(keyNode), $"unknown key '{childPath}' is ignored{hint}"));
             }
         }
