@@ -10,6 +10,7 @@ namespace Flux2.Tests.Training;
 
 /// <summary>Acceptance 6: the annotated ai-toolkit example runs as written (paths and sizes pointed at this repo), and
 /// typo'd keys / wrong types give the promised messages.</summary>
+[Collection(TorchGlobalRngCollection.Name)]
 public class AiToolkitExampleTests(ITestOutputHelper output)
 {
     static string Example => File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "Flux2.Tests", "Training", "ai-toolkit-example.yaml"));
@@ -31,7 +32,7 @@ public class AiToolkitExampleTests(ITestOutputHelper output)
         };
         var yaml = Example;
         foreach (var (key, value) in replacements)
-            yaml = Regex.Replace(yaml, $@"^(\s+{key}:)[^#\n]*", $"$1 {value}    ", RegexOptions.Multiline);
+            yaml = Regex.Replace(yaml, $@"^(\s+(?:- )?{key}:)[^#\n]*", $"$1 {value}    ", RegexOptions.Multiline);
         return yaml;
     }
 

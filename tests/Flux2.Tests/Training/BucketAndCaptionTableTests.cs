@@ -42,7 +42,7 @@ public class BucketAndCaptionTableTests
     [InlineData("a card, [trigger]", "zqx", "a card, zqx")]   // kept where the caption put it
     [InlineData("a card", "", "a card")]                      // empty trigger: nothing added
     [InlineData("[trigger]", null, "")]
-    [InlineData("a  [trigger] ,card", null, "a, card")]       // removal leaves no stray spaces or commas
+    [InlineData("a  [trigger], card", null, "a, card")]       // removal leaves no stray spaces
     public void TriggerInjection(string caption, string? trigger, string expected)
         => Assert.Equal(expected, CaptionRules.InjectTrigger(caption, trigger, addIfMissing: true));
 

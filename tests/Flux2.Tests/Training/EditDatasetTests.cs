@@ -12,6 +12,7 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.Training;
 
 /// <summary>Edit/instruction datasets: control images paired by file name, fed as reference tokens.</summary>
+[Collection(TorchGlobalRngCollection.Name)]
 public class EditDatasetTests(ITestOutputHelper output)
 {
     static string EditSet(int count = 4)
@@ -74,7 +75,7 @@ public class EditDatasetTests(ITestOutputHelper output)
         Assert.Equal(new long[] { 2, 12, 8 }, refs.Tokens.shape);
         var times = refs.Ids[.., 0].data<float>().ToArray();
         Assert.Equal(Enumerable.Repeat(10f, 6).Concat(Enumerable.Repeat(20f, 6)), times);
-        Assert.Equal(PositionIds.ReferenceTime(1), 20);
+        Assert.Equal(20, PositionIds.ReferenceTime(1));
     }
 
     [Fact]
@@ -83,15 +84,15 @@ public class EditDatasetTests(ITestOutputHelper output)
         TorchRuntime.EnsureLoaded();
         using var scope = NewDisposeScope();
         using var models = Flux2Models.Load(Flux2Models.TinyRandom);
-        manual_seed(3);
-        var x0 = randn(1, models.Vae.Config.PatchifiedChannels, 4, 4);
-        var noise = randn(x0.shape);
+        using var gen = new Generator(3); // not the global generator: other test classes train in parallel
+        var x0 = randn(new long[] { 1, models.Vae.Config.PatchifiedChannels, 4, 4 }, generator: gen);
+        var noise = randn(x0.shape, generator: gen);
         var context = models.EncodePrompts(new[] { RecolorEditPairs.Instruction });
         var t = new[] { new Timestep(0.5, 1) };
         using var _ = no_grad();
         var none = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0);
-        var a = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0, ReferenceTokens.From(new[] { randn(x0.shape) }));
-        var b = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0, ReferenceTokens.From(new[] { randn(x0.shape) }));
+        var a = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0, ReferenceTokens.From(new[] { randn(x0.shape, generator: gen) }));
+        var b = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0, ReferenceTokens.From(new[] { randn(x0.shape, generator: gen) }));
         Assert.Equal(none.shape, a.shape); // the reference tokens' outputs are cropped away
         double ab = (a - b).abs().max().item<float>(), an = (a - none).abs().max().item<float>();
         output.WriteLine($"max |v(refA) - v(refB)| = {ab:E3}, |v(refA) - v(no ref)| = {an:E3}");
@@ -104,8 +105,10 @@ public class EditDatasetTests(ITestOutputHelper output)
         TorchRuntime.EnsureLoaded();
         var dir = EditSet(4);
         var outDir = TestPaths.TempDir();
-        var yaml = TempDataset.Job(Path.Combine(dir, "target"), outDir, 3, extraTrain: "cache_text_embeddings: true")
-            .Replace("                  resolution: [32]", $"                  resolution: [64]\n                  control_path_1: {Path.Combine(dir, "control")}\n                  on_error: fail");
+        var yaml = System.Text.RegularExpressions.Regex.Replace(
+            TempDataset.Job(Path.Combine(dir, "target"), outDir, 3, extraTrain: "cache_text_embeddings: true"),
+            @"^(\s+)resolution: \[32\]", $"$1resolution: [64]\n$1control_path_1: {Path.Combine(dir, "control")}\n$1on_error: fail",
+            System.Text.RegularExpressions.RegexOptions.Multiline);
         var loaded = JobConfigReader.Parse(yaml, "edit.yaml");
         Assert.Empty(loaded.Warnings);
         var steps = new List<StepReport>();

@@ -99,9 +99,9 @@ public sealed record DatasetConfig
     public bool Buckets { get; set; } = true;
     /// <summary>Edit/instruction LoRAs (guide §4 type 4): folders of control (source) images with the target's file
     /// names; they enter the model as reference tokens, the caption is the instruction.</summary>
-    [YamlAlias("control_path")] public string? ControlPath1 { get; set; }
-    public string? ControlPath2 { get; set; }
-    public string? ControlPath3 { get; set; }
+    [YamlAlias("control_path_1", "control_path")] public string? ControlPath1 { get; set; }
+    [YamlAlias("control_path_2")] public string? ControlPath2 { get; set; }
+    [YamlAlias("control_path_3")] public string? ControlPath3 { get; set; }
     /// <summary>ours: what a corrupt, empty, oversized or caption-less file does — skip it (with a message) or stop
     /// before training with the list.</summary>
     public DataErrorPolicy OnError { get; set; } = DataErrorPolicy.Skip;
@@ -161,7 +161,7 @@ public sealed record TrainConfig
     /// tokenizer length; they are always cached in memory when captions do not vary per step.</summary>
     public bool CacheTextEmbeddings { get; set; } = false;
     /// <summary>Read by the out-of-memory advice; this kit's per-block recomputation is not wired in yet.</summary>
-    public bool GradientCheckpointing { get; set; } = false;
+    [AdviceOnly] public bool GradientCheckpointing { get; set; } = false;
 }
 
 public sealed record OptimizerParams
@@ -179,11 +179,11 @@ public sealed record ModelConfig
     public string NameOrPath { get; set; } = "black-forest-labs/FLUX.2-dev";
     public string Arch { get; set; } = "flux2";
     // The memory savers below are read so the out-of-memory advice (OutOfMemoryAdvice) can tell what is already on.
-    public bool Quantize { get; set; } = false;
-    public string Qtype { get; set; } = "qfloat8";
-    public bool LowVram { get; set; } = false;
-    public bool LayerOffloading { get; set; } = false;
-    [Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
+    [AdviceOnly] public bool Quantize { get; set; } = false;
+    [AdviceOnly] public string Qtype { get; set; } = "qfloat8";
+    [AdviceOnly] public bool LowVram { get; set; } = false;
+    [AdviceOnly] public bool LayerOffloading { get; set; } = false;
+    [AdviceOnly, Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
 }
 
 [IgnoredKeys("sampler", "sample_start_step", "neg", "format", "add_prompt_file", "network_multiplier")]

@@ -20,25 +20,30 @@ public static class ImageFileCheck
             var info = new FileInfo(file);
             if (!info.Exists) { why = "file not found"; return null; }
             if (info.Length == 0) { why = "empty file (0 bytes)"; return null; }
-            using (var codec = SKCodec.Create(file))
+            using var codec = SKCodec.Create(file);
+            if (codec is null) { why = "not a readable image (corrupt or an unsupported format)"; return null; }
+            int w = codec.Info.Width, h = codec.Info.Height;
+            double mp = (double)w * h / 1e6;
+            if (mp > MaxMegapixels)
             {
-                if (codec is null) { why = "not a readable image (corrupt or an unsupported format)"; return null; }
-                double mp = (double)codec.Info.Width * codec.Info.Height / 1e6;
-                if (mp > MaxMegapixels)
-                {
-                    why = $"{codec.Info.Width}x{codec.Info.Height} is {mp:F0} megapixels, over the {MaxMegapixels:F0}-megapixel limit; downscale it first";
-                    return null;
-                }
-            }
-            // A full decode (not just the header) so truncated files are caught here, not mid-run.
-            using var bmp = SKBitmap.Decode(file);
-            if (bmp is null) { why = "not a readable image (corrupt or truncated)"; return null; }
-            if (bmp.Width < pixelMultiple || bmp.Height < pixelMultiple)
-            {
-                why = $"{bmp.Width}x{bmp.Height} is smaller than the model's {pixelMultiple}-pixel grid";
+                why = $"{w}x{h} is {mp:F0} megapixels, over the {MaxMegapixels:F0}-megapixel limit; downscale it first";
                 return null;
             }
-            return (bmp.Width, bmp.Height);
+            if (w < pixelMultiple || h < pixelMultiple)
+            {
+                why = $"{w}x{h} is smaller than the model's {pixelMultiple}-pixel grid";
+                return null;
+            }
+            // A full decode (not just the header), so truncated files are caught here, not mid-run: Skia returns a
+            // partly filled bitmap for them and says so only in the codec result.
+            using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul));
+            var result = codec.GetPixels(bmp.Info, bmp.GetPixels());
+            if (result != SKCodecResult.Success)
+            {
+                why = $"not a readable image (corrupt or truncated: {result})";
+                return null;
+            }
+            return (w, h);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
