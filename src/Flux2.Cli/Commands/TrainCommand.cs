@@ -41,7 +41,7 @@ public static class TrainCommand
 
         var clock = Stopwatch.StartNew();
         double loss = double.NaN, firstStepSeconds = 0;
-        var result = TrainingRun.Run(loaded, new TrainerCallbacks
+        var result = StopOnOutOfMemory(loaded.Job, () => TrainingRun.Run(loaded, new TrainerCallbacks
         {
             OnMessage = m => o.WriteLine(m),
             OnStep = r =>
@@ -53,7 +53,7 @@ public static class TrainCommand
             OnEval = r => o.WriteLine($"step {r.Step}: fixed-input loss {r.Loss:F4}"),
             OnSample = r => o.WriteLine($"step {r.Step}: samples {r.GridPath} ({r.Seconds:F1} s)"),
             OnSave = r => o.WriteLine($"step {r.Step}: saved {r.Path}"),
-        });
+        }));
         o.WriteLine($"done in {result.Seconds:F1} s. LoRA: {result.FinalLora}");
         o.WriteLine($"run folder {result.RunFolder}: {result.Checkpoints.Count} step checkpoints kept, {result.SampleGrids.Count} sample grids");
         if (eval && !string.IsNullOrEmpty(process.TriggerWord) && process.Datasets.Count > 0 && File.Exists(result.FinalLora))
@@ -61,6 +61,13 @@ public static class TrainCommand
                 EvalDefaults(process), process.Device, result.RunFolder, o);
         o.WriteLine($"use it: ./flux2 generate --model {process.Model.NameOrPath} --lora {result.FinalLora} --prompt \"...\"");
         return 0;
+    }
+
+    /// <summary>A CUDA out-of-memory error becomes the guide's survival plan for this job (exit 2, no stack trace).</summary>
+    static T StopOnOutOfMemory<T>(JobFile job, Func<T> run)
+    {
+        try { return run(); }
+        catch (Exception e) when (OutOfMemoryAdvice.IsOutOfMemory(e)) { throw new UserError(OutOfMemoryAdvice.Message(job, e.Message)); }
     }
 
     /// <summary>The eval samples the way the job's own samples do (size, steps, guidance).</summary>

@@ -29,8 +29,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     readonly Generator noiseGenerator;
     readonly TimestepSampler timesteps;
     readonly SampleGrid grid;
-    readonly Dictionary<string, Tensor> textCache = new();
-    readonly bool cacheText;
+    readonly TextEmbeddingCache? textCache;
 
     public LoraNetwork Network { get; }
     public string RunFolder { get; }
@@ -53,10 +52,12 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         foreach (var problem in scan.Problems) log?.Invoke(problem.ToString());
         log?.Invoke("dataset: " + scan.Summary());
         var device = models.Transformer.x_embedder.weight.device;
-        latents = LatentCache.Build(scan.Items, p.Datasets.Select(d => d.CacheLatentsToDisk).ToList(), models.Vae,
+        // Control images of edit pairs are encoded like targets (same bucket and flip), keyed by their own path.
+        var toEncode = scan.Items.Concat(scan.Items.SelectMany(i => Enumerable.Range(0, i.Controls.Count).Select(i.Control))).ToList();
+        latents = LatentCache.Build(toEncode, p.Datasets.Select(d => d.CacheLatentsToDisk).ToList(), models.Vae,
                                     $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}", device);
-        log?.Invoke($"latents cached for {scan.Items.Select(i => (i.ImagePath, i.BucketKey, i.FlipX, i.FlipY)).Distinct().Count()} image variants");
-        cacheText = p.Datasets.All(d => !d.ShuffleTokens);
+        log?.Invoke($"latents cached for {toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image variants");
+        textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
         order = new BatchOrder(scan.Items, p.Train.BatchSize, rng);
         timesteps = TimestepSampler.From(p.Train);
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
@@ -76,12 +77,13 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var x0 = stack(batch.Select(item => latents[item]).ToArray());
         var ts = timesteps.Sample(batch.Count, (int)(x0.shape[2] * x0.shape[3]), rng);
         var noise = randn(x0.shape, generator: noiseGenerator).to(x0.device);
-        var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale, LossFunction.From(p.Train));
+        var references = References(batch);
+        var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale, references, LossFunction.From(p.Train));
         if (p.Train.DiffOutputPreservation)
         {
             var preservation = captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList();
             loss = loss + OutputPreservation.Loss(models.Transformer, Network, x0, Embed(preservation), noise, ts,
-                                                  p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier);
+                                                  p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier, references);
         }
         return new MicroBatchLoss(loss, ts.Average(t => t.T));
     }
@@ -102,7 +104,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
                 var x0 = latents[item].unsqueeze(0);
                 var noise = randn(x0.shape, generator: gen).to(x0.device);
                 var caption = CaptionRules.InjectTrigger(item.Caption, p.TriggerWord, addIfMissing: true);
-                total += FlowMatchLoss.Compute(models.Transformer, x0, Embed(new[] { caption }), noise, new[] { new Timestep(t, 1.0) }, p.Train.CfgScale).item<float>();
+                total += FlowMatchLoss.Compute(models.Transformer, x0, Embed(new[] { caption }), noise, new[] { new Timestep(t, 1.0) },
+                                               p.Train.CfgScale, References(new[] { item })).item<float>();
                 n++;
             }
         return total / n;
@@ -113,21 +116,17 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     public SaveReport Save(int step, bool final)
         => new(step, LoraCheckpoint.Save(RunFolder, Network, job, step, Epoch, final), final);
 
+    /// <summary>The batch's control images as reference tokens (null for plain datasets); a batch shares one bucket
+    /// key, so every item has the same number of controls at the same size.</summary>
+    ReferenceTokens? References(IReadOnlyList<DatasetItem> batch)
+        => ReferenceTokens.From(Enumerable.Range(0, batch[0].Controls.Count)
+                                          .Select(k => stack(batch.Select(item => latents[item.Control(k)]).ToArray())).ToList());
+
     Tensor Embed(IReadOnlyList<string> captions)
     {
         using var _ = no_grad();
-        if (!cacheText) return models.EncodePrompts(captions);
-        var parts = captions.Select(c =>
-        {
-            if (!textCache.TryGetValue(c, out var e))
-            {
-                e = models.EncodePrompts(new[] { c });
-                e.DetachFromDisposeScope();
-                textCache[c] = e;
-            }
-            return e;
-        }).ToArray();
-        return cat(parts, 0);
+        if (textCache is null) return models.EncodePrompts(captions);
+        return cat(captions.Select(c => textCache[c]).ToArray(), 0);
     }
 
     public void Dispose()
@@ -135,6 +134,6 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         Network.Dispose();
         latents.Dispose();
         noiseGenerator.Dispose();
-        foreach (var t in textCache.Values) t.Dispose();
+        textCache?.Dispose();
     }
 }

@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Training;
 
+[Collection(TorchGlobalRngCollection.Name)]
 public class TinyTrainingRunTests(ITestOutputHelper output)
 {
     (TrainingResult result, List<StepReport> steps, List<EvalReport> evals) Train(string dataset, string outDir, int steps)

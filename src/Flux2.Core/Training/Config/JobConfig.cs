@@ -86,7 +86,7 @@ public sealed record SaveConfig
 }
 
 [IgnoredKeys("token_dropout_rate", "cache_latents", "cache_text_embeddings", "is_reg", "network_weight", "batch_size",
-             "bucket_tolerance", "random_crop", "square_crop", "scale", "control_path_1", "control_path_2", "control_path_3",
+             "bucket_tolerance", "random_crop", "square_crop", "scale",
              "mask_path", "mask_min_value", "num_workers", "prefetch_factor", "trigger_word", "replacements")]
 public sealed record DatasetConfig
 {
@@ -104,7 +104,19 @@ public sealed record DatasetConfig
     [Range(1)] public int NumRepeats { get; set; } = 1;
     /// <summary>Aspect-ratio buckets (§2.7); false = every image center-cropped to a square.</summary>
     public bool Buckets { get; set; } = true;
+    /// <summary>Edit/instruction LoRAs (guide §4 type 4): folders of control (source) images with the target's file
+    /// names; they enter the model as reference tokens, the caption is the instruction.</summary>
+    [YamlAlias("control_path_1", "control_path")] public string? ControlPath1 { get; set; }
+    [YamlAlias("control_path_2")] public string? ControlPath2 { get; set; }
+    [YamlAlias("control_path_3")] public string? ControlPath3 { get; set; }
+    /// <summary>ours: what a corrupt, empty, oversized or caption-less file does — skip it (with a message) or stop
+    /// before training with the list.</summary>
+    public DataErrorPolicy OnError { get; set; } = DataErrorPolicy.Skip;
+
+    public IReadOnlyList<string> ControlPaths => new[] { ControlPath1, ControlPath2, ControlPath3 }.OfType<string>().Where(p => p.Length > 0).ToList();
 }
+
+public enum DataErrorPolicy { Skip, Fail }
 
 public enum TimestepType { Weighted, Sigmoid, Linear, Shift, LognormBlend }
 public enum ContentOrStyle { Balanced, Content, Style }
@@ -113,8 +125,8 @@ public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
-[IgnoredKeys("train_unet", "train_text_encoder", "gradient_checkpointing", "bypass_guidance_embedding", "ema_config",
-             "unload_text_encoder", "cache_text_embeddings", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
+[IgnoredKeys("train_unet", "train_text_encoder", "bypass_guidance_embedding", "ema_config",
+             "unload_text_encoder", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
              "force_first_sample", "disable_sampling",
              "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
 public sealed record TrainConfig
@@ -157,6 +169,11 @@ public sealed record TrainConfig
     /// <summary>The class word that replaces the trigger in the preservation prompt ("woman", "robot"; "" for a style:
     /// the caption without the trigger).</summary>
     public string DiffOutputPreservationClass { get; set; } = "";
+    /// <summary>Prompt embeds also stored on disk under the run folder (ai-toolkit §2.9), keyed by model, caption and
+    /// tokenizer length; they are always cached in memory when captions do not vary per step.</summary>
+    public bool CacheTextEmbeddings { get; set; } = false;
+    /// <summary>Read by the out-of-memory advice; this kit's per-block recomputation is not wired in yet.</summary>
+    [AdviceOnly] public bool GradientCheckpointing { get; set; } = false;
 }
 
 public sealed record OptimizerParams
@@ -166,14 +183,19 @@ public sealed record OptimizerParams
     [Range(0)] public double Eps { get; set; } = 1e-6;
 }
 
-[IgnoredKeys("quantize", "qtype", "quantize_te", "qtype_te", "low_vram", "layer_offloading", "layer_offloading_transformer_percent",
-             "layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode", "compile_dynamic",
+[IgnoredKeys("quantize_te", "qtype_te", "layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode", "compile_dynamic",
              "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
 public sealed record ModelConfig
 {
     /// <summary>A diffusers folder, a repo id in the HF cache, or tiny-random.</summary>
     public string NameOrPath { get; set; } = "black-forest-labs/FLUX.2-dev";
     public string Arch { get; set; } = "flux2";
+    // The memory savers below are read so the out-of-memory advice (OutOfMemoryAdvice) can tell what is already on.
+    [AdviceOnly] public bool Quantize { get; set; } = false;
+    [AdviceOnly] public string Qtype { get; set; } = "qfloat8";
+    [AdviceOnly] public bool LowVram { get; set; } = false;
+    [AdviceOnly] public bool LayerOffloading { get; set; } = false;
+    [AdviceOnly, Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
 }
 
 [IgnoredKeys("sampler", "sample_start_step", "neg", "format", "add_prompt_file", "network_multiplier")]

@@ -47,6 +47,7 @@ public sealed class YamlBinder(string file)
                 if (seen.TryGetValue(property, out var earlier) && valueNode is YamlScalarNode s && s.Value != earlier)
                     throw Error(keyNode, $"'{childPath}' = {s.Value} contradicts an earlier alias of it set to {earlier}");
                 seen[property] = (valueNode as YamlScalarNode)?.Value ?? "";
+                if (property.IsDefined(typeof(AdviceOnlyAttribute))) IgnoredKeysSeen.Add(childPath);
                 Positions[childPath] = At(valueNode);
                 if (IsNull(valueNode))
                 {
@@ -60,8 +61,7 @@ public sealed class YamlBinder(string file)
             else if (ignored.Contains(key)) IgnoredKeysSeen.Add(childPath);
             else
             {
-                var nearest = EditDistance.Nearest(key, keys.Keys.Concat(ignored));
-                var hint = nearest is null ? "" : $"; did you mean '{nearest}'?";
+                var hint = KeySuggestion.Hint(key, keys.Keys.Concat(ignored), path);
                 Warnings.Add(new JobConfigWarning(At(keyNode), $"unknown key '{childPath}' is ignored{hint}"));
             }
         }

@@ -1,14 +1,22 @@
 namespace Flux2.Training.Data;
 
 /// <summary>One training sample: an image at one bucket size and flip (ai-toolkit adds flipped copies and one copy per
-/// resolution rather than augmenting randomly, §2.7), with its raw caption (placeholders not yet substituted).</summary>
-public sealed record DatasetItem(string ImagePath, string Caption, int Width, int Height, bool FlipX, bool FlipY, int DatasetIndex)
+/// resolution rather than augmenting randomly, §2.7), with its raw caption (placeholders not yet substituted) and, for
+/// edit datasets, its control images (same bucket and flip as the target, so the pair stays aligned).</summary>
+public sealed record DatasetItem(string ImagePath, string Caption, int Width, int Height, bool FlipX, bool FlipY, int DatasetIndex,
+                                 IReadOnlyList<string>? ControlPaths = null)
 {
-    public string BucketKey => $"{Width}x{Height}";
+    public IReadOnlyList<string> Controls => ControlPaths ?? Array.Empty<string>();
+
+    /// <summary>Batches never mix sizes, nor items with different numbers of reference images (their token counts differ).</summary>
+    public string BucketKey => Controls.Count == 0 ? $"{Width}x{Height}" : $"{Width}x{Height}+{Controls.Count}ctl";
+
+    /// <summary>The k-th control image as an item of its own, for the latent cache.</summary>
+    public DatasetItem Control(int k) => this with { ImagePath = Controls[k], ControlPaths = null };
 }
 
 /// <summary>A file the scan could not use as given, and what was done about it.</summary>
-public sealed record DatasetProblem(string Path, string Message, bool Skipped)
+public sealed record DatasetProblem(string Path, string Message, bool Skipped, int DatasetIndex = -1)
 {
     public override string ToString() => $"{(Skipped ? "skipped" : "note")}: {Path}: {Message}";
 }

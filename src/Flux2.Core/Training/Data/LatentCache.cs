@@ -57,7 +57,9 @@ public sealed class LatentCache : IDisposable
 
     static string Key(DatasetItem item) => $"{item.ImagePath}|{item.Width}x{item.Height}|{item.FlipX}|{item.FlipY}";
 
-    static string DiskPath(DatasetItem item, string vaeIdentity)
+    /// <summary>Where an item's latent lives on disk; any change of file (size, modification time), bucket, flip or model
+    /// identity gives another name, so a stale latent is never read back.</summary>
+    public static string DiskPath(DatasetItem item, string vaeIdentity)
     {
         var info = new FileInfo(item.ImagePath);
         var identity = JsonSerializer.Serialize(new

@@ -19,21 +19,22 @@ public static class FlowMatchLoss
     /// <param name="guidance">guidance-embedding input (train.cfg_scale, 1.0 by default); unused by models without the embedder.</param>
     /// <param name="loss">element-wise loss and target rule; plain MSE when null (the fixed-input evaluation uses that).</param>
     public static Tensor Compute(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
-                                 IReadOnlyList<Timestep> timesteps, double guidance, LossFunction? loss = null)
+                                 IReadOnlyList<Timestep> timesteps, double guidance, ReferenceTokens? references = null, LossFunction? loss = null)
     {
         using var scope = NewDisposeScope();
         var device = latents.device;
         var weights = tensor(timesteps.Select(x => (float)x.Weight).ToArray(), device: device);
-        var v = Velocity(transformer, latents, context, noise, timesteps, guidance);
+        var v = Velocity(transformer, latents, context, noise, timesteps, guidance, references);
         var target = LatentPacking.Pack(noise.to(ScalarType.Float32) - latents.to(ScalarType.Float32));
         var perSample = (loss ?? LossFunction.Mse).PerSample(v, target);
         return (perSample * weights).mean().MoveToOuterDisposeScope();
     }
 
     /// <summary>The model's velocity on the noisy latents x_t = (1 − t)·x0 + t·ε, packed [B, h·w, C]. Shared by the
-    /// main loss and the preservation passes, which must see the very same x_t.</summary>
+    /// main loss and the preservation passes, which must see the very same x_t. Edit pairs append their control
+    /// images' <paramref name="references"/> after the target tokens; only the target tokens' output is returned.</summary>
     public static Tensor Velocity(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
-                                  IReadOnlyList<Timestep> timesteps, double guidance)
+                                  IReadOnlyList<Timestep> timesteps, double guidance, ReferenceTokens? references = null)
     {
         using var scope = NewDisposeScope();
         var device = latents.device;
@@ -45,8 +46,14 @@ public static class FlowMatchLoss
         var tb = t.view(b, 1, 1, 1);
         var xt = (1 - tb) * x0 + tb * eps;
         var g = transformer.Config.GuidanceEmbeds ? full(new[] { b }, guidance, ScalarType.Float32, device) : null;
-        return transformer.Forward(LatentPacking.Pack(xt).to(dtype), context.to(dtype), t, g,
-                                   PositionIds.Image((int)h, (int)w, device), PositionIds.Text((int)context.shape[1], device))
-                          .to(ScalarType.Float32).MoveToOuterDisposeScope();
+        var hidden = LatentPacking.Pack(xt).to(dtype);
+        var imageIds = PositionIds.Image((int)h, (int)w, device);
+        if (references is not null)
+        {
+            hidden = cat(new[] { hidden, references.Tokens.to(dtype) }, 1);
+            imageIds = cat(new[] { imageIds, references.Ids }, 0);
+        }
+        var v = transformer.Forward(hidden, context.to(dtype), t, g, imageIds, PositionIds.Text((int)context.shape[1], device));
+        return v[.., ..(int)(h * w)].to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

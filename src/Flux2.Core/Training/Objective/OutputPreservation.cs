@@ -13,17 +13,18 @@ namespace Flux2.Training.Objective;
 public static class OutputPreservation
 {
     public static Tensor Loss(Flux2Transformer transformer, LoraNetwork network, Tensor latents, Tensor preservationContext,
-                              Tensor noise, IReadOnlyList<Timestep> timesteps, double guidance, double multiplier)
+                              Tensor noise, IReadOnlyList<Timestep> timesteps, double guidance, double multiplier,
+                              ReferenceTokens? references = null)
     {
         using var scope = NewDisposeScope();
         Tensor prior;
         using (no_grad())
         {
             network.Enabled = false;
-            try { prior = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance); }
+            try { prior = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance, references); }
             finally { network.Enabled = true; }
         }
-        var withLora = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance);
+        var withLora = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance, references);
         return ((withLora - prior).pow(2).mean() * multiplier).MoveToOuterDisposeScope();
     }
 }
