@@ -12,7 +12,7 @@ namespace Flux2.Tests.Training;
 
 public class TinyTrainingRunTests(ITestOutputHelper output)
 {
-    (TrainingResult result, List<StepReport> steps, List<EvalReport> evals) Train(string dataset, string outDir, int steps)
+    (TrainingResult result, List<StepReport> steps, List<EvalReport> evals) Train(string dataset, string outDir, int steps, bool restart = false)
     {
         TorchRuntime.EnsureLoaded();
         var loaded = JobConfigReader.Parse(TempDataset.Job(dataset, outDir, steps), "tiny.yaml");
@@ -26,7 +26,7 @@ public class TinyTrainingRunTests(ITestOutputHelper output)
             OnMessage = m => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s {m}"),
             OnSample = r => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s sample grid {r.GridPath} in {r.Seconds:F2}s"),
             OnSave = r => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s saved {r.Path}"),
-        });
+        }, restart: restart);
         output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s done");
         return (result, stepReports, evals);
     }
@@ -79,7 +79,8 @@ public class TinyTrainingRunTests(ITestOutputHelper output)
         var data = TempDataset.Create();
         var outDir = TestPaths.TempDir();
         var first = File.ReadAllBytes(Train(data, outDir, 6).result.FinalLora);
-        var second = File.ReadAllBytes(Train(data, outDir, 6).result.FinalLora);
+        // restart: without it the second run would resume the finished first one instead of training again.
+        var second = File.ReadAllBytes(Train(data, outDir, 6, restart: true).result.FinalLora);
         Assert.Equal(first, second);
     }
 
