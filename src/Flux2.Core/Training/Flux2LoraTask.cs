@@ -128,7 +128,9 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var saved = state.Get<string>("task.network");
         var now = NetworkDescription();
         if (saved != now)
-            throw new ResumeMismatchException($"the checkpoint's LoRA network differs from this job's ({Describe(saved)} vs now {Describe(now)})");
+            throw new ResumeMismatchException(Describe(saved) == Describe(now)
+                ? $"the checkpoint's LoRA sits on other layers than this job's ({Describe(now)}, but network_kwargs select different ones)"
+                : $"the checkpoint's LoRA network differs from this job's ({Describe(saved)} vs now {Describe(now)})");
         rng.State = state.Get<ulong[]>("task.rng");
         noiseGenerator.set_state(state.GetTensor("task.noise_generator"));
         order.Cursor = state.Get<BatchOrder.Position>("task.data_order");
