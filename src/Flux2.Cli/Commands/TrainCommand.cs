@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Flux2.Training;
 using Flux2.Training.Config;
+using Flux2.Training.State;
 
 namespace Flux2.Cli.Commands;
 
@@ -10,12 +11,17 @@ namespace Flux2.Cli.Commands;
 public static class TrainCommand
 {
     public const string Help = """
-        ./flux2 train <job.yaml> [--steps N] [--device auto|cpu|cuda:N] [--no-eval]
+        ./flux2 train <job.yaml> [--steps N] [--device auto|cpu|cuda:N] [--restart] [--no-eval]
           Runs an ai-toolkit job file (job: extension, config.process[0] with network, save, datasets, train, model, sample).
           model.name_or_path: a diffusers folder, a repo id in the HF cache, or tiny-random.
           Outputs go to <training_folder>/<config.name>/: LoRA files (<name>_<step:09d>.safetensors, final <name>.safetensors,
           ComfyUI/ai-toolkit layout), samples/<step>.png grids, config.resolved.txt.
           --steps and --device override train.steps and device from the file.
+          An existing run folder is resumed exactly from its newest checkpoint (each save has a <stem>.state.safetensors
+          with the fp32 weights, optimizer, EMA, random and data-order state); run the same command again to continue,
+          with a larger --steps to train longer. --restart ignores them: old files move to <run>/previous-<time>/.
+          Ctrl-C finishes the current step, saves a checkpoint and exits with code 130; run the command again to resume.
+          Per-step loss, lr, timestep, grad norm, time and memory, plus sample/save events: <run folder>/run.sqlite.
           When the job has a trigger_word, the final LoRA is then evaluated like ./flux2 eval <run folder> (eval.json,
           eval.md in the run folder); --no-eval skips that.
         """;
@@ -26,6 +32,7 @@ public static class TrainCommand
         var steps = args.Get("steps");
         var device = args.Get("device");
         bool eval = !args.Flag("no-eval");
+        bool restart = args.Flag("restart");
         args.EnsureAllUsed();
 
         LoadedJob loaded;
@@ -41,19 +48,43 @@ public static class TrainCommand
 
         var clock = Stopwatch.StartNew();
         double loss = double.NaN, firstStepSeconds = 0;
-        var result = StopOnOutOfMemory(loaded.Job, () => TrainingRun.Run(loaded, new TrainerCallbacks
+        int firstStep = -1;
+        var callbacks = new TrainerCallbacks
         {
             OnMessage = m => o.WriteLine(m),
             OnStep = r =>
             {
-                loss = double.IsNaN(loss) ? r.Loss : 0.9 * loss + 0.1 * r.Loss; // smoothed: one step's loss is noisy by t
-                if (r.Step == 1) { clock.Restart(); firstStepSeconds = r.Seconds; } // time steps only, not setup or samples before
-                Progress.Bar(o, $"train loss {loss:F4} lr {r.LearningRate:G3}", r.Step, r.TotalSteps, clock.Elapsed + TimeSpan.FromSeconds(firstStepSeconds));
+                if (r.Applied) loss = double.IsNaN(loss) ? r.Loss : 0.9 * loss + 0.1 * r.Loss; // smoothed: one step's loss is noisy by t
+                if (firstStep < 0) { firstStep = r.Step - 1; clock.Restart(); firstStepSeconds = r.Seconds; } // time steps only, not setup or samples before
+                Progress.Bar(o, $"train loss {loss:F4} lr {r.LearningRate:G3}", r.Step - firstStep, r.TotalSteps - firstStep, clock.Elapsed + TimeSpan.FromSeconds(firstStepSeconds));
             },
             OnEval = r => o.WriteLine($"step {r.Step}: fixed-input loss {r.Loss:F4}"),
             OnSample = r => o.WriteLine($"step {r.Step}: samples {r.GridPath} ({r.Seconds:F1} s)"),
             OnSave = r => o.WriteLine($"step {r.Step}: saved {r.Path}"),
-        }));
+        };
+
+        using var stop = new CancellationTokenSource();
+        // First Ctrl-C: finish the step and save (the trainer checks the token between steps). Second: the default kill.
+        ConsoleCancelEventHandler onCtrlC = (_, e) =>
+        {
+            if (stop.IsCancellationRequested) return;
+            e.Cancel = true;
+            stop.Cancel();
+            o.WriteLine();
+            o.WriteLine("Ctrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to kill without saving)");
+        };
+        Console.CancelKeyPress += onCtrlC;
+        TrainingResult result;
+        try { result = StopOnOutOfMemory(loaded.Job, () => TrainingRun.Run(loaded, callbacks, stop.Token, restart)); }
+        catch (ResumeMismatchException e) { throw new UserError(e.Message); }
+        catch (TrainingFaultException e) { o.WriteLine(); o.WriteLine(e.Message); return 1; }
+        finally { Console.CancelKeyPress -= onCtrlC; }
+        if (result.Cancelled)
+        {
+            o.WriteLine($"interrupted at step {result.Step}: checkpoint {result.FinalLora} (with its training state).");
+            o.WriteLine($"to resume exactly where it stopped, run the same command again: ./flux2 train {path}{(steps is null ? "" : $" --steps {steps}")}");
+            return 130;
+        }
         o.WriteLine($"done in {result.Seconds:F1} s. LoRA: {result.FinalLora}");
         o.WriteLine($"run folder {result.RunFolder}: {result.Checkpoints.Count} step checkpoints kept, {result.SampleGrids.Count} sample grids");
         if (eval && !string.IsNullOrEmpty(process.TriggerWord) && process.Datasets.Count > 0 && File.Exists(result.FinalLora))

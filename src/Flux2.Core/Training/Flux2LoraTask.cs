@@ -4,6 +4,7 @@ using Flux2.Training.Data;
 using Flux2.Training.Network;
 using Flux2.Training.Objective;
 using Flux2.Training.Sampling;
+using Flux2.Training.State;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,7 +16,8 @@ namespace Flux2.Training;
 /// latent cache, captions through <see cref="CaptionRules"/>, prompt embeds (cached per caption text when
 /// shuffle_tokens is off, since the text encoder is frozen — dropout then only adds the trigger-only caption), t from
 /// <see cref="TimestepSampler"/>, ε from a seeded CPU generator, <see cref="FlowMatchLoss"/>. Determinism: one
-/// <see cref="Random"/> (data order, dropout, timesteps) and one torch generator (noise), both from train.seed.
+/// <see cref="TrainerRandom"/> (data order, dropout, timesteps) and one torch generator (noise), both from train.seed;
+/// both, and the data-order cursor, go into the training state so a resumed run draws what the killed one would have.
 /// </summary>
 public sealed class Flux2LoraTask : ITrainingTask, IDisposable
 {
@@ -25,7 +27,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     readonly DatasetScan scan;
     readonly LatentCache latents;
     readonly BatchOrder order;
-    readonly Random rng;
+    readonly TrainerRandom rng;
     readonly Generator noiseGenerator;
     readonly TimestepSampler timesteps;
     readonly SampleGrid grid;
@@ -45,7 +47,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         RunFolder = Path.Combine(p.TrainingFolder, job.Config.Name);
         var seed = p.Train.Seed;
         manual_seed(seed);
-        rng = new Random(unchecked((int)seed));
+        rng = new TrainerRandom(seed);
         noiseGenerator = new Generator((ulong)seed);
         var pipe = models.Pipeline;
         scan = DatasetScanner.Scan(p.Datasets, pipe.PixelsPerToken);
@@ -113,8 +115,35 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
 
     public SampleReport? Sample(int step) => grid.Render(step);
 
-    public SaveReport Save(int step, bool final)
-        => new(step, LoraCheckpoint.Save(RunFolder, Network, job, step, Epoch, final), final);
+    public SaveReport Save(int step, bool final, TrainingState state)
+        => new(step, LoraCheckpoint.Save(RunFolder, Network, job, step, Epoch, final, state), final);
+
+    public void CaptureState(TrainingState state)
+    {
+        state.Put("task.network", NetworkDescription());
+        state.Put("task.rng", rng.State);
+        state.PutTensor("task.noise_generator", noiseGenerator.get_state());
+        state.Put("task.data_order", order.Cursor);
+    }
+
+    public void RestoreState(TrainingState state)
+    {
+        var saved = state.Get<string>("task.network");
+        var now = NetworkDescription();
+        if (saved != now)
+            throw new ResumeMismatchException(Describe(saved) == Describe(now)
+                ? $"the checkpoint's LoRA sits on other layers than this job's ({Describe(now)}, but network_kwargs select different ones)"
+                : $"the checkpoint's LoRA network differs from this job's ({Describe(saved)} vs now {Describe(now)})");
+        rng.State = state.Get<ulong[]>("task.rng");
+        noiseGenerator.set_state(state.GetTensor("task.noise_generator"));
+        order.Cursor = state.Get<BatchOrder.Position>("task.data_order");
+    }
+
+    /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the same.</summary>
+    string NetworkDescription() =>
+        $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers: " + string.Join(",", Network.Modules.Select(m => m.Name));
+
+    static string Describe(string description) => description.Split(':')[0];
 
     /// <summary>The batch's control images as reference tokens (null for plain datasets); a batch shares one bucket
     /// key, so every item has the same number of controls at the same size.</summary>

@@ -1,3 +1,4 @@
+using Flux2.Training.State;
 using static TorchSharp.torch;
 using TorchSharp.Modules;
 
@@ -19,7 +20,15 @@ public interface ITrainingTask
     MicroBatchLoss Loss(int step);
     /// <summary>Renders samples; returns null when the job has no sample prompts.</summary>
     SampleReport? Sample(int step);
-    SaveReport Save(int step, bool final);
+    /// <summary>Writes the weights file and <paramref name="state"/> next to it (atomically, state first), then rotates
+    /// old saves together with their state files. A failure leaves the previous saves untouched.</summary>
+    SaveReport Save(int step, bool final, TrainingState state);
     /// <summary>Deterministic loss on fixed inputs, without gradients.</summary>
     double Evaluate();
+    /// <summary>Adds the task's own randomness and data position (PRNG, noise generator, data order) and a description of
+    /// the network that <see cref="RestoreState"/> checks.</summary>
+    void CaptureState(TrainingState state);
+    /// <summary>Puts the task back where <see cref="CaptureState"/> was; throws <see cref="ResumeMismatchException"/> when
+    /// the state belongs to a differently configured network.</summary>
+    void RestoreState(TrainingState state);
 }

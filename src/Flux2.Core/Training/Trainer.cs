@@ -1,49 +1,78 @@
 using System.Diagnostics;
 using Flux2.Training.Objective;
+using Flux2.Training.State;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Flux2.Training;
 
+/// <summary>How a run ended: after <paramref name="Step"/>, either done or stopped early by the cancellation token
+/// (then a step checkpoint with its training state was saved, <paramref name="LastSave"/>).</summary>
+public sealed record TrainerOutcome(int Step, bool Cancelled, string? LastSave);
+
 /// <summary>
 /// The optimization loop, independent of the model (ai-toolkit.md §2.1): per step, gradient_accumulation micro-batches
 /// whose losses are averaged (ai-toolkit sums them, §2.1 item 11 — averaging keeps the LR meaning the same), gradient
-/// clipping at max_grad_norm, AdamW on the task's parameters only, the LR schedule; a step whose loss or gradient is
-/// not finite is skipped. Save then sample every save_every / sample_every steps (never on the last step, which gets
-/// the final save and sample), a baseline sample at step 0. Every step runs inside its own DisposeScope.
+/// clipping at max_grad_norm, AdamW on the task's parameters only, the LR schedule, an optional EMA of the weights
+/// (swapped in for samples, evaluation and saves); a step whose loss or gradient is not finite is skipped and counted
+/// (<see cref="NanGuard"/>). Save then sample every save_every / sample_every steps (never on the last step, which gets
+/// the final save and sample), a baseline sample at step 0 of a fresh run. Every save carries a
+/// <see cref="TrainingState"/>; with <see cref="TrainerOptions.ResumeFrom"/> the loop continues from one exactly.
+/// Cancellation is checked between steps: the current step finishes, a step checkpoint is saved, Run returns.
+/// Every step runs inside its own DisposeScope.
 /// </summary>
-public sealed class Trainer(ITrainingTask task, TrainerOptions options, TrainerCallbacks? callbacks = null)
+public sealed partial class Trainer
 {
-    readonly TrainerCallbacks cb = callbacks ?? new TrainerCallbacks();
+    readonly ITrainingTask task;
+    readonly TrainerOptions options;
+    readonly TrainerCallbacks cb;
 
-    public void Run(CancellationToken cancel = default)
+    public Trainer(ITrainingTask task, TrainerOptions options, TrainerCallbacks? callbacks = null)
+    {
+        this.task = task; this.options = options; cb = callbacks ?? new TrainerCallbacks();
+    }
+
+    public TrainerOutcome Run(CancellationToken cancel = default)
     {
         var parameters = task.TrainableParameters;
         var o = options.Optimizer;
         using var optimizer = optim.AdamW(parameters, options.LearningRate, o.Betas[0], o.Betas[1], o.Eps, o.WeightDecay);
+        using var ema = options.EmaDecay is double decay ? new EmaWeights(parameters, decay) : null;
         var schedule = new LearningRateSchedule(options.Schedule, options.Steps, options.WarmupSteps);
-
-        cb.OnEval?.Invoke(new EvalReport(0, task.Evaluate()));
-        if (options.SampleBeforeTraining && options.Steps > 0) Report(task.Sample(0));
+        var nan = new NanGuard(options.MaxNanSteps, options.Steps);
+        var run = new Parts(optimizer, ema, nan);
 
         int step = 0;
-        for (step = 1; step <= options.Steps && !cancel.IsCancellationRequested; step++)
+        if (options.ResumeFrom is string resume) step = Resume(resume, run);
+        else
         {
-            var report = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate);
-            cb.OnStep?.Invoke(report);
-            if (step == options.Steps) break;
-            if (step % options.SaveEvery == 0) cb.OnSave?.Invoke(task.Save(step, final: false));
-            if (step % options.SampleEvery == 0)
-            {
-                Report(task.Sample(step));
-                cb.OnEval?.Invoke(new EvalReport(step, task.Evaluate()));
-            }
+            Evaluate(0, ema);
+            if (options.SampleBeforeTraining && options.Steps > 0) Sample(0, ema);
         }
-        int last = Math.Min(step, options.Steps);
-        if (cancel.IsCancellationRequested) cb.OnMessage?.Invoke($"stopped at step {last}");
-        cb.OnSave?.Invoke(task.Save(last, final: true));
-        Report(task.Sample(last));
-        if (last > 0) cb.OnEval?.Invoke(new EvalReport(last, task.Evaluate()));
+
+        string? lastSave = null;
+        while (step < options.Steps && !cancel.IsCancellationRequested)
+        {
+            step++;
+            var report = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate);
+            if (report.Applied) ema?.Update();
+            cb.OnStep?.Invoke(report);
+            nan.Record(report);
+            if (step == options.Steps || cancel.IsCancellationRequested) break;
+            if (step % options.SaveEvery == 0) lastSave = Save(step, final: false, run);
+            if (step % options.SampleEvery == 0) { Sample(step, ema); Evaluate(step, ema); }
+        }
+        if (step < options.Steps)
+        {
+            // Cancelled: a step save (not the final name, which would mean "done") that the next start resumes from.
+            lastSave = Save(step, final: false, run);
+            cb.OnMessage?.Invoke($"stopped at step {step} of {options.Steps}; checkpoint {lastSave}");
+            return new TrainerOutcome(step, Cancelled: true, lastSave);
+        }
+        lastSave = Save(step, final: true, run);
+        Sample(step, ema);
+        if (step > 0) Evaluate(step, ema);
+        return new TrainerOutcome(step, Cancelled: false, lastSave);
     }
 
     StepReport Step(int step, optim.Optimizer optimizer, double lr)
@@ -67,7 +96,7 @@ public sealed class Trainer(ITrainingTask task, TrainerOptions options, TrainerC
         if (finite) optimizer.step();
         else cb.OnMessage?.Invoke($"step {step}: non-finite loss or gradient, update skipped");
         int n = options.GradientAccumulation;
-        return new StepReport(step, options.Steps, lossSum / n, lr, tSum / n, norm, clock.Elapsed.TotalSeconds, task.Epoch) { Applied = finite };
+        return new StepReport(step, options.Steps, finite ? lossSum / n : double.NaN, lr, tSum / n, norm, clock.Elapsed.TotalSeconds, task.Epoch) { Applied = finite };
     }
 
     /// <summary>Total L2 norm of the gradients, clipped in place to <paramref name="maxNorm"/> when it is positive.</summary>
@@ -80,5 +109,17 @@ public sealed class Trainer(ITrainingTask task, TrainerOptions options, TrainerC
         return norms.norm().item<float>();
     }
 
-    void Report(SampleReport? report) { if (report is not null) cb.OnSample?.Invoke(report); }
+    void Sample(int step, EmaWeights? ema)
+    {
+        SampleReport? report;
+        using (ema?.SwappedIn()) report = task.Sample(step);
+        if (report is not null) cb.OnSample?.Invoke(report);
+    }
+
+    void Evaluate(int step, EmaWeights? ema)
+    {
+        double loss;
+        using (ema?.SwappedIn()) loss = task.Evaluate();
+        cb.OnEval?.Invoke(new EvalReport(step, loss));
+    }
 }

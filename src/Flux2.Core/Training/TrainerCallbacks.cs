@@ -17,6 +17,9 @@ public sealed record SaveReport(int Step, string Path, bool Final);
 /// <summary>Loss on a fixed set of (image, t, noise) — comparable across steps and runs, unlike the noisy step loss.</summary>
 public sealed record EvalReport(int Step, double Loss);
 
+/// <summary>The run continues from the training state <paramref name="Path"/> saved after step <paramref name="Step"/>.</summary>
+public sealed record ResumeReport(int Step, string Path);
+
 /// <summary>Hooks a front end (CLI progress bar, notebook charts, run log) sets to watch a run. All optional.</summary>
 public sealed class TrainerCallbacks
 {
@@ -24,5 +27,17 @@ public sealed class TrainerCallbacks
     public Action<SampleReport>? OnSample { get; init; }
     public Action<SaveReport>? OnSave { get; init; }
     public Action<EvalReport>? OnEval { get; init; }
+    public Action<ResumeReport>? OnResume { get; init; }
     public Action<string>? OnMessage { get; init; }
+
+    /// <summary>Both subscribers get every event, <paramref name="first"/> first.</summary>
+    public static TrainerCallbacks Combine(TrainerCallbacks first, TrainerCallbacks? second) => second is null ? first : new()
+    {
+        OnStep = first.OnStep + second.OnStep,
+        OnSample = first.OnSample + second.OnSample,
+        OnSave = first.OnSave + second.OnSave,
+        OnEval = first.OnEval + second.OnEval,
+        OnResume = first.OnResume + second.OnResume,
+        OnMessage = first.OnMessage + second.OnMessage,
+    };
 }

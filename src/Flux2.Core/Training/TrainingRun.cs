@@ -1,27 +1,43 @@
+using Flux2.Diagnostics;
 using Flux2.Native;
 using Flux2.Pipeline;
 using Flux2.Training.Config;
+using Flux2.Training.Logging;
+using Flux2.Training.Network;
+using Flux2.Training.State;
 using static TorchSharp.torch;
 
 namespace Flux2.Training;
 
-/// <summary>What a finished run left behind.</summary>
-public sealed record TrainingResult(string RunFolder, string FinalLora, IReadOnlyList<string> Checkpoints, IReadOnlyList<string> SampleGrids, double Seconds);
+/// <summary>What a run left behind. <paramref name="Cancelled"/>: stopped early, resumable from <paramref name="FinalLora"/>'s
+/// step checkpoint; <paramref name="ResumedFrom"/>: the step this start continued from.</summary>
+public sealed record TrainingResult(string RunFolder, string FinalLora, IReadOnlyList<string> Checkpoints, IReadOnlyList<string> SampleGrids, double Seconds)
+{
+    public int Step { get; init; }
+    public bool Cancelled { get; init; }
+    public int? ResumedFrom { get; init; }
+}
 
 /// <summary>
 /// A whole LoRA job from a loaded YAML: load the model named by model.name_or_path on process.device in train.dtype,
 /// write the resolved config next to the outputs, prepare <see cref="Flux2LoraTask"/>, run <see cref="Trainer"/>.
+/// An existing run folder is resumed from its newest training state (<paramref name="restart"/>: moved aside instead);
+/// every start is logged to the folder's run.sqlite (<see cref="RunLogWriter"/>).
 /// The CLI and notebooks both start here; they watch through <see cref="TrainerCallbacks"/>.
 /// </summary>
 public static class TrainingRun
 {
-    public static TrainingResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null, CancellationToken cancel = default)
+    public static TrainingResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null, CancellationToken cancel = default, bool restart = false)
     {
         TorchRuntime.EnsureLoaded();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var job = loaded.Job;
         var p = job.Process;
         var log = callbacks?.OnMessage;
+        var runFolder = Path.Combine(p.TrainingFolder, job.Config.Name);
+        if (restart && RunFolder.MoveAside(runFolder) is string previous) log?.Invoke($"--restart: earlier files moved to {previous}");
+        var resume = RunFolder.Latest(runFolder, job.Config.Name);
+
         var device = TorchRuntime.Device(p.Device);
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log);
@@ -30,19 +46,26 @@ public static class TrainingRun
         Directory.CreateDirectory(task.RunFolder);
         using (var w = new StreamWriter(Path.Combine(task.RunFolder, "config.resolved.txt"))) JobConfigPrinter.Print(loaded, w);
 
+        using var gpu = device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index)) : null;
+        using var runLog = new RunLogWriter(task.RunFolder, models.Origin, device.ToString(), p.Train.Steps, LoraCheckpoint.ConfigJson(job),
+            () => gpu is not null ? gpu.UsedGiB * 1024 : Environment.WorkingSet / (1024.0 * 1024.0));
+
         var checkpoints = new List<string>();
         var samples = new List<string>();
         string final = "";
-        var watched = new TrainerCallbacks
+        var watched = TrainerCallbacks.Combine(new TrainerCallbacks
         {
-            OnStep = callbacks?.OnStep,
-            OnEval = callbacks?.OnEval,
-            OnMessage = callbacks?.OnMessage,
-            OnSample = r => { samples.Add(r.GridPath); callbacks?.OnSample?.Invoke(r); },
-            OnSave = r => { if (r.Final) final = r.Path; else checkpoints.Add(r.Path); callbacks?.OnSave?.Invoke(r); },
-        };
-        new Trainer(task, TrainerOptions.From(p), watched).Run(cancel);
+            OnSample = r => samples.Add(r.GridPath),
+            OnSave = r => { if (r.Final) final = r.Path; else checkpoints.Add(r.Path); },
+        }, TrainerCallbacks.Combine(runLog.Callbacks, callbacks));
+        var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path };
+        TrainerOutcome outcome;
+        try { outcome = new Trainer(task, options, watched).Run(cancel); }
+        catch (ResumeMismatchException e) { throw new ResumeMismatchException(RunFolder.MismatchAdvice(task.RunFolder, e.Message)); }
         var kept = checkpoints.Where(File.Exists).ToList();
-        return new TrainingResult(task.RunFolder, final, kept, samples, clock.Elapsed.TotalSeconds);
+        return new TrainingResult(task.RunFolder, outcome.Cancelled ? outcome.LastSave ?? "" : final, kept, samples, clock.Elapsed.TotalSeconds)
+        {
+            Step = outcome.Step, Cancelled = outcome.Cancelled, ResumedFrom = resume?.Step,
+        };
     }
 }

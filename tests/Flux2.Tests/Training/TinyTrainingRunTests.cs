@@ -13,7 +13,7 @@ namespace Flux2.Tests.Training;
 [Collection(TorchGlobalRngCollection.Name)]
 public class TinyTrainingRunTests(ITestOutputHelper output)
 {
-    (TrainingResult result, List<StepReport> steps, List<EvalReport> evals) Train(string dataset, string outDir, int steps)
+    (TrainingResult result, List<StepReport> steps, List<EvalReport> evals) Train(string dataset, string outDir, int steps, bool restart = false)
     {
         TorchRuntime.EnsureLoaded();
         var loaded = JobConfigReader.Parse(TempDataset.Job(dataset, outDir, steps), "tiny.yaml");
@@ -27,7 +27,7 @@ public class TinyTrainingRunTests(ITestOutputHelper output)
             OnMessage = m => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s {m}"),
             OnSample = r => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s sample grid {r.GridPath} in {r.Seconds:F2}s"),
             OnSave = r => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s saved {r.Path}"),
-        });
+        }, restart: restart);
         output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F2}s done");
         return (result, stepReports, evals);
     }
@@ -49,7 +49,8 @@ public class TinyTrainingRunTests(ITestOutputHelper output)
         var run = Path.Combine(outDir, "tiny_lora");
         Assert.Equal(Path.Combine(run, "tiny_lora.safetensors"), result.FinalLora);
         // save_every 10 with max_step_saves_to_keep 1: step 10 saved; nothing else intermediate (20 is the final).
-        Assert.Equal(new[] { "tiny_lora_000000010.safetensors" }, Directory.GetFiles(run, "tiny_lora_*.safetensors").Select(Path.GetFileName));
+        Assert.Equal(new[] { "tiny_lora_000000010.safetensors", "tiny_lora_000000010.state.safetensors" },
+                     Directory.GetFiles(run, "tiny_lora_*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.True(File.Exists(Path.Combine(run, "samples", "000000000.png")));
         Assert.True(File.Exists(Path.Combine(run, "samples", "000000020.png")));
         Assert.True(File.Exists(Path.Combine(run, "config.resolved.txt")));
@@ -79,7 +80,8 @@ public class TinyTrainingRunTests(ITestOutputHelper output)
         var data = TempDataset.Create();
         var outDir = TestPaths.TempDir();
         var first = File.ReadAllBytes(Train(data, outDir, 6).result.FinalLora);
-        var second = File.ReadAllBytes(Train(data, outDir, 6).result.FinalLora);
+        // restart: without it the second run would resume the finished first one instead of training again.
+        var second = File.ReadAllBytes(Train(data, outDir, 6, restart: true).result.FinalLora);
         Assert.Equal(first, second);
     }
 

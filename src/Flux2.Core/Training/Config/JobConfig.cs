@@ -125,7 +125,7 @@ public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
-[IgnoredKeys("train_unet", "train_text_encoder", "bypass_guidance_embedding", "ema_config",
+[IgnoredKeys("train_unet", "train_text_encoder", "bypass_guidance_embedding",
              "unload_text_encoder", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
              "force_first_sample", "disable_sampling",
              "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
@@ -174,6 +174,18 @@ public sealed record TrainConfig
     public bool CacheTextEmbeddings { get; set; } = false;
     /// <summary>Read by the out-of-memory advice; this kit's per-block recomputation is not wired in yet.</summary>
     [AdviceOnly] public bool GradientCheckpointing { get; set; } = false;
+    /// <summary>Exponential moving average of the LoRA weights, used for samples and saves (ai-toolkit.md §2.16).</summary>
+    public EmaConfig EmaConfig { get; set; } = new();
+    /// <summary>ours: stop after this many NaN/inf steps in a row (or more than max(this, 5% of steps) in all); 0 = never.</summary>
+    [Range(0)] public int MaxNanSteps { get; set; } = 10;
+}
+
+[IgnoredKeys("use_feedback", "param_multiplier")]
+public sealed record EmaConfig
+{
+    public bool UseEma { get; set; } = false;
+    /// <summary>The UI's and the FLUX.1 example's value (ai-toolkit's code default is 0.999).</summary>
+    [Range(0, 1)] public double EmaDecay { get; set; } = 0.99;
 }
 
 public sealed record OptimizerParams

@@ -3,12 +3,29 @@ namespace Flux2.Training.Data;
 /// <summary>
 /// Epoch order of batches (ai-toolkit.md §2.7): items grouped by bucket (a batch never mixes sizes), shuffled within
 /// each bucket, cut into batches, a short last batch padded by repeating its own items, then the batch order shuffled.
-/// Driven by one <see cref="Random"/> so a seed fixes the whole data order.
+/// Driven by one <see cref="Random"/> so a seed fixes the whole data order. <see cref="Cursor"/> is the position within
+/// the current epoch (its remaining batches), saved for exact resume.
 /// </summary>
 public sealed class BatchOrder(IReadOnlyList<DatasetItem> items, int batchSize, Random rng)
 {
     readonly Queue<int[]> pending = new();
     public int Epoch { get; private set; }
+
+    /// <summary>The epoch number and the batches still to come in it.</summary>
+    public sealed record Position(int Epoch, int[][] Pending);
+
+    public Position Cursor
+    {
+        get => new(Epoch, pending.ToArray());
+        set
+        {
+            if (value.Pending.SelectMany(b => b).Any(i => i < 0 || i >= items.Count) || value.Pending.Any(b => b.Length != batchSize))
+                throw new InvalidDataException($"saved data order does not fit this dataset ({items.Count} items, batch size {batchSize})");
+            pending.Clear();
+            foreach (var b in value.Pending) pending.Enqueue(b);
+            Epoch = value.Epoch;
+        }
+    }
 
     public int[] Next()
     {

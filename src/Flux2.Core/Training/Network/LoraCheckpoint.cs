@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Flux2.IO;
 using Flux2.Lora;
 using Flux2.Training.Config;
+using Flux2.Training.State;
 using static TorchSharp.torch;
 
 namespace Flux2.Training.Network;
@@ -13,17 +14,21 @@ namespace Flux2.Training.Network;
 /// (<c>diffusion_model.&lt;bfl module&gt;.lora_A/B.weight</c>, alpha/rank baked into B, q/k/v fused exactly) through
 /// <see cref="LoraExport"/>, or diffusers/peft with save.lora_format: diffusers, in save.dtype; <c>&lt;name&gt;_&lt;step:09d&gt;.safetensors</c> for intermediate saves with
 /// rotation (newest max_step_saves_to_keep kept) and <c>&lt;name&gt;.safetensors</c> at the end; written atomically.
+/// With a <see cref="TrainingState"/> it goes first, to <see cref="TrainingStateFile.PathFor"/>, and rotation removes it
+/// along with its LoRA file. Rotation runs only after both writes succeeded, so a failed save (disk full, read-only
+/// folder, killed process) leaves every earlier checkpoint as it was.
 /// </summary>
 public static class LoraCheckpoint
 {
     public static string StepFileName(string name, int step) => $"{name}_{step:D9}.safetensors";
     public static string FinalFileName(string name) => $"{name}.safetensors";
 
-    public static string Save(string folder, LoraNetwork network, JobFile job, int step, int epoch, bool final)
+    public static string Save(string folder, LoraNetwork network, JobFile job, int step, int epoch, bool final, TrainingState? state = null)
     {
         Directory.CreateDirectory(folder);
         var name = job.Config.Name;
         var path = Path.Combine(folder, final ? FinalFileName(name) : StepFileName(name, step));
+        if (state is not null) TrainingStateFile.Write(TrainingStateFile.PathFor(path), state);
         var updates = network.Snapshot();
         var (tensors, layoutMeta) = LoraExport.Export(updates, job.Process.Save.LoraFormat);
         var dtype = job.Process.Save.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
@@ -43,11 +48,10 @@ public static class LoraCheckpoint
     /// <summary>Header metadata, one level deep with JSON-stringified values (ai-toolkit.md §2.11).</summary>
     public static Dictionary<string, string> Metadata(JobFile job, LoraNetwork network, int step, int epoch)
     {
-        var json = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) } };
         var meta = new Dictionary<string, string>(job.Meta)
         {
             ["training_info"] = JsonSerializer.Serialize(new { step, epoch }),
-            ["config"] = JsonSerializer.Serialize(job.Config, json),
+            ["config"] = ConfigJson(job),
             ["ss_base_model_version"] = "flux2",
             ["ss_output_name"] = job.Config.Name,
             ["ss_network_module"] = "lora",
@@ -61,8 +65,15 @@ public static class LoraCheckpoint
         return meta;
     }
 
+    /// <summary>The job's config section as snake_case JSON (the YAML's own key names).</summary>
+    public static string ConfigJson(JobFile job) => JsonSerializer.Serialize(job.Config, new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    });
+
     /// <summary>Deletes all but the newest <paramref name="keep"/> step saves of <paramref name="name"/> (by step
-    /// number, which unlike ctime survives copies); the final file is never touched.</summary>
+    /// number, which unlike ctime survives copies) with their state files; the final file is never touched.</summary>
     public static IReadOnlyList<string> Rotate(string folder, string name, int keep)
     {
         var pattern = new Regex("^" + Regex.Escape(name) + @"_(\d{9})\.safetensors$");
@@ -71,7 +82,11 @@ public static class LoraCheckpoint
             .Where(x => x.m.Success)
             .OrderByDescending(x => long.Parse(x.m.Groups[1].Value, CultureInfo.InvariantCulture))
             .Skip(keep).Select(x => x.file).ToList();
-        foreach (var f in saves) File.Delete(f);
+        foreach (var f in saves)
+        {
+            File.Delete(TrainingStateFile.PathFor(f)); // no-op when absent
+            File.Delete(f);
+        }
         return saves;
     }
 }
