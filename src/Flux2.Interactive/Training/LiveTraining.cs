@@ -24,6 +24,10 @@ public sealed record LiveTrainingResult(string RunFolder, TrainingResult Result,
 /// </summary>
 public static class LiveTraining
 {
+    /// <summary>When set, runs go under this folder instead of the job's training_folder (CI runs the notebooks with a
+    /// temporary folder here).</summary>
+    public const string OutputEnv = "FLUX2_NOTEBOOK_OUTPUT";
+
     /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and trains.</summary>
     public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null, string? device = null,
                                          string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 2)
@@ -85,6 +89,7 @@ public static class LiveTraining
     public static ProcessConfig Prepare(LoadedJob job, int? steps = null, string? outputFolder = null, string? device = null, string? model = null)
     {
         var p = job.Job.Process;
+        outputFolder ??= Environment.GetEnvironmentVariable(OutputEnv);
         p.Model.NameOrPath = Kit.ModelPath(model ?? p.Model.NameOrPath);
         foreach (var d in p.Datasets)
             if (!Path.IsPathRooted(d.FolderPath) && !Directory.Exists(d.FolderPath)) d.FolderPath = Kit.PathOf(d.FolderPath);
