@@ -30,7 +30,7 @@ public static class LiveTraining
 
     /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and trains.</summary>
     public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null, string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 2)
+                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3)
     {
         var path = File.Exists(jobPath) ? jobPath : Kit.PathOf(jobPath);
         return Run(JobConfigReader.Read(path), steps, outputFolder, device, model, configure, chartEverySeconds);
@@ -38,7 +38,7 @@ public static class LiveTraining
 
     /// <summary>Trains an already loaded (and possibly edited) job.</summary>
     public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null, string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 2)
+                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3)
     {
         var p = Prepare(job, steps, outputFolder, device, model);
         configure?.Invoke(p);
