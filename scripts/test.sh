@@ -4,6 +4,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RESULTS="$ROOT/tests/TestResults"
 rm -rf "$RESULTS"
+# dotnet-repl (.config/dotnet-tools.json) runs the notebooks in NotebookExecutionTests; they #r the Release build.
+dotnet tool restore --tool-manifest "$ROOT/.config/dotnet-tools.json" >/dev/null || { echo "dotnet tool restore failed" >&2; exit 1; }
 dotnet test "$ROOT/Flux2Notebooks.sln" --nologo -c Release --logger "trx;LogFileName=results.trx" --results-directory "$RESULTS" "$@"
 status=$?
 passed=0; failed=0

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Flux2.Interactive.Charts;
+
+/// <summary>One series of a chart: plotly trace <see cref="Type"/> ("scatter", "histogram", "bar"), its data and look.
+/// Plain data only: it travels as JSON to the Plotly.NET helper in its private load context
+/// (src/Flux2.Interactive.Plotly/ChartSpec.cs mirrors it field for field).</summary>
+public sealed record TraceSpec
+{
+    public string Type { get; init; } = "scatter";
+    public string? Name { get; init; }
+    public double[]? X { get; init; }
+    public double[]? Y { get; init; }
+    public string[]? Categories { get; init; }
+    /// <summary>"lines", "markers", "lines+markers".</summary>
+    public string? Mode { get; init; }
+    /// <summary>1 = left axis, 2 = right axis.</summary>
+    public int YAxis { get; init; } = 1;
+    public double? Opacity { get; init; }
+    public double? LineWidth { get; init; }
+    /// <summary>"dash", "dot", ...</summary>
+    public string? Dash { get; init; }
+    public string? Color { get; init; }
+    public int? Bins { get; init; }
+    public bool ShowLegend { get; init; } = true;
+}
+
+/// <summary>A chart as data: traces plus a title, axis titles and size. <see cref="Charts"/> builds them,
+/// <see cref="Display.Show.Chart"/> draws them.</summary>
+public sealed record ChartSpec
+{
+    public string? Title { get; init; }
+    public string? XTitle { get; init; }
+    public string? YTitle { get; init; }
+    public string? Y2Title { get; init; }
+    public bool LogY { get; init; }
+    /// <summary>plotly barmode for several histograms/bars: "overlay", "group", "stack".</summary>
+    public string? BarMode { get; init; }
+    public int Width { get; init; } = 720;
+    public int Height { get; init; } = 380;
+    public List<TraceSpec> Traces { get; init; } = new();
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}
+
+/// <summary>A named curve for <see cref="Charts.Lines"/> and <see cref="Charts.Overlay"/>.</summary>
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net;
+using Flux2.Interactive.Charts;
+using Flux2.Interactive.Display;
+using Flux2.Training;
+using Flux2.Training.Config;
+using Microsoft.DotNet.Interactive;
+using Microsoft.DotNet.Interactive.Formatting;
+
+namespace Flux2.Interactive.Training;
+
+/// <summary>What a notebook training run leaves: the run folder, the trainer's result and every step's numbers.</summary>
+public sealed record LiveTrainingResult(string RunFolder, TrainingResult Result, IReadOnlyList<StepReport> Steps, LoadedJob Job)
+{
+    public double[] StepNumbers => Steps.Select(s => (double)s.Step).ToArray();
+    public double[] Losses => Steps.Select(s => s.Loss).ToArray();
+    public double[] LearningRates => Steps.Select(s => s.LearningRate).ToArray();
+    public double[] Timesteps => Steps.Select(s => s.Timestep).ToArray();
+}
+
+/// <summary>
+/// Runs an ai-toolkit job from a notebook cell with three outputs updated in place while it trains: a status line
+/// (step, loss, lr, speed, ETA), the loss chart (raw + smoothed) and the latest sample grid.
+/// </summary>
+public static class LiveTraining
+{
+    /// <summary>When set, runs go under this folder instead of the job's training_folder (CI runs the notebooks with a
+    /// temporary folder here).</summary>
+    public const string OutputEnv = "FLUX2_NOTEBOOK_OUTPUT";
+
+    /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and trains.</summary>
+    public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null, string? device = null,
+                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3)
+    {
+        var path = File.Exists(jobPath) ? jobPath : Kit.PathOf(jobPath);
+        return Run(JobConfigReader.Read(path), steps, outputFolder, device, model, configure, chartEverySeconds);
+    }
+
+    /// <summary>Trains an already loaded (and possibly edited) job.</summary>
+    public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null, string? device = null,
+                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3)
+    {
+        var p = Prepare(job, steps, outputFolder, device, model);
+        configure?.Invoke(p);
+
+        if (ChartHtml.PlotlyJsLoader() is { } loader) Show.Html(loader);
+        var status = Show.Updatable(new HtmlFragment(Status("starting: loading the model and caching latents…")));
+        var chart = Show.Updatable(new HtmlFragment(Placeholder("the loss chart appears after the first steps")));
+        DisplayedValue? samples = null;
+
+        var reports = new List<StepReport>();
+        var clock = Stopwatch.StartNew();
+        var sinceChart = Stopwatch.StartNew();
+        void DrawChart()
+        {
+            if (reports.Count == 0) return;
+            var spec = Charts.Charts.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(), title: $"Training loss — {job.Job.Config.Name}");
+            chart?.Update(new HtmlFragment(ChartHtml.RenderWithoutPlotlyJs(spec)));
+            sinceChart.Restart();
+        }
+
+        var result = TrainingRun.Run(job, new TrainerCallbacks
+        {
+            OnStep = r =>
+            {
+                reports.Add(r);
+                if (r.Step == 1) clock.Restart();
+                double perStep = r.Step > 1 ? clock.Elapsed.TotalSeconds / (r.Step - 1) : r.Seconds;
+                var eta = TimeSpan.FromSeconds(perStep * (r.TotalSteps - r.Step));
+                if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps) status?.Update(new HtmlFragment(Status($"step {r.Step}/{r.TotalSteps} · loss {r.Loss:F4} · lr {r.LearningRate:G3} · t {r.Timestep:F2} · grad norm {r.GradNorm:F3} · {perStep:F2} s/step · ETA {eta:mm\\:ss}")));
+                if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps) DrawChart();
+            },
+            OnSample = r =>
+            {
+                var png = PngImage.FromFile(r.GridPath);
+                if (samples is null) samples = Show.Updatable(png);
+                else samples.Update(png);
+            },
+            OnMessage = m => { if (KernelInvocationContext.Current is null) Console.WriteLine(m); },
+        });
+        DrawChart();
+        var last = reports.Count > 0 ? reports[^1] : null;
+        status?.Update(new HtmlFragment(Status($"done in {result.Seconds:F1} s · {reports.Count} steps · final loss {last?.Loss:F4} · LoRA {result.FinalLora}")));
+        return new LiveTrainingResult(result.RunFolder, result, reports, job);
+    }
+
+    /// <summary>Makes a job runnable from a notebook: model "flux2-micro" → the weights' folder, repository-relative
+    /// dataset and output folders → absolute, plus the overrides.</summary>
+    public static ProcessConfig Prepare(LoadedJob job, int? steps = null, string? outputFolder = null, string? device = null, string? model = null)
+    {
+        var p = job.Job.Process;
+        outputFolder ??= Environment.GetEnvironmentVariable(OutputEnv);
+        p.Model.NameOrPath = Kit.ModelPath(model ?? p.Model.NameOrPath);
+        foreach (var d in p.Datasets)
+            if (!Path.IsPathRooted(d.FolderPath) && !Directory.Exists(d.FolderPath)) d.FolderPath = Kit.PathOf(d.FolderPath);
+        p.TrainingFolder = outputFolder ?? (Path.IsPathRooted(p.TrainingFolder) ? p.TrainingFolder : Kit.PathOf(p.TrainingFolder));
+        if (steps is { } n) p.Train.Steps = n;
+        if (device is not null) p.Device = device;
+        return p;
+    }
+
+    static string Status(string text) => $"<div style=\"font-family:monospace;font-size:13px;padding:2px\">{WebUtility.HtmlEncode(text)}</div>";
+    static string Placeholder(string text) => $"<div style=\"color:#888;font-family:sans-serif;font-size:12px\">{WebUtility.HtmlEncode(text)}</div>";
+}
