@@ -33,7 +33,7 @@ public static class Kit
     /// repository-relative folder made absolute, anything else (absolute folder, HF repo id) unchanged.</summary>
     public static string ModelPath(string spec)
     {
-        if (spec == MicroModel.Name) return Path.Combine(Path.GetDirectoryName(typeof(MicroModel).Assembly.Location)!, "models", MicroModel.Name);
+        if (spec == MicroModel.Name) return MicroModel.DefaultFolder;
         if (!Path.IsPathRooted(spec) && !Directory.Exists(spec) && Directory.Exists(Path.Combine(RepoRoot, spec))) return PathOf(spec);
         return spec;
     }

@@ -40,6 +40,8 @@ public static class MicroModel
         BosTokenId = Gpt2PromptTokenizer.EndOfText, EosTokenId = Gpt2PromptTokenizer.EndOfText,
     };
 
-    /// <summary>Where the committed weights land next to the binaries (copied there by the build).</summary>
-    public static string DefaultFolder => Path.Combine(AppContext.BaseDirectory, "models", Name);
+    /// <summary>Where the committed weights land next to the binaries (copied there by the build). Located from this
+    /// assembly rather than the process, so a notebook kernel that loads Flux2.Core from the build output finds them.</summary>
+    public static string DefaultFolder =>
+        Path.Combine(Path.GetDirectoryName(typeof(MicroModel).Assembly.Location) is { Length: > 0 } dir ? dir : AppContext.BaseDirectory, "models", Name);
 }

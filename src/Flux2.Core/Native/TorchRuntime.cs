@@ -27,6 +27,11 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (loaded) return;
+            // libgomp reads OMP_WAIT_POLICY once, when libtorch loads. Its default busy-waits between parallel regions,
+            // which on a 2-core machine shared with other work (CI, a notebook kernel, parallel tests) slowed torch ops
+            // more than 20x; PASSIVE sleeps instead. Set natively (the .NET environment does not reach native getenv)
+            // and only when the user has not chosen.
+            if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
             var torchSharpDir = Path.GetDirectoryName(typeof(torch).Assembly.Location)!;
             var bridge = FindLibTorchSharp(torchSharpDir);
             if (bridge != null) PatchIfNeeded(bridge);
@@ -134,6 +139,9 @@ public static class TorchRuntime
             if (File.Exists(f)) NativeLibrary.Load(f);
         }
     }
+
+    [DllImport("libc", CharSet = CharSet.Ansi)]
+    static extern int setenv(string name, string value, int overwrite);
 
     static Exception Innermost(Exception e) => e.InnerException == null ? e : Innermost(e.InnerException);
 }
