@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Flux2.Interactive.Charts;
 using Microsoft.FSharp.Core;
 using Plotly.NET;
 

@@ -5,7 +5,7 @@ namespace Flux2.Interactive.Charts;
 
 /// <summary>One series of a chart: plotly trace <see cref="Type"/> ("scatter", "histogram", "bar"), its data and look.
 /// Plain data only: it travels as JSON to the Plotly.NET helper in its private load context
-/// (src/Flux2.Interactive.Plotly/ChartSpec.cs mirrors it field for field).</summary>
+/// (the helper compiles this same file, so both sides agree field for field).</summary>
 public sealed record TraceSpec
 {
     public string Type { get; init; } = "scatter";
@@ -41,7 +41,7 @@ public sealed record ChartSpec
     public int Height { get; init; } = 380;
     public List<TraceSpec> Traces { get; init; } = new();
 
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 }
 
