@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Flux2.Training.Objective;
+using Flux2.Training.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,8 +20,8 @@ public sealed class Trainer(ITrainingTask task, TrainerOptions options, TrainerC
     public void Run(CancellationToken cancel = default)
     {
         var parameters = task.TrainableParameters;
-        var o = options.Optimizer;
-        using var optimizer = optim.AdamW(parameters, options.LearningRate, o.Betas[0], o.Betas[1], o.Eps, o.WeightDecay);
+        using var optimizer = OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate, options.Optimizer);
+        cb.OnMessage?.Invoke($"optimizer {optimizer.Name}: {optimizer.StateBytes:N0} bytes of state");
         var schedule = new LearningRateSchedule(options.Schedule, options.Steps, options.WarmupSteps);
 
         cb.OnEval?.Invoke(new EvalReport(0, task.Evaluate()));
@@ -46,12 +47,12 @@ public sealed class Trainer(ITrainingTask task, TrainerOptions options, TrainerC
         if (last > 0) cb.OnEval?.Invoke(new EvalReport(last, task.Evaluate()));
     }
 
-    StepReport Step(int step, optim.Optimizer optimizer, double lr)
+    StepReport Step(int step, ITrainingOptimizer optimizer, double lr)
     {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
-        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-        optimizer.zero_grad();
+        optimizer.LearningRate = lr;
+        optimizer.ZeroGrad();
         double lossSum = 0, tSum = 0;
         bool finite = true;
         for (int k = 0; k < options.GradientAccumulation; k++)
@@ -64,7 +65,7 @@ public sealed class Trainer(ITrainingTask task, TrainerOptions options, TrainerC
         }
         double norm = GradNorm(task.TrainableParameters, options.MaxGradNorm);
         finite &= double.IsFinite(norm);
-        if (finite) optimizer.step();
+        if (finite) optimizer.Step();
         else cb.OnMessage?.Invoke($"step {step}: non-finite loss or gradient, update skipped");
         int n = options.GradientAccumulation;
         return new StepReport(step, options.Steps, lossSum / n, lr, tSum / n, norm, clock.Elapsed.TotalSeconds, task.Epoch) { Applied = finite };

@@ -7,7 +7,10 @@ public sealed record TrainerOptions(
     int Steps, int GradientAccumulation, double LearningRate, LrSchedulerType Schedule, int WarmupSteps, double MaxGradNorm,
     OptimizerParams Optimizer, int SaveEvery, int SampleEvery, bool SampleBeforeTraining)
 {
+    /// <summary>train.optimizer: adamw or adamw8bit (Optim/OptimizerFactory.cs).</summary>
+    public OptimizerType OptimizerType { get; init; } = OptimizerType.Adamw;
+
     public static TrainerOptions From(ProcessConfig p) => new(
         p.Train.Steps, p.Train.GradientAccumulationSteps, p.Train.Lr, p.Train.LrScheduler, p.Train.LrWarmupSteps, p.Train.MaxGradNorm,
-        p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample);
+        p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample) { OptimizerType = p.Train.Optimizer };
 }

@@ -102,7 +102,7 @@ public sealed record DatasetConfig
 public enum TimestepType { Weighted, Sigmoid, Linear, Shift, LognormBlend }
 public enum ContentOrStyle { Balanced, Content, Style }
 public enum LossType { Mse }
-/// <summary>adamw8bit (the ai-toolkit UI default) is accepted and trained with full-precision AdamW states.</summary>
+/// <summary>adamw: torch AdamW, fp32 moments; adamw8bit (the ai-toolkit UI default): our block-wise 8-bit AdamW (Training/Optim).</summary>
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
