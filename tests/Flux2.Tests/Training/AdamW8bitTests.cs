@@ -242,4 +242,22 @@ public class AdamW8bitTests(ITestOutputHelper output)
         Assert.Equal(8 * values, adamw.StateBytes);
         Assert.True(ratio <= 0.30, $"ratio {ratio:P1}");
     }
+
+    [Fact]
+    public void TinyLoraRunLossCurveStaysWithinNoiseOfAdamW()
+    {
+        var data = TempDataset.Create();
+        var scratch = TestPaths.TempDir();
+        var c = OptimizerComparison.Run(() => JobConfigReader.Parse(TempDataset.Job(data, scratch, 40), "tiny.yaml"), scratch, window: 10);
+        var (a, b, n) = (c.Windowed(c.AdamW), c.Windowed(c.AdamW8bit), c.Windowed(c.AdamWOtherSeed));
+        for (int i = 0; i < a.Count; i++) output.WriteLine($"steps {i * 10 + 1,2}-{i * 10 + 10,2}: adamw {a[i]:F4}  adamw8bit {b[i]:F4}  adamw other seed {n[i]:F4}");
+        foreach (var r in new[] { c.AdamW, c.AdamW8bit, c.AdamWOtherSeed }) output.WriteLine($"{r.Label}: fixed-input loss {r.EvalBefore:F4} -> {r.EvalAfter:F4}");
+        output.WriteLine($"state {c.AdamW8bitStateBytes:N0} / {c.AdamWStateBytes:N0} B = {c.StateRatio:P1}; curve gap {c.EightBitGap:F5} vs noise {c.Noise:F5}");
+
+        Assert.All(new[] { c.AdamW, c.AdamW8bit, c.AdamWOtherSeed }, r => Assert.Equal(40, r.Losses.Count));
+        Assert.True(c.StateRatio <= 0.30, $"state ratio {c.StateRatio:P1}");
+        Assert.True(c.EightBitGap < c.Noise, $"8-bit curve {c.EightBitGap:F5} away from AdamW's, run-to-run noise {c.Noise:F5}");
+        Assert.True(c.AdamW8bit.EvalAfter < 0.95 * c.AdamW8bit.EvalBefore, "the 8-bit run must learn");
+        Assert.InRange(c.AdamW8bit.EvalAfter - c.AdamW.EvalAfter, -0.1 * c.AdamW.EvalAfter, 0.1 * c.AdamW.EvalAfter);
+    }
 }
