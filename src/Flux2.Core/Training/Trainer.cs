@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Flux2.Training.Objective;
 using Flux2.Training.State;
+using Flux2.Training.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,8 +36,8 @@ public sealed partial class Trainer
     public TrainerOutcome Run(CancellationToken cancel = default)
     {
         var parameters = task.TrainableParameters;
-        var o = options.Optimizer;
-        using var optimizer = optim.AdamW(parameters, options.LearningRate, o.Betas[0], o.Betas[1], o.Eps, o.WeightDecay);
+        using var optimizer = OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate, options.Optimizer);
+        cb.OnMessage?.Invoke($"optimizer {optimizer.Name}: {optimizer.StateBytes:N0} bytes of state");
         using var ema = options.EmaDecay is double decay ? new EmaWeights(parameters, decay) : null;
         var schedule = new LearningRateSchedule(options.Schedule, options.Steps, options.WarmupSteps);
         var nan = new NanGuard(options.MaxNanSteps, options.Steps);
@@ -75,12 +76,12 @@ public sealed partial class Trainer
         return new TrainerOutcome(step, Cancelled: false, lastSave);
     }
 
-    StepReport Step(int step, optim.Optimizer optimizer, double lr)
+    StepReport Step(int step, ITrainingOptimizer optimizer, double lr)
     {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
-        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-        optimizer.zero_grad();
+        optimizer.LearningRate = lr;
+        optimizer.ZeroGrad();
         double lossSum = 0, tSum = 0;
         bool finite = true;
         for (int k = 0; k < options.GradientAccumulation; k++)
@@ -93,7 +94,7 @@ public sealed partial class Trainer
         }
         double norm = GradNorm(task.TrainableParameters, options.MaxGradNorm);
         finite &= double.IsFinite(norm);
-        if (finite) optimizer.step();
+        if (finite) optimizer.Step();
         else cb.OnMessage?.Invoke($"step {step}: non-finite loss or gradient, update skipped");
         int n = options.GradientAccumulation;
         return new StepReport(step, options.Steps, finite ? lossSum / n : double.NaN, lr, tSum / n, norm, clock.Elapsed.TotalSeconds, task.Epoch) { Applied = finite };

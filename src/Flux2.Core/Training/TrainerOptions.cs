@@ -9,8 +9,11 @@ public sealed record TrainerOptions(
     OptimizerParams Optimizer, int SaveEvery, int SampleEvery, bool SampleBeforeTraining,
     double? EmaDecay = null, int MaxNanSteps = 10, string? ResumeFrom = null)
 {
+    /// <summary>train.optimizer: adamw or adamw8bit (Optim/OptimizerFactory.cs).</summary>
+    public OptimizerType OptimizerType { get; init; } = OptimizerType.Adamw;
+
     public static TrainerOptions From(ProcessConfig p) => new(
         p.Train.Steps, p.Train.GradientAccumulationSteps, p.Train.Lr, p.Train.LrScheduler, p.Train.LrWarmupSteps, p.Train.MaxGradNorm,
         p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample,
-        p.Train.EmaConfig.UseEma ? p.Train.EmaConfig.EmaDecay : null, p.Train.MaxNanSteps);
+        p.Train.EmaConfig.UseEma ? p.Train.EmaConfig.EmaDecay : null, p.Train.MaxNanSteps) { OptimizerType = p.Train.Optimizer };
 }

@@ -1,3 +1,4 @@
+using Flux2.Training.Optim;
 using Flux2.Training.State;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace Flux2.Training;
 /// EMA, NaN counters — and the task adds its own parts.</summary>
 public sealed partial class Trainer
 {
-    sealed record Parts(optim.Optimizer Optimizer, EmaWeights? Ema, NanGuard Nan);
+    sealed record Parts(ITrainingOptimizer Optimizer, EmaWeights? Ema, NanGuard Nan);
 
     string Save(int step, bool final, Parts run)
     {

@@ -121,7 +121,7 @@ public enum DataErrorPolicy { Skip, Fail }
 public enum TimestepType { Weighted, Sigmoid, Linear, Shift, LognormBlend }
 public enum ContentOrStyle { Balanced, Content, Style }
 public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
-/// <summary>adamw8bit (the ai-toolkit UI default) is accepted and trained with full-precision AdamW states.</summary>
+/// <summary>adamw: torch AdamW, fp32 moments; adamw8bit (the ai-toolkit UI default): our block-wise 8-bit AdamW (Training/Optim).</summary>
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 

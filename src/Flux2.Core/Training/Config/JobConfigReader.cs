@@ -78,8 +78,6 @@ public static partial class JobConfigReader
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.noise_scheduler"), $"noise_scheduler '{train.NoiseScheduler}' is ignored: FLUX.2 always trains with flow matching"));
         if (train.DiffOutputPreservation && string.IsNullOrWhiteSpace(process.TriggerWord))
             Fail($"{p}.train.diff_output_preservation", $"'{p}.train.diff_output_preservation' needs a trigger_word: the preservation prompt is the caption with the trigger replaced by diff_output_preservation_class");
-        if (train.Optimizer == OptimizerType.Adamw8bit)
-            binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.optimizer"), "adamw8bit runs as AdamW with fp32 states here (same update, more optimizer memory)"));
         if (process.Model.Arch is not ("flux2" or "flux2_dev"))
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"), $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch flux2) and treats the model as such"));
         foreach (var (s, i) in process.Sample.Samples.Select((s, i) => (s, i)))

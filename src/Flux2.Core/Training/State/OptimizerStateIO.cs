@@ -1,51 +1,34 @@
-using TorchSharp.Modules;
-using static TorchSharp.torch;
+using Flux2.Training.Optim;
 
 namespace Flux2.Training.State;
 
 /// <summary>
-/// Puts an optimizer's per-parameter state into a <see cref="TrainingState"/> and back: for TorchSharp's AdamW the
-/// step count and both moments of parameter i as <c>optimizer.i.step</c> / <c>optimizer.i.exp_avg</c> /
-/// <c>optimizer.i.exp_avg_sq</c>. The learning rate is not stored: the trainer sets it from the schedule every step.
+/// Puts an optimizer's state into a <see cref="TrainingState"/> and back, through <see cref="ITrainingOptimizer.State"/>:
+/// its named tensors are stored under <c>optimizer.&lt;name&gt;</c> (AdamW: <c>i.exp_avg</c>, <c>i.exp_avg_sq</c>,
+/// <c>i.step</c>; AdamW8bit: 8-bit codes and block scales). The learning rate is not stored: the trainer sets it from the
+/// schedule every step.
 /// </summary>
 public static class OptimizerStateIO
 {
-    public static void Capture(optim.Optimizer optimizer, TrainingState state)
+    const string Prefix = "optimizer.";
+
+    public static void Capture(ITrainingOptimizer optimizer, TrainingState state)
     {
-        var states = States(optimizer);
-        state.Put("optimizer.type", "adamw");
-        state.Put("optimizer.count", states.Count);
-        for (int i = 0; i < states.Count; i++)
-        {
-            var s = states[i];
-            state.Put($"optimizer.{i}.step", s.step);
-            state.PutTensor($"optimizer.{i}.exp_avg", s.exp_avg);
-            state.PutTensor($"optimizer.{i}.exp_avg_sq", s.exp_avg_sq);
-        }
+        var named = optimizer.State();
+        state.Put("optimizer.type", optimizer.Name);
+        state.Put("optimizer.count", named.Count);
+        foreach (var (name, tensor) in named) state.PutTensor(Prefix + name, tensor);
     }
 
-    public static void Restore(optim.Optimizer optimizer, TrainingState state)
+    public static void Restore(ITrainingOptimizer optimizer, TrainingState state)
     {
-        var states = States(optimizer);
-        if (state.Get<string>("optimizer.type") != "adamw" || state.Get<int>("optimizer.count") != states.Count)
-            throw new ResumeMismatchException($"the checkpoint's optimizer state ({state.Get<string>("optimizer.type")}, " +
-                $"{state.Get<int>("optimizer.count")} tensors) does not fit this run's AdamW over {states.Count} tensors");
-        using var _ = no_grad();
-        for (int i = 0; i < states.Count; i++)
-        {
-            var s = states[i];
-            s.step = state.Get<long>($"optimizer.{i}.step");
-            // copy_ into the live tensors: the state objects are the optimizer's own, not copies.
-            s.exp_avg.copy_(state.GetTensor($"optimizer.{i}.exp_avg"));
-            s.exp_avg_sq.copy_(state.GetTensor($"optimizer.{i}.exp_avg_sq"));
-        }
-    }
-
-    static IReadOnlyList<AdamW.State> States(optim.Optimizer optimizer)
-    {
-        if (optimizer is not OptimizerHelper helper)
-            throw new NotSupportedException($"saving the state of {optimizer.GetType().Name} is not supported");
-        return helper.state_dict().State.Select(s => s as AdamW.State
-            ?? throw new NotSupportedException($"saving optimizer state of type {s.GetType().Name} is not supported")).ToList();
+        var type = state.Get<string>("optimizer.type");
+        var named = state.Tensors.Where(kv => kv.Key.StartsWith(Prefix, StringComparison.Ordinal))
+                                 .ToDictionary(kv => kv.Key[Prefix.Length..], kv => kv.Value);
+        if (type != optimizer.Name || named.Count != state.Get<int>("optimizer.count"))
+            throw new ResumeMismatchException($"the checkpoint's optimizer state ({type}, {named.Count} tensors) does not fit this run's " +
+                $"{optimizer.Name}; keep train.optimizer as it was, or start again with --restart");
+        try { optimizer.Load(named); }
+        catch (ArgumentException e) { throw new ResumeMismatchException($"the checkpoint's optimizer state does not fit this run: {e.Message}"); }
     }
 }
