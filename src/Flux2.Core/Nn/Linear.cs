@@ -34,9 +34,15 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>One low-rank update: Delta(x) = Scale · B(A(x)). Scale = strength · alpha / rank.</summary>
+/// <summary>One low-rank update: Delta(x) = Scale · B(A(dropout(x))). Scale = strength · alpha / rank.</summary>
 public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
 {
+    /// <summary>Training-time dropout on the adapter's input (peft's lora_dropout): active only while gradients are
+    /// recorded, so samples and evaluation are never dropped. Masks come from <see cref="DropoutGenerator"/> (seeded and
+    /// saved with the training state, so a resumed run draws the same masks).</summary>
+    public double Dropout { get; set; }
+    public Generator? DropoutGenerator { get; set; }
+
     public Tensor Down { get; } = down;   // lora_A [r, in]
     public Tensor Up { get; } = up;       // lora_B [out, r]
     public double Scale { get; set; } = scale;
@@ -45,6 +51,11 @@ public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
 
     public Tensor Delta(Tensor x)
     {
+        if (Dropout > 0 && is_grad_enabled())
+        {
+            using var keep = rand(x.shape, generator: DropoutGenerator).to(x.device).ge(Dropout);
+            x = x * keep.to(x.dtype) / (1 - Dropout);
+        }
         using var h = nn.functional.linear(x, Down.to(x.dtype));
         return nn.functional.linear(h, Up.to(x.dtype)).mul_(Scale);
     }

@@ -123,6 +123,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         state.Put("task.network", NetworkDescription());
         state.Put("task.rng", rng.State);
         state.PutTensor("task.noise_generator", noiseGenerator.get_state());
+        state.PutTensor("task.lora_dropout_generator", Network.DropoutGenerator.get_state());
         state.Put("task.data_order", order.Cursor);
     }
 
@@ -136,6 +137,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
                 : $"the checkpoint's LoRA network differs from this job's ({Describe(saved)} vs now {Describe(now)})");
         rng.State = state.Get<ulong[]>("task.rng");
         noiseGenerator.set_state(state.GetTensor("task.noise_generator"));
+        if (state.Has("task.lora_dropout_generator")) Network.DropoutGenerator.set_state(state.GetTensor("task.lora_dropout_generator"));
         order.Cursor = state.Get<BatchOrder.Position>("task.data_order");
     }
 

@@ -42,7 +42,7 @@ public sealed record ProcessConfig
 public enum NetworkType { Lora }
 public enum LoraTargetPreset { [YamlAlias("ai-toolkit", "all_linear")] AiToolkit, [YamlAlias("peft")] Diffusers }
 
-[IgnoredKeys("conv", "conv_alpha", "dropout", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path", "all_layers")]
+[IgnoredKeys("conv", "conv_alpha", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path", "all_layers")]
 public sealed record NetworkConfig
 {
     public NetworkType Type { get; set; } = NetworkType.Lora;
@@ -51,6 +51,8 @@ public sealed record NetworkConfig
     /// <summary>Scale = alpha / rank. Absent: alpha = rank (scale 1, what ai-toolkit forces for FLUX.2, §2.10).</summary>
     [Range(0)] public double? LinearAlpha { get; set; }
     public NetworkKwargs NetworkKwargs { get; set; } = new();
+    /// <summary>Dropout on each adapter's input while training (peft lora_dropout); 0 = off.</summary>
+    [Range(0, 0.99)] public double Dropout { get; set; } = 0.0;
 
     public double Alpha => LinearAlpha ?? Linear;
     public double Scale => Alpha / Linear;

@@ -23,10 +23,13 @@ public sealed class LoraNetwork : IDisposable
     public double Alpha { get; }
     readonly nn.Module model;
 
-    LoraNetwork(nn.Module model, IReadOnlyList<LoraModule> modules, int rank, double alpha)
+    LoraNetwork(nn.Module model, IReadOnlyList<LoraModule> modules, int rank, double alpha, Generator dropoutGenerator)
     {
-        this.model = model; Modules = modules; Rank = rank; Alpha = alpha;
+        this.model = model; Modules = modules; Rank = rank; Alpha = alpha; DropoutGenerator = dropoutGenerator;
     }
+
+    /// <summary>Draws the adapters' dropout masks (CPU, seeded); its state is part of the training state.</summary>
+    public Generator DropoutGenerator { get; }
 
     /// <summary>Freezes every base weight of <paramref name="transformer"/> and attaches the adapters.</summary>
     public static LoraNetwork Attach(nn.Module transformer, NetworkConfig config, long seed)
@@ -36,6 +39,7 @@ public sealed class LoraNetwork : IDisposable
         if (targets.Count == 0)
             throw new InvalidDataException("network_kwargs filters leave no Linear layer to train (only_if_contains / ignore_if_contains)");
         using var gen = new Generator((ulong)seed);
+        var dropoutGenerator = new Generator((ulong)seed + 1);
         var modules = new List<LoraModule>();
         foreach (var (name, linear) in targets)
         {
@@ -44,11 +48,11 @@ public sealed class LoraNetwork : IDisposable
             using var u = rand(new[] { (long)config.Linear, linear.InFeatures }, generator: gen);
             var down = new Parameter((u * (2 * bound) - bound).to(device), requires_grad: true);
             var up = new Parameter(zeros(new[] { linear.OutFeatures, (long)config.Linear }, device: device), requires_grad: true);
-            var adapter = new LoraAdapter(down, up, config.Scale);
+            var adapter = new LoraAdapter(down, up, config.Scale) { Dropout = config.Dropout, DropoutGenerator = dropoutGenerator };
             linear.Adapters.Add(adapter);
             modules.Add(new LoraModule(name, linear, adapter, down, up));
         }
-        return new LoraNetwork(transformer, modules, config.Linear, config.Alpha);
+        return new LoraNetwork(transformer, modules, config.Linear, config.Alpha, dropoutGenerator);
     }
 
     public IEnumerable<Parameter> Parameters => Modules.SelectMany(m => new[] { m.Down, m.Up });
@@ -70,5 +74,6 @@ public sealed class LoraNetwork : IDisposable
     public void Dispose()
     {
         foreach (var m in Modules) { m.Layer.Adapters.Remove(m.Adapter); m.Down.Dispose(); m.Up.Dispose(); }
+        DropoutGenerator.Dispose();
     }
 }

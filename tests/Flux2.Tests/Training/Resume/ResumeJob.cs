@@ -16,7 +16,7 @@ static class ResumeJob
         TempDataset.Job(dataset, output, steps,
                 extraTrain: "ema_config: {use_ema: true, ema_decay: 0.9}\n        gradient_accumulation: 2")
             .Replace("caption_ext: txt", "caption_ext: txt\n          caption_dropout_rate: 0.3\n          flip_x: true")
-            .Replace("linear: 4, linear_alpha: 4", $"linear: {rank}, linear_alpha: {rank}")
+            .Replace("linear: 4, linear_alpha: 4", $"linear: {rank}, linear_alpha: {rank}, dropout: 0.1")
             .Replace("save_every: 10", $"save_every: {saveEvery}");
 
     public static TrainingResult Train(ITestOutputHelper output, string dataset, string outDir, int steps, int rank = 4, int saveEvery = 10,
