@@ -20,6 +20,8 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
     [Theory]
     [InlineData("01-setup.ipynb")]
     [InlineData("02-dataset-and-captions.ipynb")]
+    [InlineData("03-understanding-flux2.ipynb")]
+    [InlineData("04-rank-dop-hardware.ipynb")]
     [InlineData("05-training.ipynb")]
     public void Notebook_runs_in_the_kernel_with_offline_charts_and_png_outputs(string notebook)
     {

@@ -1,0 +1,71 @@
+using Flux2.Models.TextEncoder;
+using Flux2.Models.Transformer;
+
+namespace Flux2.Interactive;
+
+/// <summary>The guide's VRAM tiers (§4.1, §6.3) as settings for a FLUX.2-dev LoRA job in ai-toolkit terms.</summary>
+public sealed record VramAdvice(
+    string Tier, double MinGiB, bool Fits, string TransformerQuantization, string TextEncoderQuantization,
+    bool LowVram, bool LayerOffloading, string Rank, string BatchSize, string Resolution, bool DifferentialOutputPreservation, string Notes);
+
+/// <summary>
+/// Pure functions for notebooks 03/04: which settings a GPU's memory calls for, weight memory from parameter
+/// counts, and how many trainable parameters a LoRA of a given rank adds to which layers (from a transformer config).
+/// </summary>
+public static class Recommendations
+{
+    /// <summary>The guide's tier for <paramref name="gib"/> of GPU memory: under 16 no FLUX.2-dev training; 16–31
+    /// tier A ("24 GB"); 32–63 tier B ("48 GB"); 64+ tier C ("80 GB+").</summary>
+    public static VramAdvice ForVram(double gib) => gib switch
+    {
+        < 0 or double.NaN => throw new ArgumentOutOfRangeException(nameof(gib), gib, "GPU memory must be a non-negative number of GiB"),
+        < 16 => new("under 16 GB: FLUX.2-dev does not fit", 0, false, "-", "-", true, true, "-", "-", "-", false,
+            "Train FLUX.2-micro (this kit) or a klein model; FLUX.2-dev training does not fit."),
+        < 32 => new("A: 16–24 GB (4070 Ti .. 4090)", 16, true, "float8", "float8", true, true, "8–16", "1 (+ gradient accumulation)", "896–1024 long side", false,
+            "Tight: simple styles or characters; cache text embeddings, DOP off."),
+        < 64 => new("B: 32–48 GB (RTX 6000 Ada, A6000)", 32, true, "float8", "float8", true, false, "32", "1–2", "1024²", false,
+            "Comfortable: 20–60+ images, 1000–3000 steps, lr 1e-4; offloading only if still OOM."),
+        _ => new("C: 64–96+ GB (H100, H200)", 64, true, "float8 (bf16 possible)", "float8", false, false, "32–64", "2–4", "1024², several buckets", true,
+            "Room to breathe: DOP on by default, larger or several buckets."),
+    };
+
+    /// <summary>The tiers' lower bounds, for a table of all of them.</summary>
+    public static readonly double[] TierExamples = { 12, 24, 48, 80 };
+
+    /// <summary>Weight memory in GiB of <paramref name="parameters"/> at <paramref name="bytesPerParameter"/> (bf16 2, fp8 1).</summary>
+    public static double WeightsGiB(long parameters, double bytesPerParameter) => parameters * bytesPerParameter / (1L << 30);
+
+    /// <summary>FLUX.2-dev's Mistral-Small-3 text encoder parameters (all 40 layers, no lm_head).</summary>
+    public static long TextEncoderParameters => MistralConfig.MistralSmall3.ParameterCount(MistralConfig.MistralSmall3.NumHiddenLayers);
+
+    /// <summary>One kind of LoRA target: <paramref name="Count"/> Linear layers of shape [Out x In].</summary>
+    public sealed record LoraTarget(string Name, long In, long Out, int Count)
+    {
+        public long LayerParameters => In * Out;
+        public long LoraParameters(int rank) => (long)rank * (In + Out);
+    }
+
+    /// <summary>The Linear layers ai-toolkit's FLUX.2 default targets (every Linear in the double and single blocks)
+    /// or, with <paramref name="diffusers"/>, diffusers' train_dreambooth_lora_flux2 default (image attention q/k/v/out
+    /// of the double blocks, to_qkv_mlp_proj and to_out of the single blocks).</summary>
+    public static IReadOnlyList<LoraTarget> Targets(TransformerConfig c, bool diffusers)
+    {
+        long d = c.InnerDim, m = c.MlpHidden;
+        var list = new List<LoraTarget>
+        {
+            new("double attn.to_q/to_k/to_v/to_out.0", d, d, 4 * c.NumLayers),
+        };
+        if (!diffusers)
+        {
+            list.Add(new("double attn.add_q/k/v_proj, to_add_out", d, d, 4 * c.NumLayers));
+            list.Add(new("double ff(_context).linear_in", d, 2 * m, 2 * c.NumLayers));
+            list.Add(new("double ff(_context).linear_out", m, d, 2 * c.NumLayers));
+        }
+        list.Add(new("single attn.to_qkv_mlp_proj", d, 3 * d + 2 * m, c.NumSingleLayers));
+        list.Add(new("single attn.to_out", d + m, d, c.NumSingleLayers));
+        return list;
+    }
+
+    /// <summary>Trainable parameters of a rank-<paramref name="rank"/> LoRA on <paramref name="targets"/>.</summary>
+    public static long LoraParameters(IEnumerable<LoraTarget> targets, int rank) => targets.Sum(t => t.Count * t.LoraParameters(rank));
+}

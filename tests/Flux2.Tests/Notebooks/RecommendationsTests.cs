@@ -1,0 +1,53 @@
+using Flux2.Interactive;
+using Flux2.Models.Transformer;
+using Xunit;
+
+namespace Flux2.Tests.Notebooks;
+
+public sealed class RecommendationsTests
+{
+    [Theory]
+    [InlineData(8, false, "-")]
+    [InlineData(24, true, "8–16")]
+    [InlineData(48, true, "32")]
+    [InlineData(80, true, "32–64")]
+    [InlineData(141, true, "32–64")]
+    public void Tiers_follow_the_guide(double gib, bool fits, string rank)
+    {
+        var a = Recommendations.ForVram(gib);
+        Assert.Equal(fits, a.Fits);
+        Assert.Equal(rank, a.Rank);
+    }
+
+    [Fact]
+    public void Tier_A_offloads_and_quantizes_tier_C_does_neither_and_turns_DOP_on()
+    {
+        var a = Recommendations.ForVram(24);
+        Assert.True(a.LowVram && a.LayerOffloading);
+        Assert.Equal("float8", a.TransformerQuantization);
+        Assert.False(a.DifferentialOutputPreservation);
+        var b = Recommendations.ForVram(48);
+        Assert.True(b.LowVram);
+        Assert.False(b.LayerOffloading);
+        var c = Recommendations.ForVram(80);
+        Assert.False(c.LowVram || c.LayerOffloading);
+        Assert.True(c.DifferentialOutputPreservation);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Recommendations.ForVram(-1));
+    }
+
+    [Fact]
+    public void Lora_targets_of_dev_have_the_reference_shapes()
+    {
+        var ai = Recommendations.Targets(TransformerConfig.Dev, diffusers: false);
+        var df = Recommendations.Targets(TransformerConfig.Dev, diffusers: true);
+        var qkvMlp = df.Single(t => t.Name.Contains("to_qkv_mlp_proj"));
+        Assert.Equal((6144L, 55296L, 48), (qkvMlp.In, qkvMlp.Out, qkvMlp.Count));
+        Assert.Equal(32L * (6144 + 55296), qkvMlp.LoraParameters(32));
+        // ai-toolkit's targets are every Linear inside the blocks: their weights are the blocks' parameters minus norms.
+        long blockWeights = ai.Sum(t => t.Count * t.LayerParameters);
+        long d = 6144, m = 18432;
+        Assert.Equal(8 * (8 * d * d + 6 * m * d) + 48 * ((3 * d + 2 * m) * d + (d + m) * d), blockWeights);
+        Assert.True(Recommendations.LoraParameters(ai, 16) > Recommendations.LoraParameters(df, 16));
+        Assert.Equal(2 * Recommendations.LoraParameters(df, 16), Recommendations.LoraParameters(df, 32));
+    }
+}
