@@ -21,6 +21,7 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
     [InlineData("01-setup.ipynb")]
     [InlineData("02-dataset-and-captions.ipynb")]
     [InlineData("05-training.ipynb")]
+    [InlineData("07-comparing-runs.ipynb")]
     public void Notebook_runs_in_the_kernel_with_offline_charts_and_png_outputs(string notebook)
     {
         var executed = Run(notebook);
