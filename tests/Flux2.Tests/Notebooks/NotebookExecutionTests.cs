@@ -23,6 +23,7 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
     [InlineData("03-understanding-flux2.ipynb")]
     [InlineData("04-rank-dop-hardware.ipynb")]
     [InlineData("05-training.ipynb")]
+    [InlineData("06-debugging-and-quality.ipynb")]
     [InlineData("07-comparing-runs.ipynb")]
     [InlineData("08-inference-and-export.ipynb")]
     public void Notebook_runs_in_the_kernel_with_offline_charts_and_png_outputs(string notebook)
