@@ -30,16 +30,22 @@ public static class LiveTraining
 
     /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and trains.</summary>
     public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null, string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3)
+                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,
+                                         int? stopAtStep = null)
     {
         var path = File.Exists(jobPath) ? jobPath : Kit.PathOf(jobPath);
-        return Run(JobConfigReader.Read(path), steps, outputFolder, device, model, configure, chartEverySeconds);
+        return Run(JobConfigReader.Read(path), steps, outputFolder, device, model, configure, chartEverySeconds, stopAtStep);
     }
 
-    /// <summary>Trains an already loaded (and possibly edited) job.</summary>
+    /// <summary>Trains an already loaded (and possibly edited) job. A run folder that holds a checkpoint of this job is
+    /// resumed exactly (the trainer's own resume). <paramref name="stopAtStep"/> stops the run after that step the way
+    /// Ctrl-C does on the CLI — finish the step, save a checkpoint with its training state — so a notebook can show a
+    /// stop and a resume.</summary>
     public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null, string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3)
+                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,
+                                         int? stopAtStep = null)
     {
+        using var stop = new CancellationTokenSource();
         var p = Prepare(job, steps, outputFolder, device, model);
         configure?.Invoke(p);
 
@@ -69,7 +75,9 @@ public static class LiveTraining
                 var eta = TimeSpan.FromSeconds(perStep * (r.TotalSteps - r.Step));
                 if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps) status?.Update(new HtmlFragment(Status($"step {r.Step}/{r.TotalSteps} · loss {r.Loss:F4} · lr {r.LearningRate:G3} · t {r.Timestep:F2} · grad norm {r.GradNorm:F3} · {perStep:F2} s/step · ETA {eta:mm\\:ss}")));
                 if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps) DrawChart();
+                if (r.Step == stopAtStep) stop.Cancel();
             },
+            OnResume = r => status?.Update(new HtmlFragment(Status($"resuming from step {r.Step} ({r.Path})"))),
             OnSample = r =>
             {
                 var png = PngImage.FromFile(r.GridPath);
@@ -77,10 +85,12 @@ public static class LiveTraining
                 else samples.Update(png);
             },
             OnMessage = m => { if (KernelInvocationContext.Current is null) Console.WriteLine(m); },
-        });
+        }, stop.Token);
         DrawChart();
         var last = reports.Count > 0 ? reports[^1] : null;
-        status?.Update(new HtmlFragment(Status($"done in {result.Seconds:F1} s · {reports.Count} steps · final loss {last?.Loss:F4} · LoRA {result.FinalLora}")));
+        status?.Update(new HtmlFragment(Status(result.Cancelled
+            ? $"stopped after step {result.Step} · checkpoint {result.FinalLora} (with its training state) · run again to resume"
+            : $"done in {result.Seconds:F1} s · {reports.Count} steps · final loss {last?.Loss:F4} · LoRA {result.FinalLora}")));
         return new LiveTrainingResult(result.RunFolder, result, reports, job);
     }
 
