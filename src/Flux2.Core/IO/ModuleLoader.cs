@@ -1,10 +1,15 @@
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Flux2.IO;
 
 /// <summary>Copies tensors into a module's parameters and buffers by name, strictly: every module key must be
-/// present with the shape the config implies, and every file key must be used; problems are listed together.</summary>
+/// present with the shape the config implies, and every file key must be used; problems are listed together.
+/// <para>A quantized <see cref="Nn.Linear"/> (built with a <see cref="QuantType"/>) whose float weight comes from the
+/// file is quantized on arrival: the one tensor is read onto the layer's device in the file's dtype, quantized there
+/// into the layer's 8-bit storage and freed before the next is read, so neither the device nor the CPU ever holds
+/// more than one float weight (its <c>weight_scale</c> is computed, not expected in the file).</para></summary>
 public static class ModuleLoader
 {
     public static void Load(nn.Module module, ITensorSource source, bool strict = true)
@@ -12,6 +17,8 @@ public static class ModuleLoader
         var targets = new Dictionary<string, Tensor>();
         foreach (var (name, p) in module.named_parameters()) targets[name] = p;
         foreach (var (name, b) in module.named_buffers()) targets[name] = b;
+        var quantizeOnLoad = QuantizeOnLoad(module, source);
+        foreach (var key in quantizeOnLoad.Keys) targets.Remove(key[..^"weight".Length] + "weight_scale");
 
         var missing = targets.Keys.Where(k => !source.Keys.Contains(k)).OrderBy(k => k).ToList();
         var unexpected = source.Keys.Where(k => !targets.ContainsKey(k)).OrderBy(k => k).ToList();
@@ -30,9 +37,29 @@ public static class ModuleLoader
         foreach (var (name, t) in targets)
         {
             if (!source.Keys.Contains(name)) continue;
+            if (quantizeOnLoad.TryGetValue(name, out var linear))
+            {
+                using var floatWeight = source.Read(name, t.device);
+                QuantizedWeight.QuantizeInto(floatWeight, linear.weight, linear.weight_scale!, linear.Quant!);
+                continue;
+            }
             using var value = source.Read(name, t.device, t.dtype);
             t.copy_(value);
         }
+    }
+
+    /// <summary>"X.weight" → the quantized Linear X, for layers whose file has no "X.weight_scale" (a float
+    /// checkpoint). A file that carries the scale is already quantized the same way and is copied as it is.</summary>
+    static Dictionary<string, Nn.Linear> QuantizeOnLoad(nn.Module module, ITensorSource source)
+    {
+        var result = new Dictionary<string, Nn.Linear>();
+        foreach (var (name, m) in module.named_modules())
+            if (m is Nn.Linear { IsQuantized: true } linear)
+            {
+                var prefix = name.Length == 0 ? "" : name + ".";
+                if (!source.Keys.Contains(prefix + "weight_scale")) result[prefix + "weight"] = linear;
+            }
+        return result;
     }
 }
 

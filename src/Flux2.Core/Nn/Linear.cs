@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using TorchSharp.Modules;
@@ -8,29 +9,59 @@ namespace Flux2.Nn;
 /// A Linear layer whose parameter names match the checkpoints (<c>weight</c>, optional <c>bias</c>) and which can
 /// carry LoRA adapters. Adapters are not registered as parameters, so the base state dict stays the checkpoint's:
 /// y = x Wᵀ (+ b) + Σ scale · (x Aᵀ) Bᵀ, with A = lora_A [r, in], B = lora_B [out, r] (reference §7.1).
+/// <para>Built with a <see cref="QuantType"/>, the frozen base weight is stored quantized from the start (no float
+/// copy is ever allocated): <c>weight</c> holds the 8-bit codes [out, in] and <c>weight_scale</c> one fp32 scale per
+/// output channel [out], both plain registered tensors without gradient (layer offloading moves them like any other).
+/// The loader fills them from a float checkpoint tensor by tensor (<see cref="IO.ModuleLoader"/>).</para>
 /// </summary>
 public sealed class Linear : nn.Module<Tensor, Tensor>
 {
     public readonly long InFeatures, OutFeatures;
     public Parameter weight;
+    public Parameter? weight_scale;
     public Parameter? bias;
     public List<LoraAdapter> Adapters { get; } = new();
 
-    public Linear(long inFeatures, long outFeatures, bool hasBias = false, Device? device = null, ScalarType? dtype = null)
+    /// <summary>How the base weight is stored: null = plain float weight in <see cref="DType"/>.</summary>
+    public QuantType? Quant { get; }
+    /// <summary>The layer's float dtype: of a plain weight and of the bias; a quantized weight is dequantized to the
+    /// activations' dtype.</summary>
+    public ScalarType DType { get; }
+    public bool IsQuantized => Quant is not null;
+
+    public Linear(long inFeatures, long outFeatures, bool hasBias = false, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
         : base(nameof(Linear))
     {
         InFeatures = inFeatures; OutFeatures = outFeatures;
-        weight = new Parameter(empty(new[] { outFeatures, inFeatures }, dtype ?? ScalarType.Float32, device), requires_grad: false);
-        if (hasBias) bias = new Parameter(zeros(new[] { outFeatures }, dtype ?? ScalarType.Float32, device), requires_grad: false);
+        DType = dtype ?? ScalarType.Float32;
+        Quant = quant;
+        weight = new Parameter(empty(new[] { outFeatures, inFeatures }, quant?.StorageType ?? DType, device), requires_grad: false);
+        if (quant is not null) weight_scale = new Parameter(ones(new[] { outFeatures }, ScalarType.Float32, device), requires_grad: false);
+        if (hasBias) bias = new Parameter(zeros(new[] { outFeatures }, DType, device), requires_grad: false);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
-        var y = nn.functional.linear(x, weight, bias);
+        var y = Quant is null ? nn.functional.linear(x, weight, bias) : QuantizedForward(x);
         foreach (var a in Adapters)
             if (a.Enabled) y = y.add_(a.Delta(x));
         return y;
+    }
+
+    Tensor QuantizedForward(Tensor x)
+    {
+        var y = QuantizedLinearFunction.Apply(x, weight, weight_scale!);
+        return bias is null ? y : y.add_(bias);
+    }
+
+    /// <summary>The base weight as a float tensor in <paramref name="dtype"/> (a new tensor): the dequantized codes
+    /// for a quantized layer, a copy otherwise. For merging, export and tests, not for the forward pass.</summary>
+    public Tensor DequantizedWeight(ScalarType? dtype = null)
+    {
+        using var _ = no_grad();
+        return Quant is null ? weight.detach().to(dtype ?? DType, copy: true)
+                             : QuantizedWeight.Dequantize(weight, weight_scale!, dtype ?? DType);
     }
 }
 

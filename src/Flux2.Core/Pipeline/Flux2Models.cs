@@ -5,6 +5,7 @@ using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
 using Flux2.Nn;
+using Flux2.Nn.Quantization;
 using Flux2.Sampling;
 using static TorchSharp.torch;
 
@@ -46,10 +47,13 @@ public sealed class Flux2Models : IDisposable
 
     /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id, <see cref="MicroModel.Name"/> or
     /// <see cref="TinyRandom"/>) and loads everything. Repo ids are looked up in <paramref name="cache"/>, by default the
-    /// user's HF cache (<see cref="HfCache.Default"/>).</summary>
-    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null)
+    /// user's HF cache (<see cref="HfCache.Default"/>). <paramref name="quantization"/> picks the components whose Linear
+    /// weights are quantized while loading (8-bit storage built on the device, filled tensor by tensor).</summary>
+    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null,
+                                   ModelQuantization? quantization = null)
     {
-        if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device);
+        var q = quantization ?? ModelQuantization.None;
+        if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device, q);
         if (spec == MicroModel.Name && !Directory.Exists(spec))
         {
             spec = MicroModel.DefaultFolder;
@@ -60,23 +64,23 @@ public sealed class Flux2Models : IDisposable
                  : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
                  : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
         var folder = DiffusersFolder.Open(root);
-        log?.Invoke($"loading transformer from {root}");
-        var transformer = LoadTransformer(folder, root, device, dtype);
+        log?.Invoke($"loading transformer from {root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}");
+        var transformer = LoadTransformer(folder, root, device, dtype, q.Transformer);
         log?.Invoke("loading VAE");
         var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, device, dtype);
-        log?.Invoke("loading text encoder");
-        var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), device, dtype);
+        log?.Invoke($"loading text encoder{(q.TextEncoder is { } teq ? $", quantizing to {teq} while loading" : "")}");
+        var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), device, dtype, q.TextEncoder);
         var tokenizer = PromptTokenizer.FromFolder(folder["tokenizer"].Folder);
         var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
             ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
         return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = tokenizer, Scheduler = scheduler };
     }
 
-    static Flux2Transformer LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype)
+    static Flux2Transformer LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype, QuantType? quant)
     {
-        if (folder.Components.TryGetValue("transformer", out var t)) return Flux2Transformer.FromFolder(t.Folder, device, dtype);
+        if (folder.Components.TryGetValue("transformer", out var t)) return Flux2Transformer.FromFolder(t.Folder, device, dtype, quant);
         var bfl = Path.Combine(root, "flux2-dev.safetensors");
-        if (File.Exists(bfl)) return Flux2Transformer.FromCheckpoint(bfl, TransformerConfig.Dev, device, dtype);
+        if (File.Exists(bfl)) return Flux2Transformer.FromCheckpoint(bfl, TransformerConfig.Dev, device, dtype, quant);
         throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no flux2-dev.safetensors");
     }
 
@@ -95,14 +99,15 @@ public sealed class Flux2Models : IDisposable
     }
 
     /// <summary>Debug-size FLUX.2 with seeded random weights (transformer/VAE/text-encoder fixture shapes).</summary>
-    public static Flux2Models CreateTinyRandom(long seed, Device? device = null)
+    public static Flux2Models CreateTinyRandom(long seed, Device? device = null, ModelQuantization? quantization = null)
     {
+        var q = quantization ?? ModelQuantization.None;
         manual_seed(seed); // the VAE's convolutions take TorchSharp's default init at construction
-        var transformer = new Flux2Transformer(TransformerConfig.Tiny, device);
+        var transformer = new Flux2Transformer(TransformerConfig.Tiny, device, quant: q.Transformer);
         RandomInit.Apply(transformer, seed);
         var vae = new AutoencoderKLFlux2(VaeConfig.Tiny, device);
         RandomInit.Apply(vae, seed + 1);
-        var te = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, device);
+        var te = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, device, quant: q.TextEncoder);
         RandomInit.Apply(te.Model, seed + 2);
         var template = new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromJson(ByteLevelBpeTokenizer.ByteOnlyTokenizerJson(), "tiny-random tokenizer"), maxLength: 64);
         return new Flux2Models { Origin = TinyRandom, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = template, Scheduler = new FlowMatchEulerScheduler() };

@@ -46,8 +46,8 @@ public static class OutOfMemoryAdvice
             advice.Add(new("train.batch_size", Num(t.BatchSize), "1", $"one image per forward; with gradient_accumulation {t.BatchSize * t.GradientAccumulationSteps} the effective batch stays the same"));
         if (!m.Quantize)
             advice.Add(new("model.quantize", "false", "true (qtype: qfloat8)", "8-bit transformer weights: about half the bf16 weight memory"));
-        else if (m.Qtype is "qfloat8" or "float8" or "qint8")
-            advice.Add(new("model.qtype", m.Qtype, "uint4", "4-bit transformer weights (guide: \"FP8 or even 4-bit\"), at some quality cost"));
+        if (!(m.QuantizeTe ?? m.Quantize))
+            advice.Add(new("model.quantize_te", "false", "true (qtype_te: qfloat8)", "8-bit text-encoder weights: about half its bf16 memory"));
         if (!m.LowVram)
             advice.Add(new("model.low_vram", "false", "true", "keeps the parts not in use (text encoder, VAE) off the GPU"));
         if (!m.LayerOffloading)
@@ -67,7 +67,7 @@ public static class OutOfMemoryAdvice
     /// <summary>Keys bound only for this advice (<see cref="AdviceOnlyAttribute"/>): said so, so the plan stays honest.</summary>
     static readonly HashSet<string> NotActedOnYet = new()
     {
-        "train.gradient_checkpointing", "model.quantize", "model.qtype", "model.low_vram", "model.layer_offloading",
+        "train.gradient_checkpointing", "model.low_vram", "model.layer_offloading",
         "model.layer_offloading_transformer_percent",
     };
 

@@ -40,7 +40,7 @@ public static class TrainingRun
 
         var device = TorchRuntime.Device(p.Device);
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
-        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log);
+        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization());
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
         using var task = new Flux2LoraTask(models, job, log);
         Directory.CreateDirectory(task.RunFolder);

@@ -78,7 +78,7 @@ public class OutOfMemoryAdviceTests
             p.Model.Quantize = true; p.Model.LayerOffloading = true; p.Model.LayerOffloadingTransformerPercent = 0.5;
             p.Train.DiffOutputPreservation = true;
         }));
-        Assert.Equal("uint4", advice["model.qtype"]);
+        Assert.DoesNotContain("model.qtype", advice.Keys); // no 4-bit type to step down to: not suggested
         Assert.DoesNotContain("model.quantize", advice.Keys);
         Assert.Equal("0.75", advice["model.layer_offloading_transformer_percent"]);
         Assert.Equal("false", advice["train.diff_output_preservation"]);

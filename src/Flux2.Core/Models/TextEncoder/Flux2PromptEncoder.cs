@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,7 +25,7 @@ public sealed class Flux2PromptEncoder : IDisposable
     public IReadOnlyList<int> OutLayers { get; }
     public int OutputDim => OutLayers.Count * Model.Config.HiddenSize;
 
-    public Flux2PromptEncoder(MistralConfig cfg, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null)
+    public Flux2PromptEncoder(MistralConfig cfg, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
     {
         var layers = (outLayers ?? DefaultOutLayers).ToArray();
         if (layers.Length == 0) throw new ArgumentException("outLayers is empty");
@@ -32,7 +33,7 @@ public sealed class Flux2PromptEncoder : IDisposable
             if (i < 0 || i > cfg.NumHiddenLayers)
                 throw new ArgumentOutOfRangeException(nameof(outLayers), $"layer {i} is outside 0..{cfg.NumHiddenLayers} of the text encoder config");
         OutLayers = layers;
-        Model = new MistralTextModel(cfg, layers.Max(), device, dtype);
+        Model = new MistralTextModel(cfg, layers.Max(), device, dtype, quant);
         Model.eval();
     }
 
@@ -59,14 +60,15 @@ public sealed class Flux2PromptEncoder : IDisposable
     }
 
     /// <summary>Builds from a text_encoder folder (config.json + model.safetensors or sharded
-    /// <c>model.safetensors.index.json</c>) and loads the needed weights.</summary>
-    public static Flux2PromptEncoder FromFolder(string textEncoderFolder, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null)
+    /// <c>model.safetensors.index.json</c>) and loads the needed weights; with <paramref name="quant"/>, the decoder
+    /// layers' Linear weights are quantized while loading, one tensor at a time.</summary>
+    public static Flux2PromptEncoder FromFolder(string textEncoderFolder, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
     {
         var configPath = Path.Combine(textEncoderFolder, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"text encoder config not found: {configPath}", configPath);
         var cfg = MistralConfig.FromJson(configPath);
         using var source = WeightFiles.Open(textEncoderFolder);
-        var enc = new Flux2PromptEncoder(cfg, outLayers, device, dtype);
+        var enc = new Flux2PromptEncoder(cfg, outLayers, device, dtype, quant);
         try { enc.LoadWeights(source); }
         catch { enc.Dispose(); throw; }
         return enc;

@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using Linear = Flux2.Nn.Linear;
@@ -14,13 +15,13 @@ public sealed class MistralAttention : nn.Module<Tensor, Tensor, Tensor, Tensor,
     readonly MistralConfig cfg;
     public Linear q_proj, k_proj, v_proj, o_proj;
 
-    public MistralAttention(MistralConfig cfg, Device? device = null, ScalarType? dtype = null) : base(nameof(MistralAttention))
+    public MistralAttention(MistralConfig cfg, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(MistralAttention))
     {
         this.cfg = cfg;
-        q_proj = new Linear(cfg.HiddenSize, cfg.QueryDim, device: device, dtype: dtype);
-        k_proj = new Linear(cfg.HiddenSize, cfg.KeyValueDim, device: device, dtype: dtype);
-        v_proj = new Linear(cfg.HiddenSize, cfg.KeyValueDim, device: device, dtype: dtype);
-        o_proj = new Linear(cfg.QueryDim, cfg.HiddenSize, device: device, dtype: dtype);
+        q_proj = new Linear(cfg.HiddenSize, cfg.QueryDim, device: device, dtype: dtype, quant: quant);
+        k_proj = new Linear(cfg.HiddenSize, cfg.KeyValueDim, device: device, dtype: dtype, quant: quant);
+        v_proj = new Linear(cfg.HiddenSize, cfg.KeyValueDim, device: device, dtype: dtype, quant: quant);
+        o_proj = new Linear(cfg.QueryDim, cfg.HiddenSize, device: device, dtype: dtype, quant: quant);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using Flux2.Nn;
@@ -10,11 +11,11 @@ public sealed class MistralMlp : nn.Module<Tensor, Tensor>
 {
     public Linear gate_proj, up_proj, down_proj;
 
-    public MistralMlp(MistralConfig cfg, Device? device = null, ScalarType? dtype = null) : base(nameof(MistralMlp))
+    public MistralMlp(MistralConfig cfg, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(MistralMlp))
     {
-        gate_proj = new Linear(cfg.HiddenSize, cfg.IntermediateSize, device: device, dtype: dtype);
-        up_proj = new Linear(cfg.HiddenSize, cfg.IntermediateSize, device: device, dtype: dtype);
-        down_proj = new Linear(cfg.IntermediateSize, cfg.HiddenSize, device: device, dtype: dtype);
+        gate_proj = new Linear(cfg.HiddenSize, cfg.IntermediateSize, device: device, dtype: dtype, quant: quant);
+        up_proj = new Linear(cfg.HiddenSize, cfg.IntermediateSize, device: device, dtype: dtype, quant: quant);
+        down_proj = new Linear(cfg.IntermediateSize, cfg.HiddenSize, device: device, dtype: dtype, quant: quant);
         RegisterComponents();
     }
 
@@ -34,12 +35,12 @@ public sealed class MistralDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tens
     public MistralAttention self_attn;
     public MistralMlp mlp;
 
-    public MistralDecoderLayer(MistralConfig cfg, Device? device = null, ScalarType? dtype = null) : base(nameof(MistralDecoderLayer))
+    public MistralDecoderLayer(MistralConfig cfg, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(MistralDecoderLayer))
     {
         input_layernorm = new RMSNorm(cfg.HiddenSize, cfg.RmsNormEps, device, dtype);
-        self_attn = new MistralAttention(cfg, device, dtype);
+        self_attn = new MistralAttention(cfg, device, dtype, quant);
         post_attention_layernorm = new RMSNorm(cfg.HiddenSize, cfg.RmsNormEps, device, dtype);
-        mlp = new MistralMlp(cfg, device, dtype);
+        mlp = new MistralMlp(cfg, device, dtype, quant);
         RegisterComponents();
     }
 

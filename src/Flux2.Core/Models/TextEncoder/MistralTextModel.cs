@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,6 +16,8 @@ namespace Flux2.Models.TextEncoder;
 /// <para>Hidden-state indices follow transformers' <c>output_hidden_states</c>: 0 = embedding output, k = output of
 /// decoder layer k (residual stream, before the final norm), except k = NumHiddenLayers which transformers reports
 /// after the final norm.</para>
+/// <para>With a <see cref="QuantType"/>, the seven Linear layers of every decoder layer are built with 8-bit storage
+/// and filled by the loader tensor by tensor; the embedding and the norms stay in <c>dtype</c>.</para>
 /// </summary>
 public sealed class MistralTextModel : nn.Module
 {
@@ -24,7 +27,7 @@ public sealed class MistralTextModel : nn.Module
     public ModuleList<MistralDecoderLayer> layers;
     public RMSNorm? norm;
 
-    public MistralTextModel(MistralConfig cfg, int? layersToBuild = null, Device? device = null, ScalarType? dtype = null)
+    public MistralTextModel(MistralConfig cfg, int? layersToBuild = null, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
         : base(nameof(MistralTextModel))
     {
         cfg.Validate();
@@ -36,7 +39,7 @@ public sealed class MistralTextModel : nn.Module
         embed_tokens = nn.Embedding(cfg.VocabSize, cfg.HiddenSize, device: device, dtype: dtype ?? ScalarType.Float32);
         embed_tokens.weight!.requires_grad = false;
         layers = new ModuleList<MistralDecoderLayer>();
-        for (var i = 0; i < k; i++) layers.Add(new MistralDecoderLayer(cfg, device, dtype));
+        for (var i = 0; i < k; i++) layers.Add(new MistralDecoderLayer(cfg, device, dtype, quant));
         if (k == cfg.NumHiddenLayers) norm = new RMSNorm(cfg.HiddenSize, cfg.RmsNormEps, device, dtype);
         RegisterComponents();
     }

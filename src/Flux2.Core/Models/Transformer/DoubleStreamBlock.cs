@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using Flux2.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -12,10 +13,10 @@ public sealed class SwiGLUFeedForward : nn.Module<Tensor, Tensor>
 {
     public Linear linear_in, linear_out;
 
-    public SwiGLUFeedForward(int dim, int hidden, Device? device, ScalarType? dtype) : base(nameof(SwiGLUFeedForward))
+    public SwiGLUFeedForward(int dim, int hidden, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(SwiGLUFeedForward))
     {
-        linear_in = new Linear(dim, 2 * hidden, device: device, dtype: dtype);
-        linear_out = new Linear(hidden, dim, device: device, dtype: dtype);
+        linear_in = new Linear(dim, 2 * hidden, device: device, dtype: dtype, quant: quant);
+        linear_out = new Linear(hidden, dim, device: device, dtype: dtype, quant: quant);
         RegisterComponents();
     }
 
@@ -35,10 +36,10 @@ public sealed class DoubleStreamAttention : nn.Module
     public ModuleList<Linear> to_out;
     public RMSNorm norm_q, norm_k, norm_added_q, norm_added_k;
 
-    public DoubleStreamAttention(TransformerConfig c, Device? device, ScalarType? dtype) : base(nameof(DoubleStreamAttention))
+    public DoubleStreamAttention(TransformerConfig c, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(DoubleStreamAttention))
     {
         int d = c.InnerDim;
-        Linear L() => new(d, d, device: device, dtype: dtype);
+        Linear L() => new(d, d, device: device, dtype: dtype, quant: quant);
         RMSNorm N() => new(c.AttentionHeadDim, c.Eps, device, dtype);
         (to_q, to_k, to_v, add_q_proj, add_k_proj, add_v_proj, to_add_out) = (L(), L(), L(), L(), L(), L(), L());
         to_out = new ModuleList<Linear>(L());
@@ -58,12 +59,12 @@ public sealed class DoubleStreamBlock : nn.Module
     public DoubleStreamAttention attn;
     public SwiGLUFeedForward ff, ff_context;
 
-    public DoubleStreamBlock(TransformerConfig c, Device? device, ScalarType? dtype) : base(nameof(DoubleStreamBlock))
+    public DoubleStreamBlock(TransformerConfig c, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(DoubleStreamBlock))
     {
         headDim = c.AttentionHeadDim; eps = c.Eps;
-        attn = new DoubleStreamAttention(c, device, dtype);
-        ff = new SwiGLUFeedForward(c.InnerDim, c.MlpHidden, device, dtype);
-        ff_context = new SwiGLUFeedForward(c.InnerDim, c.MlpHidden, device, dtype);
+        attn = new DoubleStreamAttention(c, device, dtype, quant);
+        ff = new SwiGLUFeedForward(c.InnerDim, c.MlpHidden, device, dtype, quant);
+        ff_context = new SwiGLUFeedForward(c.InnerDim, c.MlpHidden, device, dtype, quant);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using Flux2.IO;
 using Flux2.Nn;
 using TorchSharp;
@@ -12,6 +13,10 @@ namespace Flux2.Models.Transformer;
 /// The FLUX.2 rectified-flow transformer (diffusers <c>Flux2Transformer2DModel</c>; reference §2). Field names are the
 /// diffusers checkpoint names, so <see cref="ModuleLoader"/> maps weights 1:1. Any size from a
 /// <see cref="TransformerConfig"/>; built directly on the given device and dtype.
+/// <para>With a <see cref="QuantType"/>, every Linear of the blocks, the modulations, the timestep/guidance embedders,
+/// the context embedder and the final adaLN is built with 8-bit storage (the loader quantizes the checkpoint's tensors
+/// into it one by one). x_embedder and proj_out — the first and last maps of the latent, small (128 x 6144) and most
+/// sensitive since every error there lands on the predicted velocity directly — stay in <c>dtype</c>.</para>
 /// </summary>
 public sealed class Flux2Transformer : nn.Module
 {
@@ -23,38 +28,39 @@ public sealed class Flux2Transformer : nn.Module
     public ModuleList<SingleStreamBlock> single_transformer_blocks;
     public AdaLayerNormOut norm_out;
 
-    public Flux2Transformer(TransformerConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(Flux2Transformer))
+    public Flux2Transformer(TransformerConfig config, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(Flux2Transformer))
     {
         config.Validate();
         Config = config;
         int d = config.InnerDim;
         x_embedder = new Linear(config.InChannels, d, device: device, dtype: dtype);
-        context_embedder = new Linear(config.JointAttentionDim, d, device: device, dtype: dtype);
-        time_guidance_embed = new TimestepGuidanceEmbedding(config, device, dtype);
-        double_stream_modulation_img = new Modulation(d, 2, device, dtype);
-        double_stream_modulation_txt = new Modulation(d, 2, device, dtype);
-        single_stream_modulation = new Modulation(d, 1, device, dtype);
-        transformer_blocks = new ModuleList<DoubleStreamBlock>(Enumerable.Range(0, config.NumLayers).Select(_ => new DoubleStreamBlock(config, device, dtype)).ToArray());
-        single_transformer_blocks = new ModuleList<SingleStreamBlock>(Enumerable.Range(0, config.NumSingleLayers).Select(_ => new SingleStreamBlock(config, device, dtype)).ToArray());
-        norm_out = new AdaLayerNormOut(d, config.Eps, device, dtype);
+        context_embedder = new Linear(config.JointAttentionDim, d, device: device, dtype: dtype, quant: quant);
+        time_guidance_embed = new TimestepGuidanceEmbedding(config, device, dtype, quant);
+        double_stream_modulation_img = new Modulation(d, 2, device, dtype, quant);
+        double_stream_modulation_txt = new Modulation(d, 2, device, dtype, quant);
+        single_stream_modulation = new Modulation(d, 1, device, dtype, quant);
+        transformer_blocks = new ModuleList<DoubleStreamBlock>(Enumerable.Range(0, config.NumLayers).Select(_ => new DoubleStreamBlock(config, device, dtype, quant)).ToArray());
+        single_transformer_blocks = new ModuleList<SingleStreamBlock>(Enumerable.Range(0, config.NumSingleLayers).Select(_ => new SingleStreamBlock(config, device, dtype, quant)).ToArray());
+        norm_out = new AdaLayerNormOut(d, config.Eps, device, dtype, quant);
         proj_out = new Linear(d, config.OutChannels, device: device, dtype: dtype);
         RegisterComponents();
     }
 
-    /// <summary>Loads a diffusers <c>transformer/</c> folder (config.json + safetensors, sharded or not).</summary>
-    public static Flux2Transformer FromFolder(string folder, Device? device = null, ScalarType? dtype = null)
+    /// <summary>Loads a diffusers <c>transformer/</c> folder (config.json + safetensors, sharded or not); with
+    /// <paramref name="quant"/>, quantized while loading (see the class remarks).</summary>
+    public static Flux2Transformer FromFolder(string folder, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
     {
         var configPath = Path.Combine(folder, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"transformer config not found: {configPath}", configPath);
-        return FromCheckpoint(folder, TransformerConfig.FromJson(configPath), device, dtype);
+        return FromCheckpoint(folder, TransformerConfig.FromJson(configPath), device, dtype, quant);
     }
 
     /// <summary>Loads weights in either layout (diffusers, or a BFL single file such as <c>flux2-dev.safetensors</c>,
     /// whose keys are mapped on the fly) into a model built from <paramref name="config"/>.</summary>
-    public static Flux2Transformer FromCheckpoint(string path, TransformerConfig config, Device? device = null, ScalarType? dtype = null)
+    public static Flux2Transformer FromCheckpoint(string path, TransformerConfig config, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
     {
         using var source = TransformerCheckpoint.Open(path);
-        var model = new Flux2Transformer(config, device, dtype);
+        var model = new Flux2Transformer(config, device, dtype, quant);
         try { ModuleLoader.Load(model, source); }
         catch { model.Dispose(); throw; }
         return model;
@@ -113,10 +119,10 @@ public sealed class AdaLayerNormOut : nn.Module
     readonly double eps;
     public Linear linear;
 
-    public AdaLayerNormOut(int dim, double eps, Device? device, ScalarType? dtype) : base(nameof(AdaLayerNormOut))
+    public AdaLayerNormOut(int dim, double eps, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(AdaLayerNormOut))
     {
         this.eps = eps;
-        linear = new Linear(dim, 2 * dim, device: device, dtype: dtype);
+        linear = new Linear(dim, 2 * dim, device: device, dtype: dtype, quant: quant);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using Flux2.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,10 +17,10 @@ public sealed class Modulation : nn.Module
     readonly int sets;
     public Linear linear;
 
-    public Modulation(int dim, int sets, Device? device, ScalarType? dtype) : base(nameof(Modulation))
+    public Modulation(int dim, int sets, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(Modulation))
     {
         this.sets = sets;
-        linear = new Linear(dim, 3 * sets * dim, device: device, dtype: dtype);
+        linear = new Linear(dim, 3 * sets * dim, device: device, dtype: dtype, quant: quant);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using Flux2.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,11 +12,11 @@ public sealed class ParallelSelfAttention : nn.Module
     public Linear to_qkv_mlp_proj, to_out;
     public RMSNorm norm_q, norm_k;
 
-    public ParallelSelfAttention(TransformerConfig c, Device? device, ScalarType? dtype) : base(nameof(ParallelSelfAttention))
+    public ParallelSelfAttention(TransformerConfig c, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(ParallelSelfAttention))
     {
         int d = c.InnerDim, m = c.MlpHidden;
-        to_qkv_mlp_proj = new Linear(d, 3 * d + 2 * m, device: device, dtype: dtype);
-        to_out = new Linear(d + m, d, device: device, dtype: dtype);
+        to_qkv_mlp_proj = new Linear(d, 3 * d + 2 * m, device: device, dtype: dtype, quant: quant);
+        to_out = new Linear(d + m, d, device: device, dtype: dtype, quant: quant);
         norm_q = new RMSNorm(c.AttentionHeadDim, c.Eps, device, dtype);
         norm_k = new RMSNorm(c.AttentionHeadDim, c.Eps, device, dtype);
         RegisterComponents();
@@ -32,10 +33,10 @@ public sealed class SingleStreamBlock : nn.Module
     readonly double eps;
     public ParallelSelfAttention attn;
 
-    public SingleStreamBlock(TransformerConfig c, Device? device, ScalarType? dtype) : base(nameof(SingleStreamBlock))
+    public SingleStreamBlock(TransformerConfig c, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(SingleStreamBlock))
     {
         headDim = c.AttentionHeadDim; innerDim = c.InnerDim; mlpHidden = c.MlpHidden; eps = c.Eps;
-        attn = new ParallelSelfAttention(c, device, dtype);
+        attn = new ParallelSelfAttention(c, device, dtype, quant);
         RegisterComponents();
     }
 

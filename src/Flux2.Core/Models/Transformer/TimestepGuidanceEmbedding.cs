@@ -1,3 +1,4 @@
+using Flux2.Nn.Quantization;
 using Flux2.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,10 +10,10 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 {
     public Linear linear_1, linear_2;
 
-    public TimestepEmbedding(int inChannels, int dim, Device? device, ScalarType? dtype) : base(nameof(TimestepEmbedding))
+    public TimestepEmbedding(int inChannels, int dim, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(TimestepEmbedding))
     {
-        linear_1 = new Linear(inChannels, dim, device: device, dtype: dtype);
-        linear_2 = new Linear(dim, dim, device: device, dtype: dtype);
+        linear_1 = new Linear(inChannels, dim, device: device, dtype: dtype, quant: quant);
+        linear_2 = new Linear(dim, dim, device: device, dtype: dtype, quant: quant);
         RegisterComponents();
     }
 
@@ -31,11 +32,11 @@ public sealed class TimestepGuidanceEmbedding : nn.Module
     public TimestepEmbedding timestep_embedder;
     public TimestepEmbedding? guidance_embedder;
 
-    public TimestepGuidanceEmbedding(TransformerConfig c, Device? device, ScalarType? dtype) : base(nameof(TimestepGuidanceEmbedding))
+    public TimestepGuidanceEmbedding(TransformerConfig c, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(TimestepGuidanceEmbedding))
     {
         channels = c.TimestepGuidanceChannels;
-        timestep_embedder = new TimestepEmbedding(channels, c.InnerDim, device, dtype);
-        if (c.GuidanceEmbeds) guidance_embedder = new TimestepEmbedding(channels, c.InnerDim, device, dtype);
+        timestep_embedder = new TimestepEmbedding(channels, c.InnerDim, device, dtype, quant);
+        if (c.GuidanceEmbeds) guidance_embedder = new TimestepEmbedding(channels, c.InnerDim, device, dtype, quant);
         RegisterComponents();
     }
 

@@ -197,19 +197,34 @@ public sealed record OptimizerParams
     [Range(0)] public double Eps { get; set; } = 1e-6;
 }
 
-[IgnoredKeys("quantize_te", "qtype_te", "layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode", "compile_dynamic",
+[IgnoredKeys("layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode", "compile_dynamic",
              "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
 public sealed record ModelConfig
 {
     /// <summary>A diffusers folder, a repo id in the HF cache, or tiny-random.</summary>
     public string NameOrPath { get; set; } = "black-forest-labs/FLUX.2-dev";
     public string Arch { get; set; } = "flux2";
+    /// <summary>8-bit transformer Linear weights (one scale per output channel), quantized while loading; LoRA
+    /// trains on top of the frozen quantized base (ai-toolkit.md §2.14).</summary>
+    public bool Quantize { get; set; } = false;
+    public WeightQuantization Qtype { get; set; } = WeightQuantization.Qfloat8;
+    /// <summary>8-bit text-encoder (Mistral decoder layers) weights; unset follows <see cref="Quantize"/>, as ai-toolkit's
+    /// code default does. Unlike ai-toolkit's FLUX.2 loader (which quantizes Mistral with <c>qtype</c>, §2.14), the
+    /// encoder uses <see cref="QtypeTe"/>.</summary>
+    public bool? QuantizeTe { get; set; }
+    public WeightQuantization QtypeTe { get; set; } = WeightQuantization.Qfloat8;
     // The memory savers below are read so the out-of-memory advice (OutOfMemoryAdvice) can tell what is already on.
-    [AdviceOnly] public bool Quantize { get; set; } = false;
-    [AdviceOnly] public string Qtype { get; set; } = "qfloat8";
     [AdviceOnly] public bool LowVram { get; set; } = false;
     [AdviceOnly] public bool LayerOffloading { get; set; } = false;
     [AdviceOnly, Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
+}
+
+/// <summary>ai-toolkit <c>qtype</c> values this kit implements: weight-only 8-bit with per-output-channel scales
+/// (Nn.Quantization.QuantType parses the same spellings). 4-bit and lower types (uint4, nvfp4 ...) are not implemented.</summary>
+public enum WeightQuantization
+{
+    [YamlAlias("float8", "fp8", "qfloat8_e4m3fn", "float8_e4m3fn", "fp8_e4m3")] Qfloat8,
+    [YamlAlias("int8")] Qint8,
 }
 
 [IgnoredKeys("sampler", "sample_start_step", "neg", "format", "add_prompt_file", "network_multiplier")]
