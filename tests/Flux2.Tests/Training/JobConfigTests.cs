@@ -41,7 +41,8 @@ public class JobConfigTests
         Assert.Equal("my_flux2_lora_v1", job.Meta["name"]);
         // Keys ai-toolkit knows but this kit does not act on are listed, not warned about.
         Assert.Contains("config.process[0].model.quantize", loaded.IgnoredKeys);
-        Assert.Contains("config.process[0].train.gradient_checkpointing", loaded.IgnoredKeys);
+        Assert.DoesNotContain("config.process[0].train.gradient_checkpointing", loaded.IgnoredKeys); // acted on (issue 6)
+        Assert.True(p.Train.GradientCheckpointing);
     }
 
     [Fact]
