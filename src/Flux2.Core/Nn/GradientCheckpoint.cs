@@ -49,15 +49,21 @@ public interface IReplayableState
 /// backward returns are read by libtorch only after the callback returns: the first are disposed here, the second are
 /// disposed at this thread's next callback or when <see cref="Backward"/> finishes — never while libtorch may read them.</item>
 /// <item>The callback runs on libtorch's autograd thread (the caller's on CPU, a device thread on CUDA), where no
-/// DisposeScope of the caller applies, and an exception escaping it would kill the process: it is stored and thrown by
-/// <see cref="Backward"/> (or <see cref="ThrowIfBackwardFailed"/>) once the backward pass is over.</item>
+/// DisposeScope of the caller applies, and an exception escaping it would kill the process: it is stored with the
+/// thread that ran the forward and thrown by <see cref="Backward"/> (or <see cref="ThrowIfBackwardFailed"/>) on that
+/// thread once the backward pass is over. Trainings on different threads (parallel tests) do not see each other's.</item>
 /// </list>
 /// </summary>
 public static class GradientCheckpoint
 {
     [ThreadStatic] static int forwardDepth;
-    static Exception? backwardFailure;
-    static readonly List<(int Thread, Tensor Grad)> handedToAutograd = new();
+    [ThreadStatic] static Session? threadSession;
+    static readonly List<(int Thread, Session Session, Tensor Grad)> handedToAutograd = new();
+
+    /// <summary>What the backward callbacks of the blocks run forward on one thread report back to it.</summary>
+    sealed class Session { public Exception? Failure; }
+
+    static Session CurrentSession => threadSession ??= new Session();
 
     /// <summary>True inside a checkpointed block's forward, which runs without recording gradients but is a training
     /// forward: layers whose behaviour differs in training (LoRA dropout) must act as if gradients were recorded, or the
@@ -74,7 +80,7 @@ public static class GradientCheckpoint
     {
         if (!is_grad_enabled()) return block(inputs);
         hooks ??= new CheckpointHooks();
-        var call = new Call(block, hooks, inputs.Select(t => t.requires_grad).ToArray());
+        var call = new Call(block, hooks, inputs.Select(t => t.requires_grad).ToArray(), CurrentSession);
         using var anchor = empty(0, device: inputs.Length > 0 ? inputs[0].device : null, requires_grad: true);
         var args = new object[inputs.Length + 2];
         args[0] = call;
@@ -85,37 +91,42 @@ public static class GradientCheckpoint
         return outputs.ToArray();
     }
 
-    /// <summary><c>loss.backward()</c>, then any failure of a recompute rethrown here (see the class remarks).</summary>
+    /// <summary><c>loss.backward()</c>, then any failure of a recompute rethrown here (see the class remarks). Call it
+    /// on the thread that ran the forward.</summary>
     public static void Backward(Tensor loss)
     {
-        Interlocked.Exchange(ref backwardFailure, null);
+        var session = CurrentSession;
+        Interlocked.Exchange(ref session.Failure, null);
         loss.backward();
-        ReleaseHandedGradients(thread: null);
+        ReleaseHandedGradients(e => e.Session == session); // the pass is over: libtorch has read them all
         ThrowIfBackwardFailed();
     }
 
-    /// <summary>For callers that run <c>backward()</c> themselves: throws what a recompute failed with, once.</summary>
+    /// <summary>For callers that run <c>backward()</c> themselves: throws, once, what a recompute of a block whose forward
+    /// ran on this thread failed with.</summary>
     public static void ThrowIfBackwardFailed()
     {
-        var e = Interlocked.Exchange(ref backwardFailure, null);
+        var e = Interlocked.Exchange(ref CurrentSession.Failure, null);
         if (e is not null)
             throw new InvalidOperationException($"gradient checkpointing: recomputing a block in the backward pass failed: {e.Message}", e);
     }
 
-    /// <summary>Disposes gradients returned to libtorch earlier: those of <paramref name="thread"/> (libtorch has copied
-    /// them before that thread can call back again), or all of them once the backward pass is over.</summary>
-    static void ReleaseHandedGradients(int? thread)
+    /// <summary>Disposes gradients returned to libtorch earlier that <paramref name="which"/> selects: those handed out
+    /// by the current callback's thread (libtorch copied them before that thread could call back again), or those of a
+    /// backward pass that is over.</summary>
+    static void ReleaseHandedGradients(Func<(int Thread, Session Session, Tensor Grad), bool> which)
     {
         lock (handedToAutograd)
         {
-            foreach (var (t, g) in handedToAutograd) if (thread is null || t == thread) g.Dispose();
-            handedToAutograd.RemoveAll(e => thread is null || e.Thread == thread);
+            foreach (var e in handedToAutograd) if (which(e)) e.Grad.Dispose();
+            handedToAutograd.RemoveAll(e => which(e));
         }
     }
 
     /// <summary>One checkpointed block application: what the backward pass needs to recompute it.</summary>
-    sealed class Call(Func<Tensor[], Tensor[]> block, CheckpointHooks hooks, bool[] inputRequiresGrad)
+    sealed class Call(Func<Tensor[], Tensor[]> block, CheckpointHooks hooks, bool[] inputRequiresGrad, Session session)
     {
+        public readonly Session Session = session;
         public readonly Func<Tensor[], Tensor[]> Block = block;
         public readonly CheckpointHooks Hooks = hooks;
         public readonly bool[] InputRequiresGrad = inputRequiresGrad;
@@ -193,23 +204,23 @@ public static class GradientCheckpoint
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
         {
             int thread = Environment.CurrentManagedThreadId;
-            ReleaseHandedGradients(thread);
+            ReleaseHandedGradients(e => e.Thread == thread);
             var call = (Call)ctx.get_data("call");
             var result = new List<Tensor>(new Tensor[call.InputRequiresGrad.Length + 2]);
             try
             {
-                if (Volatile.Read(ref backwardFailure) is not null) return result; // the pass is failing: skip the work
+                if (Volatile.Read(ref call.Session.Failure) is not null) return result; // the pass is failing: skip the work
                 call.Hooks.BeforeRecompute?.Invoke();
                 try
                 {
                     var grads = Recompute(ctx, call, gradOutputs);
                     lock (handedToAutograd)
                         for (int i = 0; i < grads.Length; i++)
-                            if (grads[i] is { } g) { result[i + 1] = g; handedToAutograd.Add((thread, g)); }
+                            if (grads[i] is { } g) { result[i + 1] = g; handedToAutograd.Add((thread, call.Session, g)); }
                 }
                 finally { call.Hooks.AfterBackward?.Invoke(); }
             }
-            catch (Exception e) { Interlocked.CompareExchange(ref backwardFailure, e, null); }
+            catch (Exception e) { Interlocked.CompareExchange(ref call.Session.Failure, e, null); }
             finally { foreach (var g in gradOutputs) g?.Dispose(); }
             return result;
         }
@@ -260,7 +271,7 @@ public static class GradientCheckpoint
         using var scope = NewDisposeScope();
         using var _ = enable_grad();
         var x = ones(2, requires_grad: true);
-        var call = new Call(t => new[] { t[0] * 2 }, new CheckpointHooks(), new[] { true });
+        var call = new Call(t => new[] { t[0] * 2 }, new CheckpointHooks(), new[] { true }, CurrentSession);
         CheckpointFunction.apply(call, x, empty(0, requires_grad: true));
         return call.AfterApply();
     }

@@ -2,6 +2,8 @@ using Flux2.Models.Transformer;
 using Flux2.Native;
 using Flux2.Nn;
 using Flux2.Pipeline;
+using Flux2.Tests.Training;
+using Flux2.Training;
 using Flux2.Training.Config;
 using Flux2.Training.Network;
 using TorchSharp;
@@ -16,6 +18,7 @@ namespace Flux2.Tests.Nn;
 /// backward (LoRA dropout on, x_embedder without LoRA, so the first block has no input that requires grad), the
 /// residency hooks run in the documented order, recompute failures surface as exceptions, and nothing leaks.
 /// </summary>
+[Collection(TorchGlobalRngCollection.Name)] // seeds libtorch's global generator (RandomInit, inputs)
 public class GradientCheckpointTests(ITestOutputHelper output)
 {
     const int ImageSide = 4, TextTokens = 5;
@@ -207,5 +210,42 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         for (int i = 0; i < 20; i++) { rig.Step(checkpointing: true); perStep.Add(Live() - before); }
         output.WriteLine($"live tensors {before} -> {Live()} over 20 checkpointed steps: [{string.Join(", ", perStep)}]");
         Assert.True(Live() == before, $"checkpointed steps leak {Live() - before} tensors over 20 steps");
+    }
+
+    /// <summary>End to end: <c>train.gradient_checkpointing: true</c> trains the tiny-random job (LoRA dropout on) to the
+    /// same per-step losses and the same LoRA as the plain backward.</summary>
+    [Fact]
+    public void TrainingWithCheckpointingMatchesTrainingWithout()
+    {
+        TorchRuntime.EnsureLoaded();
+        var dataset = TempDataset.Create();
+        (List<double> losses, string lora, string log) Train(bool checkpointing)
+        {
+            var yaml = TempDataset.Job(dataset, TestPaths.TempDir(), steps: 4, extraTrain: $"gradient_checkpointing: {(checkpointing ? "true" : "false")}")
+                .Replace("network: {type: lora, linear: 4, linear_alpha: 4}", "network: {type: lora, linear: 4, linear_alpha: 4, dropout: 0.2}");
+            var loaded = JobConfigReader.Parse(yaml, "tiny.yaml");
+            Assert.Empty(loaded.Warnings);
+            Assert.Equal(checkpointing, loaded.Job.Process.Train.GradientCheckpointing);
+            var losses = new List<double>();
+            var log = new List<string>();
+            var result = TrainingRun.Run(loaded, new TrainerCallbacks { OnStep = r => losses.Add(r.Loss), OnMessage = log.Add });
+            return (losses, result.FinalLora, string.Join("\n", log));
+        }
+        var plain = Train(false);
+        var checkpointed = Train(true);
+        Assert.Contains("gradient checkpointing per block", checkpointed.log);
+        Assert.DoesNotContain("gradient checkpointing per block", plain.log);
+        output.WriteLine($"losses plain [{string.Join(", ", plain.losses)}], checkpointed [{string.Join(", ", checkpointed.losses)}]");
+        Assert.Equal(4, plain.losses.Count);
+        for (int i = 0; i < plain.losses.Count; i++)
+            Assert.True(Math.Abs(plain.losses[i] - checkpointed.losses[i]) <= 1e-6 * Math.Abs(plain.losses[i]), $"step {i + 1}: loss {checkpointed.losses[i]} vs {plain.losses[i]}");
+        using var a = Flux2.IO.SafetensorsSource.OpenFile(plain.lora);
+        using var b = Flux2.IO.SafetensorsSource.OpenFile(checkpointed.lora);
+        foreach (var key in a.Keys)
+        {
+            using var x = a.Read(key);
+            using var y = b.Read(key);
+            Assert.True((x - y).abs().max().item<float>() <= 1e-6 * Math.Max(1e-12, x.abs().max().item<float>()), $"{key} differs");
+        }
     }
 }
