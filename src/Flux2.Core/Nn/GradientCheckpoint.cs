@@ -97,8 +97,8 @@ public static class GradientCheckpoint
     {
         var session = CurrentSession;
         Interlocked.Exchange(ref session.Failure, null);
-        loss.backward();
-        ReleaseHandedGradients(e => e.Session == session); // the pass is over: libtorch has read them all
+        try { loss.backward(); }
+        finally { ReleaseHandedGradients(e => e.Session == session); } // the pass is over: libtorch has read them all
         ThrowIfBackwardFailed();
     }
 
