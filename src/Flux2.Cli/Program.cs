@@ -17,7 +17,7 @@ namespace Flux2.Cli
             ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)", DownloadCommand.Help, DownloadCommand.Run),
             ("pretrain-micro", "reproduce the embedded FLUX.2-micro weights from the procedural corpus", PretrainMicroCommand.Help, PretrainMicroCommand.Run),
             ("train", "LoRA training from an ai-toolkit job YAML (progress, samples, checkpoints)", TrainCommand.Help, TrainCommand.Run),
-            ("bench", "time transformer / text-encoder forwards at full size; AdamW vs AdamW8bit on a job", BenchCommand.Help, BenchCommand.Run),
+            ("bench", "time transformer forwards, LoRA training steps (TFLOP/s, MFU) and text-encoder forwards at full size; AdamW vs AdamW8bit", BenchCommand.Help, BenchCommand.Run),
             ("eval", "trigger strength and bleed of a LoRA on fixed prompts and seeds (eval.json, eval.md)", EvalCommand.Help, EvalCommand.Run),
             ("eval-base", "base-model sanity: do simple shape prompts give the asked colours and shape?", EvalBaseCommand.Help, EvalBaseCommand.Run),
             ("lora", "convert LoRA files between ComfyUI/ai-toolkit and diffusers layouts (exact); show what a file holds", LoraCommand.Help, LoraCommand.Run),

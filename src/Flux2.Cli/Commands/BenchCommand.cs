@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Cli.Commands;
 
-/// <summary><c>./flux2 bench forward</c>: builds a transformer of a preset size directly on the device with random
+/// <summary><c>./flux2 bench forward</c> (training steps: <see cref="BenchTrainCommand"/>): builds a transformer of a preset size directly on the device with random
 /// weights (no download) and times forward passes at a resolution; prints parameters, time and peak GPU memory.</summary>
 public static class BenchCommand
 {
@@ -20,17 +20,18 @@ public static class BenchCommand
         ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
                               [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
           Random weights, built directly on the device (no download). Prints parameters, time, peak GPU memory.
-        """ + "\n" + BenchOptimizerCommand.Help;
+        """ + "\n" + BenchTrainCommand.Help + "\n" + BenchOptimizerCommand.Help;
 
     public static int Run(CliArgs args, TextWriter o)
     {
-        var what = args.Positional(0, "a benchmark name (forward, text-encoder, optimizer)");
+        var what = args.Positional(0, "a benchmark name (forward, train, text-encoder, optimizer)");
         return what switch
         {
             "forward" => Forward(args, o),
+            "train" => BenchTrainCommand.Run(args, o),
             "text-encoder" => TextEncoder(args, o),
             "optimizer" => BenchOptimizerCommand.Run(args, o),
-            _ => throw new UserError($"bench: unknown benchmark '{what}' (known: forward, text-encoder, optimizer)"),
+            _ => throw new UserError($"bench: unknown benchmark '{what}' (known: forward, train, text-encoder, optimizer)"),
         };
     }
 

@@ -69,8 +69,9 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
 {
     /// <summary>Training-time dropout on the adapter's input (peft's lora_dropout): active only while gradients are
-    /// recorded, so samples and evaluation are never dropped. Masks come from <see cref="DropoutGenerator"/> (seeded and
-    /// saved with the training state, so a resumed run draws the same masks).</summary>
+    /// recorded (or inside a checkpointed block's forward, whose recompute records them), so samples and evaluation are
+    /// never dropped. Masks come from <see cref="DropoutGenerator"/> (seeded and saved with the training state, so a
+    /// resumed run draws the same masks).</summary>
     public double Dropout { get; set; }
     public Generator? DropoutGenerator { get; set; }
 
@@ -82,7 +83,7 @@ public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
 
     public Tensor Delta(Tensor x)
     {
-        if (Dropout > 0 && is_grad_enabled())
+        if (Dropout > 0 && GradientCheckpoint.IsTrainingForward)
         {
             using var keep = rand(x.shape, generator: DropoutGenerator).to(x.device).ge(Dropout);
             x = x * keep.to(x.dtype) / (1 - Dropout);

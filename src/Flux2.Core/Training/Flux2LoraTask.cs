@@ -64,7 +64,9 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         timesteps = TimestepSampler.From(p.Train);
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
         TrainableParameters = Network.Parameters.ToList();
-        log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, {Network.ParameterCount:N0} trainable parameters");
+        models.Transformer.GradientCheckpointing = p.Train.GradientCheckpointing;
+        log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, {Network.ParameterCount:N0} trainable parameters" +
+                      (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : ""));
         grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
     }
 

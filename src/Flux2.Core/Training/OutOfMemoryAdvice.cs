@@ -67,7 +67,7 @@ public static class OutOfMemoryAdvice
     /// <summary>Keys bound only for this advice (<see cref="AdviceOnlyAttribute"/>): said so, so the plan stays honest.</summary>
     static readonly HashSet<string> NotActedOnYet = new()
     {
-        "train.gradient_checkpointing", "model.low_vram", "model.layer_offloading",
+        "model.low_vram", "model.layer_offloading",
         "model.layer_offloading_transformer_percent",
     };
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Flux2.Nn;
 using Flux2.Training.Objective;
 using Flux2.Training.State;
 using Flux2.Training.Optim;
@@ -89,7 +90,7 @@ public sealed partial class Trainer
             var micro = task.Loss(step);
             double value = micro.Loss.item<float>();
             if (!double.IsFinite(value)) { finite = false; continue; }
-            (micro.Loss / options.GradientAccumulation).backward();
+            GradientCheckpoint.Backward(micro.Loss / options.GradientAccumulation); // rethrows a failed block recompute
             lossSum += value; tSum += micro.MeanTimestep;
         }
         double norm = GradNorm(task.TrainableParameters, options.MaxGradNorm);

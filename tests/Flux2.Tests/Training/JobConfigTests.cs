@@ -46,7 +46,8 @@ public class JobConfigTests
         Assert.True(p.Model.Quantize);
         Assert.Equal(WeightQuantization.Qfloat8, p.Model.Qtype);
         Assert.True(p.Model.QuantizeTe);
-        Assert.Contains("config.process[0].train.gradient_checkpointing", loaded.IgnoredKeys);
+        Assert.DoesNotContain("config.process[0].train.gradient_checkpointing", loaded.IgnoredKeys); // acted on (issue 6)
+        Assert.True(p.Train.GradientCheckpointing);
     }
 
     [Fact]

@@ -68,6 +68,14 @@ public sealed class Flux2Transformer : nn.Module
 
     public long ParameterCount() => parameters().Sum(p => p.numel());
 
+    /// <summary>Recompute each block's activations in the backward pass instead of keeping them (issue 6; applies
+    /// only while gradients are recorded): memory per block drops to its inputs, for one more forward per step.</summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>Called around every block run, in the forward and, with checkpointing, in the backward recompute
+    /// (layer offloading streams block weights with it). Blocks are numbered double 0..N-1, then single N..N+M-1.</summary>
+    public IBlockResidency? Residency { get; set; }
+
     /// <summary>
     /// Velocity prediction. hidden [B, Ni, in_channels] (noisy image tokens, then any reference tokens),
     /// context [B, Nt, joint_attention_dim], timestep [B] = sigma in 0..1, guidance [B] = raw scale (or null for
@@ -91,15 +99,54 @@ public sealed class Flux2Transformer : nn.Module
         if (txtIds.dim() == 3) txtIds = txtIds[0];
         var (cos, sin) = RoPE.Table(cat(new[] { txtIds, imgIds }, 0), Config.AxesDimsRope, Config.RopeTheta);
 
+        // Blocks read every tensor through their argument list, so a checkpointed block can be recomputed from
+        // exactly these inputs: [img, txt, 6 image modulations, 6 text modulations, cos, sin] for a double block,
+        // [x, 3 modulations, cos, sin] for a single block.
+        int index = 0;
         foreach (var block in transformer_blocks)
-            (txt, img) = block.Forward(img, txt, modImg, modTxt, cos, sin);
+        {
+            var outputs = RunBlock(index++, block, [img, txt, .. Flatten(modImg), .. Flatten(modTxt), cos, sin], t =>
+            {
+                var (tx, im) = block.Forward(t[0], t[1], Unflatten(t, 2, 2), Unflatten(t, 8, 2), t[14], t[15]);
+                return [tx, im];
+            });
+            (txt, img) = (outputs[0], outputs[1]);
+        }
         long nt = txt.shape[1];
         var x = cat(new[] { txt, img }, 1);
         foreach (var block in single_transformer_blocks)
-            x = block.Forward(x, modSingle, cos, sin);
+            x = RunBlock(index++, block, [x, .. Flatten([modSingle]), cos, sin], t => [block.Forward(t[0], Unflatten(t, 1, 1)[0], t[4], t[5])])[0];
         x = x[.., (int)nt..];
         return proj_out.forward(norm_out.Forward(x, temb)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// One block run between the <see cref="Residency"/> hooks; with <see cref="GradientCheckpointing"/> and gradients
+    /// enabled, through <see cref="GradientCheckpoint"/>, whose recompute in the backward pass gets the same hooks with
+    /// <c>recompute</c> true, the block's LoRA dropout generators and its adapters' forward-time switches.
+    /// </summary>
+    Tensor[] RunBlock(int index, nn.Module block, Tensor[] inputs, Func<Tensor[], Tensor[]> run)
+    {
+        var residency = Residency;
+        residency?.Enter(index, recompute: false);
+        try
+        {
+            if (!GradientCheckpointing || !is_grad_enabled()) return run(inputs);
+            return GradientCheckpoint.Run(run, inputs, new CheckpointHooks
+            {
+                Generators = LoraAdapterState.DropoutGenerators(block),
+                CaptureState = () => LoraAdapterState.Capture(block),
+                BeforeRecompute = residency is null ? null : () => residency.Enter(index, recompute: true),
+                AfterBackward = residency is null ? null : () => residency.Exit(index, recompute: true),
+            });
+        }
+        finally { residency?.Exit(index, recompute: false); }
+    }
+
+    static IEnumerable<Tensor> Flatten(ModulationParams[] mods) => mods.SelectMany(m => new[] { m.Shift, m.Scale, m.Gate });
+
+    static ModulationParams[] Unflatten(Tensor[] t, int start, int sets) =>
+        Enumerable.Range(0, sets).Select(i => new ModulationParams(t[start + 3 * i], t[start + 3 * i + 1], t[start + 3 * i + 2])).ToArray();
 
     void CheckInputs(Tensor hidden, Tensor context, Tensor imgIds, Tensor txtIds)
     {

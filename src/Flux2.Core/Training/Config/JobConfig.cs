@@ -174,8 +174,10 @@ public sealed record TrainConfig
     /// <summary>Prompt embeds also stored on disk under the run folder (ai-toolkit §2.9), keyed by model, caption and
     /// tokenizer length; they are always cached in memory when captions do not vary per step.</summary>
     public bool CacheTextEmbeddings { get; set; } = false;
-    /// <summary>Read by the out-of-memory advice; this kit's per-block recomputation is not wired in yet.</summary>
-    [AdviceOnly] public bool GradientCheckpointing { get; set; } = false;
+    /// <summary>Per-block gradient checkpointing (Nn/GradientCheckpoint): each transformer block's activations are
+    /// recomputed in the backward pass instead of kept, for one more forward per step. Needed at FLUX.2-dev size; the
+    /// micro model's activations are tiny, so its jobs leave it off.</summary>
+    public bool GradientCheckpointing { get; set; } = false;
     /// <summary>Exponential moving average of the LoRA weights, used for samples and saves (ai-toolkit.md §2.16).</summary>
     public EmaConfig EmaConfig { get; set; } = new();
     /// <summary>ours: stop after this many NaN/inf steps in a row (or more than max(this, 5% of steps) in all); 0 = never.</summary>

@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using Flux2.Diagnostics;
+using Flux2.Models.Transformer;
+using Flux2.Native;
+using Flux2.Nn;
+using Flux2.Training;
+using Flux2.Training.Config;
+using Flux2.Training.Network;
+using Flux2.Training.Objective;
+using Flux2.Training.Optim;
+using static TorchSharp.torch;
+
+namespace Flux2.Cli.Commands;
+
+/// <summary>
+/// <c>./flux2 bench train</c> (issue 6): LoRA training steps of a full-size transformer with random weights built on the
+/// device (no download) — flow-match loss on random latents and text embeddings, backward (checkpointed per block by
+/// default), AdamW on the LoRA only, exactly the pieces <c>./flux2 train</c> uses. Prints step times, peak GPU memory,
+/// achieved TFLOP/s and MFU (<see cref="TransformerFlops"/>); <c>--memory-steps</c> checks that memory stays flat.
+/// </summary>
+public static class BenchTrainCommand
+{
+    public const string Help = """
+        ./flux2 bench train [--tier C|B|A] [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--rank 32]
+                            [--text-tokens 512] [--steps 10] [--warmup 2] [--no-checkpointing] [--optimizer adamw|adamw8bit]
+                            [--memory-steps 200] [--device auto|cpu|cuda:N] [--peak-tflops 989.4]
+          LoRA training steps (batch 1, flow-match loss, backward, optimizer step) at full size with random weights:
+          per-step time, median after the warm-up steps, peak GPU memory, achieved TFLOP/s and MFU (peak dense bf16 of
+          the card from its NVML name, or --peak-tflops). Tier C: bf16 weights. LoRA on every Linear of the blocks
+          (ai-toolkit's targets), gradient checkpointing per block unless --no-checkpointing. --memory-steps N runs N
+          steps and prints memory at step 10 and step N (a leak shows as growth).
+        """;
+
+    /// <summary>Memory tiers of the guide (issue 6): C = bf16 weights (80 GB cards), B = fp8 weights (48 GB),
+    /// A = fp8 + layer offloading (24 GB).</summary>
+    public enum Tier { C, B, A }
+
+    sealed record Options(Tier Tier, string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
+                          int Warmup, bool Checkpointing, OptimizerType Optimizer, bool MemoryMode, Device Device, double? PeakTflops);
+
+    public static int Run(CliArgs args, TextWriter o)
+    {
+        var opt = Parse(args);
+        using var mem = opt.Device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, opt.Device.index)) : null;
+        int step = 0;
+        try { return Bench(opt, mem, o, s => step = s); }
+        catch (Exception e) when (OutOfMemoryAdvice.IsOutOfMemory(e))
+        {
+            throw new UserError($"bench train: out of GPU memory {(step == 0 ? "while building the model and LoRA" : $"in step {step}")} " +
+                                $"(tier {opt.Tier}, {opt.ConfigName}, {opt.Size}x{opt.Size}, rank {opt.Rank}, checkpointing {(opt.Checkpointing ? "on" : "off")}).\n" +
+                                AllocatorReport(e) +
+                                (mem is null ? "" : $"\nNVML: {mem.UsedGiB:F1} GiB used of {mem.TotalGiB:F1} GiB now, peak {mem.PeakGiB:F1} GiB") +
+                                (opt.Checkpointing ? "\nTry a lower --size or --rank, or a lower tier (B: fp8 weights, A: + offloading)." : "\nTry without --no-checkpointing."));
+        }
+    }
+
+    static Options Parse(CliArgs args)
+    {
+        var tierName = args.Get("tier", "C");
+        var tier = tierName.ToUpperInvariant() switch
+        {
+            "C" => Tier.C, "B" => Tier.B, "A" => Tier.A,
+            _ => throw new UserError($"bench train: --tier must be C (bf16), B (fp8) or A (fp8 + offloading), got '{tierName}'"),
+        };
+        var configName = args.Get("config", "dev");
+        TransformerConfig config;
+        try { config = TransformerConfig.ByName(configName); }
+        catch (ArgumentException e) { throw new UserError($"bench train: {e.Message}"); }
+        int size = args.Int("size", 1024), rank = args.Int("rank", 32), textTokens = args.Int("text-tokens", 512);
+        int memorySteps = args.Int("memory-steps", 0);
+        int steps = memorySteps > 0 ? memorySteps : args.Int("steps", 10), warmup = args.Int("warmup", 2);
+        bool checkpointing = !args.Flag("no-checkpointing");
+        var optimizer = args.Get("optimizer", "adamw") switch
+        {
+            "adamw" => OptimizerType.Adamw, "adamw8bit" => OptimizerType.Adamw8bit,
+            var x => throw new UserError($"bench train: --optimizer must be adamw or adamw8bit, got '{x}'"),
+        };
+        double peak = args.Double("peak-tflops", 0);
+        var deviceName = args.Get("device", "auto");
+        args.EnsureAllUsed();
+
+        if (size < 16 || size % 16 != 0) throw new UserError($"bench train: --size must be a positive multiple of 16 (one token per 16x16 pixels), got {size}");
+        if (rank < 1) throw new UserError($"bench train: --rank must be at least 1, got {rank}");
+        if (textTokens < 1) throw new UserError($"bench train: --text-tokens must be at least 1, got {textTokens}");
+        if (warmup < 0) throw new UserError($"bench train: --warmup must not be negative, got {warmup}");
+        if (steps <= warmup) throw new UserError($"bench train: --steps ({steps}) must exceed --warmup ({warmup}) so that some steps are timed");
+        if (memorySteps > 0 && memorySteps < 10) throw new UserError($"bench train: --memory-steps reports step 10 and the last step, so it needs at least 10, got {memorySteps}");
+        if (peak < 0) throw new UserError($"bench train: --peak-tflops must be positive, got {peak}");
+        return new Options(tier, configName, config, size, rank, textTokens, steps, warmup, checkpointing, optimizer, memorySteps > 0,
+                           TorchRuntime.Device(deviceName), peak > 0 ? peak : null);
+    }
+
+    /// <summary>
+    /// The transformer for a memory tier, random weights, built directly on the device. Tier C only for now: tiers B
+    /// (fp8 weights) and A (fp8 + layer offloading, through <see cref="Flux2Transformer.Residency"/>) are built in
+    /// parallel work and plug in here.
+    /// </summary>
+    static Flux2Transformer BuildModel(Tier tier, TransformerConfig config, Device device)
+    {
+        switch (tier)
+        {
+            case Tier.C:
+                var model = new Flux2Transformer(config, device, ScalarType.BFloat16);
+                RandomInit.Apply(model, seed: 0);
+                return model;
+            case Tier.B:
+                throw new UserError("bench train: tier B (fp8 weights) is not available yet in this build; use --tier C (bf16)");
+            default:
+                throw new UserError("bench train: tier A (fp8 weights + layer offloading) is not available yet in this build; use --tier C (bf16)");
+        }
+    }
+
+    static int Bench(Options opt, GpuMemory? mem, TextWriter o, Action<int> atStep)
+    {
+        var (c, device) = (opt.Config, opt.Device);
+        var sw = Stopwatch.StartNew();
+        using var model = BuildModel(opt.Tier, c, device);
+        model.GradientCheckpointing = opt.Checkpointing;
+        using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank }, seed: 0);
+        var parameters = lora.Parameters.ToList();
+        using var optimizer = OptimizerFactory.Create(opt.Optimizer, parameters, 1e-4, new OptimizerParams());
+        Sync(device);
+        o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {model.ParameterCount():N0} bf16 parameters, built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
+        o.WriteLine($"LoRA rank {opt.Rank} on {lora.Modules.Count} Linears: {lora.ParameterCount:N0} fp32 parameters; optimizer {optimizer.Name}; " +
+                    $"gradient checkpointing {(opt.Checkpointing ? "on" : "off")}");
+        if (mem != null) o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB ({GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index)) ?? "unknown GPU"})");
+
+        int side = opt.Size / 16, imageTokens = side * side;
+        var flops = TransformerFlops.For(c, imageTokens, opt.TextTokens, opt.Rank);
+        o.WriteLine($"{opt.Size}x{opt.Size}: {imageTokens} image + {opt.TextTokens} text tokens, batch 1; per step {Si(flops.TrainingStep)}FLOP " +
+                    $"(forward {Si(flops.Forward)}FLOP, backward {Si(flops.Backward)}FLOP{(opt.Checkpointing ? $", + recompute {Si(flops.Recompute)}FLOP executed" : "")})");
+
+        using var gen = new Generator(1234, device: CPU);
+        using var latents = randn(new long[] { 1, c.InChannels, side, side }, generator: gen).to(device);
+        using var context = randn(new long[] { 1, opt.TextTokens, c.JointAttentionDim }, generator: gen).to(ScalarType.BFloat16).to(device);
+        var random = new Random(1234);
+        var times = new List<double>();
+        double memoryAt10 = double.NaN;
+        for (int step = 1; step <= opt.Steps; step++)
+        {
+            atStep(step);
+            sw.Restart();
+            double loss;
+            using (var scope = NewDisposeScope())
+            {
+                optimizer.ZeroGrad();
+                var noise = randn(latents.shape, generator: gen).to(device);
+                var t = new[] { new Timestep(random.NextDouble(), 1.0) };
+                var l = FlowMatchLoss.Compute(model, latents, context, noise, t, guidance: 1.0);
+                GradientCheckpoint.Backward(l);
+                optimizer.Step();
+                loss = l.item<float>();
+            }
+            Sync(device);
+            double ms = sw.Elapsed.TotalMilliseconds;
+            if (!double.IsFinite(loss)) throw new InvalidOperationException($"bench train: loss is {loss} at step {step}");
+            if (step > opt.Warmup) times.Add(ms);
+            if (!opt.MemoryMode || step % 10 == 0 || step == opt.Steps || step <= opt.Warmup)
+                o.WriteLine($"  step {step}{(step <= opt.Warmup ? " (warm-up)" : "")}: {ms:F0} ms, loss {loss:F4}, " +
+                            $"{Si(flops.TrainingStep / (ms / 1e3))}FLOP/s" + (mem != null ? $", GPU {mem.UsedGiB:F1} GiB" : ""));
+            if (opt.MemoryMode && (step == 10 || step == opt.Steps))
+            {
+                double now = MemoryGiB(mem);
+                if (step == 10) memoryAt10 = now;
+                o.WriteLine($"  memory at step {step}: {now:F2} GiB {(mem != null ? "GPU used (NVML)" : "process resident")}" +
+                            (step == opt.Steps && step != 10 ? $"; change since step 10: {now - memoryAt10:+0.00;-0.00;0.00} GiB" : ""));
+            }
+        }
+
+        double median = Median(times), achieved = flops.TrainingStep / (median / 1e3) / 1e12;
+        double? peak = opt.PeakTflops ?? (mem != null ? GpuPeakFlops.DenseBf16Tflops(GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index))) : null);
+        o.WriteLine($"train step tier {opt.Tier}, {opt.Size}x{opt.Size}, rank {opt.Rank}, checkpointing {(opt.Checkpointing ? "on" : "off")}: " +
+                    $"median {median / 1e3:F3} s/step over {times.Count} steps");
+        if (mem != null) o.WriteLine($"peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes the CUDA context and the allocator's cache)");
+        o.WriteLine($"achieved {Si(achieved * 1e12)}FLOP/s (model FLOPs, recompute not counted)" +
+                    (opt.Checkpointing ? $"; {Si(flops.TrainingStepExecuted(true) / (median / 1e3))}FLOP/s executed with the recompute" : ""));
+        o.WriteLine(peak is { } p
+            ? $"MFU {achieved / p:P1} of {p:F1} TFLOP/s dense bf16" + (opt.Checkpointing ? $" (HFU {flops.TrainingStepExecuted(true) / (median / 1e3) / 1e12 / p:P1})" : "")
+            : "MFU: unknown peak for this device; pass --peak-tflops");
+        return 0;
+    }
+
+    /// <summary>libtorch's out-of-memory text up to its C++ stack: it carries the caching allocator's numbers
+    /// ("... X GiB is allocated by PyTorch, and Y GiB is reserved by PyTorch but unallocated").</summary>
+    static string AllocatorReport(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
+            {
+                var text = x.Message;
+                int cut = text.IndexOf("Exception raised from", StringComparison.Ordinal);
+                return (cut > 0 ? text[..cut] : text).Trim();
+            }
+        return e.Message;
+    }
+
+    static double MemoryGiB(GpuMemory? mem)
+    {
+        if (mem != null) return mem.UsedGiB;
+        GC.Collect(); GC.WaitForPendingFinalizers();
+        using var self = Process.GetCurrentProcess();
+        return self.WorkingSet64 / (double)(1L << 30);
+    }
+
+    /// <summary>12.3 T, 4.56 G, 789 M: FLOP figures readable from the tiny CPU model to FLUX.2-dev.</summary>
+    static string Si(double v) => v switch
+    {
+        >= 1e12 => $"{v / 1e12:F1} T", >= 1e9 => $"{v / 1e9:F2} G", >= 1e6 => $"{v / 1e6:F0} M", _ => $"{v:F0} ",
+    };
+
+    static void Sync(Device d) { if (d.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(); }
+    static double Median(List<double> xs) { var s = xs.OrderBy(x => x).ToList(); return s.Count == 0 ? double.NaN : s[s.Count / 2]; }
+}

@@ -1,0 +1,278 @@
+using System.Reflection;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Flux2.Nn;
+
+/// <summary>What a checkpointed block needs besides its tensor inputs so that the backward pass recomputes exactly what
+/// the forward computed. All members optional.</summary>
+public sealed record CheckpointHooks
+{
+    /// <summary>Generators the block draws from (LoRA dropout masks): their state is saved before the forward, set back
+    /// for the recompute, and restored afterwards, so masks match and later draws are unaffected (PyTorch's
+    /// <c>checkpoint(preserve_rng_state=True)</c> does the same with <c>fork_rng</c>).</summary>
+    public IReadOnlyList<Generator> Generators { get; init; } = Array.Empty<Generator>();
+
+    /// <summary>Called at forward time; the object it returns re-establishes, for the recompute, any other module state
+    /// the block reads (e.g. which LoRA adapters were enabled) and undoes that when disposed.</summary>
+    public Func<IReplayableState>? CaptureState { get; init; }
+
+    /// <summary>Before the recompute in the backward pass (layer offloading: bring the block's weights in).</summary>
+    public Action? BeforeRecompute { get; init; }
+
+    /// <summary>After the block's backward has been enqueued (layer offloading: its weights may go).</summary>
+    public Action? AfterBackward { get; init; }
+}
+
+/// <summary>Module state captured at forward time (see <see cref="CheckpointHooks.CaptureState"/>).</summary>
+public interface IReplayableState
+{
+    /// <summary>Puts the captured state in place; disposing the result restores the state found at that moment.</summary>
+    IDisposable Replay();
+}
+
+/// <summary>
+/// Reentrant gradient checkpointing of one block (PyTorch <c>torch.utils.checkpoint</c>, use_reentrant=True, which
+/// TorchSharp lacks — design.md): the forward runs the block without recording a graph and keeps only its inputs; when
+/// the backward pass reaches the block, it recomputes the block's forward with gradients on, runs
+/// <c>torch.autograd.backward</c> through that small graph (so the LoRA parameters inside accumulate their .grad) and
+/// hands the inputs' gradients on. Activation memory drops from every intermediate of every block to one block's
+/// inputs per block, at the cost of one more forward per block.
+/// <para>Built on <see cref="autograd.MultiTensorFunction{T}"/>. Things PyTorch's version gets wrong or TorchSharp makes
+/// tricky, handled here:</para>
+/// <list type="bullet">
+/// <item>An always-requires-grad anchor input: when no input requires grad (the first block, x_embedder without LoRA)
+/// PyTorch's reentrant checkpoint builds no backward node and silently drops the block's parameter gradients.</item>
+/// <item>RNG and module state replay (<see cref="CheckpointHooks"/>); LoRA dropout is kept on during the no-grad forward
+/// through <see cref="InCheckpointedForward"/>.</item>
+/// <item>TorchSharp wraps each gradient it hands to backward in a new handle and never frees it, and the gradients
+/// backward returns are read by libtorch only after the callback returns: the first are disposed here, the second are
+/// disposed at this thread's next callback or when <see cref="Backward"/> finishes — never while libtorch may read them.</item>
+/// <item>The callback runs on libtorch's autograd thread (the caller's on CPU, a device thread on CUDA), where no
+/// DisposeScope of the caller applies, and an exception escaping it would kill the process: it is stored with the
+/// thread that ran the forward and thrown by <see cref="Backward"/> (or <see cref="ThrowIfBackwardFailed"/>) on that
+/// thread once the backward pass is over. Trainings on different threads (parallel tests) do not see each other's.</item>
+/// </list>
+/// </summary>
+public static class GradientCheckpoint
+{
+    [ThreadStatic] static int forwardDepth;
+    [ThreadStatic] static Session? threadSession;
+    static readonly List<(int Thread, Session Session, Tensor Grad)> handedToAutograd = new();
+
+    /// <summary>What the backward callbacks of the blocks run forward on one thread report back to it.</summary>
+    sealed class Session { public Exception? Failure; }
+
+    static Session CurrentSession => threadSession ??= new Session();
+
+    /// <summary>True inside a checkpointed block's forward, which runs without recording gradients but is a training
+    /// forward: layers whose behaviour differs in training (LoRA dropout) must act as if gradients were recorded, or the
+    /// recompute (with gradients) would differ from it.</summary>
+    public static bool InCheckpointedForward => forwardDepth > 0;
+
+    /// <summary>Training-time behaviour switch for layers: gradients are being recorded, now or in the recompute.</summary>
+    public static bool IsTrainingForward => is_grad_enabled() || InCheckpointedForward;
+
+    /// <summary>Runs <paramref name="block"/> on <paramref name="inputs"/> checkpointed when gradients are enabled, plainly
+    /// otherwise. <paramref name="block"/> must read every tensor that may need a gradient from its argument (not from a
+    /// closure), must not modify its inputs in place, and returns new tensors the caller owns.</summary>
+    public static Tensor[] Run(Func<Tensor[], Tensor[]> block, Tensor[] inputs, CheckpointHooks? hooks = null)
+    {
+        if (!is_grad_enabled()) return block(inputs);
+        hooks ??= new CheckpointHooks();
+        var call = new Call(block, hooks, inputs.Select(t => t.requires_grad).ToArray(), CurrentSession);
+        using var anchor = empty(0, device: inputs.Length > 0 ? inputs[0].device : null, requires_grad: true);
+        var args = new object[inputs.Length + 2];
+        args[0] = call;
+        inputs.CopyTo(args, 1);
+        args[^1] = anchor;
+        var outputs = CheckpointFunction.apply(args);
+        call.AfterApply();
+        return outputs.ToArray();
+    }
+
+    /// <summary><c>loss.backward()</c>, then any failure of a recompute rethrown here (see the class remarks). Call it
+    /// on the thread that ran the forward.</summary>
+    public static void Backward(Tensor loss)
+    {
+        var session = CurrentSession;
+        Interlocked.Exchange(ref session.Failure, null);
+        try { loss.backward(); }
+        finally { ReleaseHandedGradients(e => e.Session == session); } // the pass is over: libtorch has read them all
+        ThrowIfBackwardFailed();
+    }
+
+    /// <summary>For callers that run <c>backward()</c> themselves: throws, once, what a recompute of a block whose forward
+    /// ran on this thread failed with.</summary>
+    public static void ThrowIfBackwardFailed()
+    {
+        var e = Interlocked.Exchange(ref CurrentSession.Failure, null);
+        if (e is not null)
+            throw new InvalidOperationException($"gradient checkpointing: recomputing a block in the backward pass failed: {e.Message}", e);
+    }
+
+    /// <summary>Disposes gradients returned to libtorch earlier that <paramref name="which"/> selects: those handed out
+    /// by the current callback's thread (libtorch copied them before that thread could call back again), or those of a
+    /// backward pass that is over.</summary>
+    static void ReleaseHandedGradients(Func<(int Thread, Session Session, Tensor Grad), bool> which)
+    {
+        lock (handedToAutograd)
+        {
+            foreach (var e in handedToAutograd) if (which(e)) e.Grad.Dispose();
+            handedToAutograd.RemoveAll(e => which(e));
+        }
+    }
+
+    /// <summary>One checkpointed block application: what the backward pass needs to recompute it.</summary>
+    sealed class Call(Func<Tensor[], Tensor[]> block, CheckpointHooks hooks, bool[] inputRequiresGrad, Session session)
+    {
+        public readonly Session Session = session;
+        public readonly Func<Tensor[], Tensor[]> Block = block;
+        public readonly CheckpointHooks Hooks = hooks;
+        public readonly bool[] InputRequiresGrad = inputRequiresGrad;
+        public byte[][] GeneratorStates = Array.Empty<byte[]>();
+        public IReplayableState? State;
+        public List<Tensor> RawOutputs = new();
+        public autograd.AutogradContext? Context;
+
+        public void CaptureForwardState()
+        {
+            GeneratorStates = Hooks.Generators.Select(g => { using var s = g.get_state(); return s.bytes.ToArray(); }).ToArray();
+            State = Hooks.CaptureState?.Invoke();
+        }
+
+        /// <summary>Generators set to their forward-time states; disposing puts back the states they had.</summary>
+        public IDisposable ReplayGenerators()
+        {
+            var now = Hooks.Generators.Select(g => g.get_state()).ToArray();
+            for (int i = 0; i < now.Length; i++)
+            {
+                using var s = tensor(GeneratorStates[i], ScalarType.Byte);
+                Hooks.Generators[i].set_state(s);
+            }
+            return new Undo(() =>
+            {
+                for (int i = 0; i < now.Length; i++) { Hooks.Generators[i].set_state(now[i]); now[i].Dispose(); }
+            });
+        }
+
+        /// <summary>The forward's own output handles (TorchSharp returns new handles from wrapping them) and the
+        /// output-sized buffers TorchSharp allocates per output to materialize missing gradients — never read, since
+        /// <see cref="CheckpointFunction"/> turns materialization off; freeing them saves one block output per block.</summary>
+        public bool AfterApply()
+        {
+            foreach (var t in RawOutputs) t.Dispose();
+            RawOutputs.Clear();
+            bool released = Context is not null && OutputCacheRelease.Release(Context);
+            Context = null;
+            return released;
+        }
+    }
+
+    sealed class Undo(Action undo) : IDisposable
+    {
+        Action? pending = undo;
+        public void Dispose() { pending?.Invoke(); pending = null; }
+    }
+
+    /// <summary>The autograd function: args = [Call, inputs..., anchor].</summary>
+    public sealed class CheckpointFunction : autograd.MultiTensorFunction<CheckpointFunction>
+    {
+        public override string Name => nameof(CheckpointFunction);
+
+        public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var call = (Call)vars[0];
+            var inputs = vars[1..^1].Cast<Tensor>().ToArray();
+            ctx.save_for_backward(inputs.ToList());
+            ctx.save_data("call", call);
+            ctx.set_materialize_grads(false);
+            call.Context = ctx;
+            call.CaptureForwardState();
+            using var scope = NewDisposeScope();
+            forwardDepth++;
+            try
+            {
+                var outputs = call.Block(inputs);
+                foreach (var o in outputs) o.DetachFromDisposeScope();
+                call.RawOutputs = outputs.ToList();
+                return call.RawOutputs;
+            }
+            finally { forwardDepth--; }
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
+        {
+            int thread = Environment.CurrentManagedThreadId;
+            ReleaseHandedGradients(e => e.Thread == thread);
+            var call = (Call)ctx.get_data("call");
+            var result = new List<Tensor>(new Tensor[call.InputRequiresGrad.Length + 2]);
+            try
+            {
+                if (Volatile.Read(ref call.Session.Failure) is not null) return result; // the pass is failing: skip the work
+                call.Hooks.BeforeRecompute?.Invoke();
+                try
+                {
+                    var grads = Recompute(ctx, call, gradOutputs);
+                    lock (handedToAutograd)
+                        for (int i = 0; i < grads.Length; i++)
+                            if (grads[i] is { } g) { result[i + 1] = g; handedToAutograd.Add((thread, call.Session, g)); }
+                }
+                finally { call.Hooks.AfterBackward?.Invoke(); }
+            }
+            catch (Exception e) { Interlocked.CompareExchange(ref call.Session.Failure, e, null); }
+            finally { foreach (var g in gradOutputs) g?.Dispose(); }
+            return result;
+        }
+
+        /// <summary>Re-runs the block with gradients on from detached copies of the saved inputs, backpropagates the
+        /// incoming gradients through it, and returns the inputs' gradients (null where an input needs none).</summary>
+        static Tensor?[] Recompute(autograd.AutogradContext ctx, Call call, List<Tensor> gradOutputs)
+        {
+            using var scope = NewDisposeScope();
+            var saved = ctx.get_saved_variables();
+            var inputs = saved.Select((s, i) => s.detach().requires_grad_(call.InputRequiresGrad[i])).ToArray();
+            Tensor[] outputs;
+            using (enable_grad())
+            using (call.ReplayGenerators())
+            using (call.State?.Replay())
+                outputs = call.Block(inputs);
+            var (outs, grads) = (new List<Tensor>(), new List<Tensor>());
+            for (int i = 0; i < outputs.Length; i++)
+                if (outputs[i].requires_grad && i < gradOutputs.Count && gradOutputs[i] is { IsInvalid: false } g) { outs.Add(outputs[i]); grads.Add(g); }
+            if (outs.Count > 0) autograd.backward(outs, grads);
+            return inputs.Select(x => x.requires_grad && x.grad is { } g ? g.DetachFromDisposeScope() : null).ToArray();
+        }
+    }
+
+    /// <summary>TorchSharp 0.107 keeps, per output of a custom function, an <c>empty_like</c> buffer (Node._outputCache)
+    /// for gradient materialization until the graph is freed. With materialization off it is never read; releasing it
+    /// saves one block output of device memory per checkpointed block (~3 GiB for FLUX.2-dev at 1024²). Reached by
+    /// reflection because TorchSharp keeps it internal; if a later TorchSharp renames the fields, nothing is released
+    /// and <see cref="OutputCacheReleaseWorks"/> (a test checks it) turns false.</summary>
+    static class OutputCacheRelease
+    {
+        static readonly FieldInfo? NodeField = typeof(autograd.AutogradContext).GetField("_node", BindingFlags.NonPublic | BindingFlags.Instance);
+
+        public static bool Release(autograd.AutogradContext ctx)
+        {
+            var node = NodeField?.GetValue(ctx);
+            var field = node?.GetType().GetField("_outputCache", BindingFlags.NonPublic | BindingFlags.Instance);
+            if (field?.GetValue(node) is not List<Tensor> cache) return false;
+            foreach (var t in cache) t?.Dispose();
+            field.SetValue(node, cache.Select(_ => (Tensor)null!).ToList());
+            return true;
+        }
+    }
+
+    /// <summary>Whether the per-output gradient buffers of the current TorchSharp can be released (see above).</summary>
+    public static bool OutputCacheReleaseWorks()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = enable_grad();
+        var x = ones(2, requires_grad: true);
+        var call = new Call(t => new[] { t[0] * 2 }, new CheckpointHooks(), new[] { true }, CurrentSession);
+        CheckpointFunction.apply(call, x, empty(0, requires_grad: true));
+        return call.AfterApply();
+    }
+}

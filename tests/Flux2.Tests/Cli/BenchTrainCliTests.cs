@@ -1,0 +1,63 @@
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Flux2.Tests.Cli;
+
+/// <summary><c>./flux2 bench train</c> on the tiny config on CPU: runs, prints what it promises, rejects bad input.</summary>
+public class BenchTrainCliTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void TinyOnCpuRunsThreeStepsAndReportsTimeAndFlops()
+    {
+        var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--steps", "3");
+        output.WriteLine(r.ToString());
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Contains("gradient checkpointing on", r.Out);
+        Assert.Contains("LoRA rank 32 on 28 Linears", r.Out);   // ai-toolkit targets: 7 + 7 Linears per double block, 2 per single
+        Assert.Equal(3, Regex.Matches(r.Out, @"^  step \d", RegexOptions.Multiline).Count);
+        Assert.Contains("step 1 (warm-up)", r.Out);
+        Assert.Matches(@"median \d+\.\d{3} s/step over 1 steps", r.Out);
+        Assert.Matches(@"achieved [\d.]+ [TGM]?FLOP/s", r.Out);
+        Assert.Matches(@"loss \d+\.\d{4}", r.Out);
+        Assert.Contains("pass --peak-tflops", r.Out);                // CPU: no known peak
+    }
+
+    [Fact]
+    public void MemoryModeReportsStepTenAndTheLastStep()
+    {
+        var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--size", "64", "--text-tokens", "16",
+                              "--rank", "16", "--memory-steps", "12", "--no-checkpointing", "--peak-tflops", "1");
+        output.WriteLine(r.ToString());
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Contains("gradient checkpointing off", r.Out);
+        Assert.Contains("memory at step 10:", r.Out);
+        Assert.Matches(@"memory at step 12: [\d.]+ GiB .*change since step 10", r.Out);
+        Assert.Matches(@"MFU [\d.]+ ?% of 1\.0 TFLOP/s", r.Out);
+    }
+
+    [Theory]
+    [InlineData("B", "tier B (fp8 weights) is not available yet")]
+    [InlineData("A", "tier A (fp8 weights + layer offloading) is not available yet")]
+    [InlineData("D", "--tier must be C")]
+    public void TiersNotBuiltYetSaySo(string tier, string message)
+        => CliRunner.AssertUserError(CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--tier", tier), message);
+
+    [Theory]
+    [InlineData("--size", "100", "multiple of 16")]
+    [InlineData("--steps", "2", "must exceed --warmup")]
+    [InlineData("--rank", "0", "--rank must be at least 1")]
+    [InlineData("--memory-steps", "5", "needs at least 10")]
+    [InlineData("--config", "huge", "unknown transformer preset")]
+    [InlineData("--optimizer", "sgd", "adamw or adamw8bit")]
+    public void BadOptionsAreUserErrors(string option, string value, string message)
+        => CliRunner.AssertUserError(CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", option, value), message);
+
+    [Fact]
+    public void BenchHelpListsTrain()
+    {
+        var r = CliRunner.Run("help", "bench");
+        Assert.Contains("./flux2 bench train", r.Out);
+        Assert.Contains("--memory-steps", r.Out);
+    }
+}

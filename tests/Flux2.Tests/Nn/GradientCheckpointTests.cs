@@ -1,0 +1,251 @@
+using Flux2.Models.Transformer;
+using Flux2.Native;
+using Flux2.Nn;
+using Flux2.Pipeline;
+using Flux2.Tests.Training;
+using Flux2.Training;
+using Flux2.Training.Config;
+using Flux2.Training.Network;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Flux2.Tests.Nn;
+
+/// <summary>
+/// Per-block gradient checkpointing (issue 6) on the tiny transformer: LoRA gradients equal those of the plain
+/// backward (LoRA dropout on, x_embedder without LoRA, so the first block has no input that requires grad), the
+/// residency hooks run in the documented order, recompute failures surface as exceptions, and nothing leaks.
+/// </summary>
+[Collection(TorchGlobalRngCollection.Name)] // seeds libtorch's global generator (RandomInit, inputs)
+public class GradientCheckpointTests(ITestOutputHelper output)
+{
+    const int ImageSide = 4, TextTokens = 5;
+
+    /// <summary>A seeded tiny transformer with a LoRA (ai-toolkit targets: blocks only) whose up matrices are random,
+    /// so every adapter's down matrix gets a non-zero gradient too.</summary>
+    sealed class Rig : IDisposable
+    {
+        public readonly Flux2Transformer Model;
+        public readonly LoraNetwork Network;
+        readonly Tensor hidden, context, t, g, imgIds, txtIds, target;
+
+        public Rig(double dropout)
+        {
+            TorchRuntime.EnsureLoaded();
+            var c = TransformerConfig.Tiny;
+            Model = new Flux2Transformer(c);
+            RandomInit.Apply(Model, seed: 3);
+            Network = LoraNetwork.Attach(Model, new NetworkConfig { Linear = 2, Dropout = dropout }, seed: 5);
+            using (no_grad()) { manual_seed(11); foreach (var m in Network.Modules) m.Up.normal_(0, 0.1); }
+            manual_seed(13);
+            hidden = randn(1, ImageSide * ImageSide, c.InChannels);
+            context = randn(1, TextTokens, c.JointAttentionDim);
+            target = randn(1, ImageSide * ImageSide, c.OutChannels);
+            t = tensor(new[] { 0.4f });
+            g = tensor(new[] { 1f });
+            imgIds = PositionIds.Image(ImageSide, ImageSide);
+            txtIds = PositionIds.Text(TextTokens);
+        }
+
+        /// <summary>One training step's loss and backward; returns the LoRA gradients (copies, in module order).</summary>
+        public Tensor[] Gradients(bool checkpointing, Action? beforeBackward = null)
+        {
+            Model.GradientCheckpointing = checkpointing;
+            foreach (var p in Network.Parameters) p.grad = null;
+            using (var scope = NewDisposeScope())
+            {
+                var v = Model.Forward(hidden, context, t, g, imgIds, txtIds);
+                var loss = (v - target).pow(2).mean();
+                beforeBackward?.Invoke();
+                GradientCheckpoint.Backward(loss);
+            }
+            return Network.Parameters.Select(p => p.grad is { } gr ? gr.clone() : zeros_like(p)).ToArray();
+        }
+
+        public Tensor Forward() => Model.Forward(hidden, context, t, g, imgIds, txtIds);
+
+        public void Step(bool checkpointing)
+        {
+            Model.GradientCheckpointing = checkpointing;
+            using var scope = NewDisposeScope();
+            foreach (var p in Network.Parameters) p.grad = null;
+            var v = Model.Forward(hidden, context, t, g, imgIds, txtIds);
+            GradientCheckpoint.Backward((v - target).pow(2).mean());
+        }
+
+        public byte[] DropoutGeneratorState() { using var s = Network.DropoutGenerator.get_state(); return s.data<byte>().ToArray(); }
+        public void SetDropoutGeneratorState(byte[] state) { using var s = tensor(state); Network.DropoutGenerator.set_state(s); }
+
+        public void Dispose()
+        {
+            Network.Dispose();
+            Model.Dispose();
+            foreach (var x in new[] { hidden, context, t, g, imgIds, txtIds, target }) x.Dispose();
+        }
+    }
+
+    void AssertSameGradients(Tensor[] expected, Tensor[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double scale = Math.Max(expected[i].abs().max().item<float>(), 1e-12);
+            worst = Math.Max(worst, (expected[i] - actual[i]).abs().max().item<float>() / scale);
+        }
+        output.WriteLine($"{what}: {expected.Length} LoRA tensors, worst relative difference {worst:E2}");
+        Assert.True(worst <= 1e-6, $"{what}: LoRA gradients differ by {worst:E2} (relative) between plain and checkpointed backward");
+    }
+
+    [Fact]
+    public void CheckpointedGradientsEqualPlainOnesWithLoraDropout()
+    {
+        using var rig = new Rig(dropout: 0.25);
+        Assert.Empty(rig.Model.x_embedder.Adapters); // block 0's inputs require no grad: the anchor case
+        var start = rig.DropoutGeneratorState();
+        var plain = rig.Gradients(checkpointing: false);
+        var afterPlain = rig.DropoutGeneratorState();
+        rig.SetDropoutGeneratorState(start);
+        var checkpointed = rig.Gradients(checkpointing: true);
+        AssertSameGradients(plain, checkpointed, "dropout 0.25");
+        // The recompute replays the masks and leaves the generator where the plain run left it.
+        Assert.Equal(afterPlain, rig.DropoutGeneratorState());
+        // Every adapter learns, including those of the first double block (no input of it requires grad).
+        var firstBlock = rig.Network.Modules.Select((m, i) => (m, i)).Where(x => x.m.Name.StartsWith("transformer_blocks.0.")).ToList();
+        Assert.NotEmpty(firstBlock);
+        foreach (var (m, i) in firstBlock)
+            Assert.True(checkpointed[2 * i].abs().sum().item<float>() > 0, $"{m.Name}: no gradient with checkpointing");
+        Assert.All(checkpointed, x => Assert.True(x.abs().sum().item<float>() > 0));
+    }
+
+    [Fact]
+    public void DropoutMasksDifferBetweenDraws()
+    {
+        // Guards the test above against vacuity: with a different generator state the gradients must change.
+        using var rig = new Rig(dropout: 0.25);
+        var first = rig.Gradients(checkpointing: false);
+        var second = rig.Gradients(checkpointing: true);
+        double diff = first.Zip(second).Max(p => (p.First - p.Second).abs().max().item<float>());
+        Assert.True(diff > 1e-4, $"gradients from two different dropout draws agree ({diff:E2}): dropout is not acting");
+    }
+
+    [Fact]
+    public void RecomputeUsesTheAdapterSwitchesOfTheForward()
+    {
+        using var rig = new Rig(dropout: 0);
+        var plain = rig.Gradients(checkpointing: false);
+        // Change the LoRA scale between forward and backward: the recompute must still use the forward's scale.
+        var checkpointed = rig.Gradients(checkpointing: true, beforeBackward: () => { foreach (var m in rig.Network.Modules) m.Adapter.Scale = 3; });
+        foreach (var m in rig.Network.Modules) m.Adapter.Scale = 1;
+        AssertSameGradients(plain, checkpointed, "scale changed before backward");
+        Assert.All(rig.Network.Modules, m => Assert.Equal(1, m.Adapter.Scale));
+    }
+
+    sealed class RecordingResidency : IBlockResidency
+    {
+        public readonly List<string> Calls = new();
+        public void Enter(int index, bool recompute) { lock (Calls) Calls.Add($"enter {index}{(recompute ? " r" : "")}"); }
+        public void Exit(int index, bool recompute) { lock (Calls) Calls.Add($"exit {index}{(recompute ? " r" : "")}"); }
+    }
+
+    [Fact]
+    public void ResidencyHooksRunInExecutionOrderAndDescendingInTheBackward()
+    {
+        using var rig = new Rig(dropout: 0);
+        int blocks = rig.Model.Config.NumLayers + rig.Model.Config.NumSingleLayers;
+        var forward = Enumerable.Range(0, blocks).SelectMany(i => new[] { $"enter {i}", $"exit {i}" }).ToList();
+        var backward = Enumerable.Range(0, blocks).Reverse().SelectMany(i => new[] { $"enter {i} r", $"exit {i} r" }).ToList();
+
+        var residency = new RecordingResidency();
+        rig.Model.Residency = residency;
+        rig.Gradients(checkpointing: true);
+        output.WriteLine(string.Join(", ", residency.Calls));
+        Assert.Equal(forward.Concat(backward), residency.Calls);
+
+        residency.Calls.Clear();
+        rig.Gradients(checkpointing: false);
+        Assert.Equal(forward, residency.Calls);
+
+        residency.Calls.Clear();
+        rig.Model.GradientCheckpointing = true;
+        using (no_grad()) rig.Forward().Dispose();
+        Assert.Equal(forward, residency.Calls); // no gradients recorded: a plain forward, no recompute
+    }
+
+    sealed class FailingResidency : IBlockResidency
+    {
+        public void Enter(int index, bool recompute) { if (recompute && index == 1) throw new InvalidOperationException("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"); }
+        public void Exit(int index, bool recompute) { }
+    }
+
+    [Fact]
+    public void AFailingRecomputeSurfacesAsAnExceptionAfterBackward()
+    {
+        using var rig = new Rig(dropout: 0);
+        rig.Model.Residency = new FailingResidency();
+        var e = Assert.Throws<InvalidOperationException>(() => rig.Gradients(checkpointing: true));
+        Assert.Contains("CUDA out of memory", e.Message);
+        Assert.True(Flux2.Training.OutOfMemoryAdvice.IsOutOfMemory(e));
+        rig.Model.Residency = null;
+        rig.Gradients(checkpointing: true); // the failure is reported once, the next step works
+    }
+
+    [Fact]
+    public void ReleasesTorchSharpsPerOutputGradientBuffers()
+    {
+        TorchRuntime.EnsureLoaded();
+        Assert.True(GradientCheckpoint.OutputCacheReleaseWorks(), "TorchSharp's Node._outputCache is no longer reachable: checkpointing keeps one extra block output per block");
+    }
+
+    [Fact]
+    public void CheckpointedTrainingStepsLeaveNoTensors()
+    {
+        using var rig = new Rig(dropout: 0.1);
+        static long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 2; i++) rig.Step(checkpointing: true);
+        long before = Live();
+        var perStep = new List<long>();
+        for (int i = 0; i < 20; i++) { rig.Step(checkpointing: true); perStep.Add(Live() - before); }
+        output.WriteLine($"live tensors {before} -> {Live()} over 20 checkpointed steps: [{string.Join(", ", perStep)}]");
+        Assert.True(Live() == before, $"checkpointed steps leak {Live() - before} tensors over 20 steps");
+    }
+
+    /// <summary>End to end: <c>train.gradient_checkpointing: true</c> trains the tiny-random job (LoRA dropout on) to the
+    /// same per-step losses and the same LoRA as the plain backward.</summary>
+    [Fact]
+    public void TrainingWithCheckpointingMatchesTrainingWithout()
+    {
+        TorchRuntime.EnsureLoaded();
+        var dataset = TempDataset.Create();
+        (List<double> losses, string lora, string log) Train(bool checkpointing)
+        {
+            var yaml = TempDataset.Job(dataset, TestPaths.TempDir(), steps: 4, extraTrain: $"gradient_checkpointing: {(checkpointing ? "true" : "false")}")
+                .Replace("network: {type: lora, linear: 4, linear_alpha: 4}", "network: {type: lora, linear: 4, linear_alpha: 4, dropout: 0.2}");
+            var loaded = JobConfigReader.Parse(yaml, "tiny.yaml");
+            Assert.Empty(loaded.Warnings);
+            Assert.Equal(checkpointing, loaded.Job.Process.Train.GradientCheckpointing);
+            var losses = new List<double>();
+            var log = new List<string>();
+            var result = TrainingRun.Run(loaded, new TrainerCallbacks { OnStep = r => losses.Add(r.Loss), OnMessage = log.Add });
+            return (losses, result.FinalLora, string.Join("\n", log));
+        }
+        var plain = Train(false);
+        var checkpointed = Train(true);
+        Assert.Contains("gradient checkpointing per block", checkpointed.log);
+        Assert.DoesNotContain("gradient checkpointing per block", plain.log);
+        output.WriteLine($"losses plain [{string.Join(", ", plain.losses)}], checkpointed [{string.Join(", ", checkpointed.losses)}]");
+        Assert.Equal(4, plain.losses.Count);
+        for (int i = 0; i < plain.losses.Count; i++)
+            Assert.True(Math.Abs(plain.losses[i] - checkpointed.losses[i]) <= 1e-6 * Math.Abs(plain.losses[i]), $"step {i + 1}: loss {checkpointed.losses[i]} vs {plain.losses[i]}");
+        using var a = Flux2.IO.SafetensorsSource.OpenFile(plain.lora);
+        using var b = Flux2.IO.SafetensorsSource.OpenFile(checkpointed.lora);
+        foreach (var key in a.Keys)
+        {
+            using var x = a.Read(key);
+            using var y = b.Read(key);
+            Assert.True((x - y).abs().max().item<float>() <= 1e-6 * Math.Max(1e-12, x.abs().max().item<float>()), $"{key} differs");
+        }
+    }
+}
