@@ -5,6 +5,7 @@ using Flux2.Models.Transformer;
 using Flux2.Pipeline;
 using Flux2.Native;
 using Flux2.Nn;
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,9 @@ public static class BenchCommand
 {
     public const string Help = """
         ./flux2 bench forward [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--text-tokens 512]
-                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
+                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3] [--qtype qfloat8|qint8]
+          --qtype: Linear weights quantized layer by layer while building (tiers B/A); the same seeded weights are
+          first run unquantized once and the relative error of the output, ||y_q - y|| / ||y||, is printed.
         ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
                               [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
           Random weights, built directly on the device (no download). Prints parameters, time, peak GPU memory.
@@ -83,25 +86,22 @@ public static class BenchCommand
         var config = TransformerConfig.ByName(args.Get("config", "dev"));
         int size = args.Int("size", 1024), textTokens = args.Int("text-tokens", 512);
         var (device, dtype, steps) = Common(args);
+        var quant = args.Get("qtype") is string q ? ParseQuant(q) : null;
         args.EnsureAllUsed();
         if (size % 16 != 0) throw new UserError($"bench: --size must be a multiple of 16, got {size}");
 
         using var mem = device.type == DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index)) : null;
         var sw = Stopwatch.StartNew();
-        using var model = new Flux2Transformer(config, device, dtype);
+        using var model = new Flux2Transformer(config, device, dtype, quant: quant);
         RandomInit.Apply(model, seed: 0);
         Sync(device);
-        o.WriteLine($"built {config.NumLayers}+{config.NumSingleLayers}-block transformer on {device} ({dtype}) in {sw.Elapsed.TotalSeconds:F1} s: {model.ParameterCount():N0} parameters (config formula {config.ParameterCount():N0})");
+        o.WriteLine($"built {config.NumLayers}+{config.NumSingleLayers}-block transformer on {device} ({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} s: {model.ParameterCount():N0} parameters (config formula {config.ParameterCount():N0})");
         if (mem != null) o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB");
 
         int side = size / 16, imageTokens = side * side;
         using var _ = no_grad();
-        using var hidden = randn(new long[] { 1, imageTokens, config.InChannels }, dtype, device);
-        using var context = randn(new long[] { 1, textTokens, config.JointAttentionDim }, dtype, device);
-        using var t = full(new long[] { 1 }, 0.5f, dtype, device);
-        using var g = full(new long[] { 1 }, 4.0f, dtype, device);
-        using var imgIds = PositionIds.Image(side, side, device);
-        using var txtIds = PositionIds.Text(textTokens, device);
+        var (hidden, context, t, g, imgIds, txtIds) = Inputs(config, size, textTokens, device, dtype);
+        using var _inputs = new DisposeAll(hidden, context, t, g, imgIds, txtIds);
         var times = new List<double>();
         for (int i = 0; i <= steps; i++)
         {
@@ -115,7 +115,54 @@ public static class BenchCommand
         }
         o.WriteLine($"forward {size}x{size} ({imageTokens} image + {textTokens} text tokens): median {Median(times):F0} ms" +
                     (mem != null ? $", peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes CUDA context)" : ""));
+        if (quant is not null)
+        {
+            // The same seeded weights unquantized (RandomInit draws the same values either way), run after the quantized
+            // model is freed so that the peak above is the quantized model's own.
+            using var y = model.Forward(hidden, context, t, config.GuidanceEmbeds ? g : null, imgIds, txtIds).to(ScalarType.Float32).cpu();
+            model.Dispose();
+            using var reference = ReferenceOutput(config, size, textTokens, device, dtype, o);
+            double error = (y - reference).norm().item<float>() / reference.norm().item<float>();
+            o.WriteLine($"{quant!.Name} vs {dtype} output relative error ||y_q - y|| / ||y|| = {error:P2}");
+        }
         return 0;
+    }
+
+    static QuantType ParseQuant(string name)
+    {
+        try { return QuantType.Parse(name); }
+        catch (ArgumentException e) { throw new UserError($"bench: --qtype: {e.Message}"); }
+    }
+
+    /// <summary>One forward of the unquantized model with the seed-0 weights and the bench's seeded inputs, on the CPU
+    /// as fp32; the model is freed before the quantized one is built.</summary>
+    static Tensor ReferenceOutput(TransformerConfig config, int size, int textTokens, Device device, ScalarType dtype, TextWriter o)
+    {
+        using var model = new Flux2Transformer(config, device, dtype);
+        RandomInit.Apply(model, seed: 0);
+        var (hidden, context, t, g, imgIds, txtIds) = Inputs(config, size, textTokens, device, dtype);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var y = model.Forward(hidden, context, t, config.GuidanceEmbeds ? g : null, imgIds, txtIds).to(ScalarType.Float32).cpu();
+        foreach (var x in new[] { hidden, context, t, g, imgIds, txtIds }) x.Dispose();
+        o.WriteLine($"reference: same weights in {dtype}, one forward for the error measurement");
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The bench's inputs, seeded so a reference run and a quantized run see the same ones.</summary>
+    static (Tensor hidden, Tensor context, Tensor t, Tensor g, Tensor imgIds, Tensor txtIds) Inputs(TransformerConfig config, int size, int textTokens, Device device, ScalarType dtype)
+    {
+        int side = size / 16;
+        using var gen = new Generator(4321, device: CPU);
+        return (randn(new long[] { 1, side * side, config.InChannels }, generator: gen).to(dtype).to(device),
+                randn(new long[] { 1, textTokens, config.JointAttentionDim }, generator: gen).to(dtype).to(device),
+                full(new long[] { 1 }, 0.5f, dtype, device), full(new long[] { 1 }, 4.0f, dtype, device),
+                PositionIds.Image(side, side, device), PositionIds.Text(textTokens, device));
+    }
+
+    sealed class DisposeAll(params Tensor[] tensors) : IDisposable
+    {
+        public void Dispose() { foreach (var x in tensors) x.Dispose(); }
     }
 
     static void Sync(Device d) { if (d.type == DeviceType.CUDA) cuda.synchronize(); }

@@ -3,6 +3,7 @@ using Flux2.Diagnostics;
 using Flux2.Models.Transformer;
 using Flux2.Native;
 using Flux2.Nn;
+using Flux2.Nn.Quantization;
 using Flux2.Training;
 using Flux2.Training.Config;
 using Flux2.Training.Network;
@@ -22,12 +23,15 @@ public static class BenchTrainCommand
 {
     public const string Help = """
         ./flux2 bench train [--tier C|B|A] [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--rank 32]
+                            [--qtype qfloat8|qint8] [--targets diffusers|ai-toolkit]
                             [--text-tokens 512] [--steps 10] [--warmup 2] [--no-checkpointing] [--optimizer adamw|adamw8bit]
                             [--memory-steps 200] [--device auto|cpu|cuda:N] [--peak-tflops 989.4]
           LoRA training steps (batch 1, flow-match loss, backward, optimizer step) at full size with random weights:
           per-step time, median after the warm-up steps, peak GPU memory, achieved TFLOP/s and MFU (peak dense bf16 of
-          the card from its NVML name, or --peak-tflops). Tier C: bf16 weights. LoRA on every Linear of the blocks
-          (ai-toolkit's targets), gradient checkpointing per block unless --no-checkpointing. --memory-steps N runs N
+          the card from its NVML name, or --peak-tflops). Tier C: bf16 weights; B: 8-bit weights (--qtype, default
+          qfloat8) quantized layer by layer while building; A: B + layer offloading. LoRA on the diffusers default
+          targets (attention projections, as the PyTorch reference in design.md) or --targets ai-toolkit (every Linear
+          of the blocks), gradient checkpointing per block unless --no-checkpointing. --memory-steps N runs N
           steps and prints memory at step 10 and step N (a leak shows as growth).
         """;
 
@@ -35,7 +39,7 @@ public static class BenchTrainCommand
     /// A = fp8 + layer offloading (24 GB).</summary>
     public enum Tier { C, B, A }
 
-    sealed record Options(Tier Tier, string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
+    sealed record Options(Tier Tier, QuantType Quant, LoraTargetPreset Targets, string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
                           int Warmup, bool Checkpointing, OptimizerType Optimizer, bool MemoryMode, Device Device, double? PeakTflops);
 
     public static int Run(CliArgs args, TextWriter o)
@@ -62,6 +66,14 @@ public static class BenchTrainCommand
             "C" => Tier.C, "B" => Tier.B, "A" => Tier.A,
             _ => throw new UserError($"bench train: --tier must be C (bf16), B (fp8) or A (fp8 + offloading), got '{tierName}'"),
         };
+        QuantType quant;
+        try { quant = QuantType.Parse(args.Get("qtype", "qfloat8")); }
+        catch (ArgumentException e) { throw new UserError($"bench train: --qtype: {e.Message}"); }
+        var targets = args.Get("targets", "diffusers") switch
+        {
+            "diffusers" => LoraTargetPreset.Diffusers, "ai-toolkit" => LoraTargetPreset.AiToolkit,
+            var x => throw new UserError($"bench train: --targets must be diffusers or ai-toolkit, got '{x}'"),
+        };
         var configName = args.Get("config", "dev");
         TransformerConfig config;
         try { config = TransformerConfig.ByName(configName); }
@@ -86,41 +98,34 @@ public static class BenchTrainCommand
         if (steps <= warmup) throw new UserError($"bench train: --steps ({steps}) must exceed --warmup ({warmup}) so that some steps are timed");
         if (memorySteps > 0 && memorySteps < 10) throw new UserError($"bench train: --memory-steps reports step 10 and the last step, so it needs at least 10, got {memorySteps}");
         if (peak < 0) throw new UserError($"bench train: --peak-tflops must be positive, got {peak}");
-        return new Options(tier, configName, config, size, rank, textTokens, steps, warmup, checkpointing, optimizer, memorySteps > 0,
+        return new Options(tier, quant, targets, configName, config, size, rank, textTokens, steps, warmup, checkpointing, optimizer, memorySteps > 0,
                            TorchRuntime.Device(deviceName), peak > 0 ? peak : null);
     }
 
     /// <summary>
-    /// The transformer for a memory tier, random weights, built directly on the device. Tier C only for now: tiers B
-    /// (fp8 weights) and A (fp8 + layer offloading, through <see cref="Flux2Transformer.Residency"/>) are built in
-    /// parallel work and plug in here.
+    /// The transformer for a memory tier, random weights, built directly on the device: C bf16; B and A with 8-bit
+    /// Linear weights, each layer drawn in bf16 and quantized before the next (the bf16 model never exists).
     /// </summary>
-    static Flux2Transformer BuildModel(Tier tier, TransformerConfig config, Device device)
+    static Flux2Transformer BuildModel(Options opt, Device device)
     {
-        switch (tier)
-        {
-            case Tier.C:
-                var model = new Flux2Transformer(config, device, ScalarType.BFloat16);
-                RandomInit.Apply(model, seed: 0);
-                return model;
-            case Tier.B:
-                throw new UserError("bench train: tier B (fp8 weights) is not available yet in this build; use --tier C (bf16)");
-            default:
-                throw new UserError("bench train: tier A (fp8 weights + layer offloading) is not available yet in this build; use --tier C (bf16)");
-        }
+        var model = new Flux2Transformer(opt.Config, device, ScalarType.BFloat16, quant: opt.Tier == Tier.C ? null : opt.Quant);
+        RandomInit.Apply(model, seed: 0);
+        if (opt.Tier == Tier.A)
+            throw new UserError("bench train: tier A (8-bit weights + layer offloading) is not available yet in this build; use --tier B or C");
+        return model;
     }
 
     static int Bench(Options opt, GpuMemory? mem, TextWriter o, Action<int> atStep)
     {
         var (c, device) = (opt.Config, opt.Device);
         var sw = Stopwatch.StartNew();
-        using var model = BuildModel(opt.Tier, c, device);
+        using var model = BuildModel(opt, device);
         model.GradientCheckpointing = opt.Checkpointing;
-        using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank }, seed: 0);
+        using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank, NetworkKwargs = new NetworkKwargs { TargetPreset = opt.Targets } }, seed: 0);
         var parameters = lora.Parameters.ToList();
         using var optimizer = OptimizerFactory.Create(opt.Optimizer, parameters, 1e-4, new OptimizerParams());
         Sync(device);
-        o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {model.ParameterCount():N0} bf16 parameters, built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
+        o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {model.ParameterCount():N0} parameters ({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
         o.WriteLine($"LoRA rank {opt.Rank} on {lora.Modules.Count} Linears: {lora.ParameterCount:N0} fp32 parameters; optimizer {optimizer.Name}; " +
                     $"gradient checkpointing {(opt.Checkpointing ? "on" : "off")}");
         if (mem != null) o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB ({GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index)) ?? "unknown GPU"})");
