@@ -21,7 +21,11 @@ public static class BenchCommand
           --qtype: Linear weights quantized layer by layer while building (tiers B/A); the same seeded weights are
           first run unquantized once and the relative error of the output, ||y_q - y|| / ||y||, is printed.
         ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
-                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
+                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3] [--qtype qfloat8|qint8]
+                              [--write-random DIR | --from DIR]
+          --write-random DIR: build the encoder with random weights and stream it to DIR (config.json +
+          model.safetensors, one tensor at a time), then stop. --from DIR: load it from there instead of building
+          (with --qtype quantized while loading, one tensor at a time; peak process RAM is printed).
           Random weights, built directly on the device (no download). Prints parameters, time, peak GPU memory.
         """ + "\n" + BenchTrainCommand.Help + "\n" + BenchOptimizerCommand.Help;
 
@@ -52,17 +56,38 @@ public static class BenchCommand
         };
         int layers = args.Int("layers", Math.Min(30, config.NumHiddenLayers)), tokens = args.Int("tokens", 512);
         var (device, dtype, steps) = Common(args);
+        var quant = args.Get("qtype") is string q ? ParseQuant(q) : null;
+        string? writeTo = args.Get("write-random"), from = args.Get("from");
         args.EnsureAllUsed();
         if (layers < 1 || layers > config.NumHiddenLayers) throw new UserError($"bench: --layers must be 1..{config.NumHiddenLayers}");
+        if (writeTo is not null && (from is not null || quant is not null)) throw new UserError("bench: --write-random writes bf16 random weights; use it alone, then --from with --qtype");
         int[] outLayers = layers >= 30 ? Flux2PromptEncoder.DefaultOutLayers : new[] { layers };
 
         using var mem = device.type == DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index)) : null;
         var sw = Stopwatch.StartNew();
-        using var encoder = new Flux2PromptEncoder(config, outLayers, device, dtype);
-        RandomInit.Apply(encoder.Model, seed: 0);
+        Flux2PromptEncoder Build()
+        {
+            if (from is not null)
+            {
+                if (!File.Exists(Path.Combine(from, "config.json"))) throw new UserError($"bench: --from {from}: no config.json there (write one with --write-random {from})");
+                return Flux2PromptEncoder.FromFolder(from, outLayers, device, dtype, quant);
+            }
+            var built = new Flux2PromptEncoder(config, outLayers, device, dtype, quant);
+            RandomInit.Apply(built.Model, seed: 0);
+            return built;
+        }
+        using var encoder = Build();
         Sync(device);
         long parameters = encoder.Model.parameters().Sum(p => p.numel());
-        o.WriteLine($"built Mistral text encoder, {layers} of {config.NumHiddenLayers} layers, on {device} ({dtype}) in {sw.Elapsed.TotalSeconds:F1} s: {parameters:N0} parameters (formula {config.ParameterCount(layers):N0})");
+        string how = from is not null ? $"loaded from {from}" : "built";
+        o.WriteLine($"{how}: Mistral text encoder, {layers} of {config.NumHiddenLayers} layers, on {device} ({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} s: " +
+                    $"{parameters:N0} parameters (formula {config.ParameterCount(layers):N0}); peak process RAM {PeakRssGiB():F1} GiB" +
+                    (mem != null ? $", GPU {mem.UsedGiB:F1} GiB" : ""));
+        if (writeTo is not null)
+        {
+            WriteRandomEncoder(writeTo, encoder, layers, o);
+            return 0;
+        }
         using var _ = no_grad();
         using var ids = randint(0, config.VocabSize, new long[] { 1, tokens }, ScalarType.Int64, device);
         using var mask = ones(new long[] { 1, tokens }, ScalarType.Int64, device);
@@ -126,6 +151,32 @@ public static class BenchCommand
             o.WriteLine($"{quant!.Name} vs {dtype} output relative error ||y_q - y|| / ||y|| = {error:P2}");
         }
         return 0;
+    }
+
+    /// <summary>config.json (with <paramref name="layers"/> layers) + model.safetensors streamed tensor by tensor.</summary>
+    static void WriteRandomEncoder(string folder, Flux2PromptEncoder encoder, int layers, TextWriter o)
+    {
+        var sw = Stopwatch.StartNew();
+        Directory.CreateDirectory(folder);
+        var config = encoder.Model.Config with { NumHiddenLayers = layers };
+        File.WriteAllText(Path.Combine(folder, "config.json"), System.Text.Json.JsonSerializer.Serialize(Flux2.Micro.DiffusersFolderWriter.MistralJson(config)));
+        var byName = encoder.Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        var plan = byName.Select(kv => new Flux2.IO.TensorPlan(kv.Key, kv.Value.dtype, kv.Value.shape)).ToList();
+        Flux2.IO.SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), plan, name => byName[name].detach().cpu());
+        long bytes = new FileInfo(Path.Combine(folder, "model.safetensors")).Length;
+        o.WriteLine($"wrote {folder}/model.safetensors: {bytes / (double)(1L << 30):F1} GiB in {sw.Elapsed.TotalSeconds:F0} s ({bytes / sw.Elapsed.TotalSeconds / 1e9:F2} GB/s); peak process RAM {PeakRssGiB():F1} GiB");
+    }
+
+    /// <summary>Peak resident set of this process (VmHWM), the RAM a streamed load must keep bounded.</summary>
+    static double PeakRssGiB()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / (1024.0 * 1024.0);
+        }
+        catch (IOException) { }
+        return System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (double)(1L << 30);
     }
 
     static QuantType ParseQuant(string name)
