@@ -82,6 +82,10 @@ public sealed class DataParallel : IDataParallel, IDisposable
         for (int i = 0; i < flat.Count; i++) plan.Unflatten(plan.Buckets[i], flat[i], tensors);
     }
 
+    /// <summary>Waits until every rank has called this with the same <paramref name="name"/>; a rank that dies meanwhile
+    /// ends the wait with the store's failure message.</summary>
+    public void Barrier(string name, TimeSpan timeout) => rendezvous.Barrier(name, "reach", timeout);
+
     public double[] Average(double[] values)
     {
         using var scope = NewDisposeScope();

@@ -64,14 +64,14 @@ public sealed class Rendezvous : IDisposable
     }
 
     /// <summary>Returns once every rank has reached the barrier <paramref name="name"/> (each use is a new round).</summary>
-    public void Barrier(string name, string what = "reach")
+    public void Barrier(string name, string what = "reach", TimeSpan? timeout = null)
     {
         int round = barrierRounds.TryGetValue(name, out var n) ? n + 1 : 0;
         barrierRounds[name] = round;
         var prefix = $"barrier/{name}/{round}/";
         Store.Set(prefix + Group.Rank, Encoding.UTF8.GetBytes("1"));
         for (int r = 0; r < Group.WorldSize; r++)
-            Store.Get(prefix + r, Timeout, what == "join"
+            Store.Get(prefix + r, timeout ?? Timeout, what == "join"
                 ? $"rank {r} to join (is it started, with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE {Group.WorldSize}?)"
                 : $"rank {r} to {what} '{name}'");
     }

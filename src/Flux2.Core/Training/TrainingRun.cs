@@ -49,7 +49,11 @@ public static class TrainingRun
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log);
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
+        // Rank 0 builds the on-disk latent and text caches first; the others then read them instead of writing the same
+        // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a clock.)
+        if (parallel is { Rank: > 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));
         using var task = new Flux2LoraTask(models, job, log, group is null ? null : new Data.BatchShard(group.Rank, group.WorldSize));
+        if (parallel is { Rank: 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));
         Directory.CreateDirectory(task.RunFolder);
         if (main) using (var w = new StreamWriter(Path.Combine(task.RunFolder, "config.resolved.txt"))) JobConfigPrinter.Print(loaded, w);
 
