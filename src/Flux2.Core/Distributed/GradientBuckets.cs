@@ -43,19 +43,23 @@ public sealed class GradientBuckets
 
     public static GradientBuckets For(IReadOnlyList<Tensor> tensors, long capBytes = DefaultCapBytes) => new(tensors.Select(t => t.numel()).ToList(), capBytes);
 
-    /// <summary>The bucket's tensors as one contiguous fp32 vector on <paramref name="device"/>; a null entry (a parameter
-    /// without a gradient) contributes zeros so every rank still sends the same number of values.</summary>
+    /// <summary>The bucket's tensors copied into one contiguous fp32 vector on <paramref name="device"/>; a null entry (a
+    /// parameter without a gradient) contributes zeros so every rank still sends the same number of values.</summary>
     public Tensor Flatten(Bucket bucket, IReadOnlyList<Tensor?> tensors, Device device)
     {
-        var parts = new Tensor[bucket.Count];
+        // A fresh buffer, never a view of a gradient: the collective writes into it.
+        var flat = zeros(bucket.Elements, ScalarType.Float32, device);
+        using var _ = no_grad();
+        long offset = 0;
         for (int k = 0; k < bucket.Count; k++)
         {
             int i = bucket.First + k;
             var t = tensors[i];
             if (t is not null && t.numel() != sizes[i]) throw new ArgumentException($"tensor {i} has {t.numel()} values, the plan {sizes[i]}");
-            parts[k] = t is null ? zeros(sizes[i], ScalarType.Float32, device) : t.detach().reshape(-1).to(ScalarType.Float32);
+            if (t is not null) flat.narrow(0, offset, sizes[i]).copy_(t.detach().reshape(-1));
+            offset += sizes[i];
         }
-        return cat(parts, 0).contiguous();
+        return flat;
     }
 
     /// <summary>Copies a (reduced) flat bucket back into its tensors, in their own dtype; null entries are skipped.</summary>

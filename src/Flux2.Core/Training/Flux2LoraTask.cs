@@ -84,7 +84,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var captions = shard.Take(allCaptions);
         var x0 = stack(batch.Select(item => latents[item]).ToArray());
         var ts = shard.Take(timesteps.Sample(global.Count, (int)(x0.shape[2] * x0.shape[3]), rng));
-        var noise = shard.Take(randn(new[] { (long)global.Count }.Concat(x0.shape.Skip(1)).ToArray(), generator: noiseGenerator)).to(x0.device);
+        var noise = shard.Slice(randn(new[] { (long)global.Count }.Concat(x0.shape.Skip(1)).ToArray(), generator: noiseGenerator)).to(x0.device);
         var references = References(batch);
         var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale, references, LossFunction.From(p.Train));
         if (p.Train.DiffOutputPreservation)

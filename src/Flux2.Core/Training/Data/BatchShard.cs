@@ -23,7 +23,7 @@ public sealed record BatchShard(int Rank, int WorldSize)
     }
 
     /// <summary>This rank's slice along dim 0 of a global batch tensor.</summary>
-    public Tensor Take(Tensor global) => WorldSize == 1 ? global : global.narrow(0, Rank * PerRank((int)global.shape[0]), PerRank((int)global.shape[0]));
+    public Tensor Slice(Tensor global) => WorldSize == 1 ? global : global.narrow(0, Rank * PerRank((int)global.shape[0]), PerRank((int)global.shape[0]));
 
     int PerRank(int global)
     {
