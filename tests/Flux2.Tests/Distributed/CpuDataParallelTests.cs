@@ -88,6 +88,29 @@ public class CpuDataParallelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TwoHostsAreTwoLaunchersThatMeetAtTheMasterAddress()
+    {
+        // The multi-host form, as two process groups on one host: node 0 and node 1 with one rank each.
+        var data = TempDataset.Create();
+        string single = TestPaths.TempDir(), hosts = TestPaths.TempDir();
+        Assert.Equal(0, Flux2(null, "train", Job(data, single, 2), "--no-eval").Exit);
+        var job = Job(data, hosts, 1);
+        var port = Flux2.Distributed.LaunchPlan.FreePort().ToString();
+        string[] Node(int rank) => new[] { "train", job, "--gpus", "1", "--nnodes", "2", "--node-rank", rank.ToString(),
+                                           "--master-addr", "127.0.0.1", "--master-port", port, "--no-eval" };
+        var node1 = Task.Run(() => Flux2(null, Node(1)));
+        var node0 = Flux2(null, Node(0));
+        Assert.True(node0.Exit == 0, node0.Err);
+        Assert.True(node1.Result.Exit == 0, node1.Result.Err);
+        Assert.Contains("node 0 of 2, world size 2", node0.Out);
+        double maxDiff = Losses(single).Zip(Losses(hosts), (x, y) => Math.Abs(x - y)).Max();
+        output.WriteLine($"two launchers vs one process x batch 2: max |loss difference| {maxDiff:E2}");
+        Assert.True(maxDiff < 1e-4, $"loss curves differ by {maxDiff}");
+        Assert.False(Directory.Exists(Path.Combine(hosts, "tiny_lora", "samples")) && node1.Result.Out.Contains("saved"),
+                     "only rank 0 reports and saves");
+    }
+
+    [Fact]
     public void AResumeOnAnotherRankCountContinuesTheSameRun()
     {
         var data = TempDataset.Create();
