@@ -15,7 +15,7 @@ public static class CudaRuntime
 
     public static void SetDevice(int device)
     {
-        var lib = LoadedCudart() ?? throw new TorchLoadException(
+        var lib = LoadedLibrary("libcudart.so") ?? throw new TorchLoadException(
             "the CUDA runtime (libcudart) is not loaded in this process: multi-GPU training needs a CUDA libtorch (environment.md).");
         var handle = NativeLibrary.Load(lib);
         var set = Marshal.GetDelegateForFunctionPointer<SetDeviceFn>(NativeLibrary.GetExport(handle, "cudaSetDevice"));
@@ -27,15 +27,16 @@ public static class CudaRuntime
         }
     }
 
-    /// <summary>Path of the libcudart.so.* mapped into this process, or null.</summary>
-    public static string? LoadedCudart()
+    /// <summary>Path of the library mapped into this process whose file name starts with <paramref name="prefix"/>
+    /// (e.g. "libcudart.so"), or null.</summary>
+    public static string? LoadedLibrary(string prefix)
     {
         foreach (var line in File.ReadLines("/proc/self/maps"))
         {
             int slash = line.IndexOf('/');
             if (slash < 0) continue;
             var path = line[slash..];
-            if (Path.GetFileName(path).StartsWith("libcudart.so", StringComparison.Ordinal)) return path;
+            if (Path.GetFileName(path).StartsWith(prefix, StringComparison.Ordinal)) return path;
         }
         return null;
     }

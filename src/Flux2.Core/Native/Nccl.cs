@@ -6,7 +6,8 @@ namespace Flux2.Native;
 /// P/Invoke to NCCL's C API (nccl.h), the collective engine behind torch.distributed: TorchSharp has no
 /// torch.distributed (design.md, "Verified platform facts"), so data-parallel training binds the <c>libnccl.so.2</c> that
 /// ships with PyTorch's CUDA wheels (<c>site-packages/nvidia/nccl/lib</c>). Discovery mirrors <see cref="TorchRuntime"/>:
-/// <c>FLUX2_NCCL_LIB</c> (a file or its folder), then next to the torch/lib in use, then the default loader path.
+/// <c>FLUX2_NCCL_LIB</c> (a file or its folder), then the libnccl libtorch_cuda already loaded, then
+/// <c>nvidia/nccl/lib</c> beside the torch/lib in use, then the default loader path.
 /// Only the calls the gradient all-reduce needs are bound; all take the stream handle 0 = CUDA's legacy default stream,
 /// the one libtorch runs its kernels on, so NCCL work is ordered after backward and before the optimizer.
 /// </summary>
@@ -14,6 +15,7 @@ public static class Nccl
 {
     public const string LibEnv = "FLUX2_NCCL_LIB";
     public const int UniqueIdBytes = 128; // NCCL_UNIQUE_ID_BYTES
+    const string Soname = "libnccl.so.2";
 
     public enum Result { Success = 0, UnhandledCudaError = 1, SystemError = 2, InternalError = 3, InvalidArgument = 4, InvalidUsage = 5, RemoteError = 6, InProgress = 7 }
     public enum DataType { Float32 = 7 }
@@ -40,7 +42,8 @@ public static class Nccl
                 throw new TorchLoadException(
                     $"NCCL (libnccl.so.2) was not found (tried: {string.Join(", ", tried)}). Multi-GPU training needs the NCCL that " +
                     $"ships with PyTorch's CUDA wheels (pip install torch; site-packages/nvidia/nccl/lib) or set {LibEnv}=/path/to/libnccl.so.2.");
-            NativeLibrary.SetDllImportResolver(typeof(Nccl).Assembly, (name, _, _) => name == "nccl" ? handle : IntPtr.Zero);
+            // The [DllImport] declarations below name the soname; once a libnccl.so.2 is loaded, dlopen of that soname
+            // returns it, so they bind to the library found here (no assembly-wide import resolver needed).
             int version = 0;
             Check(ncclGetVersion(ref version), "ncclGetVersion");
             Version = version;
@@ -58,6 +61,8 @@ public static class Nccl
             yield return Directory.Exists(env) ? Path.Combine(env, "libnccl.so.2") : env;
             yield break;
         }
+        // libtorch_cuda links NCCL itself (RPATH into nvidia/nccl/lib): the copy already in the process is the right one.
+        if (CudaRuntime.LoadedLibrary("libnccl.so") is { } loaded) yield return loaded;
         var torchLib = Environment.GetEnvironmentVariable(TorchRuntime.TorchLibEnv);
         if (string.IsNullOrEmpty(torchLib) && TorchRuntime.LibTorchSource.StartsWith('/')) torchLib = TorchRuntime.LibTorchSource;
         torchLib ??= TorchRuntime.FindPyTorchLib();
@@ -114,18 +119,18 @@ public static class Nccl
         }
     }
 
-    [DllImport("nccl")] public static extern Result ncclGetVersion(ref int version);
-    [DllImport("nccl")] public static extern Result ncclGetUniqueId(byte[] uniqueId);
-    [DllImport("nccl")] public static extern Result ncclCommInitRankConfig(out IntPtr comm, int nranks, byte[] commId, int rank, ref Config config);
-    [DllImport("nccl")] public static extern Result ncclCommGetAsyncError(IntPtr comm, out Result asyncError);
-    [DllImport("nccl")] public static extern Result ncclCommAbort(IntPtr comm);
-    [DllImport("nccl")] public static extern Result ncclCommDestroy(IntPtr comm);
-    [DllImport("nccl")] public static extern Result ncclAllReduce(IntPtr sendbuff, IntPtr recvbuff, nuint count, DataType datatype, RedOp op, IntPtr comm, IntPtr stream);
-    [DllImport("nccl")] public static extern Result ncclBroadcast(IntPtr sendbuff, IntPtr recvbuff, nuint count, DataType datatype, int root, IntPtr comm, IntPtr stream);
-    [DllImport("nccl")] public static extern Result ncclGroupStart();
-    [DllImport("nccl")] public static extern Result ncclGroupEnd();
-    [DllImport("nccl")] static extern IntPtr ncclGetErrorString(Result result);
-    [DllImport("nccl")] static extern IntPtr ncclGetLastError(IntPtr comm);
+    [DllImport(Soname)] public static extern Result ncclGetVersion(ref int version);
+    [DllImport(Soname)] public static extern Result ncclGetUniqueId(byte[] uniqueId);
+    [DllImport(Soname)] public static extern Result ncclCommInitRankConfig(out IntPtr comm, int nranks, byte[] commId, int rank, ref Config config);
+    [DllImport(Soname)] public static extern Result ncclCommGetAsyncError(IntPtr comm, out Result asyncError);
+    [DllImport(Soname)] public static extern Result ncclCommAbort(IntPtr comm);
+    [DllImport(Soname)] public static extern Result ncclCommDestroy(IntPtr comm);
+    [DllImport(Soname)] public static extern Result ncclAllReduce(IntPtr sendbuff, IntPtr recvbuff, nuint count, DataType datatype, RedOp op, IntPtr comm, IntPtr stream);
+    [DllImport(Soname)] public static extern Result ncclBroadcast(IntPtr sendbuff, IntPtr recvbuff, nuint count, DataType datatype, int root, IntPtr comm, IntPtr stream);
+    [DllImport(Soname)] public static extern Result ncclGroupStart();
+    [DllImport(Soname)] public static extern Result ncclGroupEnd();
+    [DllImport(Soname)] static extern IntPtr ncclGetErrorString(Result result);
+    [DllImport(Soname)] static extern IntPtr ncclGetLastError(IntPtr comm);
 }
 
 /// <summary>An NCCL call failed; <see cref="Result"/> is its code.</summary>
