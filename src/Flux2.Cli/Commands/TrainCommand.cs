@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Flux2.Distributed;
 using Flux2.Training;
 using Flux2.Training.Config;
 using Flux2.Training.State;
@@ -24,7 +25,8 @@ public static class TrainCommand
           Per-step loss, lr, timestep, grad norm, time and memory, plus sample/save events: <run folder>/run.sqlite.
           When the job has a trigger_word, the final LoRA is then evaluated like ./flux2 eval <run folder> (eval.json,
           eval.md in the run folder); --no-eval skips that.
-        """;
+        Multi-GPU (docs/multi-gpu.md):
+        """ + TrainLauncher.Help;
 
     public static int Run(CliArgs args, TextWriter o)
     {
@@ -33,7 +35,16 @@ public static class TrainCommand
         var device = args.Get("device");
         bool eval = !args.Flag("no-eval");
         bool restart = args.Flag("restart");
+        var launch = TrainLauncher.Plan(args);
         args.EnsureAllUsed();
+        if (launch is not null)
+            return TrainLauncher.Launch(launch, new[] { "train", path }
+                .Concat(steps is null ? [] : ["--steps", steps]).Concat(device is null ? [] : ["--device", device])
+                .Concat(restart ? ["--restart"] : []).Concat(eval ? [] : ["--no-eval"]).ToList(), o);
+        ProcessGroup? group;
+        try { group = ProcessGroup.FromEnvironment(); }
+        catch (ArgumentException e) { throw new UserError("train: " + e.Message); }
+        if (group is { IsMain: false }) o = TextWriter.Null; // rank 0 alone reports; errors still reach stderr
 
         LoadedJob loaded;
         try { loaded = JobConfigReader.Read(path); }
@@ -75,8 +86,9 @@ public static class TrainCommand
         };
         Console.CancelKeyPress += onCtrlC;
         TrainingResult result;
-        try { result = StopOnOutOfMemory(loaded.Job, () => TrainingRun.Run(loaded, callbacks, stop.Token, restart)); }
+        try { result = StopOnOutOfMemory(loaded.Job, () => TrainingRun.Run(loaded, callbacks, stop.Token, restart, group)); }
         catch (ResumeMismatchException e) { throw new UserError(e.Message); }
+        catch (DistributedException e) { throw new UserError(e.Message); }
         catch (TrainingFaultException e) { o.WriteLine(); o.WriteLine(e.Message); return 1; }
         finally { Console.CancelKeyPress -= onCtrlC; }
         if (result.Cancelled)
@@ -85,6 +97,7 @@ public static class TrainCommand
             o.WriteLine($"to resume exactly where it stopped, run the same command again: ./flux2 train {path}{(steps is null ? "" : $" --steps {steps}")}");
             return 130;
         }
+        if (group is { IsMain: false }) return 0;
         o.WriteLine($"done in {result.Seconds:F1} s. LoRA: {result.FinalLora}");
         o.WriteLine($"run folder {result.RunFolder}: {result.Checkpoints.Count} step checkpoints kept, {result.SampleGrids.Count} sample grids");
         if (eval && !string.IsNullOrEmpty(process.TriggerWord) && process.Datasets.Count > 0 && File.Exists(result.FinalLora))

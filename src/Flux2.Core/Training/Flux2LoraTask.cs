@@ -32,6 +32,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     readonly TimestepSampler timesteps;
     readonly SampleGrid grid;
     readonly TextEmbeddingCache? textCache;
+    readonly BatchShard shard;
 
     public LoraNetwork Network { get; }
     public string RunFolder { get; }
@@ -39,9 +40,11 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     public IReadOnlyList<Parameter> TrainableParameters { get; }
     public int Epoch => order.Epoch;
 
-    public Flux2LoraTask(Flux2Models models, JobFile job, Action<string>? log = null)
+    /// <param name="shard">this rank's slice of each global batch in data-parallel training (<see cref="BatchShard"/>).</param>
+    public Flux2LoraTask(Flux2Models models, JobFile job, Action<string>? log = null, BatchShard? shard = null)
     {
         this.models = models;
+        this.shard = shard ?? BatchShard.Single;
         this.job = job;
         p = job.Process;
         RunFolder = Path.Combine(p.TrainingFolder, job.Config.Name);
@@ -60,7 +63,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
                                     $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}", device);
         log?.Invoke($"latents cached for {toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image variants");
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
-        order = new BatchOrder(scan.Items, p.Train.BatchSize, rng);
+        order = new BatchOrder(scan.Items, this.shard.GlobalBatch(p.Train.BatchSize), rng);
         timesteps = TimestepSampler.From(p.Train);
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
         TrainableParameters = Network.Parameters.ToList();
@@ -72,15 +75,18 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
 
     public MicroBatchLoss Loss(int step)
     {
-        var batch = order.Next().Select(i => scan.Items[i]).ToList();
-        var captions = batch.Select(item =>
+        // Captions, t and ε are drawn for the whole global batch, then sliced (BatchShard): ranks stay in step.
+        var global = order.Next().Select(i => scan.Items[i]).ToList();
+        var allCaptions = global.Select(item =>
         {
             var d = p.Datasets[item.DatasetIndex];
             return CaptionRules.ForTraining(item.Caption, p.TriggerWord, d.CaptionDropoutRate, d.ShuffleTokens, d.KeepTokens, rng);
         }).ToList();
+        var batch = shard.Take(global);
+        var captions = shard.Take(allCaptions);
         var x0 = stack(batch.Select(item => latents[item]).ToArray());
-        var ts = timesteps.Sample(batch.Count, (int)(x0.shape[2] * x0.shape[3]), rng);
-        var noise = randn(x0.shape, generator: noiseGenerator).to(x0.device);
+        var ts = shard.Take(timesteps.Sample(global.Count, (int)(x0.shape[2] * x0.shape[3]), rng));
+        var noise = shard.Slice(randn(new[] { (long)global.Count }.Concat(x0.shape.Skip(1)).ToArray(), generator: noiseGenerator)).to(x0.device);
         var references = References(batch);
         var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale, references, LossFunction.From(p.Train));
         if (p.Train.DiffOutputPreservation)
@@ -140,7 +146,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         rng.State = state.Get<ulong[]>("task.rng");
         noiseGenerator.set_state(state.GetTensor("task.noise_generator"));
         if (state.Has("task.lora_dropout_generator")) Network.DropoutGenerator.set_state(state.GetTensor("task.lora_dropout_generator"));
-        order.Cursor = state.Get<BatchOrder.Position>("task.data_order");
+        // Saved with another GPU count, the global batches have another size: the same sample stream, re-cut.
+        order.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.data_order"), scan.Items, shard.GlobalBatch(p.Train.BatchSize));
     }
 
     /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the same.</summary>

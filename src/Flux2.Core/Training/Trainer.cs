@@ -22,6 +22,9 @@ public sealed record TrainerOutcome(int Step, bool Cancelled, string? LastSave);
 /// <see cref="TrainingState"/>; with <see cref="TrainerOptions.ResumeFrom"/> the loop continues from one exactly.
 /// Cancellation is checked between steps: the current step finishes, a step checkpoint is saved, Run returns.
 /// Every step runs inside its own DisposeScope.
+/// Data-parallel (<see cref="TrainerOptions.DataParallel"/>): every rank runs this loop in step; gradients are averaged
+/// across ranks after the accumulation loop and before clipping, the reported loss is the ranks' mean, the skip and stop
+/// decisions are taken together, and rank 0 alone samples, evaluates and saves.
 /// </summary>
 public sealed partial class Trainer
 {
@@ -29,9 +32,13 @@ public sealed partial class Trainer
     readonly TrainerOptions options;
     readonly TrainerCallbacks cb;
 
+    readonly IDataParallel? parallel;
+    bool IsMain => parallel is null || parallel.Rank == 0;
+
     public Trainer(ITrainingTask task, TrainerOptions options, TrainerCallbacks? callbacks = null)
     {
         this.task = task; this.options = options; cb = callbacks ?? new TrainerCallbacks();
+        parallel = options.DataParallel;
     }
 
     public TrainerOutcome Run(CancellationToken cancel = default)
@@ -51,33 +58,38 @@ public sealed partial class Trainer
             Evaluate(0, ema);
             if (options.SampleBeforeTraining && options.Steps > 0) Sample(0, ema);
         }
+        parallel?.CopyFromMain(parameters); // same start on every rank, whatever each one's initialization did
 
         string? lastSave = null;
-        while (step < options.Steps && !cancel.IsCancellationRequested)
+        // Ranks of a data-parallel job see Ctrl-C at different moments, so they stop only on the step's joint decision.
+        while (step < options.Steps && (parallel is not null || !cancel.IsCancellationRequested))
         {
             step++;
-            var report = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate);
+            var (report, stop) = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate, cancel.IsCancellationRequested);
             if (report.Applied) ema?.Update();
             cb.OnStep?.Invoke(report);
             nan.Record(report);
-            if (step == options.Steps || cancel.IsCancellationRequested) break;
-            if (step % options.SaveEvery == 0) lastSave = Save(step, final: false, run);
+            if (step == options.Steps || stop) break;
+            if (IsMain && step % options.SaveEvery == 0) lastSave = Save(step, final: false, run);
             if (step % options.SampleEvery == 0) { Sample(step, ema); Evaluate(step, ema); }
         }
         if (step < options.Steps)
         {
+            if (!IsMain) return new TrainerOutcome(step, Cancelled: true, null);
             // Cancelled: a step save (not the final name, which would mean "done") that the next start resumes from.
             lastSave = Save(step, final: false, run);
             cb.OnMessage?.Invoke($"stopped at step {step} of {options.Steps}; checkpoint {lastSave}");
             return new TrainerOutcome(step, Cancelled: true, lastSave);
         }
+        if (!IsMain) return new TrainerOutcome(step, Cancelled: false, null);
         lastSave = Save(step, final: true, run);
         Sample(step, ema);
         if (step > 0) Evaluate(step, ema);
         return new TrainerOutcome(step, Cancelled: false, lastSave);
     }
 
-    StepReport Step(int step, ITrainingOptimizer optimizer, double lr)
+    /// <summary>One optimizer step; <c>stop</c>: some rank (this one: <paramref name="stopRequested"/>) asked to stop after it.</summary>
+    (StepReport report, bool stop) Step(int step, ITrainingOptimizer optimizer, double lr, bool stopRequested)
     {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
@@ -93,12 +105,20 @@ public sealed partial class Trainer
             GradientCheckpoint.Backward(micro.Loss / options.GradientAccumulation); // rethrows a failed block recompute
             lossSum += value; tSum += micro.MeanTimestep;
         }
+        if (parallel is not null)
+        {
+            // All ranks must skip or apply the step, and stop, together; the loss shown is the global batch's.
+            parallel.AverageGradients(task.TrainableParameters);
+            var mean = parallel.Average(new[] { lossSum, tSum, finite ? 1.0 : 0.0, stopRequested ? 1.0 : 0.0 });
+            (lossSum, tSum, finite, stopRequested) = (mean[0], mean[1], mean[2] > 0.999, mean[3] > 0);
+        }
         double norm = GradNorm(task.TrainableParameters, options.MaxGradNorm);
         finite &= double.IsFinite(norm);
         if (finite) optimizer.Step();
         else cb.OnMessage?.Invoke($"step {step}: non-finite loss or gradient, update skipped");
         int n = options.GradientAccumulation;
-        return new StepReport(step, options.Steps, finite ? lossSum / n : double.NaN, lr, tSum / n, norm, clock.Elapsed.TotalSeconds, task.Epoch) { Applied = finite };
+        return (new StepReport(step, options.Steps, finite ? lossSum / n : double.NaN, lr, tSum / n, norm, clock.Elapsed.TotalSeconds, task.Epoch) { Applied = finite },
+                stopRequested);
     }
 
     /// <summary>Total L2 norm of the gradients, clipped in place to <paramref name="maxNorm"/> when it is positive.</summary>
@@ -113,6 +133,7 @@ public sealed partial class Trainer
 
     void Sample(int step, EmaWeights? ema)
     {
+        if (!IsMain) return;
         SampleReport? report;
         using (ema?.SwappedIn()) report = task.Sample(step);
         if (report is not null) cb.OnSample?.Invoke(report);
@@ -120,6 +141,7 @@ public sealed partial class Trainer
 
     void Evaluate(int step, EmaWeights? ema)
     {
+        if (!IsMain) return;
         double loss;
         using (ema?.SwappedIn()) loss = task.Evaluate();
         cb.OnEval?.Invoke(new EvalReport(step, loss));

@@ -12,6 +12,9 @@ public sealed record TrainerOptions(
     /// <summary>train.optimizer: adamw or adamw8bit (Optim/OptimizerFactory.cs).</summary>
     public OptimizerType OptimizerType { get; init; } = OptimizerType.Adamw;
 
+    /// <summary>Set when this process is one rank of a data-parallel job (Distributed/DataParallel.cs); null = one process.</summary>
+    public IDataParallel? DataParallel { get; init; }
+
     public static TrainerOptions From(ProcessConfig p) => new(
         p.Train.Steps, p.Train.GradientAccumulationSteps, p.Train.Lr, p.Train.LrScheduler, p.Train.LrWarmupSteps, p.Train.MaxGradNorm,
         p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample,

@@ -1,4 +1,5 @@
 using Flux2.Diagnostics;
+using Flux2.Distributed;
 using Flux2.Native;
 using Flux2.Pipeline;
 using Flux2.Training.Config;
@@ -24,10 +25,14 @@ public sealed record TrainingResult(string RunFolder, string FinalLora, IReadOnl
 /// An existing run folder is resumed from its newest training state (<paramref name="restart"/>: moved aside instead);
 /// every start is logged to the folder's run.sqlite (<see cref="RunLogWriter"/>).
 /// The CLI and notebooks both start here; they watch through <see cref="TrainerCallbacks"/>.
+/// With a <see cref="ProcessGroup"/> this process is one rank of a data-parallel job (docs/multi-gpu.md): it joins the
+/// others (<see cref="DataParallel"/>), trains its <see cref="Data.BatchShard"/> on cuda:LOCAL_RANK, and only rank 0
+/// writes the run folder (config, run log, samples, checkpoints); every rank resumes from the same checkpoint.
 /// </summary>
 public static class TrainingRun
 {
-    public static TrainingResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null, CancellationToken cancel = default, bool restart = false)
+    public static TrainingResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null, CancellationToken cancel = default, bool restart = false,
+                                     ProcessGroup? group = null)
     {
         TorchRuntime.EnsureLoaded();
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -35,19 +40,25 @@ public static class TrainingRun
         var p = job.Process;
         var log = callbacks?.OnMessage;
         var runFolder = Path.Combine(p.TrainingFolder, job.Config.Name);
-        if (restart && RunFolder.MoveAside(runFolder) is string previous) log?.Invoke($"--restart: earlier files moved to {previous}");
-        var resume = RunFolder.Latest(runFolder, job.Config.Name);
+        bool main = group is null || group.IsMain;
+        if (restart && main && RunFolder.MoveAside(runFolder) is string previous) log?.Invoke($"--restart: earlier files moved to {previous}");
+        var resume = restart && !main ? null : RunFolder.Latest(runFolder, job.Config.Name);
 
-        var device = TorchRuntime.Device(p.Device);
+        var device = TorchRuntime.Device(group is null ? p.Device : RankDevice(p.Device, group));
+        using var parallel = group is null ? null : DataParallel.Join(group, device, log);
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization());
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
-        using var task = new Flux2LoraTask(models, job, log);
+        // Rank 0 builds the on-disk latent and text caches first; the others then read them instead of writing the same
+        // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a clock.)
+        if (parallel is { Rank: > 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));
+        using var task = new Flux2LoraTask(models, job, log, group is null ? null : new Data.BatchShard(group.Rank, group.WorldSize));
+        if (parallel is { Rank: 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));
         Directory.CreateDirectory(task.RunFolder);
-        using (var w = new StreamWriter(Path.Combine(task.RunFolder, "config.resolved.txt"))) JobConfigPrinter.Print(loaded, w);
+        if (main) using (var w = new StreamWriter(Path.Combine(task.RunFolder, "config.resolved.txt"))) JobConfigPrinter.Print(loaded, w);
 
         using var gpu = device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index)) : null;
-        using var runLog = new RunLogWriter(task.RunFolder, models.Origin, device.ToString(), p.Train.Steps, LoraCheckpoint.ConfigJson(job),
+        using var runLog = !main ? null : new RunLogWriter(task.RunFolder, models.Origin, device.ToString(), p.Train.Steps, LoraCheckpoint.ConfigJson(job),
             () => gpu is not null ? gpu.UsedGiB * 1024 : Environment.WorkingSet / (1024.0 * 1024.0));
 
         var checkpoints = new List<string>();
@@ -57,15 +68,21 @@ public static class TrainingRun
         {
             OnSample = r => samples.Add(r.GridPath),
             OnSave = r => { if (r.Final) final = r.Path; else checkpoints.Add(r.Path); },
-        }, TrainerCallbacks.Combine(runLog.Callbacks, callbacks));
-        var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path };
+        }, runLog is null ? callbacks : TrainerCallbacks.Combine(runLog.Callbacks, callbacks));
+        var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path, DataParallel = parallel };
         TrainerOutcome outcome;
         try { outcome = new Trainer(task, options, watched).Run(cancel); }
         catch (ResumeMismatchException e) { throw new ResumeMismatchException(RunFolder.MismatchAdvice(task.RunFolder, e.Message)); }
+        if (parallel is not null) log?.Invoke($"rank {parallel.Rank} of {parallel.WorldSize} done at step {outcome.Step}");
         var kept = checkpoints.Where(File.Exists).ToList();
         return new TrainingResult(task.RunFolder, outcome.Cancelled ? outcome.LastSave ?? "" : final, kept, samples, clock.Elapsed.TotalSeconds)
         {
             Step = outcome.Step, Cancelled = outcome.Cancelled, ResumedFrom = resume?.Step,
         };
     }
+
+    /// <summary>A rank trains on cuda:LOCAL_RANK ("auto", "cuda", "cuda:N" all mean that: one GPU per rank), or on the CPU
+    /// when the job says cpu (the store-backed CPU path, for tests and the micro model).</summary>
+    static string RankDevice(string configured, ProcessGroup group)
+        => configured == "cpu" || (configured == "auto" && !cuda.is_available()) ? "cpu" : $"cuda:{group.LocalRank}";
 }
