@@ -176,7 +176,7 @@ public static class BenchTrainCommand
         double? peak = opt.PeakTflops ?? (mem != null ? GpuPeakFlops.DenseBf16Tflops(GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index))) : null);
         o.WriteLine($"train step tier {opt.Tier}, {opt.Size}x{opt.Size}, rank {opt.Rank}, checkpointing {(opt.Checkpointing ? "on" : "off")}: " +
                     $"median {median / 1e3:F3} s/step over {times.Count} steps");
-        if (mem != null) o.WriteLine($"peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes the CUDA context and the allocator's cache)");
+        if (mem != null) o.WriteLine($"peak GPU memory {mem.PeakGiB:F1} GiB (NVML used: CUDA context + allocator cache + tensors; the driver's own reserve of {mem.DriverReservedGiB:F1} GiB left out)");
         o.WriteLine($"achieved {Si(achieved * 1e12)}FLOP/s (model FLOPs, recompute not counted)" +
                     (opt.Checkpointing ? $"; {Si(flops.TrainingStepExecuted(true) / (median / 1e3))}FLOP/s executed with the recompute" : ""));
         o.WriteLine(peak is { } p
