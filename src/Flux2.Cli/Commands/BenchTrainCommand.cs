@@ -118,8 +118,15 @@ public static class BenchTrainCommand
     static int Bench(Options opt, GpuMemory? mem, TextWriter o, Action<int> atStep)
     {
         var (c, device) = (opt.Config, opt.Device);
+        if (mem != null)
+        {
+            using (var probe = ones(1, device: device)) probe.add_(1);   // brings up the CUDA context
+            Sync(device);
+            o.WriteLine($"GPU memory with the CUDA context only: {mem.UsedGiB:F2} GiB");
+        }
         var sw = Stopwatch.StartNew();
         using var model = BuildModel(opt, device);
+        if (mem != null) { Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB"); }
         model.GradientCheckpointing = opt.Checkpointing;
         using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank, NetworkKwargs = new NetworkKwargs { TargetPreset = opt.Targets } }, seed: 0);
         var parameters = lora.Parameters.ToList();

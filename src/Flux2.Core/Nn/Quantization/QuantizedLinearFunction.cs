@@ -31,10 +31,12 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         var saved = ctx.get_saved_variables();
         using var q = saved[0];
         using var scale = saved[1];
+        // The scale goes on the dequantized weight (our own temporary, so in place) rather than on a copy of grad_y:
+        // one pass over the weight instead of a clone plus a pass over the activation-sized gradient.
         using var w = q.to(gradY.dtype);
-        using var scaled = gradY.clone();
-        scaled.mul_(scale);                         // in place: computed in fp32, stored in grad's dtype
-        var gradX = scaled.matmul(w);               // [.., out] · [out, in] → [.., in]
+        using var rowScale = scale.unsqueeze(1);
+        w.mul_(rowScale);                           // in place: computed in fp32, stored in grad's dtype
+        var gradX = gradY.matmul(w);                // [.., out] · [out, in] → [.., in]
         return new List<Tensor> { gradX, null!, null! };
     }
 
