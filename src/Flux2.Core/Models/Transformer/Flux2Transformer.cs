@@ -23,6 +23,11 @@ public sealed class Flux2Transformer : nn.Module
     public ModuleList<SingleStreamBlock> single_transformer_blocks;
     public AdaLayerNormOut norm_out;
 
+    /// <summary>Told before and after each block runs (layer offloading streams weights in); null: all resident.</summary>
+    public IBlockResidency? BlockResidency { get; set; }
+    /// <summary>Recompute each block in the backward instead of keeping its activations.</summary>
+    public bool GradientCheckpointing { get; set; }
+
     public Flux2Transformer(TransformerConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(Flux2Transformer))
     {
         config.Validate();
@@ -85,12 +90,21 @@ public sealed class Flux2Transformer : nn.Module
         if (txtIds.dim() == 3) txtIds = txtIds[0];
         var (cos, sin) = RoPE.Table(cat(new[] { txtIds, imgIds }, 0), Config.AxesDimsRope, Config.RopeTheta);
 
+        int index = 0;
         foreach (var block in transformer_blocks)
+        {
+            BlockResidency?.Enter(index, recompute: false);
             (txt, img) = block.Forward(img, txt, modImg, modTxt, cos, sin);
+            BlockResidency?.Exit(index++, recompute: false);
+        }
         long nt = txt.shape[1];
         var x = cat(new[] { txt, img }, 1);
         foreach (var block in single_transformer_blocks)
+        {
+            BlockResidency?.Enter(index, recompute: false);
             x = block.Forward(x, modSingle, cos, sin);
+            BlockResidency?.Exit(index++, recompute: false);
+        }
         x = x[.., (int)nt..];
         return proj_out.forward(norm_out.Forward(x, temb)).MoveToOuterDisposeScope();
     }
