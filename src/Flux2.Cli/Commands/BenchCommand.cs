@@ -20,16 +20,17 @@ public static class BenchCommand
         ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
                               [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
           Random weights, built directly on the device (no download). Prints parameters, time, peak GPU memory.
-        """ + "\n" + BenchOptimizerCommand.Help;
+        """ + "\n" + BenchOptimizerCommand.Help + "\n" + BenchOffloadCommand.Help;
 
     public static int Run(CliArgs args, TextWriter o)
     {
-        var what = args.Positional(0, "a benchmark name (forward, text-encoder, optimizer)");
+        var what = args.Positional(0, "a benchmark name (forward, text-encoder, optimizer, offload)");
         return what switch
         {
             "forward" => Forward(args, o),
             "text-encoder" => TextEncoder(args, o),
             "optimizer" => BenchOptimizerCommand.Run(args, o),
+            "offload" => BenchOffloadCommand.Run(args, o),
             _ => throw new UserError($"bench: unknown benchmark '{what}' (known: forward, text-encoder, optimizer)"),
         };
     }

@@ -1,5 +1,6 @@
 using Flux2.Diagnostics;
 using Flux2.Native;
+using Flux2.Nn.Offload;
 using Flux2.Pipeline;
 using Flux2.Training.Config;
 using Flux2.Training.Logging;
@@ -40,8 +41,12 @@ public static class TrainingRun
 
         var device = TorchRuntime.Device(p.Device);
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
+        if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
+            throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log);
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
+        using var offloader = p.Model.LayerOffloading ? BlockOffloader.Attach(models.Transformer, p.Model.LayerOffloadingTransformerPercent) : null;
+        if (offloader is not null) log?.Invoke(offloader.Report.ToString());
         using var task = new Flux2LoraTask(models, job, log);
         Directory.CreateDirectory(task.RunFolder);
         using (var w = new StreamWriter(Path.Combine(task.RunFolder, "config.resolved.txt"))) JobConfigPrinter.Print(loaded, w);

@@ -98,6 +98,7 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
         var all = model.transformer_blocks.Cast<nn.Module>().Concat(model.single_transformer_blocks).ToList();
         var offloader = new BlockOffloader(model, all, OffloadPlan.ChooseBlocks(all.Count, percent), slotsPerLayout, measureCopies);
         model.BlockResidency = offloader;
+        CachedGpuMemory.Release(device); // the offloaded blocks' former GPU storage, if they were loaded there
         return offloader;
     }
 
@@ -146,17 +147,19 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
             CudaDriver.Wait(copyStream, slot.Released);
             IntPtr start = IntPtr.Zero;
             if (measureCopies) { start = CudaDriver.CreateEvent(timing: true); CudaDriver.Record(start, copyStream); }
+            long bytes = 0;
             for (int j = 0; j < block.Tensors.Length; j++)
             {
                 long n = TensorPointer.Bytes(slot.Tensors[j]);
                 if (n > 0) CudaDriver.CopyToDeviceAsync(slot.Pointers[j], block.Host + (nint)block.Offsets[j], n, copyStream);
+                bytes += n;
             }
             CudaDriver.Record(slot.Loaded, copyStream);
             if (measureCopies)
             {
                 var end = CudaDriver.CreateEvent(timing: true);
                 CudaDriver.Record(end, copyStream);
-                timedCopies.Add((start, end, block.Tensors.Sum(TensorPointer.Bytes)));
+                timedCopies.Add((start, end, bytes));
             }
         }
     }

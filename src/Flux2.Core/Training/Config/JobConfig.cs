@@ -208,8 +208,9 @@ public sealed record ModelConfig
     [AdviceOnly] public bool Quantize { get; set; } = false;
     [AdviceOnly] public string Qtype { get; set; } = "qfloat8";
     [AdviceOnly] public bool LowVram { get; set; } = false;
-    [AdviceOnly] public bool LayerOffloading { get; set; } = false;
-    [AdviceOnly, Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
+    /// <summary>Stream a share of the transformer's blocks from pinned CPU memory (Nn/Offload/BlockOffloader); CUDA only.</summary>
+    public bool LayerOffloading { get; set; } = false;
+    [Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
 }
 
 [IgnoredKeys("sampler", "sample_start_step", "neg", "format", "add_prompt_file", "network_multiplier")]
