@@ -67,7 +67,7 @@ public static class CudaDriver
 
     /// <summary>Page-locked host memory (exact size, unlike the power-of-two rounding of libtorch's pinned allocator):
     /// the only kind of source from which a host-to-device copy runs asynchronously at full PCIe speed.</summary>
-    public static IntPtr AllocPinned(long bytes) { Check(cuMemHostAlloc(out var p, (UIntPtr)(ulong)bytes, CU_MEMHOSTALLOC_PORTABLE), $"cuMemHostAlloc({bytes} bytes)"); return p; }
+    public static IntPtr AllocPinned(long bytes) { Check(cuMemHostAlloc(out var p, (UIntPtr)(ulong)bytes, CU_MEMHOSTALLOC_PORTABLE), $"cuMemHostAlloc({bytes / (double)(1L << 30):F2} GiB of pinned host memory; offload fewer blocks or free CPU RAM)"); return p; }
     public static void FreePinned(IntPtr p) => Check(cuMemFreeHost(p), "cuMemFreeHost");
 
     public static void CopyToDeviceAsync(IntPtr deviceDst, IntPtr hostSrc, long bytes, IntPtr stream) =>

@@ -54,20 +54,19 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
         copyStream = CudaDriver.CreateCopyStream();
         using (var scope = NewDisposeScope())
         {
+            foreach (var t in chosen.SelectMany(i => blocks[i]!.DTypes).Distinct())
+                placeholders[t] = empty(new long[] { 0 }, t, device).DetachFromDisposeScope();
+            // Weights leave the GPU before the slots are allocated, so attaching never needs more memory than before.
+            foreach (var i in chosen)
+            {
+                blocks[i]!.CopyToPinnedHost();
+                blocks[i]!.PointAt(blocks[i]!.DTypes.Select(t => placeholders[t]).ToList()); // frees the block's GPU (or CPU) storage
+            }
             slots = Enumerable.Range(0, plan.SlotCount).Select(s =>
             {
                 var like = blocks.First(b => b is not null && plan.PoolOf(b.Index) == plan.PoolOfSlot(s))!;
-                return new GpuSlot(like.Tensors.Select(t => empty(t.shape, t.dtype, device).DetachFromDisposeScope()).ToArray());
+                return new GpuSlot(like.Shapes.Zip(like.DTypes, (shape, dtype) => empty(shape, dtype, device).DetachFromDisposeScope()).ToArray());
             }).ToArray();
-            foreach (var t in blocks.Where(b => b is not null).SelectMany(b => b!.Tensors).Select(t => t.dtype).Distinct())
-                placeholders[t] = empty(new long[] { 0 }, t, device).DetachFromDisposeScope();
-        }
-
-        foreach (var b in blocks)
-        {
-            if (b is null) continue;
-            b.CopyToPinnedHost();
-            b.PointAt(b.Tensors.Select(t => placeholders[t.dtype]).ToList()); // frees the block's GPU (or CPU) storage
         }
         long residentBytes = model.parameters().Select(p => (Tensor)p).Concat(model.buffers()).Sum(TensorPointer.Bytes);
         Report = new OffloadReport(allBlocks.Count, chosen, layouts.Count, slotsPerLayout,
@@ -132,7 +131,7 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
             {
                 CudaDriver.Record(slots[slot].Released, CudaDriver.ComputeStream);
                 var b = blocks[index]!;
-                b.PointAt(b.Tensors.Select(t => placeholders[t.dtype]).ToList());
+                b.PointAt(b.DTypes.Select(t => placeholders[t]).ToList());
             }
             Execute(loads);
         }
@@ -197,7 +196,7 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
             foreach (var b in blocks)
             {
                 if (b is null) continue;
-                b.PointAt(b.Tensors.Select(t => placeholders[t.dtype]).ToList());
+                b.PointAt(b.DTypes.Select(t => placeholders[t]).ToList());
                 b.Dispose();
             }
             foreach (var (s, e, _) in timedCopies) { CudaDriver.DestroyEvent(s); CudaDriver.DestroyEvent(e); }

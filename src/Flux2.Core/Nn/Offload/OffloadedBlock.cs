@@ -18,6 +18,8 @@ sealed class OffloadedBlock : IDisposable
     public string[] Names { get; }
     public long[] Offsets { get; }
     public long Bytes { get; }
+    public long[][] Shapes { get; }
+    public ScalarType[] DTypes { get; }
     public IntPtr Host { get; private set; }
     /// <summary>Shapes and dtypes in order: blocks with the same layout share GPU slots.</summary>
     public string Layout { get; }
@@ -28,6 +30,8 @@ sealed class OffloadedBlock : IDisposable
         var named = block.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(block.named_buffers()).ToArray();
         Names = named.Select(n => n.Item1).ToArray();
         Tensors = named.Select(n => n.Item2).ToArray();
+        Shapes = Tensors.Select(t => t.shape).ToArray();
+        DTypes = Tensors.Select(t => t.dtype).ToArray();
         foreach (var (name, t) in named)
         {
             if (t.requires_grad) throw new InvalidOperationException($"block {index}: '{name}' requires grad; layer offloading streams frozen base weights only (LoRA adapters stay on the GPU)");
