@@ -27,18 +27,19 @@ public static class BenchCommand
           model.safetensors, one tensor at a time), then stop. --from DIR: load it from there instead of building
           (with --qtype quantized while loading, one tensor at a time; peak process RAM is printed).
           Random weights, built directly on the device (no download). Prints parameters, time, peak GPU memory.
-        """ + "\n" + BenchTrainCommand.Help + "\n" + BenchOptimizerCommand.Help;
+        """ + "\n" + BenchTrainCommand.Help + "\n" + BenchOptimizerCommand.Help + "\n" + BenchOffloadCommand.Help;
 
     public static int Run(CliArgs args, TextWriter o)
     {
-        var what = args.Positional(0, "a benchmark name (forward, train, text-encoder, optimizer)");
+        var what = args.Positional(0, "a benchmark name (forward, train, text-encoder, optimizer, offload)");
         return what switch
         {
             "forward" => Forward(args, o),
             "train" => BenchTrainCommand.Run(args, o),
             "text-encoder" => TextEncoder(args, o),
             "optimizer" => BenchOptimizerCommand.Run(args, o),
-            _ => throw new UserError($"bench: unknown benchmark '{what}' (known: forward, train, text-encoder, optimizer)"),
+            "offload" => BenchOffloadCommand.Run(args, o),
+            _ => throw new UserError($"bench: unknown benchmark '{what}' (known: forward, train, text-encoder, optimizer, offload)"),
         };
     }
 

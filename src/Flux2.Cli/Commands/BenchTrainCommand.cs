@@ -3,6 +3,7 @@ using Flux2.Diagnostics;
 using Flux2.Models.Transformer;
 using Flux2.Native;
 using Flux2.Nn;
+using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
 using Flux2.Training;
 using Flux2.Training.Config;
@@ -23,13 +24,15 @@ public static class BenchTrainCommand
 {
     public const string Help = """
         ./flux2 bench train [--tier C|B|A] [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--rank 32]
-                            [--qtype qfloat8|qint8] [--targets diffusers|ai-toolkit]
+                            [--qtype qfloat8|qint8] [--targets diffusers|ai-toolkit] [--offload-percent 0.75]
                             [--text-tokens 512] [--steps 10] [--warmup 2] [--no-checkpointing] [--optimizer adamw|adamw8bit]
                             [--memory-steps 200] [--device auto|cpu|cuda:N] [--peak-tflops 989.4]
           LoRA training steps (batch 1, flow-match loss, backward, optimizer step) at full size with random weights:
           per-step time, median after the warm-up steps, peak GPU memory, achieved TFLOP/s and MFU (peak dense bf16 of
           the card from its NVML name, or --peak-tflops). Tier C: bf16 weights; B: 8-bit weights (--qtype, default
-          qfloat8) quantized layer by layer while building; A: B + layer offloading. LoRA on the diffusers default
+          qfloat8) quantized layer by layer while building; A: B + layer offloading of --offload-percent of the
+          blocks (pinned CPU memory, streamed in with prefetch; the peak is measured from the first step on, after the
+          offloaded blocks have left the GPU). LoRA on the diffusers default
           targets (attention projections, as the PyTorch reference in design.md) or --targets ai-toolkit (every Linear
           of the blocks), gradient checkpointing per block unless --no-checkpointing. --memory-steps N runs N
           steps and prints memory at step 10 and step N (a leak shows as growth).
@@ -39,7 +42,7 @@ public static class BenchTrainCommand
     /// A = fp8 + layer offloading (24 GB).</summary>
     public enum Tier { C, B, A }
 
-    sealed record Options(Tier Tier, QuantType Quant, LoraTargetPreset Targets, string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
+    sealed record Options(Tier Tier, QuantType Quant, double OffloadPercent, LoraTargetPreset Targets, string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
                           int Warmup, bool Checkpointing, OptimizerType Optimizer, bool MemoryMode, Device Device, double? PeakTflops);
 
     public static int Run(CliArgs args, TextWriter o)
@@ -98,7 +101,9 @@ public static class BenchTrainCommand
         if (steps <= warmup) throw new UserError($"bench train: --steps ({steps}) must exceed --warmup ({warmup}) so that some steps are timed");
         if (memorySteps > 0 && memorySteps < 10) throw new UserError($"bench train: --memory-steps reports step 10 and the last step, so it needs at least 10, got {memorySteps}");
         if (peak < 0) throw new UserError($"bench train: --peak-tflops must be positive, got {peak}");
-        return new Options(tier, quant, targets, configName, config, size, rank, textTokens, steps, warmup, checkpointing, optimizer, memorySteps > 0,
+        double offloadPercent = args.Double("offload-percent", 0.75);
+        if (offloadPercent <= 0 || offloadPercent > 1) throw new UserError($"bench train: --offload-percent must be in (0, 1], got {offloadPercent}");
+        return new Options(tier, quant, offloadPercent, targets, configName, config, size, rank, textTokens, steps, warmup, checkpointing, optimizer, memorySteps > 0,
                            TorchRuntime.Device(deviceName), peak > 0 ? peak : null);
     }
 
@@ -110,8 +115,6 @@ public static class BenchTrainCommand
     {
         var model = new Flux2Transformer(opt.Config, device, ScalarType.BFloat16, quant: opt.Tier == Tier.C ? null : opt.Quant);
         RandomInit.Apply(model, seed: 0);
-        if (opt.Tier == Tier.A)
-            throw new UserError("bench train: tier A (8-bit weights + layer offloading) is not available yet in this build; use --tier B or C");
         return model;
     }
 
@@ -127,6 +130,14 @@ public static class BenchTrainCommand
         var sw = Stopwatch.StartNew();
         using var model = BuildModel(opt, device);
         if (mem != null) { Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB"); }
+        using var offloader = opt.Tier == Tier.A ? BlockOffloader.Attach(model, opt.OffloadPercent) : null;
+        if (offloader is not null)
+        {
+            CachedGpuMemory.Release(device);   // the offloaded blocks' GPU copies go back to the driver
+            Sync(device);
+            o.WriteLine($"layer offloading: {offloader.Report}");
+            if (mem != null) { o.WriteLine($"GPU memory after offloading: {mem.UsedGiB:F2} GiB (peak so far {mem.PeakGiB:F1} GiB, while the whole model was built on the GPU; reset)"); mem.ResetPeak(); }
+        }
         model.GradientCheckpointing = opt.Checkpointing;
         using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank, NetworkKwargs = new NetworkKwargs { TargetPreset = opt.Targets } }, seed: 0);
         var parameters = lora.Parameters.ToList();

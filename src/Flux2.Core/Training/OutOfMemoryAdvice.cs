@@ -67,8 +67,7 @@ public static class OutOfMemoryAdvice
     /// <summary>Keys bound only for this advice (<see cref="AdviceOnlyAttribute"/>): said so, so the plan stays honest.</summary>
     static readonly HashSet<string> NotActedOnYet = new()
     {
-        "model.low_vram", "model.layer_offloading",
-        "model.layer_offloading_transformer_percent",
+        "model.low_vram",
     };
 
     /// <summary>The message the trainer stops with: what happened and the plan, one change per line.</summary>

@@ -1,6 +1,7 @@
 using Flux2.Diagnostics;
 using Flux2.Distributed;
 using Flux2.Native;
+using Flux2.Nn.Offload;
 using Flux2.Pipeline;
 using Flux2.Training.Config;
 using Flux2.Training.Logging;
@@ -47,8 +48,12 @@ public static class TrainingRun
         var device = TorchRuntime.Device(group is null ? p.Device : RankDevice(p.Device, group));
         using var parallel = group is null ? null : DataParallel.Join(group, device, log);
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
+        if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
+            throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization());
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
+        using var offloader = p.Model.LayerOffloading ? BlockOffloader.Attach(models.Transformer, p.Model.LayerOffloadingTransformerPercent) : null;
+        if (offloader is not null) log?.Invoke(offloader.Report.ToString());
         // Rank 0 builds the on-disk latent and text caches first; the others then read them instead of writing the same
         // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a clock.)
         if (parallel is { Rank: > 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));

@@ -217,8 +217,9 @@ public sealed record ModelConfig
     public WeightQuantization QtypeTe { get; set; } = WeightQuantization.Qfloat8;
     // The memory savers below are read so the out-of-memory advice (OutOfMemoryAdvice) can tell what is already on.
     [AdviceOnly] public bool LowVram { get; set; } = false;
-    [AdviceOnly] public bool LayerOffloading { get; set; } = false;
-    [AdviceOnly, Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
+    /// <summary>Stream a share of the transformer's blocks from pinned CPU memory (Nn/Offload/BlockOffloader); CUDA only.</summary>
+    public bool LayerOffloading { get; set; } = false;
+    [Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
 }
 
 /// <summary>ai-toolkit <c>qtype</c> values this kit implements: weight-only 8-bit with per-output-channel scales
