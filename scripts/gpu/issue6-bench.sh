@@ -10,10 +10,9 @@ export PYTORCH_CUDA_ALLOC_CONF="${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:T
 one() { local name=$1; shift; echo "=== $name: flux2 $*"; "$RUN" "$@" --device cuda 2>&1 | tee "$DEST/$name.txt" | grep -E "median|peak|MFU|achieved|error|memory at|tier|Error|error|offload" ; }
 for group in "${@:-all}"; do
   case $group in
-    train-c|all) for s in 1024 512; do for r in 32 16; do one "train-C-$s-r$r" bench train --tier C --size $s --rank $r --steps 8; done; done ;;&
-    train-b|all) for s in 1024 512; do for r in 32 16; do one "train-B-$s-r$r" bench train --tier B --size $s --rank $r --steps 8; done; done
-                 one "train-B-int8-1024-r32" bench train --tier B --qtype qint8 --size 1024 --rank 32 --steps 8 ;;&
-    train-a|all) for s in 1024 512; do for r in 32 16; do one "train-A-$s-r$r" bench train --tier A --size $s --rank $r --steps 6; done; done ;;&
+    trains|all) for s in 1024 512; do for r in 32 16; do for t in C B A; do
+                  one "train-$t-$s-r$r" bench train --tier $t --size $s --rank $r --steps 6; done; done; done
+                one "train-B-int8-1024-r32" bench train --tier B --qtype qint8 --size 1024 --rank 32 --steps 6 ;;&
     quant-error|all) for q in qfloat8 qint8; do one "forward-$q-1024" bench forward --size 1024 --qtype $q --steps 2; done ;;&
     memory|all) one "memory-C-512-200" bench train --tier C --size 512 --rank 32 --memory-steps 200 ;;&
     te|all) one "te-write-random" bench text-encoder --layers 30 --write-random /tmp/flux2-te30
