@@ -6,8 +6,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN="${FLUX2_RUN:-$ROOT/.gpu-bundle/run.sh}"
 DEST="${OUT:-$ROOT/bench-out}"; mkdir -p "$DEST"
-export PYTORCH_CUDA_ALLOC_CONF="${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}"
-one() { local name=$1; shift; echo "=== $name: flux2 $*"; "$RUN" "$@" --device cuda 2>&1 | tee "$DEST/$name.txt" | grep -E "median|peak|MFU|achieved|error|memory at|tier|Error|error|offload" ; }
+# Each scenario is bounded (FLUX2_BENCH_TIMEOUT seconds, default 300) so that one stuck run cannot eat the rest.
+one() { local name=$1; shift; echo "=== $name: flux2 $*"; timeout "${FLUX2_BENCH_TIMEOUT:-300}" "$RUN" "$@" --device cuda 2>&1 | tee "$DEST/$name.txt" | grep -E "median|peak|MFU|achieved|error|memory at|tier|Error|error|offload" ; }
 for group in "${@:-all}"; do
   case $group in
     trains|all) for s in 1024 512; do for r in 32 16; do for t in C B A; do
@@ -18,6 +18,7 @@ for group in "${@:-all}"; do
     te|all) one "te-write-random" bench text-encoder --layers 30 --write-random /tmp/flux2-te30
             one "te-fp8-streamed" bench text-encoder --layers 30 --tokens 512 --from /tmp/flux2-te30 --qtype qfloat8
             rm -rf /tmp/flux2-te30 ;;&
+    tier-a-smoke) one "smoke-A-1024-r32" bench train --tier A --size 1024 --rank 32 --steps 4 ;;
     smoke) one "smoke-C-1024-r32" bench train --tier C --size 1024 --rank 32 --steps 5
            one "smoke-B-1024-r32" bench train --tier B --size 1024 --rank 32 --steps 5 ;;
     *) ;;

@@ -38,6 +38,10 @@ public static class CudaDriver
     [DllImport(Lib)] static extern int cuMemcpyHtoDAsync_v2(ulong dst, IntPtr src, UIntPtr bytes, IntPtr stream);
     [DllImport(Lib)] static extern int cuMemcpyDtoH_v2(IntPtr dst, ulong src, UIntPtr bytes);
     [DllImport(Lib)] static extern int cuGetErrorName(int error, out IntPtr name);
+    [DllImport(Lib)] static extern int cuMemGetInfo_v2(out UIntPtr free, out UIntPtr total);
+
+    /// <summary>Total memory of the current context's device in bytes, or null when the driver cannot say.</summary>
+    public static long? DeviceTotalBytes() => cuMemGetInfo_v2(out _, out var total) == 0 ? (long)total : null;
 
     static bool initialized;
 

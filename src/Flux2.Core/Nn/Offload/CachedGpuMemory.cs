@@ -7,7 +7,8 @@ namespace Flux2.Nn.Offload;
 /// Returns libtorch's cached-but-unused GPU blocks to the driver. TorchSharp 0.107 has no <c>empty_cache</c>; the
 /// caching allocator does the same thing on its own when an allocation cannot be met: before giving up it frees every
 /// cached block and retries (PyTorch c10/cuda/CUDACachingAllocator.cpp, <c>malloc</c>: <c>release_cached_blocks</c>).
-/// So one request larger than any GPU empties the cache and fails harmlessly. Used after offloading frees the
+/// So one request larger than the device (its total memory + 1 GiB: a modest size, so that no allocator setting,
+/// expandable segments included, tries to reserve an absurd address range) empties the cache and fails harmlessly. Used after offloading frees the
 /// weights of a model built on the GPU, so that the freed memory shows in NVML and is available to other processes.
 /// </summary>
 public static class CachedGpuMemory
@@ -15,7 +16,8 @@ public static class CachedGpuMemory
     public static void Release(Device device)
     {
         if (device.type != DeviceType.CUDA) return;
-        try { using var _ = empty(new long[] { 1L << 50 }, ScalarType.Byte, device); }
+        long tooLarge = (Flux2.Native.CudaDriver.DeviceTotalBytes() ?? (1L << 40)) + (1L << 30);
+        try { using var _ = empty(new long[] { tooLarge }, ScalarType.Byte, device); }
         catch (Exception e) when (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)) { }
     }
 }
