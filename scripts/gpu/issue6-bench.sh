@@ -13,7 +13,8 @@ for group in "${@:-all}"; do
     trains|all) for s in 1024 512; do for r in 32 16; do for t in C B A; do
                   one "train-$t-$s-r$r" bench train --tier $t --size $s --rank $r --steps 6; done; done; done
                 one "train-B-int8-1024-r32" bench train --tier B --qtype qint8 --size 1024 --rank 32 --steps 6 ;;&
-    quant-error|all) for q in qfloat8 qint8; do one "forward-$q-1024" bench forward --size 1024 --qtype $q --steps 2; done ;;&
+    quant-error|all) for q in qfloat8 qint8; do for b in 1,0 0,1 1,1 2,4 8,48; do
+                       one "forward-$q-1024-blocks-${b/,/-}" bench forward --size 1024 --qtype $q --steps 2 --blocks $b; done; done ;;&
     memory|all) one "memory-C-512-200" bench train --tier C --size 512 --rank 32 --memory-steps 200 ;;&
     te|all) one "te-write-random" bench text-encoder --layers 30 --write-random /tmp/flux2-te30
             one "te-fp8-streamed" bench text-encoder --layers 30 --tokens 512 --from /tmp/flux2-te30 --qtype qfloat8

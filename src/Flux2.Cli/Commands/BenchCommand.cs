@@ -18,6 +18,7 @@ public static class BenchCommand
     public const string Help = """
         ./flux2 bench forward [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--text-tokens 512]
                               [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3] [--qtype qfloat8|qint8]
+                              [--blocks DOUBLE,SINGLE]
           --qtype: Linear weights quantized layer by layer while building (tiers B/A); the same seeded weights are
           first run unquantized once and the relative error of the output, ||y_q - y|| / ||y||, is printed.
         ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
@@ -110,6 +111,15 @@ public static class BenchCommand
     static int Forward(CliArgs args, TextWriter o)
     {
         var config = TransformerConfig.ByName(args.Get("config", "dev"));
+        if (args.Get("blocks") is string blocks)
+        {
+            // Full-width blocks but fewer of them: with random weights a deep stack is chaotic (any perturbation,
+            // quantization included, decorrelates the output), so the quantization error is measured on few blocks.
+            var parts = blocks.Split(',');
+            if (parts.Length != 2 || !int.TryParse(parts[0], out var d) || !int.TryParse(parts[1], out var sgl) || d < 0 || sgl < 0 || d + sgl == 0)
+                throw new UserError($"bench: --blocks must be DOUBLE,SINGLE block counts such as 1,1, got '{blocks}'");
+            config = config with { NumLayers = d, NumSingleLayers = sgl };
+        }
         int size = args.Int("size", 1024), textTokens = args.Int("text-tokens", 512);
         var (device, dtype, steps) = Common(args);
         var quant = args.Get("qtype") is string q ? ParseQuant(q) : null;
@@ -159,7 +169,9 @@ public static class BenchCommand
     {
         var sw = Stopwatch.StartNew();
         Directory.CreateDirectory(folder);
-        var config = encoder.Model.Config with { NumHiddenLayers = layers };
+        // The model's own config (all its layers): a loader then builds only the layers FLUX.2 reads and finds
+        // them all in the file, as with a real Mistral checkpoint.
+        var config = encoder.Model.Config;
         File.WriteAllText(Path.Combine(folder, "config.json"), System.Text.Json.JsonSerializer.Serialize(Flux2.Micro.DiffusersFolderWriter.MistralJson(config)));
         var byName = encoder.Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
         var plan = byName.Select(kv => new Flux2.IO.TensorPlan(kv.Key, kv.Value.dtype, kv.Value.shape)).ToList();

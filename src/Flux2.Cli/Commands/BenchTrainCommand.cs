@@ -129,7 +129,10 @@ public static class BenchTrainCommand
         }
         var sw = Stopwatch.StartNew();
         using var model = BuildModel(opt, device);
+        long parameterCount = model.ParameterCount();
         if (mem != null) { Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB"); }
+        if (opt.Tier == Tier.A && device.type != TorchSharp.DeviceType.CUDA)
+            throw new UserError($"bench train: tier A: layer offloading needs CUDA (the model is on {device}); use --tier B or C on the CPU");
         using var offloader = opt.Tier == Tier.A ? BlockOffloader.Attach(model, opt.OffloadPercent) : null;
         if (offloader is not null)
         {
@@ -143,7 +146,7 @@ public static class BenchTrainCommand
         var parameters = lora.Parameters.ToList();
         using var optimizer = OptimizerFactory.Create(opt.Optimizer, parameters, 1e-4, new OptimizerParams());
         Sync(device);
-        o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {model.ParameterCount():N0} parameters ({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
+        o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {parameterCount:N0} parameters ({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
         o.WriteLine($"LoRA rank {opt.Rank} on {lora.Modules.Count} Linears: {lora.ParameterCount:N0} fp32 parameters; optimizer {optimizer.Name}; " +
                     $"gradient checkpointing {(opt.Checkpointing ? "on" : "off")}");
         if (mem != null) o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB ({GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index)) ?? "unknown GPU"})");

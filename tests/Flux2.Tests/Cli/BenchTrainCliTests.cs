@@ -10,7 +10,7 @@ public class BenchTrainCliTests(ITestOutputHelper output)
     [Fact]
     public void TinyOnCpuRunsThreeStepsAndReportsTimeAndFlops()
     {
-        var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--steps", "3");
+        var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--steps", "3", "--targets", "ai-toolkit");
         output.WriteLine(r.ToString());
         Assert.True(r.Exit == 0, r.ToString());
         Assert.Contains("gradient checkpointing on", r.Out);
@@ -36,11 +36,19 @@ public class BenchTrainCliTests(ITestOutputHelper output)
         Assert.Matches(@"MFU [\d.]+ ?% of 1\.0 TFLOP/s", r.Out);
     }
 
+    [Fact]
+    public void TierBRunsWithEightBitWeightsOnTheCpuToo()
+    {
+        var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--tier", "B", "--qtype", "qint8", "--steps", "3");
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Contains("(qint8 Linear weights)", r.Out);
+        Assert.Contains("LoRA rank 32 on 12 Linears", r.Out);        // diffusers targets: 4 per double block, 2 per single
+    }
+
     [Theory]
-    [InlineData("B", "tier B (fp8 weights) is not available yet")]
-    [InlineData("A", "tier A (fp8 weights + layer offloading) is not available yet")]
+    [InlineData("A", "layer offloading needs CUDA")]
     [InlineData("D", "--tier must be C")]
-    public void TiersNotBuiltYetSaySo(string tier, string message)
+    public void TiersThatCannotRunSaySo(string tier, string message)
         => CliRunner.AssertUserError(CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--tier", tier), message);
 
     [Theory]
