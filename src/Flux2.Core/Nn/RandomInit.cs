@@ -14,6 +14,9 @@ public static class RandomInit
     {
         using var _ = no_grad();
         manual_seed(seed);
+        // TorchSharp's manual_seed seeds the CPU generator only; CUDA draws come from the device generators, so
+        // without this two models built on the GPU with the same seed would get different weights.
+        if (cuda.is_available()) cuda.manual_seed_all(seed);
         foreach (var (_, m) in model.named_modules())
             if (m is Linear lin)
             {

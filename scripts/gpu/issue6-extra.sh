@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Second-pass issue 6 checks on one GPU (run after the bundle is built): quantization error on few full-width blocks and
+# the whole model, and the fp8 text encoder streamed from a random 30-layer checkpoint on disk. Outputs to $OUT.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RUN="${FLUX2_RUN:-$ROOT/.gpu-bundle/run.sh}"
+DEST="${OUT:-$ROOT/bench-out}"; mkdir -p "$DEST/issue6"
+export CUDA_VISIBLE_DEVICES="${CUDA_VISIBLE_DEVICES:-0}"
+for q in qfloat8 qint8; do for b in 1,1 8,48; do
+  echo "=== forward $q blocks $b"; timeout 200 "$RUN" bench forward --size 1024 --qtype $q --steps 1 --blocks $b --device cuda > "$DEST/issue6/forward-$q-${b/,/-}.txt" 2>&1
+  grep -E "error|median" "$DEST/issue6/forward-$q-${b/,/-}.txt"; done; done
+echo "=== text encoder"; timeout 200 "$RUN" bench text-encoder --layers 30 --write-random /tmp/flux2-te30 --device cuda > "$DEST/issue6/te-write.txt" 2>&1; tail -2 "$DEST/issue6/te-write.txt"
+timeout 200 "$RUN" bench text-encoder --layers 30 --tokens 512 --from /tmp/flux2-te30 --qtype qfloat8 --device cuda > "$DEST/issue6/te-fp8.txt" 2>&1; echo "exit $?"; tail -25 "$DEST/issue6/te-fp8.txt"
+rm -rf /tmp/flux2-te30
