@@ -3,7 +3,7 @@
 # scripts/make-gpu-bundle.sh, on the GPU machine:   OUT=/some/dir scripts/gpu/multi-gpu-acceptance.sh
 #   A1  micro model, same seed: 2 GPUs x batch 1 vs 1 GPU x batch 2 -> both loss curves and the max difference
 #   A3  2-rank training, kill -9 of rank 1 after a checkpoint -> seconds to exit and the message; rerun -> "resuming from step N"
-#   A2  full FLUX.2-dev dims (random weights), 1024^2, rank 32: bench train on 1 GPU, then on 2 (when bench train has --gpus)
+#   A2  full FLUX.2-dev dims (random weights), 1024^2, rank 32: bench train on 1 GPU, then --gpus 2 -> throughput ratio (>= 1.8x)
 # Everything goes to $OUT (summary.txt plus each command's log). FLUX2_RUN overrides the launcher (default .gpu-bundle/run.sh).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -70,13 +70,20 @@ else
   grep -o "resuming from step [0-9]*" "$OUT/a3-resume.log" | head -1 | sed 's/^/  /' | tee -a "$SUMMARY"
 fi
 
-say "== A2: throughput at FLUX.2-dev dims, 1024^2, rank 32 (random weights)"
+say "== A2: throughput at FLUX.2-dev dims, 1024^2, rank 32 (random weights): 2 GPUs >= 1.8x one GPU"
+throughput() { grep -oE "^throughput: [0-9.]+ images/s" "$1" | grep -oE "[0-9.]+" | tail -1; }
 "$RUN" bench train --config dev --size 1024 --rank 32 --tier C --steps 8 > "$OUT/a2-1gpu.log" 2>&1; say "1 GPU: exit $?"
-tail -5 "$OUT/a2-1gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+grep -E "^(train step|throughput:)" "$OUT/a2-1gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 if "$RUN" help bench 2>/dev/null | grep -q -- "--gpus"; then
   "$RUN" bench train --config dev --size 1024 --rank 32 --tier C --steps 8 --gpus 2 > "$OUT/a2-2gpu.log" 2>&1; say "2 GPUs: exit $?"
-  tail -5 "$OUT/a2-2gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+  grep -E "^(train step|throughput:)" "$OUT/a2-2gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+  ONE="$(throughput "$OUT/a2-1gpu.log")"; TWO="$(throughput "$OUT/a2-2gpu.log")"
+  if [[ -n "$ONE" && -n "$TWO" ]]; then
+    python3 -c "r = $TWO / $ONE; print(f'A2 throughput 2 GPUs / 1 GPU = {$TWO} / {$ONE} = {r:.2f}x  ->  ' + ('PASS' if r >= 1.8 else 'FAIL') + ' (needs >= 1.8x)')" | tee -a "$SUMMARY"
+  else
+    say "A2: a throughput line is missing (see $OUT/a2-1gpu.log, $OUT/a2-2gpu.log)"
+  fi
 else
-  say "2 GPUs: not measured - bench train has no --gpus option in this build (docs/multi-gpu.md, 'Benchmarks')"
+  say "2 GPUs: not measured - bench train has no --gpus option in this build"
 fi
 say "outputs: $OUT"

@@ -6,6 +6,7 @@ public sealed class CliArgs
 {
     readonly Dictionary<string, string?> options = new();
     readonly HashSet<string> used = new();
+    readonly List<(string? option, string[] tokens)> given = new();   // the command line as typed, for Without
     public List<string> Positionals { get; } = new();
     public string Command { get; }
 
@@ -16,12 +17,13 @@ public sealed class CliArgs
         for (int i = 0; i < list.Count; i++)
         {
             var a = list[i];
-            if (!a.StartsWith("--")) { Positionals.Add(a); continue; }
+            if (!a.StartsWith("--")) { Positionals.Add(a); given.Add((null, [a])); continue; }
             var name = a[2..];
             string? value = null;
             if (name.Contains('=')) { value = name[(name.IndexOf('=') + 1)..]; name = name[..name.IndexOf('=')]; }
             else if (i + 1 < list.Count && !list[i + 1].StartsWith("--")) value = list[++i];
             options[name] = value;
+            given.Add((name, value is null || a.Contains('=') ? [a] : [a, value]));
         }
     }
 
@@ -42,6 +44,10 @@ public sealed class CliArgs
         if (v == null) return fallback;
         return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new UserError($"{Command}: --{name} must be a number, got '{v}'");
     }
+
+    /// <summary>The arguments as given, less the named options and their values (a launcher's child command line).</summary>
+    public IReadOnlyList<string> Without(params string[] names)
+        => given.Where(g => g.option is null || !names.Contains(g.option)).SelectMany(g => g.tokens).ToList();
 
     public string Positional(int index, string what) =>
         index < Positionals.Count ? Positionals[index] : throw new UserError($"{Command}: missing {what}. Run ./flux2 help {Command}");

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Flux2.Diagnostics;
+using Flux2.Distributed;
 using Flux2.Models.Transformer;
 using Flux2.Native;
 using Flux2.Nn;
@@ -19,6 +20,9 @@ namespace Flux2.Cli.Commands;
 /// device (no download) — flow-match loss on random latents and text embeddings, backward (checkpointed per block by
 /// default), AdamW on the LoRA only, exactly the pieces <c>./flux2 train</c> uses. Prints step times, peak GPU memory,
 /// achieved TFLOP/s and MFU (<see cref="TransformerFlops"/>); <c>--memory-steps</c> checks that memory stays flat.
+/// <c>--gpus N</c> (issue 7, acceptance 2): N ranks started like <c>./flux2 train --gpus N</c> (<see cref="TrainLauncher"/>),
+/// each a batch of 1 with its own noise and timestep, the LoRA gradients averaged before the optimizer step as
+/// <see cref="Trainer"/> does; the <c>throughput:</c> line compares with the single-GPU run.
 /// </summary>
 public static class BenchTrainCommand
 {
@@ -26,7 +30,7 @@ public static class BenchTrainCommand
         ./flux2 bench train [--tier C|B|A] [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--rank 32]
                             [--qtype qfloat8|qint8] [--targets diffusers|ai-toolkit] [--offload-percent 0.75]
                             [--text-tokens 512] [--steps 10] [--warmup 2] [--no-checkpointing] [--optimizer adamw|adamw8bit]
-                            [--memory-steps 200] [--device auto|cpu|cuda:N] [--peak-tflops 989.4]
+                            [--memory-steps 200] [--device auto|cpu|cuda:N] [--peak-tflops 989.4] [--gpus N]
           LoRA training steps (batch 1, flow-match loss, backward, optimizer step) at full size with random weights:
           per-step time, median after the warm-up steps, peak GPU memory, achieved TFLOP/s and MFU (peak dense bf16 of
           the card from its NVML name, or --peak-tflops). Tier C: bf16 weights; B: 8-bit weights (--qtype, default
@@ -36,6 +40,9 @@ public static class BenchTrainCommand
           targets (attention projections, as the PyTorch reference in design.md) or --targets ai-toolkit (every Linear
           of the blocks), gradient checkpointing per block unless --no-checkpointing. --memory-steps N runs N
           steps and prints memory at step 10 and step N (a leak shows as growth).
+          --gpus N: data parallel on N GPUs of this host, one process per GPU (cuda:0..N-1, as ./flux2 train --gpus N),
+          batch 1 per GPU with its own noise and timestep, LoRA gradients averaged (NCCL) before each optimizer step;
+          rank 0 prints. Every run ends with "throughput: X images/s (N GPUs x batch 1)" to compare 1 GPU with N.
         """;
 
     /// <summary>Memory tiers of the guide (issue 6): C = bf16 weights (80 GB cards), B = fp8 weights (48 GB),
@@ -43,14 +50,21 @@ public static class BenchTrainCommand
     public enum Tier { C, B, A }
 
     sealed record Options(Tier Tier, QuantType Quant, double OffloadPercent, LoraTargetPreset Targets, string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
-                          int Warmup, bool Checkpointing, OptimizerType Optimizer, bool MemoryMode, Device Device, double? PeakTflops);
+                          int Warmup, bool Checkpointing, OptimizerType Optimizer, bool MemoryMode, Device Device, double? PeakTflops, int Gpus);
 
     public static int Run(CliArgs args, TextWriter o)
     {
-        var opt = Parse(args);
+        ProcessGroup? group;
+        try { group = ProcessGroup.FromEnvironment(); }
+        catch (ArgumentException e) { throw new UserError("bench train: " + e.Message); }
+        var opt = Parse(args, group);
+        if (opt.Gpus > 1)
+            return TrainLauncher.Launch(new LaunchPlan(opt.Gpus, MasterPort: LaunchPlan.FreePort()), ["bench", .. args.Without("gpus")], o);
+        if (group is { IsMain: false }) o = TextWriter.Null; // rank 0 alone reports; errors still reach stderr
+        using var parallel = group is null ? null : DataParallel.Join(group, opt.Device, o.WriteLine);
         using var mem = opt.Device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, opt.Device.index)) : null;
         int step = 0;
-        try { return Bench(opt, mem, o, s => step = s); }
+        try { return Bench(opt, parallel, mem, o, s => step = s); }
         catch (Exception e) when (OutOfMemoryAdvice.IsOutOfMemory(e))
         {
             throw new UserError($"bench train: out of GPU memory {(step == 0 ? "while building the model and LoRA" : $"in step {step}")} " +
@@ -61,7 +75,7 @@ public static class BenchTrainCommand
         }
     }
 
-    static Options Parse(CliArgs args)
+    static Options Parse(CliArgs args, ProcessGroup? group)
     {
         var tierName = args.Get("tier", "C");
         var tier = tierName.ToUpperInvariant() switch
@@ -92,6 +106,7 @@ public static class BenchTrainCommand
         };
         double peak = args.Double("peak-tflops", 0);
         var deviceName = args.Get("device", "auto");
+        int gpus = args.Int("gpus", 1);
         args.EnsureAllUsed();
 
         if (size < 16 || size % 16 != 0) throw new UserError($"bench train: --size must be a positive multiple of 16 (one token per 16x16 pixels), got {size}");
@@ -103,8 +118,14 @@ public static class BenchTrainCommand
         if (peak < 0) throw new UserError($"bench train: --peak-tflops must be positive, got {peak}");
         double offloadPercent = args.Double("offload-percent", 0.75);
         if (offloadPercent <= 0 || offloadPercent > 1) throw new UserError($"bench train: --offload-percent must be in (0, 1], got {offloadPercent}");
+        if (gpus < 1) throw new UserError($"bench train: --gpus must be at least 1, got {gpus}");
+        bool ranked = gpus > 1 || group is not null;
+        if (ranked && deviceName is not ("auto" or "cuda" or "cpu"))
+            throw new UserError($"bench train: with --gpus each rank drives cuda:LOCAL_RANK; --device must be auto, cuda or cpu (CPU ranks, for testing), got '{deviceName}'");
+        var device = TorchRuntime.Device(deviceName);
+        if (group is not null && device.type == TorchSharp.DeviceType.CUDA) device = new Device(TorchSharp.DeviceType.CUDA, group.LocalRank);
         return new Options(tier, quant, offloadPercent, targets, configName, config, size, rank, textTokens, steps, warmup, checkpointing, optimizer, memorySteps > 0,
-                           TorchRuntime.Device(deviceName), peak > 0 ? peak : null);
+                           device, peak > 0 ? peak : null, gpus);
     }
 
     /// <summary>
@@ -118,8 +139,10 @@ public static class BenchTrainCommand
         return model;
     }
 
-    static int Bench(Options opt, GpuMemory? mem, TextWriter o, Action<int> atStep)
+    /// <summary>The timed steps; with <paramref name="parallel"/> this process is one rank of a data-parallel job.</summary>
+    static int Bench(Options opt, DataParallel? parallel, GpuMemory? mem, TextWriter o, Action<int> atStep)
     {
+        int ranks = parallel?.WorldSize ?? 1, rankIndex = parallel?.Rank ?? 0;
         var (c, device) = (opt.Config, opt.Device);
         if (mem != null)
         {
@@ -144,6 +167,7 @@ public static class BenchTrainCommand
         model.GradientCheckpointing = opt.Checkpointing;
         using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank, NetworkKwargs = new NetworkKwargs { TargetPreset = opt.Targets } }, seed: 0);
         var parameters = lora.Parameters.ToList();
+        parallel?.CopyFromMain(parameters); // same start on every rank, as Trainer does
         using var optimizer = OptimizerFactory.Create(opt.Optimizer, parameters, 1e-4, new OptimizerParams());
         Sync(device);
         o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {parameterCount:N0} parameters ({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
@@ -153,13 +177,14 @@ public static class BenchTrainCommand
 
         int side = opt.Size / 16, imageTokens = side * side;
         var flops = TransformerFlops.For(c, imageTokens, opt.TextTokens, opt.Rank);
-        o.WriteLine($"{opt.Size}x{opt.Size}: {imageTokens} image + {opt.TextTokens} text tokens, batch 1; per step {Si(flops.TrainingStep)}FLOP " +
+        o.WriteLine($"{opt.Size}x{opt.Size}: {imageTokens} image + {opt.TextTokens} text tokens, batch 1{(ranks > 1 ? $" per rank x {ranks} ranks" : "")}; per step {Si(flops.TrainingStep)}FLOP " +
                     $"(forward {Si(flops.Forward)}FLOP, backward {Si(flops.Backward)}FLOP{(opt.Checkpointing ? $", + recompute {Si(flops.Recompute)}FLOP executed" : "")})");
 
-        using var gen = new Generator(1234, device: CPU);
+        // Each rank draws its own latents, noise and timesteps: a different sample of the global batch, as in training.
+        using var gen = new Generator((ulong)(1234 + rankIndex), device: CPU);
         using var latents = randn(new long[] { 1, c.InChannels, side, side }, generator: gen).to(device);
         using var context = randn(new long[] { 1, opt.TextTokens, c.JointAttentionDim }, generator: gen).to(ScalarType.BFloat16).to(device);
-        var random = new Random(1234);
+        var random = new Random(1234 + rankIndex);
         var times = new List<double>();
         double memoryAt10 = double.NaN;
         for (int step = 1; step <= opt.Steps; step++)
@@ -174,8 +199,14 @@ public static class BenchTrainCommand
                 var t = new[] { new Timestep(random.NextDouble(), 1.0) };
                 var l = FlowMatchLoss.Compute(model, latents, context, noise, t, guidance: 1.0);
                 GradientCheckpoint.Backward(l);
-                optimizer.Step();
                 loss = l.item<float>();
+                if (parallel is not null)
+                {
+                    // Trainer's order: average the LoRA gradients, then the loss (the one shown is the global batch's).
+                    parallel.AverageGradients(parameters);
+                    loss = parallel.Average([loss])[0];
+                }
+                optimizer.Step();
             }
             Sync(device);
             double ms = sw.Elapsed.TotalMilliseconds;
@@ -198,11 +229,13 @@ public static class BenchTrainCommand
         o.WriteLine($"train step tier {opt.Tier}, {opt.Size}x{opt.Size}, rank {opt.Rank}, checkpointing {(opt.Checkpointing ? "on" : "off")}: " +
                     $"median {median / 1e3:F3} s/step over {times.Count} steps");
         if (mem != null) o.WriteLine($"peak GPU memory {mem.PeakGiB:F1} GiB (NVML used: CUDA context + allocator cache + tensors; the driver's own reserve of {mem.DriverReservedGiB:F1} GiB left out)");
-        o.WriteLine($"achieved {Si(achieved * 1e12)}FLOP/s (model FLOPs, recompute not counted)" +
+        o.WriteLine($"achieved {Si(achieved * 1e12)}FLOP/s{(ranks > 1 ? " per rank" : "")} (model FLOPs, recompute not counted)" +
                     (opt.Checkpointing ? $"; {Si(flops.TrainingStepExecuted(true) / (median / 1e3))}FLOP/s executed with the recompute" : ""));
         o.WriteLine(peak is { } p
             ? $"MFU {achieved / p:P1} of {p:F1} TFLOP/s dense bf16" + (opt.Checkpointing ? $" (HFU {flops.TrainingStepExecuted(true) / (median / 1e3) / 1e12 / p:P1})" : "")
             : "MFU: unknown peak for this device; pass --peak-tflops");
+        string unit = device.type == TorchSharp.DeviceType.CUDA ? (ranks == 1 ? "GPU" : "GPUs") : (ranks == 1 ? "CPU process" : "CPU processes");
+        o.WriteLine($"throughput: {ranks / (median / 1e3):F3} images/s ({ranks} {unit} x batch 1)");
         return 0;
     }
 
