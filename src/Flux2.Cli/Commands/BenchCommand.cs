@@ -186,7 +186,7 @@ public static class BenchCommand
         try
         {
             foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / (1024.0 * 1024.0);
+                if (line.StartsWith("VmHWM:")) return long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) / (1024.0 * 1024.0);
         }
         catch (IOException) { }
         return System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (double)(1L << 30);

@@ -25,7 +25,7 @@ public sealed class NcclCollectives : ICollectives
     {
         Nccl.EnsureLoaded();
         var config = Nccl.Config.NonBlocking();
-        Nccl.Check(Nccl.ncclCommInitRankConfig(out var comm, worldSize, uniqueId, rank, ref config), "ncclCommInitRankConfig");
+        Nccl.Check(Nccl.ncclCommInitRankConfig(out var comm, worldSize, Nccl.UniqueId.From(uniqueId), rank, ref config), "ncclCommInitRankConfig");
         var self = new NcclCollectives(comm, deadline, rank);
         deadline.Begin("NCCL communicator setup");
         self.WaitQueued("ncclCommInitRankConfig");

@@ -121,7 +121,23 @@ public static class Nccl
 
     [DllImport(Soname)] public static extern Result ncclGetVersion(ref int version);
     [DllImport(Soname)] public static extern Result ncclGetUniqueId(byte[] uniqueId);
-    [DllImport(Soname)] public static extern Result ncclCommInitRankConfig(out IntPtr comm, int nranks, byte[] commId, int rank, ref Config config);
+    /// <summary>ncclUniqueId: 128 bytes that ncclCommInitRankConfig takes BY VALUE (on x86-64 the whole struct goes on
+    /// the stack; passing a pointer instead shifts every later argument — NCCL then reads a garbage rank).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct UniqueId
+    {
+        public fixed byte Internal[UniqueIdBytes];
+
+        public static UniqueId From(byte[] bytes)
+        {
+            if (bytes.Length != UniqueIdBytes) throw new ArgumentException($"an NCCL unique id has {UniqueIdBytes} bytes, got {bytes.Length}");
+            var id = new UniqueId();
+            for (int i = 0; i < UniqueIdBytes; i++) id.Internal[i] = bytes[i];
+            return id;
+        }
+    }
+
+    [DllImport(Soname)] public static extern Result ncclCommInitRankConfig(out IntPtr comm, int nranks, UniqueId commId, int rank, ref Config config);
     [DllImport(Soname)] public static extern Result ncclCommGetAsyncError(IntPtr comm, out Result asyncError);
     [DllImport(Soname)] public static extern Result ncclCommAbort(IntPtr comm);
     [DllImport(Soname)] public static extern Result ncclCommDestroy(IntPtr comm);
