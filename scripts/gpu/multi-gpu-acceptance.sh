@@ -72,10 +72,10 @@ fi
 
 say "== A2: throughput at FLUX.2-dev dims, 1024^2, rank 32 (random weights): 2 GPUs >= 1.8x one GPU"
 throughput() { grep -oE "^throughput: [0-9.]+ images/s" "$1" | grep -oE "[0-9.]+" | tail -1; }
-"$RUN" bench train --config dev --size 1024 --rank 32 --tier C --steps 8 > "$OUT/a2-1gpu.log" 2>&1; say "1 GPU: exit $?"
+"$RUN" bench train --config dev --size 1024 --rank 32 --tier C --steps 5 > "$OUT/a2-1gpu.log" 2>&1; say "1 GPU: exit $?"
 grep -E "^(train step|throughput:)" "$OUT/a2-1gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 if "$RUN" help bench 2>/dev/null | grep -q -- "--gpus"; then
-  "$RUN" bench train --config dev --size 1024 --rank 32 --tier C --steps 8 --gpus 2 > "$OUT/a2-2gpu.log" 2>&1; say "2 GPUs: exit $?"
+  "$RUN" bench train --config dev --size 1024 --rank 32 --tier C --steps 5 --gpus 2 > "$OUT/a2-2gpu.log" 2>&1; say "2 GPUs: exit $?"
   grep -E "^(train step|throughput:)" "$OUT/a2-2gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
   ONE="$(throughput "$OUT/a2-1gpu.log")"; TWO="$(throughput "$OUT/a2-2gpu.log")"
   if [[ -n "$ONE" && -n "$TWO" ]]; then
