@@ -59,7 +59,7 @@ public static class BenchTrainCommand
         catch (ArgumentException e) { throw new UserError("bench train: " + e.Message); }
         var opt = Parse(args, group);
         if (opt.Gpus > 1)
-            return TrainLauncher.Launch(new LaunchPlan(opt.Gpus, MasterPort: LaunchPlan.FreePort()), ["bench", .. args.Without("gpus")], o);
+            return TrainLauncher.Launch(new LaunchPlan(opt.Gpus, MasterPort: LaunchPlan.FreePort()), ["bench", .. args.Without("gpus")], o, "flux2 bench train", afterFailure: null);
         if (group is { IsMain: false }) o = TextWriter.Null; // rank 0 alone reports; errors still reach stderr
         using var parallel = group is null ? null : DataParallel.Join(group, opt.Device, o.WriteLine);
         using var mem = opt.Device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, opt.Device.index)) : null;

@@ -36,7 +36,8 @@ public static class TrainLauncher
     }
 
     /// <summary>Runs <paramref name="childArgs"/> (a train command line without launcher options) once per local rank.</summary>
-    public static int Launch(LaunchPlan plan, IReadOnlyList<string> childArgs, TextWriter o)
+    public static int Launch(LaunchPlan plan, IReadOnlyList<string> childArgs, TextWriter o, string command = "flux2 train",
+                             string? afterFailure = "Run the same command again to resume from the last checkpoint.")
     {
         o.WriteLine($"launching {plan.ProcsPerNode} rank(s) on this host (node {plan.NodeRank} of {plan.Nodes}, world size {plan.WorldSize}, " +
                     $"store {plan.MasterAddr}:{plan.MasterPort})");
@@ -44,7 +45,7 @@ public static class TrainLauncher
         // Ctrl-C reaches the children directly (same terminal process group); they agree to stop and rank 0 saves.
         ConsoleCancelEventHandler keep = (_, e) => e.Cancel = true;
         Console.CancelKeyPress += keep;
-        try { return new LocalLauncher(plan, o, Console.Error).Run(file, prefix.Concat(childArgs).ToList()); }
+        try { return new LocalLauncher(plan, o, Console.Error, command, afterFailure).Run(file, prefix.Concat(childArgs).ToList()); }
         finally { Console.CancelKeyPress -= keep; }
     }
 

@@ -11,7 +11,8 @@ namespace Flux2.Distributed;
 /// launcher stop the others (SIGTERM, then SIGKILL after <see cref="StopGrace"/>) and return that code with a message
 /// naming the rank, so a dead rank never leaves the job hanging.
 /// </summary>
-public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter error)
+public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter error, string command = "flux2 train",
+                                  string? afterFailure = "Run the same command again to resume from the last checkpoint.")
 {
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     public const int Interrupted = 130;
@@ -84,10 +85,9 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
             if (failed is not null)
             {
                 var clock = Stopwatch.StartNew();
-                Say($"flux2 train: rank {failed.Rank} (pid {failed.Process.Id}) {Describe(failed.Process.ExitCode)}; stopping the other ranks");
+                Say($"{command}: rank {failed.Rank} (pid {failed.Process.Id}) {Describe(failed.Process.ExitCode)}; stopping the other ranks");
                 StopAll(children.Where(c => c != failed && !c.Process.HasExited).ToList());
-                Say($"flux2 train: job stopped {clock.Elapsed.TotalSeconds:F1} s after rank {failed.Rank} failed. " +
-                    "Run the same command again to resume from the last checkpoint.");
+                Say($"{command}: job stopped {clock.Elapsed.TotalSeconds:F1} s after rank {failed.Rank} failed." + (afterFailure is null ? "" : " " + afterFailure));
                 return failed.Process.ExitCode is > 0 and < 256 ? failed.Process.ExitCode : 1;
             }
             if (children.All(c => c.Process.HasExited))
