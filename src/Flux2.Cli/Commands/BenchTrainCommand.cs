@@ -64,7 +64,12 @@ public static class BenchTrainCommand
         using var parallel = group is null ? null : DataParallel.Join(group, opt.Device, o.WriteLine);
         using var mem = opt.Device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, opt.Device.index)) : null;
         int step = 0;
-        try { return Bench(opt, parallel, mem, o, s => step = s); }
+        try
+        {
+            int code = Bench(opt, parallel, mem, o, s => step = s);
+            parallel?.Complete();
+            return code;
+        }
         catch (Exception e) when (OutOfMemoryAdvice.IsOutOfMemory(e))
         {
             throw new UserError($"bench train: out of GPU memory {(step == 0 ? "while building the model and LoRA" : $"in step {step}")} " +

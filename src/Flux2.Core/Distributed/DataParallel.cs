@@ -86,6 +86,10 @@ public sealed class DataParallel : IDataParallel, IDisposable
     /// ends the wait with the store's failure message.</summary>
     public void Barrier(string name, TimeSpan timeout) => rendezvous.Barrier(name, "reach", timeout);
 
+    /// <summary>Rank 0's outputs (samples, evaluation, saves) have no fixed duration: the wait is bounded by the peers'
+    /// heartbeats, not by the collective deadline (FLUX2_NCCL_TIMEOUT).</summary>
+    public void WaitTogether(string what) => Barrier(what, TimeSpan.FromHours(12));
+
     public double[] Average(double[] values)
     {
         using var scope = NewDisposeScope();
@@ -93,6 +97,10 @@ public sealed class DataParallel : IDataParallel, IDisposable
         collectives.AllReduceMean(new[] { buffer });
         return buffer.to(CPU).data<float>().ToArray().Select(v => (double)v).ToArray();
     }
+
+    /// <summary>Call when this rank's work ended normally: its leave is then a goodbye, not a failure (see
+    /// <see cref="Rendezvous.Dispose"/>).</summary>
+    public void Complete() => rendezvous.Completed = true;
 
     public void Dispose()
     {

@@ -94,11 +94,19 @@ public sealed class Rendezvous : IDisposable
             : throw new ArgumentException($"{env} must be a number of seconds > 0, got '{v}'");
     }
 
-    /// <summary>A clean leave: says goodbye; rank 0 waits briefly for the others' goodbyes before closing the store.</summary>
+    /// <summary>Set once this rank's work ended normally; only then does <see cref="Dispose"/> say goodbye.</summary>
+    public bool Completed { get; set; }
+
+    /// <summary>A clean leave says goodbye, and rank 0 waits briefly for the others' goodbyes before closing the store.
+    /// A rank leaving on an exception closes its connection without a goodbye, which the store reports to the other
+    /// ranks as a failure at once (rather than them waiting out a collective's deadline).</summary>
     public void Dispose()
     {
-        Store.Goodbye();
-        server?.WaitForGoodbyes(TimeSpan.FromSeconds(30));
+        if (Completed)
+        {
+            Store.Goodbye();
+            server?.WaitForGoodbyes(TimeSpan.FromSeconds(30));
+        }
         Store.Dispose();
         server?.Dispose();
     }

@@ -65,7 +65,7 @@ public static class Nccl
         if (CudaRuntime.LoadedLibrary("libnccl.so") is { } loaded) yield return loaded;
         var torchLib = Environment.GetEnvironmentVariable(TorchRuntime.TorchLibEnv);
         if (string.IsNullOrEmpty(torchLib) && TorchRuntime.LibTorchSource.StartsWith('/')) torchLib = TorchRuntime.LibTorchSource;
-        torchLib ??= TorchRuntime.FindPyTorchLib();
+        if (string.IsNullOrEmpty(torchLib)) torchLib = TorchRuntime.FindPyTorchLib();
         if (torchLib is not null)
         {
             // <site-packages>/torch/lib -> <site-packages>/nvidia/nccl/lib

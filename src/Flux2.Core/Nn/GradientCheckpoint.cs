@@ -111,6 +111,25 @@ public static class GradientCheckpoint
             throw new InvalidOperationException($"gradient checkpointing: recomputing a block in the backward pass failed: {e.Message}", e);
     }
 
+    /// <summary>For the other custom autograd functions (the quantized Linear): the forward thread's session, to keep
+    /// in the function's context, so that the gradients its backward returns are released like the checkpoint's.</summary>
+    internal static object ForwardSession => CurrentSession;
+
+    /// <summary>Start of another function's backward: gradients this thread returned earlier have been read by now.</summary>
+    internal static void ReleaseThisThreadsHandedGradients()
+    {
+        int thread = Environment.CurrentManagedThreadId;
+        ReleaseHandedGradients(e => e.Thread == thread);
+    }
+
+    /// <summary>Registers a gradient another function's backward returns to libtorch (released by the rule above, or when
+    /// the <see cref="Backward"/> of <paramref name="session"/> ends) and returns it.</summary>
+    internal static Tensor HandToAutograd(Tensor grad, object session)
+    {
+        lock (handedToAutograd) handedToAutograd.Add((Environment.CurrentManagedThreadId, (Session)session, grad));
+        return grad;
+    }
+
     /// <summary>Disposes gradients returned to libtorch earlier that <paramref name="which"/> selects: those handed out
     /// by the current callback's thread (libtorch copied them before that thread could call back again), or those of a
     /// backward pass that is over.</summary>

@@ -18,4 +18,8 @@ public interface IDataParallel
     double[] Average(double[] values);
     /// <summary>Every rank's parameters become rank 0's.</summary>
     void CopyFromMain(IReadOnlyList<Parameter> parameters);
+
+    /// <summary>Returns once every rank got here: the ranks wait for rank 0's saves, samples and evaluations, which can
+    /// take minutes, without a collective's deadline running (a dead rank still ends the wait through the store).</summary>
+    void WaitTogether(string what);
 }

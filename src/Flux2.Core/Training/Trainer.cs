@@ -58,6 +58,7 @@ public sealed partial class Trainer
             Evaluate(0, ema);
             if (options.SampleBeforeTraining && options.Steps > 0) Sample(0, ema);
         }
+        parallel?.WaitTogether("start");      // rank 0 may have sampled and evaluated step 0 meanwhile
         parallel?.CopyFromMain(parameters); // same start on every rank, whatever each one's initialization did
 
         string? lastSave = null;
@@ -70,8 +71,10 @@ public sealed partial class Trainer
             cb.OnStep?.Invoke(report);
             nan.Record(report);
             if (step == options.Steps || stop) break;
-            if (IsMain && step % options.SaveEvery == 0) lastSave = Save(step, final: false, run);
-            if (step % options.SampleEvery == 0) { Sample(step, ema); Evaluate(step, ema); }
+            bool save = step % options.SaveEvery == 0, sample = step % options.SampleEvery == 0;
+            if (IsMain && save) lastSave = Save(step, final: false, run);
+            if (sample) { Sample(step, ema); Evaluate(step, ema); }
+            if (save || sample) parallel?.WaitTogether($"outputs of step {step}");
         }
         if (step < options.Steps)
         {

@@ -76,7 +76,7 @@ public static class TrainingRun
         }, runLog is null ? callbacks : TrainerCallbacks.Combine(runLog.Callbacks, callbacks));
         var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path, DataParallel = parallel };
         TrainerOutcome outcome;
-        try { outcome = new Trainer(task, options, watched).Run(cancel); }
+        try { outcome = new Trainer(task, options, watched).Run(cancel); parallel?.Complete(); }
         catch (ResumeMismatchException e) { throw new ResumeMismatchException(RunFolder.MismatchAdvice(task.RunFolder, e.Message)); }
         if (parallel is not null) log?.Invoke($"rank {parallel.Rank} of {parallel.WorldSize} done at step {outcome.Step}");
         var kept = checkpoints.Where(File.Exists).ToList();

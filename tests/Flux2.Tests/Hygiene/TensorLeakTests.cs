@@ -4,6 +4,8 @@ using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
 using Flux2.Native;
+using Flux2.Nn;
+using Flux2.Nn.Quantization;
 using Flux2.Pipeline;
 using Flux2.Sampling;
 using System.Text.Json;
@@ -105,6 +107,25 @@ public class TensorLeakTests(ITestOutputHelper output)
         using var inputs = ReadTransformerInputs();
         using var _ = enable_grad(withGrad);
         AssertNoTensorGrowth($"Flux2Transformer.Forward + LoRA (grad {(withGrad ? "on" : "off")})", () => { using var o = inputs.Run(model); });
+    }
+
+    /// <summary>A quantized Linear trained without gradient checkpointing: its backward runs in our custom function,
+    /// outside any DisposeScope; the gradient handles it receives and returns must still be freed.</summary>
+    [Fact]
+    public void QuantizedLinearBackwardLeavesNoTensors()
+    {
+        TorchRuntime.EnsureLoaded();
+        manual_seed(3);
+        using var lin = new Flux2.Nn.Linear(32, 48, dtype: ScalarType.Float32, quant: QuantType.Int8);
+        RandomInit.Apply(lin, seed: 3);
+        using var x = randn(4, 32).requires_grad_(true);
+        AssertNoTensorGrowth("quantized Linear forward + backward", () =>
+        {
+            using var scope = NewDisposeScope();
+            var loss = lin.forward(x).square().sum();
+            GradientCheckpoint.Backward(loss);
+            x.grad?.zero_();
+        });
     }
 
     [Fact]

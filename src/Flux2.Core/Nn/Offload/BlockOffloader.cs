@@ -93,6 +93,9 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
             throw new InvalidOperationException($"layer offloading needs CUDA: the transformer is on {device} (set the device to cuda, or turn model.layer_offloading off)");
         if (model.Residency is not null) throw new InvalidOperationException("the transformer already has a block residency hook (layer offloading attached twice?)");
         if (slotsPerLayout is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(slotsPerLayout), slotsPerLayout, "use 2 or 3 GPU slots per block layout");
+        // The copy stream and events belong to the current device's context: make it the model's device (cuda:1 in a
+        // process whose current device is still 0 would otherwise order nothing between copies and compute).
+        Flux2.Native.CudaRuntime.SetDevice(Math.Max(0, (int)device.index));
         CudaDriver.EnsureContext("layer offloading");
         var all = model.transformer_blocks.Cast<nn.Module>().Concat(model.single_transformer_blocks).ToList();
         var offloader = new BlockOffloader(model, all, OffloadPlan.ChooseBlocks(all.Count, percent), slotsPerLayout, measureCopies);

@@ -22,12 +22,17 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
     {
         var (x, q, scale) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
         ctx.save_for_backward(new List<Tensor> { q, scale });
+        ctx.save_data("session", GradientCheckpoint.ForwardSession);
         return Compute(x, q, scale);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradY)
     {
-        // Backward may run on an autograd worker thread (CUDA), outside any caller's DisposeScope: dispose by hand.
+        // Backward may run on an autograd worker thread (CUDA), outside any caller's DisposeScope: dispose by hand. The
+        // handle TorchSharp wraps grad_y in is ours to free; the returned gradient is freed once libtorch has read it
+        // (GradientCheckpoint's hand-out list), otherwise each layer's activation-sized gradient would wait for the GC.
+        GradientCheckpoint.ReleaseThisThreadsHandedGradients();
+        using var _gradY = gradY;
         var saved = ctx.get_saved_variables();
         using var q = saved[0];
         using var scale = saved[1];
@@ -37,7 +42,7 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         using var rowScale = scale.unsqueeze(1);
         w.mul_(rowScale);                           // in place: computed in fp32, stored in grad's dtype
         var gradX = gradY.matmul(w);                // [.., out] · [out, in] → [.., in]
-        return new List<Tensor> { gradX, null!, null! };
+        return new List<Tensor> { GradientCheckpoint.HandToAutograd(gradX, ctx.get_data("session")), null!, null! };
     }
 
     static Tensor Compute(Tensor x, Tensor q, Tensor scale)
