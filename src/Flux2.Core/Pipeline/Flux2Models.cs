@@ -7,6 +7,7 @@ using Flux2.Models.Vae;
 using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using Flux2.Sampling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Flux2.Pipeline;
@@ -30,11 +31,63 @@ public sealed class Flux2Models : IDisposable
     public required PromptTokenizer Tokenizer { get; init; }
     public required FlowMatchEulerScheduler Scheduler { get; init; }
 
-    public Flux2Pipeline Pipeline => new(Transformer, Vae, Scheduler);
+    public Flux2Pipeline Pipeline => new(Transformer, Vae, Scheduler, () => InUse(Vae));
+
+    /// <summary>
+    /// low_vram (ai-toolkit <c>model.low_vram</c>; the guide's 24/48 GB tiers): once the trainer has cached latents and
+    /// text embeddings, the text encoder and the VAE wait in CPU memory and come to the transformer's device only while
+    /// they work (<see cref="InUse"/>: prompt encoding, sample decoding), so the transformer's training has the GPU.
+    /// </summary>
+    public bool LowVram { get; private init; }
+    bool parked;
+    readonly Dictionary<nn.Module, int> inUse = new();
+
+    /// <summary>Turns <see cref="LowVram"/> on for models already loaded: the text encoder and VAE go to CPU memory now.</summary>
+    public void KeepIdlePartsOnCpu()
+    {
+        parked = true;
+        lock (inUse)
+            foreach (var part in new nn.Module[] { TextEncoder.Model, Vae })
+                if (!inUse.ContainsKey(part)) part.to(CPU);
+    }
+
+    /// <summary>Brings <paramref name="part"/> (the text encoder or the VAE) to the transformer's device until disposed,
+    /// under low_vram; otherwise it is already there and this does nothing. Nested uses move it once.</summary>
+    public IDisposable? InUse(nn.Module part)
+    {
+        if (!LowVram && !parked) return null;
+        var device = Transformer.x_embedder.weight.device;
+        if (device.type == TorchSharp.DeviceType.CPU) return null;
+        lock (inUse)
+        {
+            int users = inUse.GetValueOrDefault(part);
+            if (users == 0) part.to(device);
+            inUse[part] = users + 1;
+        }
+        return new Release(this, part);
+    }
+
+    sealed class Release(Flux2Models owner, nn.Module part) : IDisposable
+    {
+        bool done;
+        public void Dispose()
+        {
+            if (done) return;
+            done = true;
+            lock (owner.inUse)
+            {
+                int users = owner.inUse[part] - 1;
+                if (users > 0) { owner.inUse[part] = users; return; }
+                owner.inUse.Remove(part);
+                part.to(CPU);
+            }
+        }
+    }
 
     /// <summary>prompt_embeds [B, 512, joint_dim] for a batch of prompts (chat template, padding, text encoder).</summary>
     public Tensor EncodePrompts(IReadOnlyList<string> prompts)
     {
+        using var inUse = InUse(TextEncoder.Model);
         using var scope = NewDisposeScope();
         var device = Transformer.x_embedder.weight.device;
         var (ids, mask) = Tokenizer.Encode(prompts, device);
@@ -49,8 +102,10 @@ public sealed class Flux2Models : IDisposable
     /// <see cref="TinyRandom"/>) and loads everything. Repo ids are looked up in <paramref name="cache"/>, by default the
     /// user's HF cache (<see cref="HfCache.Default"/>). <paramref name="quantization"/> picks the components whose Linear
     /// weights are quantized while loading (8-bit storage built on the device, filled tensor by tensor).</summary>
+    /// <param name="lowVram">Load the text encoder and the VAE into CPU memory and bring them to the device only while
+    /// they work (<see cref="LowVram"/>), so they never sit next to the transformer's training.</param>
     public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null,
-                                   ModelQuantization? quantization = null)
+                                   ModelQuantization? quantization = null, bool lowVram = false)
     {
         var q = quantization ?? ModelQuantization.None;
         if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device, q);
@@ -67,13 +122,14 @@ public sealed class Flux2Models : IDisposable
         log?.Invoke($"loading transformer from {root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}");
         var transformer = LoadTransformer(folder, root, device, dtype, q.Transformer);
         log?.Invoke("loading VAE");
-        var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, device, dtype);
+        var idle = lowVram ? CPU : device;
+        var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, idle, dtype);
         log?.Invoke($"loading text encoder{(q.TextEncoder is { } teq ? $", quantizing to {teq} while loading" : "")}");
-        var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), device, dtype, q.TextEncoder);
+        var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), idle, dtype, q.TextEncoder);
         var tokenizer = PromptTokenizer.FromFolder(folder["tokenizer"].Folder);
         var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
             ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
-        return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = tokenizer, Scheduler = scheduler };
+        return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = tokenizer, Scheduler = scheduler, LowVram = lowVram };
     }
 
     static Flux2Transformer LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype, QuantType? quant)

@@ -12,7 +12,10 @@ namespace Flux2.Pipeline;
 /// de-normalise → unpatchify → VAE decode → image in 0..1. FLUX.2 [dev] is guidance-distilled: one forward per step,
 /// the scale enters through the guidance embedder (§6.3).
 /// </summary>
-public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlux2 vae, FlowMatchEulerScheduler scheduler)
+/// <paramref name="vaeInUse"/>: brings the VAE to the device while it encodes or decodes (low_vram keeps it on the CPU
+/// otherwise; <see cref="Flux2Models.InUse"/>).
+public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlux2 vae, FlowMatchEulerScheduler scheduler,
+                                  Func<IDisposable?>? vaeInUse = null)
 {
     public Flux2Transformer Transformer { get; } = transformer;
     public AutoencoderKLFlux2 Vae { get; } = vae;
@@ -69,6 +72,7 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
         {
             var tokens = new List<Tensor>();
             var ids = new List<Tensor> { imgIds };
+            using var vaeHere = vaeInUse?.Invoke();
             for (int k = 0; k < referenceImages.Count; k++)
             {
                 var lat = Vae.EncodeToTrainingLatent(referenceImages[k].unsqueeze(0).to(VaeDType, device));
@@ -97,7 +101,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
             onStep?.Invoke(i + 1, steps);
         }
         var z = LatentPacking.Unpack(latents, h, w).to(dtype);
-        var image = Vae.DecodeFromTrainingLatent(z.to(VaeDType));
+        Tensor image;
+        using (vaeInUse?.Invoke()) image = Vae.DecodeFromTrainingLatent(z.to(VaeDType));
         return (image.to(ScalarType.Float32) / 2 + 0.5).clamp(0, 1).MoveToOuterDisposeScope();
     }
 }

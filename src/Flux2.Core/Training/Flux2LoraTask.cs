@@ -59,7 +59,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var device = models.Transformer.x_embedder.weight.device;
         // Control images of edit pairs are encoded like targets (same bucket and flip), keyed by their own path.
         var toEncode = scan.Items.Concat(scan.Items.SelectMany(i => Enumerable.Range(0, i.Controls.Count).Select(i.Control))).ToList();
-        latents = LatentCache.Build(toEncode, p.Datasets.Select(d => d.CacheLatentsToDisk).ToList(), models.Vae,
+        using (models.InUse(models.Vae))
+            latents = LatentCache.Build(toEncode, p.Datasets.Select(d => d.CacheLatentsToDisk).ToList(), models.Vae,
                                     $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}", device);
         log?.Invoke($"latents cached for {toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image variants");
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
@@ -71,6 +72,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, {Network.ParameterCount:N0} trainable parameters" +
                       (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : ""));
         grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
+        if (p.Model.LowVram) KeepIdlePartsOnCpu(log);
     }
 
     public MicroBatchLoss Loss(int step)
@@ -148,6 +150,27 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         if (state.Has("task.lora_dropout_generator")) Network.DropoutGenerator.set_state(state.GetTensor("task.lora_dropout_generator"));
         // Saved with another GPU count, the global batches have another size: the same sample stream, re-cut.
         order.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.data_order"), scan.Items, shard.GlobalBatch(p.Train.BatchSize));
+    }
+
+    /// <summary>low_vram: the captions training draws (each item's, the trigger-only caption of caption dropout, their DOP
+    /// preservation twins) are encoded now while the text encoder is on the device, then the text encoder and the VAE
+    /// move to CPU memory; anything encoded or decoded later (samples, a caption not seen here) brings them back for that
+    /// call (<see cref="Flux2Models.InUse"/>).</summary>
+    void KeepIdlePartsOnCpu(Action<string>? log)
+    {
+        if (textCache is not null)
+        {
+            using var encoderHere = models.InUse(models.TextEncoder.Model);
+            var captions = scan.Items.Select(i => i.Caption).Append("")
+                .Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true)).ToList();
+            if (p.Train.DiffOutputPreservation)
+                captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList());
+            foreach (var c in captions.Distinct()) _ = textCache[c];
+        }
+        models.KeepIdlePartsOnCpu();
+        log?.Invoke(models.Transformer.x_embedder.weight.device.type == DeviceType.CPU
+            ? "low_vram: everything is on the CPU already (nothing to move)"
+            : $"low_vram: text encoder and VAE moved to CPU memory; they come to {models.Transformer.x_embedder.weight.device} only while encoding or decoding");
     }
 
     /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the same.</summary>

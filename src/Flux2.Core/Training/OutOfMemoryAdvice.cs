@@ -64,12 +64,6 @@ public static class OutOfMemoryAdvice
         return advice;
     }
 
-    /// <summary>Keys bound only for this advice (<see cref="AdviceOnlyAttribute"/>): said so, so the plan stays honest.</summary>
-    static readonly HashSet<string> NotActedOnYet = new()
-    {
-        "model.low_vram",
-    };
-
     /// <summary>The message the trainer stops with: what happened and the plan, one change per line.</summary>
     public static string Message(JobFile job, string error)
     {
@@ -78,7 +72,7 @@ public static class OutOfMemoryAdvice
             $"out of GPU memory on {job.Process.Device}: {FirstLine(error)}",
             "Survival plan (guide §7.4), changes for this job file, most effective first (under config.process[0]):",
         };
-        lines.AddRange(For(job).Select((a, i) => $"  {i + 1}. {a}" + (NotActedOnYet.Contains(a.Key) ? "  [ai-toolkit key; this kit reads it but does not act on it yet]" : "")));
+        lines.AddRange(For(job).Select((a, i) => $"  {i + 1}. {a}"));
         lines.Add("  Or move the same job to a bigger GPU (H100 80 GB / H200 141 GB).");
         return string.Join(Environment.NewLine, lines);
     }

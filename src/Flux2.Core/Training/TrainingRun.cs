@@ -50,7 +50,7 @@ public static class TrainingRun
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
         if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
             throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
-        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization());
+        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization(), lowVram: p.Model.LowVram);
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
         using var offloader = p.Model.LayerOffloading ? BlockOffloader.Attach(models.Transformer, p.Model.LayerOffloadingTransformerPercent) : null;
         if (offloader is not null) log?.Invoke(offloader.Report.ToString());

@@ -47,7 +47,6 @@ public sealed class YamlBinder(string file)
                 if (seen.TryGetValue(property, out var earlier) && valueNode is YamlScalarNode s && s.Value != earlier)
                     throw Error(keyNode, $"'{childPath}' = {s.Value} contradicts an earlier alias of it set to {earlier}");
                 seen[property] = (valueNode as YamlScalarNode)?.Value ?? "";
-                if (property.IsDefined(typeof(AdviceOnlyAttribute))) IgnoredKeysSeen.Add(childPath);
                 Positions[childPath] = At(valueNode);
                 if (IsNull(valueNode))
                 {
