@@ -98,6 +98,18 @@ public sealed class DataParallel : IDataParallel, IDisposable
         return buffer.to(CPU).data<float>().ToArray().Select(v => (double)v).ToArray();
     }
 
+    /// <summary>Every rank must start from the checkpoint rank 0 starts from (0: a fresh run). Ranks on other hosts find
+    /// checkpoints in their own view of the training folder: if it is not shared, they would silently train from
+    /// another step — stop with the reason instead.</summary>
+    public void CheckSameStart(int step)
+    {
+        int mainStep = BitConverter.ToInt32(rendezvous.ShareFromMain("start_step", () => BitConverter.GetBytes(step)));
+        if (mainStep != step)
+            throw new DistributedException($"rank {Rank} would start at step {step} but rank 0 starts at step {mainStep}: the ranks see " +
+                                           "different checkpoints in the training folder. On several hosts, put training_folder on storage " +
+                                           "all hosts share (docs/multi-gpu.md).");
+    }
+
     /// <summary>Call when this rank's work ended normally: its leave is then a goodbye, not a failure (see
     /// <see cref="Rendezvous.Dispose"/>).</summary>
     public void Complete() => rendezvous.Completed = true;
