@@ -35,10 +35,24 @@ public class TcpStoreTests
         var barrier = Task.Run(() => r1.Barrier("x"));
         r0.Barrier("x");
         barrier.Wait();
+        r0.Completed = r1.Completed = true;   // a clean leave: both ranks' work ended normally
         var d1 = Task.Run(r1.Dispose);
         r0.Dispose();
         d1.Wait();
         Assert.Null(r0.Failure);
+    }
+
+    /// <summary>A rank that leaves without having completed (an exception unwinding its <c>using</c>) sends no goodbye:
+    /// the others learn of a failure at once instead of waiting out a collective's deadline.</summary>
+    [Fact]
+    public void ALeaveWithoutCompletingIsAFailureForTheOthers()
+    {
+        var (r0, r1) = JoinTwo();
+        r1.Dispose();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (r0.Failure is null && clock.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(20);
+        Assert.Contains("rank 1 lost its connection", r0.Failure);
+        r0.Dispose();
     }
 
     [Fact]
@@ -140,6 +154,7 @@ public class TcpStoreTests
         c0.Broadcast(b0);
         bt.Wait();
         Assert.Equal(new[] { 7f, 8f }, b1[0].data<float>().ToArray());
+        r0.Completed = r1.Completed = true;
         Task.WaitAll(Task.Run(r1.Dispose), Task.Run(r0.Dispose));
     }
 
