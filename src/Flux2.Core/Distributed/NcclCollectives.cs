@@ -42,10 +42,14 @@ public sealed class NcclCollectives : ICollectives
     }
 
     public void AllReduceMean(IReadOnlyList<Tensor> buffers) => Run("NCCL all-reduce", buffers,
-        b => Nccl.ncclAllReduce(DataPointer.Of(b), DataPointer.Of(b), (nuint)b.numel(), Nccl.DataType.Float32, Nccl.RedOp.Avg, comm, IntPtr.Zero));
+        b => Nccl.ncclAllReduce(Float32Pointer(b), Float32Pointer(b), (nuint)b.numel(), Nccl.DataType.Float32, Nccl.RedOp.Avg, comm, IntPtr.Zero));
 
     public void Broadcast(IReadOnlyList<Tensor> buffers) => Run("NCCL broadcast", buffers,
-        b => Nccl.ncclBroadcast(DataPointer.Of(b), DataPointer.Of(b), (nuint)b.numel(), Nccl.DataType.Float32, 0, comm, IntPtr.Zero));
+        b => Nccl.ncclBroadcast(Float32Pointer(b), Float32Pointer(b), (nuint)b.numel(), Nccl.DataType.Float32, 0, comm, IntPtr.Zero));
+
+    /// <summary>The buckets are fp32 (GradientBuckets), which is what the calls above tell NCCL.</summary>
+    static IntPtr Float32Pointer(Tensor t) => t.dtype == ScalarType.Float32 ? TensorPointer.Of(t)
+        : throw new ArgumentException($"NCCL buffers here are float32, got {t.dtype}");
 
     void Run(string what, IReadOnlyList<Tensor> buffers, Func<Tensor, Nccl.Result> enqueue)
     {

@@ -52,12 +52,12 @@ public class GradientBucketsTests
     }
 
     [Fact]
-    public void DataPointerAddressesTheFirstElementEvenAtAnOffset()
+    public void TensorPointerAddressesTheFirstElementEvenAtAnOffset()
     {
         using var t = arange(10, ScalarType.Float32);
         using var view = t.narrow(0, 3, 4);
         var values = new float[4];
-        Marshal.Copy(DataPointer.Of(view), values, 0, 4);
+        Marshal.Copy(Flux2.Native.TensorPointer.Of(view), values, 0, 4);
         Assert.Equal(new[] { 3f, 4f, 5f, 6f }, values);
     }
 }
