@@ -136,14 +136,13 @@ public static class BenchCommand
 
         int side = size / 16, imageTokens = side * side;
         using var _ = no_grad();
-        var (hidden, context, t, g, imgIds, txtIds) = Inputs(config, size, textTokens, device, dtype);
-        using var _inputs = new DisposeAll(hidden, context, t, g, imgIds, txtIds);
+        using var inputs = ForwardInputs.Seeded(config, size, textTokens, device, dtype);
         var times = new List<double>();
         for (int i = 0; i <= steps; i++)
         {
             sw.Restart();
             using var scope = NewDisposeScope();
-            var v = model.Forward(hidden, context, t, config.GuidanceEmbeds ? g : null, imgIds, txtIds);
+            var v = inputs.Run(model);
             if (!isfinite(v).all().item<bool>()) throw new InvalidOperationException("forward produced non-finite values");
             Sync(device);
             if (i > 0) times.Add(sw.Elapsed.TotalMilliseconds);
@@ -155,10 +154,11 @@ public static class BenchCommand
         {
             // The same seeded weights unquantized (RandomInit draws the same values either way), run after the quantized
             // model is freed so that the peak above is the quantized model's own.
-            using var y = model.Forward(hidden, context, t, config.GuidanceEmbeds ? g : null, imgIds, txtIds).to(ScalarType.Float32).cpu();
+            using var y = inputs.OutputOnCpu(model);
             model.Dispose();
-            using var reference = ReferenceOutput(config, size, textTokens, device, dtype, o);
-            double error = (y - reference).norm().item<float>() / reference.norm().item<float>();
+            using var reference = ReferenceOutput(config, inputs, device, dtype, o);
+            using var diff = y - reference;
+            double error = diff.norm().item<float>() / reference.norm().item<float>();
             o.WriteLine($"{quant!.Name} vs {dtype} output relative error ||y_q - y|| / ||y|| = {error:P2}");
         }
         return 0;
@@ -198,37 +198,46 @@ public static class BenchCommand
         catch (ArgumentException e) { throw new UserError($"bench: --qtype: {e.Message}"); }
     }
 
-    /// <summary>One forward of the unquantized model with the seed-0 weights and the bench's seeded inputs, on the CPU
-    /// as fp32; the model is freed before the quantized one is built.</summary>
-    static Tensor ReferenceOutput(TransformerConfig config, int size, int textTokens, Device device, ScalarType dtype, TextWriter o)
+    /// <summary>One forward of the unquantized model with the seed-0 weights, on the CPU as fp32; the model is freed
+    /// before returning.</summary>
+    static Tensor ReferenceOutput(TransformerConfig config, ForwardInputs inputs, Device device, ScalarType dtype, TextWriter o)
     {
         using var model = new Flux2Transformer(config, device, dtype);
         RandomInit.Apply(model, seed: 0);
-        var (hidden, context, t, g, imgIds, txtIds) = Inputs(config, size, textTokens, device, dtype);
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var y = model.Forward(hidden, context, t, config.GuidanceEmbeds ? g : null, imgIds, txtIds).to(ScalarType.Float32).cpu();
-        foreach (var x in new[] { hidden, context, t, g, imgIds, txtIds }) x.Dispose();
         o.WriteLine($"reference: same weights in {dtype}, one forward for the error measurement");
-        return y.MoveToOuterDisposeScope();
+        return inputs.OutputOnCpu(model);
     }
 
     /// <summary>The bench's inputs, seeded so a reference run and a quantized run see the same ones.</summary>
-    static (Tensor hidden, Tensor context, Tensor t, Tensor g, Tensor imgIds, Tensor txtIds) Inputs(TransformerConfig config, int size, int textTokens, Device device, ScalarType dtype)
+    sealed record ForwardInputs(Tensor Hidden, Tensor Context, Tensor T, Tensor? Guidance, Tensor ImgIds, Tensor TxtIds) : IDisposable
     {
-        int side = size / 16;
-        using var gen = new Generator(4321, device: CPU);
-        return (randn(new long[] { 1, side * side, config.InChannels }, generator: gen).to(dtype).to(device),
-                randn(new long[] { 1, textTokens, config.JointAttentionDim }, generator: gen).to(dtype).to(device),
-                full(new long[] { 1 }, 0.5f, dtype, device), full(new long[] { 1 }, 4.0f, dtype, device),
-                PositionIds.Image(side, side, device), PositionIds.Text(textTokens, device));
+        public static ForwardInputs Seeded(TransformerConfig config, int size, int textTokens, Device device, ScalarType dtype)
+        {
+            int side = size / 16;
+            using var gen = new Generator(4321, device: CPU);
+            return new(randn(new long[] { 1, side * side, config.InChannels }, generator: gen).to(dtype).to(device),
+                       randn(new long[] { 1, textTokens, config.JointAttentionDim }, generator: gen).to(dtype).to(device),
+                       full(new long[] { 1 }, 0.5f, dtype, device),
+                       config.GuidanceEmbeds ? full(new long[] { 1 }, 4.0f, dtype, device) : null,
+                       PositionIds.Image(side, side, device), PositionIds.Text(textTokens, device));
+        }
+
+        public Tensor Run(Flux2Transformer model) => model.Forward(Hidden, Context, T, Guidance, ImgIds, TxtIds);
+
+        public Tensor OutputOnCpu(Flux2Transformer model)
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            return Run(model).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+        }
+
+        public void Dispose()
+        {
+            foreach (var x in new[] { Hidden, Context, T, Guidance, ImgIds, TxtIds }) x?.Dispose();
+        }
     }
 
-    sealed class DisposeAll(params Tensor[] tensors) : IDisposable
-    {
-        public void Dispose() { foreach (var x in tensors) x.Dispose(); }
-    }
-
-    static void Sync(Device d) { if (d.type == DeviceType.CUDA) cuda.synchronize(); }
-    static double Median(List<double> xs) { var s = xs.OrderBy(x => x).ToList(); return s.Count == 0 ? double.NaN : s[s.Count / 2]; }
+    /// <summary>Waits for the device's queued work, so a stopwatch measures it (a no-op on the CPU).</summary>
+    internal static void Sync(Device d) { if (d.type == DeviceType.CUDA) cuda.synchronize(); }
+    internal static double Median(List<double> xs) { var s = xs.OrderBy(x => x).ToList(); return s.Count == 0 ? double.NaN : s[s.Count / 2]; }
 }

@@ -134,6 +134,6 @@ public static class BenchOffloadCommand
             o.WriteLine($"  forward {(i == 0 ? "warm-up" : i.ToString())}: {ms:F0} ms" + (c is { } s ? $"; {s.Copies} block copies, {s.Bytes / 1e9:F2} GB, {s.GBPerSecond:F1} GB/s" : ""));
         }
         if (!isfinite(last!).all().item<bool>()) throw new InvalidOperationException("forward produced non-finite values");
-        return (times.OrderBy(x => x).ElementAt(times.Count / 2), last!);
+        return (BenchCommand.Median(times), last!);
     }
 }

@@ -152,20 +152,20 @@ public static class BenchTrainCommand
         if (mem != null)
         {
             using (var probe = ones(1, device: device)) probe.add_(1);   // brings up the CUDA context
-            Sync(device);
+            BenchCommand.Sync(device);
             o.WriteLine($"GPU memory with the CUDA context only: {mem.UsedGiB:F2} GiB");
         }
         var sw = Stopwatch.StartNew();
         using var model = BuildModel(opt, device);
         long parameterCount = model.ParameterCount();
-        if (mem != null) { Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB"); }
+        if (mem != null) { BenchCommand.Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB"); }
         if (opt.Tier == Tier.A && device.type != TorchSharp.DeviceType.CUDA)
             throw new UserError($"bench train: tier A: layer offloading needs CUDA (the model is on {device}); use --tier B or C on the CPU");
         using var offloader = opt.Tier == Tier.A ? BlockOffloader.Attach(model, opt.OffloadPercent) : null;
         if (offloader is not null)
         {
             CachedGpuMemory.Release(device);   // the offloaded blocks' GPU copies go back to the driver
-            Sync(device);
+            BenchCommand.Sync(device);
             o.WriteLine($"layer offloading: {offloader.Report}");
             if (mem != null) { o.WriteLine($"GPU memory after offloading: {mem.UsedGiB:F2} GiB (peak so far {mem.PeakGiB:F1} GiB, while the whole model was built on the GPU; reset)"); mem.ResetPeak(); }
         }
@@ -174,7 +174,7 @@ public static class BenchTrainCommand
         var parameters = lora.Parameters.ToList();
         parallel?.CopyFromMain(parameters); // same start on every rank, as Trainer does
         using var optimizer = OptimizerFactory.Create(opt.Optimizer, parameters, 1e-4, new OptimizerParams());
-        Sync(device);
+        BenchCommand.Sync(device);
         o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {parameterCount:N0} parameters ({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
         o.WriteLine($"LoRA rank {opt.Rank} on {lora.Modules.Count} Linears: {lora.ParameterCount:N0} fp32 parameters; optimizer {optimizer.Name}; " +
                     $"gradient checkpointing {(opt.Checkpointing ? "on" : "off")}");
@@ -213,7 +213,7 @@ public static class BenchTrainCommand
                 }
                 optimizer.Step();
             }
-            Sync(device);
+            BenchCommand.Sync(device);
             double ms = sw.Elapsed.TotalMilliseconds;
             if (!double.IsFinite(loss)) throw new InvalidOperationException($"bench train: loss is {loss} at step {step}");
             if (step > opt.Warmup) times.Add(ms);
@@ -229,7 +229,7 @@ public static class BenchTrainCommand
             }
         }
 
-        double median = Median(times), achieved = flops.TrainingStep / (median / 1e3) / 1e12;
+        double median = BenchCommand.Median(times), achieved = flops.TrainingStep / (median / 1e3) / 1e12;
         double? peak = opt.PeakTflops ?? (mem != null ? GpuPeakFlops.DenseBf16Tflops(GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index))) : null);
         o.WriteLine($"train step tier {opt.Tier}, {opt.Size}x{opt.Size}, rank {opt.Rank}, checkpointing {(opt.Checkpointing ? "on" : "off")}: " +
                     $"median {median / 1e3:F3} s/step over {times.Count} steps");
@@ -272,6 +272,4 @@ public static class BenchTrainCommand
         >= 1e12 => $"{v / 1e12:F1} T", >= 1e9 => $"{v / 1e9:F2} G", >= 1e6 => $"{v / 1e6:F0} M", _ => $"{v:F0} ",
     };
 
-    static void Sync(Device d) { if (d.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(); }
-    static double Median(List<double> xs) { var s = xs.OrderBy(x => x).ToList(); return s.Count == 0 ? double.NaN : s[s.Count / 2]; }
 }
