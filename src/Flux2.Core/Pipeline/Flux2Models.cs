@@ -38,14 +38,13 @@ public sealed class Flux2Models : IDisposable
     /// text embeddings, the text encoder and the VAE wait in CPU memory and come to the transformer's device only while
     /// they work (<see cref="InUse"/>: prompt encoding, sample decoding), so the transformer's training has the GPU.
     /// </summary>
-    public bool LowVram { get; private init; }
-    bool parked;
+    public bool LowVram { get; private set; }
     readonly Dictionary<nn.Module, int> inUse = new();
 
     /// <summary>Turns <see cref="LowVram"/> on for models already loaded: the text encoder and VAE go to CPU memory now.</summary>
     public void KeepIdlePartsOnCpu()
     {
-        parked = true;
+        LowVram = true;
         lock (inUse)
             foreach (var part in new nn.Module[] { TextEncoder.Model, Vae })
                 if (!inUse.ContainsKey(part)) part.to(CPU);
@@ -55,7 +54,7 @@ public sealed class Flux2Models : IDisposable
     /// under low_vram; otherwise it is already there and this does nothing. Nested uses move it once.</summary>
     public IDisposable? InUse(nn.Module part)
     {
-        if (!LowVram && !parked) return null;
+        if (!LowVram) return null;
         var device = Transformer.x_embedder.weight.device;
         if (device.type == TorchSharp.DeviceType.CPU) return null;
         lock (inUse)
