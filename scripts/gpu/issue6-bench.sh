@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 6 benchmarks on one GPU with the portable bundle (scripts/make-gpu-bundle.sh --without-micro):
-#   scripts/gpu/issue6-bench.sh <group>   groups: train-c, train-b, train-a, quant-error, memory, te, all
+#   scripts/gpu/issue6-bench.sh <group>...   groups: trains, quant-error, memory, te, lowvram, all (the default)
+# then: scripts/gpu/issue6-verdict.py <output folder> prints issue 6's acceptance from these files.
 # Every scenario is one `flux2 bench ...` command; outputs go to $OUT (or ./bench-out) as <scenario>.txt.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -13,15 +14,20 @@ for group in "${@:-all}"; do
     trains|all) for s in 1024 512; do for r in 32 16; do for t in C B A; do
                   one "train-$t-$s-r$r" bench train --tier $t --size $s --rank $r --steps 6; done; done; done
                 one "train-B-int8-1024-r32" bench train --tier B --qtype qint8 --size 1024 --rank 32 --steps 6 ;;&
-    quant-error|all) for q in qfloat8 qint8; do for b in 1,0 0,1 1,1 2,4 8,48; do
+    quant-error|all) for q in qfloat8 qint8; do for b in 1,1 8,48; do
                        one "forward-$q-1024-blocks-${b/,/-}" bench forward --size 1024 --qtype $q --steps 2 --blocks $b; done; done ;;&
     memory|all) one "memory-C-512-200" bench train --tier C --size 512 --rank 32 --memory-steps 200 ;;&
     te|all) one "te-write-random" bench text-encoder --layers 30 --write-random /tmp/flux2-te30
             one "te-fp8-streamed" bench text-encoder --layers 30 --tokens 512 --from /tmp/flux2-te30 --qtype qfloat8
             rm -rf /tmp/flux2-te30 ;;&
-    tier-a-smoke) one "smoke-A-1024-r32" bench train --tier A --size 1024 --rank 32 --steps 4 ;;
-    smoke) one "smoke-C-1024-r32" bench train --tier C --size 1024 --rank 32 --steps 5
-           one "smoke-B-1024-r32" bench train --tier B --size 1024 --rank 32 --steps 5 ;;
+    lowvram|all) # the micro job on the GPU with and without model.low_vram: it must train and sample the same way
+      for lv in false true; do
+        sed -e "s#training_folder: output#training_folder: /tmp/lowvram-$lv#" -e "s#device: cpu#device: cuda#" -e "s#steps: 300#steps: 40#" \
+            -e "s#arch: flux2#arch: flux2, low_vram: $lv#" "$ROOT/datasets-sample/midnight_tarot.yaml" > /tmp/lowvram-$lv.yaml
+        echo "=== lowvram-$lv: flux2 train (micro, 40 steps, low_vram $lv)"
+        timeout "${FLUX2_BENCH_TIMEOUT:-300}" "$RUN" train /tmp/lowvram-$lv.yaml --no-eval > "$DEST/lowvram-$lv.txt" 2>&1; echo "exit $?"
+        grep -E "low_vram|step 40" "$DEST/lowvram-$lv.txt" | tail -3
+      done ;;&
     *) ;;
   esac
 done

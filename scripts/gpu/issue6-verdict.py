@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 6's acceptance, read from `flux2 bench` outputs (scripts/gpu/issue6-bench.sh and issue6-extra.sh write them):
+"""Issue 6's acceptance, read from `flux2 bench` outputs (scripts/gpu/issue6-bench.sh writes them):
    scripts/gpu/issue6-verdict.py <folder with the .txt outputs> [more folders]
 Prints one line per acceptance item with the measured figures, the target and PASS / FAIL / NOT MEASURED."""
 import glob, os, re, sys
@@ -41,12 +41,12 @@ def main(folders):
     t, p = train(s, "train-A-1024-r32")
     lines.append(f"3. tier A 1024² r32: peak {p} GiB (<= 22), {t} s/step (reported) -> {verdict(None if p is None else p <= 22)}")
     for q in ("qfloat8", "qint8"):
-        errs = {b: num(r"relative error .*= ([\d.]+)%", s.get(f"forward-{q}-{b}") or s.get(f"forward-{q}-1024-blocks-{b}"))
+        errs = {b: num(r"relative error .*= ([\d.]+)%", s.get(f"forward-{q}-1024-blocks-{b}"))
                 for b in ("1-1", "8-48")}
         whole = errs["8-48"]
         lines.append(f"4. {q} vs bf16 output error: 1+1 blocks {errs['1-1']}%, whole model {whole}% (target <= 3%) -> "
                      f"{verdict(None if whole is None else whole <= 3)}")
-    te = s.get("te-fp8") or s.get("te-fp8-streamed")
+    te = s.get("te-fp8-streamed")
     te_peak = num(r"peak GPU memory ([\d.]+) GiB", te)
     lines.append(f"5. text encoder fp8, 512 tokens, streamed: peak {te_peak} GiB (<= 30) -> {verdict(None if te_peak is None else te_peak <= 30)}")
     m = s.get("memory-C-512-200")
