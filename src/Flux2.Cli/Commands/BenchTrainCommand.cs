@@ -29,7 +29,8 @@ public static class BenchTrainCommand
     public const string Help = """
         ./flux2 bench train [--tier C|B|A] [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--rank 32]
                             [--qtype qfloat8|qint8] [--targets diffusers|ai-toolkit] [--offload-percent 0.75]
-                            [--text-tokens 512] [--steps 10] [--warmup 2] [--no-checkpointing] [--optimizer adamw|adamw8bit]
+                            [--text-tokens 512] [--steps 10] [--warmup 2] [--no-checkpointing] [--no-checkpoint-offload]
+                            [--optimizer adamw|adamw8bit]
                             [--memory-steps 200] [--device auto|cpu|cuda:N] [--peak-tflops 989.4] [--gpus N]
           LoRA training steps (batch 1, flow-match loss, backward, optimizer step) at full size with random weights:
           per-step time, median after the warm-up steps, peak GPU memory, achieved TFLOP/s and MFU (peak dense bf16 of
@@ -38,7 +39,8 @@ public static class BenchTrainCommand
           blocks (pinned CPU memory, streamed in with prefetch; the peak is measured from the first step on, after the
           offloaded blocks have left the GPU). LoRA on the diffusers default
           targets (attention projections, as the PyTorch reference in design.md) or --targets ai-toolkit (every Linear
-          of the blocks), gradient checkpointing per block unless --no-checkpointing. --memory-steps N runs N
+          of the blocks), gradient checkpointing per block unless --no-checkpointing, its saved block inputs kept in
+          pinned CPU memory on CUDA unless --no-checkpoint-offload (train.gradient_checkpointing_cpu_offload). --memory-steps N runs N
           steps and prints memory at step 10 and step N (a leak shows as growth).
           --gpus N: data parallel on N GPUs of this host, one process per GPU (cuda:0..N-1, as ./flux2 train --gpus N),
           batch 1 per GPU with its own noise and timestep, LoRA gradients averaged (NCCL) before each optimizer step;
@@ -50,7 +52,7 @@ public static class BenchTrainCommand
     public enum Tier { C, B, A }
 
     sealed record Options(Tier Tier, QuantType Quant, double OffloadPercent, LoraTargetPreset Targets, string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
-                          int Warmup, bool Checkpointing, OptimizerType Optimizer, bool MemoryMode, Device Device, double? PeakTflops, int Gpus);
+                          int Warmup, bool Checkpointing, bool CheckpointOffload, OptimizerType Optimizer, bool MemoryMode, Device Device, double? PeakTflops, int Gpus);
 
     public static int Run(CliArgs args, TextWriter o)
     {
@@ -104,6 +106,7 @@ public static class BenchTrainCommand
         int memorySteps = args.Int("memory-steps", 0);
         int steps = memorySteps > 0 ? memorySteps : args.Int("steps", 10), warmup = args.Int("warmup", 2);
         bool checkpointing = !args.Flag("no-checkpointing");
+        bool checkpointOffload = !args.Flag("no-checkpoint-offload");
         var optimizer = args.Get("optimizer", "adamw") switch
         {
             "adamw" => OptimizerType.Adamw, "adamw8bit" => OptimizerType.Adamw8bit,
@@ -129,7 +132,7 @@ public static class BenchTrainCommand
             throw new UserError($"bench train: with --gpus each rank drives cuda:LOCAL_RANK; --device must be auto, cuda or cpu (CPU ranks, for testing), got '{deviceName}'");
         var device = TorchRuntime.Device(deviceName);
         if (group is not null && device.type == TorchSharp.DeviceType.CUDA) device = new Device(TorchSharp.DeviceType.CUDA, group.LocalRank);
-        return new Options(tier, quant, offloadPercent, targets, configName, config, size, rank, textTokens, steps, warmup, checkpointing, optimizer, memorySteps > 0,
+        return new Options(tier, quant, offloadPercent, targets, configName, config, size, rank, textTokens, steps, warmup, checkpointing, checkpointOffload, optimizer, memorySteps > 0,
                            device, peak > 0 ? peak : null, gpus);
     }
 
@@ -170,6 +173,8 @@ public static class BenchTrainCommand
             if (mem != null) { o.WriteLine($"GPU memory after offloading: {mem.UsedGiB:F2} GiB (peak so far {mem.PeakGiB:F1} GiB, while the whole model was built on the GPU; reset)"); mem.ResetPeak(); }
         }
         model.GradientCheckpointing = opt.Checkpointing;
+        using var inputOffload = opt.Checkpointing && opt.CheckpointOffload && device.type == TorchSharp.DeviceType.CUDA ? new CheckpointInputOffloader(device) : null;
+        model.CheckpointInputOffload = inputOffload;
         using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank, NetworkKwargs = new NetworkKwargs { TargetPreset = opt.Targets } }, seed: 0);
         var parameters = lora.Parameters.ToList();
         parallel?.CopyFromMain(parameters); // same start on every rank, as Trainer does
@@ -177,7 +182,7 @@ public static class BenchTrainCommand
         BenchCommand.Sync(device);
         o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {parameterCount:N0} parameters ({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in {sw.Elapsed.TotalSeconds:F1} s");
         o.WriteLine($"LoRA rank {opt.Rank} on {lora.Modules.Count} Linears: {lora.ParameterCount:N0} fp32 parameters; optimizer {optimizer.Name}; " +
-                    $"gradient checkpointing {(opt.Checkpointing ? "on" : "off")}");
+                    $"gradient checkpointing {(opt.Checkpointing ? "on" : "off")}{(inputOffload is null ? "" : ", saved block inputs in pinned CPU memory")}");
         if (mem != null) o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB ({GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index)) ?? "unknown GPU"})");
 
         int side = opt.Size / 16, imageTokens = side * side;
@@ -240,6 +245,7 @@ public static class BenchTrainCommand
             ? $"MFU {achieved / p:P1} of {p:F1} TFLOP/s dense bf16" + (opt.Checkpointing ? $" (HFU {flops.TrainingStepExecuted(true) / (median / 1e3) / 1e12 / p:P1})" : "")
             : "MFU: unknown peak for this device; pass --peak-tflops");
         string unit = device.type == TorchSharp.DeviceType.CUDA ? (ranks == 1 ? "GPU" : "GPUs") : (ranks == 1 ? "CPU process" : "CPU processes");
+        if (inputOffload is not null) o.WriteLine($"checkpointed block inputs offloaded: {inputOffload.PinnedBytes / (double)(1L << 30):F2} GiB of pinned host memory");
         o.WriteLine($"throughput: {ranks / (median / 1e3):F3} images/s ({ranks} {unit} x batch 1)");
         return 0;
     }

@@ -37,6 +37,7 @@ public static class CudaDriver
     [DllImport(Lib)] static extern int cuMemFreeHost(IntPtr p);
     [DllImport(Lib)] static extern int cuMemcpyHtoDAsync_v2(ulong dst, IntPtr src, UIntPtr bytes, IntPtr stream);
     [DllImport(Lib)] static extern int cuMemcpyDtoH_v2(IntPtr dst, ulong src, UIntPtr bytes);
+    [DllImport(Lib)] static extern int cuMemcpyDtoHAsync_v2(IntPtr dst, ulong src, UIntPtr bytes, IntPtr stream);
     [DllImport(Lib)] static extern int cuGetErrorName(int error, out IntPtr name);
     [DllImport(Lib)] static extern int cuMemGetInfo_v2(out UIntPtr free, out UIntPtr total);
 
@@ -76,6 +77,8 @@ public static class CudaDriver
 
     public static void CopyToDeviceAsync(IntPtr deviceDst, IntPtr hostSrc, long bytes, IntPtr stream) =>
         Check(cuMemcpyHtoDAsync_v2((ulong)deviceDst, hostSrc, (UIntPtr)(ulong)bytes, stream), "cuMemcpyHtoDAsync");
+    public static void CopyToHostAsync(IntPtr hostDst, IntPtr deviceSrc, long bytes, IntPtr stream) =>
+        Check(cuMemcpyDtoHAsync_v2(hostDst, (ulong)deviceSrc, (UIntPtr)(ulong)bytes, stream), "cuMemcpyDtoHAsync");
     /// <summary>Synchronous device-to-host copy, ordered after the work already on the legacy stream.</summary>
     public static void CopyToHost(IntPtr hostDst, IntPtr deviceSrc, long bytes) =>
         Check(cuMemcpyDtoH_v2(hostDst, (ulong)deviceSrc, (UIntPtr)(ulong)bytes), "cuMemcpyDtoH");

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Flux2.Nn.Offload;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,6 +23,14 @@ public sealed record CheckpointHooks
 
     /// <summary>After the block's backward has been enqueued (layer offloading: its weights may go).</summary>
     public Action? AfterBackward { get; init; }
+
+    /// <summary>Parks the inputs listed in <see cref="OffloadableInputs"/> in pinned host memory until the recompute
+    /// instead of keeping them on the GPU (<see cref="CheckpointInputOffloader"/>).</summary>
+    public CheckpointInputOffloader? InputOffloader { get; init; }
+
+    /// <summary>Indices of the inputs the caller does not keep (the hidden states passed from block to block): only
+    /// those are worth moving — a tensor the caller holds anyway (RoPE tables, modulation) would stay on the GPU.</summary>
+    public IReadOnlyList<int> OffloadableInputs { get; init; } = Array.Empty<int>();
 }
 
 /// <summary>Module state captured at forward time (see <see cref="CheckpointHooks.CaptureState"/>).</summary>
@@ -60,8 +69,18 @@ public static class GradientCheckpoint
     [ThreadStatic] static Session? threadSession;
     static readonly List<(int Thread, Session Session, Tensor Grad)> handedToAutograd = new();
 
-    /// <summary>What the backward callbacks of the blocks run forward on one thread report back to it.</summary>
-    sealed class Session { public Exception? Failure; }
+    /// <summary>What the backward callbacks of the blocks run forward on one thread report back to it, and the input
+    /// stashes of those blocks (given back when the backward pass ends, also for blocks it did not reach).</summary>
+    sealed class Session
+    {
+        public Exception? Failure;
+        public readonly List<CheckpointInputOffloader.Stash> Stashes = new();
+
+        public void ReclaimStashes()
+        {
+            lock (Stashes) { foreach (var s in Stashes) s.Dispose(); Stashes.Clear(); }
+        }
+    }
 
     static Session CurrentSession => threadSession ??= new Session();
 
@@ -98,7 +117,11 @@ public static class GradientCheckpoint
         var session = CurrentSession;
         Interlocked.Exchange(ref session.Failure, null);
         try { loss.backward(); }
-        finally { ReleaseHandedGradients(e => e.Session == session); } // the pass is over: libtorch has read them all
+        finally
+        {
+            ReleaseHandedGradients(e => e.Session == session); // the pass is over: libtorch has read them all
+            session.ReclaimStashes();
+        }
         ThrowIfBackwardFailed();
     }
 
@@ -153,6 +176,35 @@ public static class GradientCheckpoint
         public IReplayableState? State;
         public List<Tensor> RawOutputs = new();
         public autograd.AutogradContext? Context;
+        /// <summary>Where each input of the block is found again: an index into the saved variables, or, for an
+        /// offloaded input, -1 - its index in <see cref="Stash"/>.</summary>
+        public int[] InputSlots = Array.Empty<int>();
+        public CheckpointInputOffloader.Stash? Stash;
+
+        /// <summary>Saves the inputs for the recompute: offloadable ones worth moving go to the offloader's stash,
+        /// the rest into <paramref name="ctx"/>.</summary>
+        public void SaveInputs(autograd.AutogradContext ctx, Tensor[] inputs)
+        {
+            var offloader = Hooks.InputOffloader;
+            var moved = offloader is null ? new List<int>()
+                : Hooks.OffloadableInputs.Where(i => i < inputs.Length && offloader!.Worth(inputs[i])).Distinct().ToList();
+            var kept = Enumerable.Range(0, inputs.Length).Where(i => !moved.Contains(i)).ToList();
+            InputSlots = Enumerable.Range(0, inputs.Length).Select(i => moved.Contains(i) ? -1 - moved.IndexOf(i) : kept.IndexOf(i)).ToArray();
+            ctx.save_for_backward(kept.Select(i => inputs[i]).ToList());
+            if (moved.Count == 0) return;
+            Stash = offloader!.Offload(moved.Select(i => inputs[i]).ToList());
+            lock (Session.Stashes) Session.Stashes.Add(Stash);
+        }
+
+        /// <summary>The inputs as the forward saw them: saved variables and restored stash tensors, new handles owned
+        /// by <paramref name="scope"/>.</summary>
+        public Tensor[] LoadInputs(autograd.AutogradContext ctx, DisposeScope scope)
+        {
+            var saved = ctx.get_saved_variables();
+            var restored = Stash is null ? Array.Empty<Tensor>() : Hooks.InputOffloader!.Restore(Stash);
+            foreach (var t in restored) t.MoveToOtherDisposeScope(scope); // handed over without a scope
+            return InputSlots.Select(slot => slot >= 0 ? saved[slot] : restored[-1 - slot]).ToArray();
+        }
 
         public void CaptureForwardState()
         {
@@ -203,7 +255,7 @@ public static class GradientCheckpoint
         {
             var call = (Call)vars[0];
             var inputs = vars[1..^1].Cast<Tensor>().ToArray();
-            ctx.save_for_backward(inputs.ToList());
+            call.SaveInputs(ctx, inputs);
             ctx.save_data("call", call);
             ctx.set_materialize_grads(false);
             call.Context = ctx;
@@ -249,7 +301,7 @@ public static class GradientCheckpoint
         static Tensor?[] Recompute(autograd.AutogradContext ctx, Call call, List<Tensor> gradOutputs)
         {
             using var scope = NewDisposeScope();
-            var saved = ctx.get_saved_variables();
+            var saved = call.LoadInputs(ctx, scope);
             var inputs = saved.Select((s, i) => s.detach().requires_grad_(call.InputRequiresGrad[i])).ToArray();
             Tensor[] outputs;
             using (enable_grad())

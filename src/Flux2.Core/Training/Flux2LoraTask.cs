@@ -1,3 +1,4 @@
+using Flux2.Nn.Offload;
 using Flux2.Pipeline;
 using Flux2.Training.Config;
 using Flux2.Training.Data;
@@ -38,6 +39,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     public string RunFolder { get; }
     public DatasetScan Dataset => scan;
     public IReadOnlyList<Parameter> TrainableParameters { get; }
+    readonly CheckpointInputOffloader? inputOffloader;
     public int Epoch => order.Epoch;
 
     /// <param name="shard">this rank's slice of each global batch in data-parallel training (<see cref="BatchShard"/>).</param>
@@ -69,8 +71,11 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
         TrainableParameters = Network.Parameters.ToList();
         models.Transformer.GradientCheckpointing = p.Train.GradientCheckpointing;
+        if (p.Train.GradientCheckpointing && p.Train.GradientCheckpointingCpuOffload && device.type == DeviceType.CUDA)
+            models.Transformer.CheckpointInputOffload = inputOffloader = new CheckpointInputOffloader(device);
         log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, {Network.ParameterCount:N0} trainable parameters" +
-                      (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : ""));
+                      (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
+                      (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
         grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
         if (p.Model.LowVram) KeepIdlePartsOnCpu(log);
     }
@@ -194,6 +199,11 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
 
     public void Dispose()
     {
+        if (inputOffloader is not null)
+        {
+            if (ReferenceEquals(models.Transformer.CheckpointInputOffload, inputOffloader)) models.Transformer.CheckpointInputOffload = null;
+            inputOffloader.Dispose();
+        }
         Network.Dispose();
         latents.Dispose();
         noiseGenerator.Dispose();

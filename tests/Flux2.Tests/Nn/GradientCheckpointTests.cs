@@ -31,22 +31,22 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         public readonly LoraNetwork Network;
         readonly Tensor hidden, context, t, g, imgIds, txtIds, target;
 
-        public Rig(double dropout)
+        public Rig(double dropout, Device? device = null)
         {
             TorchRuntime.EnsureLoaded();
             var c = TransformerConfig.Tiny;
-            Model = new Flux2Transformer(c);
+            Model = new Flux2Transformer(c, device);
             RandomInit.Apply(Model, seed: 3);
             Network = LoraNetwork.Attach(Model, new NetworkConfig { Linear = 2, Dropout = dropout }, seed: 5);
             using (no_grad()) { manual_seed(11); foreach (var m in Network.Modules) m.Up.normal_(0, 0.1); }
             manual_seed(13);
-            hidden = randn(1, ImageSide * ImageSide, c.InChannels);
-            context = randn(1, TextTokens, c.JointAttentionDim);
-            target = randn(1, ImageSide * ImageSide, c.OutChannels);
-            t = tensor(new[] { 0.4f });
-            g = tensor(new[] { 1f });
-            imgIds = PositionIds.Image(ImageSide, ImageSide);
-            txtIds = PositionIds.Text(TextTokens);
+            hidden = randn(1, ImageSide * ImageSide, c.InChannels).to(device ?? CPU);
+            context = randn(1, TextTokens, c.JointAttentionDim).to(device ?? CPU);
+            target = randn(1, ImageSide * ImageSide, c.OutChannels).to(device ?? CPU);
+            t = tensor(new[] { 0.4f }).to(device ?? CPU);
+            g = tensor(new[] { 1f }).to(device ?? CPU);
+            imgIds = PositionIds.Image(ImageSide, ImageSide).to(device ?? CPU);
+            txtIds = PositionIds.Text(TextTokens).to(device ?? CPU);
         }
 
         /// <summary>One training step's loss and backward; returns the LoRA gradients (copies, in module order).</summary>
@@ -231,5 +231,69 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         for (int i = 0; i < plain.Losses.Count; i++)
             Assert.True(Math.Abs(plain.Losses[i] - checkpointed.Losses[i]) <= 1e-6 * Math.Abs(plain.Losses[i]), $"step {i + 1}: loss {checkpointed.Losses[i]} vs {plain.Losses[i]}");
         TinyRun.AssertSameLora(plain.Lora, checkpointed.Lora, relative: 1e-6);
+    }
+
+    /// <summary>Checkpointed block inputs parked off the device (train.gradient_checkpointing_cpu_offload) come back
+    /// bit for bit: the same LoRA gradients as keeping them, every stash given back after the backward pass.</summary>
+    [Fact]
+    public void OffloadedCheckpointInputsGiveTheSameGradients() => OffloadedInputsMatch(CPU);
+
+    [CudaFact]
+    public void OffloadedCheckpointInputsGiveTheSameGradientsOnCuda() => OffloadedInputsMatch(new Device("cuda"));
+
+    void OffloadedInputsMatch(Device device)
+    {
+        using var rig = new Rig(dropout: 0.25, device);
+        var start = rig.DropoutGeneratorState();
+        var kept = rig.Gradients(checkpointing: true);
+        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(device, minBytes: 0); // tiny tensors: move them all
+        rig.Model.CheckpointInputOffload = offloader;
+        rig.SetDropoutGeneratorState(start);
+        int blocks = rig.Model.transformer_blocks.Count + rig.Model.single_transformer_blocks.Count;
+        int pendingBeforeBackward = -1;
+        var offloaded = rig.Gradients(checkpointing: true, beforeBackward: () => pendingBeforeBackward = offloader.Pending);
+        rig.Model.CheckpointInputOffload = null;
+        Assert.Equal(blocks, pendingBeforeBackward); // one stash per block: the hidden states really went through it
+        Assert.Equal(0, offloader.Pending);
+        for (int i = 0; i < kept.Length; i++)
+            Assert.True(kept[i].eq(offloaded[i]).all().item<bool>(), $"LoRA gradient {i} differs with offloaded checkpoint inputs");
+        output.WriteLine($"{device}: {blocks} blocks' inputs offloaded and restored; {kept.Length} LoRA gradients identical");
+    }
+
+    [Fact]
+    public void AForwardWhoseBackwardNeverCameGivesItsStashesBackAndNothingLeaks()
+    {
+        using var rig = new Rig(dropout: 0);
+        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
+        rig.Model.CheckpointInputOffload = offloader;
+        static long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        rig.Model.GradientCheckpointing = true;
+        using (var scope = NewDisposeScope()) rig.Forward();   // graph dropped, no backward
+        Assert.True(offloader.Pending > 0);
+        rig.Step(checkpointing: true);                         // the next backward pass gives the orphans back
+        Assert.Equal(0, offloader.Pending);
+        long before = Live();
+        for (int i = 0; i < 5; i++) rig.Step(checkpointing: true);
+        Assert.True(Live() == before, $"steps with offloaded checkpoint inputs leak {Live() - before} tensors over 5 steps");
+        Assert.Equal(0, offloader.Pending);
+        rig.Model.CheckpointInputOffload = null;
+    }
+
+    [Fact]
+    public void ASecondBackwardThroughTheSameGraphWithOffloadedInputsSaysWhy()
+    {
+        using var rig = new Rig(dropout: 0);
+        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
+        rig.Model.CheckpointInputOffload = offloader;
+        rig.Model.GradientCheckpointing = true;
+        using var scope = NewDisposeScope();
+        var loss = rig.Forward().pow(2).mean();
+        loss.backward(retain_graph: true);
+        GradientCheckpoint.ThrowIfBackwardFailed();
+        loss.backward();
+        var e = Assert.Throws<InvalidOperationException>(GradientCheckpoint.ThrowIfBackwardFailed);
+        Assert.Contains("retain_graph", e.Message);
+        Assert.Contains("gradient_checkpointing_cpu_offload", e.Message);
+        rig.Model.CheckpointInputOffload = null;
     }
 }

@@ -1,6 +1,7 @@
 using Flux2.Nn.Quantization;
 using Flux2.IO;
 using Flux2.Nn;
+using Flux2.Nn.Offload;
 using TorchSharp;
 using TorchSharp.Modules;
 using Linear = Flux2.Nn.Linear;
@@ -72,6 +73,11 @@ public sealed class Flux2Transformer : nn.Module
     /// only while gradients are recorded): memory per block drops to its inputs, for one more forward per step.</summary>
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>With checkpointing, where the blocks' hidden-state inputs wait for the backward pass: in pinned host
+    /// memory instead of on the GPU (~3 GiB for FLUX.2-dev at 1024²; <see cref="CheckpointInputOffloader"/>). Owned by
+    /// whoever sets it.</summary>
+    public CheckpointInputOffloader? CheckpointInputOffload { get; set; }
+
     /// <summary>Called around every block run, in the forward and, with checkpointing, in the backward recompute
     /// (layer offloading streams block weights with it). Blocks are numbered double 0..N-1, then single N..N+M-1.</summary>
     public IBlockResidency? Residency { get; set; }
@@ -102,20 +108,28 @@ public sealed class Flux2Transformer : nn.Module
         // Blocks read every tensor through their argument list, so a checkpointed block can be recomputed from
         // exactly these inputs: [img, txt, 6 image modulations, 6 text modulations, cos, sin] for a double block,
         // [x, 3 modulations, cos, sin] for a single block.
+        // Each block's hidden-state inputs (img and txt, then x) are disposed as soon as the next block has them: the
+        // only other holder is the checkpoint, which may move them off the GPU (CheckpointInputOffload).
         int index = 0;
         foreach (var block in transformer_blocks)
         {
-            var outputs = RunBlock(index++, block, [img, txt, .. Flatten(modImg), .. Flatten(modTxt), cos, sin], t =>
+            var outputs = RunBlock(index++, block, [img, txt, .. Flatten(modImg), .. Flatten(modTxt), cos, sin], [0, 1], t =>
             {
                 var (tx, im) = block.Forward(t[0], t[1], Unflatten(t, 2, 2), Unflatten(t, 8, 2), t[14], t[15]);
                 return [tx, im];
             });
+            img.Dispose(); txt.Dispose();
             (txt, img) = (outputs[0], outputs[1]);
         }
         long nt = txt.shape[1];
         var x = cat(new[] { txt, img }, 1);
+        img.Dispose(); txt.Dispose();
         foreach (var block in single_transformer_blocks)
-            x = RunBlock(index++, block, [x, .. Flatten([modSingle]), cos, sin], t => [block.Forward(t[0], Unflatten(t, 1, 1)[0], t[4], t[5])])[0];
+        {
+            var output = RunBlock(index++, block, [x, .. Flatten([modSingle]), cos, sin], [0], t => [block.Forward(t[0], Unflatten(t, 1, 1)[0], t[4], t[5])])[0];
+            x.Dispose();
+            x = output;
+        }
         x = x[.., (int)nt..];
         return proj_out.forward(norm_out.Forward(x, temb)).MoveToOuterDisposeScope();
     }
@@ -124,8 +138,9 @@ public sealed class Flux2Transformer : nn.Module
     /// One block run between the <see cref="Residency"/> hooks; with <see cref="GradientCheckpointing"/> and gradients
     /// enabled, through <see cref="GradientCheckpoint"/>, whose recompute in the backward pass gets the same hooks with
     /// <c>recompute</c> true, the block's LoRA dropout generators and its adapters' forward-time switches.
+    /// <paramref name="hiddenStates"/>: the inputs nobody else keeps, which <see cref="CheckpointInputOffload"/> may move.
     /// </summary>
-    Tensor[] RunBlock(int index, nn.Module block, Tensor[] inputs, Func<Tensor[], Tensor[]> run)
+    Tensor[] RunBlock(int index, nn.Module block, Tensor[] inputs, int[] hiddenStates, Func<Tensor[], Tensor[]> run)
     {
         var residency = Residency;
         residency?.Enter(index, recompute: false);
@@ -138,6 +153,8 @@ public sealed class Flux2Transformer : nn.Module
                 CaptureState = () => LoraAdapterState.Capture(block),
                 BeforeRecompute = residency is null ? null : () => residency.Enter(index, recompute: true),
                 AfterBackward = residency is null ? null : () => residency.Exit(index, recompute: true),
+                InputOffloader = CheckpointInputOffload,
+                OffloadableInputs = hiddenStates,
             });
         }
         finally { residency?.Exit(index, recompute: false); }

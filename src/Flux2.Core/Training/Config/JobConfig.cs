@@ -178,6 +178,10 @@ public sealed record TrainConfig
     /// recomputed in the backward pass instead of kept, for one more forward per step. Needed at FLUX.2-dev size; the
     /// micro model's activations are tiny, so its jobs leave it off.</summary>
     public bool GradientCheckpointing { get; set; } = false;
+    /// <summary>With checkpointing on a CUDA device, each block's saved hidden states wait for the backward pass in
+    /// pinned host memory instead of on the GPU (Nn/Offload/CheckpointInputOffloader; ~3 GiB at FLUX.2-dev 1024², the
+    /// copies overlap compute). musubi-tuner's name; ignored on the CPU.</summary>
+    public bool GradientCheckpointingCpuOffload { get; set; } = true;
     /// <summary>Exponential moving average of the LoRA weights, used for samples and saves (ai-toolkit.md §2.16).</summary>
     public EmaConfig EmaConfig { get; set; } = new();
     /// <summary>ours: stop after this many NaN/inf steps in a row (or more than max(this, 5% of steps) in all); 0 = never.</summary>
