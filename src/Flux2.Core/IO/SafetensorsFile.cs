@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.IO.MemoryMappedFiles;
 using System.Text.Json;
 using TorchSharp;
@@ -95,7 +96,13 @@ public sealed class SafetensorsFile : IDisposable
             try
             {
                 var src = (nint)(mapped + view.PointerOffset + dataStart + e.Begin + byteOffset);
-                TensorBytes.ForEachChunk(t, (chunk, at) => new ReadOnlySpan<byte>((byte*)(src + (nint)at), chunk.Length).CopyTo(chunk));
+                long copied = 0;
+                TensorBytes.ForEachChunk(t, (chunk, at) =>
+                {
+                    new ReadOnlySpan<byte>((byte*)(src + (nint)at), chunk.Length).CopyTo(chunk);
+                    copied = Math.Max(copied, at + chunk.Length);
+                });
+                ReleaseMappedPages(src, copied);
             }
             finally { view.SafeMemoryMappedViewHandle.ReleasePointer(); }
         }
@@ -105,6 +112,22 @@ public sealed class SafetensorsFile : IDisposable
     }
 
     public void Dispose() { view.Dispose(); map.Dispose(); }
+
+    [DllImport("libc", SetLastError = true)] static extern int madvise(nint addr, nuint length, int advice);
+    const int MADV_DONTNEED = 4;
+
+    /// <summary>Drops the pages of a tensor just read from this process's mapping (Linux). Mapped file pages count in
+    /// the process's resident set (VmRSS/VmHWM) once touched, so a streamed load of a 32 GiB checkpoint would otherwise
+    /// show a 32 GiB "peak RAM" although every page is clean page cache the kernel may drop; with this the resident set
+    /// stays at what the load really holds (issue 6: CPU RAM stays bounded while loading). Only whole pages inside the
+    /// range are dropped (a neighbouring tensor may share the edge pages); reading them again faults them back in.</summary>
+    static void ReleaseMappedPages(nint start, long bytes)
+    {
+        if (!OperatingSystem.IsLinux() || bytes <= 0) return;
+        long page = Environment.SystemPageSize;
+        long first = (start + page - 1) / page * page, end = (start + bytes) / page * page;
+        if (end > first) madvise((nint)first, (nuint)(end - first), MADV_DONTNEED); // advice only: a failure changes nothing read
+    }
 }
 
 public sealed class SafetensorsException(string file, string? tensor, string problem)
