@@ -156,7 +156,7 @@ public static class BenchTrainCommand
         {
             using (var probe = ones(1, device: device)) probe.add_(1);   // brings up the CUDA context
             BenchCommand.Sync(device);
-            o.WriteLine($"GPU memory with the CUDA context only: {mem.UsedGiB:F2} GiB");
+            o.WriteLine($"GPU memory with the CUDA context only: {mem.UsedGiB:F2} GiB ({TorchRuntime.AllocatorConfEnv}={TorchRuntime.AllocatorConf})");
         }
         var sw = Stopwatch.StartNew();
         using var model = BuildModel(opt, device);
