@@ -14,6 +14,15 @@ public class NativeLoadTests
         Assert.Equal(6f, t.sum().item<float>());
     }
 
+    /// <summary>The CUDA allocator default (expandable segments) reaches the native environment libtorch reads, and a
+    /// user's own setting is kept.</summary>
+    [Fact]
+    public void AllocatorSettingDefaultsToExpandableSegmentsUnlessTheUserChose()
+    {
+        var user = Environment.GetEnvironmentVariable(TorchRuntime.AllocatorConfEnv); // .NET's copy: the process start's
+        Assert.Equal(user ?? TorchRuntime.DefaultAllocatorConf, TorchRuntime.AllocatorConf);
+    }
+
     [Fact]
     public void LoadedBridgeHasNoStrongGlibcxx332Requirement()
     {
