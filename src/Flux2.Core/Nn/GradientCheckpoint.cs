@@ -67,6 +67,7 @@ public static class GradientCheckpoint
 {
     [ThreadStatic] static int forwardDepth;
     [ThreadStatic] static Session? threadSession;
+    [ThreadStatic] static bool recomputing;
     static readonly List<(int Thread, Session Session, Tensor Grad)> handedToAutograd = new();
 
     /// <summary>What the backward callbacks of the blocks run forward on one thread report back to it, and the input
@@ -88,6 +89,11 @@ public static class GradientCheckpoint
     /// forward: layers whose behaviour differs in training (LoRA dropout) must act as if gradients were recorded, or the
     /// recompute (with gradients) would differ from it.</summary>
     public static bool InCheckpointedForward => forwardDepth > 0;
+
+    /// <summary>True on the thread that is re-running a checkpointed block's forward in the backward pass (the autograd
+    /// thread); that block's own backward follows at once on this thread, so a layer may keep for it what it would
+    /// otherwise rebuild (the quantized Linear keeps its widened weight).</summary>
+    public static bool InRecompute => recomputing;
 
     /// <summary>Training-time behaviour switch for layers: gradients are being recorded, now or in the recompute.</summary>
     public static bool IsTrainingForward => is_grad_enabled() || InCheckpointedForward;
@@ -307,7 +313,12 @@ public static class GradientCheckpoint
             using (enable_grad())
             using (call.ReplayGenerators())
             using (call.State?.Replay())
-                outputs = call.Block(inputs);
+            {
+                bool outer = recomputing;
+                recomputing = true;
+                try { outputs = call.Block(inputs); }
+                finally { recomputing = outer; }
+            }
             var (outs, grads) = (new List<Tensor>(), new List<Tensor>());
             for (int i = 0; i < outputs.Length; i++)
                 if (outputs[i].requires_grad && i < gradOutputs.Count && gradOutputs[i] is { IsInvalid: false } g) { outs.Add(outputs[i]); grads.Add(g); }

@@ -79,12 +79,15 @@ public class QuantizationTests(ITestOutputHelper output)
         Assert.Equal(new long[] { 64 }, scale.shape);
         var back = QuantizedWeight.Dequantize(q, scale, ScalarType.Float32);
 
-        // scale = row absmax / MaxCode; a zero row keeps scale 1 and comes back as zeros.
+        // scale = row absmax / MaxCode rounded to a bf16 number (2^-8 relative at most); a zero row keeps scale 1 and
+        // comes back as zeros.
         var absmax = w.abs().amax(new long[] { 1 });
         Assert.Equal(1f, scale[3].item<float>());
         Assert.Equal(0f, back[3].abs().max().item<float>());
         var nonzero = absmax.gt(0);
-        Assert.True((scale[nonzero] - absmax[nonzero] / type.MaxCode).abs().max().item<float>() <= 1e-6f * absmax.max().item<float>());
+        var ideal = absmax[nonzero] / type.MaxCode;
+        Assert.True(((scale[nonzero] - ideal).abs() / ideal).max().item<float>() <= Math.Pow(2, -8) * (1 + 1e-6), "scale too far from absmax / MaxCode");
+        Assert.True(scale.to(ScalarType.BFloat16).to(ScalarType.Float32).eq(scale).all().item<bool>(), "a scale is not a bf16 number");
 
         // Elementwise bound: int8 rounds to the nearest of evenly spaced codes (half a step = scale/2); e4m3 rounds to
         // 3 mantissa bits (relative half-ulp 2^-4) down to its subnormal spacing 2^-9 (absolute half-spacing 2^-10).

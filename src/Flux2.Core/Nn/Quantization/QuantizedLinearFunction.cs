@@ -8,22 +8,51 @@ namespace Flux2.Nn.Quantization;
 /// would save the dequantized bf16 weight for the input gradient, bringing back the very memory quantization saves;
 /// this function saves only q and scale and rebuilds what backward needs: grad_x = (grad_y · scale) · q.to(dtype).
 /// No weight gradient: the base is frozen (LoRA trains beside it).
+/// <para>Memory traffic per parameter and step with per-block gradient checkpointing (bf16, T tokens, layer [out, in];
+/// "widen" = q.to(bf16): read 1 B, write 2 B):</para>
+/// <list type="bullet">
+/// <item>training forward (no grad): widen 3 B/param + the output scale in place, 4 B per output element (T·out);</item>
+/// <item>recompute in the backward pass: the same, but the widened codes are kept for the block's backward, which
+/// follows at once (<see cref="GradientCheckpoint.InRecompute"/>): one bf16 weight per layer of one block stays alive
+/// until that layer's backward (FLUX.2-dev: ~2 GB for a double block, ~1 GB for a single one);</item>
+/// <item>backward: no widening (the kept codes) and the scale on the gradient side, one pass over grad_y, 4 B per
+/// element (T·out) — instead of widening again plus scaling the weight in place, 7 B per parameter (out·in). For
+/// FLUX.2-dev at 1024² (T = 4608, 512 of them text) that is ~64 GB instead of ~220 GB per step.</item>
+/// </list>
+/// <para>Outside a recompute (training without checkpointing) only q and scale are kept and the backward widens again:
+/// keeping every layer's widened weight until the backward would be the bf16 model again.</para>
 /// </summary>
 public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<QuantizedLinearFunction>
 {
     public override string Name => "QuantizedLinear";
 
+    [ThreadStatic] static long widenings;
+
+    /// <summary>How many times this thread has widened 8-bit codes to a float dtype for a product (forward, recompute or
+    /// backward): what tests and benches read to see which passes rebuild the weight.</summary>
+    public static long WideningsOnThisThread => widenings;
+
+    /// <summary>The widened codes a recompute's forward keeps for its backward; taken (once) by that backward.</summary>
+    sealed class KeptWeight
+    {
+        Tensor? weight;
+        public KeptWeight(Tensor w) => weight = w;
+        public Tensor? Take() { var w = weight; weight = null; return w; }
+    }
+
     /// <summary>The product without bias. Under no_grad, or when x does not need a gradient, no graph node is made
     /// (the custom function would only keep bookkeeping alive).</summary>
     public static Tensor Apply(Tensor x, Tensor q, Tensor scale) =>
-        is_grad_enabled() && x.requires_grad ? apply(x, q, scale) : Compute(x, q, scale);
+        is_grad_enabled() && x.requires_grad ? apply(x, q, scale) : Compute(x, q, scale, keep: false).Y;
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (x, q, scale) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
         ctx.save_for_backward(new List<Tensor> { q, scale });
         ctx.save_data("session", GradientCheckpoint.ForwardSession);
-        return Compute(x, q, scale);
+        var (y, kept) = Compute(x, q, scale, keep: GradientCheckpoint.InRecompute);
+        if (kept is not null) ctx.save_data("widened", new KeptWeight(kept));
+        return y;
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradY)
@@ -36,21 +65,55 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         var saved = ctx.get_saved_variables();
         using var q = saved[0];
         using var scale = saved[1];
-        // The scale goes on the dequantized weight (our own temporary, so in place) rather than on a copy of grad_y:
-        // one pass over the weight instead of a clone plus a pass over the activation-sized gradient.
-        using var w = q.to(gradY.dtype);
-        using var rowScale = scale.unsqueeze(1);
-        w.mul_(rowScale);                           // in place: computed in fp32, stored in grad's dtype
-        var gradX = gradY.matmul(w);                // [.., out] · [out, in] → [.., in]
+        // The recompute's widened codes, else (no recompute, or a second backward with retain_graph) widen again. Either
+        // way the same bits, so checkpointed and plain gradients stay identical. Freed right after the matmul is
+        // enqueued: later kernels on the same stream run after it, so the allocator may reuse the memory.
+        var kept = (ctx.get_data("widened") as KeptWeight)?.Take();
+        if (kept is not null && kept.dtype != gradY.dtype) { kept.Dispose(); kept = null; }
+        using var w = kept ?? Widen(q, gradY.dtype);
+        using var scaled = ScaleOutputChannels(gradY, scale);
+        var gradX = scaled.matmul(w);               // [.., out] · [out, in] → [.., in]
         return new List<Tensor> { GradientCheckpoint.HandToAutograd(gradX, ctx.get_data("session")), null!, null! };
     }
 
-    static Tensor Compute(Tensor x, Tensor q, Tensor scale)
+    /// <summary>y, and the widened codes when <paramref name="keep"/> (owned by the caller, out of any DisposeScope:
+    /// blocks run their layers inside scopes of their own that end before the backward).</summary>
+    static (Tensor Y, Tensor? Kept) Compute(Tensor x, Tensor q, Tensor scale, bool keep)
     {
         // e4m3 (3 mantissa bits) and int8 (|q| ≤ 127) convert to bf16 exactly, so the matmul sees the exact codes;
         // the scale is applied to the output in place with fp32 arithmetic (no bf16 rounding of the scale itself).
-        using var w = q.to(x.dtype);
-        var y = nn.functional.linear(x, w);
-        return y.mul_(scale);
+        var w = Widen(q, x.dtype);
+        try
+        {
+            var y = nn.functional.linear(x, w);
+            return (y.mul_(scale), keep ? w.DetachFromDisposeScope() : null);
+        }
+        finally { if (!keep) w.Dispose(); }
+    }
+
+    static Tensor Widen(Tensor q, ScalarType dtype)
+    {
+        widenings++;
+        return q.to(dtype);
+    }
+
+    /// <summary>grad_y · scale per output channel (last dimension) in grad_y's dtype, rounded once, in one pass where
+    /// the types allow. grad_y may be shared with other consumers (the LoRA branch gets the same tensor from the add),
+    /// so never in place on it.</summary>
+    static Tensor ScaleOutputChannels(Tensor gradY, Tensor scale)
+    {
+        switch (gradY.dtype)
+        {
+            case ScalarType.BFloat16:
+                // Exact: QuantizedWeight makes every scale a bf16 number (held in fp32), so the bf16 product computes
+                // the same fp32 product and rounds it once, without the fp32 intermediate a mixed multiply would write.
+                using (var s = scale.to(ScalarType.BFloat16)) return gradY.mul(s);
+            case ScalarType.Float32 or ScalarType.Float64:
+                return gradY.mul(scale);            // fp32 · fp32, or promoted to fp64: grad_y's dtype
+            default:
+                // fp16 (a bf16 scale can be subnormal there): a copy scaled in place, computed in fp32, rounded once.
+                var copy = gradY.clone();
+                return copy.mul_(scale);
+        }
     }
 }

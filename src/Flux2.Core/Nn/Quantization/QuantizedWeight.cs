@@ -5,7 +5,8 @@ namespace Flux2.Nn.Quantization;
 /// <summary>
 /// Per-output-channel weight quantization: for each row i of W [out, in], scale_i = max_j |W_ij| / MaxCode and
 /// q_ij = W_ij / scale_i (rounded, clamped to ±MaxCode, stored in the 8-bit type), so W ≈ q · scale. One scale per
-/// row is what lets y = (x · qᵀ) · scale apply it after the matmul, on the output channels.
+/// row is what lets y = (x · qᵀ) · scale apply it after the matmul, on the output channels. Scales are stored in fp32
+/// but are bf16 numbers (absmax / MaxCode rounded to bf16), so a bf16 gradient can be scaled without rounding them.
 /// </summary>
 public static class QuantizedWeight
 {
@@ -45,7 +46,12 @@ public static class QuantizedWeight
             var w = weight.narrow(0, r, n).to(ScalarType.Float32, q.device, copy: true);
             var absmax = w.abs().amax(new long[] { 1 });
             // An all-zero row keeps scale 1 (codes 0): dividing by a zero scale would give NaN codes.
-            var s = where(absmax.gt(0), absmax / type.MaxCode, ones_like(absmax));
+            // Each scale is rounded to the nearest bf16 number (kept in fp32): the backward multiplies a bf16 gradient
+            // by it in one bf16 pass, exact only for such scales (QuantizedLinearFunction). Rounding moves the scale by
+            // at most 2^-8 relative; a largest code that lands above MaxCode is clamped below, an error of at most
+            // 2^-8 of the row's absmax — within the format's own rounding (int8: half a step, 1/254 of the absmax;
+            // e4m3: 2^-4 relative).
+            var s = where(absmax.gt(0), absmax / type.MaxCode, ones_like(absmax)).to(ScalarType.BFloat16).to(ScalarType.Float32);
             var codes = w.div_(s.unsqueeze(1));
             if (type.RoundsBeforeCast) codes.round_();
             // absmax / scale can land a hair above MaxCode in fp32; e4m3fn has no infinity, so clamp first.
