@@ -81,12 +81,21 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
     static (Tensor Y, Tensor? Kept) Compute(Tensor x, Tensor q, Tensor scale, bool keep)
     {
         // e4m3 (3 mantissa bits) and int8 (|q| ≤ 127) convert to bf16 exactly, so the matmul sees the exact codes;
-        // the scale is applied to the output in place with fp32 arithmetic (no bf16 rounding of the scale itself).
+        // the scale is applied to the output in place, the fp32 product rounded once.
         var w = Widen(q, x.dtype);
         try
         {
             var y = nn.functional.linear(x, w);
-            return (y.mul_(scale), keep ? w.DetachFromDisposeScope() : null);
+            if (y.dtype == ScalarType.BFloat16)
+            {
+                // Same bits as multiplying by the fp32 scale (every scale is a bf16 number, see ScaleOutputChannels), but
+                // a same-dtype kernel: a bf16 x fp32 multiply takes libtorch's elementwise path that casts each operand
+                // per element, slower on a [tokens, out] output.
+                using var s = scale.to(ScalarType.BFloat16);
+                y.mul_(s);
+            }
+            else y.mul_(scale);
+            return (y, keep ? w.DetachFromDisposeScope() : null);
         }
         finally { if (!keep) w.Dispose(); }
     }
