@@ -235,7 +235,8 @@ public class QuantizationTests(ITestOutputHelper output)
         var linears = model.named_modules().Where(m => m.module is Linear).Select(m => (m.name, lin: (Linear)m.module)).ToList();
         foreach (var (name, lin) in linears)
         {
-            bool keptFloat = name is "x_embedder" or "proj_out";
+            // The latent's first and last maps and the conditioning path (shared modulations, embedders, final adaLN).
+            bool keptFloat = name is "x_embedder" or "proj_out" || name.StartsWith("time_guidance_embed.") || name.Contains("_modulation") || name.StartsWith("norm_out.");
             Assert.Equal(keptFloat ? ScalarType.BFloat16 : QuantType.Float8.StorageType, lin.weight.dtype);
             Assert.Equal(!keptFloat, lin.IsQuantized);
             if (!keptFloat) Assert.Equal(ScalarType.Float32, lin.weight_scale!.dtype);
@@ -243,10 +244,12 @@ public class QuantizationTests(ITestOutputHelper output)
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         Assert.Contains("transformer_blocks.0.attn.to_q.weight_scale", parameters.Keys);
         Assert.Contains("single_transformer_blocks.1.attn.to_qkv_mlp_proj.weight_scale", parameters.Keys);
-        Assert.Contains("time_guidance_embed.timestep_embedder.linear_1.weight_scale", parameters.Keys);
+        Assert.Contains("context_embedder.weight_scale", parameters.Keys);
+        Assert.DoesNotContain("time_guidance_embed.timestep_embedder.linear_1.weight_scale", parameters.Keys);
+        Assert.DoesNotContain("double_stream_modulation_img.linear.weight_scale", parameters.Keys);
         Assert.DoesNotContain("x_embedder.weight_scale", parameters.Keys);
         Assert.All(parameters.Values, p => Assert.False(p.requires_grad));
-        // Every Linear weight but the two kept in bf16 takes one byte per element.
+        // Every Linear weight but those kept in bf16 takes one byte per element.
         long linearBytes = linears.Sum(l => l.lin.weight.numel() * l.lin.weight.element_size());
         long quantizedElements = linears.Where(l => l.lin.IsQuantized).Sum(l => l.lin.weight.numel());
         long floatElements = linears.Where(l => !l.lin.IsQuantized).Sum(l => l.lin.weight.numel());

@@ -14,10 +14,13 @@ namespace Flux2.Models.Transformer;
 /// The FLUX.2 rectified-flow transformer (diffusers <c>Flux2Transformer2DModel</c>; reference §2). Field names are the
 /// diffusers checkpoint names, so <see cref="ModuleLoader"/> maps weights 1:1. Any size from a
 /// <see cref="TransformerConfig"/>; built directly on the given device and dtype.
-/// <para>With a <see cref="QuantType"/>, every Linear of the blocks, the modulations, the timestep/guidance embedders,
-/// the context embedder and the final adaLN is built with 8-bit storage (the loader quantizes the checkpoint's tensors
-/// into it one by one). x_embedder and proj_out — the first and last maps of the latent, small (128 x 6144) and most
-/// sensitive since every error there lands on the predicted velocity directly — stay in <c>dtype</c>.</para>
+/// <para>With a <see cref="QuantType"/>, every Linear of the blocks and the context embedder is built with 8-bit storage
+/// (the loader quantizes the checkpoint's tensors into it one by one). Two groups stay in <c>dtype</c>: x_embedder and
+/// proj_out — the first and last maps of the latent, small (128 x 6144), every error there lands on the predicted
+/// velocity directly — and the conditioning path (timestep/guidance embedders, the three shared modulations, the
+/// final adaLN; 0.7 B parameters, +0.7 GiB over 8-bit): FLUX.2 computes one modulation for all blocks (reference §2),
+/// so a rounding error there shifts, scales and gates every block the same way instead of averaging out
+/// (docs/performance.md: the whole-model error with and without).</para>
 /// </summary>
 public sealed class Flux2Transformer : nn.Module
 {
@@ -36,13 +39,13 @@ public sealed class Flux2Transformer : nn.Module
         int d = config.InnerDim;
         x_embedder = new Linear(config.InChannels, d, device: device, dtype: dtype);
         context_embedder = new Linear(config.JointAttentionDim, d, device: device, dtype: dtype, quant: quant);
-        time_guidance_embed = new TimestepGuidanceEmbedding(config, device, dtype, quant);
-        double_stream_modulation_img = new Modulation(d, 2, device, dtype, quant);
-        double_stream_modulation_txt = new Modulation(d, 2, device, dtype, quant);
-        single_stream_modulation = new Modulation(d, 1, device, dtype, quant);
+        time_guidance_embed = new TimestepGuidanceEmbedding(config, device, dtype);
+        double_stream_modulation_img = new Modulation(d, 2, device, dtype);
+        double_stream_modulation_txt = new Modulation(d, 2, device, dtype);
+        single_stream_modulation = new Modulation(d, 1, device, dtype);
         transformer_blocks = new ModuleList<DoubleStreamBlock>(Enumerable.Range(0, config.NumLayers).Select(_ => new DoubleStreamBlock(config, device, dtype, quant)).ToArray());
         single_transformer_blocks = new ModuleList<SingleStreamBlock>(Enumerable.Range(0, config.NumSingleLayers).Select(_ => new SingleStreamBlock(config, device, dtype, quant)).ToArray());
-        norm_out = new AdaLayerNormOut(d, config.Eps, device, dtype, quant);
+        norm_out = new AdaLayerNormOut(d, config.Eps, device, dtype);
         proj_out = new Linear(d, config.OutChannels, device: device, dtype: dtype);
         RegisterComponents();
     }
