@@ -57,17 +57,18 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
             var layouts = chosen.Select(i => blocks[i]!.Layout).Distinct().ToList();
             plan = new OffloadPlan(Enumerable.Range(0, allBlocks.Count).Select(i => blocks[i] is { } b ? layouts.IndexOf(b.Layout) : -1).ToArray(), slotsPerLayout);
             using (var scope = NewDisposeScope())
-            {
                 foreach (var t in chosen.SelectMany(i => blocks[i]!.DTypes).Distinct())
                     placeholders[t] = empty(new long[] { 0 }, t, device).DetachFromDisposeScope();
-                // Weights leave the GPU before the slots are allocated, so attaching never needs more memory than before.
-                foreach (var i in chosen)
-                {
-                    var b = blocks[i]!;
-                    if (b.BuiltOnHost) unfilled.Add(i);
-                    b.MoveToPinnedHost(device, placeholders); // frees the block's GPU (or CPU) storage
-                    byModule[allBlocks[i]] = b;
-                }
+            // Weights leave the GPU before the slots are allocated, so attaching never needs more memory than before.
+            foreach (var i in chosen)
+            {
+                var b = blocks[i]!;
+                if (b.BuiltOnHost) unfilled.Add(i);
+                b.MoveToPinnedHost(device, placeholders); // frees the block's GPU (or CPU) storage
+                byModule[allBlocks[i]] = b;
+            }
+            using (var scope = NewDisposeScope())
+            {
                 slots = Enumerable.Range(0, plan.SlotCount).Select(s =>
                 {
                     var like = blocks.First(b => b is not null && plan.PoolOf(b.Index) == plan.PoolOfSlot(s))!;
@@ -107,7 +108,7 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         CudaDriver.EnsureContext("layer offloading");
         var all = model.transformer_blocks.Cast<nn.Module>().Concat(model.single_transformer_blocks).ToList();
         var chosen = OffloadPlan.ChooseBlocks(all.Count, percent);
-        RequireResidentOn(device, model, all, chosen);
+        RequireResidentOn(device, model, chosen);
         var offloader = new BlockOffloader(model, all, chosen, slotsPerLayout, measureCopies);
         model.Residency = offloader;
         CachedGpuMemory.Release(device); // the offloaded blocks' former GPU storage, if they were loaded there
@@ -154,16 +155,17 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
 
     /// <summary>Everything but the offloaded blocks must be on the device: a block left in CPU memory (built for another
     /// percentage?) would fail deep inside the first forward.</summary>
-    static void RequireResidentOn(Device device, Flux2Transformer model, IReadOnlyList<nn.Module> all, int[] chosen)
+    static void RequireResidentOn(Device device, Flux2Transformer model, int[] chosen)
     {
-        var offloaded = chosen.Select(i => all[i]).ToHashSet(ReferenceEqualityComparer.Instance);
-        var elsewhere = model.named_modules().Where(m => !offloaded.Contains(m.module) && m.module is not (TorchSharp.Modules.ModuleList<DoubleStreamBlock> or TorchSharp.Modules.ModuleList<SingleStreamBlock>))
-            .SelectMany(m => m.module.named_parameters(recurse: false).Select(p => ($"{m.name}.{p.name}", (Tensor)p.parameter)))
-            .Where(p => p.Item2.device_type != device.type || (p.Item2.device_type == DeviceType.CUDA && p.Item2.device_index != device.index))
+        int doubles = model.Config.NumLayers;
+        var offloaded = chosen.Select(i => i < doubles ? $"transformer_blocks.{i}." : $"single_transformer_blocks.{i - doubles}.").ToList();
+        var elsewhere = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(model.named_buffers())
+            .Where(p => !offloaded.Any(prefix => p.Item1.StartsWith(prefix, StringComparison.Ordinal)))
+            .Where(p => p.Item2.device_type != device.type || p.Item2.device_index != device.index)
             .Select(p => p.Item1).ToList();
         if (elsewhere.Count > 0)
-            throw new InvalidOperationException($"layer offloading: {elsewhere.Count} weights of blocks that stay resident are not on {device} " +
-                $"(e.g. '{elsewhere[0]}'); only the offloaded blocks [{string.Join(",", chosen)}] may be built elsewhere (same offloaded percentage at build and attach?)");
+            throw new InvalidOperationException($"layer offloading: {elsewhere.Count} weights that stay resident are not on {device} (e.g. '{elsewhere[0]}'); " +
+                $"only the offloaded blocks [{string.Join(",", chosen)}] may be built elsewhere (the same offloaded percentage at build and attach?)");
     }
 
     /// <summary>

@@ -85,6 +85,7 @@ sealed class OffloadedBlock : IDisposable
                 PointAt(DTypes.Select(t => empty(new long[] { 0 }, t, CPU)).ToList());
             module.to(device);   // new (empty) parameter objects on the device, re-pointed by the module's fields
             Tensors = Named().Select(n => n.Tensor).ToArray();
+            foreach (var t in Tensors) t.DetachFromDisposeScope();   // they belong to the module, not to a caller's scope
         }
         PointAt(DTypes.Select(t => placeholders[t]).ToList());
     }
