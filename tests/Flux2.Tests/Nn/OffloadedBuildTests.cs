@@ -283,6 +283,6 @@ public class OffloadedBuildTests
         using var _o = offloader;
         using (var y = Forward(model, device)) { }
         var late = Assert.Throws<InvalidOperationException>(() => offloader.Fill(Blocks(model)[1], () => { }));
-        Assert.Contains("before the first forward", late.Message);
+        Assert.Contains("before streaming starts", late.Message);
     }
 }

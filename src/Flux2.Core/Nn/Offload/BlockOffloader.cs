@@ -181,7 +181,8 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         {
             if (disposed) throw new ObjectDisposedException(nameof(BlockOffloader));
             if (!byModule.TryGetValue(module, out var block)) throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
-            if (started) throw new InvalidOperationException($"block {block.Index}: offloaded blocks are filled before the first forward, not after");
+            if (started) throw new InvalidOperationException($"block {block.Index}: offloaded blocks are filled before streaming starts (it starts once " +
+                                                             "every block built in CPU memory is filled), not after: the slots then hold prefetched blocks");
             CudaDriver.EnsureContext("layer offloading");
             int slotIndex = Enumerable.Range(0, slots.Length).First(s => plan.PoolOfSlot(s) == plan.PoolOf(block.Index));
             var slot = slots[slotIndex];
