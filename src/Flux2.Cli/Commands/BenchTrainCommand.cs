@@ -36,8 +36,8 @@ public static class BenchTrainCommand
           per-step time, median after the warm-up steps, peak GPU memory, achieved TFLOP/s and MFU (peak dense bf16 of
           the card from its NVML name, or --peak-tflops). Tier C: bf16 weights; B: 8-bit weights (--qtype, default
           qfloat8) quantized layer by layer while building; A: B + layer offloading of --offload-percent of the
-          blocks (pinned CPU memory, streamed in with prefetch; the peak is measured from the first step on, after the
-          offloaded blocks have left the GPU). LoRA on the diffusers default
+          blocks (pinned CPU memory, streamed in with prefetch; built there one block at a time through a GPU slot, so
+          the peak, measured from the start, includes building). LoRA on the diffusers default
           targets (attention projections, as the PyTorch reference in design.md) or --targets ai-toolkit (every Linear
           of the blocks), gradient checkpointing per block unless --no-checkpointing, its saved block inputs kept in
           pinned CPU memory on CUDA unless --no-checkpoint-offload (train.gradient_checkpointing_cpu_offload). --memory-steps N runs N
@@ -138,13 +138,28 @@ public static class BenchTrainCommand
 
     /// <summary>
     /// The transformer for a memory tier, random weights, built directly on the device: C bf16; B and A with 8-bit
-    /// Linear weights, each layer drawn in bf16 and quantized before the next (the bf16 model never exists).
+    /// Linear weights, each layer drawn in bf16 and quantized before the next (the bf16 model never exists). A: the
+    /// offloaded blocks are built in CPU memory and initialized one at a time in a GPU slot, to the same weights as B
+    /// (<see cref="BlockOffloader.Build"/>), so they never sit on the GPU together.
     /// </summary>
-    static Flux2Transformer BuildModel(Options opt, Device device)
+    static BuiltModel BuildModel(Options opt, Device device)
     {
-        var model = new Flux2Transformer(opt.Config, device, ScalarType.BFloat16, quant: opt.Tier == Tier.C ? null : opt.Quant);
+        var quant = opt.Tier == Tier.C ? null : opt.Quant;
+        if (opt.Tier == Tier.A)
+        {
+            var (offloadedModel, offloader) = BlockOffloader.Build(opt.Config, device, ScalarType.BFloat16, quant, opt.OffloadPercent,
+                                                                   (m, o) => RandomInit.Apply(m, seed: 0, o));
+            return new BuiltModel(offloadedModel, offloader);
+        }
+        var model = new Flux2Transformer(opt.Config, device, ScalarType.BFloat16, quant);
         RandomInit.Apply(model, seed: 0);
-        return model;
+        return new BuiltModel(model, null);
+    }
+
+    sealed record BuiltModel(Flux2Transformer Model, BlockOffloader? Offloader) : IDisposable
+    {
+        /// <summary>The offloader first: it points the offloaded blocks back at placeholders and frees their pinned memory.</summary>
+        public void Dispose() { Offloader?.Dispose(); Model.Dispose(); }
     }
 
     /// <summary>The timed steps; with <paramref name="parallel"/> this process is one rank of a data-parallel job.</summary>
@@ -158,20 +173,14 @@ public static class BenchTrainCommand
             BenchCommand.Sync(device);
             o.WriteLine($"GPU memory with the CUDA context only: {mem.UsedGiB:F2} GiB ({TorchRuntime.AllocatorConfEnv}={TorchRuntime.AllocatorConf})");
         }
-        var sw = Stopwatch.StartNew();
-        using var model = BuildModel(opt, device);
-        long parameterCount = model.ParameterCount();
-        if (mem != null) { BenchCommand.Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB"); }
         if (opt.Tier == Tier.A && device.type != TorchSharp.DeviceType.CUDA)
             throw new UserError($"bench train: tier A: layer offloading needs CUDA (the model is on {device}); use --tier B or C on the CPU");
-        using var offloader = opt.Tier == Tier.A ? BlockOffloader.Attach(model, opt.OffloadPercent) : null;
-        if (offloader is not null)
-        {
-            CachedGpuMemory.Release(device);   // the offloaded blocks' GPU copies go back to the driver
-            BenchCommand.Sync(device);
-            o.WriteLine($"layer offloading: {offloader.Report}");
-            if (mem != null) { o.WriteLine($"GPU memory after offloading: {mem.UsedGiB:F2} GiB (peak so far {mem.PeakGiB:F1} GiB, while the whole model was built on the GPU; reset)"); mem.ResetPeak(); }
-        }
+        var sw = Stopwatch.StartNew();
+        using var built = BuildModel(opt, device);
+        var model = built.Model;
+        long parameterCount = model.ParameterCount();
+        if (built.Offloader is { } offloader) o.WriteLine(offloader.Report);
+        if (mem != null) { BenchCommand.Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB (peak while building {mem.PeakGiB:F2} GiB)"); }
         model.GradientCheckpointing = opt.Checkpointing;
         using var inputOffload = opt.Checkpointing && opt.CheckpointOffload && device.type == TorchSharp.DeviceType.CUDA ? new CheckpointInputOffloader(device) : null;
         model.CheckpointInputOffload = inputOffload;

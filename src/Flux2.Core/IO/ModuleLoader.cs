@@ -1,3 +1,4 @@
+using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,16 +10,29 @@ namespace Flux2.IO;
 /// <para>A quantized <see cref="Nn.Linear"/> (built with a <see cref="QuantType"/>) whose float weight comes from the
 /// file is quantized on arrival: the one tensor is read onto the layer's device in the file's dtype, quantized there
 /// into the layer's 8-bit storage and freed before the next is read, so neither the device nor the CPU ever holds
-/// more than one float weight (its <c>weight_scale</c> is computed, not expected in the file).</para></summary>
+/// more than one float weight (its <c>weight_scale</c> is computed, not expected in the file).</para>
+/// <para>Layer offloading's blocks are filled one at a time through a GPU slot (<c>offloaded</c>).</para></summary>
 public static class ModuleLoader
 {
-    public static void Load(nn.Module module, ITensorSource source, bool strict = true)
+    /// <param name="offloaded">Layer offloading's blocks (<see cref="BlockOffloader"/>): their tensors are checked against
+    /// the file with their real shapes like all others, then each block's tensors are read inside
+    /// <see cref="IOffloadedModules.Fill"/>, which holds the block in a GPU slot meanwhile, so quantization happens on
+    /// the GPU and the offloaded part of the model is never on the GPU whole.</param>
+    public static void Load(nn.Module module, ITensorSource source, bool strict = true, IOffloadedModules? offloaded = null)
     {
         var targets = new Dictionary<string, Tensor>();
         foreach (var (name, p) in module.named_parameters()) targets[name] = p;
         foreach (var (name, b) in module.named_buffers()) targets[name] = b;
         var quantizeOnLoad = QuantizeOnLoad(module, source);
         foreach (var key in quantizeOnLoad.Keys) targets.Remove(key[..^"weight".Length] + "weight_scale");
+        var parts = offloaded is null ? [] : module.named_modules().Where(m => offloaded.IsOffloaded(m.module))
+            .Select(m => (Prefix: m.name + ".", Module: m.module, Shapes: offloaded.ShapesOf(m.module))).ToList();
+        // An offloaded block's tensors are empty placeholders outside its fill: its shapes come from the offloader.
+        long[] ShapeOf(string name, Tensor t)
+        {
+            var part = parts.FirstOrDefault(p => name.StartsWith(p.Prefix, StringComparison.Ordinal));
+            return part.Module is null ? t.shape : part.Shapes[name[part.Prefix.Length..]];
+        }
 
         var missing = targets.Keys.Where(k => !source.Keys.Contains(k)).OrderBy(k => k).ToList();
         var unexpected = source.Keys.Where(k => !targets.ContainsKey(k)).OrderBy(k => k).ToList();
@@ -27,25 +41,33 @@ public static class ModuleLoader
         {
             if (!source.Keys.Contains(name)) continue;
             var s = source.Shape(name);
-            if (!s.SequenceEqual(t.shape))
-                shapeErrors.Add($"{source.FileOf(name)} [tensor '{name}']: shape [{string.Join(", ", s)}] but the config implies [{string.Join(", ", t.shape)}]");
+            var expected = ShapeOf(name, t);
+            if (!s.SequenceEqual(expected))
+                shapeErrors.Add($"{source.FileOf(name)} [tensor '{name}']: shape [{string.Join(", ", s)}] but the config implies [{string.Join(", ", expected)}]");
         }
         if (shapeErrors.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
             throw new WeightLoadException(source.Origin, missing, unexpected, shapeErrors);
 
         using var _ = no_grad();
-        foreach (var (name, t) in targets)
+        void Read(IEnumerable<string> names)
         {
-            if (!source.Keys.Contains(name)) continue;
-            if (quantizeOnLoad.TryGetValue(name, out var linear))
+            foreach (var name in names)
             {
-                using var floatWeight = source.Read(name, t.device);
-                QuantizedWeight.QuantizeInto(floatWeight, linear.weight, linear.weight_scale!, linear.Quant!);
-                continue;
+                if (!source.Keys.Contains(name)) continue;
+                var t = targets[name];
+                if (quantizeOnLoad.TryGetValue(name, out var linear))
+                {
+                    using var floatWeight = source.Read(name, t.device);
+                    QuantizedWeight.QuantizeInto(floatWeight, linear.weight, linear.weight_scale!, linear.Quant!);
+                    continue;
+                }
+                using var value = source.Read(name, t.device, t.dtype);
+                t.copy_(value);
             }
-            using var value = source.Read(name, t.device, t.dtype);
-            t.copy_(value);
         }
+        Read(targets.Keys.Where(k => !parts.Any(p => k.StartsWith(p.Prefix, StringComparison.Ordinal))));
+        foreach (var part in parts)
+            offloaded!.Fill(part.Module, () => Read(targets.Keys.Where(k => k.StartsWith(part.Prefix, StringComparison.Ordinal))));
     }
 
     /// <summary>"X.weight" → the quantized Linear X, for layers whose file has no "X.weight_scale" (a float

@@ -5,6 +5,7 @@ using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
 using Flux2.Nn;
+using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
 using Flux2.Sampling;
 using TorchSharp;
@@ -30,6 +31,8 @@ public sealed class Flux2Models : IDisposable
     public required Flux2PromptEncoder TextEncoder { get; init; }
     public required PromptTokenizer Tokenizer { get; init; }
     public required FlowMatchEulerScheduler Scheduler { get; init; }
+    /// <summary>Layer offloading of the transformer's blocks when loaded with it (<c>layerOffloading</c>), else null.</summary>
+    public BlockOffloader? Offloader { get; init; }
 
     public Flux2Pipeline Pipeline => new(Transformer, Vae, Scheduler, () => InUse(Vae));
 
@@ -103,11 +106,16 @@ public sealed class Flux2Models : IDisposable
     /// weights are quantized while loading (8-bit storage built on the device, filled tensor by tensor).</summary>
     /// <param name="lowVram">Load the text encoder and the VAE into CPU memory and bring them to the device only while
     /// they work (<see cref="LowVram"/>), so they never sit next to the transformer's training.</param>
+    /// <param name="layerOffloading">Share of the transformer's blocks to offload (model.layer_offloading_transformer_percent;
+    /// null: none; CUDA only): those blocks go from the file to pinned CPU memory through a GPU slot one at a time
+    /// (<see cref="BlockOffloader.Build"/>), so the whole transformer is never on the GPU (<see cref="Offloader"/>).</param>
     public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null,
-                                   ModelQuantization? quantization = null, bool lowVram = false)
+                                   ModelQuantization? quantization = null, bool lowVram = false, double? layerOffloading = null)
     {
         var q = quantization ?? ModelQuantization.None;
-        if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device, q);
+        if (layerOffloading is not null && device?.type != TorchSharp.DeviceType.CUDA)
+            throw new InvalidOperationException($"layer offloading needs CUDA: the transformer would be on {device?.ToString() ?? "cpu"} (set the device to cuda, or turn model.layer_offloading off)");
+        if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device, q, layerOffloading);
         if (spec == MicroModel.Name && !Directory.Exists(spec))
         {
             spec = MicroModel.DefaultFolder;
@@ -118,25 +126,43 @@ public sealed class Flux2Models : IDisposable
                  : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
                  : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
         var folder = DiffusersFolder.Open(root);
-        log?.Invoke($"loading transformer from {root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}");
-        var transformer = LoadTransformer(folder, root, device, dtype, q.Transformer);
-        log?.Invoke("loading VAE");
-        var idle = lowVram ? CPU : device;
-        var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, idle, dtype);
-        log?.Invoke($"loading text encoder{(q.TextEncoder is { } teq ? $", quantizing to {teq} while loading" : "")}");
-        var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), idle, dtype, q.TextEncoder);
-        var tokenizer = PromptTokenizer.FromFolder(folder["tokenizer"].Folder);
-        var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
-            ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
-        return new Flux2Models { Origin = root, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = tokenizer, Scheduler = scheduler, LowVram = lowVram };
+        log?.Invoke($"loading transformer from {root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}" +
+                    (layerOffloading is { } share ? $", offloading {share:P0} of its blocks to pinned CPU memory" : ""));
+        var (transformer, offloader) = LoadTransformer(folder, root, device, dtype, q.Transformer, layerOffloading);
+        List<IDisposable> loaded = offloader is null ? [transformer] : [offloader, transformer];
+        try
+        {
+            log?.Invoke("loading VAE");
+            var idle = lowVram ? CPU : device;
+            var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, idle, dtype);
+            loaded.Add(vae);
+            log?.Invoke($"loading text encoder{(q.TextEncoder is { } teq ? $", quantizing to {teq} while loading" : "")}");
+            var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), idle, dtype, q.TextEncoder);
+            loaded.Add(te);
+            var tokenizer = PromptTokenizer.FromFolder(folder["tokenizer"].Folder);
+            var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
+                ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
+            return new Flux2Models { Origin = root, Transformer = transformer, Offloader = offloader, Vae = vae, TextEncoder = te, Tokenizer = tokenizer, Scheduler = scheduler, LowVram = lowVram };
+        }
+        catch
+        {
+            foreach (var part in loaded) part.Dispose();
+            throw;
+        }
     }
 
-    static Flux2Transformer LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype, QuantType? quant)
+    /// <summary>The transformer from a <c>transformer/</c> folder or a BFL <c>flux2-dev.safetensors</c>; with
+    /// <paramref name="layerOffloading"/>, its offloaded blocks filled from the file one at a time through a GPU slot.</summary>
+    static (Flux2Transformer, BlockOffloader?) LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype, QuantType? quant, double? layerOffloading)
     {
-        if (folder.Components.TryGetValue("transformer", out var t)) return Flux2Transformer.FromFolder(t.Folder, device, dtype, quant);
         var bfl = Path.Combine(root, "flux2-dev.safetensors");
-        if (File.Exists(bfl)) return Flux2Transformer.FromCheckpoint(bfl, TransformerConfig.Dev, device, dtype, quant);
-        throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no flux2-dev.safetensors");
+        var (path, config) = folder.Components.TryGetValue("transformer", out var t) ? (t.Folder, Flux2Transformer.FolderConfig(t.Folder))
+                           : File.Exists(bfl) ? (bfl, TransformerConfig.Dev)
+                           : throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no flux2-dev.safetensors");
+        if (layerOffloading is not { } share) return (Flux2Transformer.FromCheckpoint(path, config, device, dtype, quant), null);
+        using var source = TransformerCheckpoint.Open(path);
+        var (model, offloader) = BlockOffloader.Build(config, device!, dtype, quant, share, (m, o) => ModuleLoader.Load(m, source, offloaded: o));
+        return (model, offloader);
     }
 
     /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, reference §4.3); a smaller encoder whose
@@ -154,19 +180,29 @@ public sealed class Flux2Models : IDisposable
     }
 
     /// <summary>Debug-size FLUX.2 with seeded random weights (transformer/VAE/text-encoder fixture shapes).</summary>
-    public static Flux2Models CreateTinyRandom(long seed, Device? device = null, ModelQuantization? quantization = null)
+    /// <param name="layerOffloading">As in <see cref="Load"/>: the offloaded blocks are initialized through GPU slots,
+    /// to the same weights as without offloading.</param>
+    public static Flux2Models CreateTinyRandom(long seed, Device? device = null, ModelQuantization? quantization = null, double? layerOffloading = null)
     {
         var q = quantization ?? ModelQuantization.None;
         manual_seed(seed); // the VAE's convolutions take TorchSharp's default init at construction
-        var transformer = new Flux2Transformer(TransformerConfig.Tiny, device, quant: q.Transformer);
-        RandomInit.Apply(transformer, seed);
+        Flux2Transformer transformer;
+        BlockOffloader? offloader = null;
+        if (layerOffloading is { } share)
+            (transformer, offloader) = BlockOffloader.Build(TransformerConfig.Tiny, device ?? CPU, null, q.Transformer, share, (m, o) => RandomInit.Apply(m, seed, o));
+        else
+        {
+            transformer = new Flux2Transformer(TransformerConfig.Tiny, device, quant: q.Transformer);
+            RandomInit.Apply(transformer, seed);
+        }
         var vae = new AutoencoderKLFlux2(VaeConfig.Tiny, device);
         RandomInit.Apply(vae, seed + 1);
         var te = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, device, quant: q.TextEncoder);
         RandomInit.Apply(te.Model, seed + 2);
         var template = new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromJson(ByteLevelBpeTokenizer.ByteOnlyTokenizerJson(), "tiny-random tokenizer"), maxLength: 64);
-        return new Flux2Models { Origin = TinyRandom, Transformer = transformer, Vae = vae, TextEncoder = te, Tokenizer = template, Scheduler = new FlowMatchEulerScheduler() };
+        return new Flux2Models { Origin = TinyRandom, Transformer = transformer, Offloader = offloader, Vae = vae, TextEncoder = te, Tokenizer = template, Scheduler = new FlowMatchEulerScheduler() };
     }
 
-    public void Dispose() { Transformer.Dispose(); Vae.Dispose(); TextEncoder.Dispose(); }
+    /// <summary>The offloader first: it points the offloaded blocks back at placeholders and frees their pinned memory.</summary>
+    public void Dispose() { Offloader?.Dispose(); Transformer.Dispose(); Vae.Dispose(); TextEncoder.Dispose(); }
 }

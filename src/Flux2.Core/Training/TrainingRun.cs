@@ -51,10 +51,12 @@ public static class TrainingRun
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
         if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
             throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
-        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization(), lowVram: p.Model.LowVram);
+        // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a time,
+        // so a transformer larger than the GPU loads (issue 6, tier A).
+        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization(), lowVram: p.Model.LowVram,
+                                            layerOffloading: p.Model.LayerOffloading ? p.Model.LayerOffloadingTransformerPercent : null);
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
-        using var offloader = p.Model.LayerOffloading ? BlockOffloader.Attach(models.Transformer, p.Model.LayerOffloadingTransformerPercent) : null;
-        if (offloader is not null) log?.Invoke(offloader.Report.ToString());
+        if (models.Offloader is { } offloader) log?.Invoke(offloader.Report.ToString());
         // Rank 0 builds the on-disk latent and text caches first; the others then read them instead of writing the same
         // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a clock.)
         if (parallel is { Rank: > 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));

@@ -13,7 +13,8 @@ namespace Flux2.Models.Transformer;
 /// <summary>
 /// The FLUX.2 rectified-flow transformer (diffusers <c>Flux2Transformer2DModel</c>; reference §2). Field names are the
 /// diffusers checkpoint names, so <see cref="ModuleLoader"/> maps weights 1:1. Any size from a
-/// <see cref="TransformerConfig"/>; built directly on the given device and dtype.
+/// <see cref="TransformerConfig"/>; built directly on the given device and dtype (all of it, or all but layer offloading's
+/// blocks: see the constructor's <c>hostBlocks</c>).
 /// <para>With a <see cref="QuantType"/>, every Linear of the blocks and the context embedder is built with 8-bit storage
 /// (the loader quantizes the checkpoint's tensors into it one by one). Two groups stay in <c>dtype</c>: x_embedder and
 /// proj_out — the first and last maps of the latent, small (128 x 6144), every error there lands on the predicted
@@ -32,7 +33,11 @@ public sealed class Flux2Transformer : nn.Module
     public ModuleList<SingleStreamBlock> single_transformer_blocks;
     public AdaLayerNormOut norm_out;
 
-    public Flux2Transformer(TransformerConfig config, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(Flux2Transformer))
+    /// <param name="hostBlocks">Blocks (numbered as in <see cref="IBlockResidency"/>: double-stream, then single-stream)
+    /// built in CPU memory instead of on <paramref name="device"/>, their weights untouched <c>torch.empty</c> pages: layer
+    /// offloading's blocks, which reach the GPU only one at a time through its slots (<see cref="Nn.Offload.BlockOffloader.Build"/>).</param>
+    public Flux2Transformer(TransformerConfig config, Device? device = null, ScalarType? dtype = null, QuantType? quant = null,
+                            IReadOnlyCollection<int>? hostBlocks = null) : base(nameof(Flux2Transformer))
     {
         config.Validate();
         Config = config;
@@ -43,8 +48,12 @@ public sealed class Flux2Transformer : nn.Module
         double_stream_modulation_img = new Modulation(d, 2, device, dtype);
         double_stream_modulation_txt = new Modulation(d, 2, device, dtype);
         single_stream_modulation = new Modulation(d, 1, device, dtype);
-        transformer_blocks = new ModuleList<DoubleStreamBlock>(Enumerable.Range(0, config.NumLayers).Select(_ => new DoubleStreamBlock(config, device, dtype, quant)).ToArray());
-        single_transformer_blocks = new ModuleList<SingleStreamBlock>(Enumerable.Range(0, config.NumSingleLayers).Select(_ => new SingleStreamBlock(config, device, dtype, quant)).ToArray());
+        int blockCount = config.NumLayers + config.NumSingleLayers;
+        if (hostBlocks is not null && hostBlocks.Any(i => i < 0 || i >= blockCount))
+            throw new ArgumentOutOfRangeException(nameof(hostBlocks), $"host blocks [{string.Join(",", hostBlocks)}]: the model has blocks 0..{blockCount - 1}");
+        Device? BlockDevice(int index) => hostBlocks?.Contains(index) == true ? CPU : device;
+        transformer_blocks = new ModuleList<DoubleStreamBlock>(Enumerable.Range(0, config.NumLayers).Select(i => new DoubleStreamBlock(config, BlockDevice(i), dtype, quant)).ToArray());
+        single_transformer_blocks = new ModuleList<SingleStreamBlock>(Enumerable.Range(0, config.NumSingleLayers).Select(i => new SingleStreamBlock(config, BlockDevice(config.NumLayers + i), dtype, quant)).ToArray());
         norm_out = new AdaLayerNormOut(d, config.Eps, device, dtype);
         proj_out = new Linear(d, config.OutChannels, device: device, dtype: dtype);
         RegisterComponents();
@@ -53,10 +62,14 @@ public sealed class Flux2Transformer : nn.Module
     /// <summary>Loads a diffusers <c>transformer/</c> folder (config.json + safetensors, sharded or not); with
     /// <paramref name="quant"/>, quantized while loading (see the class remarks).</summary>
     public static Flux2Transformer FromFolder(string folder, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
+        => FromCheckpoint(folder, FolderConfig(folder), device, dtype, quant);
+
+    /// <summary>The <c>config.json</c> of a diffusers <c>transformer/</c> folder.</summary>
+    public static TransformerConfig FolderConfig(string folder)
     {
         var configPath = Path.Combine(folder, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"transformer config not found: {configPath}", configPath);
-        return FromCheckpoint(folder, TransformerConfig.FromJson(configPath), device, dtype, quant);
+        return TransformerConfig.FromJson(configPath);
     }
 
     /// <summary>Loads weights in either layout (diffusers, or a BFL single file such as <c>flux2-dev.safetensors</c>,
@@ -70,7 +83,19 @@ public sealed class Flux2Transformer : nn.Module
         return model;
     }
 
-    public long ParameterCount() => parameters().Sum(p => p.numel());
+    /// <summary>Parameters of the whole model, layer offloading's blocks included: between uses their tensors are empty
+    /// placeholders, so their sizes come from the offloader.</summary>
+    public long ParameterCount()
+    {
+        long count = parameters().Sum(p => p.numel());
+        if (Residency is not Nn.Offload.IOffloadedModules offloaded) return count;
+        foreach (var block in transformer_blocks.Cast<nn.Module>().Concat(single_transformer_blocks).Where(offloaded.IsOffloaded))
+        {
+            var shapes = offloaded.ShapesOf(block);
+            count += block.named_parameters().Sum(p => shapes[p.name].Aggregate(1L, (a, b) => a * b));
+        }
+        return count;
+    }
 
     /// <summary>Recompute each block's activations in the backward pass instead of keeping them (issue 6; applies
     /// only while gradients are recorded): memory per block drops to its inputs, for one more forward per step.</summary>

@@ -1,5 +1,6 @@
 using Flux2.Models.Transformer;
 using Flux2.Native;
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,7 @@ namespace Flux2.Nn.Offload;
 /// Slots are allocated once, so libtorch's caching allocator never hands their memory to anything else while a copy
 /// is in flight. Blocks are numbered as in <see cref="IBlockResidency"/>: double-stream blocks, then single-stream.
 /// </summary>
-public sealed class BlockOffloader : IBlockResidency, IDisposable
+public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDisposable
 {
     sealed class GpuSlot(Tensor[] tensors)
     {
@@ -31,13 +32,15 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
     readonly Flux2Transformer model;
     readonly OffloadPlan plan;
     readonly OffloadedBlock?[] blocks;          // by block index; null for resident blocks
-    readonly GpuSlot[] slots;
+    readonly Dictionary<nn.Module, OffloadedBlock> byModule = new(ReferenceEqualityComparer.Instance);
+    readonly HashSet<int> unfilled = new();     // built in CPU memory, not yet filled through a slot
+    readonly GpuSlot[] slots = Array.Empty<GpuSlot>();
     readonly Dictionary<ScalarType, Tensor> placeholders = new();
     readonly IntPtr copyStream;
     readonly object gate = new();
     readonly bool measureCopies;
     readonly List<(IntPtr Start, IntPtr End, long Bytes)> timedCopies = new();
-    bool disposed;
+    bool started, disposed;
 
     public OffloadReport Report { get; }
 
@@ -47,40 +50,47 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
         this.measureCopies = measureCopies;
         var device = model.x_embedder.weight.device;
         blocks = new OffloadedBlock?[allBlocks.Count];
-        foreach (var i in chosen) blocks[i] = new OffloadedBlock(i, allBlocks[i]);
-        var layouts = chosen.Select(i => blocks[i]!.Layout).Distinct().ToList();
-        plan = new OffloadPlan(Enumerable.Range(0, allBlocks.Count).Select(i => blocks[i] is { } b ? layouts.IndexOf(b.Layout) : -1).ToArray(), slotsPerLayout);
-
         copyStream = CudaDriver.CreateCopyStream();
-        using (var scope = NewDisposeScope())
+        try
         {
-            foreach (var t in chosen.SelectMany(i => blocks[i]!.DTypes).Distinct())
-                placeholders[t] = empty(new long[] { 0 }, t, device).DetachFromDisposeScope();
+            foreach (var i in chosen) blocks[i] = new OffloadedBlock(i, allBlocks[i]);
+            var layouts = chosen.Select(i => blocks[i]!.Layout).Distinct().ToList();
+            plan = new OffloadPlan(Enumerable.Range(0, allBlocks.Count).Select(i => blocks[i] is { } b ? layouts.IndexOf(b.Layout) : -1).ToArray(), slotsPerLayout);
+            using (var scope = NewDisposeScope())
+                foreach (var t in chosen.SelectMany(i => blocks[i]!.DTypes).Distinct())
+                    placeholders[t] = empty(new long[] { 0 }, t, device).DetachFromDisposeScope();
             // Weights leave the GPU before the slots are allocated, so attaching never needs more memory than before.
             foreach (var i in chosen)
             {
-                blocks[i]!.CopyToPinnedHost();
-                blocks[i]!.PointAt(blocks[i]!.DTypes.Select(t => placeholders[t]).ToList()); // frees the block's GPU (or CPU) storage
+                var b = blocks[i]!;
+                if (b.BuiltOnHost) unfilled.Add(i);
+                b.MoveToPinnedHost(device, placeholders); // frees the block's GPU (or CPU) storage
+                byModule[allBlocks[i]] = b;
             }
-            slots = Enumerable.Range(0, plan.SlotCount).Select(s =>
+            using (var scope = NewDisposeScope())
             {
-                var like = blocks.First(b => b is not null && plan.PoolOf(b.Index) == plan.PoolOfSlot(s))!;
-                return new GpuSlot(like.Shapes.Zip(like.DTypes, (shape, dtype) => empty(shape, dtype, device).DetachFromDisposeScope()).ToArray());
-            }).ToArray();
+                slots = Enumerable.Range(0, plan.SlotCount).Select(s =>
+                {
+                    var like = blocks.First(b => b is not null && plan.PoolOf(b.Index) == plan.PoolOfSlot(s))!;
+                    return new GpuSlot(like.Shapes.Zip(like.DTypes, (shape, dtype) => empty(shape, dtype, device).DetachFromDisposeScope()).ToArray());
+                }).ToArray();
+            }
+            long residentBytes = model.parameters().Select(p => (Tensor)p).Concat(model.buffers()).Sum(TensorPointer.Bytes);
+            Report = new OffloadReport(allBlocks.Count, chosen, layouts.Count, slotsPerLayout,
+                ResidentBytes: residentBytes,
+                SlotBytes: slots.Sum(s => s.Tensors.Sum(TensorPointer.Bytes)),
+                PinnedBytes: blocks.Sum(b => b?.Bytes ?? 0));
         }
-        long residentBytes = model.parameters().Select(p => (Tensor)p).Concat(model.buffers()).Sum(TensorPointer.Bytes);
-        Report = new OffloadReport(allBlocks.Count, chosen, layouts.Count, slotsPerLayout,
-            ResidentBytes: residentBytes,
-            SlotBytes: slots.Sum(s => s.Tensors.Sum(TensorPointer.Bytes)),
-            PinnedBytes: blocks.Sum(b => b?.Bytes ?? 0));
-        Execute(plan.Start());
+        catch { Dispose(); throw; }
+        StartWhenFilled();
     }
 
     /// <summary>
     /// Offloads round(<paramref name="percent"/> × blocks) of <paramref name="model"/>'s blocks (spread, see
     /// <see cref="OffloadPlan.ChooseBlocks"/>) and installs itself as the model's <see cref="Flux2Transformer.Residency"/>.
-    /// The model's other weights must already be on the CUDA device; offloaded blocks may be on the GPU (their memory
-    /// is released to libtorch's allocator) or on the CPU (they never touch the GPU except through a slot).
+    /// Everything else of the model must already be on the CUDA device. An offloaded block on the GPU is copied to
+    /// pinned memory and its GPU memory released to the driver; one built in CPU memory (<see cref="Build"/>) keeps its
+    /// constructor's values and must then be filled on the GPU through <see cref="Fill"/> before the first forward.
     /// Training with offloading needs gradient checkpointing (<see cref="Flux2Transformer.GradientCheckpointing"/>).
     /// </summary>
     /// <param name="slotsPerLayout">GPU slots per block layout (double- and single-stream blocks differ): 2 lets one
@@ -89,8 +99,7 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
     public static BlockOffloader Attach(Flux2Transformer model, double percent, int slotsPerLayout = 2, bool measureCopies = false)
     {
         var device = model.x_embedder.weight.device;
-        if (device.type != DeviceType.CUDA)
-            throw new InvalidOperationException($"layer offloading needs CUDA: the transformer is on {device} (set the device to cuda, or turn model.layer_offloading off)");
+        RequireCuda(device);
         if (model.Residency is not null) throw new InvalidOperationException("the transformer already has a block residency hook (layer offloading attached twice?)");
         if (slotsPerLayout is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(slotsPerLayout), slotsPerLayout, "use 2 or 3 GPU slots per block layout");
         // The copy stream and events belong to the current device's context: make it the model's device (cuda:1 in a
@@ -98,10 +107,125 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
         Flux2.Native.CudaRuntime.SetDevice(Math.Max(0, (int)device.index));
         CudaDriver.EnsureContext("layer offloading");
         var all = model.transformer_blocks.Cast<nn.Module>().Concat(model.single_transformer_blocks).ToList();
-        var offloader = new BlockOffloader(model, all, OffloadPlan.ChooseBlocks(all.Count, percent), slotsPerLayout, measureCopies);
+        var chosen = OffloadPlan.ChooseBlocks(all.Count, percent);
+        RequireResidentOn(device, model, chosen);
+        var offloader = new BlockOffloader(model, all, chosen, slotsPerLayout, measureCopies);
         model.Residency = offloader;
         CachedGpuMemory.Release(device); // the offloaded blocks' former GPU storage, if they were loaded there
         return offloader;
+    }
+
+    /// <summary>
+    /// A transformer whose offloaded blocks never exist on the GPU whole (issue 6, tier A: FLUX.2-dev on a 24 GB card):
+    /// the resident parts are built on <paramref name="device"/>, the blocks that <see cref="OffloadPlan.ChooseBlocks"/>
+    /// picks for <paramref name="percent"/> in CPU memory (untouched <c>torch.empty</c> pages), then <see cref="Attach"/>
+    /// gives them pinned buffers, and <paramref name="fill"/> writes the weights, e.g. <c>RandomInit.Apply(model, seed,
+    /// offloader)</c> or <c>ModuleLoader.Load(model, source, offloaded: offloader)</c>, which fill each offloaded block in
+    /// a GPU slot (<see cref="Fill"/>). Peak GPU memory: resident weights + slots + the fill's temporaries of one layer.
+    /// On failure everything built is disposed.
+    /// </summary>
+    public static (Flux2Transformer Model, BlockOffloader Offloader) Build(TransformerConfig config, Device device, ScalarType? dtype, QuantType? quant,
+                                                                           double percent, Action<Flux2Transformer, BlockOffloader> fill, int slotsPerLayout = 2)
+    {
+        RequireCuda(device);
+        var host = OffloadPlan.ChooseBlocks(config.NumLayers + config.NumSingleLayers, percent);
+        var model = new Flux2Transformer(config, device, dtype, quant, hostBlocks: host);
+        BlockOffloader? offloader = null;
+        try
+        {
+            offloader = Attach(model, percent, slotsPerLayout);
+            fill(model, offloader);
+            offloader.RequireFilled();
+            CachedGpuMemory.Release(device); // the fills' float temporaries
+            return (model, offloader);
+        }
+        catch
+        {
+            offloader?.Dispose();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    static void RequireCuda(Device device)
+    {
+        if (device.type != DeviceType.CUDA)
+            throw new InvalidOperationException($"layer offloading needs CUDA: the transformer is on {device} (set the device to cuda, or turn model.layer_offloading off)");
+    }
+
+    /// <summary>Everything but the offloaded blocks must be on the device: a block left in CPU memory (built for another
+    /// percentage?) would fail deep inside the first forward.</summary>
+    static void RequireResidentOn(Device device, Flux2Transformer model, int[] chosen)
+    {
+        int doubles = model.Config.NumLayers;
+        var offloaded = chosen.Select(i => i < doubles ? $"transformer_blocks.{i}." : $"single_transformer_blocks.{i - doubles}.").ToList();
+        var elsewhere = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(model.named_buffers())
+            .Where(p => !offloaded.Any(prefix => p.Item1.StartsWith(prefix, StringComparison.Ordinal)))
+            .Where(p => p.Item2.device_type != device.type || p.Item2.device_index != device.index)
+            .Select(p => p.Item1).ToList();
+        if (elsewhere.Count > 0)
+            throw new InvalidOperationException($"layer offloading: {elsewhere.Count} weights that stay resident are not on {device} (e.g. '{elsewhere[0]}'); " +
+                $"only the offloaded blocks [{string.Join(",", chosen)}] may be built elsewhere (the same offloaded percentage at build and attach?)");
+    }
+
+    /// <summary>
+    /// Fills offloaded block <paramref name="module"/> on the GPU: its current bytes are copied into a free slot of its
+    /// layout, its tensors pointed at the slot (as <see cref="Enter"/> does), <paramref name="fill"/> runs (kernels on the
+    /// compute stream: random init, a checkpoint's tensors copied and quantized), and the slot is copied back into the
+    /// block's pinned buffer. Only before the first forward; once every block built in CPU memory has been filled, the
+    /// first blocks are prefetched.
+    /// </summary>
+    public void Fill(nn.Module module, Action fill)
+    {
+        lock (gate)
+        {
+            if (disposed) throw new ObjectDisposedException(nameof(BlockOffloader));
+            if (!byModule.TryGetValue(module, out var block)) throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
+            if (started) throw new InvalidOperationException($"block {block.Index}: offloaded blocks are filled before streaming starts (it starts once " +
+                                                             "every block built in CPU memory is filled), not after: the slots then hold prefetched blocks");
+            CudaDriver.EnsureContext("layer offloading");
+            int slotIndex = Enumerable.Range(0, slots.Length).First(s => plan.PoolOfSlot(s) == plan.PoolOf(block.Index));
+            var slot = slots[slotIndex];
+            Execute([new SlotLoad(block.Index, slotIndex)]);
+            block.PointAt(slot.Tensors);
+            CudaDriver.Wait(CudaDriver.ComputeStream, slot.Loaded);
+            try
+            {
+                fill();
+                block.CopyFromDevice(slot.Tensors);
+            }
+            finally
+            {
+                CudaDriver.Record(slot.Released, CudaDriver.ComputeStream);
+                block.PointAt(block.DTypes.Select(t => placeholders[t]).ToList());
+            }
+            unfilled.Remove(block.Index);
+        }
+        StartWhenFilled();
+    }
+
+    public bool IsOffloaded(nn.Module module) => byModule.ContainsKey(module);
+
+    public IReadOnlyDictionary<string, long[]> ShapesOf(nn.Module module) =>
+        byModule.TryGetValue(module, out var b) ? b.Names.Zip(b.Shapes).ToDictionary(x => x.First, x => x.Second)
+                                                : throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
+
+    void RequireFilled()
+    {
+        if (unfilled.Count > 0)
+            throw new InvalidOperationException($"layer offloading: blocks [{string.Join(",", unfilled.Order())}] were built in CPU memory but never filled " +
+                "(fill them through the offloader: RandomInit.Apply(model, seed, offloader) or ModuleLoader.Load(model, source, offloaded: offloader))");
+    }
+
+    /// <summary>The first forward's blocks are copied ahead, once every offloaded block holds its weights.</summary>
+    void StartWhenFilled()
+    {
+        lock (gate)
+        {
+            if (started || disposed || unfilled.Count > 0) return;
+            started = true;
+            Execute(plan.Start());
+        }
     }
 
     public void Enter(int index, bool recompute)
@@ -114,6 +238,7 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
         lock (gate)
         {
             if (disposed) throw new ObjectDisposedException(nameof(BlockOffloader));
+            RequireFilled();
             CudaDriver.EnsureContext("layer offloading"); // Exit of a recompute runs on autograd's device thread
             var (slot, loads) = plan.Enter(index, recompute, grad);
             Execute(loads);
@@ -199,7 +324,9 @@ public sealed class BlockOffloader : IBlockResidency, IDisposable
             foreach (var b in blocks)
             {
                 if (b is null) continue;
-                b.PointAt(b.DTypes.Select(t => placeholders[t]).ToList());
+                // Off any slot before the slots go (a block whose attach failed half-way may still be in CPU memory).
+                if (b.Tensors.All(t => t.device_type == DeviceType.CUDA) && b.DTypes.All(placeholders.ContainsKey))
+                    b.PointAt(b.DTypes.Select(t => placeholders[t]).ToList());
                 b.Dispose();
             }
             foreach (var (s, e, _) in timedCopies) { CudaDriver.DestroyEvent(s); CudaDriver.DestroyEvent(e); }

@@ -13,8 +13,10 @@ sealed class OffloadedBlock : IDisposable
 {
     const long Align = 256; // keeps every tensor's host copy on a DMA-friendly boundary
 
+    readonly nn.Module module;
     public int Index { get; }
-    public Tensor[] Tensors { get; }
+    /// <summary>The block's tensor objects; their storage is swapped (<see cref="PointAt"/>), the objects stay.</summary>
+    public Tensor[] Tensors { get; private set; }
     public string[] Names { get; }
     public long[] Offsets { get; }
     public long Bytes { get; }
@@ -27,9 +29,10 @@ sealed class OffloadedBlock : IDisposable
     public OffloadedBlock(int index, nn.Module block)
     {
         Index = index;
-        var named = block.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(block.named_buffers()).ToArray();
-        Names = named.Select(n => n.Item1).ToArray();
-        Tensors = named.Select(n => n.Item2).ToArray();
+        module = block;
+        var named = Named();
+        Names = named.Select(n => n.Name).ToArray();
+        Tensors = named.Select(n => n.Tensor).ToArray();
         Shapes = Tensors.Select(t => t.shape).ToArray();
         DTypes = Tensors.Select(t => t.dtype).ToArray();
         foreach (var (name, t) in named)
@@ -45,12 +48,26 @@ sealed class OffloadedBlock : IDisposable
             offset += (TensorPointer.Bytes(Tensors[i]) + Align - 1) / Align * Align;
         }
         Bytes = offset;
-        Layout = string.Join(";", named.Select(n => $"{n.Item1}:{n.Item2.dtype}[{string.Join(",", n.Item2.shape)}]"));
+        Layout = string.Join(";", named.Select(n => $"{n.Name}:{n.Tensor.dtype}[{string.Join(",", n.Tensor.shape)}]"));
     }
 
-    /// <summary>Copies every tensor into a new pinned host buffer, wherever the tensor lives (GPU or CPU).</summary>
-    public unsafe void CopyToPinnedHost()
+    (string Name, Tensor Tensor)[] Named() =>
+        module.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(module.named_buffers()).ToArray();
+
+    /// <summary>True when the block was built in CPU memory (<see cref="BlockOffloader.Build"/>): it reaches the device
+    /// only through a GPU slot and must be filled there (<see cref="BlockOffloader.Fill"/>) before it runs.</summary>
+    public bool BuiltOnHost => Tensors.All(t => t.device_type == DeviceType.CPU);
+
+    /// <summary>
+    /// Copies every tensor into a new pinned host buffer, wherever the block lives (GPU or CPU), then points the
+    /// tensors at <paramref name="placeholders"/> (empty tensors on <paramref name="device"/>, one per dtype), which
+    /// frees the block's own storage. A block in CPU memory is first moved to the device as empty tensors:
+    /// <c>Tensor.set_</c> cannot move a tensor between devices, and its slot tensors will be on the device.
+    /// </summary>
+    public unsafe void MoveToPinnedHost(Device device, IReadOnlyDictionary<ScalarType, Tensor> placeholders)
     {
+        var onDevice = Tensors.Select(t => t.device_type == device.type).Distinct().ToList();
+        if (onDevice.Count > 1) throw new InvalidOperationException($"block {Index}: its tensors are partly on {device} and partly elsewhere");
         Host = CudaDriver.AllocPinned(Math.Max(Bytes, 1));
         for (int i = 0; i < Tensors.Length; i++)
         {
@@ -61,6 +78,26 @@ sealed class OffloadedBlock : IDisposable
             if (t.device_type == DeviceType.CUDA) CudaDriver.CopyToHost(dst, TensorPointer.Of(t), n);
             else if (t.device_type == DeviceType.CPU) Buffer.MemoryCopy((void*)TensorPointer.Of(t), (void*)dst, n, n);
             else throw new InvalidOperationException($"block {Index}: '{Names[i]}' is on {t.device}; expected CPU or CUDA");
+        }
+        if (Tensors[0].device_type != device.type)
+        {
+            using (var _ = NewDisposeScope())
+                PointAt(DTypes.Select(t => empty(new long[] { 0 }, t, CPU)).ToList());
+            module.to(device);   // new (empty) parameter objects on the device, re-pointed by the module's fields
+            Tensors = Named().Select(n => n.Tensor).ToArray();
+            foreach (var t in Tensors) t.DetachFromDisposeScope();   // they belong to the module, not to a caller's scope
+        }
+        PointAt(DTypes.Select(t => placeholders[t]).ToList());
+    }
+
+    /// <summary>Copies <paramref name="slot"/> (the block's layout, on the GPU) into the pinned host buffer: synchronous,
+    /// ordered after the work already queued on the compute stream.</summary>
+    public void CopyFromDevice(IReadOnlyList<Tensor> slot)
+    {
+        for (int i = 0; i < Tensors.Length; i++)
+        {
+            long n = TensorPointer.Bytes(slot[i]);
+            if (n > 0) CudaDriver.CopyToHost(Host + (nint)Offsets[i], TensorPointer.Of(slot[i]), n);
         }
     }
 
