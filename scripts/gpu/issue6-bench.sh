@@ -20,13 +20,28 @@ for group in "${@:-all}"; do
     te|all) one "te-write-random" bench text-encoder --layers 30 --write-random /tmp/flux2-te30
             one "te-fp8-streamed" bench text-encoder --layers 30 --tokens 512 --from /tmp/flux2-te30 --qtype qfloat8
             rm -rf /tmp/flux2-te30 ;;&
-    lowvram|all) # the micro job on the GPU with and without model.low_vram: it must train and sample the same way
-      for lv in false true; do
-        sed -e "s#training_folder: output#training_folder: /tmp/lowvram-$lv#" -e "s#device: cpu#device: cuda#" -e "s#steps: 300#steps: 40#" \
-            -e "s#arch: flux2#arch: flux2, low_vram: $lv#" "$ROOT/datasets-sample/midnight_tarot.yaml" > /tmp/lowvram-$lv.yaml
-        echo "=== lowvram-$lv: flux2 train (micro, 40 steps, low_vram $lv)"
-        timeout "${FLUX2_BENCH_TIMEOUT:-300}" "$RUN" train /tmp/lowvram-$lv.yaml --no-eval > "$DEST/lowvram-$lv.txt" 2>&1; echo "exit $?"
-        grep -E "low_vram|step 40" "$DEST/lowvram-$lv.txt" | tail -3
+    lowvram|all) # the micro job on the GPU, 40 steps: low_vram and layer offloading must train exactly as without
+      # name | model keys | train keys ("key: value" separated by ';', added under model: / train:)
+      variants=("plain||" "lowvram|low_vram: true|" "checkpointed||gradient_checkpointing: true"
+                "offload|layer_offloading: true;layer_offloading_transformer_percent: 0.5|gradient_checkpointing: true")
+      for v in "${variants[@]}"; do
+        IFS='|' read -r name model train <<< "$v"
+        sed -e "s#training_folder: output#training_folder: /tmp/micro-$name#" -e "s#device: cpu#device: cuda#" -e "s#steps: 300#steps: 40#" \
+            -e "/gradient_checkpointing: false/d" "$ROOT/datasets-sample/midnight_tarot.yaml" > /tmp/micro-$name.yaml
+        python3 - /tmp/micro-$name.yaml "$model" "$train" <<'PY'
+import sys
+path, model, train = sys.argv[1:4]
+lines = open(path).read().split("\n")
+def add(after, keys):
+    i = next(n for n, l in enumerate(lines) if l.strip() == after)
+    indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
+    for k in reversed([k for k in keys.split(";") if k]): lines.insert(i + 1, indent + k)
+add("arch: flux2", model); add("batch_size: 1", train)
+open(path, "w").write("\n".join(lines))
+PY
+        echo "=== micro-$name: flux2 train (micro, 40 steps; model: ${model:-as shipped}; train: ${train:-as shipped})"
+        timeout "${FLUX2_BENCH_TIMEOUT:-300}" "$RUN" train /tmp/micro-$name.yaml --no-eval > "$DEST/micro-$name.txt" 2>&1; echo "exit $?"
+        grep -E "low_vram|offload|step 40" "$DEST/micro-$name.txt" | tail -3
       done ;;&
     *) ;;
   esac

@@ -16,6 +16,10 @@ public static class CachedGpuMemory
     public static void Release(Device device)
     {
         if (device.type != DeviceType.CUDA) return;
+        // With expandable segments (our default, Native/TorchRuntime) a too-large request first maps physical memory
+        // until the device is full (measured: a 79 GiB NVML peak on an 80 GB H100) before it fails; and the freed
+        // memory of such a segment is reused by later allocations without fragmentation anyway. So nothing is done.
+        if (Flux2.Native.TorchRuntime.AllocatorConf.Contains("expandable_segments:true", StringComparison.OrdinalIgnoreCase)) return;
         long tooLarge = (Flux2.Native.CudaDriver.DeviceTotalBytes() ?? (1L << 40)) + (1L << 30);
         try { using var _ = empty(new long[] { tooLarge }, ScalarType.Byte, device); }
         catch (Exception e) when (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)) { }
