@@ -41,7 +41,11 @@ open(path, "w").write("\n".join(lines))
 PY
         echo "=== micro-$name: flux2 train (micro, 40 steps; model: ${model:-as shipped}; train: ${train:-as shipped})"
         timeout "${FLUX2_BENCH_TIMEOUT:-300}" "$RUN" train /tmp/micro-$name.yaml --no-eval > "$DEST/micro-$name.txt" 2>&1; echo "exit $?"
-        grep -E "low_vram|offload|step 40" "$DEST/micro-$name.txt" | tail -3
+        lora=$(sed -n 's/^done in .* LoRA: //p' "$DEST/micro-$name.txt")
+        # The LoRA's tensor bytes (the safetensors data after the JSON header): equal hashes = bit-identical training.
+        [[ -f $lora ]] && python3 -c 'import hashlib,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; print("lora data sha256", hashlib.sha256(b[8+n:]).hexdigest())' "$lora" \
+          | tee -a "$DEST/micro-$name.txt"
+        grep -aoE "train loss [0-9.]+" "$DEST/micro-$name.txt" | tail -1
       done ;;&
     *) ;;
   esac
