@@ -10,6 +10,14 @@ public class LoraDropoutTests
     static LoraAdapter Adapter(double dropout, ulong seed) =>
         new(ones(2, 8), ones(3, 2), 1.0) { Dropout = dropout, DropoutGenerator = new Generator(seed) };
 
+    /// <summary>The adapter's update alone: added in place to a zero output.</summary>
+    static Tensor Delta(LoraAdapter a, Tensor x)
+    {
+        var y = zeros(x.shape[0], a.Up.shape[0]);
+        a.AddTo(y, x);
+        return y;
+    }
+
     [Fact]
     public void DropsOnlyWhileGradientsAreRecordedAndReplaysWithTheSameGeneratorState()
     {
@@ -18,15 +26,15 @@ public class LoraDropoutTests
         var a = Adapter(0.5, 3);
         using (no_grad())
         {
-            using var eval = a.Delta(x);
+            using var eval = Delta(a, x);
             Assert.Equal(16f, eval.max().item<float>()); // no dropout: 8 ones summed twice
             Assert.Equal(16f, eval.min().item<float>());
         }
         using var state = a.DropoutGenerator!.get_state();
-        using var first = a.Delta(x);
+        using var first = Delta(a, x);
         Assert.True(first.min().item<float>() < 16f || first.max().item<float>() > 16f, "some inputs must be dropped and the rest rescaled");
         a.DropoutGenerator.set_state(state);
-        using var replay = a.Delta(x);
+        using var replay = Delta(a, x);
         Assert.True(first.eq(replay).all().item<bool>());
     }
 
@@ -37,7 +45,24 @@ public class LoraDropoutTests
         using var x = randn(4, 8);
         var a = Adapter(0, 3);
         using var expected = x.matmul(ones(8, 2)).matmul(ones(2, 3));
-        using var got = a.Delta(x);
+        using var got = Delta(a, x);
         Assert.True(got.allclose(expected));
+    }
+
+    /// <summary>The fused update (one GEMM with beta = 1) adds Scale · B A x to what the base layer produced, for a
+    /// batched [B, T, in] input too.</summary>
+    [Fact]
+    public void TheUpdateIsAddedScaledToTheBaseOutput()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var x = randn(2, 5, 8);
+        using var down = randn(3, 8);
+        using var up = randn(6, 3);
+        var a = new LoraAdapter(down, up, 0.25);
+        using var baseOut = randn(2, 5, 6);
+        using var y = baseOut.clone();
+        a.AddTo(y, x);
+        using var expected = baseOut + 0.25 * x.matmul(down.t()).matmul(up.t());
+        Assert.True(y.allclose(expected, rtol: 1e-5, atol: 1e-5));
     }
 }
