@@ -30,7 +30,7 @@ public sealed class VaePretrainer(AutoencoderKLFlux2 vae, CaptionedImageSource c
             var z = dist.Mean + dist.Std * randn_like(dist.Mean);
             var recon = vae.Decode(z);
             var rec = nn.functional.mse_loss(recon, images);
-            var kl = 0.5 * (dist.Mean.pow(2) + dist.Std.pow(2) - 1 - dist.LogVar).mean();
+            var kl = 0.5 * (dist.Mean.square() + dist.Std.square() - 1 - dist.LogVar).mean();
             var loss = rec + KlWeight * kl * dist.Mean.shape[1];
             optimizer.zero_grad();
             loss.backward();

@@ -32,8 +32,8 @@ public sealed record LossFunction(LossType Type = LossType.Mse, double PseudoHub
         var elementwise = Type switch
         {
             LossType.Mae => diff.abs(),
-            LossType.PseudoHuber => (diff.pow(2) + PseudoHuberC * PseudoHuberC).sqrt() - PseudoHuberC,
-            _ => diff.pow(2),
+            LossType.PseudoHuber => (diff.square() + PseudoHuberC * PseudoHuberC).sqrt() - PseudoHuberC,
+            _ => diff.square(),
         };
         var dims = Enumerable.Range(1, (int)elementwise.dim() - 1).Select(d => (long)d).ToArray();
         return (dims.Length == 0 ? elementwise : elementwise.mean(dims)).MoveToOuterDisposeScope();

@@ -25,6 +25,6 @@ public static class OutputPreservation
             finally { network.Enabled = true; }
         }
         var withLora = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance, references);
-        return ((withLora - prior).pow(2).mean() * multiplier).MoveToOuterDisposeScope();
+        return ((withLora - prior).square().mean() * multiplier).MoveToOuterDisposeScope();
     }
 }
