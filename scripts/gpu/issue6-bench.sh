@@ -19,6 +19,8 @@ for group in "${@:-all}"; do
     memory|all) one "memory-C-512-200" bench train --tier C --size 512 --rank 32 --memory-steps 200 ;;&
     te|all) one "te-write-random" bench text-encoder --layers 30 --write-random /tmp/flux2-te30
             one "te-fp8-streamed" bench text-encoder --layers 30 --tokens 512 --from /tmp/flux2-te30 --qtype qfloat8
+            # model.low_vram's way: weights in CPU memory, one decoder layer at a time on the GPU
+            one "te-fp8-low-vram" bench text-encoder --layers 30 --tokens 512 --from /tmp/flux2-te30 --qtype qfloat8 --low-vram
             rm -rf /tmp/flux2-te30 ;;&
     lowvram|all) # the micro job on the GPU, 40 steps: low_vram and layer offloading must train exactly as without
       # name | model keys | train keys ("key: value" separated by ';', added under model: / train:)

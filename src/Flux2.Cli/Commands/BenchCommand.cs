@@ -23,10 +23,11 @@ public static class BenchCommand
           first run unquantized once and the relative error of the output, ||y_q - y|| / ||y||, is printed.
         ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
                               [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3] [--qtype qfloat8|qint8]
-                              [--write-random DIR | --from DIR]
+                              [--write-random DIR | --from DIR [--low-vram]]
           --write-random DIR: build the encoder with random weights and stream it to DIR (config.json +
           model.safetensors, one tensor at a time), then stop. --from DIR: load it from there instead of building
-          (with --qtype quantized while loading, one tensor at a time; peak process RAM is printed).
+          (with --qtype quantized while loading, one tensor at a time; peak process RAM is printed). --low-vram: load
+          it into CPU memory and encode on the device one decoder layer at a time, as model.low_vram does in training.
           Random weights, built directly on the device (no download). Prints parameters, time, peak GPU memory.
         """ + "\n" + BenchTrainCommand.Help + "\n" + BenchOptimizerCommand.Help + "\n" + BenchOffloadCommand.Help;
 
@@ -60,7 +61,9 @@ public static class BenchCommand
         var (device, dtype, steps) = Common(args);
         var quant = args.Get("qtype") is string q ? ParseQuant(q) : null;
         string? writeTo = args.Get("write-random"), from = args.Get("from");
+        bool lowVram = args.Flag("low-vram");
         args.EnsureAllUsed();
+        if (lowVram && (from is null || device.type != DeviceType.CUDA)) throw new UserError("bench: --low-vram needs --from DIR and a CUDA --device (the weights wait in CPU memory, the layers run on the GPU)");
         if (layers < 1 || layers > config.NumHiddenLayers) throw new UserError($"bench: --layers must be 1..{config.NumHiddenLayers}");
         if (writeTo is not null && (from is not null || quant is not null)) throw new UserError("bench: --write-random writes bf16 random weights; use it alone, then --from with --qtype");
         int[] outLayers = layers >= 30 ? Flux2PromptEncoder.DefaultOutLayers : new[] { layers };
@@ -72,7 +75,9 @@ public static class BenchCommand
             if (from is not null)
             {
                 if (!File.Exists(Path.Combine(from, "config.json"))) throw new UserError($"bench: --from {from}: no config.json there (write one with --write-random {from})");
-                return Flux2PromptEncoder.FromFolder(from, outLayers, device, dtype, quant);
+                var loaded = Flux2PromptEncoder.FromFolder(from, outLayers, lowVram ? CPU : device, dtype, quant);
+                if (lowVram) loaded.Model.StreamLayersTo = device; // Flux2Models.InUse does this under model.low_vram
+                return loaded;
             }
             var built = new Flux2PromptEncoder(config, outLayers, device, dtype, quant);
             RandomInit.Apply(built.Model, seed: 0);
@@ -82,7 +87,7 @@ public static class BenchCommand
         Sync(device);
         long parameters = encoder.Model.parameters().Sum(p => p.numel());
         string how = from is not null ? $"loaded from {from}" : "built";
-        o.WriteLine($"{how}: Mistral text encoder, {layers} of {config.NumHiddenLayers} layers, on {device} ({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} s: " +
+        o.WriteLine($"{how}: Mistral text encoder, {layers} of {config.NumHiddenLayers} layers, on {(lowVram ? $"cpu, layers streamed to {device}" : device.ToString())} ({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} s: " +
                     $"{parameters:N0} parameters (formula {config.ParameterCount(layers):N0}); peak process RAM {PeakRssGiB():F1} GiB" +
                     (mem != null ? $", GPU {mem.UsedGiB:F1} GiB" : ""));
         if (writeTo is not null)

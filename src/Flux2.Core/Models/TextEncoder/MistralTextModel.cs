@@ -1,3 +1,4 @@
+using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -57,6 +58,14 @@ public sealed class MistralTextModel : nn.Module
         return key.StartsWith("embed_tokens.", StringComparison.Ordinal);
     }
 
+    /// <summary>Run on this device with the weights left where they are (CPU memory), each decoder layer copied over
+    /// only while it computes (<see cref="StreamedToDevice"/>; low_vram's prompt encoding next to a loaded transformer).
+    /// The token embedding table stays put too: the lookup is done there and only the [B, L, hidden] result moves.
+    /// Null: everything runs where the weights are.</summary>
+    public Device? StreamLayersTo { get; set; }
+
+    IDisposable? OnDevice(nn.Module part) => StreamLayersTo is { } d ? StreamedToDevice.While(part, d) : null;
+
     /// <summary>Hidden states at <paramref name="indices"/> (see the class remarks), each [B, L, hidden].</summary>
     /// <param name="inputIds">int64 [B, L]</param>
     /// <param name="attentionMask">[B, L], 1 = token, 0 = padding (any integer/bool dtype); null = no padding.</param>
@@ -72,9 +81,9 @@ public sealed class MistralTextModel : nn.Module
         var last = indices.Max();
 
         using var scope = NewDisposeScope();
-        var device = embed_tokens.weight!.device;
+        var device = StreamLayersTo ?? embed_tokens.weight!.device;
         var (b, l) = (inputIds.shape[0], inputIds.shape[1]);
-        var x = embed_tokens.forward(inputIds.to(device));
+        var x = embed_tokens.forward(inputIds.to(embed_tokens.weight!.device)).to(device);
         var (cos, sin) = MistralRotaryEmbedding.CosSin(l, Config.HeadDim, Config.RopeTheta, device, x.dtype);
         var allowed = AttentionMask(attentionMask?.to(device), b, l, device);
 
@@ -87,8 +96,10 @@ public sealed class MistralTextModel : nn.Module
         Keep(0, x);
         for (var i = 0; i < last; i++)
         {
-            x = layers[i].forward(x, cos, sin, allowed);
-            Keep(i + 1, i + 1 == Config.NumHiddenLayers && norm is not null ? norm.forward(x) : x);
+            using (OnDevice(layers[i])) x = layers[i].forward(x, cos, sin, allowed);
+            if (i + 1 == Config.NumHiddenLayers && norm is not null)
+                using (OnDevice(norm)) Keep(i + 1, norm.forward(x));
+            else Keep(i + 1, x);
         }
         return found.Select(t => t!).ToArray();
     }
