@@ -53,6 +53,10 @@ def main(folders):
     te_ram, te_ms = num(r"peak process RAM ([\d.]+) GiB", te), num(r"median ([\d.]+) ms", te)
     lines.append(f"5. text encoder fp8, 512 tokens, streamed: peak {te_peak} GiB (<= 30), {te_ms} ms per encode, peak process RAM {te_ram} GiB "
                  f"-> {verdict(None if te_peak is None else te_peak <= 30)}")
+    low = s.get("te-fp8-low-vram")
+    low_peak, low_ms = num(r"peak GPU memory ([\d.]+) GiB", low), num(r"median ([\d.]+) ms", low)
+    lines.append(f"   text encoder fp8 with model.low_vram (weights in CPU memory, one layer at a time on the GPU): "
+                 f"peak {low_peak} GiB, {low_ms} ms per encode")
     m = s.get("memory-C-512-200")
     change = num(r"change since step 10: ([-+\d.]+) GiB", m)
     lines.append(f"6. memory step 10 -> 200: change {change} GiB (flat: |change| < 0.1) -> {verdict(None if change is None else abs(change) < 0.1)}")
