@@ -42,6 +42,8 @@ public static class OutOfMemoryAdvice
         }
         if (!t.GradientCheckpointing)
             advice.Add(new("train.gradient_checkpointing", "false", "true", "recompute block activations in the backward pass instead of keeping them"));
+        else if (!t.GradientCheckpointingCpuOffload)
+            advice.Add(new("train.gradient_checkpointing_cpu_offload", "false", "true", "each block's saved inputs wait in CPU memory (~3 GiB at FLUX.2-dev 1024²)"));
         if (t.BatchSize > 1)
             advice.Add(new("train.batch_size", Num(t.BatchSize), "1", $"one image per forward; with gradient_accumulation {t.BatchSize * t.GradientAccumulationSteps} the effective batch stays the same"));
         if (!m.Quantize)

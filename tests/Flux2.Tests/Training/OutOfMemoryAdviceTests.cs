@@ -62,6 +62,16 @@ public class OutOfMemoryAdviceTests
         Assert.Contains(key, Advice(Job()).Keys); // and it is suggested when not already made
     }
 
+    [Fact]
+    public void WithCheckpointingOnKeepingItsInputsOnTheGpuIsTheNextThingToChange()
+    {
+        var kept = Advice(Job(p => { p.Train.GradientCheckpointing = true; p.Train.GradientCheckpointingCpuOffload = false; }));
+        Assert.Equal("true", kept["train.gradient_checkpointing_cpu_offload"]);
+        Assert.DoesNotContain("train.gradient_checkpointing", kept.Keys);
+        Assert.DoesNotContain("train.gradient_checkpointing_cpu_offload", Advice(Job(p => p.Train.GradientCheckpointing = true)).Keys); // on by default
+        Assert.DoesNotContain("train.gradient_checkpointing_cpu_offload", Advice(Job()).Keys); // checkpointing itself comes first
+    }
+
     [Theory]
     [InlineData(new[] { 512, 768, 1024 }, "[512, 768]")] // several sizes: drop the largest
     [InlineData(new[] { 1024 }, "[768]")]
