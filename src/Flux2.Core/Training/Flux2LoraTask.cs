@@ -66,6 +66,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
                                     $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}", device);
         log?.Invoke($"latents cached for {toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image variants");
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
+        PrefillTextCache(log);
         order = new BatchOrder(scan.Items, this.shard.GlobalBatch(p.Train.BatchSize), rng);
         timesteps = TimestepSampler.From(p.Train);
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
@@ -157,21 +158,36 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         order.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.data_order"), scan.Items, shard.GlobalBatch(p.Train.BatchSize));
     }
 
-    /// <summary>low_vram: the captions training draws (each item's, the trigger-only caption of caption dropout, their DOP
-    /// preservation twins) are encoded now while the text encoder is on the device, then the text encoder and the VAE
-    /// move to CPU memory; anything encoded or decoded later (samples, a caption not seen here) brings them back for that
-    /// call (<see cref="Flux2Models.InUse"/>).</summary>
+    /// <summary>The captions training draws: each item's, the trigger-only caption of caption dropout, their DOP
+    /// preservation twins. With the text cache on they are all encoded up front (<see cref="PrefillTextCache"/>).</summary>
+    List<string> TrainingCaptions()
+    {
+        var captions = scan.Items.Select(i => i.Caption).Append("")
+            .Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true)).ToList();
+        if (p.Train.DiffOutputPreservation)
+            captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList());
+        return captions.Distinct().ToList();
+    }
+
+    /// <summary>Captions encoded this many per text-encoder call: under low_vram each call streams every layer of the
+    /// encoder through the GPU once (15.5 s for Mistral-Small in fp8, docs/performance.md), so batching divides that.</summary>
+    const int CaptionBatch = 8;
+
+    /// <summary>Encodes every training caption now, in batches, the same way with or without low_vram (so both train
+    /// identically); under low_vram the text encoder streams its layers through the GPU meanwhile.</summary>
+    void PrefillTextCache(Action<string>? log)
+    {
+        if (textCache is null) return;
+        var captions = TrainingCaptions();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using (models.InUse(models.TextEncoder.Model)) textCache.Prefill(captions, CaptionBatch);
+        log?.Invoke($"text embeddings of {captions.Count} captions ready in {sw.Elapsed.TotalSeconds:F1} s ({textCache.Encoded} encoded, {textCache.ReadFromDisk} read from disk)");
+    }
+
+    /// <summary>low_vram: after the captions are cached, the text encoder and the VAE wait in CPU memory; anything encoded
+    /// or decoded later (samples, a caption not seen here) brings them back for that call (<see cref="Flux2Models.InUse"/>).</summary>
     void KeepIdlePartsOnCpu(Action<string>? log)
     {
-        if (textCache is not null)
-        {
-            using var encoderHere = models.InUse(models.TextEncoder.Model);
-            var captions = scan.Items.Select(i => i.Caption).Append("")
-                .Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true)).ToList();
-            if (p.Train.DiffOutputPreservation)
-                captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList());
-            foreach (var c in captions.Distinct()) _ = textCache[c];
-        }
         models.KeepIdlePartsOnCpu();
         log?.Invoke(models.Transformer.x_embedder.weight.device.type == DeviceType.CPU
             ? "low_vram: everything is on the CPU already (nothing to move)"

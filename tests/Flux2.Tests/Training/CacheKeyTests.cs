@@ -55,7 +55,7 @@ public class CacheKeyTests
         TorchRuntime.EnsureLoaded();
         var folder = TestPaths.TempDir();
         int calls = 0;
-        Tensor Encode(string c) { calls++; return full(new long[] { 1, 3, 2 }, (float)c.Length); }
+        Tensor Encode(IReadOnlyList<string> cs) { calls++; return stack(cs.Select(c => full(new long[] { 3, 2 }, (float)c.Length)).ToArray()); }
 
         using (var first = new TextEmbeddingCache(Encode, "m1", 512, folder))
         {
@@ -75,6 +75,29 @@ public class CacheKeyTests
             Assert.Equal((1, 0), (otherModel.Encoded, otherModel.ReadFromDisk));
         }
         Assert.Equal(3, calls); // two by the first run, none by the second, one for the other model
+    }
+
+    /// <summary>Up-front filling encodes the missing captions a batch per call (low_vram streams the whole encoder per
+    /// call), reads the ones on disk, and gives each caption its own [1, L, D] row.</summary>
+    [Fact]
+    public void PrefillEncodesTheMissingCaptionsInBatchesAndReadsTheRestFromDisk()
+    {
+        TorchRuntime.EnsureLoaded();
+        var folder = TestPaths.TempDir();
+        var batches = new List<int>();
+        Tensor Encode(IReadOnlyList<string> cs) { batches.Add(cs.Count); return stack(cs.Select(c => full(new long[] { 3, 2 }, (float)c.Length)).ToArray()); }
+        using (var first = new TextEmbeddingCache(Encode, "m1", 512, folder)) _ = first["a"];
+        using var cache = new TextEmbeddingCache(Encode, "m1", 512, folder);
+        cache.Prefill(new[] { "a", "bb", "ccc", "dddd", "eeeee", "bb", "ffffff" }, batchSize: 2);
+        Assert.Equal(new[] { 1, 2, 2, 1 }, batches);            // "a" by the first cache; then 5 new captions, 2 per call
+        Assert.Equal((5, 1), (cache.Encoded, cache.ReadFromDisk));
+        foreach (var c in new[] { "a", "bb", "ccc", "dddd", "eeeee", "ffffff" })
+        {
+            Assert.Equal(new long[] { 1, 3, 2 }, cache[c].shape);
+            Assert.Equal((float)c.Length, cache[c][0, 2, 1].item<float>());
+        }
+        Assert.Equal(4, batches.Count);                          // the indexer found everything cached
+        Assert.Throws<ArgumentOutOfRangeException>(() => cache.Prefill(new[] { "x" }, 0));
     }
 
     [Theory]

@@ -20,7 +20,7 @@ public static class TextCachePolicy
         if (!on) return null;
         var folder = p.Train.CacheTextEmbeddings ? Path.Combine(runFolder, "_text_embed_cache") : null;
         if (folder is not null) log?.Invoke($"text embeddings cached on disk in {folder}");
-        return new TextEmbeddingCache(c => models.EncodePrompts(new[] { c }), models.Origin, models.Tokenizer.MaxLength, folder, device);
+        return new TextEmbeddingCache(models.EncodePrompts, models.Origin, models.Tokenizer.MaxLength, folder, device);
     }
 
     public static (bool on, string? message) Decide(ProcessConfig p)
