@@ -84,6 +84,9 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
             var failed = children.FirstOrDefault(c => c.Process.HasExited && c.Process.ExitCode is not (0 or Interrupted));
             if (failed is not null)
             {
+                // A rank that stopped because it saw a peer fail may exit before the launcher has seen the peer's own
+                // exit (its watchdog reacts to a lost connection in milliseconds): report the rank that failed first.
+                if (failed.Process.ExitCode == PeerWatchdog.ExitCode) failed = FirstCause(children, TimeSpan.FromSeconds(2)) ?? failed;
                 var clock = Stopwatch.StartNew();
                 Say($"{command}: rank {failed.Rank} (pid {failed.Process.Id}) {Describe(failed.Process.ExitCode)}; stopping the other ranks");
                 StopAll(children.Where(c => c != failed && !c.Process.HasExited).ToList());
@@ -96,6 +99,19 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
                 return children.Any(c => c.Process.ExitCode == Interrupted) ? Interrupted : 0;
             }
             Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>A child that failed on its own (not with the watchdog's code), waiting up to <paramref name="grace"/>
+    /// for one to exit; null if none did.</summary>
+    static Child? FirstCause(List<Child> children, TimeSpan grace)
+    {
+        var until = DateTime.UtcNow + grace;
+        while (true)
+        {
+            var cause = children.FirstOrDefault(c => c.Process.HasExited && c.Process.ExitCode is not (0 or Interrupted or PeerWatchdog.ExitCode));
+            if (cause is not null || DateTime.UtcNow >= until) return cause;
+            Thread.Sleep(20);
         }
     }
 

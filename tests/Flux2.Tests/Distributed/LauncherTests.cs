@@ -32,6 +32,19 @@ public class LauncherTests
         Assert.Contains("Run the same command again to resume", error);
     }
 
+    /// <summary>A rank whose watchdog saw the peer die can exit before the launcher sees the peer's own exit (the race
+    /// a CI run hit): the rank that failed first is the one reported.</summary>
+    [Fact]
+    public void ARankStoppedByItsWatchdogDoesNotHideThePeerThatDied()
+    {
+        var (exit, _, error, _) = Launch(new LaunchPlan(2, MasterPort: 1234),
+            """if [ "$RANK" = 0 ]; then sleep 0.2; exit 3; fi; sleep 0.6; kill -9 $$""");
+        Assert.Equal(137, exit);
+        Assert.Contains("rank 1 (pid", error);
+        Assert.Contains("was killed by signal 9 (SIGKILL)", error);
+        Assert.DoesNotContain("rank 0 (pid", error);
+    }
+
     [Fact]
     public void AKilledRankIsNamedWithItsSignal()
     {
