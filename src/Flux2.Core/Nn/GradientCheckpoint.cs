@@ -46,7 +46,8 @@ public interface IReplayableState
 /// the backward pass reaches the block, it recomputes the block's forward with gradients on, runs
 /// <c>torch.autograd.backward</c> through that small graph (so the LoRA parameters inside accumulate their .grad) and
 /// hands the inputs' gradients on. Activation memory drops from every intermediate of every block to one block's
-/// inputs per block, at the cost of one more forward per block.
+/// inputs per block, at the cost of one more forward per block; with <see cref="CheckpointHooks.InputOffloader"/> those
+/// inputs wait in pinned host memory instead (<see cref="CheckpointInputOffloader"/>).
 /// <para>Built on <see cref="autograd.MultiTensorFunction{T}"/>. Things PyTorch's version gets wrong or TorchSharp makes
 /// tricky, handled here:</para>
 /// <list type="bullet">
