@@ -162,8 +162,9 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     /// preservation twins. With the text cache on they are all encoded up front (<see cref="PrefillTextCache"/>).</summary>
     List<string> TrainingCaptions()
     {
-        var captions = scan.Items.Select(i => i.Caption).Append("")
-            .Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true)).ToList();
+        var texts = scan.Items.Select(i => i.Caption);
+        if (p.Datasets.Any(d => d.CaptionDropoutRate > 0)) texts = texts.Append(""); // a dropped caption: the trigger alone
+        var captions = texts.Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true)).ToList();
         if (p.Train.DiffOutputPreservation)
             captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList());
         return captions.Distinct().ToList();
