@@ -132,6 +132,10 @@ public static class GradientCheckpoint
         ThrowIfBackwardFailed();
     }
 
+    /// <summary>For a forward whose graph is dropped without a backward pass (a step skipped for a non-finite loss): its
+    /// blocks' offloaded inputs are given back now rather than at the next <see cref="Backward"/>.</summary>
+    public static void DiscardForward() => CurrentSession.ReclaimStashes();
+
     /// <summary>For callers that run <c>backward()</c> themselves: throws, once, what a recompute of a block whose forward
     /// ran on this thread failed with.</summary>
     public static void ThrowIfBackwardFailed()

@@ -104,7 +104,7 @@ public sealed partial class Trainer
         {
             var micro = task.Loss(step);
             double value = micro.Loss.item<float>();
-            if (!double.IsFinite(value)) { finite = false; continue; }
+            if (!double.IsFinite(value)) { finite = false; GradientCheckpoint.DiscardForward(); continue; }
             GradientCheckpoint.Backward(micro.Loss / options.GradientAccumulation); // rethrows a failed block recompute
             lossSum += value; tSum += micro.MeanTimestep;
         }

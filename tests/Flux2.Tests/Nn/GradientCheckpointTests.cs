@@ -279,6 +279,22 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         rig.Model.CheckpointInputOffload = null;
     }
 
+    /// <summary>A step skipped for a non-finite loss drops its graph without a backward pass: the trainer gives that
+    /// forward's stashes back at once (<see cref="GradientCheckpoint.DiscardForward"/>).</summary>
+    [Fact]
+    public void ADiscardedForwardGivesItsStashesBackAtOnce()
+    {
+        using var rig = new Rig(dropout: 0);
+        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
+        rig.Model.CheckpointInputOffload = offloader;
+        rig.Model.GradientCheckpointing = true;
+        using (var scope = NewDisposeScope()) rig.Forward();
+        Assert.True(offloader.Pending > 0);
+        GradientCheckpoint.DiscardForward();
+        Assert.Equal(0, offloader.Pending);
+        rig.Model.CheckpointInputOffload = null;
+    }
+
     [Fact]
     public void ASecondBackwardThroughTheSameGraphWithOffloadedInputsSaysWhy()
     {

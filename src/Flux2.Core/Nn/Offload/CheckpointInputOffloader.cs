@@ -27,8 +27,7 @@ public sealed class CheckpointInputOffloader : IDisposable
     readonly bool onGpu;
     readonly long minBytes;
     readonly object gate = new();
-    readonly Dictionary<long, Stack<IntPtr>> freeBuffers = new();
-    readonly List<IntPtr> buffers = new();
+    readonly PinnedBufferPool buffers;
     readonly Stack<IntPtr> freeEvents = new();
     readonly List<IntPtr> events = new();
     readonly List<Stash> pending = new();   // offloaded and not yet restored, in forward order
@@ -37,8 +36,8 @@ public sealed class CheckpointInputOffloader : IDisposable
     /// <summary>Stashes waiting for their block's recompute (one per checkpointed block run since the last backward).</summary>
     public int Pending { get { lock (gate) return pending.Count; } }
 
-    /// <summary>Pinned host memory held (grows to the largest set of inputs one step offloads, then is reused).</summary>
-    public long PinnedBytes { get; private set; }
+    /// <summary>Pinned host memory held: about the largest set of inputs one step offloads (<see cref="PinnedBufferPool"/>).</summary>
+    public long PinnedBytes => buffers.Bytes;
 
     /// <param name="device">the model's device: CUDA, or the CPU for tests.</param>
     /// <param name="minBytes">smallest input moved (<see cref="MinBytes"/>; tests lower it for tiny models).</param>
@@ -46,6 +45,8 @@ public sealed class CheckpointInputOffloader : IDisposable
     {
         onGpu = device.type == TorchSharp.DeviceType.CUDA;
         this.minBytes = minBytes;
+        // Free buffers may still be read or written by copies queued on the copy stream: those finish before any is freed.
+        buffers = new PinnedBufferPool(CudaDriver.AllocPinned, CudaDriver.FreePinned, () => CudaDriver.SynchronizeStream(copyStream));
         if (!onGpu) return;
         CudaRuntime.SetDevice(Math.Max(0, (int)device.index));
         CudaDriver.EnsureContext("checkpoint input offloading");
@@ -73,7 +74,8 @@ public sealed class CheckpointInputOffloader : IDisposable
         public required ScalarType DType;
         public required Device Device;
         public required long Bytes;
-        public IntPtr Host;                     // pinned buffer (GPU mode)
+        public IntPtr Host;                     // pinned buffer (GPU mode) of Capacity >= Bytes
+        public long Capacity;
         public IntPtr Copied;                   // recorded on the copy stream after the device-to-host copy
         public Tensor? Source;                  // the input itself, held until the copy is known to be ordered
         public Tensor? Prefetched;              // the input back on the GPU, valid once Loaded completes
@@ -103,7 +105,8 @@ public sealed class CheckpointInputOffloader : IDisposable
             var entries = inputs.Select(t =>
             {
                 long bytes = TensorPointer.Bytes(t);
-                var e = new Entry { Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = bytes, Host = TakeBuffer(bytes), Copied = TakeEvent() };
+                var (host, capacity) = buffers.Take(bytes);
+                var e = new Entry { Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = bytes, Host = host, Capacity = capacity, Copied = TakeEvent() };
                 CudaDriver.CopyToHostAsync(e.Host, TensorPointer.Of(t), bytes, copyStream);
                 CudaDriver.Record(e.Copied, copyStream);
                 e.Source = t.detach().DetachFromDisposeScope(); // our own handle: the storage lives until ReleaseSource
@@ -205,19 +208,9 @@ public sealed class CheckpointInputOffloader : IDisposable
                 }
                 if (e.Loaded != IntPtr.Zero) { GiveEvent(e.Loaded); e.Loaded = IntPtr.Zero; }
                 GiveEvent(e.Copied);
-                freeBuffers[e.Bytes].Push(e.Host);
+                buffers.Give(e.Host, e.Capacity);
             }
         }
-    }
-
-    IntPtr TakeBuffer(long bytes)
-    {
-        if (!freeBuffers.TryGetValue(bytes, out var free)) freeBuffers[bytes] = free = new Stack<IntPtr>();
-        if (free.Count > 0) return free.Pop();
-        var p = CudaDriver.AllocPinned(bytes);
-        buffers.Add(p);
-        PinnedBytes += bytes;
-        return p;
     }
 
     IntPtr TakeEvent()
@@ -240,10 +233,10 @@ public sealed class CheckpointInputOffloader : IDisposable
             if (!onGpu) return;
             CudaDriver.SynchronizeStream(copyStream);
             CudaDriver.SynchronizeStream(CudaDriver.ComputeStream);
-            foreach (var p in buffers) CudaDriver.FreePinned(p);
+            buffers.ReleaseAll();
             foreach (var e in events) CudaDriver.DestroyEvent(e);
             CudaDriver.DestroyStream(copyStream);
-            buffers.Clear(); events.Clear(); freeBuffers.Clear(); freeEvents.Clear();
+            events.Clear(); freeEvents.Clear();
         }
     }
 }

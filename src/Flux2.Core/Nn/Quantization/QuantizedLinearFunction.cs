@@ -88,9 +88,10 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
             var y = nn.functional.linear(x, w);
             if (y.dtype == ScalarType.BFloat16)
             {
-                // Same bits as multiplying by the fp32 scale (every scale is a bf16 number, see ScaleOutputChannels), but
-                // a same-dtype kernel: a bf16 x fp32 multiply takes libtorch's elementwise path that casts each operand
-                // per element, slower on a [tokens, out] output.
+                // Same bits as multiplying by the fp32 scale (every scale we quantize is a bf16 number, see
+                // ScaleOutputChannels), but a same-dtype kernel: a bf16 x fp32 multiply takes libtorch's elementwise path
+                // that casts each operand per element, slower on a [tokens, out] output. A pre-quantized file's own
+                // scales (ModuleLoader copies them) are rounded to bf16 here: at most 2^-9 relative per channel.
                 using var s = scale.to(ScalarType.BFloat16);
                 y.mul_(s);
             }
