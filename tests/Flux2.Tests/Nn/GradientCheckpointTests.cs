@@ -260,14 +260,22 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         output.WriteLine($"{device}: {blocks} blocks' inputs offloaded and restored; {kept.Length} LoRA gradients identical");
     }
 
+    /// <summary>A checkpointed tiny rig whose block inputs go through a CPU-mode offloader (every input moved).</summary>
+    static (Rig, Flux2.Nn.Offload.CheckpointInputOffloader) OffloadingRig()
+    {
+        var rig = new Rig(dropout: 0);
+        var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
+        rig.Model.CheckpointInputOffload = offloader;
+        rig.Model.GradientCheckpointing = true;
+        return (rig, offloader);
+    }
+
     [Fact]
     public void AForwardWhoseBackwardNeverCameGivesItsStashesBackAndNothingLeaks()
     {
-        using var rig = new Rig(dropout: 0);
-        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
-        rig.Model.CheckpointInputOffload = offloader;
+        var (rig, offloader) = OffloadingRig();
+        using var _ = rig; using var __ = offloader;
         static long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        rig.Model.GradientCheckpointing = true;
         using (var scope = NewDisposeScope()) rig.Forward();   // graph dropped, no backward
         Assert.True(offloader.Pending > 0);
         rig.Step(checkpointing: true);                         // the next backward pass gives the orphans back
@@ -284,10 +292,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
     [Fact]
     public void ADiscardedForwardGivesItsStashesBackAtOnce()
     {
-        using var rig = new Rig(dropout: 0);
-        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
-        rig.Model.CheckpointInputOffload = offloader;
-        rig.Model.GradientCheckpointing = true;
+        var (rig, offloader) = OffloadingRig();
+        using var _ = rig; using var __ = offloader;
         using (var scope = NewDisposeScope()) rig.Forward();
         Assert.True(offloader.Pending > 0);
         GradientCheckpoint.DiscardForward();
@@ -298,10 +304,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
     [Fact]
     public void ASecondBackwardThroughTheSameGraphWithOffloadedInputsSaysWhy()
     {
-        using var rig = new Rig(dropout: 0);
-        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
-        rig.Model.CheckpointInputOffload = offloader;
-        rig.Model.GradientCheckpointing = true;
+        var (rig, offloader) = OffloadingRig();
+        using var _ = rig; using var __ = offloader;
         using var scope = NewDisposeScope();
         var loss = rig.Forward().pow(2).mean();
         loss.backward(retain_graph: true);
