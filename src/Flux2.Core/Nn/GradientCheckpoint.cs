@@ -251,11 +251,6 @@ public static class GradientCheckpoint
         }
     }
 
-    sealed class Undo(Action undo) : IDisposable
-    {
-        Action? pending = undo;
-        public void Dispose() { pending?.Invoke(); pending = null; }
-    }
 
     /// <summary>The autograd function: args = [Call, inputs..., anchor].</summary>
     public sealed class CheckpointFunction : autograd.MultiTensorFunction<CheckpointFunction>

@@ -128,8 +128,7 @@ public sealed class Flux2Models : IDisposable
                                    ModelQuantization? quantization = null, bool lowVram = false, double? layerOffloading = null)
     {
         var q = quantization ?? ModelQuantization.None;
-        if (layerOffloading is not null && device?.type != TorchSharp.DeviceType.CUDA)
-            throw new InvalidOperationException($"layer offloading needs CUDA: the transformer would be on {device?.ToString() ?? "cpu"} (set the device to cuda, or turn model.layer_offloading off)");
+        if (layerOffloading is not null) BlockOffloader.RequireCuda(device ?? CPU); // before any weight is read
         if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device, q, layerOffloading);
         if (spec == MicroModel.Name && !Directory.Exists(spec))
         {

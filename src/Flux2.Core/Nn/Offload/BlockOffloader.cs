@@ -147,7 +147,9 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         }
     }
 
-    static void RequireCuda(Device device)
+    /// <summary>Throws unless <paramref name="device"/> is a CUDA device (the one place that says so, also for loaders
+    /// that check before reading any weights).</summary>
+    public static void RequireCuda(Device device)
     {
         if (device.type != DeviceType.CUDA)
             throw new InvalidOperationException($"layer offloading needs CUDA: the transformer is on {device} (set the device to cuda, or turn model.layer_offloading off)");

@@ -33,10 +33,4 @@ public static class StreamedToDevice
 
     static bool Same(Device a, Device b) =>
         a.type == b.type && (a.type == DeviceType.CPU || Math.Max(0, a.index) == Math.Max(0, b.index));
-
-    sealed class Undo(Action undo) : IDisposable
-    {
-        Action? pending = undo;
-        public void Dispose() { pending?.Invoke(); pending = null; }
-    }
 }
