@@ -25,6 +25,8 @@ public sealed class Rendezvous : IDisposable
         Group = group; this.server = server; Store = store; Timeout = timeout;
     }
 
+    static readonly TimeSpan LocalConnectTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Starts (rank 0) or reaches the store, then waits for all ranks. <paramref name="heartbeatTimeout"/>: how
     /// long a rank may stay silent before the store declares it failed.</summary>
     public static Rendezvous Join(ProcessGroup group, TimeSpan timeout, TimeSpan heartbeatTimeout)
@@ -33,7 +35,10 @@ public sealed class Rendezvous : IDisposable
         TcpStoreClient? store = null;
         try
         {
-            store = TcpStoreClient.Connect(group.MasterAddr, server?.Port ?? group.MasterPort, group.Rank, group.WorldSize, timeout);
+            // Rank 0 reaches its own in-process server: that cannot be late, only slow on a loaded machine, so it gets at
+            // least LocalConnectTimeout; the join timeout is for the other ranks (a CI run failed a 1.5 s join here).
+            var connectTimeout = server is null ? timeout : (timeout > LocalConnectTimeout ? timeout : LocalConnectTimeout);
+            store = TcpStoreClient.Connect(group.MasterAddr, server?.Port ?? group.MasterPort, group.Rank, group.WorldSize, connectTimeout);
             var r = new Rendezvous(group, server, store, timeout);
             r.Barrier("join", "join");
             return r;
