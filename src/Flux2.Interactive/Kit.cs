@@ -54,7 +54,7 @@ public static class Kit
     public static Tensor Generate(Flux2Models models, IReadOnlyList<string> prompts, long seed = 42, int steps = 20, float guidance = 4f, int width = 128, int height = 128)
     {
         using var scope = NewDisposeScope();
-        var device = models.Transformer.x_embedder.weight.device;
+        var device = models.Transformer.Device;
         var noise = cat(prompts.Select((_, i) => models.Pipeline.InitialNoise(1, height, width, seed + i, device)).ToArray(), 0);
         var embeds = models.EncodePrompts(prompts);
         var negative = models.NegativeEmbedsForGuidance();

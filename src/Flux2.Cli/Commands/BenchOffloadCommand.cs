@@ -63,7 +63,7 @@ public static class BenchOffloadCommand
 
         var blocks = model.transformer_blocks.Cast<TorchSharp.torch.nn.Module>().Concat(model.single_transformer_blocks).ToList();
         var checksums = blocks.Select(Checksum).ToArray();
-        using var offloader = BlockOffloader.Attach(model, percent, slots, measureCopies: true);
+        using var offloader = TransformerOffloading.Attach(model, percent, slots, measureCopies: true);
         cuda.synchronize(device);
         o.WriteLine(offloader.Report.ToString());
         if (mem != null) o.WriteLine($"GPU memory after attach: {mem.UsedGiB:F1} GiB");

@@ -147,7 +147,7 @@ public static class BenchTrainCommand
         var quant = opt.Tier == Tier.C ? null : opt.Quant;
         if (opt.Tier == Tier.A)
         {
-            var (offloadedModel, offloader) = BlockOffloader.Build(opt.Config, device, ScalarType.BFloat16, quant, opt.OffloadPercent,
+            var (offloadedModel, offloader) = TransformerOffloading.Build(opt.Config, device, ScalarType.BFloat16, quant, opt.OffloadPercent,
                                                                    (m, o) => RandomInit.Apply(m, seed: 0, o));
             return new BuiltModel(offloadedModel, offloader);
         }
@@ -181,9 +181,10 @@ public static class BenchTrainCommand
         long parameterCount = model.ParameterCount();
         if (built.Offloader is { } offloader) o.WriteLine(offloader.Report);
         if (mem != null) { BenchCommand.Sync(device); o.WriteLine($"GPU memory with the model: {mem.UsedGiB:F2} GiB (peak while building {mem.PeakGiB:F2} GiB)"); }
-        model.GradientCheckpointing = opt.Checkpointing;
-        using var inputOffload = opt.Checkpointing && opt.CheckpointOffload && device.type == TorchSharp.DeviceType.CUDA ? new CheckpointInputOffloader(device) : null;
-        model.CheckpointInputOffload = inputOffload;
+        model.Runner.Checkpointing = opt.Checkpointing;
+        using var inputOffload = opt.Checkpointing && opt.CheckpointOffload && device.type == TorchSharp.DeviceType.CUDA
+            ? new CheckpointInputOffloader(device) : null;
+        model.Runner.InputOffloader = inputOffload;
         using var lora = LoraNetwork.Attach(model, new NetworkConfig { Linear = opt.Rank, NetworkKwargs = new NetworkKwargs { TargetPreset = opt.Targets } }, seed: 0);
         var parameters = lora.Parameters.ToList();
         parallel?.CopyFromMain(parameters); // same start on every rank, as Trainer does
@@ -217,7 +218,7 @@ public static class BenchTrainCommand
                 var noise = randn(latents.shape, generator: gen).to(device);
                 var t = new[] { new Timestep(random.NextDouble(), 1.0) };
                 var l = FlowMatchLoss.Compute(model, latents, context, noise, t, guidance: 1.0);
-                GradientCheckpoint.Backward(l);
+                model.Runner.Backward(l);
                 loss = l.item<float>();
                 if (parallel is not null)
                 {

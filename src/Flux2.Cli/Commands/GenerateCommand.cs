@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Flux2.Lora;
+using Flux2.Models.Transformer;
 using Flux2.Native;
 using Flux2.Nn.Quantization;
 using Flux2.Pipeline;

@@ -51,7 +51,7 @@ public static class BaseModelSanity
         var verdicts = new List<SanityVerdict>();
         using var scope = NewDisposeScope();
         var negative = models.NegativeEmbedsForGuidance();
-        var device = models.Transformer.x_embedder.weight.device;
+        var device = models.Transformer.Device;
         foreach (var chunk in Prompts.Chunk(batch))
         {
             using var chunkScope = NewDisposeScope();

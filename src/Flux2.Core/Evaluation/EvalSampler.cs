@@ -12,7 +12,7 @@ public static class EvalSampler
     {
         using var scope = NewDisposeScope();
         var pipeline = models.Pipeline;
-        var device = models.Transformer.x_embedder.weight.device;
+        var device = models.Transformer.Device;
         int prompts = (int)promptEmbeds.shape[0];
         var perSeed = new List<Tensor>();
         for (int s = 0; s < options.Seeds; s++)

@@ -18,6 +18,16 @@ public sealed record CheckpointHooks
     /// the block reads (e.g. which LoRA adapters were enabled) and undoes that when disposed.</summary>
     public Func<IReplayableState>? CaptureState { get; init; }
 
+    /// <summary>Around the forward, which runs without recording gradients but is a training forward: switches the
+    /// block's layers whose behaviour differs in training (LoRA dropout) to it, or the recompute (with gradients)
+    /// would differ from the forward. Disposing the result switches them back.</summary>
+    public Func<IDisposable>? DuringForward { get; init; }
+
+    /// <summary>Around the recompute in the backward pass (on the autograd thread): tells the block's layers that their
+    /// backward follows at once, so a layer may keep for it what it would otherwise rebuild (the quantized Linear
+    /// keeps its widened weight). Disposing the result ends that.</summary>
+    public Func<IDisposable>? DuringRecompute { get; init; }
+
     /// <summary>Before the recompute in the backward pass (layer offloading: bring the block's weights in).</summary>
     public Action? BeforeRecompute { get; init; }
 
@@ -29,7 +39,7 @@ public sealed record CheckpointHooks
     public CheckpointInputOffloader? InputOffloader { get; init; }
 
     /// <summary>Indices of the inputs the caller does not keep (the hidden states passed from block to block): only
-    /// those are worth moving — a tensor the caller holds anyway (RoPE tables, modulation) would stay on the GPU.</summary>
+    /// those are worth moving; a tensor the caller holds anyway (RoPE tables, modulation) would stay on the GPU.</summary>
     public IReadOnlyList<int> OffloadableInputs { get; init; } = Array.Empty<int>();
 }
 
@@ -41,8 +51,91 @@ public interface IReplayableState
 }
 
 /// <summary>
+/// What the backward callbacks of the blocks checkpointed through one session report back to the thread that runs
+/// the backward pass, and the input stashes of those blocks (given back when the backward pass ends, also for blocks
+/// it did not reach). Owned by whoever runs the blocks (<see cref="BlockRunner"/>); one training forward and
+/// backward at a time per session.
+/// </summary>
+public sealed class CheckpointSession
+{
+    internal Exception? Failure;
+    internal readonly List<CheckpointInputOffloader.Stash> Stashes = new();
+
+    /// <summary><c>loss.backward()</c>, then any failure of a recompute rethrown here (see
+    /// <see cref="GradientCheckpoint"/>'s remarks). Call it on the thread that ran the forward.</summary>
+    public void Backward(Tensor loss)
+    {
+        Interlocked.Exchange(ref Failure, null);
+        try { loss.backward(); }
+        finally
+        {
+            HandedGradients.ReleaseOwnedBy(this); // the pass is over: libtorch has read them all
+            ReclaimStashes();
+        }
+        ThrowIfBackwardFailed();
+    }
+
+    /// <summary>For a forward whose graph is dropped without a backward pass (a step skipped for a non-finite loss): its
+    /// blocks' offloaded inputs are given back now rather than at the next <see cref="Backward"/>.</summary>
+    public void DiscardForward() => ReclaimStashes();
+
+    /// <summary>For callers that run <c>backward()</c> themselves: throws, once, what a recompute of a block checkpointed
+    /// through this session failed with.</summary>
+    public void ThrowIfBackwardFailed()
+    {
+        var e = Interlocked.Exchange(ref Failure, null);
+        if (e is not null)
+            throw new InvalidOperationException(
+                $"gradient checkpointing: recomputing a block in the backward pass failed: {e.Message}", e);
+    }
+
+    void ReclaimStashes()
+    {
+        lock (Stashes) { foreach (var s in Stashes) s.Dispose(); Stashes.Clear(); }
+    }
+}
+
+/// <summary>
+/// Gradients that custom autograd functions return to libtorch. TorchSharp wraps each in a handle it never frees, and
+/// libtorch reads them only after the callback has returned, so they cannot be disposed there: each is disposed at
+/// the next callback of the thread that returned it (libtorch copied it before that thread could call back again),
+/// or, when it belongs to a <see cref="CheckpointSession"/>, once that session's backward pass is over. Without this,
+/// every activation-sized gradient would wait for the garbage collector.
+/// </summary>
+static class HandedGradients
+{
+    static readonly List<(int Thread, CheckpointSession? Owner, Tensor Grad)> handed = new();
+
+    /// <summary>Registers <paramref name="grad"/>, returned to libtorch by the current callback, and returns it.</summary>
+    public static Tensor Hand(Tensor grad, CheckpointSession? owner)
+    {
+        lock (handed) handed.Add((Environment.CurrentManagedThreadId, owner, grad));
+        return grad;
+    }
+
+    /// <summary>Start of a callback: gradients this thread returned earlier have been read by now.</summary>
+    public static void ReleaseThisThreads()
+    {
+        int thread = Environment.CurrentManagedThreadId;
+        Release(e => e.Thread == thread);
+    }
+
+    /// <summary>End of <paramref name="owner"/>'s backward pass.</summary>
+    public static void ReleaseOwnedBy(CheckpointSession owner) => Release(e => ReferenceEquals(e.Owner, owner));
+
+    static void Release(Func<(int Thread, CheckpointSession? Owner, Tensor Grad), bool> which)
+    {
+        lock (handed)
+        {
+            foreach (var e in handed) if (which(e)) e.Grad.Dispose();
+            handed.RemoveAll(e => which(e));
+        }
+    }
+}
+
+/// <summary>
 /// Reentrant gradient checkpointing of one block (PyTorch <c>torch.utils.checkpoint</c>, use_reentrant=True, which
-/// TorchSharp lacks — design.md): the forward runs the block without recording a graph and keeps only its inputs; when
+/// TorchSharp lacks): the forward runs the block without recording a graph and keeps only its inputs; when
 /// the backward pass reaches the block, it recomputes the block's forward with gradients on, runs
 /// <c>torch.autograd.backward</c> through that small graph (so the LoRA parameters inside accumulate their .grad) and
 /// hands the inputs' gradients on. Activation memory drops from every intermediate of every block to one block's
@@ -54,59 +147,29 @@ public interface IReplayableState
 /// <item>An always-requires-grad anchor input: when no input requires grad (the first block, x_embedder without LoRA)
 /// PyTorch's reentrant checkpoint builds no backward node and silently drops the block's parameter gradients.</item>
 /// <item>RNG and module state replay (<see cref="CheckpointHooks"/>); LoRA dropout is kept on during the no-grad forward
-/// through <see cref="InCheckpointedForward"/>.</item>
+/// through <see cref="CheckpointHooks.DuringForward"/>.</item>
 /// <item>TorchSharp wraps each gradient it hands to backward in a new handle and never frees it, and the gradients
-/// backward returns are read by libtorch only after the callback returns: the first are disposed here, the second are
-/// disposed at this thread's next callback or when <see cref="Backward"/> finishes — never while libtorch may read them.</item>
+/// backward returns are read by libtorch only after the callback returns: the first are disposed here, the second
+/// through <see cref="HandedGradients"/>, never while libtorch may read them.</item>
 /// <item>The callback runs on libtorch's autograd thread (the caller's on CPU, a device thread on CUDA), where no
-/// DisposeScope of the caller applies, and an exception escaping it would kill the process: it is stored with the
-/// thread that ran the forward and thrown by <see cref="Backward"/> (or <see cref="ThrowIfBackwardFailed"/>) on that
-/// thread once the backward pass is over. Trainings on different threads (parallel tests) do not see each other's.</item>
+/// DisposeScope of the caller applies, and an exception escaping it would kill the process: it is stored in the
+/// <see cref="CheckpointSession"/> and thrown by its <see cref="CheckpointSession.Backward"/> (or
+/// <see cref="CheckpointSession.ThrowIfBackwardFailed"/>) on the forward's thread once the backward pass is over.
+/// Trainings with different sessions (parallel tests) do not see each other's.</item>
 /// </list>
 /// </summary>
 public static class GradientCheckpoint
 {
-    [ThreadStatic] static int forwardDepth;
-    [ThreadStatic] static Session? threadSession;
-    [ThreadStatic] static bool recomputing;
-    static readonly List<(int Thread, Session Session, Tensor Grad)> handedToAutograd = new();
-
-    /// <summary>What the backward callbacks of the blocks run forward on one thread report back to it, and the input
-    /// stashes of those blocks (given back when the backward pass ends, also for blocks it did not reach).</summary>
-    sealed class Session
-    {
-        public Exception? Failure;
-        public readonly List<CheckpointInputOffloader.Stash> Stashes = new();
-
-        public void ReclaimStashes()
-        {
-            lock (Stashes) { foreach (var s in Stashes) s.Dispose(); Stashes.Clear(); }
-        }
-    }
-
-    static Session CurrentSession => threadSession ??= new Session();
-
-    /// <summary>True inside a checkpointed block's forward, which runs without recording gradients but is a training
-    /// forward: layers whose behaviour differs in training (LoRA dropout) must act as if gradients were recorded, or the
-    /// recompute (with gradients) would differ from it.</summary>
-    public static bool InCheckpointedForward => forwardDepth > 0;
-
-    /// <summary>True on the thread that is re-running a checkpointed block's forward in the backward pass (the autograd
-    /// thread); that block's own backward follows at once on this thread, so a layer may keep for it what it would
-    /// otherwise rebuild (the quantized Linear keeps its widened weight).</summary>
-    public static bool InRecompute => recomputing;
-
-    /// <summary>Training-time behaviour switch for layers: gradients are being recorded, now or in the recompute.</summary>
-    public static bool IsTrainingForward => is_grad_enabled() || InCheckpointedForward;
-
-    /// <summary>Runs <paramref name="block"/> on <paramref name="inputs"/> checkpointed when gradients are enabled, plainly
-    /// otherwise. <paramref name="block"/> must read every tensor that may need a gradient from its argument (not from a
-    /// closure), must not modify its inputs in place, and returns new tensors the caller owns.</summary>
-    public static Tensor[] Run(Func<Tensor[], Tensor[]> block, Tensor[] inputs, CheckpointHooks? hooks = null)
+    /// <summary>Runs <paramref name="block"/> on <paramref name="inputs"/> checkpointed through
+    /// <paramref name="session"/> when gradients are enabled, plainly otherwise. <paramref name="block"/> must read
+    /// every tensor that may need a gradient from its argument (not from a closure), must not modify its inputs in
+    /// place, and returns new tensors the caller owns.</summary>
+    public static Tensor[] Run(Func<Tensor[], Tensor[]> block, Tensor[] inputs, CheckpointSession session,
+                               CheckpointHooks? hooks = null)
     {
         if (!is_grad_enabled()) return block(inputs);
         hooks ??= new CheckpointHooks();
-        var call = new Call(block, hooks, inputs.Select(t => t.requires_grad).ToArray(), CurrentSession);
+        var call = new Call(block, hooks, inputs.Select(t => t.requires_grad).ToArray(), session);
         using var anchor = empty(0, device: inputs.Length > 0 ? inputs[0].device : null, requires_grad: true);
         var args = new object[inputs.Length + 2];
         args[0] = call;
@@ -117,69 +180,11 @@ public static class GradientCheckpoint
         return outputs.ToArray();
     }
 
-    /// <summary><c>loss.backward()</c>, then any failure of a recompute rethrown here (see the class remarks). Call it
-    /// on the thread that ran the forward.</summary>
-    public static void Backward(Tensor loss)
-    {
-        var session = CurrentSession;
-        Interlocked.Exchange(ref session.Failure, null);
-        try { loss.backward(); }
-        finally
-        {
-            ReleaseHandedGradients(e => e.Session == session); // the pass is over: libtorch has read them all
-            session.ReclaimStashes();
-        }
-        ThrowIfBackwardFailed();
-    }
-
-    /// <summary>For a forward whose graph is dropped without a backward pass (a step skipped for a non-finite loss): its
-    /// blocks' offloaded inputs are given back now rather than at the next <see cref="Backward"/>.</summary>
-    public static void DiscardForward() => CurrentSession.ReclaimStashes();
-
-    /// <summary>For callers that run <c>backward()</c> themselves: throws, once, what a recompute of a block whose forward
-    /// ran on this thread failed with.</summary>
-    public static void ThrowIfBackwardFailed()
-    {
-        var e = Interlocked.Exchange(ref CurrentSession.Failure, null);
-        if (e is not null)
-            throw new InvalidOperationException($"gradient checkpointing: recomputing a block in the backward pass failed: {e.Message}", e);
-    }
-
-    /// <summary>For the other custom autograd functions (the quantized Linear): the forward thread's session, to keep
-    /// in the function's context, so that the gradients its backward returns are released like the checkpoint's.</summary>
-    internal static object ForwardSession => CurrentSession;
-
-    /// <summary>Start of another function's backward: gradients this thread returned earlier have been read by now.</summary>
-    internal static void ReleaseThisThreadsHandedGradients()
-    {
-        int thread = Environment.CurrentManagedThreadId;
-        ReleaseHandedGradients(e => e.Thread == thread);
-    }
-
-    /// <summary>Registers a gradient another function's backward returns to libtorch (released by the rule above, or when
-    /// the <see cref="Backward"/> of <paramref name="session"/> ends) and returns it.</summary>
-    internal static Tensor HandToAutograd(Tensor grad, object session)
-    {
-        lock (handedToAutograd) handedToAutograd.Add((Environment.CurrentManagedThreadId, (Session)session, grad));
-        return grad;
-    }
-
-    /// <summary>Disposes gradients returned to libtorch earlier that <paramref name="which"/> selects: those handed out
-    /// by the current callback's thread (libtorch copied them before that thread could call back again), or those of a
-    /// backward pass that is over.</summary>
-    static void ReleaseHandedGradients(Func<(int Thread, Session Session, Tensor Grad), bool> which)
-    {
-        lock (handedToAutograd)
-        {
-            foreach (var e in handedToAutograd) if (which(e)) e.Grad.Dispose();
-            handedToAutograd.RemoveAll(e => which(e));
-        }
-    }
-
     /// <summary>One checkpointed block application: what the backward pass needs to recompute it.</summary>
-    sealed class Call(Func<Tensor[], Tensor[]> block, CheckpointHooks hooks, bool[] inputRequiresGrad, Session session)
+    sealed class Call(Func<Tensor[], Tensor[]> block, CheckpointHooks hooks, bool[] inputRequiresGrad,
+                      CheckpointSession session)
     {
-        public readonly Session Session = session;
+        public readonly CheckpointSession Session = session;
         public readonly Func<Tensor[], Tensor[]> Block = block;
         public readonly CheckpointHooks Hooks = hooks;
         public readonly bool[] InputRequiresGrad = inputRequiresGrad;
@@ -267,21 +272,18 @@ public static class GradientCheckpoint
             call.Context = ctx;
             call.CaptureForwardState();
             using var scope = NewDisposeScope();
-            forwardDepth++;
-            try
+            using (call.Hooks.DuringForward?.Invoke())
             {
                 var outputs = call.Block(inputs);
                 foreach (var o in outputs) o.DetachFromDisposeScope();
                 call.RawOutputs = outputs.ToList();
                 return call.RawOutputs;
             }
-            finally { forwardDepth--; }
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
         {
-            int thread = Environment.CurrentManagedThreadId;
-            ReleaseHandedGradients(e => e.Thread == thread);
+            HandedGradients.ReleaseThisThreads();
             var call = (Call)ctx.get_data("call");
             var result = new List<Tensor>(new Tensor[call.InputRequiresGrad.Length + 2]);
             try
@@ -291,9 +293,8 @@ public static class GradientCheckpoint
                 try
                 {
                     var grads = Recompute(ctx, call, gradOutputs);
-                    lock (handedToAutograd)
-                        for (int i = 0; i < grads.Length; i++)
-                            if (grads[i] is { } g) { result[i + 1] = g; handedToAutograd.Add((thread, call.Session, g)); }
+                    for (int i = 0; i < grads.Length; i++)
+                        if (grads[i] is { } g) result[i + 1] = HandedGradients.Hand(g, call.Session);
                 }
                 finally { call.Hooks.AfterBackward?.Invoke(); }
             }
@@ -313,12 +314,8 @@ public static class GradientCheckpoint
             using (enable_grad())
             using (call.ReplayGenerators())
             using (call.State?.Replay())
-            {
-                bool outer = recomputing;
-                recomputing = true;
-                try { outputs = call.Block(inputs); }
-                finally { recomputing = outer; }
-            }
+            using (call.Hooks.DuringRecompute?.Invoke())
+                outputs = call.Block(inputs);
             var (outs, grads) = (new List<Tensor>(), new List<Tensor>());
             for (int i = 0; i < outputs.Length; i++)
                 if (outputs[i].requires_grad && i < gradOutputs.Count && gradOutputs[i] is { IsInvalid: false } g) { outs.Add(outputs[i]); grads.Add(g); }
@@ -353,7 +350,7 @@ public static class GradientCheckpoint
         using var scope = NewDisposeScope();
         using var _ = enable_grad();
         var x = ones(2, requires_grad: true);
-        var call = new Call(t => new[] { t[0] * 2 }, new CheckpointHooks(), new[] { true }, CurrentSession);
+        var call = new Call(t => new[] { t[0] * 2 }, new CheckpointHooks(), new[] { true }, new CheckpointSession());
         CheckpointFunction.apply(call, x, empty(0, requires_grad: true));
         return call.AfterApply();
     }

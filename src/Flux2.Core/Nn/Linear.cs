@@ -8,7 +8,7 @@ namespace Flux2.Nn;
 /// <summary>
 /// A Linear layer whose parameter names match the checkpoints (<c>weight</c>, optional <c>bias</c>) and which can
 /// carry LoRA adapters. Adapters are not registered as parameters, so the base state dict stays the checkpoint's:
-/// y = x Wᵀ (+ b) + Σ scale · (x Aᵀ) Bᵀ, with A = lora_A [r, in], B = lora_B [out, r] (reference §7.1).
+/// y = x Wᵀ (+ b) + Σ scale · (x Aᵀ) Bᵀ, with A = lora_A [r, in], B = lora_B [out, r] (peft's LoRA layout).
 /// <para>Built with a <see cref="QuantType"/>, the frozen base weight is stored quantized from the start (no float
 /// copy is ever allocated): <c>weight</c> holds the 8-bit codes [out, in] and <c>weight_scale</c> one fp32 scale per
 /// output channel [out], both plain registered tensors without gradient (layer offloading moves them like any other).
@@ -29,7 +29,13 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     public ScalarType DType { get; }
     public bool IsQuantized => Quant is not null;
 
-    public Linear(long inFeatures, long outFeatures, bool hasBias = false, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
+    /// <summary>Set by <see cref="BlockRunner"/> while it recomputes this layer's checkpointed block in the backward
+    /// pass (null otherwise): the layer's backward follows at once, so a quantized product keeps its widened weight
+    /// for it, and the input gradient it returns to libtorch is released when that session's backward pass ends.</summary>
+    public CheckpointSession? Recompute { get; set; }
+
+    public Linear(long inFeatures, long outFeatures, bool hasBias = false, Device? device = null,
+                  ScalarType? dtype = null, QuantType? quant = null)
         : base(nameof(Linear))
     {
         InFeatures = inFeatures; OutFeatures = outFeatures;
@@ -51,17 +57,18 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 
     Tensor QuantizedForward(Tensor x)
     {
-        var y = QuantizedLinearFunction.Apply(x, weight, weight_scale!);
+        var y = QuantizedLinearFunction.Apply(x, weight, weight_scale!, Recompute);
         return bias is null ? y : y.add_(bias);
     }
 
-    /// <summary>The base weight as a float tensor in <paramref name="dtype"/> (a new tensor): the dequantized codes
-    /// for a quantized layer, a copy otherwise. For merging, export and tests, not for the forward pass.</summary>
-    public Tensor DequantizedWeight(ScalarType? dtype = null)
+    /// <summary>The base weight as a float tensor in <paramref name="dtype"/> (a new tensor): codes times scales for a
+    /// quantized layer, a copy otherwise. For merging, export and tests, not for the forward pass (which widens the
+    /// codes and scales the output, <see cref="QuantizedLinearFunction"/>).</summary>
+    public Tensor FloatWeightCopy(ScalarType? dtype = null)
     {
         using var _ = no_grad();
         return Quant is null ? weight.detach().to(dtype ?? DType, copy: true)
-                             : QuantizedWeight.Dequantize(weight, weight_scale!, dtype ?? DType);
+                             : QuantizedWeight.FloatCopy(weight, weight_scale!, dtype ?? DType);
     }
 }
 
@@ -69,11 +76,15 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
 {
     /// <summary>Training-time dropout on the adapter's input (peft's lora_dropout): active only while gradients are
-    /// recorded (or inside a checkpointed block's forward, whose recompute records them), so samples and evaluation are
-    /// never dropped. Masks come from <see cref="DropoutGenerator"/> (seeded and saved with the training state, so a
-    /// resumed run draws the same masks).</summary>
+    /// recorded or <see cref="TrainingForward"/> is set, so samples and evaluation are never dropped. Masks come from
+    /// <see cref="DropoutGenerator"/> (seeded and saved with the training state, so a resumed run draws the same
+    /// masks).</summary>
     public double Dropout { get; set; }
     public Generator? DropoutGenerator { get; set; }
+
+    /// <summary>Set by <see cref="BlockRunner"/> while a checkpointed block runs its forward without recording
+    /// gradients: that is a training forward, and its recompute (with gradients) must draw the same dropout.</summary>
+    public bool TrainingForward { get; set; }
 
     public Tensor Down { get; } = down;   // lora_A [r, in]
     public Tensor Up { get; } = up;       // lora_B [out, r]
@@ -86,7 +97,7 @@ public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
     /// single blocks' fused projection alone has out = 55296, so that round trip cost ~5% of a training step.</summary>
     public void AddTo(Tensor y, Tensor x)
     {
-        if (Dropout > 0 && GradientCheckpoint.IsTrainingForward)
+        if (Dropout > 0 && (TrainingForward || is_grad_enabled()))
         {
             using var keep = rand(x.shape, generator: DropoutGenerator).to(x.device).ge(Dropout);
             x = x * keep.to(x.dtype) / (1 - Dropout);

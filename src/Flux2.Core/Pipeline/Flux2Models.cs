@@ -61,7 +61,7 @@ public sealed class Flux2Models : IDisposable
     public IDisposable? InUse(nn.Module part)
     {
         if (!LowVram) return null;
-        var device = Transformer.x_embedder.weight.device;
+        var device = Transformer.Device;
         if (device.type == TorchSharp.DeviceType.CPU) return null;
         lock (inUse)
         {
@@ -106,7 +106,7 @@ public sealed class Flux2Models : IDisposable
     {
         using var inUse = InUse(TextEncoder.Model);
         using var scope = NewDisposeScope();
-        var device = Transformer.x_embedder.weight.device;
+        var device = Transformer.Device;
         var (ids, mask) = Tokenizer.Encode(prompts, device);
         return TextEncoder.Encode(ids, mask).MoveToOuterDisposeScope();
     }
@@ -170,12 +170,12 @@ public sealed class Flux2Models : IDisposable
     static (Flux2Transformer, BlockOffloader?) LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype, QuantType? quant, double? layerOffloading)
     {
         var bfl = Path.Combine(root, "flux2-dev.safetensors");
-        var (path, config) = folder.Components.TryGetValue("transformer", out var t) ? (t.Folder, Flux2Transformer.FolderConfig(t.Folder))
+        var (path, config) = folder.Components.TryGetValue("transformer", out var t) ? (t.Folder, Flux2TransformerFiles.FolderConfig(t.Folder))
                            : File.Exists(bfl) ? (bfl, TransformerConfig.Dev)
                            : throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no flux2-dev.safetensors");
-        if (layerOffloading is not { } share) return (Flux2Transformer.FromCheckpoint(path, config, device, dtype, quant), null);
+        if (layerOffloading is not { } share) return (Flux2TransformerFiles.FromCheckpoint(path, config, device, dtype, quant), null);
         using var source = TransformerCheckpoint.Open(path);
-        var (model, offloader) = BlockOffloader.Build(config, device!, dtype, quant, share, (m, o) => ModuleLoader.Load(m, source, offloaded: o));
+        var (model, offloader) = TransformerOffloading.Build(config, device!, dtype, quant, share, (m, o) => ModuleLoader.Load(m, source, offloaded: o));
         return (model, offloader);
     }
 
@@ -203,7 +203,7 @@ public sealed class Flux2Models : IDisposable
         Flux2Transformer transformer;
         BlockOffloader? offloader = null;
         if (layerOffloading is { } share)
-            (transformer, offloader) = BlockOffloader.Build(TransformerConfig.Tiny, device ?? CPU, null, q.Transformer, share, (m, o) => RandomInit.Apply(m, seed, o));
+            (transformer, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device ?? CPU, null, q.Transformer, share, (m, o) => RandomInit.Apply(m, seed, o));
         else
         {
             transformer = new Flux2Transformer(TransformerConfig.Tiny, device, quant: q.Transformer);

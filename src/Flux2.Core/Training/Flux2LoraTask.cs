@@ -58,7 +58,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         scan = DatasetScanner.Scan(p.Datasets, pipe.PixelsPerToken);
         foreach (var problem in scan.Problems) log?.Invoke(problem.ToString());
         log?.Invoke("dataset: " + scan.Summary());
-        var device = models.Transformer.x_embedder.weight.device;
+        var device = models.Transformer.Device;
         // Control images of edit pairs are encoded like targets (same bucket and flip), keyed by their own path.
         var toEncode = scan.Items.Concat(scan.Items.SelectMany(i => Enumerable.Range(0, i.Controls.Count).Select(i.Control))).ToList();
         using (models.InUse(models.Vae))
@@ -71,15 +71,19 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         timesteps = TimestepSampler.From(p.Train);
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
         TrainableParameters = Network.Parameters.ToList();
-        models.Transformer.GradientCheckpointing = p.Train.GradientCheckpointing;
+        models.Transformer.Runner.Checkpointing = p.Train.GradientCheckpointing;
         if (p.Train.GradientCheckpointing && p.Train.GradientCheckpointingCpuOffload && device.type == DeviceType.CUDA)
-            models.Transformer.CheckpointInputOffload = inputOffloader = new CheckpointInputOffloader(device);
+            models.Transformer.Runner.InputOffloader = inputOffloader = new CheckpointInputOffloader(device);
         log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, {Network.ParameterCount:N0} trainable parameters" +
                       (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
                       (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
         grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
         if (p.Model.LowVram) KeepIdlePartsOnCpu(log);
     }
+
+    public void Backward(Tensor loss) => models.Transformer.Runner.Backward(loss);
+
+    public void DiscardForward() => models.Transformer.Runner.DiscardForward();
 
     public MicroBatchLoss Loss(int step)
     {
@@ -190,9 +194,9 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     void KeepIdlePartsOnCpu(Action<string>? log)
     {
         models.KeepIdlePartsOnCpu();
-        log?.Invoke(models.Transformer.x_embedder.weight.device.type == DeviceType.CPU
+        log?.Invoke(models.Transformer.Device.type == DeviceType.CPU
             ? "low_vram: everything is on the CPU already (nothing to move)"
-            : $"low_vram: text encoder and VAE moved to CPU memory; they come to {models.Transformer.x_embedder.weight.device} only while encoding or decoding");
+            : $"low_vram: text encoder and VAE moved to CPU memory; they come to {models.Transformer.Device} only while encoding or decoding");
     }
 
     /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the same.</summary>
@@ -218,7 +222,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     {
         if (inputOffloader is not null)
         {
-            if (ReferenceEquals(models.Transformer.CheckpointInputOffload, inputOffloader)) models.Transformer.CheckpointInputOffload = null;
+            var runner = models.Transformer.Runner;
+            if (ReferenceEquals(runner.InputOffloader, inputOffloader)) runner.InputOffloader = null;
             inputOffloader.Dispose();
         }
         Network.Dispose();

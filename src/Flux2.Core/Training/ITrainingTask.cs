@@ -18,6 +18,12 @@ public interface ITrainingTask
     /// <summary>Epoch of the data order (1-based once the first batch is drawn).</summary>
     int Epoch { get; }
     MicroBatchLoss Loss(int step);
+    /// <summary>Backpropagates a micro-batch's loss (a model that checkpoints its blocks runs the pass through its
+    /// block runner, which rethrows a failed recompute here).</summary>
+    void Backward(Tensor loss) => loss.backward();
+    /// <summary>For a micro-batch whose loss is dropped without a backward pass (non-finite): frees what its forward
+    /// kept for the backward.</summary>
+    void DiscardForward() { }
     /// <summary>Renders samples; returns null when the job has no sample prompts.</summary>
     SampleReport? Sample(int step);
     /// <summary>Writes the weights file and <paramref name="state"/> next to it (atomically, state first), then rotates

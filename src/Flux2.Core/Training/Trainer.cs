@@ -104,8 +104,8 @@ public sealed partial class Trainer
         {
             var micro = task.Loss(step);
             double value = micro.Loss.item<float>();
-            if (!double.IsFinite(value)) { finite = false; GradientCheckpoint.DiscardForward(); continue; }
-            GradientCheckpoint.Backward(micro.Loss / options.GradientAccumulation); // rethrows a failed block recompute
+            if (!double.IsFinite(value)) { finite = false; task.DiscardForward(); continue; }
+            task.Backward(micro.Loss / options.GradientAccumulation); // rethrows a failed block recompute
             lossSum += value; tSum += micro.MeanTimestep;
         }
         if (parallel is not null)

@@ -1,5 +1,6 @@
 using Flux2.Diagnostics;
 using Flux2.Distributed;
+using Flux2.Models.Transformer;
 using Flux2.Native;
 using Flux2.Nn.Offload;
 using Flux2.Pipeline;

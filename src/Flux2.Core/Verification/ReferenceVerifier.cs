@@ -48,7 +48,7 @@ public static class ReferenceVerifier
         using var _ = no_grad();
         Guard("transformer.output", () =>
         {
-            using var model = Flux2Transformer.FromFolder(Path.Combine(dir, "transformer"));
+            using var model = Flux2TransformerFiles.FromFolder(Path.Combine(dir, "transformer"));
             using var io = SafetensorsSource.OpenFile(Path.Combine(dir, "transformer_io.safetensors"));
             Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
                                           io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
@@ -101,7 +101,7 @@ public static class ReferenceVerifier
         {
             var root = fixture.RootElement;
             int steps = root.GetProperty("steps").GetInt32();
-            using var transformer = Flux2Transformer.FromFolder(Path.Combine(dir, "transformer"));
+            using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(dir, "transformer"));
             using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(dir, "vae"));
             var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(dir, "scheduler", "scheduler_config.json")));
             using var io = SafetensorsSource.OpenFile(Path.Combine(dir, "pipeline_io.safetensors"));

@@ -89,7 +89,7 @@ public class TensorLeakTests(ITestOutputHelper output)
     public void TransformerForwardLeavesNoTensors(bool withGrad)
     {
         TorchRuntime.EnsureLoaded();
-        using var model = Flux2Transformer.FromFolder(Path.Combine(Tiny, "transformer"));
+        using var model = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         using var inputs = ReadTransformerInputs();
         using var _ = enable_grad(withGrad);
         AssertNoTensorGrowth($"Flux2Transformer.Forward (grad {(withGrad ? "on" : "off")})", () => { using var o = inputs.Run(model); });
@@ -101,7 +101,7 @@ public class TensorLeakTests(ITestOutputHelper output)
     public void TransformerForwardWithLoraLeavesNoTensors(bool withGrad)
     {
         TorchRuntime.EnsureLoaded();
-        using var model = Flux2Transformer.FromFolder(Path.Combine(Tiny, "transformer"));
+        using var model = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         var adapters = LoraLoader.Apply(model, Path.Combine(Tiny, "lora", "pytorch_lora_weights.safetensors"));
         Assert.NotEmpty(adapters);
         using var inputs = ReadTransformerInputs();
@@ -123,7 +123,7 @@ public class TensorLeakTests(ITestOutputHelper output)
         {
             using var scope = NewDisposeScope();
             var loss = lin.forward(x).square().sum();
-            GradientCheckpoint.Backward(loss);
+            loss.backward();
             x.grad?.zero_();
         });
     }
@@ -174,7 +174,7 @@ public class TensorLeakTests(ITestOutputHelper output)
         TorchRuntime.EnsureLoaded();
         using var fixture = JsonDocument.Parse(File.ReadAllText(Path.Combine(Tiny, "fixture.json")));
         int steps = fixture.RootElement.GetProperty("steps").GetInt32();
-        using var transformer = Flux2Transformer.FromFolder(Path.Combine(Tiny, "transformer"));
+        using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(Tiny, "vae"));
         var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(Tiny, "scheduler", "scheduler_config.json")));
         using var io = SafetensorsSource.OpenFile(Path.Combine(Tiny, "pipeline_io.safetensors"));
@@ -205,7 +205,7 @@ public class TensorLeakTests(ITestOutputHelper output)
         TorchRuntime.EnsureLoaded();
         const int Forwards = 50;
         const long BoundKiB = 16 * 1024; // a 16 MiB allowance for allocator noise; one forward's activations here are ~100 KiB
-        using var model = Flux2Transformer.FromFolder(Path.Combine(Tiny, "transformer"));
+        using var model = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         LoraLoader.Apply(model, Path.Combine(Tiny, "lora", "pytorch_lora_weights.safetensors"));
         using var inputs = ReadTransformerInputs();
         using var _ = no_grad();

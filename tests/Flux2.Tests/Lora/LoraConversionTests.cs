@@ -38,7 +38,7 @@ public class LoraConversionTests(ITestOutputHelper output)
 
     static Tensor FixtureOutput(string lora)
     {
-        using var model = Flux2Transformer.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
+        using var model = Flux2TransformerFiles.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
         using var _ = no_grad();
         LoraLoader.Apply(model, lora);

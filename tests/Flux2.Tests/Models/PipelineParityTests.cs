@@ -20,7 +20,7 @@ public class PipelineParityTests(ITestOutputHelper output)
         var tiny = TestPaths.Tiny;
         using var fixture = JsonDocument.Parse(File.ReadAllText(Path.Combine(tiny, "fixture.json")));
         int steps = fixture.RootElement.GetProperty("steps").GetInt32();
-        using var transformer = Flux2Transformer.FromFolder(Path.Combine(tiny, "transformer"));
+        using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(tiny, "transformer"));
         using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(tiny, "vae"));
         var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(tiny, "scheduler", "scheduler_config.json")));
         using var io = SafetensorsSource.OpenFile(Path.Combine(tiny, "pipeline_io.safetensors"));
@@ -45,7 +45,7 @@ public class PipelineParityTests(ITestOutputHelper output)
         Assert.Equal(new float[] { 10, 1, 2, 0 }, ids[5].data<float>().ToArray());
 
         var tiny = TestPaths.Tiny;
-        using var transformer = Flux2Transformer.FromFolder(Path.Combine(tiny, "transformer"));
+        using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(tiny, "transformer"));
         using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(tiny, "vae"));
         var pipe = new Flux2Pipeline(transformer, vae, new FlowMatchEulerScheduler());
         using var io = SafetensorsSource.OpenFile(Path.Combine(tiny, "pipeline_io.safetensors"));

@@ -17,7 +17,7 @@ public class TransformerParityTests(ITestOutputHelper output)
     public void OutputMatchesReference()
     {
         TorchRuntime.EnsureLoaded();
-        using var model = Flux2Transformer.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
+        using var model = Flux2TransformerFiles.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
         using var _ = no_grad();
         using var outp = model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
@@ -31,7 +31,7 @@ public class TransformerParityTests(ITestOutputHelper output)
     public void OutputWithPeftLoraMatchesReference_AndStrengthZeroOrRemovalRestoresBase()
     {
         TorchRuntime.EnsureLoaded();
-        using var model = Flux2Transformer.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
+        using var model = Flux2TransformerFiles.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
         using var _ = no_grad();
         Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
@@ -63,7 +63,7 @@ public class TransformerParityTests(ITestOutputHelper output)
             Assert.Equal(new long[] { 192, 12 }, f.Entries["diffusion_model.double_blocks.0.img_attn.qkv.lora_B.weight"].Shape);
             Assert.DoesNotContain(f.Keys, k => k.StartsWith("transformer."));
         }
-        using var model = Flux2Transformer.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
+        using var model = Flux2TransformerFiles.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
         using var _ = no_grad();
         LoraLoader.Apply(model, comfy);

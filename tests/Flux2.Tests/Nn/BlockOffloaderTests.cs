@@ -36,9 +36,9 @@ public class BlockOffloaderTests
     {
         TorchRuntime.EnsureLoaded();
         using var model = Tiny(CPU);
-        var e = Assert.Throws<InvalidOperationException>(() => BlockOffloader.Attach(model, 0.5));
+        var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Attach(model, 0.5));
         Assert.Contains("layer offloading needs CUDA", e.Message);
-        Assert.Null(model.Residency);
+        Assert.Null(model.Runner.Residency);
     }
 
     [CudaFact]
@@ -48,7 +48,7 @@ public class BlockOffloaderTests
         using var model = Tiny(device);
         using var _ = no_grad();
         using var expected = Forward(model, device);
-        using (var offloader = BlockOffloader.Attach(model, 1.0))
+        using (var offloader = TransformerOffloading.Attach(model, 1.0))
         {
             Assert.Equal(4, offloader.Report.Offloaded.Count);
             for (int i = 0; i < 3; i++)
@@ -57,7 +57,7 @@ public class BlockOffloaderTests
                 Assert.True(actual.eq(expected).all().item<bool>(), $"forward {i} differs with offloading");
             }
         }
-        Assert.Null(model.Residency);
+        Assert.Null(model.Runner.Residency);
     }
 
     [CudaFact]
@@ -65,7 +65,7 @@ public class BlockOffloaderTests
     {
         var device = CUDA;
         using var model = Tiny(device);
-        using var offloader = BlockOffloader.Attach(model, 0.5);
+        using var offloader = TransformerOffloading.Attach(model, 0.5);
         var e = Assert.Throws<InvalidOperationException>(() => { using var y = Forward(model, device); });
         Assert.Contains("gradient checkpointing", e.Message);
     }

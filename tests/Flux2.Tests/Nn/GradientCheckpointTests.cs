@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.Nn;
 
 /// <summary>
-/// Per-block gradient checkpointing (issue 6) on the tiny transformer: LoRA gradients equal those of the plain
+/// Per-block gradient checkpointing on the tiny transformer: LoRA gradients equal those of the plain
 /// backward (LoRA dropout on, x_embedder without LoRA, so the first block has no input that requires grad), the
 /// residency hooks run in the documented order, recompute failures surface as exceptions, and nothing leaks.
 /// </summary>
@@ -52,14 +52,14 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         /// <summary>One training step's loss and backward; returns the LoRA gradients (copies, in module order).</summary>
         public Tensor[] Gradients(bool checkpointing, Action? beforeBackward = null)
         {
-            Model.GradientCheckpointing = checkpointing;
+            Model.Runner.Checkpointing = checkpointing;
             foreach (var p in Network.Parameters) p.grad = null;
             using (var scope = NewDisposeScope())
             {
                 var v = Model.Forward(hidden, context, t, g, imgIds, txtIds);
                 var loss = (v - target).pow(2).mean();
                 beforeBackward?.Invoke();
-                GradientCheckpoint.Backward(loss);
+                Model.Runner.Backward(loss);
             }
             return Network.Parameters.Select(p => p.grad is { } gr ? gr.clone() : zeros_like(p)).ToArray();
         }
@@ -68,11 +68,11 @@ public class GradientCheckpointTests(ITestOutputHelper output)
 
         public void Step(bool checkpointing)
         {
-            Model.GradientCheckpointing = checkpointing;
+            Model.Runner.Checkpointing = checkpointing;
             using var scope = NewDisposeScope();
             foreach (var p in Network.Parameters) p.grad = null;
             var v = Model.Forward(hidden, context, t, g, imgIds, txtIds);
-            GradientCheckpoint.Backward((v - target).pow(2).mean());
+            Model.Runner.Backward((v - target).pow(2).mean());
         }
 
         public byte[] DropoutGeneratorState() { using var s = Network.DropoutGenerator.get_state(); return s.data<byte>().ToArray(); }
@@ -159,7 +159,7 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         var backward = Enumerable.Range(0, blocks).Reverse().SelectMany(i => new[] { $"enter {i} r", $"exit {i} r" }).ToList();
 
         var residency = new RecordingResidency();
-        rig.Model.Residency = residency;
+        rig.Model.Runner.Residency = residency;
         rig.Gradients(checkpointing: true);
         output.WriteLine(string.Join(", ", residency.Calls));
         Assert.Equal(forward.Concat(backward), residency.Calls);
@@ -169,7 +169,7 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         Assert.Equal(forward, residency.Calls);
 
         residency.Calls.Clear();
-        rig.Model.GradientCheckpointing = true;
+        rig.Model.Runner.Checkpointing = true;
         using (no_grad()) rig.Forward().Dispose();
         Assert.Equal(forward, residency.Calls); // no gradients recorded: a plain forward, no recompute
     }
@@ -184,11 +184,11 @@ public class GradientCheckpointTests(ITestOutputHelper output)
     public void AFailingRecomputeSurfacesAsAnExceptionAfterBackward()
     {
         using var rig = new Rig(dropout: 0);
-        rig.Model.Residency = new FailingResidency();
+        rig.Model.Runner.Residency = new FailingResidency();
         var e = Assert.Throws<InvalidOperationException>(() => rig.Gradients(checkpointing: true));
         Assert.Contains("CUDA out of memory", e.Message);
         Assert.True(Flux2.Training.OutOfMemoryAdvice.IsOutOfMemory(e));
-        rig.Model.Residency = null;
+        rig.Model.Runner.Residency = null;
         rig.Gradients(checkpointing: true); // the failure is reported once, the next step works
     }
 
@@ -247,12 +247,12 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         var start = rig.DropoutGeneratorState();
         var kept = rig.Gradients(checkpointing: true);
         using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(device, minBytes: 0); // tiny tensors: move them all
-        rig.Model.CheckpointInputOffload = offloader;
+        rig.Model.Runner.InputOffloader = offloader;
         rig.SetDropoutGeneratorState(start);
         int blocks = rig.Model.transformer_blocks.Count + rig.Model.single_transformer_blocks.Count;
         int pendingBeforeBackward = -1;
         var offloaded = rig.Gradients(checkpointing: true, beforeBackward: () => pendingBeforeBackward = offloader.Pending);
-        rig.Model.CheckpointInputOffload = null;
+        rig.Model.Runner.InputOffloader = null;
         Assert.Equal(blocks, pendingBeforeBackward); // one stash per block: the hidden states really went through it
         Assert.Equal(0, offloader.Pending);
         for (int i = 0; i < kept.Length; i++)
@@ -265,8 +265,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
     {
         var rig = new Rig(dropout: 0);
         var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(CPU, minBytes: 0);
-        rig.Model.CheckpointInputOffload = offloader;
-        rig.Model.GradientCheckpointing = true;
+        rig.Model.Runner.InputOffloader = offloader;
+        rig.Model.Runner.Checkpointing = true;
         return (rig, offloader);
     }
 
@@ -284,11 +284,11 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         for (int i = 0; i < 5; i++) rig.Step(checkpointing: true);
         Assert.True(Live() == before, $"steps with offloaded checkpoint inputs leak {Live() - before} tensors over 5 steps");
         Assert.Equal(0, offloader.Pending);
-        rig.Model.CheckpointInputOffload = null;
+        rig.Model.Runner.InputOffloader = null;
     }
 
     /// <summary>A step skipped for a non-finite loss drops its graph without a backward pass: the trainer gives that
-    /// forward's stashes back at once (<see cref="GradientCheckpoint.DiscardForward"/>).</summary>
+    /// forward's stashes back at once (<see cref="BlockRunner.DiscardForward"/>).</summary>
     [Fact]
     public void ADiscardedForwardGivesItsStashesBackAtOnce()
     {
@@ -296,9 +296,9 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         using var _ = rig; using var __ = offloader;
         using (var scope = NewDisposeScope()) rig.Forward();
         Assert.True(offloader.Pending > 0);
-        GradientCheckpoint.DiscardForward();
+        rig.Model.Runner.DiscardForward();
         Assert.Equal(0, offloader.Pending);
-        rig.Model.CheckpointInputOffload = null;
+        rig.Model.Runner.InputOffloader = null;
     }
 
     [Fact]
@@ -309,11 +309,11 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         var loss = rig.Forward().pow(2).mean();
         loss.backward(retain_graph: true);
-        GradientCheckpoint.ThrowIfBackwardFailed();
+        rig.Model.Runner.Session.ThrowIfBackwardFailed();
         loss.backward();
-        var e = Assert.Throws<InvalidOperationException>(GradientCheckpoint.ThrowIfBackwardFailed);
+        var e = Assert.Throws<InvalidOperationException>(rig.Model.Runner.Session.ThrowIfBackwardFailed);
         Assert.Contains("retain_graph", e.Message);
         Assert.Contains("gradient_checkpointing_cpu_offload", e.Message);
-        rig.Model.CheckpointInputOffload = null;
+        rig.Model.Runner.InputOffloader = null;
     }
 }

@@ -5,6 +5,7 @@ using Flux2.Nn;
 using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
 using Flux2.Pipeline;
+using Flux2.Tests.Training;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -12,13 +13,14 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.Nn;
 
 /// <summary>
-/// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (issue 6, tier A): the blocks
-/// are built in CPU memory (<c>hostBlocks</c>) and written only inside <see cref="IOffloadedModules.Fill"/>.
+/// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (tier A): the blocks
+/// are built in CPU memory (<see cref="TransformerOffloading.HostBlocks"/>) and written only inside <see cref="IOffloadedModules.Fill"/>.
 /// On the CPU, <see cref="HostStaging"/> plays the offloader's part with the same contract (placeholders outside a fill,
 /// a fresh "slot" holding the block's current values inside it), so the walk of <see cref="RandomInit"/> and
 /// <see cref="ModuleLoader"/> through the offloaded blocks is checked here; the [CudaFact]s check
-/// <see cref="BlockOffloader.Build"/> itself bit for bit on a GPU.
+/// <see cref="TransformerOffloading.Build"/> itself bit for bit on a GPU.
 /// </summary>
+[Collection(TorchGlobalRngCollection.Name)] // RandomInit seeds libtorch's global generator
 public class OffloadedBuildTests
 {
     static readonly string TinyFolder = Path.Combine(TestPaths.Tiny, "transformer");
@@ -123,7 +125,8 @@ public class OffloadedBuildTests
     {
         var meta = new Device(DeviceType.META);   // a device other than the CPU that needs no memory
         var host = OffloadPlan.ChooseBlocks(4, 0.5);
-        using var model = new Flux2Transformer(TransformerConfig.Tiny, meta, ScalarType.BFloat16, QuantType.Float8, hostBlocks: host);
+        using var model = new Flux2Transformer(TransformerConfig.Tiny, meta, ScalarType.BFloat16, QuantType.Float8,
+                                              TransformerOffloading.HostBlocks(TransformerConfig.Tiny, host));
         var blocks = Blocks(model);
         for (int i = 0; i < blocks.Count; i++)
             Assert.All(blocks[i].parameters(), p => Assert.Equal(host.Contains(i) ? DeviceType.CPU : DeviceType.META, p.device_type));
@@ -138,7 +141,8 @@ public class OffloadedBuildTests
     [Fact]
     public void HostBlocksOutsideTheModelAreRefused()
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Flux2Transformer(TransformerConfig.Tiny, hostBlocks: new[] { 1, 4 }));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Flux2Transformer(TransformerConfig.Tiny,
+            blockDevice: TransformerOffloading.HostBlocks(TransformerConfig.Tiny, new[] { 1, 4 })));
         Assert.Contains("blocks 0..3", e.Message);
     }
 
@@ -152,7 +156,8 @@ public class OffloadedBuildTests
         RandomInit.Apply(whole, seed: 3);
 
         var host = OffloadPlan.ChooseBlocks(4, 0.5);
-        using var staged = new Flux2Transformer(TransformerConfig.Tiny, CPU, ScalarType.BFloat16, Quant(quant), hostBlocks: host);
+        using var staged = new Flux2Transformer(TransformerConfig.Tiny, CPU, ScalarType.BFloat16, Quant(quant),
+                                               TransformerOffloading.HostBlocks(TransformerConfig.Tiny, host));
         var blocks = Blocks(staged);
         using var staging = new HostStaging(host.Select(i => blocks[i]));
         RandomInit.Apply(staged, seed: 3, staging);
@@ -170,12 +175,13 @@ public class OffloadedBuildTests
     [InlineData("qfloat8")]
     public void StagedLoadGivesTheWeightsOfTheWholeModelLoad(string quant)
     {
-        var config = Flux2Transformer.FolderConfig(TinyFolder);
-        using var whole = Flux2Transformer.FromFolder(TinyFolder, CPU, ScalarType.BFloat16, Quant(quant));
+        var config = Flux2TransformerFiles.FolderConfig(TinyFolder);
+        using var whole = Flux2TransformerFiles.FromFolder(TinyFolder, CPU, ScalarType.BFloat16, Quant(quant));
 
         int count = config.NumLayers + config.NumSingleLayers;
         var host = OffloadPlan.ChooseBlocks(count, 0.75);
-        using var staged = new Flux2Transformer(config, CPU, ScalarType.BFloat16, Quant(quant), hostBlocks: host);
+        using var staged = new Flux2Transformer(config, CPU, ScalarType.BFloat16, Quant(quant),
+                                               TransformerOffloading.HostBlocks(config, host));
         var blocks = Blocks(staged);
         using var staging = new HostStaging(host.Select(i => blocks[i]));
         using (var source = TransformerCheckpoint.Open(TinyFolder))
@@ -189,10 +195,10 @@ public class OffloadedBuildTests
     [Fact]
     public void AWrongShapeInsideAnOffloadedBlockIsReportedBeforeAnyBlockIsFilled()
     {
-        var config = Flux2Transformer.FolderConfig(TinyFolder);
+        var config = Flux2TransformerFiles.FolderConfig(TinyFolder);
         var wrong = config with { MlpRatio = config.MlpRatio * 2 };   // every block's feed-forward is larger than the file's
         var host = OffloadPlan.ChooseBlocks(wrong.NumLayers + wrong.NumSingleLayers, 1.0);
-        using var staged = new Flux2Transformer(wrong, CPU, hostBlocks: host);
+        using var staged = new Flux2Transformer(wrong, CPU, blockDevice: TransformerOffloading.HostBlocks(wrong, host));
         var blocks = Blocks(staged);
         using var staging = new HostStaging(host.Select(i => blocks[i]));
         using var source = TransformerCheckpoint.Open(TinyFolder);
@@ -205,13 +211,13 @@ public class OffloadedBuildTests
     [Fact]
     public void OffloadingOnTheCpuIsRefusedBeforeAnythingIsBuilt()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => BlockOffloader.Build(TransformerConfig.Tiny, CPU, null, null, 0.5, (_, _) => Assert.Fail("no fill without CUDA")));
+        var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(TransformerConfig.Tiny, CPU, null, null, 0.5, (_, _) => Assert.Fail("no fill without CUDA")));
         Assert.Contains("layer offloading needs CUDA", e.Message);
         var l = Assert.Throws<InvalidOperationException>(() => Flux2Models.Load(Flux2Models.TinyRandom, CPU, layerOffloading: 0.5));
         Assert.Contains("layer offloading needs CUDA", l.Message);
     }
 
-    // ---- on a GPU: BlockOffloader.Build itself ----
+    // ---- on a GPU: TransformerOffloading.Build itself ----
 
     [CudaTheory]
     [InlineData("bf16")]
@@ -223,7 +229,7 @@ public class OffloadedBuildTests
         RandomInit.Apply(whole, seed: 3);
         using var expected = Forward(whole, device);
 
-        var (model, offloader) = BlockOffloader.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, Quant(quant), 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
+        var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, Quant(quant), 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
         using var _m = model;
         using var _o = offloader;
         Assert.Equal(new[] { 1, 3 }, offloader.Report.Offloaded);
@@ -247,10 +253,10 @@ public class OffloadedBuildTests
     public void LoadedThroughSlotsIsBitIdenticalToLoadedWhole(string quant)
     {
         var device = CUDA;
-        using var whole = Flux2Transformer.FromFolder(TinyFolder, device, ScalarType.BFloat16, Quant(quant));
+        using var whole = Flux2TransformerFiles.FromFolder(TinyFolder, device, ScalarType.BFloat16, Quant(quant));
         using var expected = Forward(whole, device);
         using var source = TransformerCheckpoint.Open(TinyFolder);
-        var (model, offloader) = BlockOffloader.Build(Flux2Transformer.FolderConfig(TinyFolder), device, ScalarType.BFloat16, Quant(quant), 0.75,
+        var (model, offloader) = TransformerOffloading.Build(Flux2TransformerFiles.FolderConfig(TinyFolder), device, ScalarType.BFloat16, Quant(quant), 0.75,
                                                       (m, o) => ModuleLoader.Load(m, source, offloaded: o));
         using var _m = model;
         using var _o = offloader;
@@ -266,7 +272,7 @@ public class OffloadedBuildTests
         using var expected = Forward(plain.Transformer, device);
         using var offloaded = Flux2Models.CreateTinyRandom(0, device, layerOffloading: 0.5);
         Assert.NotNull(offloaded.Offloader);
-        Assert.Same(offloaded.Offloader, offloaded.Transformer.Residency);
+        Assert.Same(offloaded.Offloader, offloaded.Transformer.Runner.Residency);
         using var actual = Forward(offloaded.Transformer, device);
         Assert.True(actual.eq(expected).all().item<bool>());
     }
@@ -275,10 +281,10 @@ public class OffloadedBuildTests
     public void UnfilledBlocksAndLateFillsAreRefused()
     {
         var device = CUDA;
-        var e = Assert.Throws<InvalidOperationException>(() => BlockOffloader.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, null, 0.5, (_, _) => { }));
+        var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, null, 0.5, (_, _) => { }));
         Assert.Contains("never filled", e.Message);
 
-        var (model, offloader) = BlockOffloader.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, null, 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
+        var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, null, 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
         using var _m = model;
         using var _o = offloader;
         using (var y = Forward(model, device)) { }

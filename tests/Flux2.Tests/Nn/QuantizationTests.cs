@@ -77,7 +77,7 @@ public class QuantizationTests(ITestOutputHelper output)
         Assert.Equal(type.StorageType, q.dtype);
         Assert.Equal(ScalarType.Float32, scale.dtype);
         Assert.Equal(new long[] { 64 }, scale.shape);
-        var back = QuantizedWeight.Dequantize(q, scale, ScalarType.Float32);
+        var back = QuantizedWeight.FloatCopy(q, scale, ScalarType.Float32);
 
         // scale = row absmax / MaxCode rounded to a bf16 number (2^-8 relative at most); a zero row keeps scale 1 and
         // comes back as zeros.
@@ -118,7 +118,7 @@ public class QuantizationTests(ITestOutputHelper output)
         using var lin = QuantizedLayer(w, b, type, ScalarType.Float32);
 
         var y = lin.forward(x);
-        var yDeq = nn.functional.linear(x, lin.DequantizedWeight(), b);
+        var yDeq = nn.functional.linear(x, lin.FloatWeightCopy(), b);
         var yFloat = nn.functional.linear(x, w, b);
         var vsDeq = RelativeError(y, yDeq);
         var vsFloat = RelativeError(y, yFloat);
@@ -175,7 +175,7 @@ public class QuantizationTests(ITestOutputHelper output)
 
         using var quant = new TwoLayers(QuantizedLayer(w1, null, type, ScalarType.Float64), QuantizedLayer(w2, null, type, ScalarType.Float64), seed: 8);
         // Reference: plain float layers holding exactly the dequantized weights, same adapters' values.
-        using var reference = new TwoLayers(FloatLayer(quant.L1.DequantizedWeight()), FloatLayer(quant.L2.DequantizedWeight()), seed: 8);
+        using var reference = new TwoLayers(FloatLayer(quant.L1.FloatWeightCopy()), FloatLayer(quant.L2.FloatWeightCopy()), seed: 8);
 
         var lossQ = quant.Loss(x);
         var gradsQ = autograd.grad(new[] { lossQ }, quant.Params);
@@ -284,7 +284,7 @@ public class QuantizationTests(ITestOutputHelper output)
         TorchRuntime.EnsureLoaded();
         var type = QuantType.Parse(qtype);
         var folder = Path.Combine(TestPaths.Tiny, "transformer");
-        using var reference = Flux2Transformer.FromFolder(folder);
+        using var reference = Flux2TransformerFiles.FromFolder(folder);
         var config = TransformerConfig.FromJson(Path.Combine(folder, "config.json"));
         using var model = new Flux2Transformer(config, quant: type);
         using (no_grad()) foreach (var (_, m) in model.named_modules()) if (m is Linear { IsQuantized: true } l) l.weight.zero_();
@@ -306,7 +306,7 @@ public class QuantizationTests(ITestOutputHelper output)
                                                      io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
         using var y = Run(reference);
         using var yq = Run(model);
-        using var viaFromFolder = Run(Flux2Transformer.FromFolder(folder, quant: type));
+        using var viaFromFolder = Run(Flux2TransformerFiles.FromFolder(folder, quant: type));
         var rel = RelativeError(yq, y);
         output.WriteLine($"tiny transformer (fixture), {qtype} while loading: output relative error ||y_q - y|| / ||y|| = {rel:P3}");
         Assert.True(rel <= 0.03, $"{qtype} relative error {rel}");
@@ -359,7 +359,7 @@ public class QuantizationTests(ITestOutputHelper output)
         Assert.Equal(type.StorageType, lin.weight.dtype);
         Assert.False(lin.weight_scale!.eq(1).all().item<bool>(), "scales were not computed");
         // The random weight ~ N(0, 1/in): the dequantized weight has about that spread.
-        using var w = lin.DequantizedWeight();
+        using var w = lin.FloatWeightCopy();
         var std = w.std().item<float>();
         Assert.InRange(std, 0.8 / Math.Sqrt(lin.InFeatures), 1.2 / Math.Sqrt(lin.InFeatures));
 

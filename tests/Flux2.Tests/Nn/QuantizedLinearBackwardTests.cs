@@ -15,7 +15,7 @@ using Linear = Flux2.Nn.Linear;
 namespace Flux2.Tests.Nn;
 
 /// <summary>
-/// The quantized Linear's backward (issue 6, tier B speed): grad_x = (grad_y · scale) · q.to(dtype) against a float64
+/// The quantized Linear's backward (tier B speed): grad_x = (grad_y · scale) · q.to(dtype) against a float64
 /// reference; inside a checkpoint recompute the forward's widened codes serve the backward (no second widening), outside
 /// one nothing but q and scale is kept; a second backward over the same graph still works; checkpointed and plain LoRA
 /// gradients through a quantized tiny transformer are identical bit for bit; training steps leave no tensors behind.
@@ -57,7 +57,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         var gradY = randn(new[] { 2L, 7, 48 }, generator: g).to(dtype);
 
         lin.forward(x).backward(new[] { gradY });
-        var reference = gradY.to(ScalarType.Float64).matmul(lin.DequantizedWeight(ScalarType.Float64));
+        var reference = gradY.to(ScalarType.Float64).matmul(lin.FloatWeightCopy(ScalarType.Float64));
         var rel = ((x.grad!.to(ScalarType.Float64) - reference).norm() / reference.norm()).item<double>();
         output.WriteLine($"{qtype} {dtype}: grad_x relative error vs float64 (grad_y · dequantized W) {rel:E2}");
         // fp64: rounding only; fp32: the fp32 product and matmul (~1e-7); bf16: the product rounded once to bf16 and the
@@ -82,6 +82,10 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         public readonly Linear L1, L2;
         public readonly Tensor[] Lora;
         public long WideningsInRecomputeForward;
+        public readonly CheckpointSession Session = new();
+
+        /// <summary>What a block runner hands a checkpointed block: its layers are told when they are recomputed.</summary>
+        public CheckpointHooks Hooks => new() { DuringRecompute = () => BlockRunner.Recomputing([L1, L2], Session) };
 
         public TwoQuantizedLayers(QuantType type)
         {
@@ -98,7 +102,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         {
             long before = Widenings;
             var y = L2.forward(L1.forward(t[0]).tanh());
-            if (GradientCheckpoint.InRecompute) WideningsInRecomputeForward += Widenings - before;
+            if (L1.Recompute is not null) WideningsInRecomputeForward += Widenings - before;
             return new[] { y };
         }
 
@@ -110,10 +114,10 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
             WideningsInRecomputeForward = 0;
             using (var scope = NewDisposeScope())
             {
-                var y = checkpointing ? GradientCheckpoint.Run(Block, new[] { x })[0] : Block(new[] { x })[0];
+                var y = checkpointing ? GradientCheckpoint.Run(Block, new[] { x }, Session, Hooks)[0] : Block(new[] { x })[0];
                 var loss = y.pow(2).sum();
                 long before = Widenings;
-                GradientCheckpoint.Backward(loss);
+                Session.Backward(loss);
                 long backward = Widenings - before - WideningsInRecomputeForward;
                 return (Lora.Append(x).Select(p => p.grad!.clone().DetachFromDisposeScope()).ToArray(), backward);
             }
@@ -137,7 +141,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         var (checkpointed, checkpointedBackward) = layers.Gradients(x, checkpointing: true);
         Assert.Equal(2, layers.WideningsInRecomputeForward);
         Assert.Equal(0, checkpointedBackward); // both layers' backward used the recompute's widened codes
-        Assert.False(GradientCheckpoint.InRecompute);
+        Assert.Null(layers.L1.Recompute);
         output.WriteLine($"{qtype}: backward widenings plain {plainBackward}, checkpointed {checkpointedBackward} (+{layers.WideningsInRecomputeForward} in the recompute's forward)");
         for (int i = 0; i < plain.Length; i++)
             Assert.True(Identical(plain[i], checkpointed[i]), $"gradient {i} differs between the plain and the checkpointed backward");
@@ -174,7 +178,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
             Tensor[] Twice(Tensor[] t)
             {
                 var y = layers.L2.forward(layers.L1.forward(t[0]).tanh());
-                if (GradientCheckpoint.InRecompute)
+                if (layers.L1.Recompute is not null)
                 {
                     long before = Widenings;
                     using var g = autograd.grad(new[] { y.pow(2).sum() }, new[] { t[0] }, retain_graph: true)[0];
@@ -186,8 +190,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
             long start = Widenings;
             using (var scope = NewDisposeScope())
             {
-                var y = GradientCheckpoint.Run(Twice, new[] { x })[0];
-                GradientCheckpoint.Backward(y.pow(2).sum());
+                var y = GradientCheckpoint.Run(Twice, new[] { x }, layers.Session, layers.Hooks)[0];
+                layers.Session.Backward(y.pow(2).sum());
             }
             Assert.Equal(0, extraPassWidenings);            // the first backward used the kept codes
             Assert.Equal(2 + 2 + 2, Widenings - start);     // forward, recompute, and the second backward widening again
@@ -225,13 +229,13 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         /// <summary>One training step; the widenings of its forward and of its backward pass.</summary>
         public (long Forward, long Backward) Step(bool checkpointing)
         {
-            Model.GradientCheckpointing = checkpointing;
+            Model.Runner.Checkpointing = checkpointing;
             foreach (var p in Network.Parameters) p.grad = null;
             using var scope = NewDisposeScope();
             long start = Widenings;
             var v = Model.Forward(hidden, context, t, g, imgIds, txtIds);
             long forward = Widenings - start;
-            GradientCheckpoint.Backward((v - target).to(ScalarType.Float32).pow(2).mean());
+            Model.Runner.Backward((v - target).to(ScalarType.Float32).pow(2).mean());
             return (forward, Widenings - start - forward);
         }
 

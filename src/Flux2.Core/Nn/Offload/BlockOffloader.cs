@@ -1,13 +1,11 @@
-using Flux2.Models.Transformer;
 using Flux2.Native;
-using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Flux2.Nn.Offload;
 
 /// <summary>
-/// Layer offloading (issue 6; ai-toolkit's <c>layer_offloading</c>): a chosen share of the transformer's blocks keeps
+/// Layer offloading (ai-toolkit's <c>layer_offloading</c>): a chosen share of a model's blocks keeps
 /// its weights in pinned CPU memory and is streamed into a few preallocated GPU slots just before it runs, on a copy
 /// stream that overlaps the compute of the blocks before it. <see cref="OffloadPlan"/> decides what goes where and
 /// when; this class does it with the CUDA driver (<see cref="CudaDriver"/>):
@@ -18,7 +16,8 @@ namespace Flux2.Nn.Offload;
 /// parameters go back to an empty placeholder so nothing reads stale slot data, and the next blocks are prefetched:
 /// each copy first waits on the event of the slot's previous user.</item></list>
 /// Slots are allocated once, so libtorch's caching allocator never hands their memory to anything else while a copy
-/// is in flight. Blocks are numbered as in <see cref="IBlockResidency"/>: double-stream blocks, then single-stream.
+/// is in flight. Blocks are numbered in execution order, as in <see cref="IBlockResidency"/>; the offloader hooks into
+/// the model's <see cref="BlockRunner"/> as its <see cref="BlockRunner.Residency"/>.
 /// </summary>
 public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDisposable
 {
@@ -29,7 +28,7 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         public readonly IntPtr Loaded = CudaDriver.CreateEvent(), Released = CudaDriver.CreateEvent();
     }
 
-    readonly Flux2Transformer model;
+    readonly BlockRunner runner;
     readonly OffloadPlan plan;
     readonly OffloadedBlock?[] blocks;          // by block index; null for resident blocks
     readonly Dictionary<nn.Module, OffloadedBlock> byModule = new(ReferenceEqualityComparer.Instance);
@@ -44,18 +43,20 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
 
     public OffloadReport Report { get; }
 
-    BlockOffloader(Flux2Transformer model, IReadOnlyList<nn.Module> allBlocks, int[] chosen, int slotsPerLayout, bool measureCopies)
+    BlockOffloader(BlockRunner runner, nn.Module model, IReadOnlyList<nn.Module> allBlocks, Device device, int[] chosen,
+                   int slotsPerLayout, bool measureCopies)
     {
-        this.model = model;
+        this.runner = runner;
         this.measureCopies = measureCopies;
-        var device = model.x_embedder.weight.device;
         blocks = new OffloadedBlock?[allBlocks.Count];
         copyStream = CudaDriver.CreateCopyStream();
         try
         {
             foreach (var i in chosen) blocks[i] = new OffloadedBlock(i, allBlocks[i]);
             var layouts = chosen.Select(i => blocks[i]!.Layout).Distinct().ToList();
-            plan = new OffloadPlan(Enumerable.Range(0, allBlocks.Count).Select(i => blocks[i] is { } b ? layouts.IndexOf(b.Layout) : -1).ToArray(), slotsPerLayout);
+            var pools = Enumerable.Range(0, allBlocks.Count)
+                .Select(i => blocks[i] is { } b ? layouts.IndexOf(b.Layout) : -1).ToArray();
+            plan = new OffloadPlan(pools, slotsPerLayout);
             using (var scope = NewDisposeScope())
                 foreach (var t in chosen.SelectMany(i => blocks[i]!.DTypes).Distinct())
                     placeholders[t] = empty(new long[] { 0 }, t, device).DetachFromDisposeScope();
@@ -72,10 +73,12 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
                 slots = Enumerable.Range(0, plan.SlotCount).Select(s =>
                 {
                     var like = blocks.First(b => b is not null && plan.PoolOf(b.Index) == plan.PoolOfSlot(s))!;
-                    return new GpuSlot(like.Shapes.Zip(like.DTypes, (shape, dtype) => empty(shape, dtype, device).DetachFromDisposeScope()).ToArray());
+                    return new GpuSlot(like.Shapes.Zip(like.DTypes,
+                        (shape, dtype) => empty(shape, dtype, device).DetachFromDisposeScope()).ToArray());
                 }).ToArray();
             }
-            long residentBytes = model.parameters().Select(p => (Tensor)p).Concat(model.buffers()).Sum(TensorPointer.Bytes);
+            long residentBytes = model.parameters().Select(p => (Tensor)p).Concat(model.buffers())
+                                      .Sum(TensorPointer.Bytes);
             Report = new OffloadReport(allBlocks.Count, chosen, layouts.Count, slotsPerLayout,
                 ResidentBytes: residentBytes,
                 SlotBytes: slots.Sum(s => s.Tensors.Sum(TensorPointer.Bytes)),
@@ -86,65 +89,37 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
     }
 
     /// <summary>
-    /// Offloads round(<paramref name="percent"/> × blocks) of <paramref name="model"/>'s blocks (spread, see
-    /// <see cref="OffloadPlan.ChooseBlocks"/>) and installs itself as the model's <see cref="Flux2Transformer.Residency"/>.
-    /// Everything else of the model must already be on the CUDA device. An offloaded block on the GPU is copied to
-    /// pinned memory and its GPU memory released to the driver; one built in CPU memory (<see cref="Build"/>) keeps its
-    /// constructor's values and must then be filled on the GPU through <see cref="Fill"/> before the first forward.
-    /// Training with offloading needs gradient checkpointing (<see cref="Flux2Transformer.GradientCheckpointing"/>).
+    /// Offloads round(<paramref name="percent"/> × blocks) of <paramref name="blocks"/> (spread, see
+    /// <see cref="OffloadPlan.ChooseBlocks"/>), <paramref name="model"/>'s blocks in execution order, and installs
+    /// itself as <paramref name="runner"/>'s <see cref="BlockRunner.Residency"/>. Everything else of the model must
+    /// already be on the CUDA <paramref name="device"/>. An offloaded block on the GPU is copied to pinned memory and
+    /// its GPU memory released to the driver; one built in CPU memory keeps its constructor's values and must then be
+    /// filled on the GPU through <see cref="Fill"/> before the first forward. Training with offloading needs gradient
+    /// checkpointing (<see cref="BlockRunner.Checkpointing"/>).
     /// </summary>
     /// <param name="slotsPerLayout">GPU slots per block layout (double- and single-stream blocks differ): 2 lets one
     /// block compute while the next is copied; 3 adds slack when copy and compute times vary.</param>
     /// <param name="measureCopies">Time every copy with CUDA events (for <c>./flux2 bench offload</c>).</param>
-    public static BlockOffloader Attach(Flux2Transformer model, double percent, int slotsPerLayout = 2, bool measureCopies = false)
+    public static BlockOffloader Attach(BlockRunner runner, nn.Module model, IReadOnlyList<nn.Module> blocks,
+                                        Device device, double percent, int slotsPerLayout = 2,
+                                        bool measureCopies = false)
     {
-        var device = model.x_embedder.weight.device;
         RequireCuda(device);
-        if (model.Residency is not null) throw new InvalidOperationException("the transformer already has a block residency hook (layer offloading attached twice?)");
-        if (slotsPerLayout is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(slotsPerLayout), slotsPerLayout, "use 2 or 3 GPU slots per block layout");
+        if (runner.Residency is not null)
+            throw new InvalidOperationException(
+                "the model already has a block residency hook (layer offloading attached twice?)");
+        if (slotsPerLayout is < 1 or > 8)
+            throw new ArgumentOutOfRangeException(nameof(slotsPerLayout), slotsPerLayout, "use 2 or 3 GPU slots per block layout");
         // The copy stream and events belong to the current device's context: make it the model's device (cuda:1 in a
         // process whose current device is still 0 would otherwise order nothing between copies and compute).
-        Flux2.Native.CudaRuntime.SetDevice(Math.Max(0, (int)device.index));
+        CudaRuntime.SetDevice(Math.Max(0, (int)device.index));
         CudaDriver.EnsureContext("layer offloading");
-        var all = model.transformer_blocks.Cast<nn.Module>().Concat(model.single_transformer_blocks).ToList();
-        var chosen = OffloadPlan.ChooseBlocks(all.Count, percent);
-        RequireResidentOn(device, model, chosen);
-        var offloader = new BlockOffloader(model, all, chosen, slotsPerLayout, measureCopies);
-        model.Residency = offloader;
+        var chosen = OffloadPlan.ChooseBlocks(blocks.Count, percent);
+        RequireResidentOn(device, model, blocks, chosen);
+        var offloader = new BlockOffloader(runner, model, blocks, device, chosen, slotsPerLayout, measureCopies);
+        runner.Residency = offloader;
         CachedGpuMemory.Release(device); // the offloaded blocks' former GPU storage, if they were loaded there
         return offloader;
-    }
-
-    /// <summary>
-    /// A transformer whose offloaded blocks never exist on the GPU whole (issue 6, tier A: FLUX.2-dev on a 24 GB card):
-    /// the resident parts are built on <paramref name="device"/>, the blocks that <see cref="OffloadPlan.ChooseBlocks"/>
-    /// picks for <paramref name="percent"/> in CPU memory (untouched <c>torch.empty</c> pages), then <see cref="Attach"/>
-    /// gives them pinned buffers, and <paramref name="fill"/> writes the weights, e.g. <c>RandomInit.Apply(model, seed,
-    /// offloader)</c> or <c>ModuleLoader.Load(model, source, offloaded: offloader)</c>, which fill each offloaded block in
-    /// a GPU slot (<see cref="Fill"/>). Peak GPU memory: resident weights + slots + the fill's temporaries of one layer.
-    /// On failure everything built is disposed.
-    /// </summary>
-    public static (Flux2Transformer Model, BlockOffloader Offloader) Build(TransformerConfig config, Device device, ScalarType? dtype, QuantType? quant,
-                                                                           double percent, Action<Flux2Transformer, BlockOffloader> fill, int slotsPerLayout = 2)
-    {
-        RequireCuda(device);
-        var host = OffloadPlan.ChooseBlocks(config.NumLayers + config.NumSingleLayers, percent);
-        var model = new Flux2Transformer(config, device, dtype, quant, hostBlocks: host);
-        BlockOffloader? offloader = null;
-        try
-        {
-            offloader = Attach(model, percent, slotsPerLayout);
-            fill(model, offloader);
-            offloader.RequireFilled();
-            CachedGpuMemory.Release(device); // the fills' float temporaries
-            return (model, offloader);
-        }
-        catch
-        {
-            offloader?.Dispose();
-            model.Dispose();
-            throw;
-        }
     }
 
     /// <summary>Throws unless <paramref name="device"/> is a CUDA device (the one place that says so, also for loaders
@@ -157,17 +132,18 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
 
     /// <summary>Everything but the offloaded blocks must be on the device: a block left in CPU memory (built for another
     /// percentage?) would fail deep inside the first forward.</summary>
-    static void RequireResidentOn(Device device, Flux2Transformer model, int[] chosen)
+    static void RequireResidentOn(Device device, nn.Module model, IReadOnlyList<nn.Module> blocks, int[] chosen)
     {
-        int doubles = model.Config.NumLayers;
-        var offloaded = chosen.Select(i => i < doubles ? $"transformer_blocks.{i}." : $"single_transformer_blocks.{i - doubles}.").ToList();
-        var elsewhere = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(model.named_buffers())
-            .Where(p => !offloaded.Any(prefix => p.Item1.StartsWith(prefix, StringComparison.Ordinal)))
-            .Where(p => p.Item2.device_type != device.type || p.Item2.device_index != device.index)
-            .Select(p => p.Item1).ToList();
+        static IEnumerable<(string Name, Tensor Tensor)> Tensors(nn.Module m) =>
+            m.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(m.named_buffers());
+        var offloaded = chosen.SelectMany(i => Tensors(blocks[i])).Select(t => t.Tensor.Handle).ToHashSet();
+        var elsewhere = Tensors(model).Where(p => !offloaded.Contains(p.Tensor.Handle))
+            .Where(p => p.Tensor.device_type != device.type || p.Tensor.device_index != device.index)
+            .Select(p => p.Name).ToList();
         if (elsewhere.Count > 0)
-            throw new InvalidOperationException($"layer offloading: {elsewhere.Count} weights that stay resident are not on {device} (e.g. '{elsewhere[0]}'); " +
-                $"only the offloaded blocks [{string.Join(",", chosen)}] may be built elsewhere (the same offloaded percentage at build and attach?)");
+            throw new InvalidOperationException($"layer offloading: {elsewhere.Count} weights that stay resident are not " +
+                $"on {device} (e.g. '{elsewhere[0]}'); only the offloaded blocks [{string.Join(",", chosen)}] may be " +
+                "built elsewhere (the same offloaded percentage at build and attach?)");
     }
 
     /// <summary>
@@ -212,7 +188,22 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         byModule.TryGetValue(module, out var b) ? b.Names.Zip(b.Shapes).ToDictionary(x => x.First, x => x.Second)
                                                 : throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
 
-    void RequireFilled()
+    /// <summary>Parameters of <paramref name="model"/>, this offloader's blocks included: between uses their tensors
+    /// are empty placeholders, so their sizes come from the shapes recorded at attach.</summary>
+    public long ParameterCount(nn.Module model)
+    {
+        long count = model.parameters().Sum(p => p.numel());
+        foreach (var block in model.modules().Where(IsOffloaded))
+        {
+            var shapes = ShapesOf(block);
+            count += block.named_parameters().Sum(p => shapes[p.name].Aggregate(1L, (a, b) => a * b));
+        }
+        return count;
+    }
+
+    /// <summary>Throws unless every offloaded block built in CPU memory has been filled through <see cref="Fill"/>.
+    /// </summary>
+    public void RequireFilled()
     {
         if (unfilled.Count > 0)
             throw new InvalidOperationException($"layer offloading: blocks [{string.Join(",", unfilled.Order())}] were built in CPU memory but never filled " +
@@ -233,7 +224,7 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
     public void Enter(int index, bool recompute)
     {
         bool grad = is_grad_enabled();
-        if (!recompute && grad && !model.GradientCheckpointing)
+        if (!recompute && grad && !runner.Checkpointing)
             throw new InvalidOperationException(
                 "layer offloading with gradients needs gradient checkpointing: autograd would keep references to GPU slot tensors " +
                 "that are overwritten by the next blocks' weights. Set train.gradient_checkpointing: true, or run under no_grad.");
@@ -313,7 +304,7 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         }
     }
 
-    /// <summary>Detaches from the model and frees the pinned memory and slots. The offloaded blocks' weights are gone
+    /// <summary>Detaches from the runner and frees the pinned memory and slots. The offloaded blocks' weights are gone
     /// from the model afterwards (their tensors are empty): dispose the model with it.</summary>
     public void Dispose()
     {
@@ -321,7 +312,7 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         {
             if (disposed) return;
             disposed = true;
-            if (ReferenceEquals(model.Residency, this)) model.Residency = null;
+            if (ReferenceEquals(runner.Residency, this)) runner.Residency = null;
             CudaDriver.SynchronizeStream(copyStream);
             foreach (var b in blocks)
             {

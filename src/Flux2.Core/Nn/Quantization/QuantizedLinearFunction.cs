@@ -13,7 +13,7 @@ namespace Flux2.Nn.Quantization;
 /// <list type="bullet">
 /// <item>training forward (no grad): widen 3 B/param + the output scale in place, 4 B per output element (T·out);</item>
 /// <item>recompute in the backward pass: the same, but the widened codes are kept for the block's backward, which
-/// follows at once (<see cref="GradientCheckpoint.InRecompute"/>): one bf16 weight per layer of one block stays alive
+/// follows at once (<see cref="Linear.Recompute"/> set by the block runner): one bf16 weight per layer of one block stays alive
 /// until that layer's backward (FLUX.2-dev: ~2 GB for a double block, ~1 GB for a single one);</item>
 /// <item>backward: no widening (the kept codes) and the scale on the gradient side, one pass over grad_y, 4 B per
 /// element (T·out) — instead of widening again plus scaling the weight in place, 7 B per parameter (out·in). For
@@ -41,16 +41,23 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
     }
 
     /// <summary>The product without bias. Under no_grad, or when x does not need a gradient, no graph node is made
-    /// (the custom function would only keep bookkeeping alive).</summary>
-    public static Tensor Apply(Tensor x, Tensor q, Tensor scale) =>
-        is_grad_enabled() && x.requires_grad ? apply(x, q, scale) : Compute(x, q, scale, keep: false).Y;
+    /// (the custom function would only keep bookkeeping alive). <paramref name="recompute"/>: the session of the
+    /// checkpointed block being recomputed, when it is (<see cref="Linear.Recompute"/>): the widened codes are kept for
+    /// the backward, and the input gradient is released when that session's backward pass ends.</summary>
+    public static Tensor Apply(Tensor x, Tensor q, Tensor scale, CheckpointSession? recompute = null) =>
+        is_grad_enabled() && x.requires_grad ? apply(x, q, scale, new Recomputing(recompute))
+                                             : Compute(x, q, scale, keep: false).Y;
+
+    /// <summary>Boxes the optional session for <c>apply</c>'s argument list.</summary>
+    sealed record Recomputing(CheckpointSession? Session);
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (x, q, scale) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
+        var session = ((Recomputing)vars[3]).Session;
         ctx.save_for_backward(new List<Tensor> { q, scale });
-        ctx.save_data("session", GradientCheckpoint.ForwardSession);
-        var (y, kept) = Compute(x, q, scale, keep: GradientCheckpoint.InRecompute);
+        ctx.save_data("session", new Recomputing(session));
+        var (y, kept) = Compute(x, q, scale, keep: session is not null);
         if (kept is not null) ctx.save_data("widened", new KeptWeight(kept));
         return y;
     }
@@ -59,8 +66,8 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
     {
         // Backward may run on an autograd worker thread (CUDA), outside any caller's DisposeScope: dispose by hand. The
         // handle TorchSharp wraps grad_y in is ours to free; the returned gradient is freed once libtorch has read it
-        // (GradientCheckpoint's hand-out list), otherwise each layer's activation-sized gradient would wait for the GC.
-        GradientCheckpoint.ReleaseThisThreadsHandedGradients();
+        // (HandedGradients), otherwise each layer's activation-sized gradient would wait for the GC.
+        HandedGradients.ReleaseThisThreads();
         using var _gradY = gradY;
         var saved = ctx.get_saved_variables();
         using var q = saved[0];
@@ -73,7 +80,8 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         using var w = kept ?? Widen(q, gradY.dtype);
         using var scaled = ScaleOutputChannels(gradY, scale);
         var gradX = scaled.matmul(w);               // [.., out] · [out, in] → [.., in]
-        return new List<Tensor> { GradientCheckpoint.HandToAutograd(gradX, ctx.get_data("session")), null!, null! };
+        var session = ((Recomputing)ctx.get_data("session")).Session;
+        return new List<Tensor> { HandedGradients.Hand(gradX, session), null!, null!, null! };
     }
 
     /// <summary>y, and the widened codes when <paramref name="keep"/> (owned by the caller, out of any DisposeScope:

@@ -61,8 +61,10 @@ public static class QuantizedWeight
         }
     }
 
-    /// <summary>W ≈ q · scale in <paramref name="dtype"/> (computed in fp32, or fp64 when asked for, rounded once).</summary>
-    public static Tensor Dequantize(Tensor q, Tensor scale, ScalarType dtype)
+    /// <summary>W ≈ q · scale in <paramref name="dtype"/> (computed in fp32, or fp64 when asked for, rounded once): a
+    /// full float copy for merging, export and tests. The forward pass never builds it: it widens the codes
+    /// (<c>q.to(dtype)</c>) and scales the product's output channels (<see cref="QuantizedLinearFunction"/>).</summary>
+    public static Tensor FloatCopy(Tensor q, Tensor scale, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var work = dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;

@@ -30,7 +30,7 @@ public sealed class SampleGrid(Flux2Models models, SampleConfig config, string? 
         int f = pipe.PixelsPerToken;
         int width = Math.Max(f, config.Width / f * f), height = Math.Max(f, config.Height / f * f);
         bool twoColumns = Rows.Any(r => r.withoutTrigger is not null);
-        var device = models.Transformer.x_embedder.weight.device;
+        var device = models.Transformer.Device;
         var rows = new List<Tensor>();
         for (int i = 0; i < Rows.Count; i++)
         {
