@@ -140,15 +140,15 @@ public static class BenchTrainCommand
     /// The transformer for a memory tier, random weights, built directly on the device: C bf16; B and A with 8-bit
     /// Linear weights, each layer drawn in bf16 and quantized before the next (the bf16 model never exists). A: the
     /// offloaded blocks are built in CPU memory and initialized one at a time in a GPU slot, to the same weights as B
-    /// (<see cref="BlockOffloader.Build"/>), so they never sit on the GPU together.
+    /// (<see cref="TransformerOffloading.Build"/>), so they never sit on the GPU together.
     /// </summary>
     static BuiltModel BuildModel(Options opt, Device device)
     {
         var quant = opt.Tier == Tier.C ? null : opt.Quant;
         if (opt.Tier == Tier.A)
         {
-            var (offloadedModel, offloader) = TransformerOffloading.Build(opt.Config, device, ScalarType.BFloat16, quant, opt.OffloadPercent,
-                                                                   (m, o) => RandomInit.Apply(m, seed: 0, o));
+            var (offloadedModel, offloader) = TransformerOffloading.Build(opt.Config, device, ScalarType.BFloat16, quant,
+                opt.OffloadPercent, (m, o) => RandomInit.Apply(m, seed: 0, o));
             return new BuiltModel(offloadedModel, offloader);
         }
         var model = new Flux2Transformer(opt.Config, device, ScalarType.BFloat16, quant);

@@ -57,14 +57,16 @@ public sealed class BlockRunner
     }
 
     /// <summary><c>loss.backward()</c>; with checkpointing through <see cref="Session"/>, which rethrows here what a
-    /// block's recompute failed with and gives back parked inputs. Call it on the thread that ran the forward.</summary>
+    /// block's recompute failed with and gives back parked inputs. Call it on the thread that ran the
+    /// forward.</summary>
     public void Backward(Tensor loss)
     {
         if (Checkpointing) Session.Backward(loss);
         else loss.backward();
     }
 
-    /// <summary>For a forward whose graph is dropped without a backward pass: parked inputs are given back now.</summary>
+    /// <summary>For a forward whose graph is dropped without a backward pass: parked inputs are given back
+    /// now.</summary>
     public void DiscardForward() => Session.DiscardForward();
 
     /// <summary>Switches the LoRA adapters of <paramref name="layers"/> to a training forward (dropout on) although no

@@ -39,14 +39,16 @@ public sealed record CheckpointHooks
     public CheckpointInputOffloader? InputOffloader { get; init; }
 
     /// <summary>Indices of the inputs the caller does not keep (the hidden states passed from block to block): only
-    /// those are worth moving; a tensor the caller holds anyway (RoPE tables, modulation) would stay on the GPU.</summary>
+    /// those are worth moving; a tensor the caller holds anyway (RoPE tables, modulation) would stay on the
+    /// GPU.</summary>
     public IReadOnlyList<int> OffloadableInputs { get; init; } = Array.Empty<int>();
 }
 
 /// <summary>Module state captured at forward time (see <see cref="CheckpointHooks.CaptureState"/>).</summary>
 public interface IReplayableState
 {
-    /// <summary>Puts the captured state in place; disposing the result restores the state found at that moment.</summary>
+    /// <summary>Puts the captured state in place; disposing the result restores the state found at that
+    /// moment.</summary>
     IDisposable Replay();
 }
 
@@ -75,12 +77,12 @@ public sealed class CheckpointSession
         ThrowIfBackwardFailed();
     }
 
-    /// <summary>For a forward whose graph is dropped without a backward pass (a step skipped for a non-finite loss): its
-    /// blocks' offloaded inputs are given back now rather than at the next <see cref="Backward"/>.</summary>
+    /// <summary>For a forward whose graph is dropped without a backward pass (a step skipped for a non-finite loss):
+    /// its blocks' offloaded inputs are given back now rather than at the next <see cref="Backward"/>.</summary>
     public void DiscardForward() => ReclaimStashes();
 
-    /// <summary>For callers that run <c>backward()</c> themselves: throws, once, what a recompute of a block checkpointed
-    /// through this session failed with.</summary>
+    /// <summary>For callers that run <c>backward()</c> themselves: throws, once, what a recompute of a block
+    /// checkpointed through this session failed with.</summary>
     public void ThrowIfBackwardFailed()
     {
         var e = Interlocked.Exchange(ref Failure, null);
@@ -106,7 +108,8 @@ static class HandedGradients
 {
     static readonly List<(int Thread, CheckpointSession? Owner, Tensor Grad)> handed = new();
 
-    /// <summary>Registers <paramref name="grad"/>, returned to libtorch by the current callback, and returns it.</summary>
+    /// <summary>Registers <paramref name="grad"/>, returned to libtorch by the current callback, and returns
+    /// it.</summary>
     public static Tensor Hand(Tensor grad, CheckpointSession? owner)
     {
         lock (handed) handed.Add((Environment.CurrentManagedThreadId, owner, grad));
@@ -141,13 +144,13 @@ static class HandedGradients
 /// hands the inputs' gradients on. Activation memory drops from every intermediate of every block to one block's
 /// inputs per block, at the cost of one more forward per block; with <see cref="CheckpointHooks.InputOffloader"/> those
 /// inputs wait in pinned host memory instead (<see cref="CheckpointInputOffloader"/>).
-/// <para>Built on <see cref="autograd.MultiTensorFunction{T}"/>. Things PyTorch's version gets wrong or TorchSharp makes
-/// tricky, handled here:</para>
+/// <para>Built on <see cref="autograd.MultiTensorFunction{T}"/>. Things PyTorch's version gets wrong or TorchSharp
+/// makes tricky, handled here:</para>
 /// <list type="bullet">
 /// <item>An always-requires-grad anchor input: when no input requires grad (the first block, x_embedder without LoRA)
 /// PyTorch's reentrant checkpoint builds no backward node and silently drops the block's parameter gradients.</item>
-/// <item>RNG and module state replay (<see cref="CheckpointHooks"/>); LoRA dropout is kept on during the no-grad forward
-/// through <see cref="CheckpointHooks.DuringForward"/>.</item>
+/// <item>RNG and module state replay (<see cref="CheckpointHooks"/>); LoRA dropout is kept on during the no-grad
+/// forward through <see cref="CheckpointHooks.DuringForward"/>.</item>
 /// <item>TorchSharp wraps each gradient it hands to backward in a new handle and never frees it, and the gradients
 /// backward returns are read by libtorch only after the callback returns: the first are disposed here, the second
 /// through <see cref="HandedGradients"/>, never while libtorch may read them.</item>
@@ -203,9 +206,11 @@ public static class GradientCheckpoint
         {
             var offloader = Hooks.InputOffloader;
             var moved = offloader is null ? new List<int>()
-                : Hooks.OffloadableInputs.Where(i => i < inputs.Length && offloader!.Worth(inputs[i])).Distinct().ToList();
+                : Hooks.OffloadableInputs.Where(i => i < inputs.Length && offloader!.Worth(inputs[i]))
+                                         .Distinct().ToList();
             var kept = Enumerable.Range(0, inputs.Length).Where(i => !moved.Contains(i)).ToList();
-            InputSlots = Enumerable.Range(0, inputs.Length).Select(i => moved.Contains(i) ? -1 - moved.IndexOf(i) : kept.IndexOf(i)).ToArray();
+            InputSlots = Enumerable.Range(0, inputs.Length)
+                                   .Select(i => moved.Contains(i) ? -1 - moved.IndexOf(i) : kept.IndexOf(i)).ToArray();
             ctx.save_for_backward(kept.Select(i => inputs[i]).ToList());
             if (moved.Count == 0) return;
             Stash = offloader!.Offload(moved.Select(i => inputs[i]).ToList());
@@ -224,7 +229,8 @@ public static class GradientCheckpoint
 
         public void CaptureForwardState()
         {
-            GeneratorStates = Hooks.Generators.Select(g => { using var s = g.get_state(); return s.bytes.ToArray(); }).ToArray();
+            GeneratorStates = Hooks.Generators
+                .Select(g => { using var s = g.get_state(); return s.bytes.ToArray(); }).ToArray();
             State = Hooks.CaptureState?.Invoke();
         }
 
@@ -245,7 +251,8 @@ public static class GradientCheckpoint
 
         /// <summary>The forward's own output handles (TorchSharp returns new handles from wrapping them) and the
         /// output-sized buffers TorchSharp allocates per output to materialize missing gradients — never read, since
-        /// <see cref="CheckpointFunction"/> turns materialization off; freeing them saves one block output per block.</summary>
+        /// <see cref="CheckpointFunction"/> turns materialization off; freeing them saves one block output per
+        /// block.</summary>
         public bool AfterApply()
         {
             foreach (var t in RawOutputs) t.Dispose();
@@ -288,7 +295,7 @@ public static class GradientCheckpoint
             var result = new List<Tensor>(new Tensor[call.InputRequiresGrad.Length + 2]);
             try
             {
-                if (Volatile.Read(ref call.Session.Failure) is not null) return result; // the pass is failing: skip the work
+                if (Volatile.Read(ref call.Session.Failure) is not null) return result; // the pass is failing: skip
                 call.Hooks.BeforeRecompute?.Invoke();
                 try
                 {
@@ -318,20 +325,25 @@ public static class GradientCheckpoint
                 outputs = call.Block(inputs);
             var (outs, grads) = (new List<Tensor>(), new List<Tensor>());
             for (int i = 0; i < outputs.Length; i++)
-                if (outputs[i].requires_grad && i < gradOutputs.Count && gradOutputs[i] is { IsInvalid: false } g) { outs.Add(outputs[i]); grads.Add(g); }
+                if (outputs[i].requires_grad && i < gradOutputs.Count && gradOutputs[i] is { IsInvalid: false } g)
+                {
+                    outs.Add(outputs[i]);
+                    grads.Add(g);
+                }
             if (outs.Count > 0) autograd.backward(outs, grads);
             return inputs.Select(x => x.requires_grad && x.grad is { } g ? g.DetachFromDisposeScope() : null).ToArray();
         }
     }
 
-    /// <summary>TorchSharp 0.107 keeps, per output of a custom function, an <c>empty_like</c> buffer (Node._outputCache)
-    /// for gradient materialization until the graph is freed. With materialization off it is never read; releasing it
-    /// saves one block output of device memory per checkpointed block (~3 GiB for FLUX.2-dev at 1024²). Reached by
-    /// reflection because TorchSharp keeps it internal; if a later TorchSharp renames the fields, nothing is released
-    /// and <see cref="OutputCacheReleaseWorks"/> (a test checks it) turns false.</summary>
+    /// <summary>TorchSharp 0.107 keeps, per output of a custom function, an <c>empty_like</c> buffer
+    /// (Node._outputCache) for gradient materialization until the graph is freed. With materialization off it is never
+    /// read; releasing it saves one block output of device memory per checkpointed block (~3 GiB for FLUX.2-dev at
+    /// 1024²). Reached by reflection because TorchSharp keeps it internal; if a later TorchSharp renames the fields,
+    /// nothing is released and <see cref="OutputCacheReleaseWorks"/> (a test checks it) turns false.</summary>
     static class OutputCacheRelease
     {
-        static readonly FieldInfo? NodeField = typeof(autograd.AutogradContext).GetField("_node", BindingFlags.NonPublic | BindingFlags.Instance);
+        static readonly FieldInfo? NodeField =
+            typeof(autograd.AutogradContext).GetField("_node", BindingFlags.NonPublic | BindingFlags.Instance);
 
         public static bool Release(autograd.AutogradContext ctx)
         {
@@ -344,7 +356,8 @@ public static class GradientCheckpoint
         }
     }
 
-    /// <summary>Whether the per-output gradient buffers of the current TorchSharp can be released (see above).</summary>
+    /// <summary>Whether the per-output gradient buffers of the current TorchSharp can be released (see
+    /// above).</summary>
     public static bool OutputCacheReleaseWorks()
     {
         using var scope = NewDisposeScope();

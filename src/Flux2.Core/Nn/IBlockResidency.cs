@@ -1,11 +1,12 @@
 namespace Flux2.Nn;
 
 /// <summary>
-/// Hooks around every transformer block run, for code that decides where a block's weights live (layer offloading
-/// streams them from pinned CPU memory just before they are needed). Blocks are numbered in execution order: the
-/// double-stream blocks 0..N-1, then the single-stream blocks N..N+M-1. With gradient checkpointing each block runs
-/// twice per training step: once in the forward pass (<c>recompute</c> false, ascending order) and once more inside
-/// the backward pass (<c>recompute</c> true, descending order), where its forward is recomputed and its backward run.
+/// Hooks around every block run (<see cref="BlockRunner.Residency"/>), for code that decides where a block's weights
+/// live (layer offloading streams them from pinned CPU memory just before they are needed). Blocks are numbered in
+/// execution order (the transformer: double-stream blocks 0..N-1, then single-stream blocks N..N+M-1). With gradient
+/// checkpointing each block runs twice per training step: once in the forward pass (<c>recompute</c> false, ascending
+/// order) and once more inside the backward pass (<c>recompute</c> true, descending order), where its forward is
+/// recomputed and its backward run.
 /// </summary>
 public interface IBlockResidency
 {

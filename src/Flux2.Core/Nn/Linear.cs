@@ -31,7 +31,8 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 
     /// <summary>Set by <see cref="BlockRunner"/> while it recomputes this layer's checkpointed block in the backward
     /// pass (null otherwise): the layer's backward follows at once, so a quantized product keeps its widened weight
-    /// for it, and the input gradient it returns to libtorch is released when that session's backward pass ends.</summary>
+    /// for it, and the input gradient it returns to libtorch is released when that session's backward pass
+    /// ends.</summary>
     public CheckpointSession? Recompute { get; set; }
 
     public Linear(long inFeatures, long outFeatures, bool hasBias = false, Device? device = null,
@@ -41,8 +42,10 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         InFeatures = inFeatures; OutFeatures = outFeatures;
         DType = dtype ?? ScalarType.Float32;
         Quant = quant;
-        weight = new Parameter(empty(new[] { outFeatures, inFeatures }, quant?.StorageType ?? DType, device), requires_grad: false);
-        if (quant is not null) weight_scale = new Parameter(ones(new[] { outFeatures }, ScalarType.Float32, device), requires_grad: false);
+        weight = new Parameter(empty(new[] { outFeatures, inFeatures }, quant?.StorageType ?? DType, device),
+                               requires_grad: false);
+        if (quant is not null)
+            weight_scale = new Parameter(ones(new[] { outFeatures }, ScalarType.Float32, device), requires_grad: false);
         if (hasBias) bias = new Parameter(zeros(new[] { outFeatures }, DType, device), requires_grad: false);
         RegisterComponents();
     }

@@ -28,7 +28,8 @@ public sealed class LoraAdapterState : IReplayableState
     /// <summary>The generators enabled adapters with dropout draw their masks from (the default generator when an
     /// adapter has none of its own).</summary>
     public static IReadOnlyList<Generator> DropoutGenerators(nn.Module module) =>
-        Adapters(module).Where(a => a.Enabled && a.Dropout > 0).Select(a => a.DropoutGenerator ?? Generator.Default).Distinct().ToList();
+        Adapters(module).Where(a => a.Enabled && a.Dropout > 0).Select(a => a.DropoutGenerator ?? Generator.Default)
+                        .Distinct().ToList();
 
     static IEnumerable<LoraAdapter> Adapters(nn.Module module) =>
         module.modules().OfType<Linear>().SelectMany(l => l.Adapters);

@@ -123,7 +123,8 @@ public sealed class Flux2Models : IDisposable
     /// they work (<see cref="LowVram"/>), so they never sit next to the transformer's training.</param>
     /// <param name="layerOffloading">Share of the transformer's blocks to offload (model.layer_offloading_transformer_percent;
     /// null: none; CUDA only): those blocks go from the file to pinned CPU memory through a GPU slot one at a time
-    /// (<see cref="BlockOffloader.Build"/>), so the whole transformer is never on the GPU (<see cref="Offloader"/>).</param>
+    /// (<see cref="TransformerOffloading.Build"/>), so the whole transformer is never on the GPU
+    /// (<see cref="Offloader"/>).</param>
     public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null,
                                    ModelQuantization? quantization = null, bool lowVram = false, double? layerOffloading = null)
     {
@@ -170,12 +171,15 @@ public sealed class Flux2Models : IDisposable
     static (Flux2Transformer, BlockOffloader?) LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype, QuantType? quant, double? layerOffloading)
     {
         var bfl = Path.Combine(root, "flux2-dev.safetensors");
-        var (path, config) = folder.Components.TryGetValue("transformer", out var t) ? (t.Folder, Flux2TransformerFiles.FolderConfig(t.Folder))
+        var (path, config) = folder.Components.TryGetValue("transformer", out var t)
+                               ? (t.Folder, Flux2TransformerFiles.FolderConfig(t.Folder))
                            : File.Exists(bfl) ? (bfl, TransformerConfig.Dev)
                            : throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no flux2-dev.safetensors");
-        if (layerOffloading is not { } share) return (Flux2TransformerFiles.FromCheckpoint(path, config, device, dtype, quant), null);
+        if (layerOffloading is not { } share)
+            return (Flux2TransformerFiles.FromCheckpoint(path, config, device, dtype, quant), null);
         using var source = TransformerCheckpoint.Open(path);
-        var (model, offloader) = TransformerOffloading.Build(config, device!, dtype, quant, share, (m, o) => ModuleLoader.Load(m, source, offloaded: o));
+        var (model, offloader) = TransformerOffloading.Build(config, device!, dtype, quant, share,
+                                                             (m, o) => ModuleLoader.Load(m, source, offloaded: o));
         return (model, offloader);
     }
 
@@ -203,7 +207,8 @@ public sealed class Flux2Models : IDisposable
         Flux2Transformer transformer;
         BlockOffloader? offloader = null;
         if (layerOffloading is { } share)
-            (transformer, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device ?? CPU, null, q.Transformer, share, (m, o) => RandomInit.Apply(m, seed, o));
+            (transformer, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device ?? CPU, null,
+                                                                   q.Transformer, share, (m, o) => RandomInit.Apply(m, seed, o));
         else
         {
             transformer = new Flux2Transformer(TransformerConfig.Tiny, device, quant: q.Transformer);

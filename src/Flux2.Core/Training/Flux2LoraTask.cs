@@ -196,7 +196,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         models.KeepIdlePartsOnCpu();
         log?.Invoke(models.Transformer.Device.type == DeviceType.CPU
             ? "low_vram: everything is on the CPU already (nothing to move)"
-            : $"low_vram: text encoder and VAE moved to CPU memory; they come to {models.Transformer.Device} only while encoding or decoding");
+            : "low_vram: text encoder and VAE moved to CPU memory; " +
+              $"they come to {models.Transformer.Device} only while encoding or decoding");
     }
 
     /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the same.</summary>

@@ -14,7 +14,8 @@ namespace Flux2.Tests.Nn;
 
 /// <summary>
 /// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (tier A): the blocks
-/// are built in CPU memory (<see cref="TransformerOffloading.HostBlocks"/>) and written only inside <see cref="IOffloadedModules.Fill"/>.
+/// are built in CPU memory (<see cref="TransformerOffloading.HostBlocks"/>) and written only inside
+/// <see cref="IOffloadedModules.Fill"/>.
 /// On the CPU, <see cref="HostStaging"/> plays the offloader's part with the same contract (placeholders outside a fill,
 /// a fresh "slot" holding the block's current values inside it), so the walk of <see cref="RandomInit"/> and
 /// <see cref="ModuleLoader"/> through the offloaded blocks is checked here; the [CudaFact]s check
@@ -211,7 +212,8 @@ public class OffloadedBuildTests
     [Fact]
     public void OffloadingOnTheCpuIsRefusedBeforeAnythingIsBuilt()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(TransformerConfig.Tiny, CPU, null, null, 0.5, (_, _) => Assert.Fail("no fill without CUDA")));
+        var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(
+            TransformerConfig.Tiny, CPU, null, null, 0.5, (_, _) => Assert.Fail("no fill without CUDA")));
         Assert.Contains("layer offloading needs CUDA", e.Message);
         var l = Assert.Throws<InvalidOperationException>(() => Flux2Models.Load(Flux2Models.TinyRandom, CPU, layerOffloading: 0.5));
         Assert.Contains("layer offloading needs CUDA", l.Message);
@@ -229,7 +231,8 @@ public class OffloadedBuildTests
         RandomInit.Apply(whole, seed: 3);
         using var expected = Forward(whole, device);
 
-        var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, Quant(quant), 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
+        var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16,
+                                                             Quant(quant), 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
         using var _m = model;
         using var _o = offloader;
         Assert.Equal(new[] { 1, 3 }, offloader.Report.Offloaded);
@@ -256,8 +259,8 @@ public class OffloadedBuildTests
         using var whole = Flux2TransformerFiles.FromFolder(TinyFolder, device, ScalarType.BFloat16, Quant(quant));
         using var expected = Forward(whole, device);
         using var source = TransformerCheckpoint.Open(TinyFolder);
-        var (model, offloader) = TransformerOffloading.Build(Flux2TransformerFiles.FolderConfig(TinyFolder), device, ScalarType.BFloat16, Quant(quant), 0.75,
-                                                      (m, o) => ModuleLoader.Load(m, source, offloaded: o));
+        var (model, offloader) = TransformerOffloading.Build(Flux2TransformerFiles.FolderConfig(TinyFolder), device,
+            ScalarType.BFloat16, Quant(quant), 0.75, (m, o) => ModuleLoader.Load(m, source, offloaded: o));
         using var _m = model;
         using var _o = offloader;
         using var actual = Forward(model, device);
@@ -281,10 +284,12 @@ public class OffloadedBuildTests
     public void UnfilledBlocksAndLateFillsAreRefused()
     {
         var device = CUDA;
-        var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, null, 0.5, (_, _) => { }));
+        var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(
+            TransformerConfig.Tiny, device, ScalarType.BFloat16, null, 0.5, (_, _) => { }));
         Assert.Contains("never filled", e.Message);
 
-        var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, null, 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
+        var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16, null,
+                                                             0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
         using var _m = model;
         using var _o = offloader;
         using (var y = Forward(model, device)) { }

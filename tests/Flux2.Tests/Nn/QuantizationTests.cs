@@ -175,7 +175,8 @@ public class QuantizationTests(ITestOutputHelper output)
 
         using var quant = new TwoLayers(QuantizedLayer(w1, null, type, ScalarType.Float64), QuantizedLayer(w2, null, type, ScalarType.Float64), seed: 8);
         // Reference: plain float layers holding exactly the dequantized weights, same adapters' values.
-        using var reference = new TwoLayers(FloatLayer(quant.L1.FloatWeightCopy()), FloatLayer(quant.L2.FloatWeightCopy()), seed: 8);
+        using var reference = new TwoLayers(FloatLayer(quant.L1.FloatWeightCopy()), FloatLayer(quant.L2.FloatWeightCopy()),
+                                            seed: 8);
 
         var lossQ = quant.Loss(x);
         var gradsQ = autograd.grad(new[] { lossQ }, quant.Params);

@@ -84,7 +84,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         public long WideningsInRecomputeForward;
         public readonly CheckpointSession Session = new();
 
-        /// <summary>What a block runner hands a checkpointed block: its layers are told when they are recomputed.</summary>
+        /// <summary>What a block runner hands a checkpointed block: its layers are told when they are
+        /// recomputed.</summary>
         public CheckpointHooks Hooks => new() { DuringRecompute = () => BlockRunner.Recomputing([L1, L2], Session) };
 
         public TwoQuantizedLayers(QuantType type)
@@ -114,7 +115,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
             WideningsInRecomputeForward = 0;
             using (var scope = NewDisposeScope())
             {
-                var y = checkpointing ? GradientCheckpoint.Run(Block, new[] { x }, Session, Hooks)[0] : Block(new[] { x })[0];
+                var y = checkpointing ? GradientCheckpoint.Run(Block, new[] { x }, Session, Hooks)[0]
+                                      : Block(new[] { x })[0];
                 var loss = y.pow(2).sum();
                 long before = Widenings;
                 Session.Backward(loss);

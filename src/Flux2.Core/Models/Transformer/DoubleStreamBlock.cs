@@ -97,8 +97,10 @@ public sealed class DoubleStreamBlock : nn.Module
 
         var a = attn;
         Tensor Heads(Linear proj, Tensor x) => Attention.SplitHeads(proj.forward(x), headDim);
-        var q = cat(new[] { a.norm_added_q.forward(Heads(a.add_q_proj, txtN)), a.norm_q.forward(Heads(a.to_q, imgN)) }, 1);
-        var k = cat(new[] { a.norm_added_k.forward(Heads(a.add_k_proj, txtN)), a.norm_k.forward(Heads(a.to_k, imgN)) }, 1);
+        var q = cat(new[] { a.norm_added_q.forward(Heads(a.add_q_proj, txtN)),
+                            a.norm_q.forward(Heads(a.to_q, imgN)) }, 1);
+        var k = cat(new[] { a.norm_added_k.forward(Heads(a.add_k_proj, txtN)),
+                            a.norm_k.forward(Heads(a.to_k, imgN)) }, 1);
         var v = cat(new[] { Heads(a.add_v_proj, txtN), Heads(a.to_v, imgN) }, 1);
         var joint = Attention.Joint(q, k, v, cos, sin);
         long nt = txt.shape[1];

@@ -24,9 +24,9 @@ public static class TransformerOffloading
     /// parts are built on <paramref name="device"/>, the blocks that <see cref="OffloadPlan.ChooseBlocks"/> picks for
     /// <paramref name="percent"/> in CPU memory (untouched <c>torch.empty</c> pages, <see cref="HostBlocks"/>), then
     /// <see cref="Attach"/> gives them pinned buffers, and <paramref name="fill"/> writes the weights, e.g.
-    /// <c>RandomInit.Apply(model, seed, offloader)</c> or <c>ModuleLoader.Load(model, source, offloaded: offloader)</c>,
-    /// which fill each offloaded block in a GPU slot (<see cref="BlockOffloader.Fill"/>). Peak GPU memory: resident
-    /// weights + slots + the fill's temporaries of one layer. On failure everything built is disposed.
+    /// <c>RandomInit.Apply(model, seed, offloader)</c> or <c>ModuleLoader.Load(model, source, offloaded:
+    /// offloader)</c>, which fill each offloaded block in a GPU slot (<see cref="BlockOffloader.Fill"/>). Peak GPU
+    /// memory: resident weights + slots + the fill's temporaries of one layer. On failure everything built is disposed.
     /// </summary>
     public static (Flux2Transformer Model, BlockOffloader Offloader) Build(
         TransformerConfig config, Device device, ScalarType? dtype, QuantType? quant, double percent,

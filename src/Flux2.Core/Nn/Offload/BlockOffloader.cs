@@ -109,7 +109,8 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
             throw new InvalidOperationException(
                 "the model already has a block residency hook (layer offloading attached twice?)");
         if (slotsPerLayout is < 1 or > 8)
-            throw new ArgumentOutOfRangeException(nameof(slotsPerLayout), slotsPerLayout, "use 2 or 3 GPU slots per block layout");
+            throw new ArgumentOutOfRangeException(nameof(slotsPerLayout), slotsPerLayout,
+                                                  "use 2 or 3 GPU slots per block layout");
         // The copy stream and events belong to the current device's context: make it the model's device (cuda:1 in a
         // process whose current device is still 0 would otherwise order nothing between copies and compute).
         CudaRuntime.SetDevice(Math.Max(0, (int)device.index));
@@ -127,11 +128,12 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
     public static void RequireCuda(Device device)
     {
         if (device.type != DeviceType.CUDA)
-            throw new InvalidOperationException($"layer offloading needs CUDA: the transformer is on {device} (set the device to cuda, or turn model.layer_offloading off)");
+            throw new InvalidOperationException($"layer offloading needs CUDA: the transformer is on {device} " +
+                                                "(set the device to cuda, or turn model.layer_offloading off)");
     }
 
-    /// <summary>Everything but the offloaded blocks must be on the device: a block left in CPU memory (built for another
-    /// percentage?) would fail deep inside the first forward.</summary>
+    /// <summary>Everything but the offloaded blocks must be on the device: a block left in CPU memory (built for
+    /// another percentage?) would fail deep inside the first forward.</summary>
     static void RequireResidentOn(Device device, nn.Module model, IReadOnlyList<nn.Module> blocks, int[] chosen)
     {
         static IEnumerable<(string Name, Tensor Tensor)> Tensors(nn.Module m) =>
@@ -141,28 +143,33 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
             .Where(p => p.Tensor.device_type != device.type || p.Tensor.device_index != device.index)
             .Select(p => p.Name).ToList();
         if (elsewhere.Count > 0)
-            throw new InvalidOperationException($"layer offloading: {elsewhere.Count} weights that stay resident are not " +
-                $"on {device} (e.g. '{elsewhere[0]}'); only the offloaded blocks [{string.Join(",", chosen)}] may be " +
+            throw new InvalidOperationException(
+                $"layer offloading: {elsewhere.Count} weights that stay resident are not on {device} " +
+                $"(e.g. '{elsewhere[0]}'); only the offloaded blocks [{string.Join(",", chosen)}] may be " +
                 "built elsewhere (the same offloaded percentage at build and attach?)");
     }
 
     /// <summary>
     /// Fills offloaded block <paramref name="module"/> on the GPU: its current bytes are copied into a free slot of its
-    /// layout, its tensors pointed at the slot (as <see cref="Enter"/> does), <paramref name="fill"/> runs (kernels on the
-    /// compute stream: random init, a checkpoint's tensors copied and quantized), and the slot is copied back into the
-    /// block's pinned buffer. Only before the first forward; once every block built in CPU memory has been filled, the
-    /// first blocks are prefetched.
+    /// layout, its tensors pointed at the slot (as <see cref="Enter"/> does), <paramref name="fill"/> runs (kernels on
+    /// the compute stream: random init, a checkpoint's tensors copied and quantized), and the slot is copied back into
+    /// the block's pinned buffer. Only before the first forward; once every block built in CPU memory has been filled,
+    /// the first blocks are prefetched.
     /// </summary>
     public void Fill(nn.Module module, Action fill)
     {
         lock (gate)
         {
             if (disposed) throw new ObjectDisposedException(nameof(BlockOffloader));
-            if (!byModule.TryGetValue(module, out var block)) throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
-            if (started) throw new InvalidOperationException($"block {block.Index}: offloaded blocks are filled before streaming starts (it starts once " +
-                                                             "every block built in CPU memory is filled), not after: the slots then hold prefetched blocks");
+            if (!byModule.TryGetValue(module, out var block))
+                throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
+            if (started)
+                throw new InvalidOperationException($"block {block.Index}: offloaded blocks are filled before " +
+                    "streaming starts (it starts once every block built in CPU memory is filled), not after: " +
+                    "the slots then hold prefetched blocks");
             CudaDriver.EnsureContext("layer offloading");
-            int slotIndex = Enumerable.Range(0, slots.Length).First(s => plan.PoolOfSlot(s) == plan.PoolOf(block.Index));
+            int slotIndex = Enumerable.Range(0, slots.Length)
+                                      .First(s => plan.PoolOfSlot(s) == plan.PoolOf(block.Index));
             var slot = slots[slotIndex];
             Execute([new SlotLoad(block.Index, slotIndex)]);
             block.PointAt(slot.Tensors);
@@ -186,7 +193,7 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
 
     public IReadOnlyDictionary<string, long[]> ShapesOf(nn.Module module) =>
         byModule.TryGetValue(module, out var b) ? b.Names.Zip(b.Shapes).ToDictionary(x => x.First, x => x.Second)
-                                                : throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
+            : throw new ArgumentException("this module is not one of the offloaded blocks", nameof(module));
 
     /// <summary>Parameters of <paramref name="model"/>, this offloader's blocks included: between uses their tensors
     /// are empty placeholders, so their sizes come from the shapes recorded at attach.</summary>
@@ -206,8 +213,9 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
     public void RequireFilled()
     {
         if (unfilled.Count > 0)
-            throw new InvalidOperationException($"layer offloading: blocks [{string.Join(",", unfilled.Order())}] were built in CPU memory but never filled " +
-                "(fill them through the offloader: RandomInit.Apply(model, seed, offloader) or ModuleLoader.Load(model, source, offloaded: offloader))");
+            throw new InvalidOperationException($"layer offloading: blocks [{string.Join(",", unfilled.Order())}] " +
+                "were built in CPU memory but never filled (fill them through the offloader: " +
+                "RandomInit.Apply(model, seed, offloader) or ModuleLoader.Load(model, source, offloaded: offloader))");
     }
 
     /// <summary>The first forward's blocks are copied ahead, once every offloaded block holds its weights.</summary>
@@ -226,8 +234,9 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
         bool grad = is_grad_enabled();
         if (!recompute && grad && !runner.Checkpointing)
             throw new InvalidOperationException(
-                "layer offloading with gradients needs gradient checkpointing: autograd would keep references to GPU slot tensors " +
-                "that are overwritten by the next blocks' weights. Set train.gradient_checkpointing: true, or run under no_grad.");
+                "layer offloading with gradients needs gradient checkpointing: autograd would keep references to " +
+                "GPU slot tensors that are overwritten by the next blocks' weights. " +
+                "Set train.gradient_checkpointing: true, or run under no_grad.");
         lock (gate)
         {
             if (disposed) throw new ObjectDisposedException(nameof(BlockOffloader));
@@ -271,7 +280,8 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
             for (int j = 0; j < block.Tensors.Length; j++)
             {
                 long n = TensorPointer.Bytes(slot.Tensors[j]);
-                if (n > 0) CudaDriver.CopyToDeviceAsync(slot.Pointers[j], block.Host + (nint)block.Offsets[j], n, copyStream);
+                if (n > 0)
+                    CudaDriver.CopyToDeviceAsync(slot.Pointers[j], block.Host + (nint)block.Offsets[j], n, copyStream);
                 bytes += n;
             }
             CudaDriver.Record(slot.Loaded, copyStream);
@@ -335,19 +345,22 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
     }
 }
 
-/// <summary>Host-to-device copies over some span: how many, how many bytes, and the copy stream's busy milliseconds.</summary>
+/// <summary>Host-to-device copies over some span: how many, how many bytes, and the copy stream's busy
+/// milliseconds.</summary>
 public readonly record struct CopyStats(int Copies, long Bytes, double Milliseconds)
 {
     public double GBPerSecond => Milliseconds > 0 ? Bytes / 1e9 / (Milliseconds / 1000) : 0;
 }
 
 /// <summary>Where the transformer's weights live once offloading is attached.</summary>
-public sealed record OffloadReport(int Blocks, IReadOnlyList<int> Offloaded, int Layouts, int SlotsPerLayout, long ResidentBytes, long SlotBytes, long PinnedBytes)
+public sealed record OffloadReport(int Blocks, IReadOnlyList<int> Offloaded, int Layouts, int SlotsPerLayout,
+                                   long ResidentBytes, long SlotBytes, long PinnedBytes)
 {
     static double GiB(long b) => b / (double)(1L << 30);
 
     public override string ToString() =>
         $"layer offloading: {Offloaded.Count} of {Blocks} blocks offloaded ([{string.Join(",", Offloaded)}]); " +
-        $"GPU: resident weights {GiB(ResidentBytes):F2} GiB + {Layouts}x{SlotsPerLayout} slots {GiB(SlotBytes):F2} GiB; " +
+        $"GPU: resident weights {GiB(ResidentBytes):F2} GiB + " +
+        $"{Layouts}x{SlotsPerLayout} slots {GiB(SlotBytes):F2} GiB; " +
         $"offloaded {GiB(PinnedBytes):F2} GiB in pinned host memory";
 }

@@ -20,7 +20,8 @@ namespace Flux2.Nn.Offload;
 /// </summary>
 public sealed class CheckpointInputOffloader : IDisposable
 {
-    /// <summary>Inputs smaller than this stay on the GPU (modulation vectors, RoPE tables: KBs, not worth a copy).</summary>
+    /// <summary>Inputs smaller than this stay on the GPU (modulation vectors, RoPE tables: KBs, not worth a
+    /// copy).</summary>
     public const long MinBytes = 1L << 20;
 
     readonly IntPtr copyStream;
@@ -33,10 +34,12 @@ public sealed class CheckpointInputOffloader : IDisposable
     readonly List<Stash> pending = new();   // offloaded and not yet restored, in forward order
     bool disposed;
 
-    /// <summary>Stashes waiting for their block's recompute (one per checkpointed block run since the last backward).</summary>
+    /// <summary>Stashes waiting for their block's recompute (one per checkpointed block run since the last
+    /// backward).</summary>
     public int Pending { get { lock (gate) return pending.Count; } }
 
-    /// <summary>Pinned host memory held: about the largest set of inputs one step offloads (<see cref="PinnedBufferPool"/>).</summary>
+    /// <summary>Pinned host memory held: about the largest set of inputs one step offloads (<see
+    /// cref="PinnedBufferPool"/>).</summary>
     public long PinnedBytes => buffers.Bytes;
 
     /// <param name="device">the model's device: CUDA, or the CPU for tests.</param>
@@ -45,8 +48,10 @@ public sealed class CheckpointInputOffloader : IDisposable
     {
         onGpu = device.type == TorchSharp.DeviceType.CUDA;
         this.minBytes = minBytes;
-        // Free buffers may still be read or written by copies queued on the copy stream: those finish before any is freed.
-        buffers = new PinnedBufferPool(CudaDriver.AllocPinned, CudaDriver.FreePinned, () => CudaDriver.SynchronizeStream(copyStream));
+        // Free buffers may still be read or written by copies queued on the copy stream: those finish before any is
+        // freed.
+        buffers = new PinnedBufferPool(CudaDriver.AllocPinned, CudaDriver.FreePinned,
+                                       () => CudaDriver.SynchronizeStream(copyStream));
         if (!onGpu) return;
         CudaRuntime.SetDevice(Math.Max(0, (int)device.index));
         CudaDriver.EnsureContext("checkpoint input offloading");
@@ -55,7 +60,9 @@ public sealed class CheckpointInputOffloader : IDisposable
 
     /// <summary>Whether <paramref name="t"/> is worth moving: a contiguous tensor on this offloader's kind of device of
     /// at least the minimum size.</summary>
-    public bool Worth(Tensor t) => (t.device.type == TorchSharp.DeviceType.CUDA) == onGpu && t.is_contiguous() && TensorPointer.Bytes(t) >= minBytes;
+    public bool Worth(Tensor t) =>
+        (t.device.type == TorchSharp.DeviceType.CUDA) == onGpu && t.is_contiguous()
+        && TensorPointer.Bytes(t) >= minBytes;
 
     /// <summary>One block application's offloaded inputs. Disposing it without <see cref="Restore"/> (a forward whose
     /// backward never came) gives its memory back.</summary>
@@ -83,17 +90,25 @@ public sealed class CheckpointInputOffloader : IDisposable
     }
 
     /// <summary>Starts copying <paramref name="inputs"/> (each <see cref="Worth"/> it) to pinned memory; called in a
-    /// checkpointed block's forward before the block enqueues its kernels. Earlier blocks' inputs are let go here.</summary>
+    /// checkpointed block's forward before the block enqueues its kernels. Earlier blocks' inputs are let go
+    /// here.</summary>
     public Stash Offload(IReadOnlyList<Tensor> inputs)
     {
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
             foreach (var t in inputs)
-                if (!Worth(t)) throw new ArgumentException($"checkpoint input offloading: a [{string.Join(", ", t.shape)}] {t.dtype} tensor on {t.device} is not a contiguous {(onGpu ? "CUDA" : "CPU")} tensor of at least {minBytes} bytes");
+                if (!Worth(t))
+                    throw new ArgumentException($"checkpoint input offloading: a [{string.Join(", ", t.shape)}] " +
+                        $"{t.dtype} tensor on {t.device} is not a contiguous {(onGpu ? "CUDA" : "CPU")} tensor " +
+                        $"of at least {minBytes} bytes");
             if (!onGpu)
             {
-                var copies = inputs.Select(t => new Entry { Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = TensorPointer.Bytes(t), Prefetched = t.detach().clone().DetachFromDisposeScope() }).ToArray();
+                var copies = inputs.Select(t => new Entry
+                {
+                    Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = TensorPointer.Bytes(t),
+                    Prefetched = t.detach().clone().DetachFromDisposeScope(),
+                }).ToArray();
                 pending.Add(new Stash(this, copies));
                 return pending[^1];
             }
@@ -106,7 +121,11 @@ public sealed class CheckpointInputOffloader : IDisposable
             {
                 long bytes = TensorPointer.Bytes(t);
                 var (host, capacity) = buffers.Take(bytes);
-                var e = new Entry { Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = bytes, Host = host, Capacity = capacity, Copied = TakeEvent() };
+                var e = new Entry
+                {
+                    Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = bytes, Host = host,
+                    Capacity = capacity, Copied = TakeEvent(),
+                };
                 CudaDriver.CopyToHostAsync(e.Host, TensorPointer.Of(t), bytes, copyStream);
                 CudaDriver.Record(e.Copied, copyStream);
                 e.Source = t.detach().DetachFromDisposeScope(); // our own handle: the storage lives until ReleaseSource
@@ -127,8 +146,9 @@ public sealed class CheckpointInputOffloader : IDisposable
         {
             ObjectDisposedException.ThrowIf(disposed, this);
             if (stash.Done)
-                throw new InvalidOperationException("checkpoint input offloading: a block's inputs were asked for twice (a second backward through the same graph, retain_graph); " +
-                                                    "turn train.gradient_checkpointing_cpu_offload off for that");
+                throw new InvalidOperationException("checkpoint input offloading: a block's inputs were asked for " +
+                    "twice (a second backward through the same graph, retain_graph); " +
+                    "turn train.gradient_checkpointing_cpu_offload off for that");
             if (!onGpu)
             {
                 var copies = stash.Entries.Select(e => e.Prefetched!).ToArray();
@@ -154,12 +174,15 @@ public sealed class CheckpointInputOffloader : IDisposable
                 return t;
             }).ToArray();
             Reclaim(stash);
-            if (at > 0) foreach (var e in pending[at - 1].Entries) if (e.Source is null && e.Prefetched is null) Load(e);
+            if (at > 0)
+                foreach (var e in pending[at - 1].Entries)
+                    if (e.Source is null && e.Prefetched is null) Load(e);
             return result;
         }
     }
 
-    /// <summary>Host-to-device copy into new GPU memory; the copy waits until the memory's earlier users are done.</summary>
+    /// <summary>Host-to-device copy into new GPU memory; the copy waits until the memory's earlier users are
+    /// done.</summary>
     void Load(Entry e)
     {
         var t = empty(e.Shape, e.DType, e.Device).DetachFromDisposeScope();
@@ -173,7 +196,8 @@ public sealed class CheckpointInputOffloader : IDisposable
         e.Prefetched = t;
     }
 
-    /// <summary>Lets go of an input's GPU memory: later compute-stream work (which may reuse it) waits for the copy.</summary>
+    /// <summary>Lets go of an input's GPU memory: later compute-stream work (which may reuse it) waits for the
+    /// copy.</summary>
     static void ReleaseSource(Entry e)
     {
         if (e.Source is null) return;

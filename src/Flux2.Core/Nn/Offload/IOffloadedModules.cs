@@ -10,13 +10,15 @@ namespace Flux2.Nn.Offload;
 /// </summary>
 public interface IOffloadedModules
 {
-    /// <summary>True for a module whose weights are offloaded (its tensors are placeholders outside <see cref="Fill"/>).</summary>
+    /// <summary>True for a module whose weights are offloaded (its tensors are placeholders outside <see
+    /// cref="Fill"/>).</summary>
     bool IsOffloaded(nn.Module module);
 
-    /// <summary>The real shapes of an offloaded module's parameters and buffers, by their names within the module.</summary>
+    /// <summary>The real shapes of an offloaded module's parameters and buffers, by their names within the
+    /// module.</summary>
     IReadOnlyDictionary<string, long[]> ShapesOf(nn.Module module);
 
-    /// <summary>Runs <paramref name="fill"/> while <paramref name="module"/>'s tensors are real device tensors holding its
-    /// current values, and keeps what it wrote into them.</summary>
+    /// <summary>Runs <paramref name="fill"/> while <paramref name="module"/>'s tensors are real device tensors holding
+    /// its current values, and keeps what it wrote into them.</summary>
     void Fill(nn.Module module, Action fill);
 }

@@ -15,7 +15,8 @@ sealed class OffloadedBlock : IDisposable
 
     readonly nn.Module module;
     public int Index { get; }
-    /// <summary>The block's tensor objects; their storage is swapped (<see cref="PointAt"/>), the objects stay.</summary>
+    /// <summary>The block's tensor objects; their storage is swapped (<see cref="PointAt"/>), the objects
+    /// stay.</summary>
     public Tensor[] Tensors { get; private set; }
     public string[] Names { get; }
     public long[] Offsets { get; }
@@ -37,7 +38,9 @@ sealed class OffloadedBlock : IDisposable
         DTypes = Tensors.Select(t => t.dtype).ToArray();
         foreach (var (name, t) in named)
         {
-            if (t.requires_grad) throw new InvalidOperationException($"block {index}: '{name}' requires grad; layer offloading streams frozen base weights only (LoRA adapters stay on the GPU)");
+            if (t.requires_grad)
+                throw new InvalidOperationException($"block {index}: '{name}' requires grad; layer offloading " +
+                                                    "streams frozen base weights only (LoRA adapters stay on the GPU)");
             if (!t.is_contiguous()) throw new InvalidOperationException($"block {index}: '{name}' is not contiguous");
         }
         Offsets = new long[Tensors.Length];
@@ -54,8 +57,9 @@ sealed class OffloadedBlock : IDisposable
     (string Name, Tensor Tensor)[] Named() =>
         module.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(module.named_buffers()).ToArray();
 
-    /// <summary>True when the block was built in CPU memory (<see cref="BlockOffloader.Build"/>): it reaches the device
-    /// only through a GPU slot and must be filled there (<see cref="BlockOffloader.Fill"/>) before it runs.</summary>
+    /// <summary>True when the block was built in CPU memory (a model built for layer offloading): it reaches the
+    /// device only through a GPU slot and must be filled there (<see cref="BlockOffloader.Fill"/>) before it
+    /// runs.</summary>
     public bool BuiltOnHost => Tensors.All(t => t.device_type == DeviceType.CPU);
 
     /// <summary>
@@ -67,7 +71,9 @@ sealed class OffloadedBlock : IDisposable
     public unsafe void MoveToPinnedHost(Device device, IReadOnlyDictionary<ScalarType, Tensor> placeholders)
     {
         var onDevice = Tensors.Select(t => t.device_type == device.type).Distinct().ToList();
-        if (onDevice.Count > 1) throw new InvalidOperationException($"block {Index}: its tensors are partly on {device} and partly elsewhere");
+        if (onDevice.Count > 1)
+            throw new InvalidOperationException(
+                $"block {Index}: its tensors are partly on {device} and partly elsewhere");
         Host = CudaDriver.AllocPinned(Math.Max(Bytes, 1));
         for (int i = 0; i < Tensors.Length; i++)
         {
@@ -77,7 +83,9 @@ sealed class OffloadedBlock : IDisposable
             var dst = Host + (nint)Offsets[i];
             if (t.device_type == DeviceType.CUDA) CudaDriver.CopyToHost(dst, TensorPointer.Of(t), n);
             else if (t.device_type == DeviceType.CPU) Buffer.MemoryCopy((void*)TensorPointer.Of(t), (void*)dst, n, n);
-            else throw new InvalidOperationException($"block {Index}: '{Names[i]}' is on {t.device}; expected CPU or CUDA");
+            else
+                throw new InvalidOperationException(
+                    $"block {Index}: '{Names[i]}' is on {t.device}; expected CPU or CUDA");
         }
         if (Tensors[0].device_type != device.type)
         {
@@ -85,13 +93,13 @@ sealed class OffloadedBlock : IDisposable
                 PointAt(DTypes.Select(t => empty(new long[] { 0 }, t, CPU)).ToList());
             module.to(device);   // new (empty) parameter objects on the device, re-pointed by the module's fields
             Tensors = Named().Select(n => n.Tensor).ToArray();
-            foreach (var t in Tensors) t.DetachFromDisposeScope();   // they belong to the module, not to a caller's scope
+            foreach (var t in Tensors) t.DetachFromDisposeScope();   // the module's, not a caller's scope's
         }
         PointAt(DTypes.Select(t => placeholders[t]).ToList());
     }
 
-    /// <summary>Copies <paramref name="slot"/> (the block's layout, on the GPU) into the pinned host buffer: synchronous,
-    /// ordered after the work already queued on the compute stream.</summary>
+    /// <summary>Copies <paramref name="slot"/> (the block's layout, on the GPU) into the pinned host buffer:
+    /// synchronous, ordered after the work already queued on the compute stream.</summary>
     public void CopyFromDevice(IReadOnlyList<Tensor> slot)
     {
         for (int i = 0; i < Tensors.Length; i++)
@@ -101,7 +109,8 @@ sealed class OffloadedBlock : IDisposable
         }
     }
 
-    /// <summary>Points every tensor of the block at <paramref name="sources"/> (same order), sharing their storage.</summary>
+    /// <summary>Points every tensor of the block at <paramref name="sources"/> (same order), sharing their
+    /// storage.</summary>
     public void PointAt(IReadOnlyList<Tensor> sources)
     {
         using var _ = no_grad();

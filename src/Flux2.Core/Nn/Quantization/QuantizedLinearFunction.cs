@@ -11,10 +11,11 @@ namespace Flux2.Nn.Quantization;
 /// <para>Memory traffic per parameter and step with per-block gradient checkpointing (bf16, T tokens, layer [out, in];
 /// "widen" = q.to(bf16): read 1 B, write 2 B):</para>
 /// <list type="bullet">
-/// <item>training forward (no grad): widen 3 B/param + the output scale in place, 4 B per output element (T·out);</item>
+/// <item>training forward (no grad): widen 3 B/param + the output scale in place, 4 B per output element
+/// (T·out);</item>
 /// <item>recompute in the backward pass: the same, but the widened codes are kept for the block's backward, which
-/// follows at once (<see cref="Linear.Recompute"/> set by the block runner): one bf16 weight per layer of one block stays alive
-/// until that layer's backward (FLUX.2-dev: ~2 GB for a double block, ~1 GB for a single one);</item>
+/// follows at once (<see cref="Linear.Recompute"/> set by the block runner): one bf16 weight per layer of one block
+/// stays alive until that layer's backward (FLUX.2-dev: ~2 GB for a double block, ~1 GB for a single one);</item>
 /// <item>backward: no widening (the kept codes) and the scale on the gradient side, one pass over grad_y, 4 B per
 /// element (T·out) — instead of widening again plus scaling the weight in place, 7 B per parameter (out·in). For
 /// FLUX.2-dev at 1024² (T = 4608, 512 of them text) that is ~64 GB instead of ~220 GB per step.</item>
@@ -28,11 +29,12 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
 
     [ThreadStatic] static long widenings;
 
-    /// <summary>How many times this thread has widened 8-bit codes to a float dtype for a product (forward, recompute or
-    /// backward): what tests and benches read to see which passes rebuild the weight.</summary>
+    /// <summary>How many times this thread has widened 8-bit codes to a float dtype for a product (forward, recompute
+    /// or backward): what tests and benches read to see which passes rebuild the weight.</summary>
     public static long WideningsOnThisThread => widenings;
 
-    /// <summary>The widened codes a recompute's forward keeps for its backward; taken (once) by that backward.</summary>
+    /// <summary>The widened codes a recompute's forward keeps for its backward; taken (once) by that
+    /// backward.</summary>
     sealed class KeptWeight
     {
         Tensor? weight;
@@ -72,8 +74,8 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         var saved = ctx.get_saved_variables();
         using var q = saved[0];
         using var scale = saved[1];
-        // The recompute's widened codes, else (no recompute, or a second backward with retain_graph) widen again. Either
-        // way the same bits, so checkpointed and plain gradients stay identical. Freed right after the matmul is
+        // The recompute's widened codes, else (no recompute, or a second backward with retain_graph) widen again.
+        // Either way the same bits, so checkpointed and plain gradients stay identical. Freed right after the matmul is
         // enqueued: later kernels on the same stream run after it, so the allocator may reuse the memory.
         var kept = (ctx.get_data("widened") as KeptWeight)?.Take();
         if (kept is not null && kept.dtype != gradY.dtype) { kept.Dispose(); kept = null; }
@@ -97,9 +99,9 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
             if (y.dtype == ScalarType.BFloat16)
             {
                 // Same bits as multiplying by the fp32 scale (every scale we quantize is a bf16 number, see
-                // ScaleOutputChannels), but a same-dtype kernel: a bf16 x fp32 multiply takes libtorch's elementwise path
-                // that casts each operand per element, slower on a [tokens, out] output. A pre-quantized file's own
-                // scales (ModuleLoader copies them) are rounded to bf16 here: at most 2^-9 relative per channel.
+                // ScaleOutputChannels), but a same-dtype kernel: a bf16 x fp32 multiply takes libtorch's elementwise
+                // path that casts each operand per element, slower on a [tokens, out] output. A pre-quantized file's
+                // own scales (ModuleLoader copies them) are rounded to bf16 here: at most 2^-9 relative per channel.
                 using var s = scale.to(ScalarType.BFloat16);
                 y.mul_(s);
             }

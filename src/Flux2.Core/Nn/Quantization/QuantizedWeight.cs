@@ -14,7 +14,8 @@ public static class QuantizedWeight
     /// hundred MB even for FLUX.2-dev's largest weight (to_qkv_mlp_proj, 55296 x 6144).</summary>
     const long ChunkElements = 1L << 24;
 
-    /// <summary>Quantizes a [out, in] weight (any float dtype, any device) into new (q, scale) on the same device.</summary>
+    /// <summary>Quantizes a [out, in] weight (any float dtype, any device) into new (q, scale) on the same
+    /// device.</summary>
     public static (Tensor q, Tensor scale) Quantize(Tensor weight, QuantType type)
     {
         CheckMatrix(weight);
@@ -31,9 +32,11 @@ public static class QuantizedWeight
     {
         CheckMatrix(weight);
         if (!q.shape.SequenceEqual(weight.shape) || q.dtype != type.StorageType)
-            throw new ArgumentException($"quantized storage is [{string.Join(", ", q.shape)}] {q.dtype}, expected [{string.Join(", ", weight.shape)}] {type.StorageType} for {type}");
+            throw new ArgumentException($"quantized storage is [{string.Join(", ", q.shape)}] {q.dtype}, " +
+                                        $"expected [{string.Join(", ", weight.shape)}] {type.StorageType} for {type}");
         if (scale.dim() != 1 || scale.shape[0] != weight.shape[0])
-            throw new ArgumentException($"scale is [{string.Join(", ", scale.shape)}], expected [{weight.shape[0]}] (one per output channel)");
+            throw new ArgumentException(
+                $"scale is [{string.Join(", ", scale.shape)}], expected [{weight.shape[0]}] (one per output channel)");
 
         using var _ = no_grad();
         long rows = weight.shape[0], cols = Math.Max(1, weight.shape[1]);
@@ -51,7 +54,8 @@ public static class QuantizedWeight
             // at most 2^-8 relative; a largest code that lands above MaxCode is clamped below, an error of at most
             // 2^-8 of the row's absmax — within the format's own rounding (int8: half a step, 1/254 of the absmax;
             // e4m3: 2^-4 relative).
-            var s = where(absmax.gt(0), absmax / type.MaxCode, ones_like(absmax)).to(ScalarType.BFloat16).to(ScalarType.Float32);
+            var s = where(absmax.gt(0), absmax / type.MaxCode, ones_like(absmax))
+                    .to(ScalarType.BFloat16).to(ScalarType.Float32);
             var codes = w.div_(s.unsqueeze(1));
             if (type.RoundsBeforeCast) codes.round_();
             // absmax / scale can land a hair above MaxCode in fp32; e4m3fn has no infinity, so clamp first.
@@ -73,7 +77,10 @@ public static class QuantizedWeight
 
     static void CheckMatrix(Tensor weight)
     {
-        if (weight.dim() != 2) throw new ArgumentException($"only [out, in] Linear weights are quantized, got [{string.Join(", ", weight.shape)}]");
-        if (!weight.is_floating_point()) throw new ArgumentException($"cannot quantize a {weight.dtype} tensor: expected a float weight");
+        if (weight.dim() != 2)
+            throw new ArgumentException(
+                $"only [out, in] Linear weights are quantized, got [{string.Join(", ", weight.shape)}]");
+        if (!weight.is_floating_point())
+            throw new ArgumentException($"cannot quantize a {weight.dtype} tensor: expected a float weight");
     }
 }
