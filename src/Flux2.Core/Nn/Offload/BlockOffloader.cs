@@ -136,12 +136,14 @@ public sealed class BlockOffloader : IBlockResidency, IOffloadedModules, IDispos
     /// another percentage?) would fail deep inside the first forward.</summary>
     static void RequireResidentOn(Device device, nn.Module model, IReadOnlyList<nn.Module> blocks, int[] chosen)
     {
-        static IEnumerable<(string Name, Tensor Tensor)> Tensors(nn.Module m) =>
-            m.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(m.named_buffers());
-        var offloaded = chosen.SelectMany(i => Tensors(blocks[i])).Select(t => t.Tensor.Handle).ToHashSet();
-        var elsewhere = Tensors(model).Where(p => !offloaded.Contains(p.Tensor.Handle))
-            .Where(p => p.Tensor.device_type != device.type || p.Tensor.device_index != device.index)
-            .Select(p => p.Name).ToList();
+        var chosenBlocks = chosen.Select(i => blocks[i]).ToHashSet(ReferenceEqualityComparer.Instance);
+        var offloaded = model.named_modules().Where(m => chosenBlocks.Contains(m.module))
+                             .Select(m => m.name + ".").ToList();
+        var elsewhere = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter))
+            .Concat(model.named_buffers())
+            .Where(p => !offloaded.Any(prefix => p.Item1.StartsWith(prefix, StringComparison.Ordinal)))
+            .Where(p => p.Item2.device_type != device.type || p.Item2.device_index != device.index)
+            .Select(p => p.Item1).ToList();
         if (elsewhere.Count > 0)
             throw new InvalidOperationException(
                 $"layer offloading: {elsewhere.Count} weights that stay resident are not on {device} " +
