@@ -54,14 +54,15 @@ public interface IReplayableState
 
 /// <summary>
 /// What the backward callbacks of the blocks checkpointed through one session report back to the thread that runs
-/// the backward pass, and the input stashes of those blocks (given back when the backward pass ends, also for blocks
-/// it did not reach). Owned by whoever runs the blocks (<see cref="BlockRunner"/>); one training forward and
-/// backward at a time per session.
+/// the backward pass, the input stashes of those blocks (given back when the backward pass ends, also for blocks
+/// it did not reach), and the gradients those callbacks and the recomputed layers returned to libtorch. Owned by
+/// whoever runs the blocks (<see cref="BlockRunner"/>); one training forward and backward at a time per session.
 /// </summary>
 public sealed class CheckpointSession
 {
     internal Exception? Failure;
     internal readonly List<CheckpointInputOffloader.Stash> Stashes = new();
+    internal readonly HandedGradients Handed = new();
 
     /// <summary><c>loss.backward()</c>, then any failure of a recompute rethrown here (see
     /// <see cref="GradientCheckpoint"/>'s remarks). Call it on the thread that ran the forward.</summary>
@@ -71,7 +72,7 @@ public sealed class CheckpointSession
         try { loss.backward(); }
         finally
         {
-            HandedGradients.ReleaseOwnedBy(this); // the pass is over: libtorch has read them all
+            Handed.ReleaseAll(); // the pass is over: libtorch has read them all
             ReclaimStashes();
         }
         ThrowIfBackwardFailed();
@@ -100,33 +101,37 @@ public sealed class CheckpointSession
 /// <summary>
 /// Gradients that custom autograd functions return to libtorch. TorchSharp wraps each in a handle it never frees, and
 /// libtorch reads them only after the callback has returned, so they cannot be disposed there: each is disposed at
-/// the next callback of the thread that returned it (libtorch copied it before that thread could call back again),
-/// or, when it belongs to a <see cref="CheckpointSession"/>, once that session's backward pass is over. Without this,
-/// every activation-sized gradient would wait for the garbage collector.
+/// the next callback of the same bookkeeping on the thread that returned it (libtorch copied it before that thread
+/// could call back again), or, for a <see cref="CheckpointSession"/>'s, once that session's backward pass is over.
+/// Without this, every activation-sized gradient would wait for the garbage collector.
 /// </summary>
-static class HandedGradients
+sealed class HandedGradients
 {
-    static readonly List<(int Thread, CheckpointSession? Owner, Tensor Grad)> handed = new();
+    /// <summary>For layers that run outside any session (a quantized Linear trained without checkpointing): released
+    /// by the thread's next callback.</summary>
+    public static readonly HandedGradients Unowned = new();
+
+    readonly List<(int Thread, Tensor Grad)> handed = new();
 
     /// <summary>Registers <paramref name="grad"/>, returned to libtorch by the current callback, and returns
     /// it.</summary>
-    public static Tensor Hand(Tensor grad, CheckpointSession? owner)
+    public Tensor Hand(Tensor grad)
     {
-        lock (handed) handed.Add((Environment.CurrentManagedThreadId, owner, grad));
+        lock (handed) handed.Add((Environment.CurrentManagedThreadId, grad));
         return grad;
     }
 
     /// <summary>Start of a callback: gradients this thread returned earlier have been read by now.</summary>
-    public static void ReleaseThisThreads()
+    public void ReleaseThisThreads()
     {
         int thread = Environment.CurrentManagedThreadId;
         Release(e => e.Thread == thread);
     }
 
-    /// <summary>End of <paramref name="owner"/>'s backward pass.</summary>
-    public static void ReleaseOwnedBy(CheckpointSession owner) => Release(e => ReferenceEquals(e.Owner, owner));
+    /// <summary>End of the backward pass.</summary>
+    public void ReleaseAll() => Release(_ => true);
 
-    static void Release(Func<(int Thread, CheckpointSession? Owner, Tensor Grad), bool> which)
+    void Release(Func<(int Thread, Tensor Grad), bool> which)
     {
         lock (handed)
         {
@@ -290,8 +295,9 @@ public static class GradientCheckpoint
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
         {
-            HandedGradients.ReleaseThisThreads();
             var call = (Call)ctx.get_data("call");
+            call.Session.Handed.ReleaseThisThreads();
+            HandedGradients.Unowned.ReleaseThisThreads();
             var result = new List<Tensor>(new Tensor[call.InputRequiresGrad.Length + 2]);
             try
             {
@@ -301,7 +307,7 @@ public static class GradientCheckpoint
                 {
                     var grads = Recompute(ctx, call, gradOutputs);
                     for (int i = 0; i < grads.Length; i++)
-                        if (grads[i] is { } g) result[i + 1] = HandedGradients.Hand(g, call.Session);
+                        if (grads[i] is { } g) result[i + 1] = call.Session.Handed.Hand(g);
                 }
                 finally { call.Hooks.AfterBackward?.Invoke(); }
             }

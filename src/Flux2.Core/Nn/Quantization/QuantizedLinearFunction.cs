@@ -68,8 +68,11 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
     {
         // Backward may run on an autograd worker thread (CUDA), outside any caller's DisposeScope: dispose by hand. The
         // handle TorchSharp wraps grad_y in is ours to free; the returned gradient is freed once libtorch has read it
-        // (HandedGradients), otherwise each layer's activation-sized gradient would wait for the GC.
-        HandedGradients.ReleaseThisThreads();
+        // (HandedGradients: the recompute's session's, else the unowned one), otherwise each layer's activation-sized
+        // gradient would wait for the GC.
+        var handed = ((Recomputing)ctx.get_data("session")).Session?.Handed ?? HandedGradients.Unowned;
+        handed.ReleaseThisThreads();
+        if (handed != HandedGradients.Unowned) HandedGradients.Unowned.ReleaseThisThreads();
         using var _gradY = gradY;
         var saved = ctx.get_saved_variables();
         using var q = saved[0];
@@ -82,8 +85,7 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         using var w = kept ?? Widen(q, gradY.dtype);
         using var scaled = ScaleOutputChannels(gradY, scale);
         var gradX = scaled.matmul(w);               // [.., out] · [out, in] → [.., in]
-        var session = ((Recomputing)ctx.get_data("session")).Session;
-        return new List<Tensor> { HandedGradients.Hand(gradX, session), null!, null!, null! };
+        return new List<Tensor> { handed.Hand(gradX), null!, null!, null! };
     }
 
     /// <summary>y, and the widened codes when <paramref name="keep"/> (owned by the caller, out of any DisposeScope:
