@@ -42,7 +42,9 @@ public class LoraDropoutTests
     public void ZeroDropoutLeavesTheAdapterExact()
     {
         TorchRuntime.EnsureLoaded();
-        using var x = randn(4, 8);
+        // Its own generator: the global one is shared with test classes running in parallel, and a draw whose row sums
+        // come out near zero leaves the fused GEMM and the two matmuls apart by more than allclose's absolute 1e-8.
+        using var x = randn(new long[] { 4, 8 }, generator: new Generator(21));
         var a = Adapter(0, 3);
         using var expected = x.matmul(ones(8, 2)).matmul(ones(2, 3));
         using var got = Delta(a, x);
