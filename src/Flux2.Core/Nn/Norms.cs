@@ -4,8 +4,8 @@ using TorchSharp.Modules;
 
 namespace Flux2.Nn;
 
-/// <summary>RMSNorm with a learnable weight, computed in fp32 and cast back (reference §2.7: BFL QKNorm; Mistral's
-/// RMSNorm does the same).</summary>
+/// <summary>RMSNorm with a learnable weight, computed in fp32 and cast back (docs/flux2-model.md §2.7: BFL QKNorm;
+/// Mistral's RMSNorm does the same).</summary>
 public sealed class RMSNorm : nn.Module<Tensor, Tensor>
 {
     readonly double eps;

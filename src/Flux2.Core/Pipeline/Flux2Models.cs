@@ -179,8 +179,9 @@ public sealed class Flux2Models : IDisposable
         return (model, offloader);
     }
 
-    /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, reference §4.3); a smaller encoder whose
-    /// hidden·3 matches the transformer's text width uses its last three layers evenly spaced the same way.</summary>
+    /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, docs/flux2-model.md §4.3); a smaller encoder
+    /// whose hidden·3 matches the transformer's text width uses its last three layers evenly spaced the same
+    /// way.</summary>
     static int[] OutLayersFor(string textEncoderFolder, TransformerConfig t)
     {
         var cfg = MistralConfig.FromJson(Path.Combine(textEncoderFolder, "config.json"));

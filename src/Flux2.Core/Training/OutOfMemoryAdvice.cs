@@ -72,7 +72,8 @@ public static class OutOfMemoryAdvice
         var lines = new List<string>
         {
             $"out of GPU memory on {job.Process.Device}: {FirstLine(error)}",
-            "Survival plan (guide §7.4), changes for this job file, most effective first (under config.process[0]):",
+            "Survival plan (docs/lora-guide.md §5.3), changes for this job file, most effective first "
+            + "(under config.process[0]):",
         };
         lines.AddRange(For(job).Select((a, i) => $"  {i + 1}. {a}"));
         lines.Add("  Or move the same job to a bigger GPU (H100 80 GB / H200 141 GB).");

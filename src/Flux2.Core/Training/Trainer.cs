@@ -13,12 +13,12 @@ namespace Flux2.Training;
 public sealed record TrainerOutcome(int Step, bool Cancelled, string? LastSave);
 
 /// <summary>
-/// The optimization loop, independent of the model (ai-toolkit.md §2.1): per step, gradient_accumulation micro-batches
-/// whose losses are averaged (ai-toolkit sums them, §2.1 item 11 — averaging keeps the LR meaning the same), gradient
-/// clipping at max_grad_norm, AdamW on the task's parameters only, the LR schedule, an optional EMA of the weights
-/// (swapped in for samples, evaluation and saves); a step whose loss or gradient is not finite is skipped and counted
-/// (<see cref="NanGuard"/>). Save then sample every save_every / sample_every steps (never on the last step, which gets
-/// the final save and sample), a baseline sample at step 0 of a fresh run. Every save carries a
+/// The optimization loop, independent of the model (docs/ai-toolkit-compat.md §2.1): per step, gradient_accumulation
+/// micro-batches whose losses are averaged (ai-toolkit sums them, §2.1 item 10 — averaging keeps the LR meaning the
+/// same), gradient clipping at max_grad_norm, AdamW on the task's parameters only, the LR schedule, an optional EMA of
+/// the weights (swapped in for samples, evaluation and saves); a step whose loss or gradient is not finite is skipped
+/// and counted (<see cref="NanGuard"/>). Save then sample every save_every / sample_every steps (never on the last
+/// step, which gets the final save and sample), a baseline sample at step 0 of a fresh run. Every save carries a
 /// <see cref="TrainingState"/>; with <see cref="TrainerOptions.ResumeFrom"/> the loop continues from one exactly.
 /// Cancellation is checked between steps: the current step finishes, a step checkpoint is saved, Run returns.
 /// Every step runs inside its own DisposeScope.

@@ -16,7 +16,8 @@ public sealed partial class Trainer
     {
         using var state = Capture(step, run);
         SaveReport report;
-        // The file gets the averaged weights (ai-toolkit.md §2.11); the state keeps the trained ones and the shadow.
+        // The file gets the averaged weights (docs/ai-toolkit-compat.md §2.11); the state keeps the trained ones and
+        // the shadow.
         using (run.Ema?.SwappedIn()) report = task.Save(step, final, state);
         cb.OnSave?.Invoke(report);
         return report.Path;

@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// FLUX.2's prompt → token ids (reference §4.3 steps 1–3): drop "[IMG]", render the Mistral v7 (Tekken) chat form
-/// <c>&lt;s&gt;[SYSTEM_PROMPT]{system}[/SYSTEM_PROMPT][INST]{prompt}[/INST]</c> with the FLUX.2 system message,
+/// FLUX.2's prompt → token ids (docs/flux2-model.md §4.3 steps 1–3): drop "[IMG]", render the Mistral v7 (Tekken) chat
+/// form <c>&lt;s&gt;[SYSTEM_PROMPT]{system}[/SYSTEM_PROMPT][INST]{prompt}[/INST]</c> with the FLUX.2 system message,
 /// tokenize (control tokens are single ids), truncate right and pad right with <c>&lt;pad&gt;</c> to 512.
 /// <para>The rendering is fixed rather than interpreted from the tokenizer folder's Jinja chat template: Mistral's
 /// template is a long Jinja program (dates, default system prompt, tool calls, image blocks), and for one system + one
@@ -71,7 +71,7 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
         return null;
     }
 
-    /// <summary>The chat text for one prompt (reference §4.3 steps 1–2).</summary>
+    /// <summary>The chat text for one prompt (docs/flux2-model.md §4.3 steps 1–2).</summary>
     public string Render(string prompt) =>
         "<s>[SYSTEM_PROMPT]" + System + "[/SYSTEM_PROMPT][INST]" + prompt.Replace("[IMG]", "") + "[/INST]";
 

@@ -8,7 +8,7 @@ namespace Flux2.Training.Config;
 public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warnings, IReadOnlyList<string> IgnoredKeys, string Source);
 
 /// <summary>
-/// Reads an ai-toolkit job YAML as-is (reference/ai-toolkit.md §1) into <see cref="JobFile"/>. Unknown keys warn with
+/// Reads an ai-toolkit job YAML as-is (docs/ai-toolkit-compat.md §1) into <see cref="JobFile"/>. Unknown keys warn with
 /// the nearest known key; wrong types and values fail with <c>file:line:column</c> (<see cref="JobConfigException"/>).
 /// </summary>
 public static partial class JobConfigReader

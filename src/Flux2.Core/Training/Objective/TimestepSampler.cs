@@ -6,7 +6,7 @@ namespace Flux2.Training.Objective;
 public readonly record struct Timestep(double T, double Weight);
 
 /// <summary>
-/// ai-toolkit's timestep choice (reference/ai-toolkit.md §2.3): each step builds a 1000-entry descending table of t
+/// ai-toolkit's timestep choice (docs/ai-toolkit-compat.md §2.3): each step builds a 1000-entry descending table of t
 /// for the timestep_type, then draws an index per sample by content_or_style within
 /// [min_denoising_steps, max_denoising_steps) — small indices are high noise.
 /// <list type="bullet">
