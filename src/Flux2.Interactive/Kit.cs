@@ -85,8 +85,8 @@ public static class Kit
         return rows;
     }
 
-    /// <summary>Which FLUX.2 setup this machine can train (docs/lora-guide.md §2; design.md reference
-    /// speeds).</summary>
+    /// <summary>Which FLUX.2 setup this machine can train (docs/lora-guide.md §2; measured memory in
+    /// docs/performance.md).</summary>
     public static string MemoryTier(double? vramGiB) => vramGiB switch
     {
         null => "CPU only: FLUX.2-micro (this kit's embedded model); FLUX.2-dev needs a CUDA GPU",

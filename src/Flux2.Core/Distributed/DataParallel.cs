@@ -46,7 +46,7 @@ public sealed class DataParallel : IDataParallel, IDisposable
         {
             if (device.type == TorchSharp.DeviceType.CUDA)
             {
-                // NVLink SHARP / multicast stays off (issue 7; the project's GPU machines do not support it reliably).
+                // NVLink SHARP / multicast stays off unless NCCL_NVLS_ENABLE is set: not reliable on every GPU host.
                 if (Environment.GetEnvironmentVariable("NCCL_NVLS_ENABLE") is null) setenv("NCCL_NVLS_ENABLE", "0", 0);
                 CudaRuntime.SetDevice(device.index < 0 ? 0 : device.index);
                 var id = rendezvous.ShareFromMain("nccl_unique_id", NcclCollectives.NewUniqueId);

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Flux2.Evaluation;
 
 /// <summary>
-/// Measures what a LoRA did (issue 3): on <see cref="EvalPrompts"/> and fixed seeds, generates (a) base + trigger,
+/// Measures what a LoRA did: on <see cref="EvalPrompts"/> and fixed seeds, generates (a) base + trigger,
 /// (b) LoRA + trigger, (c) base without trigger, (d) LoRA without trigger, and reduces them to trigger strength
 /// (does the trigger bring the dataset's look?) and bleed (do prompts without it change?). See
 /// <see cref="LoraEvalResult"/> for the definitions. The LoRA is attached to <paramref name="models"/> only while

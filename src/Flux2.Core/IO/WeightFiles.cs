@@ -4,7 +4,7 @@ namespace Flux2.IO;
 /// Finds the weights of one model component (a folder such as <c>transformer/</c>, or a file) and opens them.
 /// Order inside a folder: a <c>*.safetensors.index.json</c> (sharded), then <c>diffusion_pytorch_model.safetensors</c>
 /// (diffusers models), <c>model.safetensors</c> (transformers models), then a lone <c>*.safetensors</c>.
-/// Pickle checkpoints are never opened (design.md "Interfaces": never load pickle files).
+/// Pickle checkpoints are never opened: unpickling can run arbitrary code.
 /// </summary>
 public static class WeightFiles
 {

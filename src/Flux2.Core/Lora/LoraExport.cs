@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Lora;
 
-/// <summary>The two LoRA file layouts in use for FLUX.2 (design.md "LoRA files").</summary>
+/// <summary>The two LoRA file layouts in use for FLUX.2 (docs/flux2-model.md §7.2-7.3).</summary>
 public enum LoraLayout
 {
     /// <summary>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.double_blocks.N.img_attn.qkv.lora_A.weight</c>, no alpha.</summary>

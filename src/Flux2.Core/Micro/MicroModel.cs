@@ -5,8 +5,8 @@ using Flux2.Models.Vae;
 namespace Flux2.Micro;
 
 /// <summary>
-/// FLUX.2-micro: the FLUX.2 classes at a size that trains a LoRA on 2 CPU cores in minutes (design.md "The embedded
-/// micro model"). Every default of the micro model is here.
+/// FLUX.2-micro: the FLUX.2 classes at a size that trains a LoRA on 2 CPU cores in minutes, so the kit works without
+/// the gated 100+ GB FLUX.2-dev download. Every default of the micro model is here.
 /// <list type="bullet">
 /// <item>128×128 images; VAE with 4 levels (8× like FLUX.2) and 16 latent channels → 64-channel 8×8 token grid.</item>
 /// <item>Transformer: D = 192 (6 heads × 32, RoPE axes 4×8), 2 double + 6 single blocks, no guidance embedder: like

@@ -5,7 +5,7 @@ using TorchSharp;
 namespace Flux2.Native;
 
 /// <summary>
-/// Makes TorchSharp loadable with no manual step (design.md, "Verified platform facts"):
+/// Makes TorchSharp loadable with no manual step, on CPU with the NuGet libtorch and on CUDA with an installed PyTorch:
 /// 1. applies the GLIBCXX weak-version fix to the libLibTorchSharp.so that will be loaded (build output, test output,
 ///    or the NuGet cache when a notebook pulls TorchSharp by package);
 /// 2. finds libtorch: the CPU package next to TorchSharp.dll, or an installed PyTorch's <c>torch/lib</c>

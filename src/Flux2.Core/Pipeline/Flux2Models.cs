@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace Flux2.Pipeline;
 
 /// <summary>
-/// The four FLUX.2 components, loaded from what a user points at (design.md "Weights"):
+/// The four FLUX.2 components, loaded from what a user points at (never a pickle file):
 /// <list type="bullet">
 /// <item>a diffusers pipeline folder (<c>transformer/ vae/ text_encoder/ tokenizer/ scheduler/</c>; a BFL
 /// <c>flux2-dev.safetensors</c> at the root stands in for a missing <c>transformer/</c>);</item>

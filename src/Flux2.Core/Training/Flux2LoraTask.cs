@@ -13,7 +13,7 @@ using static TorchSharp.torch;
 namespace Flux2.Training;
 
 /// <summary>
-/// LoRA training of a FLUX.2 transformer (design.md "Data flow of one training step"): bucketed batches from the
+/// LoRA training of a FLUX.2 transformer (docs/ai-toolkit-compat.md §2.1): bucketed batches from the
 /// latent cache, captions through <see cref="CaptionRules"/>, prompt embeds (cached per caption text when
 /// shuffle_tokens is off, since the text encoder is frozen — dropout then only adds the trigger-only caption), t from
 /// <see cref="TimestepSampler"/>, ε from a seeded CPU generator, <see cref="FlowMatchLoss"/>. Determinism: one

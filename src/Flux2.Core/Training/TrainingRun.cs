@@ -52,7 +52,7 @@ public static class TrainingRun
         if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
             throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
         // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a time,
-        // so a transformer larger than the GPU loads (issue 6, tier A).
+        // so a transformer larger than the GPU loads (memory tier A).
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization(), lowVram: p.Model.LowVram,
                                             layerOffloading: p.Model.LayerOffloading ? p.Model.LayerOffloadingTransformerPercent : null);
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");

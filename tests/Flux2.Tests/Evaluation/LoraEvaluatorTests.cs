@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 
 namespace Flux2.Tests.Evaluation;
 
-/// <summary>Issue 3, acceptance 3 on tiny-random: an untrained LoRA changes nothing, a trained one changes things.</summary>
+/// <summary>LoRA evaluation on tiny-random: an untrained LoRA changes nothing, a trained one changes things.</summary>
 public class LoraEvaluatorTests(ITestOutputHelper output)
 {
     static readonly LoraEvalOptions Tiny = new() { Width = 32, Height = 32, Steps = 4, Seeds = 2 };

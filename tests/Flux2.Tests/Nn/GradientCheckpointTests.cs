@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.Nn;
 
 /// <summary>
-/// Per-block gradient checkpointing (issue 6) on the tiny transformer: LoRA gradients equal those of the plain
+/// Per-block gradient checkpointing on the tiny transformer: LoRA gradients equal those of the plain
 /// backward (LoRA dropout on, x_embedder without LoRA, so the first block has no input that requires grad), the
 /// residency hooks run in the documented order, recompute failures surface as exceptions, and nothing leaks.
 /// </summary>

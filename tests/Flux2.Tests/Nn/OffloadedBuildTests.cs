@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.Nn;
 
 /// <summary>
-/// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (issue 6, tier A): the blocks
+/// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (memory tier A): the blocks
 /// are built in CPU memory (<c>hostBlocks</c>) and written only inside <see cref="IOffloadedModules.Fill"/>.
 /// On the CPU, <see cref="HostStaging"/> plays the offloader's part with the same contract (placeholders outside a fill,
 /// a fresh "slot" holding the block's current values inside it), so the walk of <see cref="RandomInit"/> and

@@ -29,7 +29,7 @@ public sealed record MicroRecipe
 }
 
 /// <summary>
-/// Reproduces FLUX.2-micro (issue 3): the VAE first, then the transformer on the VAE's latents, with the text encoder
+/// Reproduces FLUX.2-micro: the VAE first, then the transformer on the VAE's latents, with the text encoder
 /// frozen at its seeded initialisation (<see cref="MicroModel"/> says why), and writes the diffusers folder, a loss
 /// log (CSV) and a model card.
 /// </summary>

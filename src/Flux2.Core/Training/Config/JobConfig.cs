@@ -222,7 +222,7 @@ public sealed record ModelConfig
     /// encoder uses <see cref="QtypeTe"/>.</summary>
     public bool? QuantizeTe { get; set; }
     public WeightQuantization QtypeTe { get; set; } = WeightQuantization.Qfloat8;
-    // Memory savers (issue 6): low_vram parks the text encoder and VAE in CPU memory between uses (Flux2Models.InUse);
+    // Memory savers: low_vram parks the text encoder and VAE in CPU memory between uses (Flux2Models.InUse);
     // layer offloading streams transformer blocks from pinned CPU memory (Nn/Offload).
     public bool LowVram { get; set; } = false;
     /// <summary>Stream a share of the transformer's blocks from pinned CPU memory (Nn/Offload/BlockOffloader); CUDA only.</summary>
