@@ -36,7 +36,7 @@ public sealed class Rendezvous : IDisposable
         try
         {
             // Rank 0 reaches its own in-process server: that cannot be late, only slow on a loaded machine, so it gets at
-            // least LocalConnectTimeout; the join timeout is for the other ranks (a CI run failed a 1.5 s join here).
+            // least LocalConnectTimeout; the join timeout is for the other ranks.
             var connectTimeout = server is null ? timeout : (timeout > LocalConnectTimeout ? timeout : LocalConnectTimeout);
             store = TcpStoreClient.Connect(group.MasterAddr, server?.Port ?? group.MasterPort, group.Rank, group.WorldSize, connectTimeout);
             var r = new Rendezvous(group, server, store, timeout);

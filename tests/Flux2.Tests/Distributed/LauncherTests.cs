@@ -32,8 +32,8 @@ public class LauncherTests
         Assert.Contains("Run the same command again to resume", error);
     }
 
-    /// <summary>A rank whose watchdog saw the peer die can exit before the launcher sees the peer's own exit (the race
-    /// a CI run hit): the rank that failed first is the one reported.</summary>
+    /// <summary>A rank whose watchdog saw the peer die can exit before the launcher sees the peer's own exit: the rank
+    /// that failed first is the one reported.</summary>
     [Fact]
     public void ARankStoppedByItsWatchdogDoesNotHideThePeerThatDied()
     {

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Flux2.Tests.Training;
 
 /// <summary>
-/// Acceptance 3: each timestep_type's sampled t follows its definition (docs/ai-toolkit-compat.md §2.3). 200k draws
+/// Each timestep_type's sampled t follows its definition (docs/ai-toolkit-compat.md §2.3). 200k draws
 /// (from 1000 tables of 200, so the per-step table randomness averages out) are compared with the analytic CDF by the
 /// Kolmogorov–Smirnov statistic max|F_n − F|. Sampling noise alone is ≈ 1.36/√n = 0.003 at 95%; the bound 0.01
 /// leaves room for the 1/1000 table grid, and a wrong distribution misses it by far (see the last test).
