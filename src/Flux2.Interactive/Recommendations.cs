@@ -3,7 +3,8 @@ using Flux2.Models.Transformer;
 
 namespace Flux2.Interactive;
 
-/// <summary>The guide's VRAM tiers (§4.1, §6.3) as settings for a FLUX.2-dev LoRA job in ai-toolkit terms.</summary>
+/// <summary>The guide's VRAM tiers (docs/lora-guide.md §2) as settings for a FLUX.2-dev LoRA job in ai-toolkit
+/// terms.</summary>
 public sealed record VramAdvice(
     string Tier, double MinGiB, bool Fits, string TransformerQuantization, string TextEncoderQuantization,
     bool LowVram, bool LayerOffloading, string Rank, string BatchSize, string Resolution, bool DifferentialOutputPreservation, string Notes);
