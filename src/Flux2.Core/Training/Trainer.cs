@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Flux2.Distributed;
 using Flux2.Nn;
 using Flux2.Training.Objective;
 using Flux2.Training.State;
