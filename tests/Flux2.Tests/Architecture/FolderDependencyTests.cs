@@ -9,11 +9,11 @@ namespace Flux2.Tests.Architecture;
 public class FolderDependencyTests
 {
     /// <summary>Lowest first. Native (libtorch, CUDA, NCCL bindings) → IO (file formats, the hub, YAML key
-    /// attributes) → Nn (layers, quantization, offloading, loading weights into modules) → Models (transformer, VAE,
-    /// text encoder, the micro model's configs) → Diagnostics (GPU memory, FLOPs) → Sampling (the inference scheduler)
-    /// → Pipeline (loading a model folder, text → image) → Lora (LoRA files) → Data (synthetic datasets) →
-    /// Distributed (rendezvous, collectives) → Training → Evaluation → Micro (pretraining the micro model) →
-    /// Verification; the CLI and the notebook kit use the core.</summary>
+    /// attributes) → Nn (layers, quantization, offloading, loading weights into modules) → Models (transformer,
+    /// VAE, text encoder, the micro model's configs) → Diagnostics (GPU memory, FLOPs) → Sampling (the inference
+    /// scheduler) → Pipeline (loading a model folder, text → image) → Lora (LoRA files) → Data (synthetic
+    /// datasets) → Distributed (rendezvous, collectives) → Training → Evaluation → Micro (pretraining the micro
+    /// model) → Verification; the CLI and the notebook kit use the core.</summary>
     public static readonly string[] Order =
     [
         "Native", "IO", "Nn", "Models", "Diagnostics", "Sampling", "Pipeline", "Lora", "Data", "Distributed",
@@ -26,7 +26,8 @@ public class FolderDependencyTests
         var files = RepoSources();
         var edges = FolderGraph.Edges(files, files.Select(f => f.Layer).ToHashSet());
         var problems = FolderGraph.Violations(edges, Order, files.Select(f => f.Layer));
-        Assert.True(problems.Count == 0, "folder dependencies break the declared order:\n" + string.Join("\n", problems));
+        Assert.True(problems.Count == 0,
+                    "folder dependencies break the declared order:\n" + string.Join("\n", problems));
     }
 
     [Fact]
@@ -50,7 +51,8 @@ public class FolderDependencyTests
             {
                 "Flux2.Core" => parts.Length > 2 ? parts[1] : null,
                 "Flux2.Cli" => "Cli",
-                var p when p.StartsWith("Flux2.Interactive", StringComparison.Ordinal) => "Interactive",
+                var project when project.StartsWith("Flux2.Interactive", StringComparison.Ordinal)
+                    => "Interactive",
                 _ => null,
             };
             if (layer is not null) files.Add(new SourceFile(layer, "src/" + rel, File.ReadAllText(path)));
@@ -67,9 +69,12 @@ public class FolderGraphTests
     static IReadOnlyList<string> Check(params SourceFile[] files) =>
         FolderGraph.Violations(FolderGraph.Edges(files, Layers), Layers, files.Select(f => f.Layer));
 
-    static SourceFile Low(string body = "") => new("Low", "Low/A.cs", "namespace Flux2.Low;\npublic class LowType {}\n" + body);
-    static SourceFile Mid(string body = "") => new("Mid", "Mid/B.cs", "namespace Flux2.Mid.Inner;\npublic class MidType {}\n" + body);
-    static SourceFile High(string body = "") => new("High", "High/C.cs", "namespace Flux2.High;\npublic class HighType {}\n" + body);
+    static SourceFile Low(string body = "") =>
+        new("Low", "Low/A.cs", "namespace Flux2.Low;\npublic class LowType {}\n" + body);
+    static SourceFile Mid(string body = "") =>
+        new("Mid", "Mid/B.cs", "namespace Flux2.Mid.Inner;\npublic class MidType {}\n" + body);
+    static SourceFile High(string body = "") =>
+        new("High", "High/C.cs", "namespace Flux2.High;\npublic class HighType {}\n" + body);
 
     [Fact]
     public void EdgesDownTheOrderPass()
@@ -99,7 +104,8 @@ public class FolderGraphTests
     [InlineData("class X { High.HighType h; }")]
     public void EveryFormOfReferenceCounts(string body)
     {
-        Assert.Contains("Low/A.cs: Low -> High points up the order (High comes after Low)", Check(Low(body), Mid(), High()));
+        Assert.Contains("Low/A.cs: Low -> High points up the order (High comes after Low)",
+                        Check(Low(body), Mid(), High()));
     }
 
     [Theory]
