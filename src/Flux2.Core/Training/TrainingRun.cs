@@ -48,7 +48,7 @@ public static class TrainingRun
         var device = TorchRuntime.Device(group is null ? p.Device : RankDevice(p.Device, group));
         using var parallel = group is null ? null : DataParallel.Join(group, device, log);
         parallel?.CheckSameStart(resume?.Step ?? 0);
-        var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
+        var dtype = p.Train.Dtype.ToScalarType();
         if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
             throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
         // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a time,

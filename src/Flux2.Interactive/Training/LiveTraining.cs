@@ -60,7 +60,7 @@ public static class LiveTraining
         void DrawChart()
         {
             if (reports.Count == 0) return;
-            var spec = Charts.Charts.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(), title: $"Training loss — {job.Job.Config.Name}");
+            var spec = Chart.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(), title: $"Training loss — {job.Job.Config.Name}");
             chart?.Update(new HtmlFragment(ChartHtml.RenderWithoutPlotlyJs(spec)));
             sinceChart.Restart();
         }
