@@ -2,6 +2,7 @@ using Flux2.Cli;
 using Flux2.Cli.Commands;
 using Flux2.IO;
 using Flux2.Native;
+using Flux2.Nn;
 
 return Flux2Cli.Run(args, Console.Out, Console.Error);
 

@@ -85,7 +85,7 @@ public static class TrainCommand
             o.WriteLine("Ctrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to kill without saving)");
         };
         Console.CancelKeyPress += onCtrlC;
-        TrainingResult result;
+        TrainingRunResult result;
         try { result = StopOnOutOfMemory(loaded.Job, () => TrainingRun.Run(loaded, callbacks, stop.Token, restart, group)); }
         catch (ResumeMismatchException e) { throw new UserError(e.Message); }
         catch (DistributedException e) { throw new UserError(e.Message); }

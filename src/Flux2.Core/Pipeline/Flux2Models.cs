@@ -1,6 +1,6 @@
 using Flux2.IO;
 using Flux2.IO.Hub;
-using Flux2.Micro;
+using Flux2.Models;
 using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;

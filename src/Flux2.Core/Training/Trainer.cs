@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Flux2.Distributed;
 using Flux2.Nn;
 using Flux2.Training.Objective;
 using Flux2.Training.State;
@@ -10,7 +11,7 @@ namespace Flux2.Training;
 
 /// <summary>How a run ended: after <paramref name="Step"/>, either done or stopped early by the cancellation token
 /// (then a step checkpoint with its training state was saved, <paramref name="LastSave"/>).</summary>
-public sealed record TrainerOutcome(int Step, bool Cancelled, string? LastSave);
+public sealed record TrainerResult(int Step, bool Cancelled, string? LastSave);
 
 /// <summary>
 /// The optimization loop, independent of the model (docs/ai-toolkit-compat.md §2.1): per step, gradient_accumulation
@@ -41,7 +42,7 @@ public sealed partial class Trainer
         parallel = options.DataParallel;
     }
 
-    public TrainerOutcome Run(CancellationToken cancel = default)
+    public TrainerResult Run(CancellationToken cancel = default)
     {
         var parameters = task.TrainableParameters;
         using var optimizer = OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate, options.Optimizer);
@@ -78,17 +79,17 @@ public sealed partial class Trainer
         }
         if (step < options.Steps)
         {
-            if (!IsMain) return new TrainerOutcome(step, Cancelled: true, null);
+            if (!IsMain) return new TrainerResult(step, Cancelled: true, null);
             // Cancelled: a step save (not the final name, which would mean "done") that the next start resumes from.
             lastSave = Save(step, final: false, run);
             cb.OnMessage?.Invoke($"stopped at step {step} of {options.Steps}; checkpoint {lastSave}");
-            return new TrainerOutcome(step, Cancelled: true, lastSave);
+            return new TrainerResult(step, Cancelled: true, lastSave);
         }
-        if (!IsMain) return new TrainerOutcome(step, Cancelled: false, null);
+        if (!IsMain) return new TrainerResult(step, Cancelled: false, null);
         lastSave = Save(step, final: true, run);
         Sample(step, ema);
         if (step > 0) Evaluate(step, ema);
-        return new TrainerOutcome(step, Cancelled: false, lastSave);
+        return new TrainerResult(step, Cancelled: false, lastSave);
     }
 
     /// <summary>One optimizer step; <c>stop</c>: some rank (this one: <paramref name="stopRequested"/>) asked to stop after it.</summary>

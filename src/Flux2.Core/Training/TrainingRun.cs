@@ -13,7 +13,8 @@ namespace Flux2.Training;
 
 /// <summary>What a run left behind. <paramref name="Cancelled"/>: stopped early, resumable from <paramref name="FinalLora"/>'s
 /// step checkpoint; <paramref name="ResumedFrom"/>: the step this start continued from.</summary>
-public sealed record TrainingResult(string RunFolder, string FinalLora, IReadOnlyList<string> Checkpoints, IReadOnlyList<string> SampleGrids, double Seconds)
+public sealed record TrainingRunResult(string RunFolder, string FinalLora, IReadOnlyList<string> Checkpoints,
+                                       IReadOnlyList<string> SampleGrids, double Seconds)
 {
     public int Step { get; init; }
     public bool Cancelled { get; init; }
@@ -32,8 +33,9 @@ public sealed record TrainingResult(string RunFolder, string FinalLora, IReadOnl
 /// </summary>
 public static class TrainingRun
 {
-    public static TrainingResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null, CancellationToken cancel = default, bool restart = false,
-                                     ProcessGroup? group = null)
+    public static TrainingRunResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null,
+                                        CancellationToken cancel = default, bool restart = false,
+                                        ProcessGroup? group = null)
     {
         TorchRuntime.EnsureLoaded();
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -48,7 +50,7 @@ public static class TrainingRun
         var device = TorchRuntime.Device(group is null ? p.Device : RankDevice(p.Device, group));
         using var parallel = group is null ? null : DataParallel.Join(group, device, log);
         parallel?.CheckSameStart(resume?.Step ?? 0);
-        var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
+        var dtype = p.Train.Dtype.ToScalarType();
         if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
             throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
         // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a time,
@@ -78,12 +80,13 @@ public static class TrainingRun
             OnSave = r => { if (r.Final) final = r.Path; else checkpoints.Add(r.Path); },
         }, runLog is null ? callbacks : TrainerCallbacks.Combine(runLog.Callbacks, callbacks));
         var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path, DataParallel = parallel };
-        TrainerOutcome outcome;
+        TrainerResult outcome;
         try { outcome = new Trainer(task, options, watched).Run(cancel); parallel?.Complete(); }
         catch (ResumeMismatchException e) { throw new ResumeMismatchException(RunFolder.MismatchAdvice(task.RunFolder, e.Message)); }
         if (parallel is not null) log?.Invoke($"rank {parallel.Rank} of {parallel.WorldSize} done at step {outcome.Step}");
         var kept = checkpoints.Where(File.Exists).ToList();
-        return new TrainingResult(task.RunFolder, outcome.Cancelled ? outcome.LastSave ?? "" : final, kept, samples, clock.Elapsed.TotalSeconds)
+        return new TrainingRunResult(task.RunFolder, outcome.Cancelled ? outcome.LastSave ?? "" : final, kept, samples,
+                                     clock.Elapsed.TotalSeconds)
         {
             Step = outcome.Step, Cancelled = outcome.Cancelled, ResumedFrom = resume?.Step,
         };

@@ -1,6 +1,6 @@
 using Flux2.Data.Synthetic;
 using Flux2.Evaluation;
-using Flux2.Micro;
+using Flux2.Models;
 using Flux2.Native;
 using Flux2.Pipeline;
 using Xunit;

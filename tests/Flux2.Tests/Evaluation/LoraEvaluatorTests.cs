@@ -16,7 +16,7 @@ public class LoraEvaluatorTests(ITestOutputHelper output)
 {
     static readonly LoraEvalOptions Tiny = new() { Width = 32, Height = 32, Steps = 4, Seeds = 2 };
 
-    static TrainingResult Train(string dataset, int steps, string lr = "0.01")
+    static TrainingRunResult Train(string dataset, int steps, string lr = "0.01")
     {
         TorchRuntime.EnsureLoaded();
         var job = TempDataset.Job(dataset, TestPaths.TempDir(), steps).Replace("lr: 0.01", $"lr: {lr}");

@@ -1,6 +1,7 @@
 using Flux2.IO;
 using Flux2.Models.Vae;
 using Flux2.Native;
+using Flux2.Nn;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;

@@ -61,7 +61,7 @@ public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
         inMemory.Dispose();
     }
 
-    /// <summary>First prompt of the sample config, rendered the way <see cref="Flux2.Training.Sampling.SampleGrid"/> does.</summary>
+    /// <summary>First prompt of the sample config, rendered the way <see cref="Flux2.Training.Previews.SampleGrid"/> does.</summary>
     static Tensor Render(Flux2Models models, ProcessConfig p)
     {
         using var _ = no_grad();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Flux2.Models;
 using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;

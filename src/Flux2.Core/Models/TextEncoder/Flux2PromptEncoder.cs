@@ -1,3 +1,4 @@
+using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using System.Text.Json.Nodes;
 using TorchSharp;

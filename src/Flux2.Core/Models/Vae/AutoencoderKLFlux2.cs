@@ -1,4 +1,5 @@
 using Flux2.IO;
+using Flux2.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Flux2.IO;
 namespace Flux2.Training.Config;
 
 // Every default of a training job lives in this file. Keys and defaults follow ai-toolkit's job YAML

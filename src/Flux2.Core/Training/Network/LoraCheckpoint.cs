@@ -31,7 +31,7 @@ public static class LoraCheckpoint
         if (state is not null) TrainingStateFile.Write(TrainingStateFile.PathFor(path), state);
         var updates = network.Snapshot();
         var (tensors, layoutMeta) = LoraExport.Export(updates, job.Process.Save.LoraFormat);
-        var dtype = job.Process.Save.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
+        var dtype = job.Process.Save.Dtype.ToScalarType();
         var typed = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(dtype));
         var metadata = Metadata(job, network, step, epoch);
         foreach (var (k, v) in layoutMeta) metadata[k] = v;

@@ -17,13 +17,13 @@ public readonly record struct Timestep(double T, double Weight);
 /// <item>lognorm_blend: 75% 1 − x/max(x) with x ~ LogNormal(0, 0.333), 25% linear.</item></list>
 /// All randomness comes from the given <see cref="Random"/>, so a seed fixes the sequence.
 /// </summary>
-public sealed class TimestepSampler(TimestepType type, ContentOrStyle bias, int minIndex = 0, int maxIndex = 999)
+public sealed class TimestepDraw(TimestepType type, ContentOrStyle bias, int minIndex = 0, int maxIndex = 999)
 {
     public const int TableSize = 1000;
 
-    public static TimestepSampler From(TrainConfig train) => new(train.TimestepType, train.ContentOrStyle, train.MinDenoisingSteps, train.MaxDenoisingSteps);
+    public static TimestepDraw From(TrainConfig train) => new(train.TimestepType, train.ContentOrStyle, train.MinDenoisingSteps, train.MaxDenoisingSteps);
 
-    public Timestep[] Sample(int batch, int imageTokens, Random rng)
+    public Timestep[] Draw(int batch, int imageTokens, Random rng)
     {
         var table = BuildTable(imageTokens, rng);
         var result = new Timestep[batch];

@@ -2,7 +2,7 @@ using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
 
-namespace Flux2.Micro;
+namespace Flux2.Models;
 
 /// <summary>
 /// FLUX.2-micro: the FLUX.2 classes at a size that trains a LoRA on 2 CPU cores in minutes, so the kit works without

@@ -3,7 +3,7 @@ using Flux2.Training.Config;
 using Flux2.Training.Data;
 using static TorchSharp.torch;
 
-namespace Flux2.Training.Sampling;
+namespace Flux2.Training.Previews;
 
 /// <summary>
 /// Sample images during training (docs/ai-toolkit-compat.md §2.12): each prompt with <c>[trigger]</c> replaced, seed (+
