@@ -44,6 +44,7 @@ public static class TrainingRun
         bool main = group is null || group.IsMain;
         // Everything that can be checked without the model is checked before any file is moved or training starts.
         var device = CheckDevice(group is null ? p.Device : RankDevice(p.Device, group));
+        CheckDatasetFolders(p);
         if (restart && main && RunFolder.MoveAside(runFolder, job.Config.Name) is string previous)
             log?.Invoke($"--restart: earlier files of this run moved to {previous}");
         if (main) RunFolder.CheckOutputs(runFolder, job.Config.Name);
@@ -121,6 +122,17 @@ public static class TrainingRun
 
     static string LoraPathOf(string statePath) =>
         statePath[..^TrainingStateFile.Extension.Length] + ".safetensors";
+
+    /// <summary>Dataset and control folders exist (the scan itself comes after the model has loaded, which can take
+    /// minutes).</summary>
+    static void CheckDatasetFolders(ProcessConfig p)
+    {
+        for (int i = 0; i < p.Datasets.Count; i++)
+            foreach (var (key, folder) in new[] { ("folder_path", p.Datasets[i].FolderPath) }
+                         .Concat(p.Datasets[i].ControlPaths.Select(c => ("control_path", c))))
+                if (!Directory.Exists(folder))
+                    throw new UserError($"config.process[0].datasets[{i}].{key}: folder not found: {folder}");
+    }
 
     /// <summary>The device of <paramref name="spec"/>, checked to exist (<see cref="UserError"/> otherwise).</summary>
     static Device CheckDevice(string spec)

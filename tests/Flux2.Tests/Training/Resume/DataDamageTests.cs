@@ -270,6 +270,19 @@ public class DataDamageTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AMissingDatasetFolderIsRefusedBeforeRestartMovesAnything()
+    {
+        var outDir = TestPaths.TempDir();
+        Directory.CreateDirectory(RunOf(outDir));
+        var lora = Path.Combine(RunOf(outDir), "tiny_lora.safetensors");
+        File.WriteAllText(lora, "x");
+        var missing = Path.Combine(TestPaths.TempDir(), "no-such-dataset");
+        CliRunner.AssertUserError(TrainCli(JobFile(missing, outDir, 2), "--restart"), "datasets[0].folder_path",
+                                  missing);
+        Assert.True(File.Exists(lora));
+    }
+
+    [Fact]
     public void AnUnknownDeviceIsAUserError()
         => CliRunner.AssertUserError(TrainCli(JobFile(TempDataset.Create(), TestPaths.TempDir(), 2), "--device", "gpu"),
                                      "'gpu'");
