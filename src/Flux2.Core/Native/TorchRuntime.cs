@@ -87,7 +87,11 @@ public static class TorchRuntime
                 throw new TorchLoadException($"device '{spec}' asked for, but CUDA is not available to this libtorch ({LibTorchSource}). " +
                                              "Use a PyTorch CUDA install (environment.md) or device 'cpu'.");
         }
-        return new torch.Device(spec);
+        try { return new torch.Device(spec); }
+        catch (ArgumentException e)
+        {
+            throw new UserError($"device '{spec}' is not a device: use auto, cpu, cuda or cuda:N", e);
+        }
     }
 
     static string? FindLibTorchSharp(string torchSharpDir)

@@ -45,6 +45,7 @@ public static class TrainingRun
         // Everything that can be checked without the model is checked before any file is moved or training starts.
         var device = CheckDevice(group is null ? p.Device : RankDevice(p.Device, group));
         CheckDatasetFolders(p);
+        CheckLayerOffloading(p, device);
         if (restart && main && RunFolder.MoveAside(runFolder, job.Config.Name) is string previous)
             log?.Invoke($"--restart: earlier files of this run moved to {previous}");
         if (main) RunFolder.CheckOutputs(runFolder, job.Config.Name);
@@ -53,8 +54,6 @@ public static class TrainingRun
         using var parallel = group is null ? null : DataParallel.Join(group, device, log);
         parallel?.CheckSameStart(resume?.Step ?? 0);
         var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
-        if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
-            throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
         // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a time,
         // so a transformer larger than the GPU loads (issue 6, tier A).
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization(), lowVram: p.Model.LowVram,
@@ -134,16 +133,21 @@ public static class TrainingRun
                     throw new UserError($"config.process[0].datasets[{i}].{key}: folder not found: {folder}");
     }
 
+    static void CheckLayerOffloading(ProcessConfig p, Device device)
+    {
+        if (!p.Model.LayerOffloading) return;
+        if (!p.Train.GradientCheckpointing)
+            throw new UserError("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks " +
+                                "share GPU slots, so their activations cannot be kept for the backward pass)");
+        if (device.type != TorchSharp.DeviceType.CUDA)
+            throw new UserError($"model.layer_offloading needs CUDA, the device is {device}: set process.device (or " +
+                                "--device) to cuda, or turn model.layer_offloading off");
+    }
+
     /// <summary>The device of <paramref name="spec"/>, checked to exist (<see cref="UserError"/> otherwise).</summary>
     static Device CheckDevice(string spec)
     {
-        Device device;
-        try { device = TorchRuntime.Device(spec); }
-        catch (Exception e) when (e is ArgumentException or FormatException)
-        {
-            throw new UserError($"device '{spec}' is not a device: use auto, cpu, cuda or cuda:N " +
-                                "(process.device or --device)", e);
-        }
+        var device = TorchRuntime.Device(spec);
         if (device.type == TorchSharp.DeviceType.CUDA && device.index >= cuda.device_count())
             throw new UserError($"device '{spec}': this machine has {cuda.device_count()} CUDA device(s) " +
                                 $"(cuda:0..cuda:{cuda.device_count() - 1})");

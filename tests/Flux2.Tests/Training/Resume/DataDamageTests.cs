@@ -282,6 +282,23 @@ public class DataDamageTests(ITestOutputHelper output)
         Assert.True(File.Exists(lora));
     }
 
+    [Theory]
+    [InlineData("", "train.gradient_checkpointing: true")]
+    [InlineData("\n        gradient_checkpointing: true", "needs CUDA")]
+    public void LayerOffloadingThatCannotRunIsRefusedBeforeRestartMovesAnything(string train, string message)
+    {
+        var outDir = TestPaths.TempDir();
+        Directory.CreateDirectory(RunOf(outDir));
+        var lora = Path.Combine(RunOf(outDir), "tiny_lora.safetensors");
+        File.WriteAllText(lora, "x");
+        var job = JobFile(TempDataset.Create(), outDir, 2);
+        File.WriteAllText(job, File.ReadAllText(job)
+            .Replace("gradient_accumulation: 2", "gradient_accumulation: 2" + train)
+            .Replace("arch: flux2", "arch: flux2, layer_offloading: true"));
+        CliRunner.AssertUserError(TrainCli(job, "--device", "cpu", "--restart"), "model.layer_offloading", message);
+        Assert.True(File.Exists(lora));
+    }
+
     [Fact]
     public void AnUnknownDeviceIsAUserError()
         => CliRunner.AssertUserError(TrainCli(JobFile(TempDataset.Create(), TestPaths.TempDir(), 2), "--device", "gpu"),
