@@ -76,8 +76,7 @@ public sealed partial class Trainer
             cb.OnMessage?.Invoke("the checkpoint has no EMA weights (EMA was off): the average starts from the resumed weights");
         run.Nan.Restore(state);
         int step = state.Step;
-        lastCheckpoint = Path.Combine(Path.GetDirectoryName(path) ?? "",
-                                      Path.GetFileName(path)[..^TrainingStateFile.Extension.Length] + ".safetensors");
+        lastCheckpoint = TrainingStateFile.LoraPathFor(path);
         cb.OnMessage?.Invoke($"resuming from step {step} ({Path.GetFileName(path)})");
         cb.OnResume?.Invoke(new ResumeReport(step, path));
         return step;

@@ -112,15 +112,12 @@ public static class TrainingRun
                 "config.name.");
         if (main && skipped.Count > 0)
         {
-            var files = skipped.SelectMany(s => new[] { s.Path, LoraPathOf(s.Path) }).ToList();
+            var files = skipped.SelectMany(s => new[] { s.Path, TrainingStateFile.LoraPathFor(s.Path) }).ToList();
             if (RunFolder.MoveAside(runFolder, files) is string moved)
                 log?.Invoke($"the unusable checkpoints were moved to {moved}; resuming from step {latest!.Value.Step}");
         }
         return latest;
     }
-
-    static string LoraPathOf(string statePath) =>
-        statePath[..^TrainingStateFile.Extension.Length] + ".safetensors";
 
     /// <summary>Dataset and control folders exist (the scan itself comes after the model has loaded, which can take
     /// minutes).</summary>

@@ -22,6 +22,9 @@ public static class TrainingStateFile
     public static string PathFor(string loraPath) =>
         Path.Combine(Path.GetDirectoryName(loraPath) ?? "", Path.GetFileNameWithoutExtension(loraPath) + Extension);
 
+    /// <summary>The LoRA path belonging to a state path (the inverse of <see cref="PathFor"/>).</summary>
+    public static string LoraPathFor(string statePath) => statePath[..^Extension.Length] + ".safetensors";
+
     /// <summary>Header key of the SHA-256 of every tensor's bytes in key order (files written before it existed have
     /// none and are only checked for finite values).</summary>
     public const string ChecksumKey = "checksum";
@@ -52,7 +55,8 @@ public static class TrainingStateFile
         {
             foreach (var (k, v) in file.Metadata) if (k is not (FormatKey or ChecksumKey)) state.Values[k] = v;
             foreach (var key in file.Keys.Order(StringComparer.Ordinal)) state.Tensors[key] = file.Read(key);
-            if (file.Metadata.TryGetValue(ChecksumKey, out var expected) && Checksum(state.Tensors.Values) != expected)
+            var sorted = state.Tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value);
+            if (file.Metadata.TryGetValue(ChecksumKey, out var expected) && Checksum(sorted) != expected)
                 throw new InvalidDataException($"{path}: the tensor data does not match the file's checksum " +
                                                "(the file is damaged)");
             if (NonFinite(state) is string bad)
