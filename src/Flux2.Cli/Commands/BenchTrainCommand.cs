@@ -99,9 +99,7 @@ public static class BenchTrainCommand
             var x => throw new UserError($"bench train: --targets must be diffusers or ai-toolkit, got '{x}'"),
         };
         var configName = args.Get("config", "dev");
-        TransformerConfig config;
-        try { config = TransformerConfig.ByName(configName); }
-        catch (ArgumentException e) { throw new UserError($"bench train: {e.Message}"); }
+        var config = TransformerConfig.ByName(configName);
         int size = args.Int("size", 1024), rank = args.Int("rank", 32), textTokens = args.Int("text-tokens", 512);
         int memorySteps = args.Int("memory-steps", 0);
         int steps = memorySteps > 0 ? memorySteps : args.Int("steps", 10), warmup = args.Int("warmup", 2);

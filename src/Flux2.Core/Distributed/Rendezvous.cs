@@ -96,7 +96,7 @@ public sealed class Rendezvous : IDisposable
         var v = Environment.GetEnvironmentVariable(env);
         if (string.IsNullOrEmpty(v)) return TimeSpan.FromSeconds(fallback);
         return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? TimeSpan.FromSeconds(s)
-            : throw new ArgumentException($"{env} must be a number of seconds > 0, got '{v}'");
+            : throw new UserError($"{env} must be a number of seconds > 0, got '{v}'");
     }
 
     /// <summary>Set once this rank's work ended normally; only then does <see cref="Dispose"/> say goodbye.</summary>

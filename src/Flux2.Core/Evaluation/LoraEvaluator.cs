@@ -18,8 +18,10 @@ public static class LoraEvaluator
                                           LoraEvalOptions? options = null, Action<string>? log = null)
     {
         options ??= new LoraEvalOptions();
-        if (string.IsNullOrWhiteSpace(trigger)) throw new ArgumentException("eval needs the LoRA's trigger word (--trigger)");
-        if (options.Seeds < 1 || options.Steps < 1) throw new ArgumentException($"eval needs at least one seed and one step (got {options.Seeds} seeds, {options.Steps} steps)");
+        if (string.IsNullOrWhiteSpace(trigger)) throw new UserError("eval needs the LoRA's trigger word (--trigger)");
+        if (options.Seeds < 1 || options.Steps < 1)
+            throw new UserError($"eval needs at least one seed and one step (got {options.Seeds} seeds, " +
+                                $"{options.Steps} steps)");
         var clock = Stopwatch.StartNew();
         var classWord = options.ClassWord ?? EvalPrompts.ClassWordOf(datasetFolder);
         var prompts = EvalPrompts.For(trigger, classWord);

@@ -25,7 +25,7 @@ public sealed class DiffusersFolder
 
     public DiffusersComponent this[string name] =>
         Components.TryGetValue(name, out var c) ? c
-        : throw new KeyNotFoundException($"{Root}: no '{name}' component (has: {string.Join(", ", Components.Keys)})");
+        : throw new UserError($"{Root}: no '{name}' component (has: {string.Join(", ", Components.Keys)})");
 
     public static DiffusersFolder Open(string root)
     {

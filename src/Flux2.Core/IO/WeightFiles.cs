@@ -48,7 +48,8 @@ public static class WeightFiles
         if (IsPickle(file)) throw new PickleRefusedException(file, [Path.GetFileName(file)]);
         if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
             || file.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase)) return file;
-        throw new NotSupportedException($"{file}: not a weights file this kit reads (expected .safetensors or .safetensors.index.json)");
+        throw new UserError($"{file}: not a weights file this kit reads (expected .safetensors or " +
+                            ".safetensors.index.json)");
     }
 
     static string PickPreferred(string folder, List<string> candidates, string[] preferred, string what)

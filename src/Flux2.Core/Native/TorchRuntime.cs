@@ -80,12 +80,18 @@ public static class TorchRuntime
         if (spec == "auto") return torch.cuda.is_available() ? new torch.Device("cuda") : torch.CPU;
         if (spec.StartsWith("cuda"))
         {
-            torch.InitializeDeviceType(DeviceType.CUDA);
-            if (!torch.cuda.is_available())
+            bool initialised;
+            try { torch.InitializeDeviceType(DeviceType.CUDA); initialised = true; }
+            catch (InvalidOperationException) { initialised = false; } // a CPU-only libtorch has no CUDA backend
+            if (!initialised || !torch.cuda.is_available())
                 throw new TorchLoadException($"device '{spec}' asked for, but CUDA is not available to this libtorch ({LibTorchSource}). " +
                                              "Use a PyTorch CUDA install (environment.md) or device 'cpu'.");
         }
-        return new torch.Device(spec);
+        try { return new torch.Device(spec); }
+        catch (ArgumentException e)
+        {
+            throw new UserError($"device '{spec}' is not a device: use auto, cpu, cuda or cuda:N", e);
+        }
     }
 
     static string? FindLibTorchSharp(string torchSharpDir)

@@ -31,7 +31,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     {
         int f = PixelsPerToken;
         if (height % f != 0 || width % f != 0 || height <= 0 || width <= 0)
-            throw new ArgumentException($"image size {width}x{height} must be positive multiples of {f} (VAE {Vae.Config.ScaleFactor}x, patchify 2x)");
+            throw new UserError($"image size {width}x{height} must be positive multiples of {f} " +
+                                $"(VAE {Vae.Config.ScaleFactor}x, patchify 2x)");
         return (height / f, width / f);
     }
 

@@ -70,10 +70,14 @@ public sealed partial class Trainer
             var (report, stop) = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate, cancel.IsCancellationRequested);
             if (report.Applied) ema?.Update();
             cb.OnStep?.Invoke(report);
-            nan.Record(report);
+            nan.Record(report, CheckpointNote());
             if (step == options.Steps || stop) break;
             bool save = step % options.SaveEvery == 0, sample = step % options.SampleEvery == 0;
-            if (IsMain && save) lastSave = Save(step, final: false, run);
+            // During a NaN/inf streak the weights are those of the update that led to it: keep the earlier checkpoint.
+            if (IsMain && save && nan.Consecutive > 0)
+                cb.OnMessage?.Invoke($"step {step}: not saved (its loss or gradient was not finite); " +
+                                     "the previous checkpoint stays");
+            else if (IsMain && save) lastSave = Save(step, final: false, run);
             if (sample) { Sample(step, ema); Evaluate(step, ema); }
             if (save || sample) parallel?.WaitTogether($"outputs of step {step}");
         }

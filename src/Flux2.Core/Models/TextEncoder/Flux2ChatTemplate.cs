@@ -34,7 +34,8 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
     {
         var missing = ControlTokens.Where(t => !tokenizer.IsAddedToken(t)).ToList();
         if (missing.Count > 0)
-            throw new ArgumentException($"the tokenizer lacks the Mistral v7 control tokens {string.Join(", ", missing)} (not a Tekken tokenizer?)");
+            throw new UserError($"the tokenizer lacks the Mistral v7 control tokens {string.Join(", ", missing)} " +
+                                "(not a Tekken tokenizer?)");
         if (maxLength <= 0) throw new ArgumentOutOfRangeException(nameof(maxLength));
         Tokenizer = tokenizer;
         PadId = padId ?? tokenizer.TokenToId("<pad>") ?? DefaultPadId;
@@ -50,7 +51,8 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
         if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer.json not found in {tokenizerFolder}", path);
         var template = ReadChatTemplate(tokenizerFolder);
         if (template is not null && !(template.Contains("[SYSTEM_PROMPT]") && template.Contains("[INST]")))
-            throw new NotSupportedException($"the chat template in {tokenizerFolder} is not a Mistral v7 template ([SYSTEM_PROMPT]/[INST] not found); FLUX.2 expects Mistral-Small-3.x's tokenizer");
+            throw new UserError($"the chat template in {tokenizerFolder} is not a Mistral v7 template " +
+                                "([SYSTEM_PROMPT]/[INST] not found); FLUX.2 expects Mistral-Small-3.x's tokenizer");
         return new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromFile(path), padId, maxLength);
     }
 

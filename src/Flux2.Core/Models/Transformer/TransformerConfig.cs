@@ -39,7 +39,7 @@ public sealed record TransformerConfig
         "klein-4b" or "klein4b" => Klein4B,
         "klein-9b" or "klein9b" => Klein9B,
         "tiny" => Tiny,
-        _ => throw new ArgumentException($"unknown transformer preset '{name}' (known: dev, klein-4b, klein-9b, tiny)"),
+        _ => throw new UserError($"unknown transformer preset '{name}' (known: dev, klein-4b, klein-9b, tiny)"),
     };
 
     /// <summary>Parameters implied by the config (docs/flux2-model.md §2.10), without building anything.</summary>
