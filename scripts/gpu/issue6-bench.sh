@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue 6 benchmarks on one GPU with the portable bundle (scripts/make-gpu-bundle.sh --without-micro):
+# Memory-saving benchmarks (quantization, offloading, low_vram) on one GPU with the portable bundle
+# (scripts/make-gpu-bundle.sh --without-micro):
 #   scripts/gpu/issue6-bench.sh <group>...   groups: trains, quant-error, memory, te, lowvram, all (the default)
-# then: scripts/gpu/issue6-verdict.py <output folder> prints issue 6's acceptance from these files.
+# then: scripts/gpu/issue6-verdict.py <output folder> prints the pass/fail verdicts from these files.
 # Every scenario is one `flux2 bench ...` command; outputs go to $OUT (or ./bench-out) as <scenario>.txt.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

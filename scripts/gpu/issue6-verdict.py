@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Issue 6's acceptance, read from `flux2 bench` outputs (scripts/gpu/issue6-bench.sh writes them):
+"""Pass/fail verdicts of the memory-saving benchmarks, read from `flux2 bench` outputs
+(scripts/gpu/issue6-bench.sh writes them):
    scripts/gpu/issue6-verdict.py <folder with the .txt outputs> [more folders]
 Prints one line per acceptance item with the measured figures, the target and PASS / FAIL / NOT MEASURED."""
 import glob, os, re, sys

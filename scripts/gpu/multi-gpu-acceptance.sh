@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7 acceptance on a machine with 2 GPUs (docs/multi-gpu.md). Run from the repository root, after
+# Multi-GPU acceptance checks on a machine with 2 GPUs (docs/multi-gpu.md). Run from the repository root, after
 # scripts/make-gpu-bundle.sh, on the GPU machine:   OUT=/some/dir scripts/gpu/multi-gpu-acceptance.sh
 #   A1  micro model, same seed: 2 GPUs x batch 1 vs 1 GPU x batch 2 -> both loss curves and the max difference
 #   A3  2-rank training, kill -9 of rank 1 after a checkpoint -> seconds to exit and the message; rerun -> "resuming from step N"

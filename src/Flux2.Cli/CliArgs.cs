@@ -61,6 +61,3 @@ public sealed class CliArgs
 
     UserError Missing(string name) => new($"{Command}: --{name} needs a value");
 }
-
-/// <summary>A mistake in how the tool was called or in the user's files: printed without a stack trace, exit code 2.</summary>
-public sealed class UserError(string message) : Exception(message);

@@ -2,6 +2,7 @@ using Flux2.Cli;
 using Flux2.Cli.Commands;
 using Flux2.IO;
 using Flux2.Native;
+using Flux2.Nn;
 
 return Flux2Cli.Run(args, Console.Out, Console.Error);
 
@@ -42,16 +43,28 @@ namespace Flux2.Cli
                 return 2;
             }
             try { return cmd.run(new CliArgs(cmd.name, argv.Skip(1)), output); }
-            catch (Exception e) when (IsUserError(e))
-            {
-                error.WriteLine($"flux2 {cmd.name}: {e.Message}");
-                return 2;
-            }
+            catch (Exception e) { return Fail(cmd.name, e, error); }
         }
 
-        /// <summary>Errors caused by input (files, arguments, environment) rather than by a bug.</summary>
-        static bool IsUserError(Exception e) => e is UserError or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
-            or ConfigException or SafetensorsException or WeightLoadException or TorchLoadException or ArgumentException or KeyNotFoundException
-            or PickleRefusedException or NotSupportedException or Flux2.IO.Hub.HubException;
+        /// <summary>Reports an exception that ended <paramref name="command"/>: a user error as one line (exit 2),
+        /// anything else as a bug with its stack trace (exit 1).</summary>
+        public static int Fail(string command, Exception e, TextWriter error)
+        {
+            if (IsUserError(e))
+            {
+                error.WriteLine($"flux2 {command}: {e.Message}");
+                return 2;
+            }
+            error.WriteLine($"flux2 {command}: internal error; this is a bug, please report it with the command line " +
+                            $"and this output:\n{e}");
+            return 1;
+        }
+
+        /// <summary>Errors caused by input (files, arguments, environment) rather than by a bug. Argument, key and
+        /// not-supported exceptions are not among them: code raises those for its own mistakes, and a user error
+        /// that surfaces as one is turned into a <see cref="UserError"/> where the input is known.</summary>
+        static bool IsUserError(Exception e) => e is UserError or InvalidDataException or FileNotFoundException
+            or DirectoryNotFoundException or ConfigException or SafetensorsException or WeightLoadException
+            or TorchLoadException or PickleRefusedException or Flux2.IO.Hub.HubException;
     }
 }

@@ -1,5 +1,5 @@
 using Flux2.Diagnostics;
-using Flux2.Micro;
+using Flux2.Models;
 using Flux2.Models.TextEncoder;
 using Flux2.Native;
 using Flux2.Pipeline;
@@ -85,15 +85,10 @@ public static class Kit
         return rows;
     }
 
-    /// <summary>Which FLUX.2 setup this machine can train (guide §4/§6; design.md reference speeds).</summary>
-    public static string MemoryTier(double? vramGiB) => vramGiB switch
-    {
-        null => "CPU only: FLUX.2-micro (this kit's embedded model); FLUX.2-dev needs a CUDA GPU",
-        >= 70 => "80 GB class (H100/H200): FLUX.2-dev LoRA in bf16 at 1024², text encoder cached",
-        >= 40 => "48 GB class: FLUX.2-dev LoRA with an fp8 transformer or text encoder offloaded",
-        >= 20 => "24 GB class: FLUX.2-dev LoRA only with a quantized transformer + offloading, 512-768²",
-        _ => "under 20 GB: FLUX.2-micro; FLUX.2-dev does not fit for training",
-    };
+    /// <summary>Which FLUX.2 setup this machine can train: the tier of <see cref="Recommendations.Tiers"/>.</summary>
+    public static string MemoryTier(double? vramGiB) => vramGiB is double gib
+        ? $"{Recommendations.ForVram(gib).Tier}: {Recommendations.ForVram(gib).Notes}"
+        : "CPU only: FLUX.2-micro (this kit's embedded model); FLUX.2-dev needs a CUDA GPU";
 
     static string? FindUp(string start)
     {

@@ -3,7 +3,8 @@ using Flux2.Models.Transformer;
 
 namespace Flux2.Interactive;
 
-/// <summary>The guide's VRAM tiers (§4.1, §6.3) as settings for a FLUX.2-dev LoRA job in ai-toolkit terms.</summary>
+/// <summary>The guide's VRAM tiers (docs/lora-guide.md §2) as settings for a FLUX.2-dev LoRA job in ai-toolkit
+/// terms.</summary>
 public sealed record VramAdvice(
     string Tier, double MinGiB, bool Fits, string TransformerQuantization, string TextEncoderQuantization,
     bool LowVram, bool LayerOffloading, string Rank, string BatchSize, string Resolution, bool DifferentialOutputPreservation, string Notes);
@@ -14,22 +15,29 @@ public sealed record VramAdvice(
 /// </summary>
 public static class Recommendations
 {
-    /// <summary>The guide's tier for <paramref name="gib"/> of GPU memory: under 16 no FLUX.2-dev training; 16–31
-    /// tier A ("24 GB"); 32–63 tier B ("48 GB"); 64+ tier C ("80 GB+").</summary>
-    public static VramAdvice ForVram(double gib) => gib switch
-    {
-        < 0 or double.NaN => throw new ArgumentOutOfRangeException(nameof(gib), gib, "GPU memory must be a non-negative number of GiB"),
-        < 16 => new("under 16 GB: FLUX.2-dev does not fit", 0, false, "-", "-", true, true, "-", "-", "-", false,
+    /// <summary>The VRAM tiers, lowest first. Each tier starts above the peak GPU memory measured for its settings
+    /// on FLUX.2-dev at 1024², rank 32 (docs/performance.md): tier A 19.2 GiB, tier B 38.4 GiB, tier C 66.0 GiB.
+    /// </summary>
+    public static readonly IReadOnlyList<VramAdvice> Tiers =
+    [
+        new("under 20 GB: FLUX.2-dev does not fit", 0, false, "-", "-", true, true, "-", "-", "-", false,
             "Train FLUX.2-micro (this kit) or a klein model; FLUX.2-dev training does not fit."),
-        < 32 => new("A: 16–24 GB (4070 Ti .. 4090)", 16, true, "float8", "float8", true, true, "8–16", "1 (+ gradient accumulation)", "896–1024 long side", false,
+        new("A: 20–40 GB (RTX 3090, 4090, 5090)", 20, true, "float8", "float8", true, true, "8–16",
+            "1 (+ gradient accumulation)", "896–1024 long side", false,
             "Tight: simple styles or characters; cache text embeddings, DOP off."),
-        < 64 => new("B: 32–48 GB (RTX 6000 Ada, A6000)", 32, true, "float8", "float8", true, false, "32", "1–2", "1024²", false,
-            "Comfortable: 20–60+ images, 1000–3000 steps, lr 1e-4; offloading only if still OOM."),
-        _ => new("C: 64–96+ GB (H100, H200)", 64, true, "float8 (bf16 possible)", "float8", false, false, "32–64", "2–4", "1024², several buckets", true,
+        new("B: 40–70 GB (RTX 6000 Ada, A6000, L40S)", 40, true, "float8", "float8", true, false, "32", "1–2",
+            "1024²", false, "Comfortable: 20–60+ images, 1000–3000 steps, lr 1e-4; offloading only if still OOM."),
+        new("C: 70+ GB (A100 80 GB, H100, H200)", 70, true, "float8 (bf16 possible)", "float8", false, false,
+            "32–64", "2–4", "1024², several buckets", true,
             "Room to breathe: DOP on by default, larger or several buckets."),
-    };
+    ];
 
-    /// <summary>The tiers' lower bounds, for a table of all of them.</summary>
+    /// <summary>The tier of <see cref="Tiers"/> for <paramref name="gib"/> of GPU memory.</summary>
+    public static VramAdvice ForVram(double gib) => gib < 0 || double.IsNaN(gib)
+        ? throw new ArgumentOutOfRangeException(nameof(gib), gib, "GPU memory must be a non-negative number of GiB")
+        : Tiers.Last(t => gib >= t.MinGiB);
+
+    /// <summary>One card size per tier, for a table of all of them.</summary>
     public static readonly double[] TierExamples = { 12, 24, 48, 80 };
 
     /// <summary>Weight memory in GiB of <paramref name="parameters"/> at <paramref name="bytesPerParameter"/> (bf16 2, fp8 1).</summary>

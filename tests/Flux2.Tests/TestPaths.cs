@@ -1,14 +1,14 @@
 namespace Flux2.Tests;
 
-/// <summary>Where the repository and the shared parity fixtures are. Fixtures are read in place from
-/// <c>../shared/fixtures</c> (beside the repo root), or from <c>FLUX2_FIXTURES</c> when set.</summary>
+/// <summary>Where the repository and the parity fixtures are. Fixtures are read in place from <c>tests/fixtures</c>
+/// in the repository, or from <c>FLUX2_FIXTURES</c> when set.</summary>
 public static class TestPaths
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
     public static string Fixtures =>
         Environment.GetEnvironmentVariable("FLUX2_FIXTURES") is { Length: > 0 } p ? p
-        : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures"));
+        : Path.Combine(RepoRoot, "tests", "fixtures");
 
     public static string Tiny => Path.Combine(Fixtures, "flux2-tiny");
 

@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Cli.Commands;
 
-/// <summary><c>./flux2 bench offload</c>: the GPU self-test of layer offloading (issue 6). Builds a transformer with
+/// <summary><c>./flux2 bench offload</c>: the GPU self-test of layer offloading. Builds a transformer with
 /// random bf16 weights on CUDA, times inference forwards with every block resident, then attaches
 /// <see cref="BlockOffloader"/> and times the same forwards with blocks streamed from pinned memory. The outputs must be
 /// bit-identical (same kernels on the same bytes); prints time, peak GPU memory, achieved host-to-device bandwidth and

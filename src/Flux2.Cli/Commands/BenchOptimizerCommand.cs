@@ -4,7 +4,7 @@ using Flux2.Training.Optim;
 
 namespace Flux2.Cli.Commands;
 
-/// <summary><c>./flux2 bench optimizer</c>: AdamW vs AdamW8bit on one job (issue 4, acceptance 5) — state bytes of
+/// <summary><c>./flux2 bench optimizer</c>: AdamW vs AdamW8bit on one job — state bytes of
 /// both over the job's LoRA, and the loss curves of adamw and adamw8bit at the same seed next to adamw at another seed
 /// (the run-to-run noise). See <see cref="OptimizerComparison"/>.</summary>
 public static class BenchOptimizerCommand

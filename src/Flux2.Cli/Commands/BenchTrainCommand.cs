@@ -16,11 +16,11 @@ using static TorchSharp.torch;
 namespace Flux2.Cli.Commands;
 
 /// <summary>
-/// <c>./flux2 bench train</c> (issue 6): LoRA training steps of a full-size transformer with random weights built on the
+/// <c>./flux2 bench train</c>: LoRA training steps of a full-size transformer with random weights built on the
 /// device (no download) — flow-match loss on random latents and text embeddings, backward (checkpointed per block by
 /// default), AdamW on the LoRA only, exactly the pieces <c>./flux2 train</c> uses. Prints step times, peak GPU memory,
 /// achieved TFLOP/s and MFU (<see cref="TransformerFlops"/>); <c>--memory-steps</c> checks that memory stays flat.
-/// <c>--gpus N</c> (issue 7, acceptance 2): N ranks started like <c>./flux2 train --gpus N</c> (<see cref="TrainLauncher"/>),
+/// <c>--gpus N</c>: N ranks started like <c>./flux2 train --gpus N</c> (<see cref="TrainLauncher"/>),
 /// each a batch of 1 with its own noise and timestep, the LoRA gradients averaged before the optimizer step as
 /// <see cref="Trainer"/> does; the <c>throughput:</c> line compares with the single-GPU run.
 /// </summary>
@@ -38,7 +38,7 @@ public static class BenchTrainCommand
           qfloat8) quantized layer by layer while building; A: B + layer offloading of --offload-percent of the
           blocks (pinned CPU memory, streamed in with prefetch; built there one block at a time through a GPU slot, so
           the peak, measured from the start, includes building). LoRA on the diffusers default
-          targets (attention projections, as the PyTorch reference in design.md) or --targets ai-toolkit (every Linear
+          targets (attention projections, as diffusers' DreamBooth LoRA script) or --targets ai-toolkit (every Linear
           of the blocks), gradient checkpointing per block unless --no-checkpointing, its saved block inputs kept in
           pinned CPU memory on CUDA unless --no-checkpoint-offload (train.gradient_checkpointing_cpu_offload). --memory-steps N runs N
           steps and prints memory at step 10 and step N (a leak shows as growth).
@@ -47,7 +47,7 @@ public static class BenchTrainCommand
           rank 0 prints. Every run ends with "throughput: X images/s (N GPUs x batch 1)" to compare 1 GPU with N.
         """;
 
-    /// <summary>Memory tiers of the guide (issue 6): C = bf16 weights (80 GB cards), B = fp8 weights (48 GB),
+    /// <summary>Memory tiers (docs/lora-guide.md §2): C = bf16 weights (80 GB cards), B = fp8 weights (48 GB),
     /// A = fp8 + layer offloading (24 GB).</summary>
     public enum Tier { C, B, A }
 
@@ -99,9 +99,7 @@ public static class BenchTrainCommand
             var x => throw new UserError($"bench train: --targets must be diffusers or ai-toolkit, got '{x}'"),
         };
         var configName = args.Get("config", "dev");
-        TransformerConfig config;
-        try { config = TransformerConfig.ByName(configName); }
-        catch (ArgumentException e) { throw new UserError($"bench train: {e.Message}"); }
+        var config = TransformerConfig.ByName(configName);
         int size = args.Int("size", 1024), rank = args.Int("rank", 32), textTokens = args.Int("text-tokens", 512);
         int memorySteps = args.Int("memory-steps", 0);
         int steps = memorySteps > 0 ? memorySteps : args.Int("steps", 10), warmup = args.Int("warmup", 2);

@@ -1,5 +1,5 @@
-using Flux2.Micro;
 using Flux2.Micro.Pretraining;
+using Flux2.Models;
 using Flux2.Native;
 
 namespace Flux2.Cli.Commands;

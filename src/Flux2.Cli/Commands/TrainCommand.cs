@@ -20,7 +20,9 @@ public static class TrainCommand
           --steps and --device override train.steps and device from the file.
           An existing run folder is resumed exactly from its newest checkpoint (each save has a <stem>.state.safetensors
           with the fp32 weights, optimizer, EMA, random and data-order state); run the same command again to continue,
-          with a larger --steps to train longer. --restart ignores them: old files move to <run>/previous-<time>/.
+          with a larger --steps to train longer. --restart ignores them: the run's old files move to
+          <run>/previous-<time>/. A damaged or non-finite checkpoint is reported and skipped; with none usable, train
+          stops (docs/reliability.md).
           Ctrl-C finishes the current step, saves a checkpoint and exits with code 130; run the command again to resume.
           Per-step loss, lr, timestep, grad norm, time and memory, plus sample/save events: <run folder>/run.sqlite.
           When the job has a trigger_word, the final LoRA is then evaluated like ./flux2 eval <run folder> (eval.json,
@@ -85,7 +87,7 @@ public static class TrainCommand
             o.WriteLine("Ctrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to kill without saving)");
         };
         Console.CancelKeyPress += onCtrlC;
-        TrainingResult result;
+        TrainingRunResult result;
         try { result = StopOnOutOfMemory(loaded.Job, () => TrainingRun.Run(loaded, callbacks, stop.Token, restart, group)); }
         catch (ResumeMismatchException e) { throw new UserError(e.Message); }
         catch (DistributedException e) { throw new UserError(e.Message); }

@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Flux2.Diagnostics;
 
 /// <summary>
-/// Device memory as the driver sees it, through NVML (libnvidia-ml ships with every NVIDIA driver). TorchSharp has
-/// no CUDA memory statistics (design.md), so peaks are measured by sampling "used" memory on a background thread;
+/// Device memory as the driver sees it, through NVML (libnvidia-ml ships with every NVIDIA driver). TorchSharp 0.107
+/// has no CUDA memory statistics, so peaks are measured by sampling "used" memory on a background thread;
 /// the figure includes the CUDA context and the caching allocator's reserve — what decides whether a job fits.
 /// Where the driver has nvmlDeviceGetMemoryInfo_v2, "used" leaves out the memory the driver reserves for itself
 /// (about 0.5 GiB on an H100, taken with no process running; v1 counts it as used), so the figure is what processes

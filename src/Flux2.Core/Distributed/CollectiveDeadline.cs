@@ -21,7 +21,7 @@ public sealed class CollectiveDeadline(TimeSpan timeout)
         var v = Environment.GetEnvironmentVariable(TimeoutEnv);
         if (string.IsNullOrEmpty(v)) return TimeSpan.FromSeconds(defaultSeconds);
         return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? TimeSpan.FromSeconds(s)
-            : throw new ArgumentException($"{TimeoutEnv} must be a number of seconds > 0, got '{v}'");
+            : throw new UserError($"{TimeoutEnv} must be a number of seconds > 0, got '{v}'");
     }
 
     public void Begin(string collective) { lock (gate) { what = collective; since = DateTime.UtcNow; } }

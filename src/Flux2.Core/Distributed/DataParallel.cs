@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Flux2.Native;
-using Flux2.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -9,7 +8,7 @@ namespace Flux2.Distributed;
 /// <summary>
 /// One rank's membership in a data-parallel job: rendezvous through rank 0's store, the collectives backend (NCCL on
 /// CUDA, <see cref="StoreCollectives"/> on CPU), the <see cref="PeerWatchdog"/>, and the <see cref="IDataParallel"/>
-/// hooks <see cref="Trainer"/> calls, with gradients reduced in <see cref="GradientBuckets"/>. Dispose leaves cleanly.
+/// hooks the trainer calls, with gradients reduced in <see cref="GradientBuckets"/>. Dispose leaves cleanly.
 /// </summary>
 public sealed class DataParallel : IDataParallel, IDisposable
 {
@@ -46,7 +45,7 @@ public sealed class DataParallel : IDataParallel, IDisposable
         {
             if (device.type == TorchSharp.DeviceType.CUDA)
             {
-                // NVLink SHARP / multicast stays off (issue 7; the project's GPU machines do not support it reliably).
+                // NVLink SHARP / multicast stays off unless NCCL_NVLS_ENABLE is set: not reliable on every GPU host.
                 if (Environment.GetEnvironmentVariable("NCCL_NVLS_ENABLE") is null) setenv("NCCL_NVLS_ENABLE", "0", 0);
                 CudaRuntime.SetDevice(device.index < 0 ? 0 : device.index);
                 var id = rendezvous.ShareFromMain("nccl_unique_id", NcclCollectives.NewUniqueId);

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Flux2.Distributed;
 
 /// <summary>
-/// A background thread that makes a failed rank end the whole job instead of a hang (issue 7: "no hang"). Every
+/// A background thread that makes a failed rank end the whole job instead of a hang. Every
 /// <see cref="Interval"/> it pings the store (the ping is this rank's heartbeat, and its answer carries any peer's
 /// failure), and asks <paramref name="localCheck"/> for local trouble (an overdue collective, an NCCL async error). On the
 /// first problem it calls <paramref name="onFailure"/> once — by default <see cref="ExitProcess"/>: abort the

@@ -36,7 +36,7 @@ public sealed class Rendezvous : IDisposable
         try
         {
             // Rank 0 reaches its own in-process server: that cannot be late, only slow on a loaded machine, so it gets at
-            // least LocalConnectTimeout; the join timeout is for the other ranks (a CI run failed a 1.5 s join here).
+            // least LocalConnectTimeout; the join timeout is for the other ranks.
             var connectTimeout = server is null ? timeout : (timeout > LocalConnectTimeout ? timeout : LocalConnectTimeout);
             store = TcpStoreClient.Connect(group.MasterAddr, server?.Port ?? group.MasterPort, group.Rank, group.WorldSize, connectTimeout);
             var r = new Rendezvous(group, server, store, timeout);
@@ -96,7 +96,7 @@ public sealed class Rendezvous : IDisposable
         var v = Environment.GetEnvironmentVariable(env);
         if (string.IsNullOrEmpty(v)) return TimeSpan.FromSeconds(fallback);
         return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? TimeSpan.FromSeconds(s)
-            : throw new ArgumentException($"{env} must be a number of seconds > 0, got '{v}'");
+            : throw new UserError($"{env} must be a number of seconds > 0, got '{v}'");
     }
 
     /// <summary>Set once this rank's work ended normally; only then does <see cref="Dispose"/> say goodbye.</summary>

@@ -24,7 +24,7 @@ public sealed record SanityReport(IReadOnlyList<SanityVerdict> Verdicts, double 
 }
 
 /// <summary>
-/// Issue 3, acceptance 1: does the base model draw what a simple prompt asks? 24 single-shape prompts — every
+/// Base-model sanity: does the base model draw what a simple prompt asks? 24 single-shape prompts — every
 /// (circle | square | triangle) × 8 well-separated colour pairs — one fixed seed each, at the model's resolution;
 /// each image is checked by <see cref="SceneCheck"/> (background colour, shape colour, shape class by fill ratio).
 /// </summary>

@@ -1,4 +1,4 @@
-using Flux2.Micro;
+using Flux2.Models;
 
 namespace Flux2.Evaluation;
 

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Flux2.Evaluation;
 
 /// <summary>
-/// Measures what a LoRA did (issue 3): on <see cref="EvalPrompts"/> and fixed seeds, generates (a) base + trigger,
+/// Measures what a LoRA did: on <see cref="EvalPrompts"/> and fixed seeds, generates (a) base + trigger,
 /// (b) LoRA + trigger, (c) base without trigger, (d) LoRA without trigger, and reduces them to trigger strength
 /// (does the trigger bring the dataset's look?) and bleed (do prompts without it change?). See
 /// <see cref="LoraEvalResult"/> for the definitions. The LoRA is attached to <paramref name="models"/> only while
@@ -18,8 +18,10 @@ public static class LoraEvaluator
                                           LoraEvalOptions? options = null, Action<string>? log = null)
     {
         options ??= new LoraEvalOptions();
-        if (string.IsNullOrWhiteSpace(trigger)) throw new ArgumentException("eval needs the LoRA's trigger word (--trigger)");
-        if (options.Seeds < 1 || options.Steps < 1) throw new ArgumentException($"eval needs at least one seed and one step (got {options.Seeds} seeds, {options.Steps} steps)");
+        if (string.IsNullOrWhiteSpace(trigger)) throw new UserError("eval needs the LoRA's trigger word (--trigger)");
+        if (options.Seeds < 1 || options.Steps < 1)
+            throw new UserError($"eval needs at least one seed and one step (got {options.Seeds} seeds, " +
+                                $"{options.Steps} steps)");
         var clock = Stopwatch.StartNew();
         var classWord = options.ClassWord ?? EvalPrompts.ClassWordOf(datasetFolder);
         var prompts = EvalPrompts.For(trigger, classWord);

@@ -3,14 +3,14 @@ using System.Text.Json;
 namespace Flux2.IO;
 
 /// <summary>
-/// A diffusers pipeline folder (reference §4.4): <c>model_index.json</c> maps each component to
+/// A diffusers pipeline folder (docs/flux2-model.md §4.4): <c>model_index.json</c> maps each component to
 /// <c>[library, class]</c>, and each component lives in the subfolder of that name. Folders without
 /// <c>model_index.json</c> (e.g. the parity fixtures, or a partial download) are opened by discovering the known
 /// FLUX.2 component subfolders.
 /// </summary>
 public sealed class DiffusersFolder
 {
-    /// <summary>Component folders of a FLUX.2 pipeline (reference §4.4).</summary>
+    /// <summary>Component folders of a FLUX.2 pipeline (docs/flux2-model.md §4.4).</summary>
     public static readonly string[] KnownComponents = ["transformer", "vae", "text_encoder", "tokenizer", "scheduler"];
 
     public string Root { get; }
@@ -25,7 +25,7 @@ public sealed class DiffusersFolder
 
     public DiffusersComponent this[string name] =>
         Components.TryGetValue(name, out var c) ? c
-        : throw new KeyNotFoundException($"{Root}: no '{name}' component (has: {string.Join(", ", Components.Keys)})");
+        : throw new UserError($"{Root}: no '{name}' component (has: {string.Join(", ", Components.Keys)})");
 
     public static DiffusersFolder Open(string root)
     {

@@ -3,7 +3,7 @@ using TorchSharp;
 namespace Flux2.IO;
 
 /// <summary>safetensors dtype names &lt;-&gt; libtorch scalar types. float8 has no TorchSharp enum member; the native
-/// values are used directly (design.md: 24 = float8_e4m3fn, 23 = float8_e5m2).</summary>
+/// values are used directly (24 = float8_e4m3fn, 23 = float8_e5m2; the native side accepts them).</summary>
 public static class SafetensorsDType
 {
     public const torch.ScalarType Float8E5M2 = (torch.ScalarType)23;

@@ -119,7 +119,7 @@ public sealed class SafetensorsFile : IDisposable
     /// <summary>Drops the pages of a tensor just read from this process's mapping (Linux). Mapped file pages count in
     /// the process's resident set (VmRSS/VmHWM) once touched, so a streamed load of a 32 GiB checkpoint would otherwise
     /// show a 32 GiB "peak RAM" although every page is clean page cache the kernel may drop; with this the resident set
-    /// stays at what the load really holds (issue 6: CPU RAM stays bounded while loading). Only whole pages inside the
+    /// stays at what the load really holds, so CPU RAM stays bounded while loading. Only whole pages inside the
     /// range are dropped (a neighbouring tensor may share the edge pages); reading them again faults them back in.</summary>
     static void ReleaseMappedPages(nint start, long bytes)
     {

@@ -4,8 +4,8 @@ namespace Flux2.IO;
 
 /// <summary>
 /// A sharded checkpoint's <c>*.safetensors.index.json</c> (<c>{"metadata": {...}, "weight_map": {key: shard}}</c>;
-/// FLUX.2-dev's transformer/ and text_encoder/ are sharded, reference §4.4). The index and the shards must agree
-/// exactly: a key the index routes to the wrong shard, or a shard tensor the index does not list, usually means
+/// FLUX.2-dev's transformer/ and text_encoder/ are sharded, docs/flux2-model.md §4.4). The index and the shards must
+/// agree exactly: a key the index routes to the wrong shard, or a shard tensor the index does not list, usually means
 /// shards from two different downloads were mixed, so every disagreement is reported instead of loading half a model.
 /// </summary>
 public static class SafetensorsIndex

@@ -4,7 +4,7 @@ namespace Flux2.IO;
 /// Finds the weights of one model component (a folder such as <c>transformer/</c>, or a file) and opens them.
 /// Order inside a folder: a <c>*.safetensors.index.json</c> (sharded), then <c>diffusion_pytorch_model.safetensors</c>
 /// (diffusers models), <c>model.safetensors</c> (transformers models), then a lone <c>*.safetensors</c>.
-/// Pickle checkpoints are never opened (design.md "Interfaces": never load pickle files).
+/// Pickle checkpoints are never opened: unpickling can run arbitrary code.
 /// </summary>
 public static class WeightFiles
 {
@@ -48,7 +48,8 @@ public static class WeightFiles
         if (IsPickle(file)) throw new PickleRefusedException(file, [Path.GetFileName(file)]);
         if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
             || file.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase)) return file;
-        throw new NotSupportedException($"{file}: not a weights file this kit reads (expected .safetensors or .safetensors.index.json)");
+        throw new UserError($"{file}: not a weights file this kit reads (expected .safetensors or " +
+                            ".safetensors.index.json)");
     }
 
     static string PickPreferred(string folder, List<string> candidates, string[] preferred, string what)

@@ -5,9 +5,9 @@ namespace Flux2.Lora;
 /// <summary>
 /// Splits a LoRA on a fused module (BFL <c>qkv</c>: q, k, v stacked as equal row blocks) into one LoRA per part,
 /// exactly. When B is block-diagonal with equal rank blocks — what <see cref="LoraExport.ToComfyUi"/> writes for
-/// separate q/k/v LoRAs, and the rule diffusers applies to Kohya files (reference §7.3) — each part keeps only its own
-/// A rows and B columns, so rank r·3 becomes three rank-r LoRAs and a round trip does not grow the rank. Otherwise each
-/// part takes its B row block and shares the whole A, which is still exact (ΔW row block = B_i·A).
+/// separate q/k/v LoRAs, and the rule diffusers applies to Kohya files (docs/flux2-model.md §7.3) — each part keeps
+/// only its own A rows and B columns, so rank r·3 becomes three rank-r LoRAs and a round trip does not grow the rank.
+/// Otherwise each part takes its B row block and shares the whole A, which is still exact (ΔW row block = B_i·A).
 /// </summary>
 public static class FusedLoraSplit
 {

@@ -3,13 +3,13 @@ using static TorchSharp.torch;
 
 namespace Flux2.Lora;
 
-/// <summary>The two LoRA file layouts in use for FLUX.2 (design.md "LoRA files").</summary>
+/// <summary>The two LoRA file layouts in use for FLUX.2 (docs/flux2-model.md §7.2-7.3).</summary>
 public enum LoraLayout
 {
     /// <summary>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.double_blocks.N.img_attn.qkv.lora_A.weight</c>, no alpha.</summary>
-    [Flux2.Training.Config.YamlAlias("ai_toolkit", "aitoolkit", "bfl")] Comfyui,
+    [YamlAlias("ai_toolkit", "aitoolkit", "bfl")] Comfyui,
     /// <summary>diffusers/peft: <c>transformer.transformer_blocks.N.attn.to_q.lora_A.weight</c>, alpha in metadata.</summary>
-    [Flux2.Training.Config.YamlAlias("peft")] Diffusers,
+    [YamlAlias("peft")] Diffusers,
 }
 
 /// <summary>

@@ -8,7 +8,7 @@ namespace Flux2.Lora;
 public sealed record LoraUpdate(string Module, Tensor Down, Tensor Up, double Scale);
 
 /// <summary>
-/// Reads a FLUX.2 transformer LoRA file in either common layout (reference §7.2-7.3; design.md "LoRA files"):
+/// Reads a FLUX.2 transformer LoRA file in either common layout (docs/flux2-model.md §7.2-7.3):
 /// <list type="bullet">
 /// <item>diffusers/peft: <c>transformer.&lt;module&gt;.lora_A/lora_B.weight</c>, alpha and r in the header's
 /// <c>lora_adapter_metadata</c> JSON (<see cref="PeftAdapterMetadata"/>; alpha defaults to r);</item>

@@ -6,12 +6,12 @@ using System.Text.RegularExpressions;
 namespace Flux2.Lora;
 
 /// <summary>
-/// The <c>lora_adapter_metadata</c> header entry of a diffusers/peft LoRA file (reference §7.2): the PEFT LoraConfig
-/// with every key prefixed <c>transformer.</c>. PEFT scales each module by alpha/r, with per-module overrides in
-/// <c>alpha_pattern</c>/<c>rank_pattern</c> (keys match a module name or a dotted suffix of it). Writing: r is the most
-/// common rank, lora_alpha the most common scale·rank, and only modules that differ get pattern entries, so a LoRA with
-/// one scale (any trainer run) has empty patterns and an alpha that means what the trainer's alpha meant; mixed scales
-/// (a merge, a converted file) stay exact instead of being baked into B.
+/// The <c>lora_adapter_metadata</c> header entry of a diffusers/peft LoRA file (docs/flux2-model.md §7.2): the PEFT
+/// LoraConfig with every key prefixed <c>transformer.</c>. PEFT scales each module by alpha/r, with per-module
+/// overrides in <c>alpha_pattern</c>/<c>rank_pattern</c> (keys match a module name or a dotted suffix of it). Writing:
+/// r is the most common rank, lora_alpha the most common scale·rank, and only modules that differ get pattern entries,
+/// so a LoRA with one scale (any trainer run) has empty patterns and an alpha that means what the trainer's alpha
+/// meant; mixed scales (a merge, a converted file) stay exact instead of being baked into B.
 /// </summary>
 public sealed class PeftAdapterMetadata
 {

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Flux2.Native;
 
 /// <summary>
-/// The few CUDA driver-API calls that layer offloading needs and TorchSharp does not expose (design.md: no stream
+/// The few CUDA driver-API calls that layer offloading needs and TorchSharp does not expose (it has no stream
 /// API): a second stream for host-to-device copies, events to order it against libtorch's compute stream, pinned host
 /// memory and async copies. <c>libcuda.so.1</c> ships with every NVIDIA driver, so nothing extra is installed.
 /// libtorch runs its kernels on the legacy default stream (<see cref="ComputeStream"/>, handle 0) in the runtime's

@@ -6,7 +6,7 @@ namespace Flux2.Native;
 /// <summary>
 /// TorchSharp 0.107's libLibTorchSharp.so asks for GLIBCXX_3.4.32 (GCC 13's libstdc++) for exactly one symbol,
 /// <c>std::ios_base_library_init()</c>, a link-time marker that is never called. Debian 12 / Ubuntu 22.04 ship
-/// GCC 12's libstdc++ (up to 3.4.30), so the library fails to load. The verified fix (design.md, "glibc++ trap"):
+/// GCC 12's libstdc++ (up to 3.4.30), so the library fails to load. The fix (patchelf alone does not remove it):
 /// in the copy that is loaded, mark that one version requirement weak (VER_FLG_WEAK in its Vernaux entry) and make
 /// the symbols that carry it unversioned. The edit is a few bytes inside the existing ELF tables; nothing moves.
 /// </summary>

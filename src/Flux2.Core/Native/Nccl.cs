@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Flux2.Native;
 
 /// <summary>
-/// P/Invoke to NCCL's C API (nccl.h), the collective engine behind torch.distributed: TorchSharp has no
-/// torch.distributed (design.md, "Verified platform facts"), so data-parallel training binds the <c>libnccl.so.2</c> that
+/// P/Invoke to NCCL's C API (nccl.h), the collective engine behind torch.distributed: TorchSharp 0.107 has no
+/// torch.distributed, so data-parallel training binds the <c>libnccl.so.2</c> that
 /// ships with PyTorch's CUDA wheels (<c>site-packages/nvidia/nccl/lib</c>). Discovery mirrors <see cref="TorchRuntime"/>:
 /// <c>FLUX2_NCCL_LIB</c> (a file or its folder), then the libnccl libtorch_cuda already loaded, then
 /// <c>nvidia/nccl/lib</c> beside the torch/lib in use, then the default loader path.

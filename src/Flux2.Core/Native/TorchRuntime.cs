@@ -5,7 +5,7 @@ using TorchSharp;
 namespace Flux2.Native;
 
 /// <summary>
-/// Makes TorchSharp loadable with no manual step (design.md, "Verified platform facts"):
+/// Makes TorchSharp loadable with no manual step, on CPU with the NuGet libtorch and on CUDA with an installed PyTorch:
 /// 1. applies the GLIBCXX weak-version fix to the libLibTorchSharp.so that will be loaded (build output, test output,
 ///    or the NuGet cache when a notebook pulls TorchSharp by package);
 /// 2. finds libtorch: the CPU package next to TorchSharp.dll, or an installed PyTorch's <c>torch/lib</c>
@@ -80,12 +80,18 @@ public static class TorchRuntime
         if (spec == "auto") return torch.cuda.is_available() ? new torch.Device("cuda") : torch.CPU;
         if (spec.StartsWith("cuda"))
         {
-            torch.InitializeDeviceType(DeviceType.CUDA);
-            if (!torch.cuda.is_available())
+            bool initialised;
+            try { torch.InitializeDeviceType(DeviceType.CUDA); initialised = true; }
+            catch (InvalidOperationException) { initialised = false; } // a CPU-only libtorch has no CUDA backend
+            if (!initialised || !torch.cuda.is_available())
                 throw new TorchLoadException($"device '{spec}' asked for, but CUDA is not available to this libtorch ({LibTorchSource}). " +
                                              "Use a PyTorch CUDA install (environment.md) or device 'cpu'.");
         }
-        return new torch.Device(spec);
+        try { return new torch.Device(spec); }
+        catch (ArgumentException e)
+        {
+            throw new UserError($"device '{spec}' is not a device: use auto, cpu, cuda or cuda:N", e);
+        }
     }
 
     static string? FindLibTorchSharp(string torchSharpDir)

@@ -12,7 +12,7 @@ namespace Flux2.Nn;
 /// <para>Built with a <see cref="QuantType"/>, the frozen base weight is stored quantized from the start (no float
 /// copy is ever allocated): <c>weight</c> holds the 8-bit codes [out, in] and <c>weight_scale</c> one fp32 scale per
 /// output channel [out], both plain registered tensors without gradient (layer offloading moves them like any other).
-/// The loader fills them from a float checkpoint tensor by tensor (<see cref="IO.ModuleLoader"/>).</para>
+/// The loader fills them from a float checkpoint tensor by tensor (<see cref="ModuleLoader"/>).</para>
 /// </summary>
 public sealed class Linear : nn.Module<Tensor, Tensor>
 {

@@ -4,8 +4,8 @@ using TorchSharp.Modules;
 
 namespace Flux2.Nn;
 
-/// <summary>RMSNorm with a learnable weight, computed in fp32 and cast back (reference §2.7: BFL QKNorm; Mistral's
-/// RMSNorm does the same).</summary>
+/// <summary>RMSNorm with a learnable weight, computed in fp32 and cast back (docs/flux2-model.md §2.7: BFL QKNorm;
+/// Mistral's RMSNorm does the same).</summary>
 public sealed class RMSNorm : nn.Module<Tensor, Tensor>
 {
     readonly double eps;
@@ -22,9 +22,8 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var xf = x.to(ScalarType.Float32);
-        // square(), not pow(2): the same x·x, without a temporary Scalar handle. A CI run once died inside pow's native
-        // call on a Scalar whose handle looked freed (libtorch "INTERNAL ASSERT FAILED at Scalar.h"), as if the
-        // finalizer had run during the call.
+        // square(), not pow(2): the same x·x, without a temporary Scalar handle that a finalizer could free during the
+        // native call.
         var normed = xf * rsqrt(xf.square().mean(new long[] { -1 }, keepdim: true) + eps);
         return (normed.to(x.dtype) * weight.to(x.dtype)).MoveToOuterDisposeScope();
     }

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Nn;
 
-/// <summary>Random weights for speed/memory work and tests (design.md: random weights are fine for both):
+/// <summary>Random weights for speed/memory work and tests (speed and memory do not depend on the values):
 /// Linear weights ~ N(0, 1/in) so activations stay O(1) through deep stacks; norms get weight 1, bias 0.
 /// A quantized Linear gets its random weight drawn as a float temporary of that one layer and quantized into its
 /// storage, so a full-size quantized model is initialized without ever existing in bf16.</summary>

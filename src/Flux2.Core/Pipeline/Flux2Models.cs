@@ -1,6 +1,6 @@
 using Flux2.IO;
 using Flux2.IO.Hub;
-using Flux2.Micro;
+using Flux2.Models;
 using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace Flux2.Pipeline;
 
 /// <summary>
-/// The four FLUX.2 components, loaded from what a user points at (design.md "Weights"):
+/// The four FLUX.2 components, loaded from what a user points at (never a pickle file):
 /// <list type="bullet">
 /// <item>a diffusers pipeline folder (<c>transformer/ vae/ text_encoder/ tokenizer/ scheduler/</c>; a BFL
 /// <c>flux2-dev.safetensors</c> at the root stands in for a missing <c>transformer/</c>);</item>
@@ -183,8 +183,9 @@ public sealed class Flux2Models : IDisposable
         return (model, offloader);
     }
 
-    /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, reference §4.3); a smaller encoder whose
-    /// hidden·3 matches the transformer's text width uses its last three layers evenly spaced the same way.</summary>
+    /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, docs/flux2-model.md §4.3); a smaller encoder
+    /// whose hidden·3 matches the transformer's text width uses its last three layers evenly spaced the same
+    /// way.</summary>
     static int[] OutLayersFor(string textEncoderFolder, TransformerConfig t)
     {
         var cfg = MistralConfig.FromJson(Path.Combine(textEncoderFolder, "config.json"));

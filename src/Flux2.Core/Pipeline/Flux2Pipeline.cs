@@ -7,8 +7,8 @@ using static TorchSharp.torch;
 namespace Flux2.Pipeline;
 
 /// <summary>
-/// Text-to-image (and reference-image editing) with FLUX.2 (diffusers <c>Flux2Pipeline</c>; reference §3, §6):
-/// prompt embeds → Euler loop over the shifted sigma schedule in packed-latent space → unpack → BatchNorm
+/// Text-to-image (and reference-image editing) with FLUX.2 (diffusers <c>Flux2Pipeline</c>; docs/flux2-model.md §3,
+/// §6): prompt embeds → Euler loop over the shifted sigma schedule in packed-latent space → unpack → BatchNorm
 /// de-normalise → unpatchify → VAE decode → image in 0..1. FLUX.2 [dev] is guidance-distilled: one forward per step,
 /// the scale enters through the guidance embedder (§6.3).
 /// </summary>
@@ -22,7 +22,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     public FlowMatchEulerScheduler Scheduler { get; } = scheduler;
     ScalarType VaeDType => Vae.parameters().First().dtype;
 
-    /// <summary>Pixels per latent token: the VAE's downsampling × the 2×2 patchify (16 for FLUX.2, reference §3.1).</summary>
+    /// <summary>Pixels per latent token: the VAE's downsampling × the 2×2 patchify (16 for FLUX.2, docs/flux2-model.md
+    /// §3.1).</summary>
     public int PixelsPerToken => Vae.Config.ScaleFactor * Vae.Config.PatchSize[0];
 
     /// <summary>Height/width in pixels → latent token grid.</summary>
@@ -30,12 +31,13 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     {
         int f = PixelsPerToken;
         if (height % f != 0 || width % f != 0 || height <= 0 || width <= 0)
-            throw new ArgumentException($"image size {width}x{height} must be positive multiples of {f} (VAE {Vae.Config.ScaleFactor}x, patchify 2x)");
+            throw new UserError($"image size {width}x{height} must be positive multiples of {f} " +
+                                $"(VAE {Vae.Config.ScaleFactor}x, patchify 2x)");
         return (height / f, width / f);
     }
 
-    /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (reference §3.1). Drawn on the CPU from
-    /// the seed and then moved, so a seed gives the same image start on every device.</summary>
+    /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (docs/flux2-model.md §3.1). Drawn on the
+    /// CPU from the seed and then moved, so a seed gives the same image start on every device.</summary>
     public Tensor InitialNoise(int batch, int height, int width, long seed, Device? device = null)
     {
         var (h, w) = LatentGrid(height, width);
@@ -50,7 +52,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     /// Returns images [B, 3, H, W] in 0..1. <paramref name="onStep"/> is called after each step (progress).
     /// Guidance: a guidance-distilled model (FLUX.2 [dev], guidance embedder) takes the scale as an input, one forward per
     /// step. A model without that embedder (klein base, FLUX.2-micro) uses true classifier-free guidance when
-    /// <paramref name="negativeEmbeds"/> (e.g. the empty prompt's) are given: v = v_neg + s·(v_pos − v_neg) (reference §6.3).
+    /// <paramref name="negativeEmbeds"/> (e.g. the empty prompt's) are given: v = v_neg + s·(v_pos − v_neg)
+    /// (docs/flux2-model.md §6.3).
     /// </summary>
     public Tensor Generate(Tensor promptEmbeds, Tensor initialLatents, int steps, float guidance,
                            IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null, Tensor? negativeEmbeds = null)
@@ -88,7 +91,7 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
         for (int i = 0; i < steps; i++)
         {
             using var stepScope = NewDisposeScope();
-            // The pipeline hands the model timestep/1000 with timestep = σ·1000 (reference §2.12).
+            // The pipeline hands the model timestep/1000 with timestep = σ·1000 (docs/flux2-model.md §2.12).
             var t = full(new long[] { b }, sigmas[i] * Scheduler.NumTrainTimesteps, ScalarType.Float32, device) / Scheduler.NumTrainTimesteps;
             var hidden = latents.to(dtype);
             if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);

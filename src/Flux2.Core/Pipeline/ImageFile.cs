@@ -27,7 +27,8 @@ public static class ImageFile
     }
 
     /// <summary>Reads an image as [3, H, W] in −1..1 (the VAE's input range), optionally resized to fit within
-    /// <paramref name="maxPixels"/> and center-cropped to multiples of <paramref name="multiple"/> (reference §3.3).</summary>
+    /// <paramref name="maxPixels"/> and center-cropped to multiples of <paramref name="multiple"/> (docs/flux2-model.md
+    /// §3.3).</summary>
     public static Tensor Load(string path, long maxPixels = long.MaxValue, int multiple = 16)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"image not found: {path}");

@@ -4,7 +4,7 @@ namespace Flux2.Sampling;
 
 /// <summary>
 /// FLUX.2's sampler schedule (diffusers <c>FlowMatchEulerDiscreteScheduler</c> with dynamic exponential shifting and
-/// the pipeline's empirical mu; reference §6.1-6.2). Sigmas run from 1 (noise) towards 0 (image);
+/// the pipeline's empirical mu; docs/flux2-model.md §6.1-6.2). Sigmas run from 1 (noise) towards 0 (image);
 /// x_t = (1 − σ)·x0 + σ·ε and the model predicts v ≈ ε − x0, so an Euler step is x += (σ_next − σ)·v.
 /// </summary>
 public sealed record FlowMatchEulerScheduler
@@ -14,8 +14,8 @@ public sealed record FlowMatchEulerScheduler
     public string TimeShiftType { get; init; } = "exponential";
     public double Shift { get; init; } = 3.0;
 
-    /// <summary>mu as a function of image tokens and steps, fitted by BFL (reference §6.2; note the jump at 4300 tokens,
-    /// kept because the reference has it).</summary>
+    /// <summary>mu as a function of image tokens and steps, fitted by BFL (docs/flux2-model.md §6.2; note the jump at
+    /// 4300 tokens, kept because the reference has it).</summary>
     public static double EmpiricalMu(int imageTokens, int steps)
     {
         const double a1 = 8.73809524e-05, b1 = 1.89833333, a2 = 0.00016927, b2 = 0.45666666;

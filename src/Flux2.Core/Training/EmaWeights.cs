@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 namespace Flux2.Training;
 
 /// <summary>
-/// Exponential moving average of the trainable weights (ai-toolkit.md §2.16): after each applied optimizer step
-/// shadow −= (1 − decay)·(shadow − param), decay fixed. <see cref="SwappedIn"/> puts the shadow into the parameters for
-/// sampling and saving and puts the trained weights back afterwards. Unlike ai-toolkit the shadow is saved in the
-/// training state, so a resumed run averages exactly as an uninterrupted one.
+/// Exponential moving average of the trainable weights (docs/ai-toolkit-compat.md §2.16): after each applied optimizer
+/// step shadow −= (1 − decay)·(shadow − param), decay fixed. <see cref="SwappedIn"/> puts the shadow into the
+/// parameters for sampling and saving and puts the trained weights back afterwards. Unlike ai-toolkit the shadow is
+/// saved in the training state, so a resumed run averages exactly as an uninterrupted one.
 /// </summary>
 public sealed class EmaWeights : IDisposable
 {

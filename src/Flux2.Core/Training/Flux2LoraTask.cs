@@ -4,7 +4,7 @@ using Flux2.Training.Config;
 using Flux2.Training.Data;
 using Flux2.Training.Network;
 using Flux2.Training.Objective;
-using Flux2.Training.Sampling;
+using Flux2.Training.Previews;
 using Flux2.Training.State;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -13,10 +13,10 @@ using static TorchSharp.torch;
 namespace Flux2.Training;
 
 /// <summary>
-/// LoRA training of a FLUX.2 transformer (design.md "Data flow of one training step"): bucketed batches from the
+/// LoRA training of a FLUX.2 transformer (docs/ai-toolkit-compat.md §2.1): bucketed batches from the
 /// latent cache, captions through <see cref="CaptionRules"/>, prompt embeds (cached per caption text when
 /// shuffle_tokens is off, since the text encoder is frozen — dropout then only adds the trigger-only caption), t from
-/// <see cref="TimestepSampler"/>, ε from a seeded CPU generator, <see cref="FlowMatchLoss"/>. Determinism: one
+/// <see cref="TimestepDraw"/>, ε from a seeded CPU generator, <see cref="FlowMatchLoss"/>. Determinism: one
 /// <see cref="TrainerRandom"/> (data order, dropout, timesteps) and one torch generator (noise), both from train.seed;
 /// both, and the data-order cursor, go into the training state so a resumed run draws what the killed one would have.
 /// </summary>
@@ -30,7 +30,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     readonly BatchOrder order;
     readonly TrainerRandom rng;
     readonly Generator noiseGenerator;
-    readonly TimestepSampler timesteps;
+    readonly TimestepDraw timesteps;
     readonly SampleGrid grid;
     readonly TextEmbeddingCache? textCache;
     readonly BatchShard shard;
@@ -68,7 +68,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
         PrefillTextCache(log);
         order = new BatchOrder(scan.Items, this.shard.GlobalBatch(p.Train.BatchSize), rng);
-        timesteps = TimestepSampler.From(p.Train);
+        timesteps = TimestepDraw.From(p.Train);
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
         TrainableParameters = Network.Parameters.ToList();
         models.Transformer.Runner.Checkpointing = p.Train.GradientCheckpointing;
@@ -97,7 +97,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var batch = shard.Take(global);
         var captions = shard.Take(allCaptions);
         var x0 = stack(batch.Select(item => latents[item]).ToArray());
-        var ts = shard.Take(timesteps.Sample(global.Count, (int)(x0.shape[2] * x0.shape[3]), rng));
+        var ts = shard.Take(timesteps.Draw(global.Count, (int)(x0.shape[2] * x0.shape[3]), rng));
         var noise = shard.Slice(randn(new[] { (long)global.Count }.Concat(x0.shape.Skip(1)).ToArray(), generator: noiseGenerator)).to(x0.device);
         var references = References(batch);
         var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale, references, LossFunction.From(p.Train));

@@ -15,7 +15,8 @@ public sealed class NanGuard(int limit, int totalSteps)
     public int Consecutive { get; private set; }
     public int Total { get; private set; }
 
-    public void Record(StepReport report)
+    /// <param name="checkpointNote">what the stop message says about the run's last checkpoint.</param>
+    public void Record(StepReport report, string checkpointNote)
     {
         if (report.Applied) { Consecutive = 0; return; }
         Consecutive++; Total++;
@@ -25,7 +26,7 @@ public sealed class NanGuard(int limit, int totalSteps)
             throw new TrainingFaultException(
                 $"stopped at step {report.Step}: {Consecutive} steps in a row and {Total} in all had a NaN/inf loss or gradient " +
                 $"(limits: {limit} in a row, {totalLimit} in all; train.max_nan_steps). Lower train.lr, keep max_grad_norm > 0, " +
-                "or train in float32; the last checkpoint in the run folder is unaffected and resumes with the new settings.");
+                $"or train in float32. {checkpointNote}");
     }
 
     public void Capture(TrainingState state) { state.Put("nan.consecutive", Consecutive); state.Put("nan.total", Total); }

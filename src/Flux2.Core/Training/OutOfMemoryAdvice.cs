@@ -11,10 +11,10 @@ public sealed record MemoryAdvice(string Key, string From, string To, string Why
 }
 
 /// <summary>
-/// The guide's §7.4 survival plan for "CUDA out of memory", made concrete for one job: lower resolution, gradient
-/// checkpointing and accumulation instead of batch, aggressive quantization, low_vram / layer offloading, a smaller
-/// rank, no DOP, and finally a bigger GPU. Only changes that apply (a key not already at the suggested value) are
-/// listed, in the guide's order, so the first lines are the ones to try first.
+/// The docs/lora-guide.md §5.3 survival plan for "CUDA out of memory", made concrete for one job: lower resolution,
+/// gradient checkpointing and accumulation instead of batch, aggressive quantization, low_vram / layer offloading, a
+/// smaller rank, no DOP, and finally a bigger GPU. Only changes that apply (a key not already at the suggested value)
+/// are listed, in the guide's order, so the first lines are the ones to try first.
 /// </summary>
 public static class OutOfMemoryAdvice
 {
@@ -72,7 +72,8 @@ public static class OutOfMemoryAdvice
         var lines = new List<string>
         {
             $"out of GPU memory on {job.Process.Device}: {FirstLine(error)}",
-            "Survival plan (guide §7.4), changes for this job file, most effective first (under config.process[0]):",
+            "Survival plan (docs/lora-guide.md §5.3), changes for this job file, most effective first "
+            + "(under config.process[0]):",
         };
         lines.AddRange(For(job).Select((a, i) => $"  {i + 1}. {a}"));
         lines.Add("  Or move the same job to a bigger GPU (H100 80 GB / H200 141 GB).");

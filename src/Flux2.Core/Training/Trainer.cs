@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Flux2.Distributed;
 using Flux2.Nn;
 using Flux2.Training.Objective;
 using Flux2.Training.State;
@@ -10,15 +11,15 @@ namespace Flux2.Training;
 
 /// <summary>How a run ended: after <paramref name="Step"/>, either done or stopped early by the cancellation token
 /// (then a step checkpoint with its training state was saved, <paramref name="LastSave"/>).</summary>
-public sealed record TrainerOutcome(int Step, bool Cancelled, string? LastSave);
+public sealed record TrainerResult(int Step, bool Cancelled, string? LastSave);
 
 /// <summary>
-/// The optimization loop, independent of the model (ai-toolkit.md §2.1): per step, gradient_accumulation micro-batches
-/// whose losses are averaged (ai-toolkit sums them, §2.1 item 11 — averaging keeps the LR meaning the same), gradient
-/// clipping at max_grad_norm, AdamW on the task's parameters only, the LR schedule, an optional EMA of the weights
-/// (swapped in for samples, evaluation and saves); a step whose loss or gradient is not finite is skipped and counted
-/// (<see cref="NanGuard"/>). Save then sample every save_every / sample_every steps (never on the last step, which gets
-/// the final save and sample), a baseline sample at step 0 of a fresh run. Every save carries a
+/// The optimization loop, independent of the model (docs/ai-toolkit-compat.md §2.1): per step, gradient_accumulation
+/// micro-batches whose losses are averaged (ai-toolkit sums them, §2.1 item 10 — averaging keeps the LR meaning the
+/// same), gradient clipping at max_grad_norm, AdamW on the task's parameters only, the LR schedule, an optional EMA of
+/// the weights (swapped in for samples, evaluation and saves); a step whose loss or gradient is not finite is skipped
+/// and counted (<see cref="NanGuard"/>). Save then sample every save_every / sample_every steps (never on the last
+/// step, which gets the final save and sample), a baseline sample at step 0 of a fresh run. Every save carries a
 /// <see cref="TrainingState"/>; with <see cref="TrainerOptions.ResumeFrom"/> the loop continues from one exactly.
 /// Cancellation is checked between steps: the current step finishes, a step checkpoint is saved, Run returns.
 /// Every step runs inside its own DisposeScope.
@@ -41,7 +42,7 @@ public sealed partial class Trainer
         parallel = options.DataParallel;
     }
 
-    public TrainerOutcome Run(CancellationToken cancel = default)
+    public TrainerResult Run(CancellationToken cancel = default)
     {
         var parameters = task.TrainableParameters;
         using var optimizer = OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate, options.Optimizer);
@@ -69,26 +70,30 @@ public sealed partial class Trainer
             var (report, stop) = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate, cancel.IsCancellationRequested);
             if (report.Applied) ema?.Update();
             cb.OnStep?.Invoke(report);
-            nan.Record(report);
+            nan.Record(report, CheckpointNote());
             if (step == options.Steps || stop) break;
             bool save = step % options.SaveEvery == 0, sample = step % options.SampleEvery == 0;
-            if (IsMain && save) lastSave = Save(step, final: false, run);
+            // During a NaN/inf streak the weights are those of the update that led to it: keep the earlier checkpoint.
+            if (IsMain && save && nan.Consecutive > 0)
+                cb.OnMessage?.Invoke($"step {step}: not saved (its loss or gradient was not finite); " +
+                                     "the previous checkpoint stays");
+            else if (IsMain && save) lastSave = Save(step, final: false, run);
             if (sample) { Sample(step, ema); Evaluate(step, ema); }
             if (save || sample) parallel?.WaitTogether($"outputs of step {step}");
         }
         if (step < options.Steps)
         {
-            if (!IsMain) return new TrainerOutcome(step, Cancelled: true, null);
+            if (!IsMain) return new TrainerResult(step, Cancelled: true, null);
             // Cancelled: a step save (not the final name, which would mean "done") that the next start resumes from.
             lastSave = Save(step, final: false, run);
             cb.OnMessage?.Invoke($"stopped at step {step} of {options.Steps}; checkpoint {lastSave}");
-            return new TrainerOutcome(step, Cancelled: true, lastSave);
+            return new TrainerResult(step, Cancelled: true, lastSave);
         }
-        if (!IsMain) return new TrainerOutcome(step, Cancelled: false, null);
+        if (!IsMain) return new TrainerResult(step, Cancelled: false, null);
         lastSave = Save(step, final: true, run);
         Sample(step, ema);
         if (step > 0) Evaluate(step, ema);
-        return new TrainerOutcome(step, Cancelled: false, lastSave);
+        return new TrainerResult(step, Cancelled: false, lastSave);
     }
 
     /// <summary>One optimizer step; <c>stop</c>: some rank (this one: <paramref name="stopRequested"/>) asked to stop after it.</summary>

@@ -4,7 +4,8 @@ namespace Flux2.Training;
 /// norm before clipping, and the step's wall time.</summary>
 public sealed record StepReport(int Step, int TotalSteps, double Loss, double LearningRate, double Timestep, double GradNorm, double Seconds, int Epoch)
 {
-    /// <summary>False when the loss or gradients were NaN/inf and the update was skipped (ai-toolkit.md §2.1 item 9).</summary>
+    /// <summary>False when the loss or gradients were NaN/inf and the update was skipped (docs/ai-toolkit-compat.md
+    /// §2.1 item 9).</summary>
     public bool Applied { get; init; } = true;
 }
 

@@ -1,3 +1,4 @@
+using Flux2.Distributed;
 using Flux2.Training.Config;
 
 namespace Flux2.Training;

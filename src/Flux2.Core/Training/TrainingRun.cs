@@ -14,7 +14,8 @@ namespace Flux2.Training;
 
 /// <summary>What a run left behind. <paramref name="Cancelled"/>: stopped early, resumable from <paramref name="FinalLora"/>'s
 /// step checkpoint; <paramref name="ResumedFrom"/>: the step this start continued from.</summary>
-public sealed record TrainingResult(string RunFolder, string FinalLora, IReadOnlyList<string> Checkpoints, IReadOnlyList<string> SampleGrids, double Seconds)
+public sealed record TrainingRunResult(string RunFolder, string FinalLora, IReadOnlyList<string> Checkpoints,
+                                       IReadOnlyList<string> SampleGrids, double Seconds)
 {
     public int Step { get; init; }
     public bool Cancelled { get; init; }
@@ -33,27 +34,31 @@ public sealed record TrainingResult(string RunFolder, string FinalLora, IReadOnl
 /// </summary>
 public static class TrainingRun
 {
-    public static TrainingResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null, CancellationToken cancel = default, bool restart = false,
-                                     ProcessGroup? group = null)
+    public static TrainingRunResult Run(LoadedJob loaded, TrainerCallbacks? callbacks = null,
+                                        CancellationToken cancel = default, bool restart = false,
+                                        ProcessGroup? group = null)
     {
         TorchRuntime.EnsureLoaded();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var job = loaded.Job;
         var p = job.Process;
         var log = callbacks?.OnMessage;
-        var runFolder = Path.Combine(p.TrainingFolder, job.Config.Name);
+        var runFolder = RunFolder.For(p.TrainingFolder, job.Config.Name);
         bool main = group is null || group.IsMain;
-        if (restart && main && RunFolder.MoveAside(runFolder) is string previous) log?.Invoke($"--restart: earlier files moved to {previous}");
-        var resume = restart && !main ? null : RunFolder.Latest(runFolder, job.Config.Name);
+        // Everything that can be checked without the model is checked before any file is moved or training starts.
+        var device = CheckDevice(group is null ? p.Device : RankDevice(p.Device, group));
+        CheckDatasetFolders(p);
+        CheckLayerOffloading(p, device);
+        if (restart && main && RunFolder.MoveAside(runFolder, job.Config.Name) is string previous)
+            log?.Invoke($"--restart: earlier files of this run moved to {previous}");
+        if (main) RunFolder.CheckOutputs(runFolder, job.Config.Name);
+        var resume = restart && !main ? null : Resumable(runFolder, job.Config.Name, main, log);
 
-        var device = TorchRuntime.Device(group is null ? p.Device : RankDevice(p.Device, group));
         using var parallel = group is null ? null : DataParallel.Join(group, device, log);
         parallel?.CheckSameStart(resume?.Step ?? 0);
-        var dtype = p.Train.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
-        if (p.Model.LayerOffloading && !p.Train.GradientCheckpointing)
-            throw new InvalidOperationException("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks share GPU slots, so their activations cannot be kept for the backward pass)");
+        var dtype = p.Train.Dtype.ToScalarType();
         // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a time,
-        // so a transformer larger than the GPU loads (issue 6, tier A).
+        // so a transformer larger than the GPU loads (memory tier A).
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization(), lowVram: p.Model.LowVram,
                                             layerOffloading: p.Model.LayerOffloading ? p.Model.LayerOffloadingTransformerPercent : null);
         log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
@@ -79,15 +84,77 @@ public static class TrainingRun
             OnSave = r => { if (r.Final) final = r.Path; else checkpoints.Add(r.Path); },
         }, runLog is null ? callbacks : TrainerCallbacks.Combine(runLog.Callbacks, callbacks));
         var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path, DataParallel = parallel };
-        TrainerOutcome outcome;
+        TrainerResult outcome;
         try { outcome = new Trainer(task, options, watched).Run(cancel); parallel?.Complete(); }
         catch (ResumeMismatchException e) { throw new ResumeMismatchException(RunFolder.MismatchAdvice(task.RunFolder, e.Message)); }
         if (parallel is not null) log?.Invoke($"rank {parallel.Rank} of {parallel.WorldSize} done at step {outcome.Step}");
         var kept = checkpoints.Where(File.Exists).ToList();
-        return new TrainingResult(task.RunFolder, outcome.Cancelled ? outcome.LastSave ?? "" : final, kept, samples, clock.Elapsed.TotalSeconds)
+        return new TrainingRunResult(task.RunFolder, outcome.Cancelled ? outcome.LastSave ?? "" : final, kept, samples,
+                                     clock.Elapsed.TotalSeconds)
         {
             Step = outcome.Step, Cancelled = outcome.Cancelled, ResumedFrom = resume?.Step,
         };
+    }
+
+    /// <summary>The newest usable training state. Newer ones that cannot be used are reported (file and reason) and,
+    /// on rank 0, moved to previous-&lt;time&gt;/ with their LoRA files, so the resumed run does not overwrite them.
+    /// When the folder has checkpoints but no usable state, throws rather than start over on top of them.</summary>
+    static (string Path, int Step)? Resumable(string runFolder, string name, bool main, Action<string>? log)
+    {
+        var skipped = new List<RunFolder.Skipped>();
+        var latest = RunFolder.Latest(runFolder, name, skipped);
+        foreach (var s in skipped) log?.Invoke($"cannot resume from {s}");
+        var loras = RunFolder.LoraFiles(runFolder, name);
+        if (latest is null && (skipped.Count > 0 || loras.Count > 0))
+            throw new UserError(
+                $"cannot resume the run in {runFolder}: " + (skipped.Count > 0
+                    ? $"no training state can be read ({string.Join("; ", skipped)})"
+                    : $"it has LoRA files ({string.Join(", ", loras.Select(Path.GetFileName))}) but no training " +
+                      "state") +
+                ". Training from step 0 would overwrite them. Fix or move the damaged file so an older checkpoint is " +
+                "used, or run again with --restart (moves the old files to previous-<time>/), or give the job a new " +
+                "config.name.");
+        if (main && skipped.Count > 0)
+        {
+            var files = skipped.SelectMany(s => new[] { s.Path, TrainingStateFile.LoraPathFor(s.Path) }).ToList();
+            if (RunFolder.MoveAside(runFolder, files) is string moved)
+                log?.Invoke($"the unusable checkpoints were moved to {moved}; resuming from step {latest!.Value.Step}");
+        }
+        return latest;
+    }
+
+    /// <summary>Dataset and control folders exist (the scan itself comes after the model has loaded, which can take
+    /// minutes).</summary>
+    static void CheckDatasetFolders(ProcessConfig p)
+    {
+        for (int i = 0; i < p.Datasets.Count; i++)
+            foreach (var (key, folder) in new[] { ("folder_path", p.Datasets[i].FolderPath) }
+                         .Concat(p.Datasets[i].ControlPaths.Select(c => ("control_path", c))))
+                if (!Directory.Exists(folder))
+                    throw new UserError($"config.process[0].datasets[{i}].{key}: folder not found: {folder}");
+    }
+
+    static void CheckLayerOffloading(ProcessConfig p, Device device)
+    {
+        if (!p.Model.LayerOffloading) return;
+        if (!p.Train.GradientCheckpointing)
+            throw new UserError("model.layer_offloading needs train.gradient_checkpointing: true (offloaded blocks " +
+                                "share GPU slots, so their activations cannot be kept for the backward pass)");
+        if (device.type != TorchSharp.DeviceType.CUDA)
+            throw new UserError($"model.layer_offloading needs CUDA, the device is {device}: set process.device (or " +
+                                "--device) to cuda, or turn model.layer_offloading off");
+    }
+
+    /// <summary>The device of <paramref name="spec"/>, checked to exist (<see cref="UserError"/> otherwise).</summary>
+    static Device CheckDevice(string spec)
+    {
+        var device = TorchRuntime.Device(spec);
+        if (device.type == TorchSharp.DeviceType.CUDA && device.index >= cuda.device_count())
+            throw new UserError($"device '{spec}': this machine has {cuda.device_count()} CUDA device(s) " +
+                                $"(cuda:0..cuda:{cuda.device_count() - 1})");
+        if (device.type is not (TorchSharp.DeviceType.CPU or TorchSharp.DeviceType.CUDA))
+            throw new UserError($"device '{spec}': training runs on cpu or cuda (process.device or --device)");
+        return device;
     }
 
     /// <summary>A rank trains on cuda:LOCAL_RANK ("auto", "cuda", "cuda:N" all mean that: one GPU per rank), or on the CPU

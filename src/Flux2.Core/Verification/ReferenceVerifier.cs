@@ -18,7 +18,7 @@ public sealed record CheckResult(string Name, double MaxAbsError, double Toleran
 
 /// <summary>
 /// Compares our implementation with reference outputs stored in the flux2-tiny fixture format
-/// (shared/fixtures/flux2-tiny/README.md): every component is loaded through the same loaders a real download uses,
+/// (tests/fixtures/flux2-tiny/README.md): every component is loaded through the same loaders a real download uses,
 /// fed the stored inputs, and compared in fp32 on the CPU. Parameters come from the folder's <c>fixture.json</c>.
 /// </summary>
 public static class ReferenceVerifier

@@ -26,7 +26,7 @@ public sealed record TraceSpec
     public bool ShowLegend { get; init; } = true;
 }
 
-/// <summary>A chart as data: traces plus a title, axis titles and size. <see cref="Charts"/> builds them,
+/// <summary>A chart as data: traces plus a title, axis titles and size. <see cref="Chart"/> builds them,
 /// <see cref="Display.Show.Chart"/> draws them.</summary>
 public sealed record ChartSpec
 {
@@ -45,5 +45,5 @@ public sealed record ChartSpec
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 }
 
-/// <summary>A named curve for <see cref="Charts.Lines"/> and <see cref="Charts.Overlay"/>.</summary>
+/// <summary>A named curve for <see cref="Chart.Lines"/> and <see cref="Chart.Overlay"/>.</summary>
 public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);

@@ -6,8 +6,8 @@ namespace Flux2.Interactive.Charts;
 /// <summary>
 /// Loads the Plotly.NET helper (Flux2.Interactive.Plotly.dll) from the private <c>plotly/</c> folder next to this
 /// assembly into its own <see cref="AssemblyLoadContext"/>, so that its FSharp.Core 10.1 lives beside the notebook
-/// kernel's FSharp.Core 10.0 (design.md, "Verified platform facts"). Only strings cross: a chart spec as JSON in,
-/// HTML out.
+/// kernel's FSharp.Core 10.0 (Plotly.NET 6.0.0 needs 10.1 and throws in the kernel's context). Only strings cross: a
+/// chart spec as JSON in, HTML out.
 /// </summary>
 static class PlotlyHost
 {

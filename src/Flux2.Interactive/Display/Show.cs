@@ -13,7 +13,7 @@ namespace Flux2.Interactive.Display;
 /// </summary>
 public static class Show
 {
-    /// <summary>Draws a chart (see <see cref="Charts.Charts"/>).</summary>
+    /// <summary>Draws a chart (see <see cref="Charts.Chart"/>).</summary>
     public static DisplayedValue? Chart(ChartSpec chart) => Html(ChartHtml.Render(chart), $"[chart: {chart.Title}]");
 
     /// <summary>Shows a PNG file.</summary>

@@ -10,7 +10,8 @@ using Microsoft.DotNet.Interactive.Formatting;
 namespace Flux2.Interactive.Training;
 
 /// <summary>What a notebook training run leaves: the run folder, the trainer's result and every step's numbers.</summary>
-public sealed record LiveTrainingResult(string RunFolder, TrainingResult Result, IReadOnlyList<StepReport> Steps, LoadedJob Job)
+public sealed record LiveTrainingResult(string RunFolder, TrainingRunResult Result, IReadOnlyList<StepReport> Steps,
+                                        LoadedJob Job)
 {
     public double[] StepNumbers => Steps.Select(s => (double)s.Step).ToArray();
     public double[] Losses => Steps.Select(s => s.Loss).ToArray();
@@ -60,7 +61,7 @@ public static class LiveTraining
         void DrawChart()
         {
             if (reports.Count == 0) return;
-            var spec = Charts.Charts.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(), title: $"Training loss — {job.Job.Config.Name}");
+            var spec = Chart.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(), title: $"Training loss — {job.Job.Config.Name}");
             chart?.Update(new HtmlFragment(ChartHtml.RenderWithoutPlotlyJs(spec)));
             sinceChart.Restart();
         }

@@ -79,6 +79,34 @@ public class CliTests(ITestOutputHelper output)
         foreach (var c in new[] { "generate", "verify-reference", "download", "bench" }) Assert.Contains(c, r.Err);
     }
 
+    [Theory]
+    [InlineData(typeof(ArgumentException))]
+    [InlineData(typeof(KeyNotFoundException))]
+    [InlineData(typeof(NotSupportedException))]
+    [InlineData(typeof(InvalidOperationException))]
+    public void AnExceptionThatIsNotAUserErrorIsReportedAsABugWithItsStackTrace(Type type)
+    {
+        Exception thrown;
+        try { throw (Exception)Activator.CreateInstance(type, "internal detail")!; }
+        catch (Exception e) { thrown = e; }
+        var err = new StringWriter();
+        Assert.Equal(1, Flux2Cli.Fail("train", thrown, err));
+        Assert.Contains("this is a bug, please report it", err.ToString());
+        Assert.Contains("internal detail", err.ToString());
+        Assert.Contains("   at ", err.ToString());
+    }
+
+    [Fact]
+    public void AUserErrorIsOneLineWithoutAStackTrace()
+    {
+        Exception thrown;
+        try { throw new UserError("config.name: use my_lora"); }
+        catch (Exception e) { thrown = e; }
+        var err = new StringWriter();
+        Assert.Equal(2, Flux2Cli.Fail("train", thrown, err));
+        Assert.Equal("flux2 train: config.name: use my_lora", err.ToString().Trim());
+    }
+
     // ---------------------------------------------------------------- verify-reference
 
     static readonly Regex Summary = new(@"^(\d+) of (\d+) checks passed");

@@ -56,7 +56,7 @@ public class SampleDatasetTests
     {
         var captions = Captions("midnight_tarot");
         Assert.All(captions, c => Assert.StartsWith("[trigger] ", c));
-        // The look must stay unsaid so the trigger absorbs it (guide §5.2).
+        // The look must stay unsaid so the trigger absorbs it (docs/lora-guide.md §3.2).
         foreach (var styleWord in new[] { "background", "night", "gold", "frame", "star dust", "vignette", "midnight" })
             Assert.DoesNotContain(captions, c => c.Contains(styleWord));
         Assert.True(captions.Distinct().Count() >= 22, "style content should vary");

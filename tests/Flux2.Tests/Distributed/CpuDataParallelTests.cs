@@ -12,8 +12,8 @@ namespace Flux2.Tests.Distributed;
 
 /// <summary>
 /// The whole <c>./flux2 train --gpus 2</c> path on CPU (ranks as real child processes, rendezvous, gradient averaging
-/// through the store backend, rank-0-only outputs) on tiny-random: issue 7's acceptance 1 (2 ranks x batch 1 = 1 process
-/// x batch 2, same losses), resume with another rank count, and acceptance 3 (a killed rank ends the job with a message).
+/// through the store backend, rank-0-only outputs) on tiny-random: 2 ranks x batch 1 = 1 process x batch 2 (same
+/// losses), resume with another rank count, and a killed rank ending the job with a message.
 /// </summary>
 public class CpuDataParallelTests(ITestOutputHelper output)
 {

@@ -6,7 +6,7 @@ using Xunit;
 namespace Flux2.Tests.Distributed;
 
 /// <summary>The launcher's supervision, with tiny shell scripts as ranks: output routing, the environment each rank
-/// gets, and a failing rank stopping the others with a message (issue 7: "a failed rank stops the whole job").</summary>
+/// gets, and a failing rank stopping the others with a message (a failed rank stops the whole job).</summary>
 public class LauncherTests
 {
     static (int exit, string output, string error, TimeSpan took) Launch(LaunchPlan plan, string script)
@@ -32,8 +32,8 @@ public class LauncherTests
         Assert.Contains("Run the same command again to resume", error);
     }
 
-    /// <summary>A rank whose watchdog saw the peer die can exit before the launcher sees the peer's own exit (the race
-    /// a CI run hit): the rank that failed first is the one reported.</summary>
+    /// <summary>A rank whose watchdog saw the peer die can exit before the launcher sees the peer's own exit: the rank
+    /// that failed first is the one reported.</summary>
     [Fact]
     public void ARankStoppedByItsWatchdogDoesNotHideThePeerThatDied()
     {

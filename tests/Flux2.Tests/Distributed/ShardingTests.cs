@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Distributed;
 
-/// <summary>Data sharding of issue 7: N ranks x batch b see per step exactly the samples of 1 process x batch N·b, and a
-/// resume with another GPU count continues the same global sample stream.</summary>
+/// <summary>Data sharding for data-parallel training: N ranks x batch b see per step exactly the samples of 1 process
+/// x batch N·b, and a resume with another GPU count continues the same global sample stream.</summary>
 public class ShardingTests
 {
     /// <summary>Items in bucket "a" (32x32) or "b" (64x32).</summary>

@@ -1,6 +1,6 @@
 using Flux2.Data.Synthetic;
 using Flux2.Evaluation;
-using Flux2.Micro;
+using Flux2.Models;
 using Flux2.Native;
 using Flux2.Pipeline;
 using Xunit;
@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Flux2.Tests.Evaluation;
 
-/// <summary>Issue 3, acceptance 1: the base model draws the prompt's colours and shape class in >= 80% of 24 cases.</summary>
+/// <summary>Base-model sanity: the model draws the prompt's colours and shape class in >= 80% of 24 cases.</summary>
 public class BaseModelSanityTests(ITestOutputHelper output)
 {
     [Fact]

@@ -11,12 +11,12 @@ using Xunit.Abstractions;
 
 namespace Flux2.Tests.Evaluation;
 
-/// <summary>Issue 3, acceptance 3 on tiny-random: an untrained LoRA changes nothing, a trained one changes things.</summary>
+/// <summary>LoRA evaluation on tiny-random: an untrained LoRA changes nothing, a trained one changes things.</summary>
 public class LoraEvaluatorTests(ITestOutputHelper output)
 {
     static readonly LoraEvalOptions Tiny = new() { Width = 32, Height = 32, Steps = 4, Seeds = 2 };
 
-    static TrainingResult Train(string dataset, int steps, string lr = "0.01")
+    static TrainingRunResult Train(string dataset, int steps, string lr = "0.01")
     {
         TorchRuntime.EnsureLoaded();
         var job = TempDataset.Job(dataset, TestPaths.TempDir(), steps).Replace("lr: 0.01", $"lr: {lr}");

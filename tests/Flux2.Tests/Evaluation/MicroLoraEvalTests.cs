@@ -1,5 +1,5 @@
 using Flux2.Evaluation;
-using Flux2.Micro;
+using Flux2.Models;
 using Flux2.Native;
 using Flux2.Pipeline;
 using Flux2.Training;
@@ -9,9 +9,9 @@ using Xunit.Abstractions;
 
 namespace Flux2.Tests.Evaluation;
 
-/// <summary>Issue 3, acceptance 3 on FLUX.2-micro: a short midnight_tarot run raises trigger strength clearly while
-/// bleed stays a minority of the change; the same job at 0 steps changes nothing. Thresholds are the issue's wording
-/// made numeric; they wait for the micro weights to be calibrated against.</summary>
+/// <summary>LoRA evaluation on FLUX.2-micro: a short midnight_tarot run raises trigger strength clearly while
+/// bleed stays a minority of the change; the same job at 0 steps changes nothing. Thresholds make "clearly" and "a
+/// minority" numeric; they wait for the micro weights to be calibrated against.</summary>
 public class MicroLoraEvalTests(ITestOutputHelper output)
 {
     static readonly LoraEvalOptions Quick = new() { Seeds = 2, Steps = 12 };

@@ -1,4 +1,4 @@
-using Flux2.Micro;
+using Flux2.Models;
 using Xunit;
 
 namespace Flux2.Tests.Evaluation;

@@ -30,7 +30,7 @@ public class DiffusersFolderTests
         // Schedulers keep their config under another name.
         Assert.Equal("FlowMatchEulerDiscreteScheduler", folder["scheduler"].ClassName);
         Assert.EndsWith("scheduler_config.json", folder["scheduler"].ConfigPath);
-        Assert.Contains("tokenizer", Assert.Throws<KeyNotFoundException>(() => folder["tokenizer"]).Message);
+        Assert.Contains("tokenizer", Assert.Throws<UserError>(() => folder["tokenizer"]).Message);
     }
 
     static string PipelineFolder(params string[] componentFolders)

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.IO;
 
 /// <summary>
-/// Streamed loading keeps CPU RAM bounded (issue 6): reading a checkpoint tensor by tensor through the memory mapping
+/// Streamed loading keeps CPU RAM bounded: reading a checkpoint tensor by tensor through the memory mapping
 /// must not leave the whole file resident in this process (mapped file pages count in VmRSS/VmHWM once touched).
 /// </summary>
 public class SafetensorsStreamingTests(ITestOutputHelper output)

@@ -100,6 +100,6 @@ public class WeightFilesTests
         Assert.Contains("no weights found", empty.Message);
         Assert.Throws<FileNotFoundException>(() => WeightFiles.Locate(Path.Combine(dir, "nope")));
         File.WriteAllText(Path.Combine(dir, "notes.txt"), "x");
-        Assert.Throws<NotSupportedException>(() => WeightFiles.Locate(Path.Combine(dir, "notes.txt")));
+        Assert.Throws<UserError>(() => WeightFiles.Locate(Path.Combine(dir, "notes.txt")));
     }
 }

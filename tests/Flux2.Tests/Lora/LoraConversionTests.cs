@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Lora;
 
-/// <summary>Acceptance 4, first half: LoRA files convert ComfyUI &lt;-&gt; diffusers without changing any module's
+/// <summary>LoRA files convert ComfyUI &lt;-&gt; diffusers without changing any module's
 /// ΔW = scale·B·A or the model's output on the flux2-tiny fixture.</summary>
 public class LoraConversionTests(ITestOutputHelper output)
 {

@@ -11,7 +11,7 @@ public class MistralConfigTests
     public void MistralSmallParameterCountsMatchTheReference()
     {
         var c = MistralConfig.MistralSmall3;
-        Assert.Equal(555_755_520L, c.ParametersPerLayer);        // reference §4.2
+        Assert.Equal(555_755_520L, c.ParametersPerLayer);        // docs/flux2-model.md §4.2
         Assert.Equal(671_088_640L, c.EmbeddingParameters);
         Assert.Equal(671_088_640L + 30 * 555_755_520L, c.ParameterCount(30)); // FLUX.2 builds layers 1..30: 17.34 B
         Assert.Equal(17_343_754_240L, c.ParameterCount(30));

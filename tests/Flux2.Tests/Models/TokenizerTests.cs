@@ -210,9 +210,9 @@ public class TokenizerTests
         Assert.Equal(512, Flux2ChatTemplate.FromFolder(dir).MaxLength);
 
         File.WriteAllText(Path.Combine(dir, "chat_template.jinja"), "<|im_start|>{{ message['content'] }}<|im_end|>");
-        Assert.Throws<NotSupportedException>(() => Flux2ChatTemplate.FromFolder(dir));
+        Assert.Throws<UserError>(() => Flux2ChatTemplate.FromFolder(dir));
 
         var noControls = ByteLevelBpeTokenizer.FromJson("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""");
-        Assert.Throws<ArgumentException>(() => new Flux2ChatTemplate(noControls));
+        Assert.Throws<UserError>(() => new Flux2ChatTemplate(noControls));
     }
 }

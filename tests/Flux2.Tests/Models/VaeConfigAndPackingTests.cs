@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Models;
 
-/// <summary>config.json parsing and the latent shape helpers (reference §3.1, §5.1, §5.3).</summary>
+/// <summary>config.json parsing and the latent shape helpers (docs/flux2-model.md §3.1, §5.1, §5.3).</summary>
 public class VaeConfigAndPackingTests
 {
     static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();

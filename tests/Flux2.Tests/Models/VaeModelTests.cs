@@ -1,6 +1,7 @@
 using Flux2.IO;
 using Flux2.Models.Vae;
 using Flux2.Native;
+using Flux2.Nn;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -17,7 +18,7 @@ public class VaeModelTests(ITestOutputHelper output)
     public void DevConfigHasReferenceParameterCounts()
     {
         TorchRuntime.EnsureLoaded();
-        // Meta tensors: shapes only, no memory or init cost (reference §5.2 counts).
+        // Meta tensors: shapes only, no memory or init cost (docs/flux2-model.md §5.2 counts).
         using var vae = new AutoencoderKLFlux2(VaeConfig.Dev, new Device(DeviceType.META));
         var names = vae.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         long enc = names.Where(kv => kv.Key.StartsWith("encoder.")).Sum(kv => kv.Value.numel());

@@ -13,7 +13,7 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.Nn;
 
 /// <summary>
-/// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (tier A): the blocks
+/// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (memory tier A): the blocks
 /// are built in CPU memory (<see cref="TransformerOffloading.HostBlocks"/>) and written only inside
 /// <see cref="IOffloadedModules.Fill"/>.
 /// On the CPU, <see cref="HostStaging"/> plays the offloader's part with the same contract (placeholders outside a fill,

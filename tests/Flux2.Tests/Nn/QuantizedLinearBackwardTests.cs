@@ -15,7 +15,7 @@ using Linear = Flux2.Nn.Linear;
 namespace Flux2.Tests.Nn;
 
 /// <summary>
-/// The quantized Linear's backward (tier B speed): grad_x = (grad_y · scale) · q.to(dtype) against a float64
+/// The quantized Linear's backward (memory tier B speed): grad_x = (grad_y · scale) · q.to(dtype) against a float64
 /// reference; inside a checkpoint recompute the forward's widened codes serve the backward (no second widening), outside
 /// one nothing but q and scale is kept; a second backward over the same graph still works; checkpointed and plain LoRA
 /// gradients through a quantized tiny transformer are identical bit for bit; training steps leave no tensors behind.

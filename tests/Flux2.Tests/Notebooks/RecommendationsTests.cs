@@ -8,6 +8,10 @@ public sealed class RecommendationsTests
 {
     [Theory]
     [InlineData(8, false, "-")]
+    [InlineData(16, false, "-")]
+    [InlineData(19.9, false, "-")]
+    [InlineData(20, true, "8–16")]
+    [InlineData(32, true, "8–16")]
     [InlineData(24, true, "8–16")]
     [InlineData(48, true, "32")]
     [InlineData(80, true, "32–64")]
@@ -17,6 +21,17 @@ public sealed class RecommendationsTests
         var a = Recommendations.ForVram(gib);
         Assert.Equal(fits, a.Fits);
         Assert.Equal(rank, a.Rank);
+    }
+
+    [Fact]
+    public void Each_tier_starts_above_the_peak_measured_for_its_settings()
+    {
+        // FLUX.2-dev at 1024², rank 32: tier A 19.2 GiB, B 38.4 GiB, C 66.0 GiB peak GPU memory.
+        double[] peaks = [19.2, 38.4, 66.0];
+        var fitting = Recommendations.Tiers.Where(t => t.Fits).ToList();
+        Assert.Equal(peaks.Length, fitting.Count);
+        for (int i = 0; i < peaks.Length; i++) Assert.True(fitting[i].MinGiB > peaks[i], fitting[i].Tier);
+        Assert.Equal(Recommendations.Tiers.OrderBy(t => t.MinGiB), Recommendations.Tiers);
     }
 
     [Fact]

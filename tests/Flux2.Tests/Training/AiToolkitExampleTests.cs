@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Flux2.Tests.Training;
 
-/// <summary>Acceptance 6: the annotated ai-toolkit example runs as written (paths and sizes pointed at this repo), and
+/// <summary>The annotated ai-toolkit example runs as written (paths and sizes pointed at this repo), and
 /// typo'd keys / wrong types give the promised messages.</summary>
 [Collection(TorchGlobalRngCollection.Name)]
 public class AiToolkitExampleTests(ITestOutputHelper output)

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Flux2.Tests.Training;
 
-/// <summary>Acceptance 3, table-driven: aspect buckets (ai-toolkit.md §2.7) and caption/trigger rules (§2.6).</summary>
+/// <summary>Table-driven: aspect buckets (docs/ai-toolkit-compat.md §2.7) and caption/trigger rules (§2.6).</summary>
 public class BucketAndCaptionTableTests
 {
     [Theory]

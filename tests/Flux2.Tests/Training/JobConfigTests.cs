@@ -40,14 +40,14 @@ public class JobConfigTests
         Assert.Equal(new[] { "[trigger] holding a sign that says 'hello'" }, p.Sample.AllPrompts);
         Assert.Equal("my_flux2_lora_v1", job.Meta["name"]);
         // Keys ai-toolkit knows but this kit does not act on are listed, not warned about.
-        Assert.DoesNotContain("config.process[0].model.low_vram", loaded.IgnoredKeys); // acted on (issue 6)
+        Assert.DoesNotContain("config.process[0].model.low_vram", loaded.IgnoredKeys); // acted on
         Assert.True(p.Model.LowVram);
         // quantize/qtype and quantize_te/qtype_te are acted on (weights quantized while loading).
         Assert.DoesNotContain("config.process[0].model.quantize", loaded.IgnoredKeys);
         Assert.True(p.Model.Quantize);
         Assert.Equal(WeightQuantization.Qfloat8, p.Model.Qtype);
         Assert.True(p.Model.QuantizeTe);
-        Assert.DoesNotContain("config.process[0].train.gradient_checkpointing", loaded.IgnoredKeys); // acted on (issue 6)
+        Assert.DoesNotContain("config.process[0].train.gradient_checkpointing", loaded.IgnoredKeys); // acted on
         Assert.True(p.Train.GradientCheckpointing);
     }
 

@@ -4,7 +4,8 @@ using Xunit;
 
 namespace Flux2.Tests.Training;
 
-/// <summary>The guide §7.4 survival plan made concrete: only changes that apply to this job, with their new values.</summary>
+/// <summary>The docs/lora-guide.md §5.3 survival plan made concrete: only changes that apply to this job, with their
+/// new values.</summary>
 public class OutOfMemoryAdviceTests
 {
     static JobFile Job(Action<ProcessConfig>? edit = null)
@@ -102,7 +103,7 @@ public class OutOfMemoryAdviceTests
     {
         Assert.Equal(expected, OutOfMemoryAdvice.IsOutOfMemory(new Exception("wrapper", new ExternalException(message))));
         var text = OutOfMemoryAdvice.Message(Job(), message);
-        Assert.Contains("Survival plan (guide §7.4)", text);
+        Assert.Contains("Survival plan (docs/lora-guide.md §5.3)", text);
         Assert.Contains("train.batch_size: 4 -> 1", text);
     }
 

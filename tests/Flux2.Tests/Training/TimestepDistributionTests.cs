@@ -6,8 +6,8 @@ using Xunit.Abstractions;
 namespace Flux2.Tests.Training;
 
 /// <summary>
-/// Acceptance 3: each timestep_type's sampled t follows its definition (ai-toolkit.md §2.3). 200k draws (from 1000
-/// tables of 200, so the per-step table randomness averages out) are compared with the analytic CDF by the
+/// Each timestep_type's sampled t follows its definition (docs/ai-toolkit-compat.md §2.3). 200k draws
+/// (from 1000 tables of 200, so the per-step table randomness averages out) are compared with the analytic CDF by the
 /// Kolmogorov–Smirnov statistic max|F_n − F|. Sampling noise alone is ≈ 1.36/√n = 0.003 at 95%; the bound 0.01
 /// leaves room for the 1/1000 table grid, and a wrong distribution misses it by far (see the last test).
 /// </summary>
@@ -18,9 +18,9 @@ public class TimestepDistributionTests(ITestOutputHelper output)
 
     static double[] Draw(TimestepType type, ContentOrStyle bias)
     {
-        var sampler = new TimestepSampler(type, bias);
+        var timesteps = new TimestepDraw(type, bias);
         var rng = new Random(12345);
-        return Enumerable.Range(0, Tables).SelectMany(_ => sampler.Sample(PerTable, ImageTokens, rng)).Select(t => t.T).ToArray();
+        return Enumerable.Range(0, Tables).SelectMany(_ => timesteps.Draw(PerTable, ImageTokens, rng)).Select(t => t.T).ToArray();
     }
 
     /// <summary>The analytic CDF of t for a type and bias. s = share of the index range above t's index.</summary>
@@ -30,7 +30,7 @@ public class TimestepDistributionTests(ITestOutputHelper output)
         (TimestepType.Linear, ContentOrStyle.Content) => t => Clamp(1 - Math.Cbrt(IndexShare(t))),  // index = u³·999: high noise
         (TimestepType.Linear, ContentOrStyle.Style) => t => Clamp(Math.Cbrt(1 - IndexShare(t))),     // index = (1 − u³)·999
         (TimestepType.Sigmoid, _) => t => Phi(Math.Log(t / (1 - t))),                                  // t = 1 − σ(z): logit(t) ~ N(0, 1)
-        (TimestepType.Shift, _) => t => Clamp(1 / (1 + Math.Exp(TimestepSampler.ShiftMu(ImageTokens)) * (1 / t - 1))), // inverse of the shift
+        (TimestepType.Shift, _) => t => Clamp(1 / (1 + Math.Exp(TimestepDraw.ShiftMu(ImageTokens)) * (1 / t - 1))), // inverse of the shift
         (TimestepType.LognormBlend, _) => LognormBlendCdfTable.Value,
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
@@ -86,7 +86,7 @@ public class TimestepDistributionTests(ITestOutputHelper output)
     public void WeightedDrawsCarryTheTableWeightsOfMeanOne()
     {
         var rng = new Random(1);
-        var draws = Enumerable.Range(0, 200).SelectMany(_ => new TimestepSampler(TimestepType.Weighted, ContentOrStyle.Balanced).Sample(100, 256, rng)).ToList();
+        var draws = Enumerable.Range(0, 200).SelectMany(_ => new TimestepDraw(TimestepType.Weighted, ContentOrStyle.Balanced).Draw(100, 256, rng)).ToList();
         Assert.All(draws, x => Assert.Equal(TimestepWeights.At(x.T), x.Weight, 12));
         Assert.InRange(draws.Average(x => x.Weight), 0.97, 1.03);
     }

@@ -13,7 +13,8 @@ namespace Flux2.Tests.Training;
 [Collection(TorchGlobalRngCollection.Name)]
 public class TinyTrainingRunTests(ITestOutputHelper output)
 {
-    (TrainingResult result, List<StepReport> steps, List<EvalReport> evals) Train(string dataset, string outDir, int steps, bool restart = false)
+    (TrainingRunResult result, List<StepReport> steps, List<EvalReport> evals) Train(
+        string dataset, string outDir, int steps, bool restart = false)
     {
         TorchRuntime.EnsureLoaded();
         var loaded = JobConfigReader.Parse(TempDataset.Job(dataset, outDir, steps), "tiny.yaml");

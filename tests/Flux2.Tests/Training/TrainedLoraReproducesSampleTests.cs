@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Training;
 
-/// <summary>Acceptance 4, second half: the LoRA file a run writes, loaded through <see cref="LoraLoader"/> into a fresh
+/// <summary>The LoRA file a run writes, loaded through <see cref="LoraLoader"/> into a fresh
 /// model, renders the trainer's own final sample (same prompt and seed) — in either save layout.</summary>
 public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
 {
@@ -61,7 +61,7 @@ public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
         inMemory.Dispose();
     }
 
-    /// <summary>First prompt of the sample config, rendered the way <see cref="Flux2.Training.Sampling.SampleGrid"/> does.</summary>
+    /// <summary>First prompt of the sample config, rendered the way <see cref="Flux2.Training.Previews.SampleGrid"/> does.</summary>
     static Tensor Render(Flux2Models models, ProcessConfig p)
     {
         using var _ = no_grad();

@@ -6,8 +6,8 @@ namespace Flux2.Data.Synthetic;
 public enum SampleDatasetKind { Style, Object, Corpus }
 
 /// <summary>The items of the committed LoRA sample sets (datasets-sample/), each a pure function of (seed, index,
-/// size). Captions use ai-toolkit's <c>[trigger]</c> placeholder (reference §2.6) so the trigger word lives in the
-/// job YAML, not in the files.</summary>
+/// size). Captions use ai-toolkit's <c>[trigger]</c> placeholder (docs/ai-toolkit-compat.md §2.6) so the trigger word
+/// lives in the job YAML, not in the files.</summary>
 public static class SampleDatasets
 {
     public const string StyleTrigger = "midnight_tarot", ObjectTrigger = "zorblax";
@@ -36,7 +36,7 @@ public static class SampleDatasets
     }
 
     /// <summary>Varied content in the midnight_tarot look. The caption names only the content: the night sky, gold
-    /// and frame are left unsaid so they attach to the trigger (guide §5.2).</summary>
+    /// and frame are left unsaid so they attach to the trigger (docs/lora-guide.md §3.2).</summary>
     public static CaptionedImage StyleItem(int seed, int index, int size)
     {
         // Own streams (not the corpus's scenes for this seed), and star dust independent of the content.

@@ -10,7 +10,7 @@ public static class SceneCaption
     public static string Describe(ShapeScene scene) => $"{Content(scene)} {scene.Background.Phrase}";
 
     /// <summary>The shapes only, without the background: what a style LoRA's captions say (the style itself, which
-    /// includes its background, must stay undescribed so the trigger absorbs it; guide §5.2).</summary>
+    /// includes its background, must stay undescribed so the trigger absorbs it; docs/lora-guide.md §3.2).</summary>
     public static string Content(ShapeScene scene) => string.Join(" and ", scene.Groups.Select(Group));
 
     public static string Group(ShapeGroup g)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Flux2.Models;
 using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
@@ -29,7 +30,7 @@ public sealed record MicroRecipe
 }
 
 /// <summary>
-/// Reproduces FLUX.2-micro (issue 3): the VAE first, then the transformer on the VAE's latents, with the text encoder
+/// Reproduces FLUX.2-micro: the VAE first, then the transformer on the VAE's latents, with the text encoder
 /// frozen at its seeded initialisation (<see cref="MicroModel"/> says why), and writes the diffusers folder, a loss
 /// log (CSV) and a model card.
 /// </summary>

@@ -1,4 +1,5 @@
 using Flux2.Data.Synthetic;
+using Flux2.Models;
 
 namespace Flux2.Micro.Pretraining;
 

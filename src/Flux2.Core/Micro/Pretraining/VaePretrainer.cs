@@ -7,7 +7,8 @@ namespace Flux2.Micro.Pretraining;
 /// <summary>
 /// Stage 1 of the micro recipe: trains the VAE as a plain KL autoencoder (reconstruction MSE on a posterior sample
 /// plus a small KL term that keeps the latent smooth and bounded), then sets the BatchNorm statistics FLUX.2 uses to
-/// normalise patchified latents (reference §5.3) from the trained encoder's means over a sample of the corpus.
+/// normalise patchified latents (docs/flux2-model.md §5.3) from the trained encoder's means over a sample of the
+/// corpus.
 /// </summary>
 public sealed class VaePretrainer(AutoencoderKLFlux2 vae, CaptionedImageSource corpus, int size, Device device)
 {

@@ -6,8 +6,8 @@ using System.Text.RegularExpressions;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// A Hugging Face <c>tokenizer.json</c> BPE tokenizer, enough for Mistral's Tekken (reference §4.1/§4.4: "the HF
-/// tokenizer.json is a byte-level BPE form of Tekken"): added/special tokens split first (each one id), then the
+/// A Hugging Face <c>tokenizer.json</c> BPE tokenizer, enough for Mistral's Tekken (docs/flux2-model.md §4.1/§4.4: "the
+/// HF tokenizer.json is a byte-level BPE form of Tekken"): added/special tokens split first (each one id), then the
 /// pre-tokenizer (<c>Split</c> regex, <c>ByteLevel</c>, or a <c>Sequence</c> of them), then BPE merges by rank with
 /// <c>ignore_merges</c>, <c>byte_fallback</c> (<c>&lt;0xNN&gt;</c>) and <c>unk_token</c>. No post-processor: the chat
 /// template writes <c>&lt;s&gt;</c> itself, as transformers' apply_chat_template does.
@@ -41,11 +41,11 @@ public sealed class ByteLevelBpeTokenizer
     {
         var model = root["model"] as JsonObject ?? throw new FormatException($"{origin}: no 'model'");
         if (model["type"]?.GetValue<string>() is { } t && t != "BPE")
-            throw new NotSupportedException($"{origin}: model type '{t}' (only BPE is supported)");
+            throw new UserError($"{origin}: model type '{t}' (only BPE is supported)");
         if (model["continuing_subword_prefix"]?.GetValue<string>() is { Length: > 0 } || model["end_of_word_suffix"]?.GetValue<string>() is { Length: > 0 })
-            throw new NotSupportedException($"{origin}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported");
+            throw new UserError($"{origin}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported");
         if (root["normalizer"] is JsonObject norm)
-            throw new NotSupportedException($"{origin}: normalizer '{norm["type"]}' is not supported (Tekken has none)");
+            throw new UserError($"{origin}: normalizer '{norm["type"]}' is not supported (Tekken has none)");
 
         vocab = (model["vocab"] as JsonObject ?? throw new FormatException($"{origin}: no model.vocab"))
             .ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>());
@@ -127,7 +127,7 @@ public sealed class ByteLevelBpeTokenizer
             case "Split":
                 var pattern = p["pattern"]?["Regex"]?.GetValue<string>() ?? Regex.Escape(p["pattern"]?["String"]?.GetValue<string>()
                     ?? throw new FormatException($"{origin}: Split without pattern"));
-                if (p["invert"]?.GetValue<bool>() == true) throw new NotSupportedException($"{origin}: Split with invert = true");
+                if (p["invert"]?.GetValue<bool>() == true) throw new UserError($"{origin}: Split with invert = true");
                 var regex = new Regex(pattern, RegexOptions.CultureInvariant);
                 var behavior = p["behavior"]?.GetValue<string>() ?? "Isolated";
                 preTokenizers.Add(s => Split(regex, s, behavior, origin));
@@ -143,7 +143,7 @@ public sealed class ByteLevelBpeTokenizer
                 });
                 return true;
             case var other:
-                throw new NotSupportedException($"{origin}: pre_tokenizer '{other}' is not supported (Split, ByteLevel, Sequence)");
+                throw new UserError($"{origin}: pre_tokenizer '{other}' is not supported (Split, ByteLevel, Sequence)");
         }
     }
 
@@ -174,7 +174,7 @@ public sealed class ByteLevelBpeTokenizer
                 }
                 if (sb.Length > 0) result.Add(sb.ToString());
                 return result;
-            default: throw new NotSupportedException($"{origin}: Split behavior '{behavior}'");
+            default: throw new UserError($"{origin}: Split behavior '{behavior}'");
         }
     }
 

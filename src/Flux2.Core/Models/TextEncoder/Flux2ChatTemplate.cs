@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// FLUX.2's prompt → token ids (reference §4.3 steps 1–3): drop "[IMG]", render the Mistral v7 (Tekken) chat form
-/// <c>&lt;s&gt;[SYSTEM_PROMPT]{system}[/SYSTEM_PROMPT][INST]{prompt}[/INST]</c> with the FLUX.2 system message,
+/// FLUX.2's prompt → token ids (docs/flux2-model.md §4.3 steps 1–3): drop "[IMG]", render the Mistral v7 (Tekken) chat
+/// form <c>&lt;s&gt;[SYSTEM_PROMPT]{system}[/SYSTEM_PROMPT][INST]{prompt}[/INST]</c> with the FLUX.2 system message,
 /// tokenize (control tokens are single ids), truncate right and pad right with <c>&lt;pad&gt;</c> to 512.
 /// <para>The rendering is fixed rather than interpreted from the tokenizer folder's Jinja chat template: Mistral's
 /// template is a long Jinja program (dates, default system prompt, tool calls, image blocks), and for one system + one
@@ -34,7 +34,8 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
     {
         var missing = ControlTokens.Where(t => !tokenizer.IsAddedToken(t)).ToList();
         if (missing.Count > 0)
-            throw new ArgumentException($"the tokenizer lacks the Mistral v7 control tokens {string.Join(", ", missing)} (not a Tekken tokenizer?)");
+            throw new UserError($"the tokenizer lacks the Mistral v7 control tokens {string.Join(", ", missing)} " +
+                                "(not a Tekken tokenizer?)");
         if (maxLength <= 0) throw new ArgumentOutOfRangeException(nameof(maxLength));
         Tokenizer = tokenizer;
         PadId = padId ?? tokenizer.TokenToId("<pad>") ?? DefaultPadId;
@@ -50,7 +51,8 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
         if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer.json not found in {tokenizerFolder}", path);
         var template = ReadChatTemplate(tokenizerFolder);
         if (template is not null && !(template.Contains("[SYSTEM_PROMPT]") && template.Contains("[INST]")))
-            throw new NotSupportedException($"the chat template in {tokenizerFolder} is not a Mistral v7 template ([SYSTEM_PROMPT]/[INST] not found); FLUX.2 expects Mistral-Small-3.x's tokenizer");
+            throw new UserError($"the chat template in {tokenizerFolder} is not a Mistral v7 template " +
+                                "([SYSTEM_PROMPT]/[INST] not found); FLUX.2 expects Mistral-Small-3.x's tokenizer");
         return new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromFile(path), padId, maxLength);
     }
 
@@ -71,7 +73,7 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
         return null;
     }
 
-    /// <summary>The chat text for one prompt (reference §4.3 steps 1–2).</summary>
+    /// <summary>The chat text for one prompt (docs/flux2-model.md §4.3 steps 1–2).</summary>
     public string Render(string prompt) =>
         "<s>[SYSTEM_PROMPT]" + System + "[/SYSTEM_PROMPT][INST]" + prompt.Replace("[IMG]", "") + "[/INST]";
 

@@ -1,3 +1,4 @@
+using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -7,13 +8,13 @@ using Flux2.IO;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// FLUX.2 prompt embeddings (reference §4.3 steps 4–6): run the Mistral language model with the causal + padding
-/// mask and concatenate, per token, the hidden states of <see cref="OutLayers"/> (FLUX.2-dev: 10, 20, 30) →
+/// FLUX.2 prompt embeddings (docs/flux2-model.md §4.3 steps 4–6): run the Mistral language model with the causal +
+/// padding mask and concatenate, per token, the hidden states of <see cref="OutLayers"/> (FLUX.2-dev: 10, 20, 30) →
 /// [B, L, n·hidden] = [layer a | layer b | layer c]. Only layers up to max(OutLayers) are built and loaded.
 /// </summary>
 public sealed class Flux2PromptEncoder : IDisposable
 {
-    /// <summary>FLUX.2-dev's layers (reference §4.3 step 5).</summary>
+    /// <summary>FLUX.2-dev's layers (docs/flux2-model.md §4.3 step 5).</summary>
     public static readonly int[] DefaultOutLayers = { 10, 20, 30 };
 
     /// <summary>Key prefixes of the language model in known checkpoint layouts: transformers 4.x
@@ -43,7 +44,8 @@ public sealed class Flux2PromptEncoder : IDisposable
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var hs = Model.HiddenStates(inputIds, attentionMask, OutLayers);
-        // stack(dim=1) → [B, n, L, H] → permute → [B, L, n, H] → reshape (reference §4.3 step 6) == cat on the last dim.
+        // stack(dim=1) → [B, n, L, H] → permute → [B, L, n, H] → reshape (docs/flux2-model.md §4.3 step 6) == cat on
+        // the last dim.
         return cat(hs, -1).MoveToOuterDisposeScope();
     }
 

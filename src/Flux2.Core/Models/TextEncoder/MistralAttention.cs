@@ -6,9 +6,9 @@ using Linear = Flux2.Nn.Linear;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// Mistral self-attention (reference §4.2): q/k/v/o projections without bias, grouped-query attention (each KV head
-/// serves NumAttentionHeads/NumKeyValueHeads consecutive query heads, transformers' repeat_kv), RoPE on q and k,
-/// softmax(q kᵀ / sqrt(head_dim) + mask) v. Field names are the checkpoint's (<c>self_attn.q_proj</c> ...).
+/// Mistral self-attention (docs/flux2-model.md §4.2): q/k/v/o projections without bias, grouped-query attention (each
+/// KV head serves NumAttentionHeads/NumKeyValueHeads consecutive query heads, transformers' repeat_kv), RoPE on q and
+/// k, softmax(q kᵀ / sqrt(head_dim) + mask) v. Field names are the checkpoint's (<c>self_attn.q_proj</c> ...).
 /// </summary>
 public sealed class MistralAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {

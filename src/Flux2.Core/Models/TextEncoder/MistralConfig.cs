@@ -4,7 +4,7 @@ namespace Flux2.Models.TextEncoder;
 
 /// <summary>
 /// Language-model config of the FLUX.2 text encoder. Defaults are the production model, the Mistral-Small-3.x
-/// <c>text_config</c> (reference §4.2): 40 layers, hidden 5120, SwiGLU 32768, 32 heads / 8 KV heads of 128,
+/// <c>text_config</c> (docs/flux2-model.md §4.2): 40 layers, hidden 5120, SwiGLU 32768, 32 heads / 8 KV heads of 128,
 /// vocab 131072 (Tekken), RoPE theta 1e9, RMSNorm eps 1e-5.
 /// </summary>
 public sealed record MistralConfig
@@ -22,7 +22,7 @@ public sealed record MistralConfig
     public int BosTokenId { get; init; } = 1;
     public int EosTokenId { get; init; } = 2;
 
-    /// <summary>The production Mistral-Small-3.1/3.2 24B text config (reference §4.2).</summary>
+    /// <summary>The production Mistral-Small-3.1/3.2 24B text config (docs/flux2-model.md §4.2).</summary>
     public static MistralConfig MistralSmall3 { get; } = new();
 
     /// <summary>The shape of the flux2-tiny parity fixture's language model (3 layers, hidden 16, 4/2 heads of 4).</summary>

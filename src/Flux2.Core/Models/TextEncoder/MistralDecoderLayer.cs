@@ -6,7 +6,8 @@ using Linear = Flux2.Nn.Linear;
 
 namespace Flux2.Models.TextEncoder;
 
-/// <summary>SwiGLU feed-forward (reference §4.2): down_proj(silu(gate_proj(x)) · up_proj(x)), no bias.</summary>
+/// <summary>SwiGLU feed-forward (docs/flux2-model.md §4.2): down_proj(silu(gate_proj(x)) · up_proj(x)), no
+/// bias.</summary>
 public sealed class MistralMlp : nn.Module<Tensor, Tensor>
 {
     public Linear gate_proj, up_proj, down_proj;
@@ -27,7 +28,7 @@ public sealed class MistralMlp : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Pre-norm decoder layer (reference §4.2): h = x + attn(RMSNorm(x)); out = h + mlp(RMSNorm(h)).
+/// <summary>Pre-norm decoder layer (docs/flux2-model.md §4.2): h = x + attn(RMSNorm(x)); out = h + mlp(RMSNorm(h)).
 /// Checkpoint names: <c>input_layernorm</c>, <c>self_attn</c>, <c>post_attention_layernorm</c>, <c>mlp</c>.</summary>
 public sealed class MistralDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {

@@ -4,9 +4,10 @@ using static TorchSharp.torch;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// Standard Llama/Mistral RoPE (reference §4.2): non-interleaved halves, rotate_half, inv_freq = 1 / theta^(2i/d).
-/// Computed in fp32 exactly as transformers does (inv_freq and angles in fp32), then cast to the activation dtype.
-/// Positions are 0..L-1 for every row (transformers' default cache_position; right padding keeps them right).
+/// Standard Llama/Mistral RoPE (docs/flux2-model.md §4.2): non-interleaved halves, rotate_half, inv_freq = 1 /
+/// theta^(2i/d). Computed in fp32 exactly as transformers does (inv_freq and angles in fp32), then cast to the
+/// activation dtype. Positions are 0..L-1 for every row (transformers' default cache_position; right padding keeps them
+/// right).
 /// </summary>
 public static class MistralRotaryEmbedding
 {

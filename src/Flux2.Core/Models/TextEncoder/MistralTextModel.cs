@@ -8,12 +8,12 @@ using Flux2.Nn;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// The Mistral language model of the FLUX.2 text encoder (reference §4.2), as transformers' <c>MistralModel</c>
-/// without lm_head. Parameter names are the checkpoint's below the <c>language_model.model.</c> prefix:
-/// <c>embed_tokens.weight</c>, <c>layers.N.self_attn.q_proj.weight</c>, ..., <c>norm.weight</c>.
+/// The Mistral language model of the FLUX.2 text encoder (docs/flux2-model.md §4.2), as transformers'
+/// <c>MistralModel</c> without lm_head. Parameter names are the checkpoint's below the <c>language_model.model.</c>
+/// prefix: <c>embed_tokens.weight</c>, <c>layers.N.self_attn.q_proj.weight</c>, ..., <c>norm.weight</c>.
 /// <para>Only the first <see cref="BuiltLayers"/> decoder layers are built: FLUX.2 reads hidden states up to layer 30
-/// of 40 (reference §4.3 "implementation shortcut"), which skips ~5 B parameters. The final <c>norm</c> exists only
-/// when every layer is built.</para>
+/// of 40 (docs/flux2-model.md §4.3 "implementation shortcut"), which skips ~5 B parameters. The final <c>norm</c>
+/// exists only when every layer is built.</para>
 /// <para>Hidden-state indices follow transformers' <c>output_hidden_states</c>: 0 = embedding output, k = output of
 /// decoder layer k (residual stream, before the final norm), except k = NumHiddenLayers which transformers reports
 /// after the final norm.</para>

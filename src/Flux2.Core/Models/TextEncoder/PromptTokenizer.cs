@@ -4,8 +4,8 @@ namespace Flux2.Models.TextEncoder;
 
 /// <summary>
 /// Prompt → fixed-length input_ids + attention_mask for the text encoder: tokens are truncated and right-padded to
-/// <see cref="MaxLength"/> (reference §4.3 step 3). FLUX.2-dev uses <see cref="Flux2ChatTemplate"/> (Mistral chat
-/// form, 512 tokens); FLUX.2-micro uses <see cref="Gpt2PromptTokenizer"/> (plain GPT-2 BPE, 32 tokens).
+/// <see cref="MaxLength"/> (docs/flux2-model.md §4.3 step 3). FLUX.2-dev uses <see cref="Flux2ChatTemplate"/> (Mistral
+/// chat form, 512 tokens); FLUX.2-micro uses <see cref="Gpt2PromptTokenizer"/> (plain GPT-2 BPE, 32 tokens).
 /// </summary>
 public abstract class PromptTokenizer
 {

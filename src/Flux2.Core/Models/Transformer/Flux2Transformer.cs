@@ -9,7 +9,7 @@ namespace Flux2.Models.Transformer;
 
 /// <summary>
 /// The FLUX.2 rectified-flow transformer (diffusers <c>Flux2Transformer2DModel</c>, BFL flux2 <c>Flux2</c>).
-/// Field names are the diffusers checkpoint names, so <see cref="IO.ModuleLoader"/> maps weights 1:1 (loading:
+/// Field names are the diffusers checkpoint names, so <see cref="Nn.ModuleLoader"/> maps weights 1:1 (loading:
 /// <see cref="Flux2TransformerFiles"/>).
 /// Any size from a <see cref="TransformerConfig"/>; built directly on the given
 /// device and dtype, each block on the device <c>blockDevice</c> picks for it.

@@ -1,4 +1,5 @@
 using Flux2.IO;
+using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using static TorchSharp.torch;
 

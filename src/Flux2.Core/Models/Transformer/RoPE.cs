@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Transformer;
 
 /// <summary>
-/// 4-axis rotary position embedding (reference §2.7): each token has ids (T, H, W, L); axis i rotates
+/// 4-axis rotary position embedding (docs/flux2-model.md §2.7): each token has ids (T, H, W, L); axis i rotates
 /// <c>axes[i]</c> dims with freqs 1/theta^(2j/axes[i]); cos/sin are repeat-interleaved and the axes concatenated
 /// to head_dim. The table is built in float64 (as diffusers does off MPS) and applied in fp32 to adjacent pairs.
 /// </summary>

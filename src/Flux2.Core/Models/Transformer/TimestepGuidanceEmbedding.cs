@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Models.Transformer;
 
-/// <summary>Linear → SiLU → Linear on a 256-channel sinusoid (diffusers <c>TimestepEmbedding</c>, reference §2.3).</summary>
+/// <summary>Linear → SiLU → Linear on a 256-channel sinusoid (diffusers <c>TimestepEmbedding</c>, docs/flux2-model.md
+/// §2.3).</summary>
 public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 {
     public Linear linear_1, linear_2;
@@ -25,7 +26,7 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>temb = MLP_t(sinusoid(1000·t)) + MLP_g(sinusoid(1000·g)); the guidance term only when the model has a
-/// guidance embedder (FLUX.2 [dev] is guidance-distilled; klein is not). Reference §2.3.</summary>
+/// guidance embedder (FLUX.2 [dev] is guidance-distilled; klein is not). See docs/flux2-model.md §2.3.</summary>
 public sealed class TimestepGuidanceEmbedding : nn.Module
 {
     readonly int channels;

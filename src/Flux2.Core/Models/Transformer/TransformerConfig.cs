@@ -4,7 +4,7 @@ namespace Flux2.Models.Transformer;
 
 /// <summary>
 /// Shape of a FLUX.2 rectified-flow transformer (diffusers <c>Flux2Transformer2DModel</c> config names).
-/// Defaults are FLUX.2 [dev] (reference/flux2-architecture.md §2.1); presets for klein and a tiny debug size.
+/// Defaults are FLUX.2 [dev] (docs/flux2-model.md §2.1); presets for klein and a tiny debug size.
 /// </summary>
 public sealed record TransformerConfig
 {
@@ -39,10 +39,10 @@ public sealed record TransformerConfig
         "klein-4b" or "klein4b" => Klein4B,
         "klein-9b" or "klein9b" => Klein9B,
         "tiny" => Tiny,
-        _ => throw new ArgumentException($"unknown transformer preset '{name}' (known: dev, klein-4b, klein-9b, tiny)"),
+        _ => throw new UserError($"unknown transformer preset '{name}' (known: dev, klein-4b, klein-9b, tiny)"),
     };
 
-    /// <summary>Parameters implied by the config (reference §2.10), without building anything.</summary>
+    /// <summary>Parameters implied by the config (docs/flux2-model.md §2.10), without building anything.</summary>
     public long ParameterCount()
     {
         long d = InnerDim, m = MlpHidden, hd = AttentionHeadDim;

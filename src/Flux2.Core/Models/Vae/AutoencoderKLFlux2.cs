@@ -1,4 +1,5 @@
 using Flux2.IO;
+using Flux2.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,8 +7,8 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Vae;
 
 /// <summary>
-/// The FLUX.2 VAE (diffusers <c>AutoencoderKLFlux2</c>; BFL <c>AutoEncoder</c>; reference §5). Fields carry the
-/// checkpoint names: <c>encoder</c>, <c>decoder</c>, <c>quant_conv</c>, <c>post_quant_conv</c>, <c>bn</c>.
+/// The FLUX.2 VAE (diffusers <c>AutoencoderKLFlux2</c>; BFL <c>AutoEncoder</c>; docs/flux2-model.md §5). Fields carry
+/// the checkpoint names: <c>encoder</c>, <c>decoder</c>, <c>quant_conv</c>, <c>post_quant_conv</c>, <c>bn</c>.
 /// Image [B, 3, H, W] in −1..1 ⇄ z [B, latent, H/8, W/8] ⇄ training latent [B, 4·latent, H/16, W/16] (normalized).
 /// forward(image) = Decode(Encode(image).Mean), like diffusers with sample_posterior=False.
 /// </summary>
@@ -88,7 +89,8 @@ public sealed class AutoencoderKLFlux2 : nn.Module<Tensor, Tensor>
         return Decode(dist.Mean);
     }
 
-    /// <summary>The training-time latent (reference §5.3): posterior mean → patchify → BN-normalize.</summary>
+    /// <summary>The training-time latent (docs/flux2-model.md §5.3): posterior mean → patchify →
+    /// BN-normalize.</summary>
     public Tensor EncodeToTrainingLatent(Tensor image)
     {
         using var scope = NewDisposeScope();

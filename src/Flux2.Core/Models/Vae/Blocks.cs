@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Flux2.Models.Vae;
 
-/// <summary>diffusers <c>DownEncoderBlock2D</c> (reference §5.2): <c>resnets</c> (first maps in→out), then
+/// <summary>diffusers <c>DownEncoderBlock2D</c> (docs/flux2-model.md §5.2): <c>resnets</c> (first maps in→out), then
 /// <c>downsamplers.0</c> on every level but the last.</summary>
 public sealed class DownEncoderBlock2D : nn.Module<Tensor, Tensor>
 {
@@ -30,8 +30,8 @@ public sealed class DownEncoderBlock2D : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>diffusers <c>UpDecoderBlock2D</c> (reference §5.2): <c>layers_per_block + 1</c> <c>resnets</c> (first maps
-/// in→out), then nearest ×2 + conv as <c>upsamplers.0</c> on every level but the last.</summary>
+/// <summary>diffusers <c>UpDecoderBlock2D</c> (docs/flux2-model.md §5.2): <c>layers_per_block + 1</c> <c>resnets</c>
+/// (first maps in→out), then nearest ×2 + conv as <c>upsamplers.0</c> on every level but the last.</summary>
 public sealed class UpDecoderBlock2D : nn.Module<Tensor, Tensor>
 {
     readonly ModuleList<ResnetBlock2D> resnets;
@@ -56,7 +56,7 @@ public sealed class UpDecoderBlock2D : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>diffusers <c>UNetMidBlock2D</c> without time embedding (reference §5.2): <c>resnets.0</c> →
+/// <summary>diffusers <c>UNetMidBlock2D</c> without time embedding (docs/flux2-model.md §5.2): <c>resnets.0</c> →
 /// <c>attentions.0</c> (when enabled) → <c>resnets.1</c>, all at the same channel count.</summary>
 public sealed class MidBlock2D : nn.Module<Tensor, Tensor>
 {

@@ -5,7 +5,7 @@ namespace Flux2.Models.Vae;
 
 /// <summary>
 /// The VAE's <c>bn</c>: a BatchNorm2d(prod(patch)·latent, affine=False) kept only for its running statistics, which
-/// normalize patchified latents for the transformer (reference §5.3). Buffers carry the checkpoint names
+/// normalize patchified latents for the transformer (docs/flux2-model.md §5.3). Buffers carry the checkpoint names
 /// <c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c> (int64 scalar). It is never updated here.
 /// </summary>
 public sealed class LatentBatchNorm : nn.Module

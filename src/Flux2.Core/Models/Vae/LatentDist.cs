@@ -6,7 +6,7 @@ namespace Flux2.Models.Vae;
 /// <summary>
 /// The encoder's diagonal Gaussian (diffusers <c>DiagonalGaussianDistribution</c>): moments split in half along
 /// channels into mean and logvar; logvar clamped to [−30, 20]; std = exp(logvar / 2). FLUX.2 uses the mean
-/// (<see cref="Mode"/>) for training latents (reference §5.3). Owns its tensors: dispose it.
+/// (<see cref="Mode"/>) for training latents (docs/flux2-model.md §5.3). Owns its tensors: dispose it.
 /// </summary>
 public sealed class LatentDist : IDisposable
 {

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Vae;
 
 /// <summary>
-/// Shape changes between VAE latents and transformer tokens (reference §3.1, §5.3):
+/// Shape changes between VAE latents and transformer tokens (docs/flux2-model.md §3.1, §5.3):
 /// z [B, C, H, W] —Patchify 2×2→ [B, 4C, H/2, W/2] (channel c·4 + pi·2 + pj) —Normalize (BN stats)→ —Pack→
 /// tokens [B, h·w, 4C] (token i·w + j), and the inverses.
 /// </summary>

@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Models.Vae;
 
-/// <summary>diffusers <c>Downsample2D</c> as used by the VAE encoder (reference §5.2): zero-pad (left 0, right 1,
-/// top 0, bottom 1), then <c>conv</c> 3×3 stride 2 padding 0.</summary>
+/// <summary>diffusers <c>Downsample2D</c> as used by the VAE encoder (docs/flux2-model.md §5.2): zero-pad (left 0,
+/// right 1, top 0, bottom 1), then <c>conv</c> 3×3 stride 2 padding 0.</summary>
 public sealed class Downsample2D : nn.Module<Tensor, Tensor>
 {
     readonly Conv2d conv;
@@ -24,8 +24,8 @@ public sealed class Downsample2D : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>diffusers <c>Upsample2D</c> as used by the VAE decoder (reference §5.2): nearest ×2, then <c>conv</c> 3×3
-/// padding 1.</summary>
+/// <summary>diffusers <c>Upsample2D</c> as used by the VAE decoder (docs/flux2-model.md §5.2): nearest ×2, then
+/// <c>conv</c> 3×3 padding 1.</summary>
 public sealed class Upsample2D : nn.Module<Tensor, Tensor>
 {
     readonly Conv2d conv;

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Vae;
 
 /// <summary>
-/// The mid-block self-attention (reference §5.2; diffusers <c>Attention</c> with one head of dim C and
+/// The mid-block self-attention (docs/flux2-model.md §5.2; diffusers <c>Attention</c> with one head of dim C and
 /// <c>AttnProcessor2_0</c>): GroupNorm over [B,C,H,W] → tokens [B,HW,C] → Linear <c>to_q/to_k/to_v</c> (with bias) →
 /// single-head SDPA (scale 1/√C) → <c>to_out.0</c> → back to [B,C,H,W] → residual add.
 /// </summary>

@@ -5,7 +5,7 @@ namespace Flux2.Nn.Offload;
 /// <summary>
 /// Submodules whose weights live in host memory and reach the device only for a moment (layer offloading's blocks,
 /// <see cref="BlockOffloader"/>). Between those moments their parameters and buffers are empty placeholders, so code
-/// that writes weights (<see cref="RandomInit"/>, <see cref="IO.ModuleLoader"/>) must do it inside
+/// that writes weights (<see cref="RandomInit"/>, <see cref="ModuleLoader"/>) must do it inside
 /// <see cref="Fill"/>: that is how a model is built or loaded without its offloaded part ever being on the GPU whole.
 /// </summary>
 public interface IOffloadedModules

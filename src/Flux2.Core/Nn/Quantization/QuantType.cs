@@ -11,7 +11,7 @@ namespace Flux2.Nn.Quantization;
 /// </summary>
 public sealed class QuantType
 {
-    /// <summary>float8 e4m3fn codes (libtorch's ScalarType 24, design.md), scale = row absmax / 448.</summary>
+    /// <summary>float8 e4m3fn codes (libtorch's ScalarType 24), scale = row absmax / 448.</summary>
     public static readonly QuantType Float8 = new("qfloat8", SafetensorsDType.Float8E4M3, 448.0, rounds: false);
     /// <summary>int8 codes in [-127, 127] (symmetric: -128 unused), scale = row absmax / 127.</summary>
     public static readonly QuantType Int8 = new("qint8", ScalarType.Int8, 127.0, rounds: true);

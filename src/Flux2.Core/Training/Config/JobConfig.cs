@@ -1,10 +1,12 @@
+using Flux2.IO;
 namespace Flux2.Training.Config;
 
 // Every default of a training job lives in this file. Keys and defaults follow ai-toolkit's job YAML
-// (reference/ai-toolkit.md §1.2: "code default" unless noted); keys marked "ours" are this kit's additions.
+// (docs/ai-toolkit-compat.md §1.2: "code default" unless noted); keys marked "ours" are this kit's additions. Bare
+// "§N" below are sections of docs/ai-toolkit-compat.md.
 // Property names map to YAML keys by snake_case (LinearAlpha ↔ linear_alpha).
 
-/// <summary>The whole job file: <c>job</c>, <c>config</c>, <c>meta</c> (ai-toolkit.md §1.1).</summary>
+/// <summary>The whole job file: <c>job</c>, <c>config</c>, <c>meta</c> (docs/ai-toolkit-compat.md §1.1).</summary>
 public sealed record JobFile
 {
     public string Job { get; set; } = "extension";
@@ -106,8 +108,8 @@ public sealed record DatasetConfig
     [Range(1)] public int NumRepeats { get; set; } = 1;
     /// <summary>Aspect-ratio buckets (§2.7); false = every image center-cropped to a square.</summary>
     public bool Buckets { get; set; } = true;
-    /// <summary>Edit/instruction LoRAs (guide §4 type 4): folders of control (source) images with the target's file
-    /// names; they enter the model as reference tokens, the caption is the instruction.</summary>
+    /// <summary>Edit/instruction LoRAs (docs/lora-guide.md §1 type 4): folders of control (source) images with the
+    /// target's file names; they enter the model as reference tokens, the caption is the instruction.</summary>
     [YamlAlias("control_path_1", "control_path")] public string? ControlPath1 { get; set; }
     [YamlAlias("control_path_2")] public string? ControlPath2 { get; set; }
     [YamlAlias("control_path_3")] public string? ControlPath3 { get; set; }
@@ -135,7 +137,7 @@ public sealed record TrainConfig
 {
     [Range(1)] public int BatchSize { get; set; } = 1;
     [Range(0)] public int Steps { get; set; } = 1000;
-    /// <summary>Micro-batches per optimizer step; their losses are averaged (ai-toolkit sums, §6.2 "cheap wins").</summary>
+    /// <summary>Micro-batches per optimizer step; their losses are averaged (ai-toolkit sums, §2.1).</summary>
     [YamlAlias("gradient_accumulation"), Range(1)] public int GradientAccumulationSteps { get; set; } = 1;
     public string NoiseScheduler { get; set; } = "flowmatch";
     public OptimizerType Optimizer { get; set; } = OptimizerType.Adamw;
@@ -163,9 +165,10 @@ public sealed record TrainConfig
     public long Seed { get; set; } = 42;
     /// <summary>Skip the baseline sample at step 0.</summary>
     public bool SkipFirstSample { get; set; } = false;
-    /// <summary>Differential Output Preservation (guide §5, ai-toolkit §2.4): each step also runs the caption with the
-    /// trigger replaced by <see cref="DiffOutputPreservationClass"/> through the model with the LoRA off (the prior) and
-    /// on, and adds MSE(on, off) × multiplier, so the LoRA learns to change nothing when the trigger is absent.</summary>
+    /// <summary>Differential Output Preservation (docs/lora-guide.md §3.3, docs/ai-toolkit-compat.md §2.4): each step
+    /// also runs the caption with the trigger replaced by <see cref="DiffOutputPreservationClass"/> through the model
+    /// with the LoRA off (the prior) and on, and adds MSE(on, off) × multiplier, so the LoRA learns to change nothing
+    /// when the trigger is absent.</summary>
     public bool DiffOutputPreservation { get; set; } = false;
     [Range(0)] public double DiffOutputPreservationMultiplier { get; set; } = 1.0;
     /// <summary>The class word that replaces the trigger in the preservation prompt ("woman", "robot"; "" for a style:
@@ -182,7 +185,8 @@ public sealed record TrainConfig
     /// pinned host memory instead of on the GPU (Nn/Offload/CheckpointInputOffloader; ~3 GiB at FLUX.2-dev 1024², the
     /// copies overlap compute). musubi-tuner's name; ignored on the CPU.</summary>
     public bool GradientCheckpointingCpuOffload { get; set; } = true;
-    /// <summary>Exponential moving average of the LoRA weights, used for samples and saves (ai-toolkit.md §2.16).</summary>
+    /// <summary>Exponential moving average of the LoRA weights, used for samples and saves (docs/ai-toolkit-compat.md
+    /// §2.16).</summary>
     public EmaConfig EmaConfig { get; set; } = new();
     /// <summary>ours: stop after this many NaN/inf steps in a row (or more than max(this, 5% of steps) in all); 0 = never.</summary>
     [Range(0)] public int MaxNanSteps { get; set; } = 10;
@@ -211,7 +215,7 @@ public sealed record ModelConfig
     public string NameOrPath { get; set; } = "black-forest-labs/FLUX.2-dev";
     public string Arch { get; set; } = "flux2";
     /// <summary>8-bit transformer Linear weights (one scale per output channel), quantized while loading; LoRA
-    /// trains on top of the frozen quantized base (ai-toolkit.md §2.14).</summary>
+    /// trains on top of the frozen quantized base (docs/ai-toolkit-compat.md §2.14).</summary>
     public bool Quantize { get; set; } = false;
     public WeightQuantization Qtype { get; set; } = WeightQuantization.Qfloat8;
     /// <summary>8-bit text-encoder (Mistral decoder layers) weights; unset follows <see cref="Quantize"/>, as ai-toolkit's
@@ -219,7 +223,7 @@ public sealed record ModelConfig
     /// encoder uses <see cref="QtypeTe"/>.</summary>
     public bool? QuantizeTe { get; set; }
     public WeightQuantization QtypeTe { get; set; } = WeightQuantization.Qfloat8;
-    // Memory savers (issue 6): low_vram parks the text encoder and VAE in CPU memory between uses (Flux2Models.InUse);
+    // Memory savers: low_vram parks the text encoder and VAE in CPU memory between uses (Flux2Models.InUse);
     // layer offloading streams transformer blocks from pinned CPU memory (Nn/Offload).
     public bool LowVram { get; set; } = false;
     /// <summary>Stream a share of the transformer's blocks from pinned CPU memory (Nn/Offload/BlockOffloader); CUDA only.</summary>

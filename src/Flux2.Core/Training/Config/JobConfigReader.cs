@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -8,7 +7,7 @@ namespace Flux2.Training.Config;
 public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warnings, IReadOnlyList<string> IgnoredKeys, string Source);
 
 /// <summary>
-/// Reads an ai-toolkit job YAML as-is (reference/ai-toolkit.md §1) into <see cref="JobFile"/>. Unknown keys warn with
+/// Reads an ai-toolkit job YAML as-is (docs/ai-toolkit-compat.md §1) into <see cref="JobFile"/>. Unknown keys warn with
 /// the nearest known key; wrong types and values fail with <c>file:line:column</c> (<see cref="JobConfigException"/>).
 /// </summary>
 public static partial class JobConfigReader
@@ -48,8 +47,7 @@ public static partial class JobConfigReader
         if (job.Job is not ("extension" or "train"))
             Fail("job", $"'job' must be 'extension' (the ai-toolkit LoRA job), got '{job.Job}'");
         if (job.Config.Name.Length == 0) Fail("config", "'config.name' is required (the run folder and file name stem)");
-        if (!SafeName().IsMatch(job.Config.Name))
-            Fail("config.name", $"'config.name' may contain only letters, digits, '_', '-' and '.', got '{job.Config.Name}'");
+        if (!RunFolder.IsSafeName(job.Config.Name)) Fail("config.name", RunFolder.UnsafeNameMessage(job.Config.Name));
         if (job.Config.Process.Count == 0) Fail("config", "'config.process' must list one training process");
         if (job.Config.Process.Count > 1)
             binder.Warnings.Add(new JobConfigWarning(At("config.process[1]"), "only the first entry of 'config.process' is run"));
@@ -83,7 +81,4 @@ public static partial class JobConfigReader
         foreach (var (s, i) in process.Sample.Samples.Select((s, i) => (s, i)))
             if (s.Prompt.Length == 0) Fail($"{p}.sample.samples[{i}]", $"'{p}.sample.samples[{i}]' needs a prompt");
     }
-
-    [GeneratedRegex("^[A-Za-z0-9_.-]+$")]
-    private static partial Regex SafeName();
 }

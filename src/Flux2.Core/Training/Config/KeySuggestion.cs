@@ -1,3 +1,4 @@
+using Flux2.IO;
 using System.Reflection;
 
 namespace Flux2.Training.Config;

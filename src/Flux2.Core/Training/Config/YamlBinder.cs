@@ -1,3 +1,4 @@
+using Flux2.IO;
 using System.Globalization;
 using System.Reflection;
 using YamlDotNet.Core;

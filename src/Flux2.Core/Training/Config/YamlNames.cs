@@ -1,3 +1,4 @@
+using Flux2.IO;
 using System.Reflection;
 using System.Text;
 

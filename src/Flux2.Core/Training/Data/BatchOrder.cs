@@ -1,10 +1,10 @@
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// Epoch order of batches (ai-toolkit.md §2.7): items grouped by bucket (a batch never mixes sizes), shuffled within
-/// each bucket, cut into batches, a short last batch padded by repeating its own items, then the batch order shuffled.
-/// Driven by one <see cref="Random"/> so a seed fixes the whole data order. <see cref="Cursor"/> is the position within
-/// the current epoch (its remaining batches), saved for exact resume.
+/// Epoch order of batches (docs/ai-toolkit-compat.md §2.7): items grouped by bucket (a batch never mixes sizes),
+/// shuffled within each bucket, cut into batches, a short last batch padded by repeating its own items, then the batch
+/// order shuffled. Driven by one <see cref="Random"/> so a seed fixes the whole data order. <see cref="Cursor"/> is the
+/// position within the current epoch (its remaining batches), saved for exact resume.
 /// </summary>
 public sealed class BatchOrder(IReadOnlyList<DatasetItem> items, int batchSize, Random rng)
 {

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// ai-toolkit's caption rules (reference/ai-toolkit.md §2.6): caption dropout gives an empty caption; with
+/// ai-toolkit's caption rules (docs/ai-toolkit-compat.md §2.6): caption dropout gives an empty caption; with
 /// shuffle_tokens the comma-separated tokens after the first keep_tokens are shuffled; <c>[trigger]</c> (and
 /// <c>[name]</c>) become the trigger word, and a training caption without the trigger gets it prepended, so a dropped
 /// caption trains as the trigger alone. Sample prompts only get the substitution (§2.6 item 6).
@@ -42,7 +42,8 @@ public static partial class CaptionRules
     }
 
     /// <summary>The preservation (DOP) prompt of a final training caption: every trigger occurrence replaced by the class
-    /// word, plain string replacement as in ai-toolkit §2.4 ("photo of Alice" → "photo of woman").</summary>
+    /// word, plain string replacement as in docs/ai-toolkit-compat.md §2.4 ("photo of Alice" → "photo of
+    /// woman").</summary>
     public static string ForPreservation(string finalCaption, string trigger, string classWord)
         => Tidy(finalCaption.Replace(trigger, classWord, StringComparison.Ordinal));
 

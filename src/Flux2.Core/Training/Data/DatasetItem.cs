@@ -1,8 +1,9 @@
 namespace Flux2.Training.Data;
 
 /// <summary>One training sample: an image at one bucket size and flip (ai-toolkit adds flipped copies and one copy per
-/// resolution rather than augmenting randomly, §2.7), with its raw caption (placeholders not yet substituted) and, for
-/// edit datasets, its control images (same bucket and flip as the target, so the pair stays aligned).</summary>
+/// resolution rather than augmenting randomly, docs/ai-toolkit-compat.md §2.7), with its raw caption (placeholders not
+/// yet substituted) and, for edit datasets, its control images (same bucket and flip as the target, so the pair stays
+/// aligned).</summary>
 public sealed record DatasetItem(string ImagePath, string Caption, int Width, int Height, bool FlipX, bool FlipY, int DatasetIndex,
                                  IReadOnlyList<string>? ControlPaths = null)
 {

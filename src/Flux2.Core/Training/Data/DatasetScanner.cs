@@ -3,11 +3,12 @@ using Flux2.Training.Config;
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// Finds a dataset's images and captions (ai-toolkit layout: <c>image.png</c> + <c>image.txt</c>, §2.6 for the caption
-/// fallbacks), pairs each target with its control images for edit datasets (<c>control_path_1..3</c>, same file stem),
-/// and expands them into training samples: one per listed resolution × flips × num_repeats. Bad files
-/// (<see cref="ImageFileCheck"/>) and missing captions get a per-file message; with <c>on_error: fail</c> any of them
-/// stops the run here, before the model is touched, with the whole list.
+/// Finds a dataset's images and captions (ai-toolkit layout: <c>image.png</c> + <c>image.txt</c>;
+/// docs/ai-toolkit-compat.md §2.6 for the caption fallbacks), pairs each target with its control images for edit
+/// datasets (<c>control_path_1..3</c>, same file stem), and expands them into training samples: one per listed
+/// resolution × flips × num_repeats. Bad files (<see cref="ImageFileCheck"/>) and missing captions get a per-file
+/// message; with <c>on_error: fail</c> any of them stops the run here, before the model is touched, with the whole
+/// list.
 /// </summary>
 public static class DatasetScanner
 {

@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// Training latents, encoded once per (image, bucket, flip) since the VAE is frozen (ai-toolkit.md §2.8): the
-/// posterior mean, patchified and BN-normalized (<see cref="AutoencoderKLFlux2.EncodeToTrainingLatent"/>), kept in
+/// Training latents, encoded once per (image, bucket, flip) since the VAE is frozen (docs/ai-toolkit-compat.md §2.8):
+/// the posterior mean, patchified and BN-normalized (<see cref="AutoencoderKLFlux2.EncodeToTrainingLatent"/>), kept in
 /// memory on the training device. With cache_latents_to_disk each latent is also stored as
 /// <c>&lt;image folder&gt;/_latent_cache/&lt;stem&gt;_&lt;hash&gt;.safetensors</c>, the hash covering everything that changes it
 /// (file, size, modification time, crop, flips, VAE), and read back on the next run.

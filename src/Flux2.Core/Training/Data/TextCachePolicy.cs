@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// Whether prompt embeds may be cached for a job (guide and ai-toolkit.md §2.9), saying why when not or with what
-/// effect. shuffle_tokens makes a new caption text almost every step, so caching would only fill memory and disk: off.
-/// Caption dropout only adds one more text (the trigger alone) and DOP one per preservation caption; those are cached
-/// as entries of their own, so the cache stays on and the captions stay exactly what they would be uncached.
+/// Whether prompt embeds may be cached for a job (guide and docs/ai-toolkit-compat.md §2.9), saying why when not or
+/// with what effect. shuffle_tokens makes a new caption text almost every step, so caching would only fill memory and
+/// disk: off. Caption dropout only adds one more text (the trigger alone) and DOP one per preservation caption; those
+/// are cached as entries of their own, so the cache stays on and the captions stay exactly what they would be uncached.
 /// </summary>
 public static class TextCachePolicy
 {

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// Prompt embeds per caption text (ai-toolkit.md §2.9): the text encoder is frozen, so a caption always gives the same
-/// embeds for one model and tokenizer length. Kept in memory and, when <c>folder</c> is given, as
+/// Prompt embeds per caption text (docs/ai-toolkit-compat.md §2.9): the text encoder is frozen, so a caption always
+/// gives the same embeds for one model and tokenizer length. Kept in memory and, when <c>folder</c> is given, as
 /// <c>&lt;folder&gt;/&lt;hash&gt;.safetensors</c> with the hash over (model identity, tokenizer max length, caption), so a
 /// changed caption, model or length never reads a stale file. Dropped-caption and DOP preservation captions are just
 /// other texts, so they get entries of their own. <c>encode</c> takes a batch of captions and returns [B, L, D]:

@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 namespace Flux2.Training.Data;
 
 /// <summary>Loads one dataset image at its bucket size: resized (bicubic) so both sides cover the bucket, then
-/// center-cropped (ai-toolkit.md §2.7), optionally mirrored; returned as [3, H, W] in −1..1 (the VAE's input).</summary>
+/// center-cropped (docs/ai-toolkit-compat.md §2.7), optionally mirrored; returned as [3, H, W] in −1..1 (the VAE's
+/// input).</summary>
 public static class TrainingImage
 {
     public static Tensor Load(DatasetItem item)

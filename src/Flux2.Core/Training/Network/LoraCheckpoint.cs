@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Flux2.Training.Network;
 
 /// <summary>
-/// Saves a <see cref="LoraNetwork"/> the way ai-toolkit does (reference/ai-toolkit.md §2.11): ComfyUI/BFL layout
+/// Saves a <see cref="LoraNetwork"/> the way ai-toolkit does (docs/ai-toolkit-compat.md §2.11): ComfyUI/BFL layout
 /// (<c>diffusion_model.&lt;bfl module&gt;.lora_A/B.weight</c>, alpha/rank baked into B, q/k/v fused exactly) through
 /// <see cref="LoraExport"/>, or diffusers/peft with save.lora_format: diffusers, in save.dtype; <c>&lt;name&gt;_&lt;step:09d&gt;.safetensors</c> for intermediate saves with
 /// rotation (newest max_step_saves_to_keep kept) and <c>&lt;name&gt;.safetensors</c> at the end; written atomically.
@@ -31,7 +31,7 @@ public static class LoraCheckpoint
         if (state is not null) TrainingStateFile.Write(TrainingStateFile.PathFor(path), state);
         var updates = network.Snapshot();
         var (tensors, layoutMeta) = LoraExport.Export(updates, job.Process.Save.LoraFormat);
-        var dtype = job.Process.Save.Dtype switch { Precision.Bf16 => ScalarType.BFloat16, Precision.Fp16 => ScalarType.Float16, _ => ScalarType.Float32 };
+        var dtype = job.Process.Save.Dtype.ToScalarType();
         var typed = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(dtype));
         var metadata = Metadata(job, network, step, epoch);
         foreach (var (k, v) in layoutMeta) metadata[k] = v;
@@ -45,7 +45,8 @@ public static class LoraCheckpoint
         return path;
     }
 
-    /// <summary>Header metadata, one level deep with JSON-stringified values (ai-toolkit.md §2.11).</summary>
+    /// <summary>Header metadata, one level deep with JSON-stringified values (docs/ai-toolkit-compat.md
+    /// §2.11).</summary>
     public static Dictionary<string, string> Metadata(JobFile job, LoraNetwork network, int step, int epoch)
     {
         var meta = new Dictionary<string, string>(job.Meta)

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Flux2.Training.Objective;
 
 /// <summary>
-/// The rectified-flow training loss (reference/flux2-architecture.md §7.4, ai-toolkit.md §2.1-2.2):
+/// The rectified-flow training loss (docs/flux2-model.md §7.4, docs/ai-toolkit-compat.md §2.1-2.2):
 /// x_t = (1 − t)·x0 + t·ε, v = transformer(pack(x_t), text, timestep = t, guidance), target = ε − x0,
 /// loss = mean over samples of weight · mean(ℓ(v, target)), computed in fp32, ℓ from <see cref="LossFunction"/>
 /// (mse unless train.loss_type / differential guidance say otherwise).

@@ -4,8 +4,8 @@ namespace Flux2.Training.Objective;
 
 /// <summary>
 /// Learning-rate multiplier per optimizer step: linear warm-up over lr_warmup_steps (from 1/warmup to 1), then
-/// constant, linear decay to 0, or half-cosine to 0 over the remaining steps (ai-toolkit.md §1.2 lr_scheduler; warm-up
-/// is one of §6.2's cheap wins).
+/// constant, linear decay to 0, or half-cosine to 0 over the remaining steps (docs/ai-toolkit-compat.md §1.2
+/// lr_scheduler; lr_warmup_steps is this kit's addition).
 /// </summary>
 public sealed class LearningRateSchedule(LrSchedulerType type, int totalSteps, int warmupSteps)
 {

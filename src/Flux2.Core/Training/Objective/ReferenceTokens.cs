@@ -8,7 +8,7 @@ namespace Flux2.Training.Objective;
 /// Control images of an edit/instruction pair as the transformer sees them: their clean latents packed into tokens
 /// that follow the noisy target tokens, with position ids T = 10 + 10·k for the k-th image — exactly what
 /// <see cref="Flux2Pipeline.Generate"/> does with reference images at inference, so a LoRA trained here edits there.
-/// They are never noised and the loss ignores their outputs (ai-toolkit.md §4, get_noise_prediction).
+/// They are never noised and the loss ignores their outputs (docs/ai-toolkit-compat.md §4, get_noise_prediction).
 /// </summary>
 public sealed record ReferenceTokens(Tensor Tokens, Tensor Ids)
 {

@@ -10,7 +10,7 @@ public sealed record OptimizerRun(string Label, OptimizerType Optimizer, long Se
                                   double EvalBefore, double EvalAfter, double Seconds);
 
 /// <summary>
-/// AdamW vs AdamW8bit on one job (issue 4, acceptance 5): the job trained with adamw and with adamw8bit at the same
+/// AdamW vs AdamW8bit on one job: the job trained with adamw and with adamw8bit at the same
 /// seed (same data order, timesteps and noise, so the only difference is the optimizer), and with adamw at another
 /// seed, whose distance to the first run is the run-to-run noise the 8-bit curve must stay within. Curves are
 /// compared as means over windows of steps, since one step's loss swings with its random timestep.

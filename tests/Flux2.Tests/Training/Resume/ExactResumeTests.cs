@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace Flux2.Tests.Training.Resume;
 
-/// <summary>Acceptance item 1 of issue 4: an interrupted run continues exactly like an uninterrupted one.</summary>
+/// <summary>Exact resume: an interrupted run continues exactly like an uninterrupted one.</summary>
 [Collection(nameof(SerialTrainingCollection))]
 public class ExactResumeTests(ITestOutputHelper output)
 {

@@ -19,8 +19,9 @@ static class ResumeJob
             .Replace("linear: 4, linear_alpha: 4", $"linear: {rank}, linear_alpha: {rank}, dropout: 0.1")
             .Replace("save_every: 10", $"save_every: {saveEvery}");
 
-    public static TrainingResult Train(ITestOutputHelper output, string dataset, string outDir, int steps, int rank = 4, int saveEvery = 10,
-                                       bool restart = false, CancellationToken cancel = default, Action<StepReport>? onStep = null)
+    public static TrainingRunResult Train(ITestOutputHelper output, string dataset, string outDir, int steps,
+                                          int rank = 4, int saveEvery = 10, bool restart = false,
+                                          CancellationToken cancel = default, Action<StepReport>? onStep = null)
     {
         TorchRuntime.EnsureLoaded();
         var loaded = JobConfigReader.Parse(Yaml(dataset, outDir, steps, rank, saveEvery), "resume.yaml");

@@ -36,11 +36,13 @@ public class ResumeSafetyTests(ITestOutputHelper output)
         var data = TempDataset.Create();
         var outDir = TestPaths.TempDir();
         var run = Path.Combine(outDir, "tiny_lora");
-        // A folder where the step-10 LoRA file must go: its rename fails, as on a full disk or a read-only folder
-        // (a chmod would not stop root, who runs these tests in containers).
-        Directory.CreateDirectory(Path.Combine(run, "tiny_lora_000000010.safetensors"));
-
-        Assert.ThrowsAny<IOException>(() => ResumeJob.Train(output, data, outDir, 20, saveEvery: 5));
+        // A folder where the step-10 LoRA file must go, made after the step-5 save (one made before the start is
+        // refused up front): its rename fails, as on a full disk or a read-only folder (a chmod would not stop root,
+        // who runs these tests in containers).
+        Assert.ThrowsAny<IOException>(() => ResumeJob.Train(output, data, outDir, 20, saveEvery: 5, onStep: r =>
+        {
+            if (r.Step == 6) Directory.CreateDirectory(Path.Combine(run, "tiny_lora_000000010.safetensors"));
+        }));
 
         // max_step_saves_to_keep is 1: had rotation run, step 5 would be gone.
         var lora5 = Path.Combine(run, "tiny_lora_000000005.safetensors");

@@ -1,4 +1,4 @@
-namespace Flux2.Training.Config;
+namespace Flux2.IO;
 
 /// <summary>Extra YAML names accepted for a property or enum member (ai-toolkit has several: <c>rank</c> for
 /// <c>linear</c>, <c>bf16</c> for <c>bfloat16</c>, ...). The snake_case form of the C# name is always accepted.</summary>

@@ -6,7 +6,7 @@ namespace Flux2.Training.Objective;
 public readonly record struct Timestep(double T, double Weight);
 
 /// <summary>
-/// ai-toolkit's timestep choice (reference/ai-toolkit.md §2.3): each step builds a 1000-entry descending table of t
+/// ai-toolkit's timestep choice (docs/ai-toolkit-compat.md §2.3): each step builds a 1000-entry descending table of t
 /// for the timestep_type, then draws an index per sample by content_or_style within
 /// [min_denoising_steps, max_denoising_steps) — small indices are high noise.
 /// <list type="bullet">
@@ -17,13 +17,13 @@ public readonly record struct Timestep(double T, double Weight);
 /// <item>lognorm_blend: 75% 1 − x/max(x) with x ~ LogNormal(0, 0.333), 25% linear.</item></list>
 /// All randomness comes from the given <see cref="Random"/>, so a seed fixes the sequence.
 /// </summary>
-public sealed class TimestepSampler(TimestepType type, ContentOrStyle bias, int minIndex = 0, int maxIndex = 999)
+public sealed class TimestepDraw(TimestepType type, ContentOrStyle bias, int minIndex = 0, int maxIndex = 999)
 {
     public const int TableSize = 1000;
 
-    public static TimestepSampler From(TrainConfig train) => new(train.TimestepType, train.ContentOrStyle, train.MinDenoisingSteps, train.MaxDenoisingSteps);
+    public static TimestepDraw From(TrainConfig train) => new(train.TimestepType, train.ContentOrStyle, train.MinDenoisingSteps, train.MaxDenoisingSteps);
 
-    public Timestep[] Sample(int batch, int imageTokens, Random rng)
+    public Timestep[] Draw(int batch, int imageTokens, Random rng)
     {
         var table = BuildTable(imageTokens, rng);
         var result = new Timestep[batch];

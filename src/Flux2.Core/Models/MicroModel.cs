@@ -2,15 +2,16 @@ using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
 
-namespace Flux2.Micro;
+namespace Flux2.Models;
 
 /// <summary>
-/// FLUX.2-micro: the FLUX.2 classes at a size that trains a LoRA on 2 CPU cores in minutes (design.md "The embedded
-/// micro model"). Every default of the micro model is here.
+/// FLUX.2-micro: the FLUX.2 classes at a size that trains a LoRA on 2 CPU cores in minutes, so the kit works without
+/// the gated 100+ GB FLUX.2-dev download. Every default of the micro model is here.
 /// <list type="bullet">
 /// <item>128×128 images; VAE with 4 levels (8× like FLUX.2) and 16 latent channels → 64-channel 8×8 token grid.</item>
 /// <item>Transformer: D = 192 (6 heads × 32, RoPE axes 4×8), 2 double + 6 single blocks, no guidance embedder: like
-/// FLUX.2 [klein] base it samples with true classifier-free guidance (reference §6.3), learnt with caption dropout.</item>
+/// FLUX.2 [klein] base it samples with true classifier-free guidance (docs/flux2-model.md §6.3), learnt with caption
+/// dropout.</item>
 /// <item>Text encoder: a 3-layer Mistral-architecture model, hidden 64, over GPT-2's vocabulary, kept frozen at its
 /// seeded random initialisation: token identity and order still reach the transformer through distinct, fixed
 /// embeddings, and freezing it means LoRA runs and the text-embedding cache never see it change.</item></list>

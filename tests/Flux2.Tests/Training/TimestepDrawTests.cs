@@ -4,13 +4,13 @@ using Xunit;
 
 namespace Flux2.Tests.Training;
 
-public class TimestepSamplerTests
+public class TimestepDrawTests
 {
     static double[] Draw(TimestepType type, ContentOrStyle bias = ContentOrStyle.Balanced, int n = 6000, int tokens = 1024)
     {
-        var sampler = new TimestepSampler(type, bias);
+        var timesteps = new TimestepDraw(type, bias);
         var rng = new Random(11);
-        return Enumerable.Range(0, n / 4).SelectMany(_ => sampler.Sample(4, tokens, rng)).Select(t => t.T).ToArray();
+        return Enumerable.Range(0, n / 4).SelectMany(_ => timesteps.Draw(4, tokens, rng)).Select(t => t.T).ToArray();
     }
 
     [Fact]
@@ -36,9 +36,9 @@ public class TimestepSamplerTests
     [Fact]
     public void WeightedIsUniformWithBellShapedWeightsOfMeanOne()
     {
-        var sampler = new TimestepSampler(TimestepType.Weighted, ContentOrStyle.Balanced);
+        var timesteps = new TimestepDraw(TimestepType.Weighted, ContentOrStyle.Balanced);
         var rng = new Random(5);
-        var draws = Enumerable.Range(0, 2000).SelectMany(_ => sampler.Sample(4, 1024, rng)).ToArray();
+        var draws = Enumerable.Range(0, 2000).SelectMany(_ => timesteps.Draw(4, 1024, rng)).ToArray();
         Assert.InRange(draws.Average(d => d.T), 0.48, 0.52);
         Assert.InRange(draws.Average(d => d.Weight), 0.96, 1.04);
         Assert.True(TimestepWeights.At(0.88) > TimestepWeights.At(0.5) && TimestepWeights.At(0.5) > TimestepWeights.At(0.02));
@@ -50,7 +50,7 @@ public class TimestepSamplerTests
     {
         double small = Draw(TimestepType.Shift, tokens: 256).Average(), large = Draw(TimestepType.Shift, tokens: 4096).Average();
         Assert.True(small > 0.55 && large > small, $"mean t {small:F3} at 256 tokens, {large:F3} at 4096");
-        Assert.Equal(1.15, TimestepSampler.ShiftMu(4096), 6);
+        Assert.Equal(1.15, TimestepDraw.ShiftMu(4096), 6);
     }
 
     [Fact]

@@ -12,15 +12,32 @@ public sealed partial class Trainer
 {
     sealed record Parts(ITrainingOptimizer Optimizer, EmaWeights? Ema, NanGuard Nan);
 
+    /// <summary>The newest checkpoint this run saved or resumed from (its LoRA file), or null.</summary>
+    string? lastCheckpoint;
+
     string Save(int step, bool final, Parts run)
     {
         using var state = Capture(step, run);
+        // A non-finite checkpoint could not be resumed from, and its rotation would delete the last good one.
+        if (TrainingStateFile.NonFinite(state) is string bad)
+            throw new TrainingFaultException(
+                $"stopped at step {step}: the trained weights or optimizer state ('{bad}') have NaN or infinite " +
+                "values, so nothing was saved. Lower train.lr, keep max_grad_norm > 0, or train in float32. " +
+                CheckpointNote());
         SaveReport report;
-        // The file gets the averaged weights (ai-toolkit.md §2.11); the state keeps the trained ones and the shadow.
+        // The file gets the averaged weights (docs/ai-toolkit-compat.md §2.11); the state keeps the trained ones and
+        // the shadow.
         using (run.Ema?.SwappedIn()) report = task.Save(step, final, state);
+        lastCheckpoint = report.Path;
         cb.OnSave?.Invoke(report);
         return report.Path;
     }
+
+    /// <summary>What a stop for NaN/inf leaves to resume from: only finite checkpoints are ever written.</summary>
+    string CheckpointNote() => lastCheckpoint is null
+        ? "No checkpoint was saved before this."
+        : $"The last checkpoint, {lastCheckpoint}, is finite and unaffected; run again with the new settings to " +
+          "resume from it.";
 
     TrainingState Capture(int step, Parts run)
     {
@@ -60,6 +77,7 @@ public sealed partial class Trainer
             cb.OnMessage?.Invoke("the checkpoint has no EMA weights (EMA was off): the average starts from the resumed weights");
         run.Nan.Restore(state);
         int step = state.Step;
+        lastCheckpoint = TrainingStateFile.LoraPathFor(path);
         cb.OnMessage?.Invoke($"resuming from step {step} ({Path.GetFileName(path)})");
         cb.OnResume?.Invoke(new ResumeReport(step, path));
         return step;

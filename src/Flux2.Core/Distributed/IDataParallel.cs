@@ -1,10 +1,10 @@
 using TorchSharp.Modules;
 
-namespace Flux2.Training;
+namespace Flux2.Distributed;
 
 /// <summary>
-/// What <see cref="Trainer"/> needs to train as one rank of a data-parallel job (Distributed/DataParallel.cs implements
-/// it over NCCL or the CPU store): gradients averaged after the accumulation loop and before clipping — so every rank
+/// What the trainer needs to train as one rank of a data-parallel job (<see cref="DataParallel"/> implements it over
+/// NCCL or the CPU store): gradients averaged after the accumulation loop and before clipping — so every rank
 /// clips and steps the same — a mean of a few scalars (loss, "finite", "stop"), and rank 0's weights copied to all at the
 /// start. Rank 0 alone samples, evaluates and saves.
 /// </summary>

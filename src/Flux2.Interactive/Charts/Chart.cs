@@ -5,7 +5,7 @@ namespace Flux2.Interactive.Charts;
 /// timestep histogram, trigger strength / bleed curves and run overlays. Show one with
 /// <see cref="Display.Show.Chart"/>.
 /// </summary>
-public static class Charts
+public static class Chart
 {
     /// <summary>Per-step loss (faint) and its exponential moving average with bias correction (bold): one step's loss
     /// depends mostly on the t it drew, so only the smoothed curve shows the trend.</summary>

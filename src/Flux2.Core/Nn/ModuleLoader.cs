@@ -1,13 +1,14 @@
+using Flux2.IO;
 using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Flux2.IO;
+namespace Flux2.Nn;
 
 /// <summary>Copies tensors into a module's parameters and buffers by name, strictly: every module key must be
 /// present with the shape the config implies, and every file key must be used; problems are listed together.
-/// <para>A quantized <see cref="Nn.Linear"/> (built with a <see cref="QuantType"/>) whose float weight comes from the
+/// <para>A quantized <see cref="Linear"/> (built with a <see cref="QuantType"/>) whose float weight comes from the
 /// file is quantized on arrival: the one tensor is read onto the layer's device in the file's dtype, quantized there
 /// into the layer's 8-bit storage and freed before the next is read, so neither the device nor the CPU ever holds
 /// more than one float weight (its <c>weight_scale</c> is computed, not expected in the file).</para>
@@ -72,11 +73,11 @@ public static class ModuleLoader
 
     /// <summary>"X.weight" → the quantized Linear X, for layers whose file has no "X.weight_scale" (a float
     /// checkpoint). A file that carries the scale is already quantized the same way and is copied as it is.</summary>
-    static Dictionary<string, Nn.Linear> QuantizeOnLoad(nn.Module module, ITensorSource source)
+    static Dictionary<string, Linear> QuantizeOnLoad(nn.Module module, ITensorSource source)
     {
-        var result = new Dictionary<string, Nn.Linear>();
+        var result = new Dictionary<string, Linear>();
         foreach (var (name, m) in module.named_modules())
-            if (m is Nn.Linear { IsQuantized: true } linear)
+            if (m is Linear { IsQuantized: true } linear)
             {
                 var prefix = name.Length == 0 ? "" : name + ".";
                 if (!source.Keys.Contains(prefix + "weight_scale")) result[prefix + "weight"] = linear;

@@ -1,11 +1,12 @@
 using Flux2.IO;
 using Flux2.Native;
+using Flux2.Nn;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 using Linear = Flux2.Nn.Linear;
 
-namespace Flux2.Tests.IO;
+namespace Flux2.Tests.Nn;
 
 public class ModuleLoaderTests
 {
