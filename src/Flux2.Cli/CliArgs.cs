@@ -1,7 +1,8 @@
 namespace Flux2.Cli;
 
 /// <summary>Minimal parser: positionals plus <c>--name value</c> / <c>--flag</c>. Every option a command reads must be
-/// declared through <see cref="Get"/>/<see cref="Flag"/>; leftovers are reported by <see cref="EnsureAllUsed"/>.</summary>
+/// declared through <see cref="Get"/>/<see cref="Flag"/>; leftovers are reported by
+/// <see cref="EnsureAllUsed"/>.</summary>
 public sealed class CliArgs
 {
     readonly Dictionary<string, string?> options = new();
@@ -27,36 +28,49 @@ public sealed class CliArgs
         }
     }
 
-    public string Get(string name, string fallback) { used.Add(name); return options.TryGetValue(name, out var v) ? v ?? throw Missing(name) : fallback; }
-    public string? Get(string name) { used.Add(name); return options.TryGetValue(name, out var v) ? v ?? throw Missing(name) : null; }
+    public string Get(string name, string fallback)
+    {
+        used.Add(name); return options.TryGetValue(name, out var v) ? v
+        ?? throw Missing(name) : fallback;
+    }
+    public string? Get(string name)
+    {
+        used.Add(name); return options.TryGetValue(name, out var v) ? v
+        ?? throw Missing(name) : null;
+    }
     public bool Flag(string name) { used.Add(name); return options.ContainsKey(name); }
 
     public int Int(string name, int fallback)
     {
         var v = Get(name);
         if (v == null) return fallback;
-        return int.TryParse(v, out var n) ? n : throw new UserError($"{Command}: --{name} must be an integer, got '{v}'");
+        return int.TryParse(v, out var n) ? n
+            : throw new UserError($"{Command}: --{name} must be an integer, got '{v}'");
     }
 
     public double Double(string name, double fallback)
     {
         var v = Get(name);
         if (v == null) return fallback;
-        return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new UserError($"{Command}: --{name} must be a number, got '{v}'");
+        return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
+            : throw new UserError($"{Command}: --{name} must be a number, got '{v}'");
     }
 
-    /// <summary>The arguments as given, less the named options and their values (a launcher's child command line).</summary>
+    /// <summary>The arguments as given, less the named options and their values (a launcher's child command
+    /// line).</summary>
     public IReadOnlyList<string> Without(params string[] names)
         => given.Where(g => g.option is null || !names.Contains(g.option)).SelectMany(g => g.tokens).ToList();
 
     public string Positional(int index, string what) =>
-        index < Positionals.Count ? Positionals[index] : throw new UserError($"{Command}: missing {what}. Run ./flux2 help {Command}");
+        index < Positionals.Count ? Positionals[index]
+            : throw new UserError($"{Command}: missing {what}. Run ./flux2 help {Command}");
 
     public void EnsureAllUsed()
     {
         var unknown = options.Keys.Where(k => !used.Contains(k)).ToList();
         if (unknown.Count > 0)
-            throw new UserError($"{Command}: unknown option(s) {string.Join(", ", unknown.Select(u => "--" + u))}; known: {string.Join(", ", used.Select(u => "--" + u))}");
+            throw new UserError($"{Command}: unknown option(s) {string.Join(", ", unknown.Select(u => "--" + u))}; " +
+                $"known: {string.Join(", ", used.Select(u => "--" + u))}");
     }
 
     UserError Missing(string name) => new($"{Command}: --{name} needs a value");

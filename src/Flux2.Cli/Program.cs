@@ -8,21 +8,34 @@ return Flux2Cli.Run(args, Console.Out, Console.Error);
 
 namespace Flux2.Cli
 {
-    /// <summary>Entry point of the <c>flux2</c> command: dispatch, and user errors printed without stack traces.</summary>
+    /// <summary>Entry point of the <c>flux2</c> command: dispatch, and user errors printed without stack
+    /// traces.</summary>
     public static class Flux2Cli
     {
         static readonly (string name, string summary, string help, Func<CliArgs, TextWriter, int> run)[] Commands =
         {
-            ("generate", "prompt -> image with any FLUX.2 model (tiny-random, a folder, a cached repo)", GenerateCommand.Help, GenerateCommand.Run),
-            ("verify-reference", "compare every component with reference outputs (fixture format)", VerifyReferenceCommand.Help, VerifyReferenceCommand.Run),
-            ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)", DownloadCommand.Help, DownloadCommand.Run),
-            ("pretrain-micro", "reproduce the embedded FLUX.2-micro weights from the procedural corpus", PretrainMicroCommand.Help, PretrainMicroCommand.Run),
-            ("train", "LoRA training from an ai-toolkit job YAML (progress, samples, checkpoints)", TrainCommand.Help, TrainCommand.Run),
-            ("bench", "time transformer forwards, LoRA training steps (TFLOP/s, MFU) and text-encoder forwards at full size; AdamW vs AdamW8bit", BenchCommand.Help, BenchCommand.Run),
-            ("eval", "trigger strength and bleed of a LoRA on fixed prompts and seeds (eval.json, eval.md)", EvalCommand.Help, EvalCommand.Run),
-            ("eval-base", "base-model sanity: do simple shape prompts give the asked colours and shape?", EvalBaseCommand.Help, EvalBaseCommand.Run),
-            ("lora", "convert LoRA files between ComfyUI/ai-toolkit and diffusers layouts (exact); show what a file holds", LoraCommand.Help, LoraCommand.Run),
-            ("synth-dataset", "generate the procedural shape datasets (LoRA samples in datasets-sample/, corpus)", DatasetsCommand.Help, DatasetsCommand.Run),
+            ("generate", "prompt -> image with any FLUX.2 model (tiny-random, a folder, a cached repo)",
+                GenerateCommand.Help, GenerateCommand.Run),
+            ("verify-reference", "compare every component with reference outputs (fixture format)",
+                VerifyReferenceCommand.Help, VerifyReferenceCommand.Run),
+            ("download", "download a Hugging Face repo into the HF cache (resumable, gated-aware)",
+                DownloadCommand.Help, DownloadCommand.Run),
+            ("pretrain-micro", "reproduce the embedded FLUX.2-micro weights from the procedural corpus",
+                PretrainMicroCommand.Help, PretrainMicroCommand.Run),
+            ("train", "LoRA training from an ai-toolkit job YAML (progress, samples, checkpoints)", TrainCommand.Help,
+                TrainCommand.Run),
+            ("bench",
+                "time transformer forwards, LoRA training steps (TFLOP/s, MFU) and text-encoder forwards at full " +
+                    "size; AdamW vs AdamW8bit", BenchCommand.Help, BenchCommand.Run),
+            ("eval", "trigger strength and bleed of a LoRA on fixed prompts and seeds (eval.json, eval.md)",
+                EvalCommand.Help, EvalCommand.Run),
+            ("eval-base", "base-model sanity: do simple shape prompts give the asked colours and shape?",
+                EvalBaseCommand.Help, EvalBaseCommand.Run),
+            ("lora",
+                "convert LoRA files between ComfyUI/ai-toolkit and diffusers layouts (exact); show what a file holds",
+                    LoraCommand.Help, LoraCommand.Run),
+            ("synth-dataset", "generate the procedural shape datasets (LoRA samples in datasets-sample/, corpus)",
+                DatasetsCommand.Help, DatasetsCommand.Run),
         };
 
         public static int Run(string[] argv, TextWriter output, TextWriter error)
@@ -39,7 +52,8 @@ namespace Flux2.Cli
             var cmd = Commands.FirstOrDefault(c => c.name == argv[0]);
             if (cmd.name == null)
             {
-                error.WriteLine($"flux2: unknown command '{argv[0]}'. Commands: {string.Join(", ", Commands.Select(c => c.name))}");
+                error.WriteLine($"flux2: unknown command '{argv[0]}'. Commands: " +
+                    $"{string.Join(", ", Commands.Select(c => c.name))}");
                 return 2;
             }
             try { return cmd.run(new CliArgs(cmd.name, argv.Skip(1)), output); }

@@ -19,10 +19,12 @@ public static class ChartRenderer
     /// </summary>
     public static string Render(string specJson, bool inlinePlotlyJs)
     {
-        var spec = JsonSerializer.Deserialize<ChartSpec>(specJson, ChartSpec.Json) ?? throw new ArgumentException("empty chart spec");
+        var spec = JsonSerializer.Deserialize<ChartSpec>(specJson, ChartSpec.Json)
+            ?? throw new ArgumentException("empty chart spec");
         var chart = Build(spec);
         if (!inlinePlotlyJs) return GenericChart.toChartHTML(chart);
-        var options = DisplayOptions.init(null, null, null, null, null, null, FSharpOption<PlotlyJSReference>.Some(PlotlyJSReference.Full));
+        var options = DisplayOptions.init(null, null, null, null, null, null,
+            FSharpOption<PlotlyJSReference>.Some(PlotlyJSReference.Full));
         return GenericChart.toEmbeddedHTML(Chart.withDisplayOptions(options).Invoke(chart));
     }
 
@@ -76,7 +78,9 @@ public static class ChartRenderer
         if (t.Dash is not null) line["dash"] = t.Dash;
         if (t.Color is not null) line["color"] = t.Color;
         if (line.Count > 0 && t.Type == "scatter") trace.SetProperty("line", line);
-        if (t.Color is not null && t.Type != "scatter") trace.SetProperty("marker", new Dictionary<string, object> { ["color"] = t.Color });
+        if (t.Color is not null && t.Type != "scatter") trace.SetProperty("marker", new Dictionary<string,
+            object>
+        { ["color"] = t.Color });
         return trace;
     }
 }

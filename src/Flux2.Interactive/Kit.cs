@@ -16,7 +16,8 @@ namespace Flux2.Interactive;
 public static class Kit
 {
     /// <summary>The default model: the embedded FLUX.2-micro. A notebook switches to FLUX.2-dev by setting its model
-    /// path to a diffusers folder or a Hugging Face repo id in the HF cache (e.g. "black-forest-labs/FLUX.2-dev").</summary>
+    /// path to a diffusers folder or a Hugging Face repo id in the HF cache (e.g.
+    /// "black-forest-labs/FLUX.2-dev").</summary>
     public const string Micro = MicroModel.Name;
 
     /// <summary>The clone's root (the folder with Flux2Notebooks.sln): searched upward from the working folder, then
@@ -24,9 +25,11 @@ public static class Kit
     public static string RepoRoot => repoRoot.Value;
     static readonly Lazy<string> repoRoot = new(() =>
         FindUp(System.Environment.CurrentDirectory) ?? FindUp(Path.GetDirectoryName(typeof(Kit).Assembly.Location)!)
-        ?? throw new DirectoryNotFoundException("Flux2Notebooks.sln not found above the working folder or the Flux2.Interactive build output"));
+        ?? throw new DirectoryNotFoundException("Flux2Notebooks.sln not found above the working folder or the " +
+            "Flux2.Interactive build output"));
 
-    /// <summary>A path relative to the repository root, e.g. <c>Kit.PathOf("datasets-sample/midnight_tarot")</c>.</summary>
+    /// <summary>A path relative to the repository root, e.g.
+    /// <c>Kit.PathOf("datasets-sample/midnight_tarot")</c>.</summary>
     public static string PathOf(string relative) => Path.GetFullPath(Path.Combine(RepoRoot, relative));
 
     /// <summary>What <see cref="Flux2Models.Load"/> should get: the micro model's folder for "flux2-micro", a
@@ -34,7 +37,8 @@ public static class Kit
     public static string ModelPath(string spec)
     {
         if (spec == MicroModel.Name) return MicroModel.DefaultFolder;
-        if (!Path.IsPathRooted(spec) && !Directory.Exists(spec) && Directory.Exists(Path.Combine(RepoRoot, spec))) return PathOf(spec);
+        if (!Path.IsPathRooted(spec) && !Directory.Exists(spec) && Directory.Exists(Path.Combine(RepoRoot, spec)))
+            return PathOf(spec);
         return spec;
     }
 
@@ -51,14 +55,17 @@ public static class Kit
 
     /// <summary>Text to images [B, 3, H, W] in 0..1, one per prompt, seeds <paramref name="seed"/>, +1, ... shared
     /// noise per index so two calls with the same seed differ only by prompt (or LoRA).</summary>
-    public static Tensor Generate(Flux2Models models, IReadOnlyList<string> prompts, long seed = 42, int steps = 20, float guidance = 4f, int width = 128, int height = 128)
+    public static Tensor Generate(Flux2Models models, IReadOnlyList<string> prompts, long seed = 42, int steps = 20,
+        float guidance = 4f, int width = 128, int height = 128)
     {
         using var scope = NewDisposeScope();
         var device = models.Transformer.Device;
-        var noise = cat(prompts.Select((_, i) => models.Pipeline.InitialNoise(1, height, width, seed + i, device)).ToArray(), 0);
+        var noise = cat(prompts.Select((_, i) => models.Pipeline.InitialNoise(1, height, width, seed + i, device))
+            .ToArray(), 0);
         var embeds = models.EncodePrompts(prompts);
         var negative = models.NegativeEmbedsForGuidance();
-        return models.Pipeline.Generate(embeds, noise, steps, guidance, negativeEmbeds: negative).cpu().MoveToOuterDisposeScope();
+        return models.Pipeline.Generate(embeds, noise, steps, guidance, negativeEmbeds: negative).cpu()
+            .MoveToOuterDisposeScope();
     }
 
     /// <summary>The environment report of notebook 01: machine, libtorch, device, model, memory tier.</summary>
@@ -77,10 +84,15 @@ public static class Kit
         };
         double? vram = null;
         using (var gpu = GpuMemory.TryStart())
-            if (gpu is not null) { vram = gpu.TotalGiB; rows.Add(("GPU memory (GiB)", $"{gpu.TotalGiB:F1} total, {gpu.UsedGiB:F1} used")); }
+            if (gpu is not null)
+            {
+                vram = gpu.TotalGiB; rows.Add(("GPU memory (GiB)",
+                $"{gpu.TotalGiB:F1} total, {gpu.UsedGiB:F1} used"));
+            }
         var path = ModelPath(modelSpec);
         rows.Add(("model", modelSpec));
-        rows.Add(("model path", Directory.Exists(path) ? path : $"{path} (not a folder: looked up in the HF cache when loaded)"));
+        rows.Add(("model path",
+            Directory.Exists(path) ? path : $"{path} (not a folder: looked up in the HF cache when loaded)"));
         rows.Add(("memory tier", MemoryTier(vram)));
         return rows;
     }

@@ -7,7 +7,8 @@ namespace Flux2.Interactive;
 /// terms.</summary>
 public sealed record VramAdvice(
     string Tier, double MinGiB, bool Fits, string TransformerQuantization, string TextEncoderQuantization,
-    bool LowVram, bool LayerOffloading, string Rank, string BatchSize, string Resolution, bool DifferentialOutputPreservation, string Notes);
+    bool LowVram, bool LayerOffloading, string Rank, string BatchSize, string Resolution,
+        bool DifferentialOutputPreservation, string Notes);
 
 /// <summary>
 /// Pure functions for notebooks 03/04: which settings a GPU's memory calls for, weight memory from parameter
@@ -40,11 +41,14 @@ public static class Recommendations
     /// <summary>One card size per tier, for a table of all of them.</summary>
     public static readonly double[] TierExamples = { 12, 24, 48, 80 };
 
-    /// <summary>Weight memory in GiB of <paramref name="parameters"/> at <paramref name="bytesPerParameter"/> (bf16 2, fp8 1).</summary>
-    public static double WeightsGiB(long parameters, double bytesPerParameter) => parameters * bytesPerParameter / (1L << 30);
+    /// <summary>Weight memory in GiB of <paramref name="parameters"/> at <paramref name="bytesPerParameter"/> (bf16 2,
+    /// fp8 1).</summary>
+    public static double WeightsGiB(long parameters, double bytesPerParameter) =>
+        parameters * bytesPerParameter / (1L << 30);
 
     /// <summary>FLUX.2-dev's Mistral-Small-3 text encoder parameters (all 40 layers, no lm_head).</summary>
-    public static long TextEncoderParameters => MistralConfig.MistralSmall3.ParameterCount(MistralConfig.MistralSmall3.NumHiddenLayers);
+    public static long TextEncoderParameters =>
+        MistralConfig.MistralSmall3.ParameterCount(MistralConfig.MistralSmall3.NumHiddenLayers);
 
     /// <summary>One kind of LoRA target: <paramref name="Count"/> Linear layers of shape [Out x In].</summary>
     public sealed record LoraTarget(string Name, long In, long Out, int Count)
@@ -75,5 +79,6 @@ public static class Recommendations
     }
 
     /// <summary>Trainable parameters of a rank-<paramref name="rank"/> LoRA on <paramref name="targets"/>.</summary>
-    public static long LoraParameters(IEnumerable<LoraTarget> targets, int rank) => targets.Sum(t => t.Count * t.LoraParameters(rank));
+    public static long LoraParameters(IEnumerable<LoraTarget> targets, int rank) =>
+        targets.Sum(t => t.Count * t.LoraParameters(rank));
 }

@@ -19,7 +19,8 @@ public class NativeLoadTests
     [Fact]
     public void AllocatorSettingDefaultsToExpandableSegmentsUnlessTheUserChose()
     {
-        var user = Environment.GetEnvironmentVariable(TorchRuntime.AllocatorConfEnv); // .NET's copy: the process start's
+        var user = Environment.GetEnvironmentVariable(TorchRuntime.AllocatorConfEnv);
+        // .NET's copy: the process start's
         Assert.Equal(user ?? TorchRuntime.DefaultAllocatorConf, TorchRuntime.AllocatorConf);
     }
 
@@ -37,7 +38,8 @@ public class NativeLoadTests
     [Fact]
     public void PatchMarksRequirementWeakOnAFreshCopy()
     {
-        var pkg = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages", "torchsharp", "0.107.0",
+        var pkg = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages",
+            "torchsharp", "0.107.0",
                                "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
         if (!File.Exists(pkg)) return; // package cache elsewhere (NUGET_PACKAGES); covered by the loaded-copy test
         var copy = Path.Combine(TestPaths.TempDir(), "libLibTorchSharp.so");

@@ -35,7 +35,8 @@ public static class BenchOptimizerCommand
             return loaded;
         }
 
-        var scratch = Path.Combine(Path.GetTempPath(), "flux2-bench-optimizer", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        var scratch = Path.Combine(Path.GetTempPath(), "flux2-bench-optimizer",
+            DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         var c = OptimizerComparison.Run(Load, scratch, window, m => o.WriteLine(m));
         Print(c, path, o);
         o.WriteLine($"runs in {scratch}");
@@ -46,16 +47,19 @@ public static class BenchOptimizerCommand
     {
         o.WriteLine();
         o.WriteLine($"job {job}, {c.AdamW.Losses.Count} steps; LoRA {c.LoraValues:N0} trainable values");
-        o.WriteLine($"optimizer state: adamw {c.AdamWStateBytes:N0} B, adamw8bit {c.AdamW8bitStateBytes:N0} B, ratio {c.StateRatio:P1}");
+        o.WriteLine($"optimizer state: adamw {c.AdamWStateBytes:N0} B, adamw8bit {c.AdamW8bitStateBytes:N0} B, ratio " +
+            $"{c.StateRatio:P1}");
         o.WriteLine();
         o.WriteLine($"mean loss per {c.Window} steps:");
         o.WriteLine($"| steps | {c.AdamW.Label} | {c.AdamW8bit.Label} | {c.AdamWOtherSeed.Label} |");
         o.WriteLine("|---|---|---|---|");
         var (a, b, n) = (c.Windowed(c.AdamW), c.Windowed(c.AdamW8bit), c.Windowed(c.AdamWOtherSeed));
         for (int i = 0; i < a.Count; i++)
-            o.WriteLine($"| {i * c.Window + 1}-{Math.Min((i + 1) * c.Window, c.AdamW.Losses.Count)} | {a[i]:F4} | {b[i]:F4} | {n[i]:F4} |");
+            o.WriteLine($"| {i * c.Window + 1}-{Math.Min((i + 1) * c.Window, c.AdamW.Losses.Count)} | {a[i]:F4} | " +
+                $"{b[i]:F4} | {n[i]:F4} |");
         o.WriteLine();
-        o.WriteLine($"mean |windowed difference|: adamw8bit vs adamw {c.EightBitGap:F4}; run-to-run noise (adamw, seed vs seed+1) {c.Noise:F4}" +
+        o.WriteLine($"mean |windowed difference|: adamw8bit vs adamw {c.EightBitGap:F4}; run-to-run noise (adamw, " +
+            $"seed vs seed+1) {c.Noise:F4}" +
                     $" -> {(c.EightBitGap <= c.Noise ? "within noise" : "ABOVE noise")}");
         foreach (var r in new[] { c.AdamW, c.AdamW8bit, c.AdamWOtherSeed })
             o.WriteLine($"{r.Label}: fixed-input loss {r.EvalBefore:F4} -> {r.EvalAfter:F4}, run {r.Seconds:F1} s");

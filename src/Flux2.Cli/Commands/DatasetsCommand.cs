@@ -30,21 +30,26 @@ public static class DatasetsCommand
             "edit" => null,
             var k => throw new UserError($"synth-dataset: unknown kind '{k}' (known: style, object, corpus, edit)"),
         };
-        var defaults = kind is { } known ? SampleDatasets.Defaults(known) : (RecolorEditPairs.DefaultCount, RecolorEditPairs.DefaultSeed, RecolorEditPairs.FilePrefix);
+        var defaults = kind is { } known ? SampleDatasets.Defaults(known)
+            : (RecolorEditPairs.DefaultCount, RecolorEditPairs.DefaultSeed, RecolorEditPairs.FilePrefix);
         var folder = args.Get("out") ?? throw new UserError("synth-dataset: --out <dir> is required");
-        int count = args.Int("count", defaults.Item1), seed = args.Int("seed", defaults.Item2), size = args.Int("size", 128);
+        int count = args.Int("count", defaults.Item1), seed = args.Int("seed", defaults.Item2),
+            size = args.Int("size", 128);
         args.EnsureAllUsed();
         if (count < 1) throw new UserError($"synth-dataset: --count must be at least 1, got {count}");
-        if (size < 32 || size % 16 != 0) throw new UserError($"synth-dataset: --size must be a multiple of 16 and at least 32, got {size}");
+        if (size < 32 || size % 16 != 0)
+            throw new UserError($"synth-dataset: --size must be a multiple of 16 and at least 32, got {size}");
         if (kind is null)
         {
             var pairs = RecolorEditPairs.Write(folder, count, seed, size);
-            o.WriteLine($"wrote {pairs.Count} {size}x{size} edit pairs (control/ + target/, \"{RecolorEditPairs.Instruction}\", seed {seed}) to {Path.GetFullPath(folder)}");
+            o.WriteLine($"wrote {pairs.Count} {size}x{size} edit pairs (control/ + target/, " +
+                $"\"{RecolorEditPairs.Instruction}\", seed {seed}) to {Path.GetFullPath(folder)}");
             return 0;
         }
 
         var written = DatasetFolderWriter.Write(kind.Value, folder, count, seed, size);
-        o.WriteLine($"wrote {written.Count} {size}x{size} images + captions ({kind.Value.ToString().ToLowerInvariant()}, seed {seed}) to {Path.GetFullPath(folder)}");
+        o.WriteLine($"wrote {written.Count} {size}x{size} images + captions " +
+            $"({kind.Value.ToString().ToLowerInvariant()}, seed {seed}) to {Path.GetFullPath(folder)}");
         return 0;
     }
 }

@@ -16,9 +16,12 @@ public static class DownloadCommand
     {
         var repo = args.Positional(0, "a repo id such as black-forest-labs/FLUX.2-dev");
         var revision = args.Get("revision");
-        var include = args.Get("include")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? Array.Empty<string>();
+        var include = args.Get("include")?.Split(',', StringSplitOptions.RemoveEmptyEntries |
+            StringSplitOptions.TrimEntries) ?? Array.Empty<string>();
         args.EnsureAllUsed();
-        if (!HfCache.IsRepoId(repo)) throw new UserError($"download: '{repo}' is not a repo id (expected owner/name, e.g. black-forest-labs/FLUX.2-dev)");
+        if (!HfCache.IsRepoId(repo))
+            throw new UserError($"download: '{repo}' is not a repo id (expected owner/name, e.g. " +
+                $"black-forest-labs/FLUX.2-dev)");
         return HubCommands.Download(repo, revision, include, o);
     }
 }

@@ -12,10 +12,13 @@ public static class EvalCommand
         ./flux2 eval <run folder | lora.safetensors> [--model flux2-micro] [--dataset datasets-sample/midnight_tarot]
                      [--trigger midnight_tarot] [--class-word robot] [--steps 20] [--seeds 4] [--guidance 4]
                      [--width 128] [--height 128] [--lora-strength 1.0] [--device auto|cpu|cuda:N] [--out <folder>]
-          Generates fixed prompts x seeds with the base model and with the LoRA, with and without the trigger, and reports
-            trigger strength = 1 - d(LoRA+trigger, dataset) / d(base+trigger, dataset)   (0 no change, 1 the dataset's look)
+          Generates fixed prompts x seeds with the base model and with the LoRA, with and without the trigger,
+              and reports
+            trigger strength = 1 - d(LoRA+trigger, dataset) / d(base+trigger, dataset)   (0 no change,
+                1 the dataset's look)
             bleed            = mean |LoRA - base| per pixel on prompts without the trigger (0..1; small is good)
-          d is a colour/texture distance (histogram, channel mean/std, edge energy). Model, dataset, trigger and sample size
+          d is a colour/texture distance (histogram, channel mean/std, edge energy). Model, dataset,
+              trigger and sample size
           default to the job config the trainer stored in the LoRA's metadata; a LoRA from elsewhere needs them given.
           Object datasets ("[trigger] robot, ..." captions) are detected and use class-word prompts.
           Writes eval.json and eval.md to the run folder (the LoRA's folder), or --out.
@@ -26,7 +29,8 @@ public static class EvalCommand
         var target = EvalTarget.Resolve(args.Positional(0, "the run folder or LoRA file to evaluate"));
         var p = target.Process;
         string Need(string option, string? fromJob) => args.Get(option) ?? fromJob
-            ?? throw new UserError($"eval: --{option} is required ({target.LoraPath} carries no trainer config to take it from)");
+            ?? throw new UserError($"eval: --{option} is required ({target.LoraPath} carries no trainer config to " +
+                $"take it from)");
         var model = Need("model", p?.Model.NameOrPath);
         var dataset = Need("dataset", p?.Datasets.FirstOrDefault()?.FolderPath);
         var trigger = Need("trigger", p?.TriggerWord);
@@ -44,7 +48,9 @@ public static class EvalCommand
         var device = args.Get("device", p?.Device ?? "auto");
         var outFolder = args.Get("out", target.OutputFolder);
         args.EnsureAllUsed();
-        if (!Directory.Exists(dataset)) throw new UserError($"eval: dataset folder '{dataset}' not found (relative paths are taken from the current folder; pass --dataset)");
+        if (!Directory.Exists(dataset))
+            throw new UserError($"eval: dataset folder '{dataset}' not found (relative paths are taken from the " +
+                $"current folder; pass --dataset)");
 
         Evaluate(target.LoraPath, model, dataset, trigger, options, device, outFolder, o);
         return 0;
@@ -52,7 +58,8 @@ public static class EvalCommand
 
     /// <summary>Loads <paramref name="model"/>, evaluates, prints the table and writes the files. Also called by
     /// <see cref="TrainCommand"/> at the end of a run.</summary>
-    public static LoraEvalResult Evaluate(string lora, string model, string dataset, string trigger, LoraEvalOptions options, string device, string outFolder, TextWriter o)
+    public static LoraEvalResult Evaluate(string lora, string model, string dataset, string trigger,
+        LoraEvalOptions options, string device, string outFolder, TextWriter o)
     {
         TorchRuntime.EnsureLoaded();
         using var models = Flux2Models.Load(model, TorchRuntime.Device(device), log: m => o.WriteLine($"  {m}"));

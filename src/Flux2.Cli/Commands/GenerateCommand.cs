@@ -17,13 +17,16 @@ public static class GenerateCommand
                          [--out output/image.png] [--width W] [--height H] [--steps N] [--guidance 4.0] [--seed 0]
                          [--lora file.safetensors] [--lora-strength 1.0] [--reference img1.png,img2.png]
                          [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--quantize qfloat8|qint8]
-          --quantize: 8-bit transformer and text-encoder Linear weights, quantized while loading (about half the memory).
+          --quantize: 8-bit transformer and text-encoder Linear weights,
+              quantized while loading (about half the memory).
           Defaults: tiny-random runs at 64x64, 8 steps; real models at 1024x1024, 50 steps, guidance 4.0.
         """;
 
     public static int Run(CliArgs args, TextWriter o)
     {
-        var prompt = args.Get("prompt") ?? throw new UserError("generate: --prompt is required, e.g. --prompt \"a red circle on a blue background\"");
+        var prompt = args.Get("prompt")
+            ?? throw new UserError("generate: --prompt is required, e.g. --prompt \"a red circle on a blue " +
+                "background\"");
         var spec = args.Get("model", Flux2Models.TinyRandom);
         bool tiny = spec == Flux2Models.TinyRandom;
         int width = args.Int("width", tiny ? 64 : 1024), height = args.Int("height", tiny ? 64 : 1024);
@@ -33,16 +36,19 @@ public static class GenerateCommand
         var outPath = args.Get("out", Path.Combine("output", "generate.png"));
         var lora = args.Get("lora");
         double strength = args.Double("lora-strength", 1.0);
-        var references = args.Get("reference")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? Array.Empty<string>();
+        var references = args.Get("reference")?.Split(',', StringSplitOptions.RemoveEmptyEntries)
+            ?? Array.Empty<string>();
         var device = TorchRuntime.Device(args.Get("device", "auto"));
         var dtype = args.Get("dtype", device.type == TorchSharp.DeviceType.CUDA ? "bf16" : "fp32") switch
         {
-            "bf16" => ScalarType.BFloat16, "fp32" => ScalarType.Float32,
+            "bf16" => ScalarType.BFloat16,
+            "fp32" => ScalarType.Float32,
             var d => throw new UserError($"generate: --dtype must be bf16 or fp32, got '{d}'"),
         };
         var quantName = args.Get("quantize");
         QuantType? quant = quantName is null ? null
-            : QuantType.TryParse(quantName, out var parsed) ? parsed : throw new UserError("generate: --quantize: " + QuantType.UnsupportedMessage(quantName));
+            : QuantType.TryParse(quantName, out var parsed) ? parsed :
+                throw new UserError("generate: --quantize: " + QuantType.UnsupportedMessage(quantName));
         args.EnsureAllUsed();
         if (steps < 1) throw new UserError($"generate: --steps must be at least 1, got {steps}");
 
@@ -50,7 +56,8 @@ public static class GenerateCommand
         using var models = Flux2Models.Load(spec, device, tiny ? null : dtype, m => o.WriteLine($"  {m}"),
                                             quantization: new ModelQuantization(quant, quant));
         models.Pipeline.LatentGrid(height, width); // validates the size before any work
-        o.WriteLine($"model {models.Origin}: transformer {models.Transformer.ParameterCount():N0} params on {device} ({sw.Elapsed.TotalSeconds:F1} s)");
+        o.WriteLine($"model {models.Origin}: transformer {models.Transformer.ParameterCount():N0} params on {device} " +
+            $"({sw.Elapsed.TotalSeconds:F1} s)");
         if (lora != null)
         {
             var adapters = LoraLoader.Apply(models.Transformer, lora, strength);
@@ -66,7 +73,8 @@ public static class GenerateCommand
             (i, n) => Progress.Bar(o, "sampling", i, n, sw.Elapsed), negative);
         foreach (var r in refs) r.Dispose();
         ImageFile.SavePng(images[0], outPath);
-        o.WriteLine($"wrote {outPath} ({width}x{height}, {steps} steps, guidance {guidance}, seed {seed}) in {sw.Elapsed.TotalSeconds:F1} s");
+        o.WriteLine($"wrote {outPath} ({width}x{height}, {steps} steps, guidance {guidance}, seed {seed}) in " +
+            $"{sw.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
 }

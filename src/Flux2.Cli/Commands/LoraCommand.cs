@@ -25,27 +25,29 @@ public static class LoraCommand
         switch (sub)
         {
             case "convert":
-            {
-                var input = args.Positional(1, "the input LoRA file");
-                var output = args.Positional(2, "the output file");
-                var to = args.Get("to") ?? throw new UserError("lora convert: --to comfyui|diffusers is required");
-                args.EnsureAllUsed();
-                var layout = ParseLayout(to);
-                if (Path.GetFullPath(input) == Path.GetFullPath(output)) throw new UserError("lora convert: the output must be another file than the input");
-                TorchRuntime.EnsureLoaded();
-                var info = LoraFileInfo.Read(input);
-                LoraExport.Write(output, info.Updates, layout, info.Metadata);
-                o.WriteLine($"{input} ({Name(info.Layout)}, {info.FileModules.Count} modules) -> {output} ({Name(layout)}, {LoraFileInfo.Read(output).FileModules.Count} modules)");
-                return 0;
-            }
+                {
+                    var input = args.Positional(1, "the input LoRA file");
+                    var output = args.Positional(2, "the output file");
+                    var to = args.Get("to") ?? throw new UserError("lora convert: --to comfyui|diffusers is required");
+                    args.EnsureAllUsed();
+                    var layout = ParseLayout(to);
+                    if (Path.GetFullPath(input) == Path.GetFullPath(output))
+                        throw new UserError("lora convert: the output must be another file than the input");
+                    TorchRuntime.EnsureLoaded();
+                    var info = LoraFileInfo.Read(input);
+                    LoraExport.Write(output, info.Updates, layout, info.Metadata);
+                    o.WriteLine($"{input} ({Name(info.Layout)}, {info.FileModules.Count} modules) -> {output} " +
+                        $"({Name(layout)}, {LoraFileInfo.Read(output).FileModules.Count} modules)");
+                    return 0;
+                }
             case "info":
-            {
-                var input = args.Positional(1, "the LoRA file");
-                args.EnsureAllUsed();
-                TorchRuntime.EnsureLoaded();
-                Print(LoraFileInfo.Read(input), o);
-                return 0;
-            }
+                {
+                    var input = args.Positional(1, "the LoRA file");
+                    args.EnsureAllUsed();
+                    TorchRuntime.EnsureLoaded();
+                    Print(LoraFileInfo.Read(input), o);
+                    return 0;
+                }
             default: throw new UserError($"lora: unknown subcommand '{sub}' (convert, info). Run ./flux2 help lora");
         }
     }
@@ -62,13 +64,21 @@ public static class LoraCommand
     static void Print(LoraFileInfo info, TextWriter o)
     {
         o.WriteLine($"file:     {info.Path}");
-        o.WriteLine($"layout:   {Name(info.Layout)}" + (info.Layout == LoraLayout.Comfyui ? " (ai-toolkit/ComfyUI names, scale baked into B unless .alpha tensors)" : " (diffusers/peft names, alpha in metadata)"));
+        o.WriteLine($"layout:   {Name(info.Layout)}" + (info.Layout == LoraLayout.Comfyui
+            ? " (ai-toolkit/ComfyUI names, scale baked into B unless .alpha tensors)"
+                : " (diffusers/peft names, alpha in metadata)"));
         o.WriteLine($"dtype:    {string.Join(", ", info.DTypes)}");
-        o.WriteLine($"modules:  {info.FileModules.Count} in the file; ranks {LoraFileInfo.Histogram(info.FileModules.Select(m => m.Rank))}");
-        o.WriteLine($"applies:  {info.Updates.Count} model modules; ranks {LoraFileInfo.Histogram(info.Updates.Select(u => u.Down.shape[0]))}; scale (alpha/r) {LoraFileInfo.Histogram(info.Updates.Select(u => u.Scale))}");
+        o.WriteLine($"modules:  {info.FileModules.Count} in the file; ranks " +
+            $"{LoraFileInfo.Histogram(info.FileModules.Select(m => m.Rank))}");
+        o.WriteLine($"applies:  {info.Updates.Count} model modules; ranks " +
+            $"{LoraFileInfo.Histogram(info.Updates.Select(u => u.Down.shape[0]))}; scale (alpha/r) " +
+                $"{LoraFileInfo.Histogram(info.Updates.Select(u => u.Scale))}");
         if (info.Peft is { } p)
-            o.WriteLine($"peft:     r {p.Rank?.ToString() ?? "-"}, lora_alpha {p.Alpha?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {p.RankPattern.Count} rank_pattern and {p.AlphaPattern.Count} alpha_pattern entries");
-        o.WriteLine($"metadata: {(info.Metadata.Count == 0 ? "(none)" : string.Join(", ", info.Metadata.Keys.Order(StringComparer.Ordinal)))}");
+            o.WriteLine($"peft:     r {p.Rank?.ToString() ?? "-"}, lora_alpha " +
+                $"{p.Alpha?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, " +
+                    $"{p.RankPattern.Count} rank_pattern and {p.AlphaPattern.Count} alpha_pattern entries");
+        o.WriteLine($"metadata: " +
+            $"{(info.Metadata.Count == 0 ? "(none)" : string.Join(", ", info.Metadata.Keys.Order(StringComparer.Ordinal)))}");
         foreach (var m in info.FileModules)
             o.WriteLine($"  {m.Name,-64} rank {m.Rank,4}  [{m.Out} x {m.In}]");
     }

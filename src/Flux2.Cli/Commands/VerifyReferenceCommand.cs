@@ -22,7 +22,8 @@ public static class VerifyReferenceCommand
         TorchRuntime.EnsureLoaded();
         o.WriteLine($"{"check",-44} {"max abs error",14}  result");
         var results = ReferenceVerifier.Run(dir, tol, r =>
-            o.WriteLine($"{r.Name,-44} {(double.IsNaN(r.MaxAbsError) ? "-" : r.MaxAbsError.ToString("E3")),14}  {(r.Passed ? "PASS" : "FAIL")}{(r.Error != null ? "  " + r.Error : "")}"));
+            o.WriteLine($"{r.Name,-44} {(double.IsNaN(r.MaxAbsError) ? "-" : r.MaxAbsError.ToString("E3")),14}  " +
+                $"{(r.Passed ? "PASS" : "FAIL")}{(r.Error != null ? "  " + r.Error : "")}"));
         int failed = results.Count(r => !r.Passed);
         o.WriteLine($"{results.Count - failed} of {results.Count} checks passed (tolerance {tol:E0})");
         return failed == 0 && results.Count > 0 ? 0 : 1;

@@ -22,7 +22,9 @@ public sealed class GpuMemory : IDisposable
     /// <summary>nvmlMemory_v2_t: version, total, reserved, free, used (used = total − free − reserved).</summary>
     [StructLayout(LayoutKind.Sequential)]
     struct NvmlMemoryV2 { public uint Version; public ulong Total, Reserved, Free, Used; }
-    [DllImport("libnvidia-ml.so.1")] static extern int nvmlDeviceGetMemoryInfo_v2(IntPtr device, ref NvmlMemoryV2 memory);
+    [DllImport("libnvidia-ml.so.1")]
+    static extern int nvmlDeviceGetMemoryInfo_v2(IntPtr device,
+        ref NvmlMemoryV2 memory);
     static readonly uint V2Version = (uint)Marshal.SizeOf<NvmlMemoryV2>() | (2u << 24);
     bool hasV2 = true;
     ulong reserved;
@@ -36,7 +38,14 @@ public sealed class GpuMemory : IDisposable
     {
         this.device = device;
         peak = (long)Read().Used;
-        sampler = new Thread(() => { while (!stop) { var u = (long)Read().Used; if (u > Interlocked.Read(ref peak)) Interlocked.Exchange(ref peak, u); Thread.Sleep(2); } })
+        sampler = new Thread(() =>
+        {
+            while (!stop)
+            {
+                var u = (long)Read().Used; if (u > Interlocked.Read(ref peak))
+                    Interlocked.Exchange(ref peak, u); Thread.Sleep(2);
+            }
+        })
         { IsBackground = true, Name = "gpu-memory-sampler" };
         sampler.Start();
     }
@@ -47,7 +56,8 @@ public sealed class GpuMemory : IDisposable
     {
         try
         {
-            if (Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is { Length: > 0 } v && uint.TryParse(v.Split(',')[(int)index], out var phys)) index = phys;
+            if (Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is { Length: > 0 } v
+                && uint.TryParse(v.Split(',')[(int)index], out var phys)) index = phys;
             if (nvmlInit_v2() != 0 || nvmlDeviceGetHandleByIndex_v2(index, out var d) != 0) return null;
             return new GpuMemory(d);
         }

@@ -19,13 +19,15 @@ public static class GpuPeakFlops
         ("H100 NVL", 835), ("H100 PCIe", 756), ("H100", 989.4), ("H200", 989.4), ("GH200", 989.4), ("A100", 312),
     };
 
-    /// <summary>The NVML name of GPU <paramref name="index"/> (after CUDA_VISIBLE_DEVICES mapping), or null without NVML.</summary>
+    /// <summary>The NVML name of GPU <paramref name="index"/> (after CUDA_VISIBLE_DEVICES mapping), or null without
+    /// NVML.</summary>
     public static string? DeviceName(uint index = 0)
     {
         try
         {
             if (Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is { Length: > 0 } v
-                && v.Split(',') is var ids && index < ids.Length && uint.TryParse(ids[index], out var phys)) index = phys;
+                && v.Split(',') is var ids && index < ids.Length && uint.TryParse(ids[index], out var phys)) index =
+                    phys;
             if (nvmlInit_v2() != 0 || nvmlDeviceGetHandleByIndex_v2(index, out var d) != 0) return null;
             var buffer = new byte[96];
             if (nvmlDeviceGetName(d, buffer, (uint)buffer.Length) != 0) return null;
@@ -35,7 +37,9 @@ public static class GpuPeakFlops
         catch (EntryPointNotFoundException) { return null; }
     }
 
-    /// <summary>Peak dense bf16 TFLOP/s for an NVML device name (e.g. "NVIDIA H100 80GB HBM3"), or null if unknown.</summary>
+    /// <summary>Peak dense bf16 TFLOP/s for an NVML device name (e.g. "NVIDIA H100 80GB HBM3"), or null if
+    /// unknown.</summary>
     public static double? DenseBf16Tflops(string? deviceName) =>
-        deviceName is null ? null : Table.Where(e => deviceName.Contains(e.Match, StringComparison.OrdinalIgnoreCase)).Select(e => (double?)e.Tflops).FirstOrDefault();
+        deviceName is null ? null : Table.Where(e => deviceName.Contains(e.Match, StringComparison.OrdinalIgnoreCase))
+            .Select(e => (double?)e.Tflops).FirstOrDefault();
 }

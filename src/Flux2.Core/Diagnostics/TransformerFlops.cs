@@ -18,35 +18,40 @@ namespace Flux2.Diagnostics;
 /// three shared modulations and norm_out's Linear run on one vector per sample.</item>
 /// </list>
 /// </summary>
-public sealed record TransformerFlops(double BlockLinear, double Attention, double Lora, double OutsideBlocks, double OutputBackward)
+public sealed record TransformerFlops(double BlockLinear, double Attention, double Lora, double OutsideBlocks,
+    double OutputBackward)
 {
     /// <summary>One forward pass.</summary>
     public double Forward => BlockLinear + Attention + Lora + OutsideBlocks;
 
     /// <summary>
     /// The backward pass of LoRA training on a frozen base. Base Linears: only the input gradient (dX = dY·W, the same
-    /// 2·T·in·out as the forward); no weight gradient, the base is frozen. Attention: dS = dO·Vᵀ, dV = Pᵀ·dO, dQ = dS·K,
-    /// dK = dSᵀ·Q — twice its forward matmuls (flash attention also recomputes QKᵀ; that is implementation work and not
-    /// counted, as in MFU). LoRA: input gradient plus the gradients of down and up — twice its forward. Outside the
-    /// blocks only proj_out needs an input gradient (nothing before the first block trains; modulation vectors and the
-    /// timestep embedding need none). Counted as if block 0's inputs needed gradients too (they don't; its q/k/v input
-    /// gradients are skipped by autograd: under 0.2 % of the total at FLUX.2-dev size).
+    /// 2·T·in·out as the forward); no weight gradient, the base is frozen. Attention: dS = dO·Vᵀ, dV = Pᵀ·dO, dQ =
+    /// dS·K, dK = dSᵀ·Q — twice its forward matmuls (flash attention also recomputes QKᵀ; that is implementation work
+    /// and not counted, as in MFU). LoRA: input gradient plus the gradients of down and up — twice its forward. Outside
+    /// the blocks only proj_out needs an input gradient (nothing before the first block trains; modulation vectors and
+    /// the timestep embedding need none). Counted as if block 0's inputs needed gradients too (they don't; its q/k/v
+    /// input gradients are skipped by autograd: under 0.2 % of the total at FLUX.2-dev size).
     /// </summary>
     public double Backward => BlockLinear + 2 * Attention + 2 * Lora + OutputBackward;
 
     /// <summary>What gradient checkpointing adds: each block's forward once more in the backward pass.</summary>
     public double Recompute => BlockLinear + Attention + Lora;
 
-    /// <summary>Model FLOPs of a training step (MFU's numerator: the work the step needs, recompute not counted).</summary>
+    /// <summary>Model FLOPs of a training step (MFU's numerator: the work the step needs, recompute not
+    /// counted).</summary>
     public double TrainingStep => Forward + Backward;
 
-    /// <summary>Hardware FLOPs of a training step: what the GPU executes, the recompute included when checkpointing.</summary>
+    /// <summary>Hardware FLOPs of a training step: what the GPU executes, the recompute included when
+    /// checkpointing.</summary>
     public double TrainingStepExecuted(bool checkpointing) => TrainingStep + (checkpointing ? Recompute : 0);
 
-    public static TransformerFlops For(TransformerConfig c, int imageTokens, int textTokens, int loraRank, int batch = 1)
+    public static TransformerFlops For(TransformerConfig c, int imageTokens, int textTokens, int loraRank,
+        int batch = 1)
     {
         if (imageTokens < 1 || textTokens < 0 || loraRank < 0 || batch < 1)
-            throw new ArgumentOutOfRangeException(nameof(imageTokens), "token counts and batch must be positive, rank not negative");
+            throw new ArgumentOutOfRangeException(nameof(imageTokens),
+                "token counts and batch must be positive, rank not negative");
         double b = batch, ni = imageTokens, nt = textTokens, s = ni + nt, d = c.InnerDim, m = c.MlpHidden, r = loraRank;
         double Mm(double tokens, double inF, double outF) => 2 * b * tokens * inF * outF;
         double Lo(double tokens, double inF, double outF) => 2 * b * tokens * r * (inF + outF);

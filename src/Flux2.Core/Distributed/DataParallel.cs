@@ -24,19 +24,25 @@ public sealed class DataParallel : IDataParallel, IDisposable
     public int WorldSize => Group.WorldSize;
     public string Backend => collectives.Name;
 
-    DataParallel(Rendezvous rendezvous, ICollectives collectives, PeerWatchdog watchdog, Device device, long bucketBytes)
+    DataParallel(Rendezvous rendezvous, ICollectives collectives, PeerWatchdog watchdog, Device device,
+        long bucketBytes)
     {
-        this.rendezvous = rendezvous; this.collectives = collectives; this.watchdog = watchdog; this.device = device; this.bucketBytes = bucketBytes;
+        this.rendezvous = rendezvous; this.collectives = collectives; this.watchdog = watchdog; this.device = device;
+        this.bucketBytes = bucketBytes;
     }
 
-    /// <summary>Joins the job <paramref name="group"/> describes, training on <paramref name="device"/> (cuda:LOCAL_RANK or cpu).
-    /// <paramref name="onFailure"/>: what the watchdog does when a peer fails (default: message and exit code 3).</summary>
-    public static DataParallel Join(ProcessGroup group, Device device, Action<string>? log = null, Action<string>? onFailure = null,
+    /// <summary>Joins the job <paramref name="group"/> describes, training on <paramref name="device"/>
+    /// (cuda:LOCAL_RANK or cpu).
+    /// <paramref name="onFailure"/>: what the watchdog does when a peer fails (default: message and exit code
+    /// 3).</summary>
+    public static DataParallel Join(ProcessGroup group, Device device, Action<string>? log = null,
+        Action<string>? onFailure = null,
                                     long bucketBytes = GradientBuckets.DefaultCapBytes, Rendezvous? rendezvous = null)
     {
         var deadline = new CollectiveDeadline(CollectiveDeadline.FromEnvironment());
         rendezvous ??= Rendezvous.Join(group);
-        // The watchdog starts at once: its pings are this rank's heartbeat while it loads the model or waits in NCCL setup.
+        // The watchdog starts at once: its pings are this rank's heartbeat while it loads the model or waits in NCCL
+        // setup.
         NcclCollectives? nccl = null;
         var watchdog = new PeerWatchdog(rendezvous.Store, () => deadline.Overdue() ?? nccl?.AsyncError(),
                                         onFailure ?? PeerWatchdog.ExitProcess(group.Rank, () => nccl?.Abort()));
@@ -59,7 +65,8 @@ public sealed class DataParallel : IDataParallel, IDisposable
             rendezvous.Dispose();
             throw;
         }
-        log?.Invoke($"data parallel: {group}, device {device}, collectives {collectives.Name}, gradient buckets of {bucketBytes >> 20} MB");
+        log?.Invoke($"data parallel: {group}, device {device}, collectives {collectives.Name}, gradient buckets of " +
+            $"{bucketBytes >> 20} MB");
         return new DataParallel(rendezvous, collectives, watchdog, device, bucketBytes);
     }
 
@@ -72,7 +79,8 @@ public sealed class DataParallel : IDataParallel, IDisposable
         Reduce(parameters, parameters.Cast<Tensor?>().ToList(), collectives.Broadcast);
     }
 
-    void Reduce(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> tensors, Action<IReadOnlyList<Tensor>> collective)
+    void Reduce(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> tensors,
+        Action<IReadOnlyList<Tensor>> collective)
     {
         using var scope = NewDisposeScope();
         plan ??= GradientBuckets.For(parameters.Cast<Tensor>().ToList(), bucketBytes);
@@ -81,8 +89,8 @@ public sealed class DataParallel : IDataParallel, IDisposable
         for (int i = 0; i < flat.Count; i++) plan.Unflatten(plan.Buckets[i], flat[i], tensors);
     }
 
-    /// <summary>Waits until every rank has called this with the same <paramref name="name"/>; a rank that dies meanwhile
-    /// ends the wait with the store's failure message.</summary>
+    /// <summary>Waits until every rank has called this with the same <paramref name="name"/>; a rank that dies
+    /// meanwhile ends the wait with the store's failure message.</summary>
     public void Barrier(string name, TimeSpan timeout) => rendezvous.Barrier(name, "reach", timeout);
 
     /// <summary>Rank 0's outputs (samples, evaluation, saves) have no fixed duration: the wait is bounded by the peers'
@@ -97,15 +105,17 @@ public sealed class DataParallel : IDataParallel, IDisposable
         return buffer.to(CPU).data<float>().ToArray().Select(v => (double)v).ToArray();
     }
 
-    /// <summary>Every rank must start from the checkpoint rank 0 starts from (0: a fresh run). Ranks on other hosts find
-    /// checkpoints in their own view of the training folder: if it is not shared, they would silently train from
+    /// <summary>Every rank must start from the checkpoint rank 0 starts from (0: a fresh run). Ranks on other hosts
+    /// find checkpoints in their own view of the training folder: if it is not shared, they would silently train from
     /// another step — stop with the reason instead.</summary>
     public void CheckSameStart(int step)
     {
         int mainStep = BitConverter.ToInt32(rendezvous.ShareFromMain("start_step", () => BitConverter.GetBytes(step)));
         if (mainStep != step)
-            throw new DistributedException($"rank {Rank} would start at step {step} but rank 0 starts at step {mainStep}: the ranks see " +
-                                           "different checkpoints in the training folder. On several hosts, put training_folder on storage " +
+            throw new DistributedException($"rank {Rank} would start at step {step} but rank 0 starts at step " +
+                $"{mainStep}: the ranks see " +
+                                           "different checkpoints in the training folder. On several hosts, put " +
+                                               "training_folder on storage " +
                                            "all hosts share (docs/multi-gpu.md).");
     }
 

@@ -5,8 +5,8 @@ namespace Flux2.Distributed;
 /// <summary>
 /// What the trainer needs to train as one rank of a data-parallel job (<see cref="DataParallel"/> implements it over
 /// NCCL or the CPU store): gradients averaged after the accumulation loop and before clipping — so every rank
-/// clips and steps the same — a mean of a few scalars (loss, "finite", "stop"), and rank 0's weights copied to all at the
-/// start. Rank 0 alone samples, evaluates and saves.
+/// clips and steps the same — a mean of a few scalars (loss, "finite", "stop"), and rank 0's weights copied to all at
+/// the start. Rank 0 alone samples, evaluates and saves.
 /// </summary>
 public interface IDataParallel
 {
@@ -20,6 +20,7 @@ public interface IDataParallel
     void CopyFromMain(IReadOnlyList<Parameter> parameters);
 
     /// <summary>Returns once every rank got here: the ranks wait for rank 0's saves, samples and evaluations, which can
-    /// take minutes, without a collective's deadline running (a dead rank still ends the wait through the store).</summary>
+    /// take minutes, without a collective's deadline running (a dead rank still ends the wait through the
+    /// store).</summary>
     void WaitTogether(string what);
 }

@@ -12,14 +12,16 @@ namespace Flux2.Distributed;
 /// naming the rank, so a dead rank never leaves the job hanging.
 /// </summary>
 public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter error, string command = "flux2 train",
-                                  string? afterFailure = "Run the same command again to resume from the last checkpoint.")
+                                  string? afterFailure =
+                                      "Run the same command again to resume from the last checkpoint.")
 {
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     public const int Interrupted = 130;
 
     sealed record Child(int LocalRank, int Rank, Process Process, Thread[] Pumps);
 
-    /// <summary>Runs <paramref name="fileName"/> <paramref name="arguments"/> once per local rank and waits for all.</summary>
+    /// <summary>Runs <paramref name="fileName"/> <paramref name="arguments"/> once per local rank and waits for
+    /// all.</summary>
     public int Run(string fileName, IReadOnlyList<string> arguments)
     {
         plan.Validate();
@@ -42,7 +44,12 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
 
     Child Start(string fileName, IReadOnlyList<string> arguments, int local)
     {
-        var psi = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false
+        };
         foreach (var a in arguments) psi.ArgumentList.Add(a);
         foreach (var (k, v) in plan.Environment(local)) psi.Environment[k] = v;
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {fileName}");
@@ -53,8 +60,8 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
         return new Child(local, rank, p, pumps);
     }
 
-    /// <summary>Copies a child's stream: raw characters when <paramref name="prefix"/> is null (keeps \r progress lines),
-    /// else line by line with the prefix.</summary>
+    /// <summary>Copies a child's stream: raw characters when <paramref name="prefix"/> is null (keeps \r progress
+    /// lines), else line by line with the prefix.</summary>
     static Thread Pump(StreamReader from, TextWriter to, string? prefix)
     {
         var t = new Thread(() =>
@@ -65,14 +72,16 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
                 {
                     var buffer = new char[4096];
                     int n;
-                    while ((n = from.Read(buffer, 0, buffer.Length)) > 0) lock (to) { to.Write(buffer, 0, n); to.Flush(); }
+                    while ((n = from.Read(buffer, 0, buffer.Length)) > 0) lock
+                        (to) { to.Write(buffer, 0, n); to.Flush(); }
                 }
                 else
                     while (from.ReadLine() is { } line) lock (to) { to.WriteLine(prefix + line); to.Flush(); }
             }
             catch (IOException) { }
             catch (ObjectDisposedException) { }
-        }) { IsBackground = true, Name = "launcher-pump" };
+        })
+        { IsBackground = true, Name = "launcher-pump" };
         t.Start();
         return t;
     }
@@ -81,16 +90,20 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
     {
         while (true)
         {
-            var failed = children.FirstOrDefault(c => c.Process.HasExited && c.Process.ExitCode is not (0 or Interrupted));
+            var failed = children.FirstOrDefault(c => c.Process.HasExited
+                && c.Process.ExitCode is not (0 or Interrupted));
             if (failed is not null)
             {
                 // A rank that stopped because it saw a peer fail may exit before the launcher has seen the peer's own
                 // exit (its watchdog reacts to a lost connection in milliseconds): report the rank that failed first.
-                if (failed.Process.ExitCode == PeerWatchdog.ExitCode) failed = FirstCause(children, TimeSpan.FromSeconds(2)) ?? failed;
+                if (failed.Process.ExitCode == PeerWatchdog.ExitCode) failed =
+                    FirstCause(children, TimeSpan.FromSeconds(2)) ?? failed;
                 var clock = Stopwatch.StartNew();
-                Say($"{command}: rank {failed.Rank} (pid {failed.Process.Id}) {Describe(failed.Process.ExitCode)}; stopping the other ranks");
+                Say($"{command}: rank {failed.Rank} (pid {failed.Process.Id}) {Describe(failed.Process.ExitCode)}; " +
+                    $"stopping the other ranks");
                 StopAll(children.Where(c => c != failed && !c.Process.HasExited).ToList());
-                Say($"{command}: job stopped {clock.Elapsed.TotalSeconds:F1} s after rank {failed.Rank} failed." + (afterFailure is null ? "" : " " + afterFailure));
+                Say($"{command}: job stopped {clock.Elapsed.TotalSeconds:F1} s after rank {failed.Rank} failed." +
+                    (afterFailure is null ? "" : " " + afterFailure));
                 return failed.Process.ExitCode is > 0 and < 256 ? failed.Process.ExitCode : 1;
             }
             if (children.All(c => c.Process.HasExited))
@@ -109,7 +122,8 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
         var until = DateTime.UtcNow + grace;
         while (true)
         {
-            var cause = children.FirstOrDefault(c => c.Process.HasExited && c.Process.ExitCode is not (0 or Interrupted or PeerWatchdog.ExitCode));
+            var cause = children.FirstOrDefault(c => c.Process.HasExited
+                && c.Process.ExitCode is not (0 or Interrupted or PeerWatchdog.ExitCode));
             if (cause is not null || DateTime.UtcNow >= until) return cause;
             Thread.Sleep(20);
         }
@@ -132,7 +146,9 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
     /// <summary>Exit codes above 128 are how .NET reports a child ended by a signal (128 + signal number).</summary>
     public static string Describe(int exitCode) => exitCode switch
     {
-        > 128 and < 160 => $"was killed by signal {exitCode - 128}{(exitCode - 128 == 9 ? " (SIGKILL)" : exitCode - 128 == 15 ? " (SIGTERM)" : exitCode - 128 == 6 ? " (SIGABRT)" : "")}",
+        > 128 and < 160 =>
+            $"was killed by signal " +
+                $"{exitCode - 128}{(exitCode - 128 == 9 ? " (SIGKILL)" : exitCode - 128 == 15 ? " (SIGTERM)" : exitCode - 128 == 6 ? " (SIGABRT)" : "")}",
         PeerWatchdog.ExitCode => $"exited with code {exitCode} (it saw a peer rank fail)",
         _ => $"exited with code {exitCode}",
     };

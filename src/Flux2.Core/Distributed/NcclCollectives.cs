@@ -7,7 +7,8 @@ namespace Flux2.Distributed;
 /// NCCL all-reduce and broadcast on CUDA buffers. The communicator is non-blocking (ncclConfig_t.blocking = 0), so init
 /// and every enqueue return at once and are polled with ncclCommGetAsyncError — which is what lets a watchdog
 /// <see cref="Abort"/> a communicator whose peer died instead of hanging in it (NCCL docs, "Fault tolerance").
-/// The buckets of one step go in one ncclGroupStart/End (a single launch); ncclAvg divides by the world size inside NCCL.
+/// The buckets of one step go in one ncclGroupStart/End (a single launch); ncclAvg divides by the world size inside
+/// NCCL.
 /// </summary>
 public sealed class NcclCollectives : ICollectives
 {
@@ -17,15 +18,20 @@ public sealed class NcclCollectives : ICollectives
 
     public string Name => $"nccl {Nccl.Version / 10000}.{Nccl.Version / 100 % 100}.{Nccl.Version % 100}";
 
-    NcclCollectives(IntPtr comm, CollectiveDeadline deadline, int rank) { this.comm = comm; this.deadline = deadline; this.rank = rank; }
+    NcclCollectives(IntPtr comm, CollectiveDeadline deadline, int rank)
+    {
+        this.comm = comm; this.deadline = deadline;
+        this.rank = rank;
+    }
 
-    /// <summary>Joins the communicator of <paramref name="worldSize"/> ranks named by <paramref name="uniqueId"/>, on the
-    /// current CUDA device (<see cref="CudaRuntime.SetDevice"/> first).</summary>
+    /// <summary>Joins the communicator of <paramref name="worldSize"/> ranks named by <paramref name="uniqueId"/>, on
+    /// the current CUDA device (<see cref="CudaRuntime.SetDevice"/> first).</summary>
     public static NcclCollectives Create(int rank, int worldSize, byte[] uniqueId, CollectiveDeadline deadline)
     {
         Nccl.EnsureLoaded();
         var config = Nccl.Config.NonBlocking();
-        Nccl.Check(Nccl.ncclCommInitRankConfig(out var comm, worldSize, Nccl.UniqueId.From(uniqueId), rank, ref config), "ncclCommInitRankConfig");
+        Nccl.Check(Nccl.ncclCommInitRankConfig(out var comm, worldSize, Nccl.UniqueId.From(uniqueId), rank,
+            ref config), "ncclCommInitRankConfig");
         var self = new NcclCollectives(comm, deadline, rank);
         deadline.Begin("NCCL communicator setup");
         self.WaitQueued("ncclCommInitRankConfig");
@@ -42,10 +48,12 @@ public sealed class NcclCollectives : ICollectives
     }
 
     public void AllReduceMean(IReadOnlyList<Tensor> buffers) => Run("NCCL all-reduce", buffers,
-        b => Nccl.ncclAllReduce(Float32Pointer(b), Float32Pointer(b), (nuint)b.numel(), Nccl.DataType.Float32, Nccl.RedOp.Avg, comm, IntPtr.Zero));
+        b => Nccl.ncclAllReduce(Float32Pointer(b), Float32Pointer(b), (nuint)b.numel(), Nccl.DataType.Float32,
+            Nccl.RedOp.Avg, comm, IntPtr.Zero));
 
     public void Broadcast(IReadOnlyList<Tensor> buffers) => Run("NCCL broadcast", buffers,
-        b => Nccl.ncclBroadcast(Float32Pointer(b), Float32Pointer(b), (nuint)b.numel(), Nccl.DataType.Float32, 0, comm, IntPtr.Zero));
+        b => Nccl.ncclBroadcast(Float32Pointer(b), Float32Pointer(b), (nuint)b.numel(), Nccl.DataType.Float32, 0, comm,
+            IntPtr.Zero));
 
     /// <summary>The buckets are fp32 (GradientBuckets), which is what the calls above tell NCCL.</summary>
     static IntPtr Float32Pointer(Tensor t) => t.dtype == ScalarType.Float32 ? TensorPointer.Of(t)
@@ -67,14 +75,16 @@ public sealed class NcclCollectives : ICollectives
         deadline.End();
     }
 
-    /// <summary>Polls until NCCL has queued the work (non-blocking communicators return ncclInProgress until then).</summary>
+    /// <summary>Polls until NCCL has queued the work (non-blocking communicators return ncclInProgress until
+    /// then).</summary>
     void WaitQueued(string what)
     {
         while (true)
         {
             Nccl.Check(Nccl.ncclCommGetAsyncError(comm, out var state), "ncclCommGetAsyncError");
             if (state == Nccl.Result.Success) return;
-            if (state != Nccl.Result.InProgress) throw new DistributedException($"rank {rank}: {what} failed: {Nccl.ErrorString(state)} ({state})");
+            if (state != Nccl.Result.InProgress)
+                throw new DistributedException($"rank {rank}: {what} failed: {Nccl.ErrorString(state)} ({state})");
             if (deadline.Overdue() is { } late) throw new DistributedException($"rank {rank}: {late}");
             Thread.Sleep(1);
         }
@@ -85,7 +95,8 @@ public sealed class NcclCollectives : ICollectives
     {
         if (comm == IntPtr.Zero) return null;
         if (Nccl.ncclCommGetAsyncError(comm, out var state) != Nccl.Result.Success) return null;
-        return state is Nccl.Result.Success or Nccl.Result.InProgress ? null : $"NCCL reported {Nccl.ErrorString(state)} ({state})";
+        return state is Nccl.Result.Success or Nccl.Result.InProgress ? null
+            : $"NCCL reported {Nccl.ErrorString(state)} ({state})";
     }
 
     /// <summary>Stops the communicator's kernels and frees it without waiting for peers (the failure path).</summary>
@@ -96,7 +107,7 @@ public sealed class NcclCollectives : ICollectives
     }
 
     /// <summary>Frees the communicator with ncclCommAbort rather than ncclCommDestroy: every collective has completed
-    /// (each is synchronized), and destroy may wait until all peers quiesce — while rank 0 still renders its final samples
-    /// the others would sit in it. PyTorch's process-group shutdown aborts for the same reason.</summary>
+    /// (each is synchronized), and destroy may wait until all peers quiesce — while rank 0 still renders its final
+    /// samples the others would sit in it. PyTorch's process-group shutdown aborts for the same reason.</summary>
     public void Dispose() => Abort();
 }

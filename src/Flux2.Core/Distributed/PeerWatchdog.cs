@@ -5,8 +5,8 @@ namespace Flux2.Distributed;
 /// <summary>
 /// A background thread that makes a failed rank end the whole job instead of a hang. Every
 /// <see cref="Interval"/> it pings the store (the ping is this rank's heartbeat, and its answer carries any peer's
-/// failure), and asks <paramref name="localCheck"/> for local trouble (an overdue collective, an NCCL async error). On the
-/// first problem it calls <paramref name="onFailure"/> once — by default <see cref="ExitProcess"/>: abort the
+/// failure), and asks <paramref name="localCheck"/> for local trouble (an overdue collective, an NCCL async error). On
+/// the first problem it calls <paramref name="onFailure"/> once — by default <see cref="ExitProcess"/>: abort the
 /// communicator, print which rank failed and why, and leave with exit code <see cref="ExitCode"/>. The training thread
 /// may be blocked inside a CUDA wait at that moment, which is why the process exits from here.
 /// </summary>

@@ -27,18 +27,21 @@ public sealed class Rendezvous : IDisposable
 
     static readonly TimeSpan LocalConnectTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>Starts (rank 0) or reaches the store, then waits for all ranks. <paramref name="heartbeatTimeout"/>: how
-    /// long a rank may stay silent before the store declares it failed.</summary>
+    /// <summary>Starts (rank 0) or reaches the store, then waits for all ranks. <paramref name="heartbeatTimeout"/>:
+    /// how long a rank may stay silent before the store declares it failed.</summary>
     public static Rendezvous Join(ProcessGroup group, TimeSpan timeout, TimeSpan heartbeatTimeout)
     {
-        var server = group.IsMain ? new TcpStoreServer(BindAddress(group.MasterAddr), group.MasterPort, group.WorldSize, heartbeatTimeout) : null;
+        var server = group.IsMain ? new TcpStoreServer(BindAddress(group.MasterAddr), group.MasterPort,
+            group.WorldSize, heartbeatTimeout) : null;
         TcpStoreClient? store = null;
         try
         {
-            // Rank 0 reaches its own in-process server: that cannot be late, only slow on a loaded machine, so it gets at
-            // least LocalConnectTimeout; the join timeout is for the other ranks.
-            var connectTimeout = server is null ? timeout : (timeout > LocalConnectTimeout ? timeout : LocalConnectTimeout);
-            store = TcpStoreClient.Connect(group.MasterAddr, server?.Port ?? group.MasterPort, group.Rank, group.WorldSize, connectTimeout);
+            // Rank 0 reaches its own in-process server: that cannot be late, only slow on a loaded machine, so it gets
+            // at least LocalConnectTimeout; the join timeout is for the other ranks.
+            var connectTimeout = server is null ? timeout : (timeout > LocalConnectTimeout ? timeout
+                : LocalConnectTimeout);
+            store = TcpStoreClient.Connect(group.MasterAddr, server?.Port ?? group.MasterPort, group.Rank,
+                group.WorldSize, connectTimeout);
             var r = new Rendezvous(group, server, store, timeout);
             r.Barrier("join", "join");
             return r;
@@ -56,7 +59,8 @@ public sealed class Rendezvous : IDisposable
     public static Rendezvous Join(ProcessGroup group)
         => Join(group, Seconds(TimeoutEnv, 300), Seconds(HeartbeatTimeoutEnv, 30));
 
-    /// <summary>Rank 0 runs <paramref name="create"/> and publishes the bytes under <paramref name="key"/>; the others wait for them.</summary>
+    /// <summary>Rank 0 runs <paramref name="create"/> and publishes the bytes under <paramref name="key"/>; the others
+    /// wait for them.</summary>
     public byte[] ShareFromMain(string key, Func<byte[]> create)
     {
         if (Group.IsMain)
@@ -68,7 +72,8 @@ public sealed class Rendezvous : IDisposable
         return Store.Get("shared/" + key, Timeout, $"rank 0 to publish '{key}'");
     }
 
-    /// <summary>Returns once every rank has reached the barrier <paramref name="name"/> (each use is a new round).</summary>
+    /// <summary>Returns once every rank has reached the barrier <paramref name="name"/> (each use is a new
+    /// round).</summary>
     public void Barrier(string name, string what = "reach", TimeSpan? timeout = null)
     {
         int round = barrierRounds.TryGetValue(name, out var n) ? n + 1 : 0;
@@ -77,7 +82,8 @@ public sealed class Rendezvous : IDisposable
         Store.Set(prefix + Group.Rank, Encoding.UTF8.GetBytes("1"));
         for (int r = 0; r < Group.WorldSize; r++)
             Store.Get(prefix + r, timeout ?? Timeout, what == "join"
-                ? $"rank {r} to join (is it started, with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE {Group.WorldSize}?)"
+                ? $"rank {r} to join (is it started, with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE " +
+                    $"{Group.WorldSize}?)"
                 : $"rank {r} to {what} '{name}'");
     }
 
@@ -95,7 +101,8 @@ public sealed class Rendezvous : IDisposable
     {
         var v = Environment.GetEnvironmentVariable(env);
         if (string.IsNullOrEmpty(v)) return TimeSpan.FromSeconds(fallback);
-        return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? TimeSpan.FromSeconds(s)
+        return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+            ? TimeSpan.FromSeconds(s)
             : throw new UserError($"{env} must be a number of seconds > 0, got '{v}'");
     }
 

@@ -9,7 +9,8 @@ namespace Flux2.Distributed;
 /// results, as with NCCL. Slow (every value crosses TCP twice per rank), meant for the micro model's small LoRA and for
 /// testing the data-parallel path on machines without GPUs.
 /// </summary>
-public sealed class StoreCollectives(TcpStoreClient store, int rank, int worldSize, CollectiveDeadline deadline) : ICollectives
+public sealed class StoreCollectives(TcpStoreClient store, int rank, int worldSize, CollectiveDeadline deadline)
+    : ICollectives
 {
     long sequence;
 
@@ -26,8 +27,11 @@ public sealed class StoreCollectives(TcpStoreClient store, int rank, int worldSi
             var sum = new float[mine.Length];
             for (int r = 0; r < worldSize; r++)
             {
-                var theirs = r == rank ? mine : MemoryMarshal.Cast<byte, float>(store.Get(Key("ar", seq, b, r), deadline.Timeout, $"rank {r}'s gradients")).ToArray();
-                if (theirs.Length != mine.Length) throw new DistributedException($"rank {rank}: rank {r} sent {theirs.Length} values for bucket {b}, this rank has {mine.Length}");
+                var theirs = r == rank ? mine : MemoryMarshal.Cast<byte,
+                    float>(store.Get(Key("ar", seq, b, r), deadline.Timeout, $"rank {r}'s gradients")).ToArray();
+                if (theirs.Length != mine.Length)
+                    throw new DistributedException($"rank {rank}: rank {r} sent {theirs.Length} values for bucket " +
+                        $"{b}, this rank has {mine.Length}");
                 for (int i = 0; i < sum.Length; i++) sum[i] += theirs[i];
             }
             for (int i = 0; i < sum.Length; i++) sum[i] /= worldSize;
@@ -46,7 +50,8 @@ public sealed class StoreCollectives(TcpStoreClient store, int rank, int worldSi
         {
             var key = Key("bc", seq, b, 0);
             if (rank == 0) store.Set(key, MemoryMarshal.AsBytes(ToArray(buffers[b]).AsSpan()));
-            else CopyInto(buffers[b], MemoryMarshal.Cast<byte, float>(store.Get(key, deadline.Timeout, "rank 0's broadcast")).ToArray());
+            else CopyInto(buffers[b], MemoryMarshal.Cast<byte, float>(store.Get(key, deadline.Timeout,
+                "rank 0's broadcast")).ToArray());
         }
         deadline.End();
     }

@@ -46,7 +46,8 @@ static class StoreProtocol
 
     static byte[] ReadExactly(BinaryReader r, int length)
     {
-        if (length is < 0 or > MaxValueBytes) throw new InvalidDataException($"store message of {length} bytes: not a flux2 store peer?");
+        if (length is < 0 or > MaxValueBytes)
+            throw new InvalidDataException($"store message of {length} bytes: not a flux2 store peer?");
         var bytes = r.ReadBytes(length);
         if (bytes.Length != length) throw new EndOfStreamException("store connection closed mid-message");
         return bytes;

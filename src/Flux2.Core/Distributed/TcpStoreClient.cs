@@ -40,7 +40,8 @@ public sealed class TcpStoreClient : IDisposable
                 if (status != StoreProtocol.Status.Ok)
                 {
                     client.Dispose();
-                    throw new DistributedException($"rank {rank}: the rendezvous store at {host}:{port} refused this rank: {Encoding.UTF8.GetString(reply)}");
+                    throw new DistributedException($"rank {rank}: the rendezvous store at {host}:{port} refused this " +
+                        $"rank: {Encoding.UTF8.GetString(reply)}");
                 }
                 return client;
             }
@@ -52,8 +53,10 @@ public sealed class TcpStoreClient : IDisposable
                 Thread.Sleep(100);
             }
         }
-        throw new DistributedException($"rank {rank}: could not reach rank 0's rendezvous store at {host}:{port} within " +
-                                       $"{timeout.TotalSeconds:F0} s ({last?.Message ?? "timed out"}). Is rank 0 running, and are " +
+        throw new DistributedException($"rank {rank}: could not reach rank 0's rendezvous store at {host}:{port} " +
+            $"within " +
+                                       $"{timeout.TotalSeconds:F0} s ({last?.Message ?? "timed out"}). Is rank 0 " +
+                                           $"running, and are " +
                                        "MASTER_ADDR/--master-addr and the port reachable from this host?");
     }
 
@@ -78,7 +81,8 @@ public sealed class TcpStoreClient : IDisposable
             if (TryGet(key) is { } value) return value;
             if (++polls % 64 == 0 && Ping() is { } failure) throw new DistributedException($"rank {Rank}: {failure}");
             if (DateTime.UtcNow > until)
-                throw new DistributedException($"rank {Rank}: timed out after {timeout.TotalSeconds:F0} s waiting for {waitingFor}");
+                throw new DistributedException($"rank {Rank}: timed out after {timeout.TotalSeconds:F0} s waiting " +
+                    $"for {waitingFor}");
             Thread.Sleep(pause);
             if (pause < TimeSpan.FromMilliseconds(20)) pause *= 2;
         }
@@ -100,7 +104,8 @@ public sealed class TcpStoreClient : IDisposable
     void Expect(StoreProtocol.Op op, string key, ReadOnlySpan<byte> value)
     {
         var (status, reply) = Request(op, key, value);
-        if (status != StoreProtocol.Status.Ok) throw new DistributedException($"rank {Rank}: store {op} '{key}' failed: {Encoding.UTF8.GetString(reply)}");
+        if (status != StoreProtocol.Status.Ok)
+            throw new DistributedException($"rank {Rank}: store {op} '{key}' failed: {Encoding.UTF8.GetString(reply)}");
     }
 
     (StoreProtocol.Status, byte[]) Request(StoreProtocol.Op op, string key, ReadOnlySpan<byte> value)
@@ -112,9 +117,11 @@ public sealed class TcpStoreClient : IDisposable
                 StoreProtocol.WriteRequest(stream, op, key, value);
                 return StoreProtocol.ReadReply(stream);
             }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or EndOfStreamException)
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or
+                EndOfStreamException)
             {
-                throw new DistributedException($"rank {Rank}: lost the connection to rank 0's rendezvous store at {endpoint} " +
+                throw new DistributedException($"rank {Rank}: lost the connection to rank 0's rendezvous store at " +
+                    $"{endpoint} " +
                                                "(rank 0 ended or its host is unreachable)", e);
             }
         }

@@ -8,9 +8,9 @@ namespace Flux2.Distributed;
 /// <summary>
 /// The key-value store rank 0 hosts for rendezvous (the NCCL unique id, barriers) and liveness: every rank keeps one
 /// connection open and pings it; a connection that drops without a goodbye, or a rank silent for longer than
-/// <paramref name="heartbeatTimeout"/>, marks that rank failed, and every later ping of the others is answered with that
-/// failure — so a killed peer is noticed within a ping interval, even when the survivors sit inside an NCCL collective.
-/// (torch.distributed's TCPStore plays the same role for torchrun.)
+/// <paramref name="heartbeatTimeout"/>, marks that rank failed, and every later ping of the others is answered with
+/// that failure — so a killed peer is noticed within a ping interval, even when the survivors sit inside an NCCL
+/// collective. (torch.distributed's TCPStore plays the same role for torchrun.)
 /// </summary>
 public sealed class TcpStoreServer : IDisposable
 {
@@ -37,7 +37,8 @@ public sealed class TcpStoreServer : IDisposable
         try { listener.Start(); }
         catch (SocketException e)
         {
-            throw new DistributedException($"rank 0 could not listen on {address}:{port} for the rendezvous store: {e.Message} " +
+            throw new DistributedException($"rank 0 could not listen on {address}:{port} for the rendezvous store: " +
+                $"{e.Message} " +
                                            "(is another job using the port? choose one with --master-port)");
         }
         new Thread(AcceptLoop) { IsBackground = true, Name = "store-accept" }.Start();
@@ -75,7 +76,8 @@ public sealed class TcpStoreServer : IDisposable
                 {
                     case StoreProtocol.Op.Hello:
                         var error = Hello(key, ref rank);
-                        StoreProtocol.WriteReply(s, error is null ? StoreProtocol.Status.Ok : StoreProtocol.Status.Error, Encoding.UTF8.GetBytes(error ?? ""));
+                        StoreProtocol.WriteReply(s, error is null ? StoreProtocol.Status.Ok
+                            : StoreProtocol.Status.Error, Encoding.UTF8.GetBytes(error ?? ""));
                         if (error is not null) return;
                         break;
                     case StoreProtocol.Op.Set:
@@ -107,7 +109,8 @@ public sealed class TcpStoreServer : IDisposable
         catch (Exception e)
         {
             if (rank >= 0 && !said_bye)
-                Fail($"rank {rank} lost its connection to the rendezvous store ({Short(e)}): the process ended or its host is unreachable");
+                Fail($"rank {rank} lost its connection to the rendezvous store ({Short(e)}): the process ended or " +
+                    $"its host is unreachable");
         }
         finally { client.Dispose(); }
     }
@@ -119,7 +122,8 @@ public sealed class TcpStoreServer : IDisposable
             return $"malformed hello '{key}'";
         if (world != worldSize) return $"rank {r} expects WORLD_SIZE {world}, rank 0 has {worldSize}";
         if (r < 0 || r >= worldSize) return $"rank {r} is outside 0..{worldSize - 1}";
-        if (!lastSeen.TryAdd(r, DateTime.UtcNow)) return $"two processes claim rank {r} (check --node-rank on each host)";
+        if (!lastSeen.TryAdd(r, DateTime.UtcNow))
+            return $"two processes claim rank {r} (check --node-rank on each host)";
         rank = r;
         return null;
     }
@@ -131,7 +135,8 @@ public sealed class TcpStoreServer : IDisposable
             Thread.Sleep(500);
             foreach (var (rank, seen) in lastSeen)
                 if (!finished.ContainsKey(rank) && DateTime.UtcNow - seen > heartbeatTimeout)
-                    Fail($"rank {rank} sent no heartbeat for {heartbeatTimeout.TotalSeconds:F0} s (hung, stopped, or its host is down)");
+                    Fail($"rank {rank} sent no heartbeat for {heartbeatTimeout.TotalSeconds:F0} s (hung, stopped, or " +
+                        $"its host is down)");
         }
     }
 
@@ -139,7 +144,8 @@ public sealed class TcpStoreServer : IDisposable
 
     static string Short(Exception e) => e is EndOfStreamException ? "connection closed" : e.Message;
 
-    /// <summary>Waits up to <paramref name="timeout"/> for every rank to say goodbye, so none loses the store mid-exit.</summary>
+    /// <summary>Waits up to <paramref name="timeout"/> for every rank to say goodbye, so none loses the store
+    /// mid-exit.</summary>
     public void WaitForGoodbyes(TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;

@@ -8,8 +8,11 @@ namespace Flux2.Evaluation;
 public sealed record SanityPrompt(NamedColor Shape, ShapeKind Kind, NamedColor Background, long Seed)
 {
     /// <summary>In the corpus caption grammar (size and place included, <see cref="SceneCaption"/>): the base model
-    /// was pretrained on exactly this wording, so a failure means it did not learn, not that it never read such text.</summary>
-    public string Prompt => $"a large {Shape.Name} {Kind.Singular()} in the center on {Article(Background.Name)} {Background.Name} background";
+    /// was pretrained on exactly this wording, so a failure means it did not learn, not that it never read such
+    /// text.</summary>
+    public string Prompt =>
+        $"a large {Shape.Name} {Kind.Singular()} in the center on {Article(Background.Name)} {Background.Name} " +
+            $"background";
 
     static string Article(string word) => "aeiou".Contains(word[0]) ? "an" : "a";
 }
@@ -34,18 +37,22 @@ public static class BaseModelSanity
 
     static readonly (NamedColor shape, NamedColor background)[] ColourPairs =
     {
-        (Palette.Red, Palette.Blue), (Palette.Yellow, Palette.Purple), (Palette.White, Palette.Black), (Palette.Green, Palette.Pink),
-        (Palette.Blue, Palette.Yellow), (Palette.Black, Palette.White), (Palette.Cyan, Palette.Red), (Palette.Orange, Palette.Green),
+        (Palette.Red, Palette.Blue), (Palette.Yellow, Palette.Purple), (Palette.White, Palette.Black),
+            (Palette.Green, Palette.Pink),
+        (Palette.Blue, Palette.Yellow), (Palette.Black, Palette.White), (Palette.Cyan, Palette.Red),
+            (Palette.Orange, Palette.Green),
     };
 
     static readonly ShapeKind[] Shapes = { ShapeKind.Circle, ShapeKind.Square, ShapeKind.Triangle };
 
     /// <summary>The 24 prompts: i runs over all (shape, pair) combinations since 3 and 8 share no factor.</summary>
     public static IReadOnlyList<SanityPrompt> Prompts { get; } = Enumerable.Range(0, Shapes.Length * ColourPairs.Length)
-        .Select(i => new SanityPrompt(ColourPairs[i % ColourPairs.Length].shape, Shapes[i % Shapes.Length], ColourPairs[i % ColourPairs.Length].background, FirstSeed + i))
+        .Select(i => new SanityPrompt(ColourPairs[i % ColourPairs.Length].shape, Shapes[i % Shapes.Length],
+            ColourPairs[i % ColourPairs.Length].background, FirstSeed + i))
         .ToList();
 
-    public static SanityReport Run(Flux2Models models, int width, int height, int steps = 20, float guidance = 4f, int batch = 8, Action<string>? log = null)
+    public static SanityReport Run(Flux2Models models, int width, int height, int steps = 20, float guidance = 4f,
+        int batch = 8, Action<string>? log = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var verdicts = new List<SanityVerdict>();
@@ -57,7 +64,8 @@ public static class BaseModelSanity
             using var chunkScope = NewDisposeScope();
             var embeds = models.EncodePrompts(chunk.Select(p => p.Prompt).ToList());
             // One noise draw per prompt from its own seed: a prompt's image does not depend on the batching.
-            var noise = cat(chunk.Select(p => models.Pipeline.InitialNoise(1, height, width, p.Seed, device)).ToList(), 0);
+            var noise = cat(chunk.Select(p => models.Pipeline.InitialNoise(1, height, width, p.Seed, device)).ToList(),
+                0);
             var images = models.Pipeline.Generate(embeds, noise, steps, guidance, negativeEmbeds: negative).cpu();
             for (int i = 0; i < chunk.Length; i++)
             {
@@ -73,7 +81,8 @@ public static class BaseModelSanity
     /// <summary>[3, H, W] in 0..1 → packed RGB bytes, rounded like a saved PNG.</summary>
     public static byte[] ToRgb(Tensor image01)
     {
-        using var hwc = (image01.detach().to(ScalarType.Float32).cpu().clamp(0, 1) * 255).round().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
+        using var hwc = (image01.detach().to(ScalarType.Float32).cpu().clamp(0, 1) * 255).round().to(ScalarType.Byte)
+            .permute(1, 2, 0).contiguous();
         return hwc.data<byte>().ToArray();
     }
 
@@ -86,11 +95,17 @@ public static class BaseModelSanity
         foreach (var v in report.Verdicts)
         {
             var o = v.Verdict.Observed;
-            s.AppendLine($"| {++n} | {v.Prompt.Prompt} | {o.Background}{Mark(v.Verdict.BackgroundMatches)} | {o.Foreground?.Name ?? "none"}{Mark(v.Verdict.ForegroundMatches)} | " +
-                         $"{o.FillRatio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} | {o.ShapeGuess?.Singular() ?? "-"}{Mark(v.Verdict.ShapeMatches)} | {(v.Verdict.Passed ? "yes" : "NO")} |");
+            s.AppendLine($"| {++n} | {v.Prompt.Prompt} | {o.Background}{Mark(v.Verdict.BackgroundMatches)} | " +
+                $"{o.Foreground?.Name ?? "none"}{Mark(v.Verdict.ForegroundMatches)} | " +
+                         $"{o.FillRatio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} | " +
+                             $"{o.ShapeGuess?.Singular() ?? "-"}{Mark(v.Verdict.ShapeMatches)} | " +
+                                 $"{(v.Verdict.Passed ? "yes" : "NO")} |");
         }
         s.AppendLine();
-        s.AppendLine($"pass rate {(100 * report.PassRate).ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}% ({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), {report.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s");
+        s.AppendLine($"pass rate " +
+            $"{(100 * report.PassRate).ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}% " +
+                $"({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), " +
+                    $"{report.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s");
         return s.ToString();
     }
 

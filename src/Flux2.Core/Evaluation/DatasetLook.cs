@@ -12,10 +12,13 @@ public static class DatasetLook
 
     public static ImageStatistics Describe(string imagePath, int width, int height)
     {
-        using var decoded = SKBitmap.Decode(imagePath) ?? throw new InvalidDataException($"{imagePath}: not a readable image");
-        using var rgba = decoded.Copy(SKColorType.Rgba8888) ?? throw new InvalidDataException($"{imagePath}: cannot convert to RGBA");
+        using var decoded = SKBitmap.Decode(imagePath)
+            ?? throw new InvalidDataException($"{imagePath}: not a readable image");
+        using var rgba = decoded.Copy(SKColorType.Rgba8888)
+            ?? throw new InvalidDataException($"{imagePath}: cannot convert to RGBA");
         using var sized = rgba.Width == width && rgba.Height == height ? rgba.Copy()
-            : rgba.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque), new SKSamplingOptions(SKCubicResampler.Mitchell));
+            : rgba.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque),
+                new SKSamplingOptions(SKCubicResampler.Mitchell));
         return ImageStatistics.FromRgb(RgbaBitmaps.ToRgb(sized), width, height);
     }
 }

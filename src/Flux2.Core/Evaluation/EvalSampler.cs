@@ -4,11 +4,13 @@ using static TorchSharp.torch;
 namespace Flux2.Evaluation;
 
 /// <summary>Generates one image per (seed, prompt) with fixed noise: seed k draws the noise of all prompts at once,
-/// so the same (prompts, seeds) give the same starting noise with or without a LoRA — pairs differ only by it.</summary>
+/// so the same (prompts, seeds) give the same starting noise with or without a LoRA — pairs differ only by
+/// it.</summary>
 public static class EvalSampler
 {
     /// <summary>Images [seeds·prompts, 3, H, W] in 0..1 on the CPU, ordered seed-major.</summary>
-    public static Tensor Generate(Flux2Models models, Tensor promptEmbeds, Tensor? negativeEmbeds, LoraEvalOptions options, Action<string>? log = null, string what = "")
+    public static Tensor Generate(Flux2Models models, Tensor promptEmbeds, Tensor? negativeEmbeds,
+        LoraEvalOptions options, Action<string>? log = null, string what = "")
     {
         using var scope = NewDisposeScope();
         var pipeline = models.Pipeline;
@@ -18,7 +20,8 @@ public static class EvalSampler
         for (int s = 0; s < options.Seeds; s++)
         {
             var noise = pipeline.InitialNoise(prompts, options.Height, options.Width, options.FirstSeed + s, device);
-            perSeed.Add(pipeline.Generate(promptEmbeds, noise, options.Steps, options.Guidance, negativeEmbeds: negativeEmbeds).cpu());
+            perSeed.Add(pipeline.Generate(promptEmbeds, noise, options.Steps, options.Guidance,
+                negativeEmbeds: negativeEmbeds).cpu());
             log?.Invoke($"{what}: seed {s + 1}/{options.Seeds} done");
         }
         return cat(perSeed, 0).MoveToOuterDisposeScope();

@@ -23,9 +23,11 @@ public sealed record EvalTarget(string LoraPath, string OutputFolder, ProcessCon
 
     static string FindLora(string folder)
     {
-        var named = Path.Combine(folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))) + ".safetensors");
+        var named = Path.Combine(folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)))
+            + ".safetensors");
         if (File.Exists(named)) return named;
-        return Directory.EnumerateFiles(folder, "*.safetensors").OrderByDescending(File.GetLastWriteTimeUtc).ThenByDescending(f => f, StringComparer.Ordinal).FirstOrDefault()
+        return Directory.EnumerateFiles(folder, "*.safetensors").OrderByDescending(File.GetLastWriteTimeUtc)
+            .ThenByDescending(f => f, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new FileNotFoundException($"{folder}: no .safetensors LoRA file in this run folder");
     }
 

@@ -17,10 +17,13 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
     public const int BinsPerChannel = 4;
     public const int HistogramBins = BinsPerChannel * BinsPerChannel * BinsPerChannel;
 
-    /// <summary>Packed RGB bytes (3 a pixel, row-major), as <see cref="Data.Synthetic.RgbaBitmaps.ToRgb"/> gives.</summary>
+    /// <summary>Packed RGB bytes (3 a pixel, row-major), as <see cref="Data.Synthetic.RgbaBitmaps.ToRgb"/>
+    /// gives.</summary>
     public static ImageStatistics FromRgb(byte[] rgb, int width, int height)
     {
-        if (rgb.Length != width * height * 3) throw new ArgumentException($"expected {width * height * 3} RGB bytes for {width}x{height}, got {rgb.Length}");
+        if (rgb.Length != width * height * 3)
+            throw new ArgumentException($"expected {width * height * 3} RGB bytes for {width}x{height}, got " +
+                $"{rgb.Length}");
         var planar = new float[rgb.Length];
         int n = width * height;
         for (int i = 0; i < n; i++)
@@ -28,10 +31,12 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
         return FromPlanar(planar, width, height);
     }
 
-    /// <summary>An image tensor [3, H, W] in 0..1 (what <see cref="Pipeline.Flux2Pipeline.Generate"/> returns per item).</summary>
+    /// <summary>An image tensor [3, H, W] in 0..1 (what <see cref="Pipeline.Flux2Pipeline.Generate"/> returns per
+    /// item).</summary>
     public static ImageStatistics FromTensor(Tensor image01)
     {
-        if (image01.dim() != 3 || image01.shape[0] != 3) throw new ArgumentException($"expected an image tensor [3, H, W], got [{string.Join(", ", image01.shape)}]");
+        if (image01.dim() != 3 || image01.shape[0] != 3)
+            throw new ArgumentException($"expected an image tensor [3, H, W], got [{string.Join(", ", image01.shape)}]");
         using var cpu = image01.detach().to(ScalarType.Float32).cpu().contiguous();
         return FromPlanar(cpu.data<float>().ToArray(), (int)image01.shape[2], (int)image01.shape[1]);
     }
@@ -64,7 +69,11 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
     static double EdgeEnergyOf(float[] planar, int width, int height)
     {
         int n = width * height;
-        float Luma(int x, int y) { int i = y * width + x; return 0.299f * planar[i] + 0.587f * planar[n + i] + 0.114f * planar[2 * n + i]; }
+        float Luma(int x, int y)
+        {
+            int i = y * width + x; return 0.299f * planar[i] + 0.587f * planar[n + i] + 0.114f *
+            planar[2 * n + i];
+        }
         double sum = 0;
         int count = 0;
         for (int y = 0; y < height; y++)
@@ -83,7 +92,13 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
     public static ImageStatistics Average(IReadOnlyList<ImageStatistics> images)
     {
         if (images.Count == 0) throw new ArgumentException("cannot average an empty set of image statistics");
-        static double[] Avg(IEnumerable<double[]> xs, int len) { var a = new double[len]; int k = 0; foreach (var x in xs) { for (int i = 0; i < len; i++) a[i] += x[i]; k++; } for (int i = 0; i < len; i++) a[i] /= k; return a; }
+        static double[] Avg(IEnumerable<double[]> xs, int len)
+        {
+            var a = new double[len]; int k = 0; foreach
+            (var x in xs) { for (int i = 0; i < len; i++) a[i] += x[i]; k++; }
+            for (int i = 0; i < len; i++) a[i] /= k;
+            return a;
+        }
         return new ImageStatistics(Avg(images.Select(s => s.Mean), 3), Avg(images.Select(s => s.Std), 3),
             Avg(images.Select(s => s.Histogram), HistogramBins), images.Average(s => s.EdgeEnergy));
     }

@@ -3,7 +3,8 @@ using Flux2.Models;
 namespace Flux2.Evaluation;
 
 /// <summary>How the evaluator samples. Defaults suit FLUX.2-micro (its native 128², the sample settings of the
-/// datasets-sample jobs); every image pair (base vs LoRA) shares its noise, so differences come from the LoRA only.</summary>
+/// datasets-sample jobs); every image pair (base vs LoRA) shares its noise, so differences come from the LoRA
+/// only.</summary>
 public sealed record LoraEvalOptions
 {
     public int Width { get; init; } = MicroModel.Resolution;
@@ -15,6 +16,7 @@ public sealed record LoraEvalOptions
     public long FirstSeed { get; init; } = 1000;
     /// <summary>The LoRA's strength multiplier while generating (b) and (d).</summary>
     public double LoraStrength { get; init; } = 1.0;
-    /// <summary>Object sets: the class word; null = detect from the dataset captions (<see cref="EvalPrompts.ClassWordOf"/>).</summary>
+    /// <summary>Object sets: the class word; null = detect from the dataset captions
+    /// (<see cref="EvalPrompts.ClassWordOf"/>).</summary>
     public string? ClassWord { get; init; }
 }

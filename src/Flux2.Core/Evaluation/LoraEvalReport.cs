@@ -38,11 +38,15 @@ public static class LoraEvalReport
         s.AppendLine();
         s.AppendLine($"model `{r.Model}`, dataset `{r.Dataset}` ({r.DatasetImages} images), trigger `{r.Trigger}`" +
                      (r.ClassWord is null ? ", style prompts" : $", object prompts (class word `{r.ClassWord}`)"));
-        s.AppendLine($"{r.Prompts.Count} prompts x {o.Seeds} seeds (from {o.FirstSeed}), {o.Width}x{o.Height}, {o.Steps} steps, guidance {o.Guidance.ToString(CultureInfo.InvariantCulture)}, LoRA strength {o.LoraStrength.ToString(CultureInfo.InvariantCulture)}; {r.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s");
+        s.AppendLine($"{r.Prompts.Count} prompts x {o.Seeds} seeds (from {o.FirstSeed}), {o.Width}x{o.Height}, " +
+            $"{o.Steps} steps, guidance {o.Guidance.ToString(CultureInfo.InvariantCulture)}, LoRA strength " +
+                $"{o.LoraStrength.ToString(CultureInfo.InvariantCulture)}; " +
+                    $"{r.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s");
         s.AppendLine();
         s.Append(Table(r));
         s.AppendLine();
-        s.AppendLine("Look distance = ½·L1 of the average 4×4×4 colour histograms + mean |Δ| channel means + mean |Δ| channel stds + |Δ| edge energy.");
+        s.AppendLine("Look distance = ½·L1 of the average 4×4×4 colour histograms + mean |Δ| channel means + mean " +
+            "|Δ| channel stds + |Δ| edge energy.");
         s.AppendLine();
         s.AppendLine("Prompts (with trigger / without):");
         foreach (var p in r.Prompts) s.AppendLine($"- `{p.WithTrigger}` / `{p.WithoutTrigger}`");
@@ -51,17 +55,43 @@ public static class LoraEvalReport
 
     public static string Json(LoraEvalResult r) => JsonSerializer.Serialize(new
     {
-        lora = r.Lora, model = r.Model, dataset = r.Dataset, trigger = r.Trigger, class_word = r.ClassWord,
-        trigger_strength = r.TriggerStrength, bleed = r.Bleed, bleed_ratio = r.BleedRatio, trigger_change = r.TriggerChange,
-        base_distance = r.BaseDistance, lora_distance = r.LoraDistance, bleed_look_distance = r.BleedLookDistance,
-        base_terms = Terms(r.BaseTerms), lora_terms = Terms(r.LoraTerms),
-        options = new { width = r.Options.Width, height = r.Options.Height, steps = r.Options.Steps, guidance = r.Options.Guidance,
-                        seeds = r.Options.Seeds, first_seed = r.Options.FirstSeed, lora_strength = r.Options.LoraStrength },
-        dataset_images = r.DatasetImages, seconds = r.Seconds,
+        lora = r.Lora,
+        model = r.Model,
+        dataset = r.Dataset,
+        trigger = r.Trigger,
+        class_word = r.ClassWord,
+        trigger_strength = r.TriggerStrength,
+        bleed = r.Bleed,
+        bleed_ratio = r.BleedRatio,
+        trigger_change = r.TriggerChange,
+        base_distance = r.BaseDistance,
+        lora_distance = r.LoraDistance,
+        bleed_look_distance = r.BleedLookDistance,
+        base_terms = Terms(r.BaseTerms),
+        lora_terms = Terms(r.LoraTerms),
+        options = new
+        {
+            width = r.Options.Width,
+            height = r.Options.Height,
+            steps = r.Options.Steps,
+            guidance = r.Options.Guidance,
+            seeds = r.Options.Seeds,
+            first_seed = r.Options.FirstSeed,
+            lora_strength = r.Options.LoraStrength
+        },
+        dataset_images = r.DatasetImages,
+        seconds = r.Seconds,
         prompts = r.Prompts.Select(p => new { with_trigger = p.WithTrigger, without_trigger = p.WithoutTrigger }),
     }, new JsonSerializerOptions { WriteIndented = true });
 
-    static object Terms(LookDistanceTerms t) => new { histogram = t.Histogram, mean = t.Mean, std = t.Std, edges = t.Edges, total = t.Total };
+    static object Terms(LookDistanceTerms t) => new
+    {
+        histogram = t.Histogram,
+        mean = t.Mean,
+        std = t.Std,
+        edges = t.Edges,
+        total = t.Total
+    };
 
     /// <summary>Writes eval.json and eval.md into <paramref name="folder"/>; returns their paths.</summary>
     public static (string json, string markdown) Write(LoraEvalResult r, string folder)

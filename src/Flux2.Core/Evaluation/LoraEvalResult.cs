@@ -4,11 +4,16 @@ namespace Flux2.Evaluation;
 /// What a LoRA did, on the evaluator's fixed prompts and seeds. Image sets: (a) base + trigger prompt, (b) LoRA +
 /// trigger prompt, (c) base without trigger, (d) LoRA without trigger.
 /// <list type="bullet">
-/// <item><see cref="BaseDistance"/> = <see cref="LookDistance"/>(a, dataset), <see cref="LoraDistance"/> = (b, dataset);</item>
-/// <item><see cref="TriggerStrength"/> = 1 − d(b)/d(a): 0 no change, 1 the dataset's look, negative further away;</item>
-/// <item><see cref="TriggerChange"/> = mean |b − a| per pixel and channel, in 0..1 units: how much the trigger prompts moved;</item>
-/// <item><see cref="Bleed"/> = mean |d − c| the same way: how much prompts without the trigger moved (should stay small);</item>
-/// <item><see cref="BleedRatio"/> = Bleed / TriggerChange: the share of the LoRA's effect that leaks past the trigger.</item></list>
+/// <item><see cref="BaseDistance"/> = <see cref="LookDistance"/>(a, dataset), <see cref="LoraDistance"/> = (b,
+/// dataset);</item>
+/// <item><see cref="TriggerStrength"/> = 1 − d(b)/d(a): 0 no change, 1 the dataset's look, negative further
+/// away;</item>
+/// <item><see cref="TriggerChange"/> = mean |b − a| per pixel and channel, in 0..1 units: how much the trigger prompts
+/// moved;</item>
+/// <item><see cref="Bleed"/> = mean |d − c| the same way: how much prompts without the trigger moved (should stay
+/// small);</item>
+/// <item><see cref="BleedRatio"/> = Bleed / TriggerChange: the share of the LoRA's effect that leaks past the
+/// trigger.</item></list>
 /// </summary>
 public sealed record LoraEvalResult
 {
@@ -26,7 +31,8 @@ public sealed record LoraEvalResult
     public required LookDistanceTerms LoraTerms { get; init; }
     public required double TriggerChange { get; init; }
     public required double Bleed { get; init; }
-    /// <summary>Look distance of the no-trigger sets (d) vs (c): bleed measured as a look change rather than pixels.</summary>
+    /// <summary>Look distance of the no-trigger sets (d) vs (c): bleed measured as a look change rather than
+    /// pixels.</summary>
     public required double BleedLookDistance { get; init; }
     public required double Seconds { get; init; }
 

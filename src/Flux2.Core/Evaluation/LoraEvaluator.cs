@@ -26,8 +26,10 @@ public static class LoraEvaluator
         var classWord = options.ClassWord ?? EvalPrompts.ClassWordOf(datasetFolder);
         var prompts = EvalPrompts.For(trigger, classWord);
         var dataset = DatasetLook.Load(datasetFolder, options.Width, options.Height);
-        log?.Invoke($"eval: {prompts.Count} prompts x {options.Seeds} seeds, {options.Width}x{options.Height}, {options.Steps} steps, guidance {options.Guidance}; " +
-                    (classWord is null ? "style set" : $"object set, class word '{classWord}'") + $"; {dataset.Count} dataset images");
+        log?.Invoke($"eval: {prompts.Count} prompts x {options.Seeds} seeds, {options.Width}x{options.Height}, " +
+            $"{options.Steps} steps, guidance {options.Guidance}; " +
+                    (classWord is null ? "style set" : $"object set, class word '{classWord}'") +
+                        $"; {dataset.Count} dataset images");
 
         using var scope = NewDisposeScope();
         var triggered = models.EncodePrompts(prompts.Select(p => p.WithTrigger).ToList());
@@ -52,9 +54,18 @@ public static class LoraEvaluator
         var loraTerms = LookDistance.Terms(bLook, look);
         return new LoraEvalResult
         {
-            Lora = loraPath, Model = models.Origin, Dataset = datasetFolder, Trigger = trigger, ClassWord = classWord,
-            Options = options, Prompts = prompts, DatasetImages = dataset.Count,
-            BaseDistance = baseTerms.Total, LoraDistance = loraTerms.Total, BaseTerms = baseTerms, LoraTerms = loraTerms,
+            Lora = loraPath,
+            Model = models.Origin,
+            Dataset = datasetFolder,
+            Trigger = trigger,
+            ClassWord = classWord,
+            Options = options,
+            Prompts = prompts,
+            DatasetImages = dataset.Count,
+            BaseDistance = baseTerms.Total,
+            LoraDistance = loraTerms.Total,
+            BaseTerms = baseTerms,
+            LoraTerms = loraTerms,
             TriggerChange = EvalSampler.MeanAbsDifference(b, a),
             Bleed = EvalSampler.MeanAbsDifference(d, c),
             BleedLookDistance = LookDistance.Between(EvalSampler.Describe(d), EvalSampler.Describe(c)),

@@ -21,7 +21,8 @@ public static class BflTransformerConverter
             list.Add((at, t, name));
         }
         if (unknown.Count > 0)
-            throw new ArgumentException($"no BFL name for {unknown.Count} diffusers keys: {string.Join(", ", unknown.Take(20))}");
+            throw new ArgumentException($"no BFL name for {unknown.Count} diffusers keys: " +
+                $"{string.Join(", ", unknown.Take(20))}");
 
         var result = new List<KeyValuePair<string, Tensor>>();
         foreach (var (bflKey, parts) in groups.OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -29,7 +30,8 @@ public static class BflTransformerConverter
             var ordered = parts.OrderBy(p => p.at.Chunk).ToList();
             int expected = ordered[0].at.Chunks;
             if (ordered.Count != expected || ordered.Select(p => p.at.Chunk).Distinct().Count() != expected)
-                throw new ArgumentException($"BFL '{bflKey}' fuses {expected} tensors but got {string.Join(", ", ordered.Select(p => p.name))}");
+                throw new ArgumentException($"BFL '{bflKey}' fuses {expected} tensors but got " +
+                    $"{string.Join(", ", ordered.Select(p => p.name))}");
             Tensor fused = expected == 1 ? ordered[0].t.clone() : cat(ordered.Select(p => p.t).ToArray(), 0);
             if (ordered[0].at.SwapHalves)
             {

@@ -15,11 +15,13 @@ public sealed record BflLocation(string Key, int Chunk = 0, int Chunks = 1, bool
 /// </summary>
 public static class BflTransformerKeyMap
 {
-    sealed record Rule(string Diffusers, string Bfl, int Chunk = 0, int Chunks = 1, bool SwapHalves = false, bool IsRmsNorm = false)
+    sealed record Rule(string Diffusers, string Bfl, int Chunk = 0, int Chunks = 1, bool SwapHalves = false,
+        bool IsRmsNorm = false)
     {
         public readonly Regex DiffusersPattern = Compile(Diffusers);
         public readonly Regex BflPattern = Compile(Bfl);
-        static Regex Compile(string pattern) => new("^" + Regex.Escape(pattern).Replace(@"\{N}", @"(\d+)") + "$", RegexOptions.CultureInvariant);
+        static Regex Compile(string pattern) => new("^" + Regex.Escape(pattern).Replace(@"\{N}", @"(\d+)") + "$",
+            RegexOptions.CultureInvariant);
     }
 
     static Rule Qkv(string d, string b, int part) => new(d, b, part, 3);
@@ -89,7 +91,8 @@ public static class BflTransformerKeyMap
             var m = r.BflPattern.Match(module);
             if (!m.Success) continue;
             var diffusersParam = r.IsRmsNorm && param == "scale" ? "weight" : param;
-            result.Add(($"{Fill(r.Diffusers, m)}.{diffusersParam}", new BflLocation(bflKey, r.Chunk, r.Chunks, r.SwapHalves)));
+            result.Add(($"{Fill(r.Diffusers, m)}.{diffusersParam}", new BflLocation(bflKey, r.Chunk, r.Chunks,
+                r.SwapHalves)));
         }
         return result;
     }
@@ -100,5 +103,6 @@ public static class BflTransformerKeyMap
         return dot < 0 ? (key, "") : (key[..dot], key[(dot + 1)..]);
     }
 
-    static string Fill(string pattern, Match m) => m.Groups.Count > 1 ? pattern.Replace("{N}", m.Groups[1].Value) : pattern;
+    static string Fill(string pattern, Match m) => m.Groups.Count > 1 ? pattern.Replace("{N}", m.Groups[1].Value)
+        : pattern;
 }

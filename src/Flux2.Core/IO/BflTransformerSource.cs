@@ -31,7 +31,8 @@ public sealed class BflTransformerSource : ITensorSource
             foreach (var (name, location) in targets)
             {
                 if (!locations.TryAdd(name, location))
-                    throw new SafetensorsException(bfl.FileOf(bflKey), bflKey, $"maps to '{name}', which '{locations[name].Key}' also maps to");
+                    throw new SafetensorsException(bfl.FileOf(bflKey), bflKey,
+                        $"maps to '{name}', which '{locations[name].Key}' also maps to");
                 keys.Add(name);
             }
         }
@@ -50,7 +51,8 @@ public sealed class BflTransformerSource : ITensorSource
     }
 
     public string FileOf(string key) =>
-        passThrough.Contains(key) ? bfl.FileOf(key) : locations.TryGetValue(key, out var at) ? bfl.FileOf(at.Key) : Origin;
+        passThrough.Contains(key) ? bfl.FileOf(key) : locations.TryGetValue(key, out var at) ? bfl.FileOf(at.Key)
+            : Origin;
 
     public Tensor Read(string key, Device? device = null, ScalarType? dtype = null)
     {
@@ -81,6 +83,7 @@ public sealed class BflTransformerSource : ITensorSource
         var shape = bfl.Shape(bflKey);
         if (shape.Length == 0 || shape[0] % parts != 0)
             throw new SafetensorsException(bfl.FileOf(bflKey), bflKey,
-                $"shape [{string.Join(", ", shape)}] cannot be split into {parts} equal row blocks as this tensor's layout requires");
+                $"shape [{string.Join(", ", shape)}] cannot be split into {parts} equal row blocks as this tensor's " +
+                    $"layout requires");
     }
 }

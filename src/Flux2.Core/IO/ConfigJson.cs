@@ -5,13 +5,17 @@ namespace Flux2.IO;
 
 /// <summary>
 /// The one reader of model/scheduler <c>config.json</c> files. Typed reads of optional keys: an absent or <c>null</c>
-/// key gives the caller's default, a value of the wrong type fails with a <see cref="ConfigException"/> naming the file,
-/// the key and the value found; unknown keys are ignored. <see cref="Object"/> opens a nested object (keys inside it are
-/// named with a dotted path, e.g. <c>text_config.hidden_size</c>).
+/// key gives the caller's default, a value of the wrong type fails with a <see cref="ConfigException"/> naming the
+/// file, the key and the value found; unknown keys are ignored. <see cref="Object"/> opens a nested object (keys inside
+/// it are named with a dotted path, e.g. <c>text_config.hidden_size</c>).
 /// </summary>
 public sealed class ConfigJson
 {
-    static readonly JsonDocumentOptions Options = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+    static readonly JsonDocumentOptions Options = new()
+    {
+        AllowTrailingCommas = true,
+        CommentHandling = JsonCommentHandling.Skip
+    };
 
     readonly JsonElement obj;
     readonly string prefix;
@@ -21,7 +25,8 @@ public sealed class ConfigJson
 
     ConfigJson(JsonElement obj, string file, string prefix) { this.obj = obj; File = file; this.prefix = prefix; }
 
-    /// <summary>Reads a config file; a missing file is a <see cref="FileNotFoundException"/>, bad JSON a <see cref="ConfigException"/>.</summary>
+    /// <summary>Reads a config file; a missing file is a <see cref="FileNotFoundException"/>, bad JSON a
+    /// <see cref="ConfigException"/>.</summary>
     public static ConfigJson Load(string path)
     {
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"config not found: {path}", path);
@@ -38,7 +43,8 @@ public sealed class ConfigJson
             root = doc.RootElement.Clone();
         }
         catch (JsonException e) { throw new ConfigException(file, null, $"not valid JSON ({e.Message})", e); }
-        if (root.ValueKind != JsonValueKind.Object) throw new ConfigException(file, null, $"the top level must be a JSON object, found {root.ValueKind}");
+        if (root.ValueKind != JsonValueKind.Object) throw new ConfigException(file, null,
+            $"the top level must be a JSON object, found {root.ValueKind}");
         return new ConfigJson(root, file, "");
     }
 
@@ -57,7 +63,8 @@ public sealed class ConfigJson
 
     public bool Bool(string key, bool fallback) =>
         !TryGet(key, out var v) ? fallback
-        : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Bad(key, "true or false", v);
+        : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
+            : throw Bad(key, "true or false", v);
 
     [return: NotNullIfNotNull(nameof(fallback))]
     public string? String(string key, string? fallback) =>
@@ -68,20 +75,24 @@ public sealed class ConfigJson
     public int[]? Ints(string key, int[]? fallback) =>
         !TryGet(key, out var v) ? fallback
         : v.ValueKind != JsonValueKind.Array ? throw Bad(key, "an array of integers", v)
-        : v.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var n) ? n : throw Bad(key, "an array of integers", v)).ToArray();
+        : v.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var n) ? n
+            : throw Bad(key, "an array of integers", v)).ToArray();
 
     [return: NotNullIfNotNull(nameof(fallback))]
     public string[]? Strings(string key, string[]? fallback) =>
         !TryGet(key, out var v) ? fallback
         : v.ValueKind != JsonValueKind.Array ? throw Bad(key, "an array of strings", v)
-        : v.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()! : throw Bad(key, "an array of strings", v)).ToArray();
+        : v.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()!
+            : throw Bad(key, "an array of strings", v)).ToArray();
 
     /// <summary>A nested object, or null when the key is absent or <c>null</c>.</summary>
     public ConfigJson? Object(string key) =>
         !TryGet(key, out var v) ? null
-        : v.ValueKind == JsonValueKind.Object ? new ConfigJson(v, File, Name(key) + ".") : throw Bad(key, "an object", v);
+        : v.ValueKind == JsonValueKind.Object ? new ConfigJson(v, File, Name(key) + ".")
+            : throw Bad(key, "an object", v);
 
-    /// <summary>An error about <paramref name="key"/> of this object, for checks the caller makes on a value it read.</summary>
+    /// <summary>An error about <paramref name="key"/> of this object, for checks the caller makes on a value it
+    /// read.</summary>
     public ConfigException Error(string key, string message) => new(File, Name(key), message);
 
     bool TryGet(string key, out JsonElement v) => obj.TryGetProperty(key, out v) && v.ValueKind != JsonValueKind.Null;

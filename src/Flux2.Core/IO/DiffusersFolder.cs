@@ -37,7 +37,8 @@ public sealed class DiffusersFolder
     static DiffusersFolder FromIndex(string root, string indexPath)
     {
         using var doc = ParseJson(indexPath);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{indexPath}: not a JSON object");
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{indexPath}: not a JSON object");
         string? pipeline = null;
         var components = new Dictionary<string, DiffusersComponent>();
         var missing = new List<string>();
@@ -46,7 +47,8 @@ public sealed class DiffusersFolder
             if (p.Name == "_class_name" && p.Value.ValueKind == JsonValueKind.String) pipeline = p.Value.GetString();
             // Components are [library, class] pairs; "_"-prefixed keys are bookkeeping and other values are pipeline
             // options. [null, null] marks an optional component that this pipeline does not have.
-            if (p.Name.StartsWith('_') || p.Value.ValueKind != JsonValueKind.Array || p.Value.GetArrayLength() != 2) continue;
+            if (p.Name.StartsWith('_') || p.Value.ValueKind != JsonValueKind.Array || p.Value.GetArrayLength() != 2)
+                continue;
             var library = p.Value[0].ValueKind == JsonValueKind.String ? p.Value[0].GetString() : null;
             var cls = p.Value[1].ValueKind == JsonValueKind.String ? p.Value[1].GetString() : null;
             if (library == null && cls == null) continue;
@@ -55,7 +57,8 @@ public sealed class DiffusersFolder
             else components[p.Name] = new DiffusersComponent(p.Name, folder, library, cls);
         }
         if (missing.Count > 0)
-            throw new DirectoryNotFoundException($"{indexPath} lists components whose folders are missing: {string.Join(", ", missing)} (incomplete download?)");
+            throw new DirectoryNotFoundException($"{indexPath} lists components whose folders are missing: " +
+                $"{string.Join(", ", missing)} (incomplete download?)");
         return new DiffusersFolder(root, pipeline, components);
     }
 
@@ -64,7 +67,8 @@ public sealed class DiffusersFolder
         var components = KnownComponents.Where(c => Directory.Exists(Path.Combine(root, c)))
             .ToDictionary(c => c, c => new DiffusersComponent(c, Path.Combine(root, c), null, null));
         if (components.Count == 0)
-            throw new DirectoryNotFoundException($"{root}: no model_index.json and none of the component folders {string.Join(", ", KnownComponents)}");
+            throw new DirectoryNotFoundException($"{root}: no model_index.json and none of the component folders " +
+                $"{string.Join(", ", KnownComponents)}");
         return new DiffusersFolder(root, null, components);
     }
 
@@ -78,7 +82,8 @@ public sealed class DiffusersFolder
 /// <summary>One component of a pipeline folder: its folder, config and weights.</summary>
 public sealed class DiffusersComponent(string name, string folder, string? library, string? className)
 {
-    /// <summary>Config file names in the order diffusers/transformers use them (schedulers have their own name).</summary>
+    /// <summary>Config file names in the order diffusers/transformers use them (schedulers have their own
+    /// name).</summary>
     public static readonly string[] ConfigNames = ["config.json", "scheduler_config.json"];
 
     ConfigJson? config;
@@ -93,8 +98,10 @@ public sealed class DiffusersComponent(string name, string folder, string? libra
 
     /// <summary>The parsed config (read once).</summary>
     public ConfigJson Config => config ??= ConfigJson.Load(ConfigPath ?? throw new FileNotFoundException(
-        $"{Folder}: component '{Name}' has no config ({string.Join(" or ", ConfigNames)}); the model cannot be built without it"));
+        $"{Folder}: component '{Name}' has no config ({string.Join(" or ", ConfigNames)}); the model cannot be built " +
+            $"without it"));
 
-    /// <summary>Opens the component's weights (see <see cref="WeightFiles"/>); the caller disposes the source.</summary>
+    /// <summary>Opens the component's weights (see <see cref="WeightFiles"/>); the caller disposes the
+    /// source.</summary>
     public ITensorSource OpenWeights() => WeightFiles.Open(Folder);
 }

@@ -11,10 +11,18 @@ public static class SafetensorsDType
 
     static readonly Dictionary<string, (torch.ScalarType type, int size)> Known = new()
     {
-        ["F32"] = (torch.ScalarType.Float32, 4), ["F16"] = (torch.ScalarType.Float16, 2), ["BF16"] = (torch.ScalarType.BFloat16, 2),
-        ["F8_E4M3"] = (Float8E4M3, 1), ["F8_E5M2"] = (Float8E5M2, 1), ["I64"] = (torch.ScalarType.Int64, 8),
-        ["I32"] = (torch.ScalarType.Int32, 4), ["U8"] = (torch.ScalarType.Byte, 1), ["BOOL"] = (torch.ScalarType.Bool, 1),
-        ["F64"] = (torch.ScalarType.Float64, 8), ["I16"] = (torch.ScalarType.Int16, 2), ["I8"] = (torch.ScalarType.Int8, 1),
+        ["F32"] = (torch.ScalarType.Float32, 4),
+        ["F16"] = (torch.ScalarType.Float16, 2),
+        ["BF16"] = (torch.ScalarType.BFloat16, 2),
+        ["F8_E4M3"] = (Float8E4M3, 1),
+        ["F8_E5M2"] = (Float8E5M2, 1),
+        ["I64"] = (torch.ScalarType.Int64, 8),
+        ["I32"] = (torch.ScalarType.Int32, 4),
+        ["U8"] = (torch.ScalarType.Byte, 1),
+        ["BOOL"] = (torch.ScalarType.Bool, 1),
+        ["F64"] = (torch.ScalarType.Float64, 8),
+        ["I16"] = (torch.ScalarType.Int16, 2),
+        ["I8"] = (torch.ScalarType.Int8, 1),
     };
 
     public static bool IsKnown(string name) => Known.ContainsKey(name);

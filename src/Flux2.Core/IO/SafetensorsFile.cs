@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -27,7 +27,8 @@ public sealed class SafetensorsFile : IDisposable
     SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long dataStart,
                     Dictionary<string, SafetensorsEntry> entries, Dictionary<string, string> metadata)
     {
-        Path = path; this.map = map; this.view = view; this.dataStart = dataStart; Entries = entries; Metadata = metadata;
+        Path = path; this.map = map; this.view = view; this.dataStart = dataStart; Entries = entries; Metadata =
+            metadata;
     }
 
     public static SafetensorsFile Open(string path)
@@ -40,19 +41,25 @@ public sealed class SafetensorsFile : IDisposable
         if (length < 8)
         {
             stream.Dispose();
-            throw new SafetensorsException(path, null, $"file is {length} bytes, shorter than the 8-byte header length prefix (truncated?)");
+            throw new SafetensorsException(path, null,
+                $"file is {length} bytes, shorter than the 8-byte header length prefix (truncated?)");
         }
-        var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read,
+            HandleInheritability.None, leaveOpen: false);
         var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         try
         {
             var headerLen = view.ReadInt64(0);
             if (headerLen <= 0 || headerLen > length - 8)
-                throw new SafetensorsException(path, null, $"header length {headerLen} points past the end of the {length}-byte file (truncated or not a safetensors file)");
+                throw new SafetensorsException(path, null,
+                    $"header length {headerLen} points past the end of the {length}-byte file (truncated or not a " +
+                        $"safetensors file)");
             // The format caps the header at 100 MB (safetensors MAX_HEADER_SIZE); a larger value means garbage, and
             // it must not reach the int-sized buffer below.
             if (headerLen > MaxHeaderBytes)
-                throw new SafetensorsException(path, null, $"header length {headerLen} exceeds the format's {MaxHeaderBytes}-byte limit (not a safetensors file?)");
+                throw new SafetensorsException(path, null,
+                    $"header length {headerLen} exceeds the format's {MaxHeaderBytes}-byte limit (not a safetensors " +
+                        $"file?)");
             var json = new byte[headerLen];
             view.ReadArray(8, json, 0, (int)headerLen);
             var (entries, metadata) = SafetensorsHeader.Parse(path, json, length - 8 - headerLen);
@@ -63,11 +70,13 @@ public sealed class SafetensorsFile : IDisposable
 
     public bool Contains(string key) => Entries.ContainsKey(key);
 
-    /// <summary>Reads one tensor (a copy owned by the caller) in its stored dtype, optionally moved to a device/dtype.</summary>
+    /// <summary>Reads one tensor (a copy owned by the caller) in its stored dtype, optionally moved to a
+    /// device/dtype.</summary>
     public Tensor Read(string key, Device? device = null, ScalarType? dtype = null)
     {
         var e = Entry(key);
-        return e.Shape.Length == 0 ? ReadBytes(e, e.Shape, 0, device, dtype) : ReadRows(key, 0, e.Shape[0], device, dtype);
+        return e.Shape.Length == 0 ? ReadBytes(e, e.Shape, 0, device, dtype)
+            : ReadRows(key, 0, e.Shape[0], device, dtype);
     }
 
     /// <summary>Reads rows [start, start + count) along dim 0 without touching the other rows' bytes.</summary>
@@ -75,7 +84,8 @@ public sealed class SafetensorsFile : IDisposable
     {
         var e = Entry(key);
         if (e.Shape.Length == 0 || start < 0 || count < 0 || start + count > e.Shape[0])
-            throw new SafetensorsException(Path, key, $"rows [{start}, {start + count}) are outside shape [{string.Join(", ", e.Shape)}]");
+            throw new SafetensorsException(Path, key,
+                $"rows [{start}, {start + count}) are outside shape [{string.Join(", ", e.Shape)}]");
         var shape = (long[])e.Shape.Clone();
         shape[0] = count;
         long rowBytes = e.Shape[0] == 0 ? 0 : (e.End - e.Begin) / e.Shape[0];
@@ -83,7 +93,8 @@ public sealed class SafetensorsFile : IDisposable
     }
 
     SafetensorsEntry Entry(string key) =>
-        Entries.TryGetValue(key, out var e) ? e : throw new SafetensorsException(Path, key, "no such tensor in this file");
+        Entries.TryGetValue(key, out var e) ? e : throw new SafetensorsException(Path, key,
+            "no such tensor in this file");
 
     Tensor ReadBytes(SafetensorsEntry e, long[] shape, long byteOffset, Device? device, ScalarType? dtype)
     {
@@ -120,13 +131,15 @@ public sealed class SafetensorsFile : IDisposable
     /// the process's resident set (VmRSS/VmHWM) once touched, so a streamed load of a 32 GiB checkpoint would otherwise
     /// show a 32 GiB "peak RAM" although every page is clean page cache the kernel may drop; with this the resident set
     /// stays at what the load really holds, so CPU RAM stays bounded while loading. Only whole pages inside the
-    /// range are dropped (a neighbouring tensor may share the edge pages); reading them again faults them back in.</summary>
+    /// range are dropped (a neighbouring tensor may share the edge pages); reading them again faults them back
+    /// in.</summary>
     static void ReleaseMappedPages(nint start, long bytes)
     {
         if (!OperatingSystem.IsLinux() || bytes <= 0) return;
         long page = Environment.SystemPageSize;
         long first = (start + page - 1) / page * page, end = (start + bytes) / page * page;
-        if (end > first) madvise((nint)first, (nuint)(end - first), MADV_DONTNEED); // advice only: a failure changes nothing read
+        if (end > first) madvise((nint)first, (nuint)(end - first), MADV_DONTNEED);
+        // advice only: a failure changes nothing read
     }
 }
 

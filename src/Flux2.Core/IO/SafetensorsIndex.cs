@@ -16,9 +16,14 @@ public static class SafetensorsIndex
         if (!File.Exists(indexPath)) throw new SafetensorsException(indexPath, null, "index file not found");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
-        catch (JsonException e) { throw new SafetensorsException(indexPath, null, $"index is not valid JSON ({e.Message})"); }
+        catch (JsonException e)
+        {
+            throw new SafetensorsException(indexPath, null,
+            $"index is not valid JSON ({e.Message})");
+        }
         using var _ = doc;
-        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map)
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map",
+            out var map)
             || map.ValueKind != JsonValueKind.Object)
             throw new SafetensorsException(indexPath, null, "index must be a JSON object with a \"weight_map\" object");
 
@@ -27,13 +32,17 @@ public static class SafetensorsIndex
         foreach (var entry in map.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.String)
-                throw new SafetensorsException(indexPath, entry.Name, $"weight_map value must be a shard file name, found {entry.Value.GetRawText()}");
+                throw new SafetensorsException(indexPath, entry.Name,
+                    $"weight_map value must be a shard file name, found {entry.Value.GetRawText()}");
             var shard = entry.Value.GetString()!;
             // Shards live beside the index; a name that climbs out of the folder is refused rather than followed.
             var full = Path.GetFullPath(Path.Combine(folder, shard));
-            if (Path.IsPathRooted(shard) || !full.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-                throw new SafetensorsException(indexPath, entry.Name, $"shard '{shard}' is not a file inside the index's folder");
-            if (!result.TryAdd(entry.Name, full)) throw new SafetensorsException(indexPath, entry.Name, "key listed twice in weight_map");
+            if (Path.IsPathRooted(shard) || !full.StartsWith(folder + Path.DirectorySeparatorChar,
+                StringComparison.Ordinal))
+                throw new SafetensorsException(indexPath, entry.Name,
+                    $"shard '{shard}' is not a file inside the index's folder");
+            if (!result.TryAdd(entry.Name, full)) throw new SafetensorsException(indexPath, entry.Name,
+                "key listed twice in weight_map");
         }
         if (result.Count == 0) throw new SafetensorsException(indexPath, null, "weight_map is empty");
         return result;
@@ -58,7 +67,8 @@ public static class SafetensorsIndex
             {
                 if (source.Keys.Contains(key) && source.FileOf(key) == shard) continue;
                 problems.Add(source.Keys.Contains(key)
-                    ? $"'{key}' is mapped to {Path.GetFileName(shard)} but is stored in {Path.GetFileName(source.FileOf(key))}"
+                    ? $"'{key}' is mapped to {Path.GetFileName(shard)} but is stored in " +
+                        $"{Path.GetFileName(source.FileOf(key))}"
                     : $"'{key}' is mapped to {Path.GetFileName(shard)} but no shard contains it");
             }
             foreach (var key in source.Keys.Where(k => !map.ContainsKey(k)).OrderBy(k => k))

@@ -41,7 +41,8 @@ public sealed class SafetensorsSource : ITensorSource
     public string DTypeOf(string key) => File(key).Entries[key].DType;
     public long[] Shape(string key) => File(key).Entries[key].Shape;
     public string FileOf(string key) => byKey.TryGetValue(key, out var f) ? f.Path : Origin;
-    public Tensor Read(string key, Device? device = null, ScalarType? dtype = null) => File(key).Read(key, device, dtype);
+    public Tensor Read(string key, Device? device = null, ScalarType? dtype = null) =>
+        File(key).Read(key, device, dtype);
     public Tensor ReadRows(string key, long start, long count, Device? device = null, ScalarType? dtype = null)
         => File(key).ReadRows(key, start, count, device, dtype);
     public void Dispose() { foreach (var f in files) f.Dispose(); }

@@ -18,7 +18,8 @@ public static class SafetensorsWriter
 {
     /// <summary>Writes tensors the caller owns (they are not disposed). Tensors may live on any device and need not
     /// be contiguous; each one is copied to contiguous CPU memory only while its bytes are written.</summary>
-    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         var byName = new Dictionary<string, Tensor>();
         var plan = new List<TensorPlan>();
@@ -32,10 +33,12 @@ public static class SafetensorsWriter
 
     /// <summary>Writes tensors produced on demand, in plan order; each produced tensor is disposed once written, so
     /// only one tensor's memory is alive at a time.</summary>
-    public static void Write(string path, IReadOnlyList<TensorPlan> plan, Func<string, Tensor> produce, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IReadOnlyList<TensorPlan> plan, Func<string, Tensor> produce,
+        IReadOnlyDictionary<string, string>? metadata = null)
         => WritePlanned(path, plan, produce, disposeProduced: true, metadata);
 
-    static void WritePlanned(string path, IReadOnlyList<TensorPlan> plan, Func<string, Tensor> produce, bool disposeProduced,
+    static void WritePlanned(string path, IReadOnlyList<TensorPlan> plan, Func<string, Tensor> produce,
+        bool disposeProduced,
                              IReadOnlyDictionary<string, string>? metadata)
     {
         var header = BuildHeader(path, plan, metadata);
@@ -45,7 +48,8 @@ public static class SafetensorsWriter
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                stream.Write(BitConverter.GetBytes((ulong)header.Length)); // the format is little-endian; so is every .NET target
+                stream.Write(BitConverter.GetBytes((ulong)header.Length));
+                // the format is little-endian; so is every .NET target
                 stream.Write(header);
                 foreach (var p in plan) WriteTensor(path, stream, p, produce, disposeProduced);
                 stream.Flush(flushToDisk: true);
@@ -59,24 +63,32 @@ public static class SafetensorsWriter
         }
     }
 
-    static void WriteTensor(string path, Stream stream, TensorPlan p, Func<string, Tensor> produce, bool disposeProduced)
+    static void WriteTensor(string path, Stream stream, TensorPlan p, Func<string, Tensor> produce,
+        bool disposeProduced)
     {
         var t = produce(p.Name);
         try
         {
             if (t.dtype != p.DType || !t.shape.SequenceEqual(p.Shape))
-                throw new SafetensorsException(path, p.Name, $"produced {t.dtype} [{string.Join(", ", t.shape)}] but the header promised {p.DType} [{string.Join(", ", p.Shape)}]");
+                throw new SafetensorsException(path, p.Name,
+                    $"produced {t.dtype} [{string.Join(", ", t.shape)}] but the header promised {p.DType} " +
+                        $"[{string.Join(", ", p.Shape)}]");
             using var cpu = t.device_type == DeviceType.CPU ? t.contiguous() : t.to(CPU).contiguous();
             TensorBytes.ForEachChunk(cpu, (chunk, _) => stream.Write(chunk));
         }
         finally { if (disposeProduced) t.Dispose(); }
     }
 
-    static byte[] BuildHeader(string path, IReadOnlyList<TensorPlan> plan, IReadOnlyDictionary<string, string>? metadata)
+    static byte[] BuildHeader(string path, IReadOnlyList<TensorPlan> plan, IReadOnlyDictionary<string,
+        string>? metadata)
     {
         using var buffer = new MemoryStream();
         // Relaxed escaping keeps names like "a+b" readable in the header; the output is still plain, valid JSON.
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions
+        {
+            Encoder =
+            System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping
+        }))
         {
             json.WriteStartObject();
             if (metadata is { Count: > 0 })
@@ -89,7 +101,8 @@ public static class SafetensorsWriter
             var seen = new HashSet<string>();
             foreach (var p in plan)
             {
-                if (p.Name == "__metadata__") throw new SafetensorsException(path, p.Name, "'__metadata__' is reserved by the format");
+                if (p.Name == "__metadata__") throw new SafetensorsException(path, p.Name,
+                    "'__metadata__' is reserved by the format");
                 if (!seen.Add(p.Name)) throw new SafetensorsException(path, p.Name, "tensor name given twice");
                 string dtype;
                 try { dtype = SafetensorsDType.FromScalarType(p.DType); }

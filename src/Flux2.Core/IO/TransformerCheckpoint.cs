@@ -18,9 +18,11 @@ public static class TransformerCheckpoint
         ITensorSource source = WeightFiles.Open(path);
         try
         {
-            if (Prefixes.FirstOrDefault(p => source.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal))) is { } prefix)
+            if (Prefixes.FirstOrDefault(p => source.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal))) is { }
+                prefix)
                 source = RenamedSource.StripPrefix(source, prefix);
-            return DetectLayout(source.Origin, source.Keys) == TransformerLayout.Bfl ? new BflTransformerSource(source) : source;
+            return DetectLayout(source.Origin, source.Keys) == TransformerLayout.Bfl ? new BflTransformerSource(source)
+                : source;
         }
         catch { source.Dispose(); throw; }
     }
@@ -29,9 +31,11 @@ public static class TransformerCheckpoint
     {
         var list = keys.ToList();
         if (list.Any(k => k.StartsWith("double_blocks.", StringComparison.Ordinal))) return TransformerLayout.Bfl;
-        if (list.Any(k => k.StartsWith("transformer_blocks.", StringComparison.Ordinal))) return TransformerLayout.Diffusers;
+        if (list.Any(k => k.StartsWith("transformer_blocks.", StringComparison.Ordinal)))
+            return TransformerLayout.Diffusers;
         throw new InvalidDataException(
             $"{origin}: not a FLUX.2 transformer checkpoint: expected keys starting with 'double_blocks.' (BFL) or "
-            + $"'transformer_blocks.' (diffusers), found e.g. {string.Join(", ", list.Order(StringComparer.Ordinal).Take(5))}");
+            + $"'transformer_blocks.' (diffusers), found e.g. " +
+                $"{string.Join(", ", list.Order(StringComparer.Ordinal).Take(5))}");
     }
 }

@@ -9,7 +9,8 @@ namespace Flux2.IO;
 public static class WeightFiles
 {
     public static readonly string[] PickleExtensions = [".bin", ".pt", ".pth", ".ckpt", ".pkl"];
-    static readonly string[] PreferredIndexes = ["diffusion_pytorch_model.safetensors.index.json", "model.safetensors.index.json"];
+    static readonly string[] PreferredIndexes = ["diffusion_pytorch_model.safetensors.index.json",
+        "model.safetensors.index.json"];
     static readonly string[] PreferredFiles = ["diffusion_pytorch_model.safetensors", "model.safetensors"];
 
     /// <summary>Opens the weights found at <paramref name="path"/> (file or folder).</summary>
@@ -21,7 +22,8 @@ public static class WeightFiles
     }
 
     /// <summary>The file to open: an index or a single safetensors file. Throws <see cref="PickleRefusedException"/>
-    /// for pickle files and a <see cref="FileNotFoundException"/> naming what was looked for when nothing fits.</summary>
+    /// for pickle files and a <see cref="FileNotFoundException"/> naming what was looked for when nothing
+    /// fits.</summary>
     public static string Locate(string path)
     {
         if (File.Exists(path)) return CheckFile(path);
@@ -31,12 +33,14 @@ public static class WeightFiles
         if (indexes.Count > 0) return PickPreferred(path, indexes, PreferredIndexes, "index files");
 
         var singles = Directory.GetFiles(path, "*.safetensors").Order(StringComparer.Ordinal).ToList();
-        if (singles.Count > 0) return PickPreferred(path, singles, PreferredFiles, "safetensors files (shards without their .index.json?)");
+        if (singles.Count > 0) return PickPreferred(path, singles, PreferredFiles,
+            "safetensors files (shards without their .index.json?)");
 
         var pickles = Directory.GetFiles(path).Where(IsPickle).Order(StringComparer.Ordinal).ToList();
         if (pickles.Count > 0) throw new PickleRefusedException(path, pickles.Select(Path.GetFileName).ToList()!);
         throw new FileNotFoundException(
-            $"{path}: no weights found (looked for *.safetensors.index.json, {string.Join(", ", PreferredFiles)}, *.safetensors)", path);
+            $"{path}: no weights found (looked for *.safetensors.index.json, {string.Join(", ", PreferredFiles)}, " +
+                $"*.safetensors)", path);
     }
 
     public static bool IsPickle(string file) =>
@@ -65,7 +69,8 @@ public static class WeightFiles
 
 /// <summary>Raised instead of loading a pickle checkpoint.</summary>
 public sealed class PickleRefusedException(string path, IReadOnlyList<string> files) : Exception(
-    $"{path}: refusing to load {string.Join(", ", files)}. Files ending in {string.Join("/", WeightFiles.PickleExtensions)} are "
+    $"{path}: refusing to load {string.Join(", ", files)}. Files ending in " +
+        $"{string.Join("/", WeightFiles.PickleExtensions)} are "
     + "Python pickles, and loading a pickle can execute arbitrary code hidden in the file. Download the .safetensors "
     + "version of these weights instead (most Hugging Face repos publish one), or convert the file once yourself in a "
     + "sandboxed Python environment you trust (torch.load(..., weights_only=True), then safetensors.torch.save_file).")

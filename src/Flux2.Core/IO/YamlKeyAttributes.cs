@@ -1,7 +1,8 @@
 namespace Flux2.IO;
 
 /// <summary>Extra YAML names accepted for a property or enum member (ai-toolkit has several: <c>rank</c> for
-/// <c>linear</c>, <c>bf16</c> for <c>bfloat16</c>, ...). The snake_case form of the C# name is always accepted.</summary>
+/// <c>linear</c>, <c>bf16</c> for <c>bfloat16</c>, ...). The snake_case form of the C# name is always
+/// accepted.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, AllowMultiple = false)]
 public sealed class YamlAliasAttribute(params string[] names) : Attribute
 {
@@ -9,7 +10,8 @@ public sealed class YamlAliasAttribute(params string[] names) : Attribute
 }
 
 /// <summary>ai-toolkit keys of a section that this kit reads without acting on them (quantization, UI flags ...):
-/// accepted silently so that a job file from the ai-toolkit UI loads as-is, and listed when the config is printed.</summary>
+/// accepted silently so that a job file from the ai-toolkit UI loads as-is, and listed when the config is
+/// printed.</summary>
 [AttributeUsage(AttributeTargets.Class)]
 public sealed class IgnoredKeysAttribute(params string[] keys) : Attribute
 {

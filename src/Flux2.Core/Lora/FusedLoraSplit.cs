@@ -19,7 +19,8 @@ public static class FusedLoraSplit
         {
             long k = rank / parts;
             return Enumerable.Range(0, parts)
-                .Select(i => (down.narrow(0, i * k, k).contiguous(), up.narrow(0, i * rows, rows).narrow(1, i * k, k).contiguous()))
+                .Select(i => (down.narrow(0, i * k, k).contiguous(), up.narrow(0, i * rows, rows).narrow(1, i * k, k)
+                    .contiguous()))
                 .ToList();
         }
         return Enumerable.Range(0, parts).Select(i => (down, up.narrow(0, i * rows, rows).contiguous())).ToList();
@@ -35,7 +36,8 @@ public static class FusedLoraSplit
         using var scope = NewDisposeScope();
         for (int i = 0; i < parts; i++)
             for (int j = 0; j < parts; j++)
-                if (i != j && up.narrow(0, i * rows, rows).narrow(1, j * k, k).count_nonzero().item<long>() != 0) return false;
+                if (i != j && up.narrow(0, i * rows, rows).narrow(1, j * k, k).count_nonzero().item<long>() != 0)
+                    return false;
         return true;
     }
 }

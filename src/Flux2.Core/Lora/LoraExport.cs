@@ -6,9 +6,11 @@ namespace Flux2.Lora;
 /// <summary>The two LoRA file layouts in use for FLUX.2 (docs/flux2-model.md §7.2-7.3).</summary>
 public enum LoraLayout
 {
-    /// <summary>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.double_blocks.N.img_attn.qkv.lora_A.weight</c>, no alpha.</summary>
+    /// <summary>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.double_blocks.N.img_attn.qkv.lora_A.weight</c>, no
+    /// alpha.</summary>
     [YamlAlias("ai_toolkit", "aitoolkit", "bfl")] Comfyui,
-    /// <summary>diffusers/peft: <c>transformer.transformer_blocks.N.attn.to_q.lora_A.weight</c>, alpha in metadata.</summary>
+    /// <summary>diffusers/peft: <c>transformer.transformer_blocks.N.attn.to_q.lora_A.weight</c>, alpha in
+    /// metadata.</summary>
     [YamlAlias("peft")] Diffusers,
 }
 
@@ -47,7 +49,8 @@ public static class LoraExport
             }
             var module = "diffusion_model." + group.Key[..^".weight".Length];
             result[module + ".lora_A.weight"] = sharedDown ? parts[0].u.Down.to(ScalarType.Float32).clone()
-                                                           : cat(parts.Select(p => p.u.Down.to(ScalarType.Float32)).ToArray(), 0);
+                                                           : cat(parts.Select(p => p.u.Down.to(ScalarType.Float32))
+                                                               .ToArray(), 0);
             result[module + ".lora_B.weight"] = up;
         }
         foreach (var t in result.Values) t.MoveToOuterDisposeScope();
@@ -61,8 +64,8 @@ public static class LoraExport
         return same.item<bool>();
     }
 
-    /// <summary>diffusers/peft tensors: <c>transformer.&lt;module&gt;.lora_A/lora_B.weight</c>, unscaled (the scale goes
-    /// into <see cref="PeftAdapterMetadata.Build"/>).</summary>
+    /// <summary>diffusers/peft tensors: <c>transformer.&lt;module&gt;.lora_A/lora_B.weight</c>, unscaled (the scale
+    /// goes into <see cref="PeftAdapterMetadata.Build"/>).</summary>
     public static Dictionary<string, Tensor> ToDiffusers(IEnumerable<LoraUpdate> updates)
     {
         var result = new Dictionary<string, Tensor>();
@@ -75,28 +78,39 @@ public static class LoraExport
         return result;
     }
 
-    /// <summary>Tensors and the header entries the layout itself needs (peft config for diffusers, none for ComfyUI).</summary>
-    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Export(IReadOnlyList<LoraUpdate> updates, LoraLayout layout)
+    /// <summary>Tensors and the header entries the layout itself needs (peft config for diffusers, none for
+    /// ComfyUI).</summary>
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata)
+        Export(IReadOnlyList<LoraUpdate> updates, LoraLayout layout)
         => layout switch
         {
-            LoraLayout.Diffusers => (ToDiffusers(updates), new() { [PeftAdapterMetadata.Key] = PeftAdapterMetadata.Build(updates), ["format"] = "pt" }),
+            LoraLayout.Diffusers => (ToDiffusers(updates), new()
+            {
+                [PeftAdapterMetadata.Key] =
+                PeftAdapterMetadata.Build(updates),
+                ["format"] = "pt"
+            }),
             _ => (ToComfyUi(updates), new()),
         };
 
     /// <summary>Writes <paramref name="updates"/> in <paramref name="layout"/> with <paramref name="metadata"/> copied
     /// (a stale peft config from another file is dropped: the layout's own entries win).</summary>
-    public static void Write(string path, IEnumerable<LoraUpdate> updates, LoraLayout layout, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<LoraUpdate> updates, LoraLayout layout,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         var (tensors, own) = Export(updates.ToList(), layout);
-        var header = (metadata ?? new Dictionary<string, string>()).Where(kv => kv.Key != PeftAdapterMetadata.Key).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var header = (metadata ?? new Dictionary<string, string>()).Where(kv => kv.Key != PeftAdapterMetadata.Key)
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
         foreach (var (k, v) in own) header[k] = v;
         try { SafetensorsWriter.Write(path, tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal), header); }
         finally { foreach (var t in tensors.Values) t.Dispose(); }
     }
 
-    public static void WriteComfyUi(string path, IEnumerable<LoraUpdate> updates, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void WriteComfyUi(string path, IEnumerable<LoraUpdate> updates, IReadOnlyDictionary<string,
+        string>? metadata = null)
         => Write(path, updates, LoraLayout.Comfyui, metadata);
 
-    public static void WriteDiffusers(string path, IEnumerable<LoraUpdate> updates, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void WriteDiffusers(string path, IEnumerable<LoraUpdate> updates, IReadOnlyDictionary<string,
+        string>? metadata = null)
         => Write(path, updates, LoraLayout.Diffusers, metadata);
 }

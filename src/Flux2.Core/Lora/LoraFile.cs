@@ -14,7 +14,8 @@ public sealed record LoraUpdate(string Module, Tensor Down, Tensor Up, double Sc
 /// <c>lora_adapter_metadata</c> JSON (<see cref="PeftAdapterMetadata"/>; alpha defaults to r);</item>
 /// <item>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.&lt;bfl module&gt;.lora_A/lora_B</c> (or lora_down/lora_up), an
 /// optional <c>.alpha</c> tensor (else scale 1: that layout bakes alpha/r into the weights); fused modules are split
-/// onto our separate q/k/v modules by <see cref="FusedLoraSplit"/> (rank split when B is block-diagonal, else shared A).</item></list>
+/// onto our separate q/k/v modules by <see cref="FusedLoraSplit"/> (rank split when B is block-diagonal, else shared
+/// A).</item></list>
 /// </summary>
 public static class LoraFile
 {
@@ -30,16 +31,20 @@ public static class LoraFile
         foreach (var (module, g) in groups)
         {
             if (g.Down is null || g.Up is null)
-                throw new SafetensorsException(path, module, $"has only one of the lora_A/lora_down and lora_B/lora_up pair");
+                throw new SafetensorsException(path, module,
+                    $"has only one of the lora_A/lora_down and lora_B/lora_up pair");
             var down = file.Read(g.Down).to(ScalarType.Float32);
             var up = file.Read(g.Up).to(ScalarType.Float32);
             long r = down.shape[0];
             if (down.dim() != 2 || up.dim() != 2 || up.shape[1] != r)
-                throw new SafetensorsException(path, g.Up, $"shapes [{string.Join(", ", down.shape)}] and [{string.Join(", ", up.shape)}] are not a [r, in] / [out, r] pair");
+                throw new SafetensorsException(path, g.Up,
+                    $"shapes [{string.Join(", ", down.shape)}] and [{string.Join(", ", up.shape)}] are not a [r, in] " +
+                        $"/ [out, r] pair");
             if (!bfl)
             {
                 var name = StripPrefix(module, "transformer.");
-                double peftScale = g.Alpha is { } pa ? file.Read(pa).to(ScalarType.Float32).item<float>() / r : peft?.Scale(name, r) ?? 1.0;
+                double peftScale = g.Alpha is { } pa ? file.Read(pa).to(ScalarType.Float32).item<float>() / r
+                    : peft?.Scale(name, r) ?? 1.0;
                 updates.Add(new LoraUpdate(name, down, up, peftScale));
                 continue;
             }
@@ -47,14 +52,19 @@ public static class LoraFile
             var bflModule = StripPrefix(module, "diffusion_model.");
             var targets = BflTransformerKeyMap.ToDiffusers(bflModule + ".weight");
             if (targets.Count == 0)
-                throw new SafetensorsException(path, g.Up, $"'{bflModule}' is not a FLUX.2 transformer module in the BFL/ComfyUI naming");
+                throw new SafetensorsException(path, g.Up,
+                    $"'{bflModule}' is not a FLUX.2 transformer module in the BFL/ComfyUI naming");
             // A fused BFL module (qkv) feeds several of our modules: block-diagonal B splits the rank, otherwise each
             // part takes its row block of B and shares A (FusedLoraSplit).
             var parts = FusedLoraSplit.Split(down, up, targets[0].Location.Chunks);
             foreach (var (diffusersKey, loc) in targets)
             {
                 var (partDown, partUp) = parts[loc.Chunk];
-                if (loc.SwapHalves) { var halves = partUp.chunk(2, 0); partUp = cat(new[] { halves[1], halves[0] }, 0).contiguous(); }
+                if (loc.SwapHalves)
+                {
+                    var halves = partUp.chunk(2, 0); partUp = cat(new[] { halves[1], halves[0] }, 0)
+                    .contiguous();
+                }
                 updates.Add(new LoraUpdate(diffusersKey[..^".weight".Length], partDown, partUp, scale));
             }
         }
@@ -72,8 +82,11 @@ public static class LoraFile
             if (TrySuffix(key, out module, ".lora_A.weight", ".lora_down.weight")) set = g => g.Down = key;
             else if (TrySuffix(key, out module, ".lora_B.weight", ".lora_up.weight")) set = g => g.Up = key;
             else if (TrySuffix(key, out module, ".alpha")) set = g => g.Alpha = key;
-            else if (key.EndsWith(".dora_scale")) throw new SafetensorsException(file.Path, key, "DoRA LoRAs are not supported");
-            else throw new SafetensorsException(file.Path, key, "not a LoRA tensor (expected names ending in lora_A/lora_B/lora_down/lora_up .weight or .alpha)");
+            else if (key.EndsWith(".dora_scale")) throw new SafetensorsException(file.Path, key,
+                "DoRA LoRAs are not supported");
+            else
+                throw new SafetensorsException(file.Path, key,
+                    "not a LoRA tensor (expected names ending in lora_A/lora_B/lora_down/lora_up .weight or .alpha)");
             if (!groups.TryGetValue(module!, out var g)) groups[module!] = g = new Group();
             set(g);
         }

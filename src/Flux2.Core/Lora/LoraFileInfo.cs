@@ -16,7 +16,8 @@ public sealed record LoraFileInfo(string Path, LoraLayout Layout, IReadOnlyList<
                                   IReadOnlyList<string> DTypes, PeftAdapterMetadata? Peft)
 {
     public static LoraLayout DetectLayout(IEnumerable<string> keys)
-        => keys.Any(k => k.StartsWith("diffusion_model.") || k.StartsWith("double_blocks.") || k.StartsWith("single_blocks."))
+        => keys.Any(k => k.StartsWith("diffusion_model.") || k.StartsWith("double_blocks.")
+            || k.StartsWith("single_blocks."))
             ? LoraLayout.Comfyui : LoraLayout.Diffusers;
 
     public static LoraFileInfo Read(string path)
@@ -24,7 +25,8 @@ public sealed record LoraFileInfo(string Path, LoraLayout Layout, IReadOnlyList<
         var updates = LoraFile.Read(path); // validates names and shapes first
         using var file = SafetensorsFile.Open(path);
         var modules = new List<LoraFileModule>();
-        foreach (var key in file.Keys.Where(k => k.EndsWith(".lora_A.weight") || k.EndsWith(".lora_down.weight")).Order(StringComparer.Ordinal))
+        foreach (var key in file.Keys.Where(k => k.EndsWith(".lora_A.weight") || k.EndsWith(".lora_down.weight"))
+            .Order(StringComparer.Ordinal))
         {
             var stem = key[..key.LastIndexOf(".lora_", StringComparison.Ordinal)];
             var upKey = file.Keys.First(k => k == stem + ".lora_B.weight" || k == stem + ".lora_up.weight");
@@ -32,11 +34,13 @@ public sealed record LoraFileInfo(string Path, LoraLayout Layout, IReadOnlyList<
             modules.Add(new LoraFileModule(stem, down[0], down[1], file.Entries[upKey].Shape[0]));
         }
         var dtypes = file.Entries.Values.Select(e => e.DType).Distinct().Order().ToList();
-        return new LoraFileInfo(path, DetectLayout(file.Keys), modules, updates, file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value),
+        return new LoraFileInfo(path, DetectLayout(file.Keys), modules, updates,
+            file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value),
                                 dtypes, PeftAdapterMetadata.FromHeader(file.Metadata));
     }
 
     /// <summary>"4 (12), 12 (2)": each distinct value with how many modules have it.</summary>
     public static string Histogram<T>(IEnumerable<T> values) where T : IFormattable
-        => string.Join(", ", values.GroupBy(v => v).OrderBy(g => g.Key).Select(g => $"{g.Key.ToString(null, CultureInfo.InvariantCulture)} ({g.Count()})"));
+        => string.Join(", ", values.GroupBy(v => v).OrderBy(g => g.Key)
+            .Select(g => $"{g.Key.ToString(null, CultureInfo.InvariantCulture)} ({g.Count()})"));
 }

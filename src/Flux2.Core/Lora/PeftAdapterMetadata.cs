@@ -37,7 +37,8 @@ public sealed class PeftAdapterMetadata
     static double? Match<T>(IReadOnlyDictionary<string, T> pattern, string module) where T : struct, IConvertible
     {
         foreach (var (key, value) in pattern)
-            if (Regex.IsMatch(module, $@"^(.*\.)?({key})$", RegexOptions.CultureInvariant)) return value.ToDouble(CultureInfo.InvariantCulture);
+            if (Regex.IsMatch(module, $@"^(.*\.)?({key})$", RegexOptions.CultureInvariant))
+                return value.ToDouble(CultureInfo.InvariantCulture);
         return null;
     }
 
@@ -56,13 +57,16 @@ public sealed class PeftAdapterMetadata
     }
 
     static IEnumerable<KeyValuePair<string, double>> Numbers(JsonNode? node) => node is JsonObject o
-        ? o.Where(kv => kv.Value is JsonValue v && v.TryGetValue<double>(out _)).Select(kv => KeyValuePair.Create(kv.Key, kv.Value!.GetValue<double>()))
+        ? o.Where(kv => kv.Value is JsonValue v && v.TryGetValue<double>(out _))
+            .Select(kv => KeyValuePair.Create(kv.Key, kv.Value!.GetValue<double>()))
         : Enumerable.Empty<KeyValuePair<string, double>>();
 
-    /// <summary>The JSON for <paramref name="updates"/>: exact per-module scales through r, lora_alpha and the patterns.</summary>
+    /// <summary>The JSON for <paramref name="updates"/>: exact per-module scales through r, lora_alpha and the
+    /// patterns.</summary>
     public static string Build(IReadOnlyList<LoraUpdate> updates)
     {
-        var modules = updates.Select(u => (name: u.Module, rank: u.Down.shape[0], alpha: u.Scale * u.Down.shape[0])).ToList();
+        var modules = updates.Select(u => (name: u.Module, rank: u.Down.shape[0], alpha: u.Scale * u.Down.shape[0]))
+            .ToList();
         long r = modules.GroupBy(m => m.rank).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
         double alpha = modules.GroupBy(m => m.alpha).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
         var rankPattern = new JsonObject();
@@ -79,7 +83,8 @@ public sealed class PeftAdapterMetadata
             [Prefix + "lora_alpha"] = alpha,
             [Prefix + "rank_pattern"] = rankPattern,
             [Prefix + "alpha_pattern"] = alphaPattern,
-            [Prefix + "target_modules"] = new JsonArray(modules.Select(m => (JsonNode)JsonValue.Create(m.name)!).ToArray()),
+            [Prefix + "target_modules"] = new JsonArray(modules.Select(m => (JsonNode)JsonValue.Create(m.name)!)
+                .ToArray()),
             [Prefix + "lora_dropout"] = 0.0,
             [Prefix + "bias"] = "none",
             [Prefix + "use_dora"] = false,

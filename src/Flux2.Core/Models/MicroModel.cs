@@ -25,24 +25,44 @@ public static class MicroModel
 
     public static TransformerConfig Transformer => new()
     {
-        InChannels = 64, NumLayers = 2, NumSingleLayers = 6, AttentionHeadDim = 32, NumAttentionHeads = 6,
-        JointAttentionDim = 3 * 64, AxesDimsRope = [8, 8, 8, 8], GuidanceEmbeds = false,
+        InChannels = 64,
+        NumLayers = 2,
+        NumSingleLayers = 6,
+        AttentionHeadDim = 32,
+        NumAttentionHeads = 6,
+        JointAttentionDim = 3 * 64,
+        AxesDimsRope = [8, 8, 8, 8],
+        GuidanceEmbeds = false,
     };
 
     public static VaeConfig Vae => new()
     {
-        BlockOutChannels = [32, 64, 96, 96], LayersPerBlock = 1, LatentChannels = 16, NormNumGroups = 8, SampleSize = Resolution,
+        BlockOutChannels = [32, 64, 96, 96],
+        LayersPerBlock = 1,
+        LatentChannels = 16,
+        NormNumGroups = 8,
+        SampleSize = Resolution,
     };
 
     public static MistralConfig TextEncoder => new()
     {
-        VocabSize = Gpt2PromptTokenizer.VocabSize, HiddenSize = 64, IntermediateSize = 192, NumHiddenLayers = 3,
-        NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 16, RopeTheta = 10000, PadTokenId = Gpt2PromptTokenizer.EndOfText,
-        BosTokenId = Gpt2PromptTokenizer.EndOfText, EosTokenId = Gpt2PromptTokenizer.EndOfText,
+        VocabSize = Gpt2PromptTokenizer.VocabSize,
+        HiddenSize = 64,
+        IntermediateSize = 192,
+        NumHiddenLayers = 3,
+        NumAttentionHeads = 4,
+        NumKeyValueHeads = 2,
+        HeadDim = 16,
+        RopeTheta = 10000,
+        PadTokenId = Gpt2PromptTokenizer.EndOfText,
+        BosTokenId = Gpt2PromptTokenizer.EndOfText,
+        EosTokenId = Gpt2PromptTokenizer.EndOfText,
     };
 
     /// <summary>Where the committed weights land next to the binaries (copied there by the build). Located from this
-    /// assembly rather than the process, so a notebook kernel that loads Flux2.Core from the build output finds them.</summary>
+    /// assembly rather than the process, so a notebook kernel that loads Flux2.Core from the build output finds
+    /// them.</summary>
     public static string DefaultFolder =>
-        Path.Combine(Path.GetDirectoryName(typeof(MicroModel).Assembly.Location) is { Length: > 0 } dir ? dir : AppContext.BaseDirectory, "models", Name);
+        Path.Combine(Path.GetDirectoryName(typeof(MicroModel).Assembly.Location) is { Length: > 0 } dir ? dir
+            : AppContext.BaseDirectory, "models", Name);
 }

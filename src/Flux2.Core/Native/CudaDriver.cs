@@ -14,7 +14,8 @@ public static class CudaDriver
 {
     const string Lib = "libcuda.so.1";
     /// <summary>libtorch's compute stream: the legacy default stream (CUDA driver API docs, "Stream synchronization
-    /// behavior": handle 0 is the legacy stream unless compiled for per-thread default streams, which PyTorch is not).</summary>
+    /// behavior": handle 0 is the legacy stream unless compiled for per-thread default streams, which PyTorch is
+    /// not).</summary>
     public static readonly IntPtr ComputeStream = IntPtr.Zero;
 
     const uint CU_STREAM_NON_BLOCKING = 0x1;   // no implicit sync with the legacy stream: copies overlap compute
@@ -50,29 +51,53 @@ public static class CudaDriver
     public static void EnsureContext(string who)
     {
         try { if (!initialized) { Check(cuInit(0), "cuInit"); initialized = true; } }
-        catch (DllNotFoundException e) { throw new InvalidOperationException($"{who}: the NVIDIA driver library {Lib} was not found; layer offloading needs CUDA", e); }
+        catch
+            (DllNotFoundException e)
+        {
+            throw new InvalidOperationException($"{who}: the NVIDIA driver library {Lib} was not found; layer " +
+                $"offloading needs CUDA", e);
+        }
         Check(cuCtxGetCurrent(out var ctx), "cuCtxGetCurrent");
         if (ctx == IntPtr.Zero)
-            throw new InvalidOperationException($"{who}: no CUDA context is current on thread '{Thread.CurrentThread.Name ?? Environment.CurrentManagedThreadId.ToString()}'. " +
-                "libtorch's primary context becomes current on a thread once it runs CUDA work; run a CUDA tensor operation on this thread first.");
+            throw new InvalidOperationException($"{who}: no CUDA context is current on thread " +
+                $"'{Thread.CurrentThread.Name ?? Environment.CurrentManagedThreadId.ToString()}'. " +
+                "libtorch's primary context becomes current on a thread once it runs CUDA work; run a CUDA tensor " +
+                    "operation on this thread first.");
     }
 
-    public static IntPtr CreateCopyStream() { Check(cuStreamCreate(out var s, CU_STREAM_NON_BLOCKING), "cuStreamCreate"); return s; }
+    public static IntPtr CreateCopyStream()
+    {
+        Check(cuStreamCreate(out var s, CU_STREAM_NON_BLOCKING),
+        "cuStreamCreate"); return s;
+    }
     public static void DestroyStream(IntPtr s) => Check(cuStreamDestroy_v2(s), "cuStreamDestroy");
     public static void SynchronizeStream(IntPtr s) => Check(cuStreamSynchronize(s), "cuStreamSynchronize");
 
-    public static IntPtr CreateEvent(bool timing = false) { Check(cuEventCreate(out var e, timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING), "cuEventCreate"); return e; }
+    public static IntPtr CreateEvent(bool timing = false)
+    {
+        Check(cuEventCreate(out var e,
+        timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING), "cuEventCreate"); return e;
+    }
     public static void DestroyEvent(IntPtr e) => Check(cuEventDestroy_v2(e), "cuEventDestroy");
     public static void Record(IntPtr evt, IntPtr stream) => Check(cuEventRecord(evt, stream), "cuEventRecord");
     /// <summary>Work enqueued on <paramref name="stream"/> after this call starts only once <paramref name="evt"/>'s
     /// latest record has completed (a never-recorded event is complete).</summary>
     public static void Wait(IntPtr stream, IntPtr evt) => Check(cuStreamWaitEvent(stream, evt, 0), "cuStreamWaitEvent");
     public static void Synchronize(IntPtr evt) => Check(cuEventSynchronize(evt), "cuEventSynchronize");
-    public static float ElapsedMilliseconds(IntPtr start, IntPtr end) { Check(cuEventElapsedTime(out var ms, start, end), "cuEventElapsedTime"); return ms; }
+    public static float ElapsedMilliseconds(IntPtr start, IntPtr end)
+    {
+        Check(cuEventElapsedTime(out var ms, start, end), "cuEventElapsedTime"); return ms;
+    }
 
     /// <summary>Page-locked host memory (exact size, unlike the power-of-two rounding of libtorch's pinned allocator):
     /// the only kind of source from which a host-to-device copy runs asynchronously at full PCIe speed.</summary>
-    public static IntPtr AllocPinned(long bytes) { Check(cuMemHostAlloc(out var p, (UIntPtr)(ulong)bytes, CU_MEMHOSTALLOC_PORTABLE), $"cuMemHostAlloc({bytes / (double)(1L << 30):F2} GiB of pinned host memory; offload fewer blocks or free CPU RAM)"); return p; }
+    public static IntPtr AllocPinned(long bytes)
+    {
+        Check(cuMemHostAlloc(out var p, (UIntPtr)(ulong)bytes,
+        CU_MEMHOSTALLOC_PORTABLE),
+            $"cuMemHostAlloc({bytes / (double)(1L << 30):F2} GiB of pinned host memory; offload fewer blocks or free " +
+                $"CPU RAM)"); return p;
+    }
     public static void FreePinned(IntPtr p) => Check(cuMemFreeHost(p), "cuMemFreeHost");
 
     public static void CopyToDeviceAsync(IntPtr deviceDst, IntPtr hostSrc, long bytes, IntPtr stream) =>
@@ -86,7 +111,8 @@ public static class CudaDriver
     static void Check(int result, string call)
     {
         if (result == 0) return;
-        string name = cuGetErrorName(result, out var p) == 0 && p != IntPtr.Zero ? Marshal.PtrToStringAnsi(p) ?? "?" : "?";
+        string name = cuGetErrorName(result, out var p) == 0 && p != IntPtr.Zero ? Marshal.PtrToStringAnsi(p) ?? "?"
+            : "?";
         throw new InvalidOperationException($"CUDA driver call {call} failed: {name} ({result})");
     }
 }

@@ -16,11 +16,13 @@ public static class GlibcxxWeakVersionPatch
     const uint ShtGnuVerneed = 0x6ffffffe, ShtGnuVersym = 0x6fffffff, ShtDynsym = 11;
     const ushort VerFlgWeak = 0x2;
 
-    /// <summary>True when the ELF file at <paramref name="path"/> has a non-weak requirement on <paramref name="version"/>.</summary>
+    /// <summary>True when the ELF file at <paramref name="path"/> has a non-weak requirement on
+    /// <paramref name="version"/>.</summary>
     public static bool NeedsPatch(string path, string version = MissingVersion)
     {
         var elf = File.ReadAllBytes(path);
-        return FindRequirement(elf, version) is { } r && (BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(r.VernauxOffset + 4)) & VerFlgWeak) == 0;
+        return FindRequirement(elf, version) is { } r
+            && (BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(r.VernauxOffset + 4)) & VerFlgWeak) == 0;
     }
 
     /// <summary>Patches the file in place (temp file + rename). Returns true when it changed something.</summary>
@@ -50,7 +52,8 @@ public static class GlibcxxWeakVersionPatch
         return true;
     }
 
-    /// <summary>Whether a libstdc++ on this machine defines <paramref name="version"/> (so no patch is needed).</summary>
+    /// <summary>Whether a libstdc++ on this machine defines <paramref name="version"/> (so no patch is
+    /// needed).</summary>
     public static bool SystemLibStdCxxHas(string version = MissingVersion)
     {
         foreach (var dir in new[] { "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/lib/x86_64-linux-gnu", "/usr/lib" })
@@ -78,7 +81,8 @@ public static class GlibcxxWeakVersionPatch
         {
             var h = elf.AsSpan().Slice((int)(shoff + (long)i * shentsize), shentsize);
             return (BinaryPrimitives.ReadUInt32LittleEndian(h[4..]), BinaryPrimitives.ReadInt64LittleEndian(h[0x18..]),
-                    BinaryPrimitives.ReadInt64LittleEndian(h[0x20..]), BinaryPrimitives.ReadUInt32LittleEndian(h[0x28..]));
+                    BinaryPrimitives.ReadInt64LittleEndian(h[0x20..]),
+                        BinaryPrimitives.ReadUInt32LittleEndian(h[0x28..]));
         }
         int verneed = -1, versym = -1;
         for (int i = 0; i < shnum; i++)

@@ -5,7 +5,8 @@ namespace Flux2.Native;
 /// <summary>
 /// P/Invoke to NCCL's C API (nccl.h), the collective engine behind torch.distributed: TorchSharp 0.107 has no
 /// torch.distributed, so data-parallel training binds the <c>libnccl.so.2</c> that
-/// ships with PyTorch's CUDA wheels (<c>site-packages/nvidia/nccl/lib</c>). Discovery mirrors <see cref="TorchRuntime"/>:
+/// ships with PyTorch's CUDA wheels (<c>site-packages/nvidia/nccl/lib</c>). Discovery mirrors
+/// <see cref="TorchRuntime"/>:
 /// <c>FLUX2_NCCL_LIB</c> (a file or its folder), then the libnccl libtorch_cuda already loaded, then
 /// <c>nvidia/nccl/lib</c> beside the torch/lib in use, then the default loader path.
 /// Only the calls the gradient all-reduce needs are bound; all take the stream handle 0 = CUDA's legacy default stream,
@@ -17,7 +18,11 @@ public static class Nccl
     public const int UniqueIdBytes = 128; // NCCL_UNIQUE_ID_BYTES
     const string Soname = "libnccl.so.2";
 
-    public enum Result { Success = 0, UnhandledCudaError = 1, SystemError = 2, InternalError = 3, InvalidArgument = 4, InvalidUsage = 5, RemoteError = 6, InProgress = 7 }
+    public enum Result
+    {
+        Success = 0, UnhandledCudaError = 1, SystemError = 2, InternalError = 3, InvalidArgument = 4,
+        InvalidUsage = 5, RemoteError = 6, InProgress = 7
+    }
     public enum DataType { Float32 = 7 }
     public enum RedOp { Sum = 0, Avg = 4 }
 
@@ -40,8 +45,10 @@ public static class Nccl
             }
             if (handle == IntPtr.Zero)
                 throw new TorchLoadException(
-                    $"NCCL (libnccl.so.2) was not found (tried: {string.Join(", ", tried)}). Multi-GPU training needs the NCCL that " +
-                    $"ships with PyTorch's CUDA wheels (pip install torch; site-packages/nvidia/nccl/lib) or set {LibEnv}=/path/to/libnccl.so.2.");
+                    $"NCCL (libnccl.so.2) was not found (tried: {string.Join(", ", tried)}). Multi-GPU training " +
+                        $"needs the NCCL that " +
+                    $"ships with PyTorch's CUDA wheels (pip install torch; site-packages/nvidia/nccl/lib) or set " +
+                        $"{LibEnv}=/path/to/libnccl.so.2.");
             // The [DllImport] declarations below name the soname; once a libnccl.so.2 is loaded, dlopen of that soname
             // returns it, so they bind to the library found here (no assembly-wide import resolver needed).
             int version = 0;
@@ -53,7 +60,8 @@ public static class Nccl
     /// <summary>NCCL_VERSION_CODE of the loaded library, e.g. 22703 for 2.27.3.</summary>
     public static int Version { get; private set; }
 
-    /// <summary>The override, then <c>nvidia/nccl/lib</c> beside the torch package in use or found, then the soname.</summary>
+    /// <summary>The override, then <c>nvidia/nccl/lib</c> beside the torch package in use or found, then the
+    /// soname.</summary>
     static IEnumerable<string> Candidates()
     {
         if (Environment.GetEnvironmentVariable(LibEnv) is { Length: > 0 } env)
@@ -61,10 +69,12 @@ public static class Nccl
             yield return Directory.Exists(env) ? Path.Combine(env, "libnccl.so.2") : env;
             yield break;
         }
-        // libtorch_cuda links NCCL itself (RPATH into nvidia/nccl/lib): the copy already in the process is the right one.
+        // libtorch_cuda links NCCL itself (RPATH into nvidia/nccl/lib): the copy already in the process is the right
+        // one.
         if (CudaRuntime.LoadedLibrary("libnccl.so") is { } loaded) yield return loaded;
         var torchLib = Environment.GetEnvironmentVariable(TorchRuntime.TorchLibEnv);
-        if (string.IsNullOrEmpty(torchLib) && TorchRuntime.LibTorchSource.StartsWith('/')) torchLib = TorchRuntime.LibTorchSource;
+        if (string.IsNullOrEmpty(torchLib) && TorchRuntime.LibTorchSource.StartsWith('/')) torchLib =
+            TorchRuntime.LibTorchSource;
         if (string.IsNullOrEmpty(torchLib)) torchLib = TorchRuntime.FindPyTorchLib();
         if (torchLib is not null)
         {
@@ -97,7 +107,8 @@ public static class Nccl
     }
 
     /// <summary>ncclConfig_t as of NCCL 2.14 (the first release with ncclCommInitRankConfig). Later libraries read a
-    /// config by its <c>version</c> field, so this older layout stays valid; fields left at NCCL_CONFIG_UNDEF_INT.</summary>
+    /// config by its <c>version</c> field, so this older layout stays valid; fields left at
+    /// NCCL_CONFIG_UNDEF_INT.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct Config
     {
@@ -113,8 +124,14 @@ public static class Nccl
             const int undef = int.MinValue;
             return new Config
             {
-                Size = (nuint)Marshal.SizeOf<Config>(), Magic = 0xcafebeef, Version = 21400,
-                Blocking = 0, CgaClusterSize = undef, MinCTAs = undef, MaxCTAs = undef, NetName = IntPtr.Zero,
+                Size = (nuint)Marshal.SizeOf<Config>(),
+                Magic = 0xcafebeef,
+                Version = 21400,
+                Blocking = 0,
+                CgaClusterSize = undef,
+                MinCTAs = undef,
+                MaxCTAs = undef,
+                NetName = IntPtr.Zero,
             };
         }
     }
@@ -130,19 +147,26 @@ public static class Nccl
 
         public static UniqueId From(byte[] bytes)
         {
-            if (bytes.Length != UniqueIdBytes) throw new ArgumentException($"an NCCL unique id has {UniqueIdBytes} bytes, got {bytes.Length}");
+            if (bytes.Length != UniqueIdBytes)
+                throw new ArgumentException($"an NCCL unique id has {UniqueIdBytes} bytes, got {bytes.Length}");
             var id = new UniqueId();
             for (int i = 0; i < UniqueIdBytes; i++) id.Internal[i] = bytes[i];
             return id;
         }
     }
 
-    [DllImport(Soname)] public static extern Result ncclCommInitRankConfig(out IntPtr comm, int nranks, UniqueId commId, int rank, ref Config config);
+    [DllImport(Soname)]
+    public static extern Result ncclCommInitRankConfig(out IntPtr comm, int nranks,
+        UniqueId commId, int rank, ref Config config);
     [DllImport(Soname)] public static extern Result ncclCommGetAsyncError(IntPtr comm, out Result asyncError);
     [DllImport(Soname)] public static extern Result ncclCommAbort(IntPtr comm);
     [DllImport(Soname)] public static extern Result ncclCommDestroy(IntPtr comm);
-    [DllImport(Soname)] public static extern Result ncclAllReduce(IntPtr sendbuff, IntPtr recvbuff, nuint count, DataType datatype, RedOp op, IntPtr comm, IntPtr stream);
-    [DllImport(Soname)] public static extern Result ncclBroadcast(IntPtr sendbuff, IntPtr recvbuff, nuint count, DataType datatype, int root, IntPtr comm, IntPtr stream);
+    [DllImport(Soname)]
+    public static extern Result ncclAllReduce(IntPtr sendbuff, IntPtr recvbuff, nuint count,
+        DataType datatype, RedOp op, IntPtr comm, IntPtr stream);
+    [DllImport(Soname)]
+    public static extern Result ncclBroadcast(IntPtr sendbuff, IntPtr recvbuff, nuint count,
+        DataType datatype, int root, IntPtr comm, IntPtr stream);
     [DllImport(Soname)] public static extern Result ncclGroupStart();
     [DllImport(Soname)] public static extern Result ncclGroupEnd();
     [DllImport(Soname)] static extern IntPtr ncclGetErrorString(Result result);

@@ -34,11 +34,12 @@ public static class TorchRuntime
             // more than 20x; PASSIVE sleeps instead. Set natively (the .NET environment does not reach native getenv)
             // and only when the user has not chosen.
             if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-            // libtorch's CUDA caching allocator reads this on its first allocation. Expandable segments grow one mapping
-            // instead of caching fixed-size segments, so blocks freed between training phases are reused without
-            // fragmentation: FLUX.2-dev tier C at 1024² peaks 0.7 GiB lower with them (docs/performance.md). The
-            // user's own setting wins.
-            if (Environment.GetEnvironmentVariable(AllocatorConfEnv) is null) setenv(AllocatorConfEnv, DefaultAllocatorConf, 0);
+            // libtorch's CUDA caching allocator reads this on its first allocation. Expandable segments grow one
+            // mapping instead of caching fixed-size segments, so blocks freed between training phases are reused
+            // without fragmentation: FLUX.2-dev tier C at 1024² peaks 0.7 GiB lower with them (docs/performance.md).
+            // The user's own setting wins.
+            if (Environment.GetEnvironmentVariable(AllocatorConfEnv) is null)
+                setenv(AllocatorConfEnv, DefaultAllocatorConf, 0);
             var torchSharpDir = Path.GetDirectoryName(typeof(torch).Assembly.Location)!;
             var bridge = FindLibTorchSharp(torchSharpDir);
             if (bridge != null) PatchIfNeeded(bridge);
@@ -51,7 +52,8 @@ public static class TorchRuntime
                 torchLib = string.IsNullOrEmpty(torchLib) ? FindPyTorchLib() : torchLib;
                 if (torchLib == null || !File.Exists(Path.Combine(torchLib, "libtorch.so")))
                     throw new TorchLoadException(
-                        "libtorch was not found. This build has no CPU libtorch (built with -p:Flux2CpuLibTorch=false) and no " +
+                        "libtorch was not found. This build has no CPU libtorch (built with " +
+                            "-p:Flux2CpuLibTorch=false) and no " +
                         "PyTorch install was discovered. Install PyTorch (pip install torch) or set " + TorchLibEnv +
                         "=<site-packages>/torch/lib; or rebuild without -p:Flux2CpuLibTorch=false. See environment.md.");
                 PreloadPyTorch(torchLib);
@@ -65,8 +67,10 @@ public static class TorchRuntime
             catch (Exception e)
             {
                 throw new TorchLoadException(
-                    $"TorchSharp failed to load its native library ({bridge ?? "libLibTorchSharp.so not found"}; libtorch from " +
-                    $"{LibTorchSource}): {Innermost(e).Message}. If the message names GLIBCXX, the automatic libstdc++ fix could not " +
+                    $"TorchSharp failed to load its native library ({bridge ?? "libLibTorchSharp.so not found"}; " +
+                        $"libtorch from " +
+                    $"{LibTorchSource}): {Innermost(e).Message}. If the message names GLIBCXX, the automatic " +
+                        $"libstdc++ fix could not " +
                     "be applied (is the file writable?). See environment.md, 'Troubleshooting'.", e);
             }
             loaded = true;
@@ -84,7 +88,8 @@ public static class TorchRuntime
             try { torch.InitializeDeviceType(DeviceType.CUDA); initialised = true; }
             catch (InvalidOperationException) { initialised = false; } // a CPU-only libtorch has no CUDA backend
             if (!initialised || !torch.cuda.is_available())
-                throw new TorchLoadException($"device '{spec}' asked for, but CUDA is not available to this libtorch ({LibTorchSource}). " +
+                throw new TorchLoadException($"device '{spec}' asked for, but CUDA is not available to this libtorch " +
+                    $"({LibTorchSource}). " +
                                              "Use a PyTorch CUDA install (environment.md) or device 'cpu'.");
         }
         try { return new torch.Device(spec); }
@@ -113,17 +118,20 @@ public static class TorchRuntime
             throw new TorchLoadException(
                 $"{bridge} needs {GlibcxxWeakVersionPatch.MissingVersion}, which this system's libstdc++ lacks " +
                 "(Debian 12 / Ubuntu 22.04), and the file is not writable so the automatic fix could not be applied. " +
-                $"Run once with write access: ./flux2 doctor --fix-native, or copy the build output somewhere writable.");
+                $"Run once with write access: ./flux2 doctor --fix-native, or copy the build output somewhere " +
+                    $"writable.");
         }
     }
 
-    /// <summary>torch/lib of an installed PyTorch: virtualenv/conda, common site-packages, then python3 itself.</summary>
+    /// <summary>torch/lib of an installed PyTorch: virtualenv/conda, common site-packages, then python3
+    /// itself.</summary>
     public static string? FindPyTorchLib()
     {
         var roots = new List<string>();
         foreach (var env in new[] { "VIRTUAL_ENV", "CONDA_PREFIX" })
             if (Environment.GetEnvironmentVariable(env) is { Length: > 0 } p) roots.Add(Path.Combine(p, "lib"));
-        roots.AddRange(new[] { "/usr/local/lib", "/usr/lib", Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "lib") });
+        roots.AddRange(new[] { "/usr/local/lib", "/usr/lib",
+            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "lib") });
         foreach (var root in roots.Where(Directory.Exists))
             foreach (var py in Directory.EnumerateDirectories(root, "python3*"))
                 foreach (var sp in new[] { "site-packages", "dist-packages" })
@@ -133,8 +141,10 @@ public static class TorchRuntime
                 }
         try
         {
-            var psi = new ProcessStartInfo("python3", "-c \"import torch,os;print(os.path.join(os.path.dirname(torch.__file__),'lib'))\"")
-            { RedirectStandardOutput = true, RedirectStandardError = true };
+            var psi =
+                new ProcessStartInfo("python3",
+                    "-c \"import torch,os;print(os.path.join(os.path.dirname(torch.__file__),'lib'))\"")
+                { RedirectStandardOutput = true, RedirectStandardError = true };
             using var proc = Process.Start(psi)!;
             var line = proc.StandardOutput.ReadToEnd().Trim();
             proc.WaitForExit(30_000);
@@ -146,7 +156,8 @@ public static class TorchRuntime
     static void PreloadPyTorch(string lib)
     {
         // Dependency order; a later dlopen("libtorch.so") by TorchSharp then finds these by soname.
-        foreach (var name in new[] { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so" })
+        foreach (var name in new[] { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so",
+            "libtorch.so" })
         {
             var f = Path.Combine(lib, name);
             if (File.Exists(f)) NativeLibrary.Load(f);

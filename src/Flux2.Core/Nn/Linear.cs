@@ -1,7 +1,7 @@
 using Flux2.Nn.Quantization;
 using TorchSharp;
-using static TorchSharp.torch;
 using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Flux2.Nn;
 

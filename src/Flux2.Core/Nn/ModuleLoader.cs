@@ -15,11 +15,12 @@ namespace Flux2.Nn;
 /// <para>Layer offloading's blocks are filled one at a time through a GPU slot (<c>offloaded</c>).</para></summary>
 public static class ModuleLoader
 {
-    /// <param name="offloaded">Layer offloading's blocks (<see cref="BlockOffloader"/>): their tensors are checked against
-    /// the file with their real shapes like all others, then each block's tensors are read inside
+    /// <param name="offloaded">Layer offloading's blocks (<see cref="BlockOffloader"/>): their tensors are checked
+    /// against the file with their real shapes like all others, then each block's tensors are read inside
     /// <see cref="IOffloadedModules.Fill"/>, which holds the block in a GPU slot meanwhile, so quantization happens on
     /// the GPU and the offloaded part of the model is never on the GPU whole.</param>
-    public static void Load(nn.Module module, ITensorSource source, bool strict = true, IOffloadedModules? offloaded = null)
+    public static void Load(nn.Module module, ITensorSource source, bool strict = true,
+        IOffloadedModules? offloaded = null)
     {
         var targets = new Dictionary<string, Tensor>();
         foreach (var (name, p) in module.named_parameters()) targets[name] = p;
@@ -44,7 +45,8 @@ public static class ModuleLoader
             var s = source.Shape(name);
             var expected = ShapeOf(name, t);
             if (!s.SequenceEqual(expected))
-                shapeErrors.Add($"{source.FileOf(name)} [tensor '{name}']: shape [{string.Join(", ", s)}] but the config implies [{string.Join(", ", expected)}]");
+                shapeErrors.Add($"{source.FileOf(name)} [tensor '{name}']: shape [{string.Join(", ", s)}] but the " +
+                    $"config implies [{string.Join(", ", expected)}]");
         }
         if (shapeErrors.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
             throw new WeightLoadException(source.Origin, missing, unexpected, shapeErrors);
@@ -68,7 +70,8 @@ public static class ModuleLoader
         }
         Read(targets.Keys.Where(k => !parts.Any(p => k.StartsWith(p.Prefix, StringComparison.Ordinal))));
         foreach (var part in parts)
-            offloaded!.Fill(part.Module, () => Read(targets.Keys.Where(k => k.StartsWith(part.Prefix, StringComparison.Ordinal))));
+            offloaded!.Fill(part.Module, () => Read(targets.Keys.Where(k =>
+                k.StartsWith(part.Prefix, StringComparison.Ordinal))));
     }
 
     /// <summary>"X.weight" → the quantized Linear X, for layers whose file has no "X.weight_scale" (a float
@@ -86,19 +89,25 @@ public static class ModuleLoader
     }
 }
 
-public sealed class WeightLoadException(string origin, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> shapeErrors)
+public sealed class WeightLoadException(string origin, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
+    IReadOnlyList<string> shapeErrors)
     : Exception(Describe(origin, missing, unexpected, shapeErrors))
 {
     public IReadOnlyList<string> Missing { get; } = missing;
     public IReadOnlyList<string> Unexpected { get; } = unexpected;
     public IReadOnlyList<string> ShapeErrors { get; } = shapeErrors;
 
-    static string Describe(string origin, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> shapeErrors)
+    static string Describe(string origin, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
+        IReadOnlyList<string> shapeErrors)
     {
         var lines = new List<string> { $"weights in {origin} do not fit the model built from its config:" };
         lines.AddRange(shapeErrors.Select(e => "  " + e));
-        if (missing.Count > 0) lines.Add($"  missing keys ({missing.Count}): {string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? ", ..." : "")}");
-        if (unexpected.Count > 0) lines.Add($"  unexpected keys ({unexpected.Count}): {string.Join(", ", unexpected.Take(20))}{(unexpected.Count > 20 ? ", ..." : "")}");
+        if (missing.Count > 0)
+            lines.Add($"  missing keys ({missing.Count}): " +
+                $"{string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? ", ..." : "")}");
+        if (unexpected.Count > 0)
+            lines.Add($"  unexpected keys ({unexpected.Count}): " +
+                $"{string.Join(", ", unexpected.Take(20))}{(unexpected.Count > 20 ? ", ..." : "")}");
         lines.Add("  Check that the folder's config.json matches its weights (a different model size or variant?).");
         return string.Join(Environment.NewLine, lines);
     }

@@ -12,8 +12,8 @@ namespace Flux2.Nn;
 public static class RandomInit
 {
     /// <param name="offloaded">Layer offloading's blocks (<see cref="BlockOffloader"/>): each is initialized inside
-    /// <see cref="IOffloadedModules.Fill"/>, on the device, at the same point of the walk as any other module. The random
-    /// generator therefore sees the same draws in the same order, and the weights equal those of the same model
+    /// <see cref="IOffloadedModules.Fill"/>, on the device, at the same point of the walk as any other module. The
+    /// random generator therefore sees the same draws in the same order, and the weights equal those of the same model
     /// initialized whole on that device with the same seed.</param>
     public static void Apply(nn.Module model, long seed, IOffloadedModules? offloaded = null)
     {
@@ -36,7 +36,8 @@ public static class RandomInit
             }
             var part = parts.FirstOrDefault(p => name.StartsWith(p.Prefix, StringComparison.Ordinal));
             if (part.Module is null) Init(m);
-            else if (filled.Add(part.Module)) offloaded!.Fill(part.Module, () => { foreach (var (_, sub) in part.Module.named_modules()) Init(sub); });
+            else if (filled.Add(part.Module)) offloaded!.Fill(part.Module,
+                () => { foreach (var (_, sub) in part.Module.named_modules()) Init(sub); });
         }
     }
 
@@ -48,7 +49,8 @@ public static class RandomInit
         {
             if (lin.Quant is { } quant)
             {
-                using var w = empty(lin.weight.shape, lin.DType, lin.weight.device).normal_(0, 1.0 / Math.Sqrt(lin.InFeatures));
+                using var w = empty(lin.weight.shape, lin.DType, lin.weight.device)
+                    .normal_(0, 1.0 / Math.Sqrt(lin.InFeatures));
                 QuantizedWeight.QuantizeInto(w, lin.weight, lin.weight_scale!, quant);
             }
             else lin.weight.normal_(0, 1.0 / Math.Sqrt(lin.InFeatures));

@@ -31,7 +31,8 @@ public sealed class Flux2Models : IDisposable
     public required Flux2PromptEncoder TextEncoder { get; init; }
     public required PromptTokenizer Tokenizer { get; init; }
     public required FlowMatchEulerScheduler Scheduler { get; init; }
-    /// <summary>Layer offloading of the transformer's blocks when loaded with it (<c>layerOffloading</c>), else null.</summary>
+    /// <summary>Layer offloading of the transformer's blocks when loaded with it (<c>layerOffloading</c>), else
+    /// null.</summary>
     public BlockOffloader? Offloader { get; init; }
 
     public Flux2Pipeline Pipeline => new(Transformer, Vae, Scheduler, () => InUse(Vae));
@@ -44,7 +45,8 @@ public sealed class Flux2Models : IDisposable
     public bool LowVram { get; private set; }
     readonly Dictionary<nn.Module, int> inUse = new();
 
-    /// <summary>Turns <see cref="LowVram"/> on for models already loaded: the text encoder and VAE go to CPU memory now.</summary>
+    /// <summary>Turns <see cref="LowVram"/> on for models already loaded: the text encoder and VAE go to CPU memory
+    /// now.</summary>
     public void KeepIdlePartsOnCpu()
     {
         LowVram = true;
@@ -101,7 +103,8 @@ public sealed class Flux2Models : IDisposable
         }
     }
 
-    /// <summary>prompt_embeds [B, 512, joint_dim] for a batch of prompts (chat template, padding, text encoder).</summary>
+    /// <summary>prompt_embeds [B, 512, joint_dim] for a batch of prompts (chat template, padding, text
+    /// encoder).</summary>
     public Tensor EncodePrompts(IReadOnlyList<string> prompts)
     {
         using var inUse = InUse(TextEncoder.Model);
@@ -113,20 +116,24 @@ public sealed class Flux2Models : IDisposable
 
     /// <summary>Embeds of the empty prompt when the model samples with true classifier-free guidance (no guidance
     /// embedder), else null — pass to <see cref="Flux2Pipeline.Generate"/> as its negative.</summary>
-    public Tensor? NegativeEmbedsForGuidance() => Transformer.Config.GuidanceEmbeds ? null : EncodePrompts(new[] { "" });
+    public Tensor? NegativeEmbedsForGuidance() => Transformer.Config.GuidanceEmbeds ? null
+        : EncodePrompts(new[] { "" });
 
     /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id, <see cref="MicroModel.Name"/> or
-    /// <see cref="TinyRandom"/>) and loads everything. Repo ids are looked up in <paramref name="cache"/>, by default the
-    /// user's HF cache (<see cref="HfCache.Default"/>). <paramref name="quantization"/> picks the components whose Linear
-    /// weights are quantized while loading (8-bit storage built on the device, filled tensor by tensor).</summary>
+    /// <see cref="TinyRandom"/>) and loads everything. Repo ids are looked up in <paramref name="cache"/>, by default
+    /// the user's HF cache (<see cref="HfCache.Default"/>). <paramref name="quantization"/> picks the components whose
+    /// Linear weights are quantized while loading (8-bit storage built on the device, filled tensor by
+    /// tensor).</summary>
     /// <param name="lowVram">Load the text encoder and the VAE into CPU memory and bring them to the device only while
     /// they work (<see cref="LowVram"/>), so they never sit next to the transformer's training.</param>
-    /// <param name="layerOffloading">Share of the transformer's blocks to offload (model.layer_offloading_transformer_percent;
-    /// null: none; CUDA only): those blocks go from the file to pinned CPU memory through a GPU slot one at a time
-    /// (<see cref="TransformerOffloading.Build"/>), so the whole transformer is never on the GPU
-    /// (<see cref="Offloader"/>).</param>
-    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null, Action<string>? log = null, HfCache? cache = null,
-                                   ModelQuantization? quantization = null, bool lowVram = false, double? layerOffloading = null)
+    /// <param name="layerOffloading">Share of the transformer's blocks to offload
+    /// (model.layer_offloading_transformer_percent; null: none; CUDA only): those blocks go from the file to pinned CPU
+    /// memory through a GPU slot one at a time (<see cref="TransformerOffloading.Build"/>), so the whole transformer is
+    /// never on the GPU (<see cref="Offloader"/>).</param>
+    public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null,
+        Action<string>? log = null, HfCache? cache = null,
+                                   ModelQuantization? quantization = null, bool lowVram = false,
+                                       double? layerOffloading = null)
     {
         var q = quantization ?? ModelQuantization.None;
         if (layerOffloading is not null) BlockOffloader.RequireCuda(device ?? CPU); // before any weight is read
@@ -135,14 +142,20 @@ public sealed class Flux2Models : IDisposable
         {
             spec = MicroModel.DefaultFolder;
             if (!File.Exists(Path.Combine(spec, "model_index.json")))
-                throw new DirectoryNotFoundException($"the embedded {MicroModel.Name} weights are missing from {spec}; rebuild (they are copied from src/Flux2.Core/Micro/flux2-micro) or recreate them with ./flux2 pretrain-micro");
+                throw new DirectoryNotFoundException($"the embedded {MicroModel.Name} weights are missing from " +
+                    $"{spec}; rebuild (they are copied from src/Flux2.Core/Micro/flux2-micro) or recreate them with " +
+                        $"./flux2 pretrain-micro");
         }
         var root = Directory.Exists(spec) ? spec
-                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory) ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
-                 : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
+                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory)
+                     ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
+                 : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo " +
+                     $"id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
         var folder = DiffusersFolder.Open(root);
-        log?.Invoke($"loading transformer from {root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}" +
-                    (layerOffloading is { } share ? $", offloading {share:P0} of its blocks to pinned CPU memory" : ""));
+        log?.Invoke($"loading transformer from " +
+            $"{root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}" +
+                    (layerOffloading is { } share ? $", offloading {share:P0} of its blocks to pinned CPU memory"
+                        : ""));
         var (transformer, offloader) = LoadTransformer(folder, root, device, dtype, q.Transformer, layerOffloading);
         List<IDisposable> loaded = offloader is null ? [transformer] : [offloader, transformer];
         try
@@ -151,13 +164,25 @@ public sealed class Flux2Models : IDisposable
             var idle = lowVram ? CPU : device;
             var vae = AutoencoderKLFlux2.FromFolder(folder["vae"].Folder, idle, dtype);
             loaded.Add(vae);
-            log?.Invoke($"loading text encoder{(q.TextEncoder is { } teq ? $", quantizing to {teq} while loading" : "")}");
-            var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder, OutLayersFor(folder["text_encoder"].Folder, transformer.Config), idle, dtype, q.TextEncoder);
+            log?.Invoke($"loading text " +
+                $"encoder{(q.TextEncoder is { } teq ? $", quantizing to {teq} while loading" : "")}");
+            var te = Flux2PromptEncoder.FromFolder(folder["text_encoder"].Folder,
+                OutLayersFor(folder["text_encoder"].Folder, transformer.Config), idle, dtype, q.TextEncoder);
             loaded.Add(te);
             var tokenizer = PromptTokenizer.FromFolder(folder["tokenizer"].Folder);
             var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
                 ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
-            return new Flux2Models { Origin = root, Transformer = transformer, Offloader = offloader, Vae = vae, TextEncoder = te, Tokenizer = tokenizer, Scheduler = scheduler, LowVram = lowVram };
+            return new Flux2Models
+            {
+                Origin = root,
+                Transformer = transformer,
+                Offloader = offloader,
+                Vae = vae,
+                TextEncoder = te,
+                Tokenizer = tokenizer,
+                Scheduler = scheduler,
+                LowVram = lowVram
+            };
         }
         catch
         {
@@ -167,14 +192,17 @@ public sealed class Flux2Models : IDisposable
     }
 
     /// <summary>The transformer from a <c>transformer/</c> folder or a BFL <c>flux2-dev.safetensors</c>; with
-    /// <paramref name="layerOffloading"/>, its offloaded blocks filled from the file one at a time through a GPU slot.</summary>
-    static (Flux2Transformer, BlockOffloader?) LoadTransformer(DiffusersFolder folder, string root, Device? device, ScalarType? dtype, QuantType? quant, double? layerOffloading)
+    /// <paramref name="layerOffloading"/>, its offloaded blocks filled from the file one at a time through a GPU
+    /// slot.</summary>
+    static (Flux2Transformer, BlockOffloader?) LoadTransformer(DiffusersFolder folder, string root, Device? device,
+        ScalarType? dtype, QuantType? quant, double? layerOffloading)
     {
         var bfl = Path.Combine(root, "flux2-dev.safetensors");
         var (path, config) = folder.Components.TryGetValue("transformer", out var t)
                                ? (t.Folder, Flux2TransformerFiles.FolderConfig(t.Folder))
                            : File.Exists(bfl) ? (bfl, TransformerConfig.Dev)
-                           : throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no flux2-dev.safetensors");
+                           : throw new DirectoryNotFoundException($"{root}: no transformer/ folder and no " +
+                               $"flux2-dev.safetensors");
         if (layerOffloading is not { } share)
             return (Flux2TransformerFiles.FromCheckpoint(path, config, device, dtype, quant), null);
         using var source = TransformerCheckpoint.Open(path);
@@ -191,7 +219,8 @@ public sealed class Flux2Models : IDisposable
         var cfg = MistralConfig.FromJson(Path.Combine(textEncoderFolder, "config.json"));
         int n = t.JointAttentionDim / cfg.HiddenSize;
         if (n * cfg.HiddenSize != t.JointAttentionDim)
-            throw new InvalidDataException($"{textEncoderFolder}/config.json: hidden_size {cfg.HiddenSize} does not divide the transformer's joint_attention_dim {t.JointAttentionDim}");
+            throw new InvalidDataException($"{textEncoderFolder}/config.json: hidden_size {cfg.HiddenSize} does not " +
+                $"divide the transformer's joint_attention_dim {t.JointAttentionDim}");
         if (cfg.NumHiddenLayers >= 30 && n == 3) return Flux2PromptEncoder.DefaultOutLayers;
         if (cfg.NumHiddenLayers == n) return Enumerable.Range(1, n).ToArray();
         int step = cfg.NumHiddenLayers / n;
@@ -201,7 +230,8 @@ public sealed class Flux2Models : IDisposable
     /// <summary>Debug-size FLUX.2 with seeded random weights (transformer/VAE/text-encoder fixture shapes).</summary>
     /// <param name="layerOffloading">As in <see cref="Load"/>: the offloaded blocks are initialized through GPU slots,
     /// to the same weights as without offloading.</param>
-    public static Flux2Models CreateTinyRandom(long seed, Device? device = null, ModelQuantization? quantization = null, double? layerOffloading = null)
+    public static Flux2Models CreateTinyRandom(long seed, Device? device = null,
+        ModelQuantization? quantization = null, double? layerOffloading = null)
     {
         var q = quantization ?? ModelQuantization.None;
         manual_seed(seed); // the VAE's convolutions take TorchSharp's default init at construction
@@ -209,7 +239,8 @@ public sealed class Flux2Models : IDisposable
         BlockOffloader? offloader = null;
         if (layerOffloading is { } share)
             (transformer, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device ?? CPU, null,
-                                                                   q.Transformer, share, (m, o) => RandomInit.Apply(m, seed, o));
+                                                                   q.Transformer, share,
+                                                                       (m, o) => RandomInit.Apply(m, seed, o));
         else
         {
             transformer = new Flux2Transformer(TransformerConfig.Tiny, device, quant: q.Transformer);
@@ -219,10 +250,22 @@ public sealed class Flux2Models : IDisposable
         RandomInit.Apply(vae, seed + 1);
         var te = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, device, quant: q.TextEncoder);
         RandomInit.Apply(te.Model, seed + 2);
-        var template = new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromJson(ByteLevelBpeTokenizer.ByteOnlyTokenizerJson(), "tiny-random tokenizer"), maxLength: 64);
-        return new Flux2Models { Origin = TinyRandom, Transformer = transformer, Offloader = offloader, Vae = vae, TextEncoder = te, Tokenizer = template, Scheduler = new FlowMatchEulerScheduler() };
+        var template =
+            new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromJson(ByteLevelBpeTokenizer.ByteOnlyTokenizerJson(),
+                "tiny-random tokenizer"), maxLength: 64);
+        return new Flux2Models
+        {
+            Origin = TinyRandom,
+            Transformer = transformer,
+            Offloader = offloader,
+            Vae = vae,
+            TextEncoder = te,
+            Tokenizer = template,
+            Scheduler = new FlowMatchEulerScheduler()
+        };
     }
 
-    /// <summary>The offloader first: it points the offloaded blocks back at placeholders and frees their pinned memory.</summary>
+    /// <summary>The offloader first: it points the offloaded blocks back at placeholders and frees their pinned
+    /// memory.</summary>
     public void Dispose() { Offloader?.Dispose(); Transformer.Dispose(); Vae.Dispose(); TextEncoder.Dispose(); }
 }

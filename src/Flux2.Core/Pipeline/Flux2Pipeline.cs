@@ -14,7 +14,8 @@ namespace Flux2.Pipeline;
 /// </summary>
 /// <paramref name="vaeInUse"/>: brings the VAE to the device while it encodes or decodes (low_vram keeps it on the CPU
 /// otherwise; <see cref="Flux2Models.InUse"/>).
-public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlux2 vae, FlowMatchEulerScheduler scheduler,
+public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlux2 vae,
+    FlowMatchEulerScheduler scheduler,
                                   Func<IDisposable?>? vaeInUse = null)
 {
     public Flux2Transformer Transformer { get; } = transformer;
@@ -47,16 +48,18 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     }
 
     /// <summary>
-    /// Runs the sampler. <paramref name="initialLatents"/> [B, C, h, w] patchified noise; <paramref name="promptEmbeds"/>
-    /// [B, L, joint_dim]; <paramref name="referenceImages"/> optional [3, H, W] images in −1..1 (editing).
-    /// Returns images [B, 3, H, W] in 0..1. <paramref name="onStep"/> is called after each step (progress).
-    /// Guidance: a guidance-distilled model (FLUX.2 [dev], guidance embedder) takes the scale as an input, one forward per
-    /// step. A model without that embedder (klein base, FLUX.2-micro) uses true classifier-free guidance when
+    /// Runs the sampler. <paramref name="initialLatents"/> [B, C, h, w] patchified noise;
+    /// <paramref name="promptEmbeds"/> [B, L, joint_dim]; <paramref name="referenceImages"/> optional [3, H, W] images
+    /// in −1..1 (editing). Returns images [B, 3, H, W] in 0..1. <paramref name="onStep"/> is called after each step
+    /// (progress). Guidance: a guidance-distilled model (FLUX.2 [dev], guidance embedder) takes the scale as an input,
+    /// one forward per step. A model without that embedder (klein base, FLUX.2-micro) uses true classifier-free
+    /// guidance when
     /// <paramref name="negativeEmbeds"/> (e.g. the empty prompt's) are given: v = v_neg + s·(v_pos − v_neg)
     /// (docs/flux2-model.md §6.3).
     /// </summary>
     public Tensor Generate(Tensor promptEmbeds, Tensor initialLatents, int steps, float guidance,
-                           IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null, Tensor? negativeEmbeds = null)
+                           IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null,
+                               Tensor? negativeEmbeds = null)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -92,11 +95,13 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
         {
             using var stepScope = NewDisposeScope();
             // The pipeline hands the model timestep/1000 with timestep = σ·1000 (docs/flux2-model.md §2.12).
-            var t = full(new long[] { b }, sigmas[i] * Scheduler.NumTrainTimesteps, ScalarType.Float32, device) / Scheduler.NumTrainTimesteps;
+            var t = full(new long[] { b }, sigmas[i] * Scheduler.NumTrainTimesteps, ScalarType.Float32, device) /
+                Scheduler.NumTrainTimesteps;
             var hidden = latents.to(dtype);
             if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);
             if (cfg) { hidden = cat(new[] { hidden, hidden }, 0); t = cat(new[] { t, t }, 0); }
-            var v = Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds, txtIds);
+            var v = Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds,
+                txtIds);
             v = v[.., ..(int)(h * w)];
             if (cfg) { var halves = v.chunk(2, 0); v = halves[0] + guidance * (halves[1] - halves[0]); }
             // Euler step in fp32 (the reference upcasts the sample), x += (σ_next − σ)·v.

@@ -25,10 +25,12 @@ public sealed record FlowMatchEulerScheduler
         return a * steps + b;
     }
 
-    /// <summary>Sampling sigmas (steps + 1 values, the last 0) for an image of <paramref name="imageTokens"/> tokens.</summary>
+    /// <summary>Sampling sigmas (steps + 1 values, the last 0) for an image of <paramref name="imageTokens"/>
+    /// tokens.</summary>
     public float[] Sigmas(int steps, int imageTokens)
     {
-        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "at least one sampling step is needed");
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps,
+            "at least one sampling step is needed");
         double mu = EmpiricalMu(imageTokens, steps);
         var sigmas = new float[steps + 1];
         for (int i = 0; i < steps; i++)
@@ -41,7 +43,8 @@ public sealed record FlowMatchEulerScheduler
         return sigmas;
     }
 
-    /// <summary>Model timesteps for the same schedule: σ · num_train_timesteps (the model gets σ; it scales by 1000 itself).</summary>
+    /// <summary>Model timesteps for the same schedule: σ · num_train_timesteps (the model gets σ; it scales by 1000
+    /// itself).</summary>
     public float[] Timesteps(int steps, int imageTokens) =>
         Sigmas(steps, imageTokens).Take(steps).Select(s => s * NumTrainTimesteps).ToArray();
 
@@ -53,7 +56,8 @@ public sealed record FlowMatchEulerScheduler
             : Math.Exp(mu) / (Math.Exp(mu) + (1 / sigma - 1));
     }
 
-    /// <summary>Reads a diffusers <c>scheduler/scheduler_config.json</c>; absent keys keep the FLUX.2 defaults.</summary>
+    /// <summary>Reads a diffusers <c>scheduler/scheduler_config.json</c>; absent keys keep the FLUX.2
+    /// defaults.</summary>
     public static FlowMatchEulerScheduler FromJson(string path) => FromJson(ConfigJson.Load(path));
 
     public static FlowMatchEulerScheduler FromJson(ConfigJson r)
@@ -67,7 +71,8 @@ public sealed record FlowMatchEulerScheduler
         };
         if (s.TimeShiftType is not ("exponential" or "linear"))
             throw r.Error("time_shift_type", $"must be \"exponential\" or \"linear\", found \"{s.TimeShiftType}\"");
-        foreach (var unsupported in new[] { "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas", "stochastic_sampling" })
+        foreach (var unsupported in new[] { "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas",
+            "invert_sigmas", "stochastic_sampling" })
             if (r.Bool(unsupported, false))
                 throw r.Error(unsupported, "true is not supported by FLUX.2 sampling here; set it to false");
         return s;

@@ -42,7 +42,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     readonly CheckpointInputOffloader? inputOffloader;
     public int Epoch => order.Epoch;
 
-    /// <param name="shard">this rank's slice of each global batch in data-parallel training (<see cref="BatchShard"/>).</param>
+    /// <param name="shard">this rank's slice of each global batch in data-parallel training
+    /// (<see cref="BatchShard"/>).</param>
     public Flux2LoraTask(Flux2Models models, JobFile job, Action<string>? log = null, BatchShard? shard = null)
     {
         this.models = models;
@@ -60,11 +61,15 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         log?.Invoke("dataset: " + scan.Summary());
         var device = models.Transformer.Device;
         // Control images of edit pairs are encoded like targets (same bucket and flip), keyed by their own path.
-        var toEncode = scan.Items.Concat(scan.Items.SelectMany(i => Enumerable.Range(0, i.Controls.Count).Select(i.Control))).ToList();
+        var toEncode = scan.Items.Concat(scan.Items.SelectMany(i => Enumerable.Range(0, i.Controls.Count)
+            .Select(i.Control))).ToList();
         using (models.InUse(models.Vae))
             latents = LatentCache.Build(toEncode, p.Datasets.Select(d => d.CacheLatentsToDisk).ToList(), models.Vae,
-                                    $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}", device);
-        log?.Invoke($"latents cached for {toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image variants");
+                                    $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}",
+                                        device);
+        log?.Invoke($"latents cached for " +
+            $"{toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image " +
+                $"variants");
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
         PrefillTextCache(log);
         order = new BatchOrder(scan.Items, this.shard.GlobalBatch(p.Train.BatchSize), rng);
@@ -74,7 +79,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         models.Transformer.Runner.Checkpointing = p.Train.GradientCheckpointing;
         if (p.Train.GradientCheckpointing && p.Train.GradientCheckpointingCpuOffload && device.type == DeviceType.CUDA)
             models.Transformer.Runner.InputOffloader = inputOffloader = new CheckpointInputOffloader(device);
-        log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, {Network.ParameterCount:N0} trainable parameters" +
+        log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, " +
+            $"{Network.ParameterCount:N0} trainable parameters" +
                       (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
                       (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
         grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
@@ -92,20 +98,25 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var allCaptions = global.Select(item =>
         {
             var d = p.Datasets[item.DatasetIndex];
-            return CaptionRules.ForTraining(item.Caption, p.TriggerWord, d.CaptionDropoutRate, d.ShuffleTokens, d.KeepTokens, rng);
+            return CaptionRules.ForTraining(item.Caption, p.TriggerWord, d.CaptionDropoutRate, d.ShuffleTokens,
+                d.KeepTokens, rng);
         }).ToList();
         var batch = shard.Take(global);
         var captions = shard.Take(allCaptions);
         var x0 = stack(batch.Select(item => latents[item]).ToArray());
         var ts = shard.Take(timesteps.Draw(global.Count, (int)(x0.shape[2] * x0.shape[3]), rng));
-        var noise = shard.Slice(randn(new[] { (long)global.Count }.Concat(x0.shape.Skip(1)).ToArray(), generator: noiseGenerator)).to(x0.device);
+        var noise = shard.Slice(randn(new[] { (long)global.Count }.Concat(x0.shape.Skip(1)).ToArray(),
+            generator: noiseGenerator)).to(x0.device);
         var references = References(batch);
-        var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale, references, LossFunction.From(p.Train));
+        var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale,
+            references, LossFunction.From(p.Train));
         if (p.Train.DiffOutputPreservation)
         {
-            var preservation = captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList();
+            var preservation = captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!,
+                p.Train.DiffOutputPreservationClass)).ToList();
             loss = loss + OutputPreservation.Loss(models.Transformer, Network, x0, Embed(preservation), noise, ts,
-                                                  p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier, references);
+                                                  p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier,
+                                                      references);
         }
         return new MicroBatchLoss(loss, ts.Average(t => t.T));
     }
@@ -126,7 +137,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
                 var x0 = latents[item].unsqueeze(0);
                 var noise = randn(x0.shape, generator: gen).to(x0.device);
                 var caption = CaptionRules.InjectTrigger(item.Caption, p.TriggerWord, addIfMissing: true);
-                total += FlowMatchLoss.Compute(models.Transformer, x0, Embed(new[] { caption }), noise, new[] { new Timestep(t, 1.0) },
+                total += FlowMatchLoss.Compute(models.Transformer, x0, Embed(new[] { caption }), noise,
+                    new[] { new Timestep(t, 1.0) },
                                                p.Train.CfgScale, References(new[] { item })).item<float>();
                 n++;
             }
@@ -153,29 +165,36 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var now = NetworkDescription();
         if (saved != now)
             throw new ResumeMismatchException(Describe(saved) == Describe(now)
-                ? $"the checkpoint's LoRA sits on other layers than this job's ({Describe(now)}, but network_kwargs select different ones)"
+                ? $"the checkpoint's LoRA sits on other layers than this job's ({Describe(now)}, but network_kwargs " +
+                    $"select different ones)"
                 : $"the checkpoint's LoRA network differs from this job's ({Describe(saved)} vs now {Describe(now)})");
         rng.State = state.Get<ulong[]>("task.rng");
         noiseGenerator.set_state(state.GetTensor("task.noise_generator"));
-        if (state.Has("task.lora_dropout_generator")) Network.DropoutGenerator.set_state(state.GetTensor("task.lora_dropout_generator"));
+        if (state.Has("task.lora_dropout_generator"))
+            Network.DropoutGenerator.set_state(state.GetTensor("task.lora_dropout_generator"));
         // Saved with another GPU count, the global batches have another size: the same sample stream, re-cut.
-        order.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.data_order"), scan.Items, shard.GlobalBatch(p.Train.BatchSize));
+        order.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.data_order"), scan.Items,
+            shard.GlobalBatch(p.Train.BatchSize));
     }
 
     /// <summary>The captions training draws: each item's, the trigger-only caption of caption dropout, their DOP
-    /// preservation twins. With the text cache on they are all encoded up front (<see cref="PrefillTextCache"/>).</summary>
+    /// preservation twins. With the text cache on they are all encoded up front
+    /// (<see cref="PrefillTextCache"/>).</summary>
     List<string> TrainingCaptions()
     {
         var texts = scan.Items.Select(i => i.Caption);
-        if (p.Datasets.Any(d => d.CaptionDropoutRate > 0)) texts = texts.Append(""); // a dropped caption: the trigger alone
+        if (p.Datasets.Any(d => d.CaptionDropoutRate > 0)) texts = texts.Append("");
+        // a dropped caption: the trigger alone
         var captions = texts.Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true)).ToList();
         if (p.Train.DiffOutputPreservation)
-            captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!, p.Train.DiffOutputPreservationClass)).ToList());
+            captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!,
+                p.Train.DiffOutputPreservationClass)).ToList());
         return captions.Distinct().ToList();
     }
 
     /// <summary>Captions encoded this many per text-encoder call: under low_vram each call streams every layer of the
-    /// encoder through the GPU once (15.5 s for Mistral-Small in fp8, docs/performance.md), so batching divides that.</summary>
+    /// encoder through the GPU once (15.5 s for Mistral-Small in fp8, docs/performance.md), so batching divides
+    /// that.</summary>
     const int CaptionBatch = 8;
 
     /// <summary>Encodes every training caption now, in batches, the same way with or without low_vram (so both train
@@ -186,11 +205,13 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var captions = TrainingCaptions();
         var sw = System.Diagnostics.Stopwatch.StartNew();
         using (models.InUse(models.TextEncoder.Model)) textCache.Prefill(captions, CaptionBatch);
-        log?.Invoke($"text embeddings of {captions.Count} captions ready in {sw.Elapsed.TotalSeconds:F1} s ({textCache.Encoded} encoded, {textCache.ReadFromDisk} read from disk)");
+        log?.Invoke($"text embeddings of {captions.Count} captions ready in {sw.Elapsed.TotalSeconds:F1} s " +
+            $"({textCache.Encoded} encoded, {textCache.ReadFromDisk} read from disk)");
     }
 
-    /// <summary>low_vram: after the captions are cached, the text encoder and the VAE wait in CPU memory; anything encoded
-    /// or decoded later (samples, a caption not seen here) brings them back for that call (<see cref="Flux2Models.InUse"/>).</summary>
+    /// <summary>low_vram: after the captions are cached, the text encoder and the VAE wait in CPU memory; anything
+    /// encoded or decoded later (samples, a caption not seen here) brings them back for that call
+    /// (<see cref="Flux2Models.InUse"/>).</summary>
     void KeepIdlePartsOnCpu(Action<string>? log)
     {
         models.KeepIdlePartsOnCpu();
@@ -200,9 +221,11 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
               $"they come to {models.Transformer.Device} only while encoding or decoding");
     }
 
-    /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the same.</summary>
+    /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the
+    /// same.</summary>
     string NetworkDescription() =>
-        $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers: " + string.Join(",", Network.Modules.Select(m => m.Name));
+        $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers: " +
+            string.Join(",", Network.Modules.Select(m => m.Name));
 
     static string Describe(string description) => description.Split(':')[0];
 
@@ -210,7 +233,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     /// key, so every item has the same number of controls at the same size.</summary>
     ReferenceTokens? References(IReadOnlyList<DatasetItem> batch)
         => ReferenceTokens.From(Enumerable.Range(0, batch[0].Controls.Count)
-                                          .Select(k => stack(batch.Select(item => latents[item.Control(k)]).ToArray())).ToList());
+                                          .Select(k => stack(batch.Select(item => latents[item.Control(k)]).ToArray()))
+                                              .ToList());
 
     Tensor Embed(IReadOnlyList<string> captions)
     {

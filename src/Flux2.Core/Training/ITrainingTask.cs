@@ -1,6 +1,6 @@
 using Flux2.Training.State;
-using static TorchSharp.torch;
 using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Flux2.Training;
 
@@ -31,10 +31,10 @@ public interface ITrainingTask
     SaveReport Save(int step, bool final, TrainingState state);
     /// <summary>Deterministic loss on fixed inputs, without gradients.</summary>
     double Evaluate();
-    /// <summary>Adds the task's own randomness and data position (PRNG, noise generator, data order) and a description of
-    /// the network that <see cref="RestoreState"/> checks.</summary>
+    /// <summary>Adds the task's own randomness and data position (PRNG, noise generator, data order) and a description
+    /// of the network that <see cref="RestoreState"/> checks.</summary>
     void CaptureState(TrainingState state);
-    /// <summary>Puts the task back where <see cref="CaptureState"/> was; throws <see cref="ResumeMismatchException"/> when
-    /// the state belongs to a differently configured network.</summary>
+    /// <summary>Puts the task back where <see cref="CaptureState"/> was; throws <see cref="ResumeMismatchException"/>
+    /// when the state belongs to a differently configured network.</summary>
     void RestoreState(TrainingState state);
 }

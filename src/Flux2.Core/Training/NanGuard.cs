@@ -24,12 +24,22 @@ public sealed class NanGuard(int limit, int totalSteps)
         int totalLimit = Math.Max(limit, totalSteps / 20);
         if (Consecutive >= limit || Total > totalLimit)
             throw new TrainingFaultException(
-                $"stopped at step {report.Step}: {Consecutive} steps in a row and {Total} in all had a NaN/inf loss or gradient " +
-                $"(limits: {limit} in a row, {totalLimit} in all; train.max_nan_steps). Lower train.lr, keep max_grad_norm > 0, " +
+                $"stopped at step {report.Step}: {Consecutive} steps in a row and {Total} in all had a NaN/inf loss " +
+                    $"or gradient " +
+                $"(limits: {limit} in a row, {totalLimit} in all; train.max_nan_steps). Lower train.lr, keep " +
+                    $"max_grad_norm > 0, " +
                 $"or train in float32. {checkpointNote}");
     }
 
-    public void Capture(TrainingState state) { state.Put("nan.consecutive", Consecutive); state.Put("nan.total", Total); }
+    public void Capture(TrainingState state)
+    {
+        state.Put("nan.consecutive", Consecutive);
+        state.Put("nan.total", Total);
+    }
 
-    public void Restore(TrainingState state) { Consecutive = state.Get<int>("nan.consecutive"); Total = state.Get<int>("nan.total"); }
+    public void Restore(TrainingState state)
+    {
+        Consecutive = state.Get<int>("nan.consecutive"); Total =
+        state.Get<int>("nan.total");
+    }
 }

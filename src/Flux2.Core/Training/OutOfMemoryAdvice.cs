@@ -38,31 +38,44 @@ public static class OutOfMemoryAdvice
             var res = p.Datasets[i].Resolution;
             var smaller = SmallerResolutions(res);
             if (smaller is not null)
-                advice.Add(new($"datasets[{i}].resolution", List(res), List(smaller), "activation memory grows with the pixel count; guide: 1024 -> 896 or 768"));
+                advice.Add(new($"datasets[{i}].resolution", List(res), List(smaller),
+                    "activation memory grows with the pixel count; guide: 1024 -> 896 or 768"));
         }
         if (!t.GradientCheckpointing)
-            advice.Add(new("train.gradient_checkpointing", "false", "true", "recompute block activations in the backward pass instead of keeping them"));
+            advice.Add(new("train.gradient_checkpointing", "false", "true",
+                "recompute block activations in the backward pass instead of keeping them"));
         else if (!t.GradientCheckpointingCpuOffload)
-            advice.Add(new("train.gradient_checkpointing_cpu_offload", "false", "true", "each block's saved inputs wait in CPU memory (~3 GiB at FLUX.2-dev 1024²)"));
+            advice.Add(new("train.gradient_checkpointing_cpu_offload", "false", "true",
+                "each block's saved inputs wait in CPU memory (~3 GiB at FLUX.2-dev 1024²)"));
         if (t.BatchSize > 1)
-            advice.Add(new("train.batch_size", Num(t.BatchSize), "1", $"one image per forward; with gradient_accumulation {t.BatchSize * t.GradientAccumulationSteps} the effective batch stays the same"));
+            advice.Add(new("train.batch_size", Num(t.BatchSize), "1",
+                $"one image per forward; with gradient_accumulation {t.BatchSize * t.GradientAccumulationSteps} the " +
+                    $"effective batch stays the same"));
         if (!m.Quantize)
-            advice.Add(new("model.quantize", "false", "true (qtype: qfloat8)", "8-bit transformer weights: about half the bf16 weight memory"));
+            advice.Add(new("model.quantize", "false", "true (qtype: qfloat8)",
+                "8-bit transformer weights: about half the bf16 weight memory"));
         if (!(m.QuantizeTe ?? m.Quantize))
-            advice.Add(new("model.quantize_te", "false", "true (qtype_te: qfloat8)", "8-bit text-encoder weights: about half its bf16 memory"));
+            advice.Add(new("model.quantize_te", "false", "true (qtype_te: qfloat8)",
+                "8-bit text-encoder weights: about half its bf16 memory"));
         if (!m.LowVram)
-            advice.Add(new("model.low_vram", "false", "true", "keeps the parts not in use (text encoder, VAE) off the GPU"));
+            advice.Add(new("model.low_vram", "false", "true",
+                "keeps the parts not in use (text encoder, VAE) off the GPU"));
         if (!m.LayerOffloading)
-            advice.Add(new("model.layer_offloading", "false", "true (layer_offloading_transformer_percent: 0.5)", "half the transformer blocks live in CPU memory and are streamed in"));
+            advice.Add(new("model.layer_offloading", "false", "true (layer_offloading_transformer_percent: 0.5)",
+                "half the transformer blocks live in CPU memory and are streamed in"));
         else if (m.LayerOffloadingTransformerPercent < 1)
-            advice.Add(new("model.layer_offloading_transformer_percent", Num(m.LayerOffloadingTransformerPercent), Num(Math.Min(1, m.LayerOffloadingTransformerPercent + 0.25)), "offload more blocks to CPU memory"));
+            advice.Add(new("model.layer_offloading_transformer_percent", Num(m.LayerOffloadingTransformerPercent),
+                Num(Math.Min(1, m.LayerOffloadingTransformerPercent + 0.25)), "offload more blocks to CPU memory"));
         if (p.Network.Linear > 16)
-            advice.Add(new("network.linear", Num(p.Network.Linear), "16" + (p.Network.LinearAlpha is { } a ? $" (linear_alpha: {Num(a * 16 / p.Network.Linear)} keeps the scale)" : ""),
+            advice.Add(new("network.linear", Num(p.Network.Linear), "16" +
+                (p.Network.LinearAlpha is { } a ? $" (linear_alpha: {Num(a * 16 / p.Network.Linear)} keeps the scale)"
+                    : ""),
                            "smaller LoRA weights, gradients and optimizer state"));
         if (t.Optimizer == OptimizerType.Adamw)
             advice.Add(new("train.optimizer", "adamw", "adamw8bit", "optimizer moments in 8 bits"));
         if (t.DiffOutputPreservation)
-            advice.Add(new("train.diff_output_preservation", "true", "false", "DOP runs two extra forwards per step; guide: avoid it on very tight VRAM"));
+            advice.Add(new("train.diff_output_preservation", "true", "false",
+                "DOP runs two extra forwards per step; guide: avoid it on very tight VRAM"));
         return advice;
     }
 
@@ -80,7 +93,8 @@ public static class OutOfMemoryAdvice
         return string.Join(Environment.NewLine, lines);
     }
 
-    /// <summary>Several resolutions: drop the largest. One: about 3/4 of it, on a 64-pixel step, not below 256.</summary>
+    /// <summary>Several resolutions: drop the largest. One: about 3/4 of it, on a 64-pixel step, not below
+    /// 256.</summary>
     static List<int>? SmallerResolutions(List<int> res)
     {
         if (res.Count == 0) return null;

@@ -55,26 +55,30 @@ public sealed partial class Trainer
         return state;
     }
 
-    /// <summary>Loads <paramref name="path"/> into the weights, optimizer, EMA and task; returns the step it was saved after.</summary>
+    /// <summary>Loads <paramref name="path"/> into the weights, optimizer, EMA and task; returns the step it was saved
+    /// after.</summary>
     int Resume(string path, Parts run)
     {
         using var state = TrainingStateFile.Read(path);
         task.RestoreState(state); // first: its network check gives the clearest message
         var parameters = task.TrainableParameters;
         if (state.Get<int>("param.count") != parameters.Count)
-            throw new ResumeMismatchException($"the checkpoint has {state.Get<int>("param.count")} trained tensors, this run {parameters.Count}");
+            throw new ResumeMismatchException($"the checkpoint has {state.Get<int>("param.count")} trained tensors, " +
+                $"this run {parameters.Count}");
         using (no_grad())
             for (int i = 0; i < parameters.Count; i++)
             {
                 var saved = state.GetTensor($"param.{i}");
                 if (!saved.shape.SequenceEqual(parameters[i].shape))
-                    throw new ResumeMismatchException($"trained tensor {i} has shape [{string.Join(", ", saved.shape)}] in the checkpoint, " +
+                    throw new ResumeMismatchException($"trained tensor {i} has shape " +
+                        $"[{string.Join(", ", saved.shape)}] in the checkpoint, " +
                                                       $"[{string.Join(", ", parameters[i].shape)}] in this run");
                 parameters[i].copy_(saved);
             }
         OptimizerStateIO.Restore(run.Optimizer, state);
         if (run.Ema is not null && !run.Ema.Restore(state))
-            cb.OnMessage?.Invoke("the checkpoint has no EMA weights (EMA was off): the average starts from the resumed weights");
+            cb.OnMessage?.Invoke("the checkpoint has no EMA weights (EMA was off): the average starts from the " +
+                "resumed weights");
         run.Nan.Restore(state);
         int step = state.Step;
         lastCheckpoint = TrainingStateFile.LoraPathFor(path);

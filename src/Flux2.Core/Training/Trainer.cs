@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Flux2.Distributed;
 using Flux2.Nn;
 using Flux2.Training.Objective;
-using Flux2.Training.State;
 using Flux2.Training.Optim;
+using Flux2.Training.State;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,8 +24,8 @@ public sealed record TrainerResult(int Step, bool Cancelled, string? LastSave);
 /// Cancellation is checked between steps: the current step finishes, a step checkpoint is saved, Run returns.
 /// Every step runs inside its own DisposeScope.
 /// Data-parallel (<see cref="TrainerOptions.DataParallel"/>): every rank runs this loop in step; gradients are averaged
-/// across ranks after the accumulation loop and before clipping, the reported loss is the ranks' mean, the skip and stop
-/// decisions are taken together, and rank 0 alone samples, evaluates and saves.
+/// across ranks after the accumulation loop and before clipping, the reported loss is the ranks' mean, the skip and
+/// stop decisions are taken together, and rank 0 alone samples, evaluates and saves.
 /// </summary>
 public sealed partial class Trainer
 {
@@ -45,7 +45,8 @@ public sealed partial class Trainer
     public TrainerResult Run(CancellationToken cancel = default)
     {
         var parameters = task.TrainableParameters;
-        using var optimizer = OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate, options.Optimizer);
+        using var optimizer = OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate,
+            options.Optimizer);
         cb.OnMessage?.Invoke($"optimizer {optimizer.Name}: {optimizer.StateBytes:N0} bytes of state");
         using var ema = options.EmaDecay is double decay ? new EmaWeights(parameters, decay) : null;
         var schedule = new LearningRateSchedule(options.Schedule, options.Steps, options.WarmupSteps);
@@ -67,7 +68,8 @@ public sealed partial class Trainer
         while (step < options.Steps && (parallel is not null || !cancel.IsCancellationRequested))
         {
             step++;
-            var (report, stop) = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate, cancel.IsCancellationRequested);
+            var (report, stop) = Step(step, optimizer, schedule.Factor(step - 1) * options.LearningRate,
+                cancel.IsCancellationRequested);
             if (report.Applied) ema?.Update();
             cb.OnStep?.Invoke(report);
             nan.Record(report, CheckpointNote());
@@ -96,7 +98,8 @@ public sealed partial class Trainer
         return new TrainerResult(step, Cancelled: false, lastSave);
     }
 
-    /// <summary>One optimizer step; <c>stop</c>: some rank (this one: <paramref name="stopRequested"/>) asked to stop after it.</summary>
+    /// <summary>One optimizer step; <c>stop</c>: some rank (this one: <paramref name="stopRequested"/>) asked to stop
+    /// after it.</summary>
     (StepReport report, bool stop) Step(int step, ITrainingOptimizer optimizer, double lr, bool stopRequested)
     {
         var clock = Stopwatch.StartNew();
@@ -125,11 +128,14 @@ public sealed partial class Trainer
         if (finite) optimizer.Step();
         else cb.OnMessage?.Invoke($"step {step}: non-finite loss or gradient, update skipped");
         int n = options.GradientAccumulation;
-        return (new StepReport(step, options.Steps, finite ? lossSum / n : double.NaN, lr, tSum / n, norm, clock.Elapsed.TotalSeconds, task.Epoch) { Applied = finite },
+        return (new StepReport(step, options.Steps, finite ? lossSum / n : double.NaN, lr, tSum / n, norm,
+            clock.Elapsed.TotalSeconds, task.Epoch)
+        { Applied = finite },
                 stopRequested);
     }
 
-    /// <summary>Total L2 norm of the gradients, clipped in place to <paramref name="maxNorm"/> when it is positive.</summary>
+    /// <summary>Total L2 norm of the gradients, clipped in place to <paramref name="maxNorm"/> when it is
+    /// positive.</summary>
     static double GradNorm(IReadOnlyList<TorchSharp.Modules.Parameter> parameters, double maxNorm)
     {
         var withGrad = parameters.Where(p => p.grad is not null).ToList();

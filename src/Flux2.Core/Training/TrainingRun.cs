@@ -12,8 +12,9 @@ using static TorchSharp.torch;
 
 namespace Flux2.Training;
 
-/// <summary>What a run left behind. <paramref name="Cancelled"/>: stopped early, resumable from <paramref name="FinalLora"/>'s
-/// step checkpoint; <paramref name="ResumedFrom"/>: the step this start continued from.</summary>
+/// <summary>What a run left behind. <paramref name="Cancelled"/>: stopped early, resumable from
+/// <paramref name="FinalLora"/>'s step checkpoint; <paramref name="ResumedFrom"/>: the step this start continued
+/// from.</summary>
 public sealed record TrainingRunResult(string RunFolder, string FinalLora, IReadOnlyList<string> Checkpoints,
                                        IReadOnlyList<string> SampleGrids, double Seconds)
 {
@@ -57,22 +58,30 @@ public static class TrainingRun
         using var parallel = group is null ? null : DataParallel.Join(group, device, log);
         parallel?.CheckSameStart(resume?.Step ?? 0);
         var dtype = p.Train.Dtype.ToScalarType();
-        // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a time,
-        // so a transformer larger than the GPU loads (memory tier A).
-        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log, quantization: p.Model.Quantization(), lowVram: p.Model.LowVram,
-                                            layerOffloading: p.Model.LayerOffloading ? p.Model.LayerOffloadingTransformerPercent : null);
-        log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} parameters");
+        // With layer offloading the offloaded blocks go from the file to pinned memory through a GPU slot one at a
+        // time, so a transformer larger than the GPU loads (memory tier A).
+        using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log,
+            quantization: p.Model.Quantization(), lowVram: p.Model.LowVram,
+                                            layerOffloading: p.Model.LayerOffloading
+                                                ? p.Model.LayerOffloadingTransformerPercent : null);
+        log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} " +
+            $"parameters");
         if (models.Offloader is { } offloader) log?.Invoke(offloader.Report.ToString());
         // Rank 0 builds the on-disk latent and text caches first; the others then read them instead of writing the same
-        // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a clock.)
+        // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a
+        // clock.)
         if (parallel is { Rank: > 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));
-        using var task = new Flux2LoraTask(models, job, log, group is null ? null : new Data.BatchShard(group.Rank, group.WorldSize));
+        using var task = new Flux2LoraTask(models, job, log, group is null ? null
+            : new Data.BatchShard(group.Rank, group.WorldSize));
         if (parallel is { Rank: 0 }) parallel.Barrier("caches", TimeSpan.FromHours(12));
         Directory.CreateDirectory(task.RunFolder);
-        if (main) using (var w = new StreamWriter(Path.Combine(task.RunFolder, "config.resolved.txt"))) JobConfigPrinter.Print(loaded, w);
+        if (main) using (var w = new StreamWriter(Path.Combine(task.RunFolder, "config.resolved.txt")))
+            JobConfigPrinter.Print(loaded, w);
 
-        using var gpu = device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index)) : null;
-        using var runLog = !main ? null : new RunLogWriter(task.RunFolder, models.Origin, device.ToString(), p.Train.Steps, LoraCheckpoint.ConfigJson(job),
+        using var gpu = device.type == TorchSharp.DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index))
+            : null;
+        using var runLog = !main ? null : new RunLogWriter(task.RunFolder, models.Origin, device.ToString(),
+            p.Train.Steps, LoraCheckpoint.ConfigJson(job),
             () => gpu is not null ? gpu.UsedGiB * 1024 : Environment.WorkingSet / (1024.0 * 1024.0));
 
         var checkpoints = new List<string>();
@@ -86,13 +95,20 @@ public static class TrainingRun
         var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path, DataParallel = parallel };
         TrainerResult outcome;
         try { outcome = new Trainer(task, options, watched).Run(cancel); parallel?.Complete(); }
-        catch (ResumeMismatchException e) { throw new ResumeMismatchException(RunFolder.MismatchAdvice(task.RunFolder, e.Message)); }
-        if (parallel is not null) log?.Invoke($"rank {parallel.Rank} of {parallel.WorldSize} done at step {outcome.Step}");
+        catch (ResumeMismatchException e)
+        {
+            throw new ResumeMismatchException(RunFolder.MismatchAdvice(task.RunFolder,
+            e.Message));
+        }
+        if (parallel is not null)
+            log?.Invoke($"rank {parallel.Rank} of {parallel.WorldSize} done at step {outcome.Step}");
         var kept = checkpoints.Where(File.Exists).ToList();
         return new TrainingRunResult(task.RunFolder, outcome.Cancelled ? outcome.LastSave ?? "" : final, kept, samples,
                                      clock.Elapsed.TotalSeconds)
         {
-            Step = outcome.Step, Cancelled = outcome.Cancelled, ResumedFrom = resume?.Step,
+            Step = outcome.Step,
+            Cancelled = outcome.Cancelled,
+            ResumedFrom = resume?.Step,
         };
     }
 
@@ -157,8 +173,8 @@ public static class TrainingRun
         return device;
     }
 
-    /// <summary>A rank trains on cuda:LOCAL_RANK ("auto", "cuda", "cuda:N" all mean that: one GPU per rank), or on the CPU
-    /// when the job says cpu (the store-backed CPU path, for tests and the micro model).</summary>
+    /// <summary>A rank trains on cuda:LOCAL_RANK ("auto", "cuda", "cuda:N" all mean that: one GPU per rank), or on the
+    /// CPU when the job says cpu (the store-backed CPU path, for tests and the micro model).</summary>
     static string RankDevice(string configured, ProcessGroup group)
         => configured == "cpu" || (configured == "auto" && !cuda.is_available()) ? "cpu" : $"cuda:{group.LocalRank}";
 }

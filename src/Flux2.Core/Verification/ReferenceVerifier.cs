@@ -25,11 +25,14 @@ public static class ReferenceVerifier
 {
     public const double DefaultTolerance = 1e-4;
 
-    public static IReadOnlyList<CheckResult> Run(string dir, double tolerance = DefaultTolerance, Action<CheckResult>? onResult = null)
+    public static IReadOnlyList<CheckResult> Run(string dir, double tolerance = DefaultTolerance,
+        Action<CheckResult>? onResult = null)
     {
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"reference folder not found: {dir}");
         var fixturePath = Path.Combine(dir, "fixture.json");
-        if (!File.Exists(fixturePath)) throw new FileNotFoundException($"{fixturePath} is missing: a reference folder holds fixture.json with H, W, steps, guidance, te_out_layers (see the fixture README)");
+        if (!File.Exists(fixturePath))
+            throw new FileNotFoundException($"{fixturePath} is missing: a reference folder holds fixture.json with " +
+                $"H, W, steps, guidance, te_out_layers (see the fixture README)");
         using var fixture = JsonDocument.Parse(File.ReadAllText(fixturePath));
         var results = new List<CheckResult>();
         void Add(CheckResult r) { results.Add(r); onResult?.Invoke(r); }
@@ -41,8 +44,10 @@ public static class ReferenceVerifier
         CheckResult Compare(string name, Tensor ours, Tensor reference)
         {
             if (!ours.shape.SequenceEqual(reference.shape))
-                return new CheckResult(name, double.NaN, tolerance, $"shape [{string.Join(", ", ours.shape)}] vs reference [{string.Join(", ", reference.shape)}]");
-            return new CheckResult(name, (ours.to(ScalarType.Float64) - reference.to(ScalarType.Float64)).abs().max().item<double>(), tolerance);
+                return new CheckResult(name, double.NaN, tolerance,
+                    $"shape [{string.Join(", ", ours.shape)}] vs reference [{string.Join(", ", reference.shape)}]");
+            return new CheckResult(name, (ours.to(ScalarType.Float64) - reference.to(ScalarType.Float64)).abs().max()
+                .item<double>(), tolerance);
         }
 
         using var _ = no_grad();
@@ -50,7 +55,8 @@ public static class ReferenceVerifier
         {
             using var model = Flux2TransformerFiles.FromFolder(Path.Combine(dir, "transformer"));
             using var io = SafetensorsSource.OpenFile(Path.Combine(dir, "transformer_io.safetensors"));
-            Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
+            Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"),
+                io.Read("timestep"),
                                           io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
             using (var scope = NewDisposeScope()) Add(Compare("transformer.output", Run(), io.Read("output")));
             var lora = Path.Combine(dir, "lora", "pytorch_lora_weights.safetensors");
@@ -72,11 +78,13 @@ public static class ReferenceVerifier
             using var dist = vae.Encode(image);
             Add(Compare("vae.latent_mean", dist.Mean, io.Read("latent_mean")));
             Add(Compare("vae.latent_std", dist.Std, io.Read("latent_std")));
-            Add(Compare("vae.latent_patchified_normalized", vae.EncodeToTrainingLatent(image), io.Read("latent_patchified_normalized")));
+            Add(Compare("vae.latent_patchified_normalized", vae.EncodeToTrainingLatent(image),
+                io.Read("latent_patchified_normalized")));
             Add(Compare("vae.decoded", vae.Decode(io.Read("z")), io.Read("decoded")));
         });
 
-        TextEncoderCheck.Run(dir, fixture.RootElement, (name, ours, reference) => Add(Compare(name, ours, reference)), Guard);
+        TextEncoderCheck.Run(dir, fixture.RootElement, (name, ours, reference) => Add(Compare(name, ours, reference)),
+            Guard);
 
         Guard("scheduler", () =>
         {
@@ -87,7 +95,8 @@ public static class ReferenceVerifier
                 var m = Regex.Match(key, @"^(sigmas|timesteps)_seq(\d+)_steps(\d+)$");
                 if (!m.Success) continue;
                 int seq = int.Parse(m.Groups[2].Value), steps = int.Parse(m.Groups[3].Value);
-                var ours = m.Groups[1].Value == "sigmas" ? scheduler.Sigmas(steps, seq) : scheduler.Timesteps(steps, seq);
+                var ours = m.Groups[1].Value == "sigmas" ? scheduler.Sigmas(steps, seq)
+                    : scheduler.Timesteps(steps, seq);
                 using var reference = io.Read(key);
                 using var oursT = tensor(ours);
                 // timesteps are σ·1000: compare on the σ scale so one tolerance serves both tables
@@ -103,7 +112,8 @@ public static class ReferenceVerifier
             int steps = root.GetProperty("steps").GetInt32();
             using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(dir, "transformer"));
             using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(dir, "vae"));
-            var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(dir, "scheduler", "scheduler_config.json")));
+            var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(dir,
+                "scheduler", "scheduler_config.json")));
             using var io = SafetensorsSource.OpenFile(Path.Combine(dir, "pipeline_io.safetensors"));
             float guidance = (float)root.GetProperty("guidance")[0].GetDouble();
             using var scope = NewDisposeScope();
@@ -111,8 +121,10 @@ public static class ReferenceVerifier
             int h = root.GetProperty("H").GetInt32(), w = root.GetProperty("W").GetInt32();
             var grid = pipe.LatentGrid(h, w);
             if (latents.shape[2] != grid.h || latents.shape[3] != grid.w)
-                throw new InvalidDataException($"fixture.json H x W = {h} x {w} implies a {grid.h} x {grid.w} latent grid, but initial_latents is [{string.Join(", ", latents.shape)}]");
-            Add(Compare("pipeline.images", pipe.Generate(io.Read("prompt_embeds"), latents, steps, guidance), io.Read("images")));
+                throw new InvalidDataException($"fixture.json H x W = {h} x {w} implies a {grid.h} x {grid.w} latent " +
+                    $"grid, but initial_latents is [{string.Join(", ", latents.shape)}]");
+            Add(Compare("pipeline.images", pipe.Generate(io.Read("prompt_embeds"), latents, steps, guidance),
+                io.Read("images")));
         });
         return results;
     }

@@ -9,62 +9,100 @@ public static class Chart
 {
     /// <summary>Per-step loss (faint) and its exponential moving average with bias correction (bold): one step's loss
     /// depends mostly on the t it drew, so only the smoothed curve shows the trend.</summary>
-    public static ChartSpec Loss(IReadOnlyList<double> steps, IReadOnlyList<double> loss, double smoothing = 0.9, string title = "Training loss")
+    public static ChartSpec Loss(IReadOnlyList<double> steps, IReadOnlyList<double> loss, double smoothing = 0.9,
+        string title = "Training loss")
         => new()
         {
-            Title = title, XTitle = "step", YTitle = "loss",
+            Title = title,
+            XTitle = "step",
+            YTitle = "loss",
             Traces =
             {
-                new TraceSpec { Name = "loss", X = steps.ToArray(), Y = loss.ToArray(), Mode = "lines", Opacity = 0.35, LineWidth = 1 },
-                new TraceSpec { Name = $"smoothed (EMA {smoothing:0.##})", X = steps.ToArray(), Y = Smooth(loss, smoothing), Mode = "lines", LineWidth = 2.5 },
+                new TraceSpec { Name = "loss", X = steps.ToArray(), Y = loss.ToArray(), Mode = "lines", Opacity = 0.35,
+                    LineWidth = 1 },
+                new TraceSpec { Name = $"smoothed (EMA {smoothing:0.##})", X = steps.ToArray(),
+                    Y = Smooth(loss, smoothing), Mode = "lines", LineWidth = 2.5 },
             },
         };
 
     /// <summary>The learning-rate schedule as the trainer applied it.</summary>
-    public static ChartSpec LearningRate(IReadOnlyList<double> steps, IReadOnlyList<double> lr, string title = "Learning rate")
+    public static ChartSpec LearningRate(IReadOnlyList<double> steps, IReadOnlyList<double> lr,
+        string title = "Learning rate")
         => new()
         {
-            Title = title, XTitle = "step", YTitle = "lr", Height = 300,
+            Title = title,
+            XTitle = "step",
+            YTitle = "lr",
+            Height = 300,
             Traces = { new TraceSpec { Name = "lr", X = steps.ToArray(), Y = lr.ToArray(), Mode = "lines" } },
         };
 
-    /// <summary>Histogram of the drawn timesteps t (0 = clean image, 1 = pure noise): what timestep_type does.</summary>
-    public static ChartSpec TimestepHistogram(IReadOnlyList<double> timesteps, int bins = 20, string title = "Timesteps drawn")
+    /// <summary>Histogram of the drawn timesteps t (0 = clean image, 1 = pure noise): what timestep_type
+    /// does.</summary>
+    public static ChartSpec TimestepHistogram(IReadOnlyList<double> timesteps, int bins = 20,
+        string title = "Timesteps drawn")
         => new()
         {
-            Title = title, XTitle = "t (0 = image, 1 = noise)", YTitle = "count", Height = 300,
+            Title = title,
+            XTitle = "t (0 = image, 1 = noise)",
+            YTitle = "count",
+            Height = 300,
             Traces = { new TraceSpec { Type = "histogram", Name = "t", X = timesteps.ToArray(), Bins = bins } },
         };
 
     /// <summary>Several timestep distributions overlaid (e.g. one per timestep_type).</summary>
-    public static ChartSpec TimestepHistograms(IReadOnlyDictionary<string, double[]> byName, int bins = 20, string title = "Timesteps drawn")
+    public static ChartSpec TimestepHistograms(IReadOnlyDictionary<string, double[]> byName, int bins = 20,
+        string title = "Timesteps drawn")
         => new()
         {
-            Title = title, XTitle = "t (0 = image, 1 = noise)", YTitle = "count", BarMode = "overlay", Height = 320,
-            Traces = byName.Select(kv => new TraceSpec { Type = "histogram", Name = kv.Key, X = kv.Value, Bins = bins, Opacity = 0.55 }).ToList(),
+            Title = title,
+            XTitle = "t (0 = image, 1 = noise)",
+            YTitle = "count",
+            BarMode = "overlay",
+            Height = 320,
+            Traces = byName.Select(kv => new TraceSpec
+            {
+                Type = "histogram",
+                Name = kv.Key,
+                X = kv.Value,
+                Bins = bins,
+                Opacity = 0.55
+            }).ToList(),
         };
 
     /// <summary>Trigger strength (how much of the dataset's look the trigger brings) and bleed (how much prompts
     /// without the trigger change) over training steps: the two numbers a LoRA run is judged by.</summary>
-    public static ChartSpec TriggerAndBleed(IReadOnlyList<double> steps, IReadOnlyList<double> triggerStrength, IReadOnlyList<double> bleed, string title = "Trigger strength and bleed")
+    public static ChartSpec TriggerAndBleed(IReadOnlyList<double> steps, IReadOnlyList<double> triggerStrength,
+        IReadOnlyList<double> bleed, string title = "Trigger strength and bleed")
         => new()
         {
-            Title = title, XTitle = "step", YTitle = "trigger strength", Y2Title = "bleed",
+            Title = title,
+            XTitle = "step",
+            YTitle = "trigger strength",
+            Y2Title = "bleed",
             Traces =
             {
-                new TraceSpec { Name = "trigger strength (higher = learnt)", X = steps.ToArray(), Y = triggerStrength.ToArray(), Mode = "lines+markers" },
-                new TraceSpec { Name = "bleed (lower = base kept)", X = steps.ToArray(), Y = bleed.ToArray(), Mode = "lines+markers", YAxis = 2, Dash = "dash" },
+                new TraceSpec { Name = "trigger strength (higher = learnt)", X = steps.ToArray(),
+                    Y = triggerStrength.ToArray(), Mode = "lines+markers" },
+                new TraceSpec { Name = "bleed (lower = base kept)", X = steps.ToArray(), Y = bleed.ToArray(),
+                    Mode = "lines+markers", YAxis = 2, Dash = "dash" },
             },
         };
 
     /// <summary>Several runs' curves on one chart (e.g. smoothed loss of rank 4 vs 16), optionally smoothed.</summary>
-    public static ChartSpec Overlay(IEnumerable<Series> runs, string yTitle = "loss", double smoothing = 0, string title = "Runs compared", string xTitle = "step")
+    public static ChartSpec Overlay(IEnumerable<Series> runs, string yTitle = "loss", double smoothing = 0,
+        string title = "Runs compared", string xTitle = "step")
         => new()
         {
-            Title = title, XTitle = xTitle, YTitle = yTitle,
+            Title = title,
+            XTitle = xTitle,
+            YTitle = yTitle,
             Traces = runs.Select(r => new TraceSpec
             {
-                Name = r.Name, X = r.X.ToArray(), Y = smoothing > 0 ? Smooth(r.Y, smoothing) : r.Y.ToArray(), Mode = "lines",
+                Name = r.Name,
+                X = r.X.ToArray(),
+                Y = smoothing > 0 ? Smooth(r.Y, smoothing) : r.Y.ToArray(),
+                Mode = "lines",
             }).ToList(),
         };
 
@@ -73,14 +111,20 @@ public static class Chart
         => Overlay(series, yTitle, 0, title, xTitle);
 
     /// <summary>A bar chart of named values (e.g. trainable parameters per component).</summary>
-    public static ChartSpec Bars(string title, string yTitle, IReadOnlyList<string> names, IReadOnlyList<double> values, bool logY = false)
+    public static ChartSpec Bars(string title, string yTitle, IReadOnlyList<string> names,
+        IReadOnlyList<double> values, bool logY = false)
         => new()
         {
-            Title = title, YTitle = yTitle, LogY = logY, Height = 320,
-            Traces = { new TraceSpec { Type = "bar", Name = yTitle, Categories = names.ToArray(), Y = values.ToArray(), ShowLegend = false } },
+            Title = title,
+            YTitle = yTitle,
+            LogY = logY,
+            Height = 320,
+            Traces = { new TraceSpec { Type = "bar", Name = yTitle, Categories = names.ToArray(), Y = values.ToArray(),
+                ShowLegend = false } },
         };
 
-    /// <summary>Exponential moving average with bias correction (Adam-style), so the first points are not pulled to 0.</summary>
+    /// <summary>Exponential moving average with bias correction (Adam-style), so the first points are not pulled to
+    /// 0.</summary>
     public static double[] Smooth(IReadOnlyList<double> values, double smoothing)
     {
         var result = new double[values.Count];

@@ -18,12 +18,17 @@ public static class ChartHtml
     {
         bool inline;
         lock (Gate) { inline = !inlined; inlined = true; }
-        try { return inline ? WithPlotlyJs(PlotlyHost.Render(chart.ToJson(), true)) : AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false)); }
+        try
+        {
+            return inline ? WithPlotlyJs(PlotlyHost.Render(chart.ToJson(), true))
+            : AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false));
+        }
         catch { if (inline) lock (Gate) inlined = false; throw; }
     }
 
     /// <summary>The chart without plotly.js: it draws once an earlier output has defined <c>Plotly</c>.</summary>
-    public static string RenderWithoutPlotlyJs(ChartSpec chart) => AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false));
+    public static string RenderWithoutPlotlyJs(ChartSpec chart) => AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(),
+        false));
 
     /// <summary>plotly.js alone (no chart) when this session has not emitted it yet, else null. For displays that are
     /// updated in place (live training), whose later versions must not carry or lose plotly.js.</summary>
@@ -41,10 +46,13 @@ public static class ChartHtml
     /// <summary>Hides an AMD loader (require.js in classic Jupyter) while plotly.js runs, so it defines the global
     /// <c>window.Plotly</c> instead of registering an anonymous module.</summary>
     static string WithPlotlyJs(string html)
-        => "<script type=\"text/javascript\">window.__flux2Define = window.define; window.define = undefined;</script>\n"
+        => "<script type=\"text/javascript\">window.__flux2Define = window.define; window.define = " +
+            "undefined;</script>\n"
          + html
-         + "\n<script type=\"text/javascript\">if (window.__flux2Define) { window.define = window.__flux2Define; }</script>";
+         + "\n<script type=\"text/javascript\">if (window.__flux2Define) { window.define = window.__flux2Define; " +
+             "}</script>";
 
-    /// <summary>Plotly.NET's chart script calls <c>Plotly.newPlot</c> at once; wrap it to wait for the global.</summary>
+    /// <summary>Plotly.NET's chart script calls <c>Plotly.newPlot</c> at once; wrap it to wait for the
+    /// global.</summary>
     static string AfterPlotlyJs(string html) => html;
 }

@@ -41,7 +41,11 @@ public sealed record ChartSpec
     public int Height { get; init; } = 380;
     public List<TraceSpec> Traces { get; init; } = new();
 
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition =
+        JsonIgnoreCondition.WhenWritingNull
+    };
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 }
 

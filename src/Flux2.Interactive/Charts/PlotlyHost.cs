@@ -16,7 +16,8 @@ static class PlotlyHost
     static readonly Lazy<Type> Renderer = new(LoadRenderer);
 
     /// <summary>The private folder: <c>&lt;folder of Flux2.Interactive.dll&gt;/plotly</c>.</summary>
-    public static string Folder => Path.Combine(Path.GetDirectoryName(typeof(PlotlyHost).Assembly.Location)!, FolderName);
+    public static string Folder => Path.Combine(Path.GetDirectoryName(typeof(PlotlyHost).Assembly.Location)!,
+        FolderName);
 
     public static string Render(string specJson, bool inlinePlotlyJs)
         => (string)Invoke("Render", specJson, inlinePlotlyJs);
@@ -35,14 +36,16 @@ static class PlotlyHost
     {
         var path = Path.Combine(Folder, HelperAssembly + ".dll");
         if (!File.Exists(path))
-            throw new FileNotFoundException($"the chart helper {path} is missing; build src/Flux2.Interactive (its PublishPlotlyHelper target puts it there)", path);
+            throw new FileNotFoundException($"the chart helper {path} is missing; build src/Flux2.Interactive (its " +
+                $"PublishPlotlyHelper target puts it there)", path);
         var context = new PrivateFolderLoadContext(Folder);
         return context.LoadFromAssemblyPath(path).GetType($"{HelperAssembly}.ChartRenderer", throwOnError: true)!;
     }
 
     /// <summary>Resolves an assembly to the private folder's copy when there is one, else defers to the default context
     /// (null): the framework and anything the helper does not ship come from the host.</summary>
-    sealed class PrivateFolderLoadContext(string folder) : AssemblyLoadContext("Flux2.Interactive.Plotly", isCollectible: false)
+    sealed class PrivateFolderLoadContext(string folder) : AssemblyLoadContext("Flux2.Interactive.Plotly",
+        isCollectible: false)
     {
         protected override Assembly? Load(AssemblyName name)
         {

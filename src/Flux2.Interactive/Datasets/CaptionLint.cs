@@ -6,7 +6,8 @@ namespace Flux2.Interactive.Datasets;
 /// <summary>One image/caption pair of a dataset folder, with its token count after trigger substitution.</summary>
 public sealed record CaptionInfo(string Image, string Caption, string Final, int Tokens, bool HasTrigger);
 
-/// <summary>A caption problem: <see cref="Kind"/> is "style words", "no [trigger]", "duplicate", "too long", "missing".</summary>
+/// <summary>A caption problem: <see cref="Kind"/> is "style words", "no [trigger]", "duplicate", "too long",
+/// "missing".</summary>
 public sealed record CaptionIssue(string Image, string Kind, string Detail);
 
 /// <summary>
@@ -20,41 +21,57 @@ public static class CaptionLint
     /// <summary>Words that describe a look rather than content (extend per dataset).</summary>
     public static readonly string[] DefaultStyleWords =
     {
-        "style", "styled", "painting", "painted", "illustration", "artwork", "drawing", "watercolor", "sketch", "vintage",
-        "aesthetic", "tarot", "vignette", "gold frame", "golden frame", "gold outline", "star dust", "stardust", "night sky", "glow",
+        "style", "styled", "painting", "painted", "illustration", "artwork", "drawing", "watercolor", "sketch",
+            "vintage",
+        "aesthetic", "tarot", "vignette", "gold frame", "golden frame", "gold outline", "star dust", "stardust",
+            "night sky", "glow",
     };
 
     /// <summary>Reads every image's same-name .txt caption.</summary>
-    public static IReadOnlyList<CaptionInfo> Read(string folder, string? trigger, PromptTokenizer? tokenizer = null, string captionExt = "txt")
-        => Directory.EnumerateFiles(folder).Where(f => DatasetScanner.ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+    public static IReadOnlyList<CaptionInfo> Read(string folder, string? trigger, PromptTokenizer? tokenizer = null,
+        string captionExt = "txt")
+        => Directory.EnumerateFiles(folder).Where(f => DatasetScanner.ImageExtensions.Contains(Path.GetExtension(f)
+            .ToLowerInvariant()))
             .Order(StringComparer.Ordinal)
             .Select(image =>
             {
                 var txt = Path.ChangeExtension(image, captionExt);
                 var caption = File.Exists(txt) ? File.ReadAllText(txt).Trim() : "";
                 var final = CaptionRules.InjectTrigger(caption, trigger, addIfMissing: true);
-                return new CaptionInfo(Path.GetFileName(image), caption, final, tokenizer?.Tokens(final).Length ?? 0, CaptionRules.MentionsTrigger(caption, trigger));
+                return new CaptionInfo(Path.GetFileName(image), caption, final, tokenizer?.Tokens(final).Length ?? 0,
+                    CaptionRules.MentionsTrigger(caption, trigger));
             }).ToList();
 
     /// <summary>The checks; <paramref name="styleLora"/> turns on the style-word check.</summary>
-    public static IReadOnlyList<CaptionIssue> Check(IReadOnlyList<CaptionInfo> captions, bool styleLora, int? maxTokens = null, IEnumerable<string>? styleWords = null)
+    public static IReadOnlyList<CaptionIssue> Check(IReadOnlyList<CaptionInfo> captions, bool styleLora,
+        int? maxTokens = null, IEnumerable<string>? styleWords = null)
     {
         var issues = new List<CaptionIssue>();
         var words = (styleWords ?? DefaultStyleWords).ToArray();
         foreach (var c in captions)
         {
-            if (c.Caption.Length == 0) { issues.Add(new(c.Image, "missing", "no caption: it trains as the trigger alone")); continue; }
+            if (c.Caption.Length == 0)
+            {
+                issues.Add(new(c.Image, "missing",
+                "no caption: it trains as the trigger alone")); continue;
+            }
             if (!c.HasTrigger) issues.Add(new(c.Image, "no [trigger]", "the trainer prepends the trigger word"));
             if (styleLora)
             {
-                var found = words.Where(w => System.Text.RegularExpressions.Regex.IsMatch(c.Caption, $@"\b{System.Text.RegularExpressions.Regex.Escape(w)}\b",
+                var found = words.Where(w => System.Text.RegularExpressions.Regex.IsMatch(c.Caption,
+                    $@"\b{System.Text.RegularExpressions.Regex.Escape(w)}\b",
                     System.Text.RegularExpressions.RegexOptions.IgnoreCase)).ToArray();
-                if (found.Length > 0) issues.Add(new(c.Image, "style words", $"describes the style ({string.Join(", ", found)}): the look would bind to these words, not the trigger"));
+                if (found.Length > 0) issues.Add(new(c.Image, "style words",
+                    $"describes the style ({string.Join(", ", found)}): the look would bind to these words, not the " +
+                        $"trigger"));
             }
-            if (maxTokens is { } max && c.Tokens > max) issues.Add(new(c.Image, "too long", $"{c.Tokens} tokens > {max}: the end is cut"));
+            if (maxTokens is { } max && c.Tokens > max) issues.Add(new(c.Image, "too long",
+                $"{c.Tokens} tokens > {max}: the end is cut"));
         }
-        foreach (var group in captions.Where(c => c.Caption.Length > 0).GroupBy(c => c.Caption.ToLowerInvariant()).Where(g => g.Count() > 1))
-            issues.Add(new(string.Join(", ", group.Select(g => g.Image)), "duplicate", $"same caption \"{group.First().Caption}\""));
+        foreach (var group in captions.Where(c => c.Caption.Length > 0).GroupBy(c => c.Caption.ToLowerInvariant())
+            .Where(g => g.Count() > 1))
+            issues.Add(new(string.Join(", ", group.Select(g => g.Image)), "duplicate",
+                $"same caption \"{group.First().Caption}\""));
         return issues;
     }
 }

@@ -6,11 +6,16 @@ namespace Flux2.Interactive.Display;
 public sealed record PngImage(byte[] Bytes, int Width, int Height)
 {
     public string Base64 => Convert.ToBase64String(Bytes);
-    public void Save(string path) { Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!); File.WriteAllBytes(path, Bytes); }
+    public void Save(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllBytes(path, Bytes);
+    }
     public static PngImage FromFile(string path)
     {
         var bytes = File.ReadAllBytes(path);
-        using var codec = SkiaSharp.SKCodec.Create(new MemoryStream(bytes)) ?? throw new InvalidDataException($"{path}: not an image");
+        using var codec = SkiaSharp.SKCodec.Create(new MemoryStream(bytes))
+            ?? throw new InvalidDataException($"{path}: not an image");
         return new PngImage(bytes, codec.Info.Width, codec.Info.Height);
     }
 }

@@ -6,7 +6,8 @@ namespace Flux2.Interactive.Images;
 
 /// <summary>
 /// PNG grids of images with a label under each cell (SkiaSharp): from image files (a dataset, sample grids) or from
-/// image tensors [B, 3, H, W] in 0..1 (what <c>Flux2Pipeline.Generate</c> returns). Show with <see cref="Show.Png(PngImage)"/>.
+/// image tensors [B, 3, H, W] in 0..1 (what <c>Flux2Pipeline.Generate</c> returns). Show with
+/// <see cref="Show.Png(PngImage)"/>.
 /// </summary>
 public static class ImageGrid
 {
@@ -14,15 +15,18 @@ public static class ImageGrid
 
     /// <summary>A grid of image files, <paramref name="columns"/> wide, each scaled to <paramref name="cellSize"/>
     /// pixels on its longer side.</summary>
-    public static PngImage FromFiles(IReadOnlyList<string> paths, IReadOnlyList<string>? labels = null, int columns = 6, int cellSize = 128)
+    public static PngImage FromFiles(IReadOnlyList<string> paths, IReadOnlyList<string>? labels = null,
+        int columns = 6, int cellSize = 128)
     {
-        var bitmaps = paths.Select(p => SKBitmap.Decode(p) ?? throw new InvalidDataException($"{p}: not an image")).ToList();
+        var bitmaps = paths.Select(p => SKBitmap.Decode(p) ?? throw new InvalidDataException($"{p}: not an image"))
+            .ToList();
         try { return Compose(bitmaps, labels, columns, cellSize); }
         finally { foreach (var b in bitmaps) b.Dispose(); }
     }
 
     /// <summary>A grid of images [B, 3, H, W] (or one [3, H, W]) in 0..1.</summary>
-    public static PngImage FromTensor(Tensor images, IReadOnlyList<string>? labels = null, int columns = 4, int? cellSize = null)
+    public static PngImage FromTensor(Tensor images, IReadOnlyList<string>? labels = null, int columns = 4,
+        int? cellSize = null)
     {
         var batch = images.dim() == 3 ? images.unsqueeze(0) : images;
         var bitmaps = Enumerable.Range(0, (int)batch.shape[0]).Select(i => ToBitmap(batch[i])).ToList();
@@ -31,7 +35,8 @@ public static class ImageGrid
     }
 
     /// <summary>Grids side by side with a title over each (e.g. "with trigger" | "without trigger").</summary>
-    public static PngImage FromTensors(IReadOnlyList<(string title, Tensor images)> panels, IReadOnlyList<string>? rowLabels = null, int? cellSize = null)
+    public static PngImage FromTensors(IReadOnlyList<(string title, Tensor images)> panels,
+        IReadOnlyList<string>? rowLabels = null, int? cellSize = null)
     {
         // One column per panel, one row per image: row i shows image i of every panel.
         int rows = (int)panels[0].images.shape[0];
@@ -48,7 +53,8 @@ public static class ImageGrid
     }
 
     /// <summary>Lays out bitmaps in a grid, scaled to <paramref name="cellSize"/>, labels wrapped under each.</summary>
-    public static PngImage Compose(IReadOnlyList<SKBitmap> images, IReadOnlyList<string>? labels, int columns, int cellSize)
+    public static PngImage Compose(IReadOnlyList<SKBitmap> images, IReadOnlyList<string>? labels, int columns,
+        int cellSize)
     {
         if (images.Count == 0) throw new ArgumentException("no images to lay out");
         columns = Math.Max(1, Math.Min(columns, images.Count));
@@ -56,7 +62,8 @@ public static class ImageGrid
         using var font = new SKFont(LabelTypeface, FontSize);
         using var textPaint = new SKPaint { Color = new SKColor(30, 30, 30), IsAntialias = true };
         var wrapped = Enumerable.Range(0, images.Count)
-            .Select(i => labels is not null && i < labels.Count && LabelTypeface is not null ? Wrap(labels[i], font, cellSize) : new List<string>())
+            .Select(i => labels is not null && i < labels.Count && LabelTypeface is not null
+                ? Wrap(labels[i], font, cellSize) : new List<string>())
             .ToList();
         int labelHeight = wrapped.Count == 0 ? 0 : wrapped.Max(l => l.Count) * (FontSize + 2);
         int cellW = cellSize + Pad, cellH = cellSize + labelHeight + Pad;
@@ -71,11 +78,14 @@ public static class ImageGrid
             int x = Pad + (i % columns) * cellW, y = Pad + (i / columns) * cellH;
             var img = images[i];
             float scale = (float)cellSize / Math.Max(img.Width, img.Height);
-            var dest = SKRect.Create(x + (cellSize - img.Width * scale) / 2, y + (cellSize - img.Height * scale) / 2, img.Width * scale, img.Height * scale);
+            var dest = SKRect.Create(x + (cellSize - img.Width * scale) / 2, y + (cellSize - img.Height * scale) / 2,
+                img.Width * scale, img.Height * scale);
             using var image = SKImage.FromBitmap(img);
-            canvas.DrawImage(image, dest, new SKSamplingOptions(scale >= 1 ? SKFilterMode.Nearest : SKFilterMode.Linear), sampling);
+            canvas.DrawImage(image, dest, new SKSamplingOptions(scale >= 1 ? SKFilterMode.Nearest
+                : SKFilterMode.Linear), sampling);
             for (int l = 0; l < wrapped[i].Count; l++)
-                canvas.DrawText(wrapped[i][l], x, y + cellSize + (l + 1) * (FontSize + 2) - 2, SKTextAlign.Left, font, textPaint);
+                canvas.DrawText(wrapped[i][l], x, y + cellSize + (l + 1) * (FontSize + 2) - 2, SKTextAlign.Left, font,
+                    textPaint);
         }
         using var snapshot = surface.Snapshot();
         using var data = snapshot.Encode(SKEncodedImageFormat.Png, 100);
@@ -86,11 +96,16 @@ public static class ImageGrid
     public static SKBitmap ToBitmap(Tensor image01)
     {
         int h = (int)image01.shape[1], w = (int)image01.shape[2];
-        using var hwc = (image01.detach().to(ScalarType.Float32).cpu().clamp(0, 1) * 255).round().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
+        using var hwc = (image01.detach().to(ScalarType.Float32).cpu().clamp(0, 1) * 255).round().to(ScalarType.Byte)
+            .permute(1, 2, 0).contiguous();
         var rgb = hwc.data<byte>().ToArray();
         var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
         var px = new byte[w * h * 4];
-        for (int i = 0; i < w * h; i++) { px[4 * i] = rgb[3 * i]; px[4 * i + 1] = rgb[3 * i + 1]; px[4 * i + 2] = rgb[3 * i + 2]; px[4 * i + 3] = 255; }
+        for (int i = 0; i < w * h; i++)
+        {
+            px[4 * i] = rgb[3 * i]; px[4 * i + 1] = rgb[3 * i + 1]; px[4 * i + 2] =
+            rgb[3 * i + 2]; px[4 * i + 3] = 255;
+        }
         System.Runtime.InteropServices.Marshal.Copy(px, 0, bmp.GetPixels(), px.Length);
         return bmp;
     }
@@ -118,7 +133,8 @@ public static class ImageGrid
         var d = SKTypeface.Default;
         if (d is not null && d.GlyphCount > 0) return d;
         foreach (var dir in new[] { "/usr/share/fonts", "/usr/local/share/fonts" }.Where(Directory.Exists))
-            foreach (var f in Directory.EnumerateFiles(dir, "*.ttf", SearchOption.AllDirectories).OrderBy(f => f.Contains("Sans") ? 0 : 1))
+            foreach (var f in Directory.EnumerateFiles(dir, "*.ttf", SearchOption.AllDirectories)
+                .OrderBy(f => f.Contains("Sans") ? 0 : 1))
                 if (SKTypeface.FromFile(f) is { GlyphCount: > 0 } t) return t;
         return null;
     });

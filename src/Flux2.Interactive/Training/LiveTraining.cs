@@ -9,7 +9,8 @@ using Microsoft.DotNet.Interactive.Formatting;
 
 namespace Flux2.Interactive.Training;
 
-/// <summary>What a notebook training run leaves: the run folder, the trainer's result and every step's numbers.</summary>
+/// <summary>What a notebook training run leaves: the run folder, the trainer's result and every step's
+/// numbers.</summary>
 public sealed record LiveTrainingResult(string RunFolder, TrainingRunResult Result, IReadOnlyList<StepReport> Steps,
                                         LoadedJob Job)
 {
@@ -29,21 +30,27 @@ public static class LiveTraining
     /// temporary folder here).</summary>
     public const string OutputEnv = "FLUX2_NOTEBOOK_OUTPUT";
 
-    /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and trains.</summary>
-    public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null, string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,
+    /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and
+    /// trains.</summary>
+    public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null,
+        string? device = null,
+                                         string? model = null, Action<ProcessConfig>? configure = null,
+                                             double chartEverySeconds = 3,
                                          int? stopAtStep = null)
     {
         var path = File.Exists(jobPath) ? jobPath : Kit.PathOf(jobPath);
-        return Run(JobConfigReader.Read(path), steps, outputFolder, device, model, configure, chartEverySeconds, stopAtStep);
+        return Run(JobConfigReader.Read(path), steps, outputFolder, device, model, configure, chartEverySeconds,
+            stopAtStep);
     }
 
     /// <summary>Trains an already loaded (and possibly edited) job. A run folder that holds a checkpoint of this job is
     /// resumed exactly (the trainer's own resume). <paramref name="stopAtStep"/> stops the run after that step the way
     /// Ctrl-C does on the CLI — finish the step, save a checkpoint with its training state — so a notebook can show a
     /// stop and a resume.</summary>
-    public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null, string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,
+    public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null,
+        string? device = null,
+                                         string? model = null, Action<ProcessConfig>? configure = null,
+                                             double chartEverySeconds = 3,
                                          int? stopAtStep = null)
     {
         using var stop = new CancellationTokenSource();
@@ -61,7 +68,8 @@ public static class LiveTraining
         void DrawChart()
         {
             if (reports.Count == 0) return;
-            var spec = Chart.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(), title: $"Training loss — {job.Job.Config.Name}");
+            var spec = Chart.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(),
+                title: $"Training loss — {job.Job.Config.Name}");
             chart?.Update(new HtmlFragment(ChartHtml.RenderWithoutPlotlyJs(spec)));
             sinceChart.Restart();
         }
@@ -74,7 +82,10 @@ public static class LiveTraining
                 if (r.Step == 1) clock.Restart();
                 double perStep = r.Step > 1 ? clock.Elapsed.TotalSeconds / (r.Step - 1) : r.Seconds;
                 var eta = TimeSpan.FromSeconds(perStep * (r.TotalSteps - r.Step));
-                if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps) status?.Update(new HtmlFragment(Status($"step {r.Step}/{r.TotalSteps} · loss {r.Loss:F4} · lr {r.LearningRate:G3} · t {r.Timestep:F2} · grad norm {r.GradNorm:F3} · {perStep:F2} s/step · ETA {eta:mm\\:ss}")));
+                if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps)
+                    status?.Update(new HtmlFragment(Status($"step {r.Step}/{r.TotalSteps} · loss {r.Loss:F4} · lr " +
+                        $"{r.LearningRate:G3} · t {r.Timestep:F2} · grad norm {r.GradNorm:F3} · {perStep:F2} s/step " +
+                            $"· ETA {eta:mm\\:ss}")));
                 if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps) DrawChart();
                 if (r.Step == stopAtStep) stop.Cancel();
             },
@@ -90,26 +101,33 @@ public static class LiveTraining
         DrawChart();
         var last = reports.Count > 0 ? reports[^1] : null;
         status?.Update(new HtmlFragment(Status(result.Cancelled
-            ? $"stopped after step {result.Step} · checkpoint {result.FinalLora} (with its training state) · run again to resume"
-            : $"done in {result.Seconds:F1} s · {reports.Count} steps · final loss {last?.Loss:F4} · LoRA {result.FinalLora}")));
+            ? $"stopped after step {result.Step} · checkpoint {result.FinalLora} (with its training state) · run " +
+                $"again to resume"
+            : $"done in {result.Seconds:F1} s · {reports.Count} steps · final loss {last?.Loss:F4} · LoRA " +
+                $"{result.FinalLora}")));
         return new LiveTrainingResult(result.RunFolder, result, reports, job);
     }
 
     /// <summary>Makes a job runnable from a notebook: model "flux2-micro" → the weights' folder, repository-relative
     /// dataset and output folders → absolute, plus the overrides.</summary>
-    public static ProcessConfig Prepare(LoadedJob job, int? steps = null, string? outputFolder = null, string? device = null, string? model = null)
+    public static ProcessConfig Prepare(LoadedJob job, int? steps = null, string? outputFolder = null,
+        string? device = null, string? model = null)
     {
         var p = job.Job.Process;
         outputFolder ??= Environment.GetEnvironmentVariable(OutputEnv);
         p.Model.NameOrPath = Kit.ModelPath(model ?? p.Model.NameOrPath);
         foreach (var d in p.Datasets)
-            if (!Path.IsPathRooted(d.FolderPath) && !Directory.Exists(d.FolderPath)) d.FolderPath = Kit.PathOf(d.FolderPath);
-        p.TrainingFolder = outputFolder ?? (Path.IsPathRooted(p.TrainingFolder) ? p.TrainingFolder : Kit.PathOf(p.TrainingFolder));
+            if (!Path.IsPathRooted(d.FolderPath) && !Directory.Exists(d.FolderPath)) d.FolderPath =
+                Kit.PathOf(d.FolderPath);
+        p.TrainingFolder = outputFolder ?? (Path.IsPathRooted(p.TrainingFolder) ? p.TrainingFolder
+            : Kit.PathOf(p.TrainingFolder));
         if (steps is { } n) p.Train.Steps = n;
         if (device is not null) p.Device = device;
         return p;
     }
 
-    static string Status(string text) => $"<div style=\"font-family:monospace;font-size:13px;padding:2px\">{WebUtility.HtmlEncode(text)}</div>";
-    static string Placeholder(string text) => $"<div style=\"color:#888;font-family:sans-serif;font-size:12px\">{WebUtility.HtmlEncode(text)}</div>";
+    static string Status(string text) =>
+        $"<div style=\"font-family:monospace;font-size:13px;padding:2px\">{WebUtility.HtmlEncode(text)}</div>";
+    static string Placeholder(string text) =>
+        $"<div style=\"color:#888;font-family:sans-serif;font-size:12px\">{WebUtility.HtmlEncode(text)}</div>";
 }

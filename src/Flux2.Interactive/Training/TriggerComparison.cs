@@ -11,10 +11,14 @@ namespace Flux2.Interactive.Training;
 /// LoRA with the trigger, and by the LoRA without it. The style should appear only in the middle column.</summary>
 public static class TriggerComparison
 {
-    public static PngImage Grid(Flux2Models models, string loraPath, string trigger, IReadOnlyList<string> contentPrompts,
-                                long seed = 7, int steps = 20, float guidance = 4f, int size = 128, double strength = 1.0)
+    public static PngImage Grid(Flux2Models models, string loraPath, string trigger,
+        IReadOnlyList<string> contentPrompts,
+                                long seed = 7, int steps = 20, float guidance = 4f, int size = 128,
+                                    double strength = 1.0)
     {
-        var withTrigger = contentPrompts.Select(p => CaptionRules.InjectTrigger($"{CaptionRules.TriggerPlaceholder} {p}", trigger, addIfMissing: true)).ToList();
+        var withTrigger =
+            contentPrompts.Select(p => CaptionRules.InjectTrigger($"{CaptionRules.TriggerPlaceholder} {p}", trigger,
+                addIfMissing: true)).ToList();
         using var baseImages = Kit.Generate(models, contentPrompts, seed, steps, guidance, size, size);
         var adapters = LoraLoader.Apply(models.Transformer, loraPath, strength);
         Tensor loraTrigger, loraPlain;
@@ -25,6 +29,7 @@ public static class TriggerComparison
         }
         finally { LoraLoader.Remove(models.Transformer, adapters); }
         using (loraTrigger) using (loraPlain)
-            return ImageGrid.FromTensors(new[] { ("base", baseImages), ("LoRA + trigger", loraTrigger), ("LoRA, no trigger", loraPlain) }, contentPrompts);
+            return ImageGrid.FromTensors(new[] { ("base", baseImages), ("LoRA + trigger", loraTrigger),
+                ("LoRA, no trigger", loraPlain) }, contentPrompts);
     }
 }

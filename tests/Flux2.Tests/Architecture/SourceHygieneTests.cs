@@ -23,7 +23,8 @@ public class SourceHygieneTests
     {
         var tooLong = Lines().Where(l => l.Text.Length > MaxColumns)
             .Select(l => $"{l.File}:{l.Number}: {l.Text.Length} columns").ToList();
-        Assert.True(tooLong.Count == 0, $"{tooLong.Count} lines over {MaxColumns} columns:\n" + string.Join("\n", tooLong));
+        Assert.True(tooLong.Count == 0, $"{tooLong.Count} lines over {MaxColumns} columns:\n" +
+            string.Join("\n", tooLong));
     }
 
     [Fact]

@@ -36,7 +36,8 @@ static class CliRunner
         Assert.False(string.IsNullOrWhiteSpace(r.Err), r.ToString());
         Assert.DoesNotContain("   at ", r.Err);
         Assert.DoesNotContain("   at ", r.Out);
-        foreach (var s in mustContain) Assert.True(r.Err.Contains(s, StringComparison.OrdinalIgnoreCase), $"'{s}' not in:\n{r}");
+        foreach (var s in mustContain) Assert.True(r.Err.Contains(s, StringComparison.OrdinalIgnoreCase),
+            $"'{s}' not in:\n{r}");
         return r;
     }
 }
@@ -60,7 +61,8 @@ public class CliTests(ITestOutputHelper output)
     {
         var r = CliRunner.Run("help", "generate");
         Assert.True(r.Exit == 0, r.ToString());
-        foreach (var opt in new[] { "--prompt", "--model", "--out", "--width", "--height", "--steps", "--guidance", "--seed", "--lora", "--device", "--dtype" })
+        foreach (var opt in new[] { "--prompt", "--model", "--out", "--width", "--height", "--steps", "--guidance",
+            "--seed", "--lora", "--device", "--dtype" })
             Assert.Contains(opt, r.Out);
     }
 
@@ -120,7 +122,8 @@ public class CliTests(ITestOutputHelper output)
         Assert.True(header >= 0 && summary > header, "no header/summary in:\n" + text);
         Assert.Equal(lines.Count - 1, summary); // the summary is the last line
         var m = Summary.Match(lines[summary]);
-        return (lines.GetRange(header + 1, summary - header - 1), int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value));
+        return (lines.GetRange(header + 1, summary - header - 1), int.Parse(m.Groups[1].Value),
+            int.Parse(m.Groups[2].Value));
     }
 
     static string Verdict(string checkLine) => Regex.Match(checkLine, @"\s(PASS|FAIL)(\s|$)").Groups[1].Value;
@@ -140,7 +143,8 @@ public class CliTests(ITestOutputHelper output)
         Assert.Equal(total, passed);
         Assert.Contains($"{total} of {total} checks passed", r.Out);
         Assert.Equal(checks.Count, checks.Select(CheckName).Distinct().Count()); // one line per check
-        foreach (var name in new[] { "transformer.output", "transformer.output_with_lora", "vae.decoded", "pipeline.images" })
+        foreach (var name in new[] { "transformer.output", "transformer.output_with_lora", "vae.decoded",
+            "pipeline.images" })
             Assert.Contains(name, checks.Select(CheckName));
     }
 
@@ -180,7 +184,8 @@ public class CliTests(ITestOutputHelper output)
             Assert.Equal(CheckName(line) == "transformer.output" ? "FAIL" : "PASS", Verdict(line));
         Assert.Single(checks, l => CheckName(l) == "transformer.output");
         // the reported error is the perturbation, not a load failure
-        var err = double.Parse(checks.Single(l => CheckName(l) == "transformer.output").Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
+        var err = double.Parse(checks.Single(l => CheckName(l) == "transformer.output")
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
                                System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(err, 0.9e-2, 1.1e-2);
     }
@@ -235,7 +240,8 @@ public class CliTests(ITestOutputHelper output)
         Assert.True(f >= 2);
         int width = 12 * f + 1;
         var out_ = Path.Combine(TestPaths.TempDir(), "a.png");
-        CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "tiny-random", "--width", width.ToString(),
+        CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "tiny-random", "--width",
+            width.ToString(),
                                     "--height", (8 * f).ToString(), "--steps", "1", "--out", out_),
                             width.ToString(), $"multiples of {f}");
         Assert.False(File.Exists(out_));
@@ -247,8 +253,10 @@ public class CliTests(ITestOutputHelper output)
         var dir = TestPaths.TempDir();
         var pt = Path.Combine(dir, "some.pt");
         File.WriteAllBytes(pt, Array.Empty<byte>());
-        var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--width", "32", "--height", "32", "--steps", "1",
-                                            "--lora", pt, "--out", Path.Combine(dir, "a.png")), "some.pt", "pickle", "arbitrary code");
+        var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--width", "32", "--height", "32",
+            "--steps", "1",
+                                            "--lora", pt, "--out", Path.Combine(dir, "a.png")), "some.pt", "pickle",
+                                                "arbitrary code");
         Assert.False(File.Exists(Path.Combine(dir, "a.png")));
     }
 
@@ -257,7 +265,8 @@ public class CliTests(ITestOutputHelper output)
     {
         var dir = TestPaths.TempDir();
         var missing = Path.Combine(dir, "missing.safetensors");
-        CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--width", "32", "--height", "32", "--steps", "1",
+        CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--width", "32", "--height", "32",
+            "--steps", "1",
                                     "--lora", missing, "--out", Path.Combine(dir, "a.png")), missing);
         Assert.False(File.Exists(Path.Combine(dir, "a.png")));
     }
@@ -265,8 +274,10 @@ public class CliTests(ITestOutputHelper output)
     [Fact]
     public void ModelRepoNotInTheCacheExplainsHowToDownloadIt()
     {
-        var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "not/existing-repo", "--steps", "1"),
-                                    "not/existing-repo", "not in the Hugging Face cache", "./flux2 download not/existing-repo");
+        var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "not/existing-repo",
+            "--steps", "1"),
+                                    "not/existing-repo", "not in the Hugging Face cache",
+                                        "./flux2 download not/existing-repo");
         output.WriteLine(r.Err);
     }
 
@@ -274,7 +285,8 @@ public class CliTests(ITestOutputHelper output)
     public void ModelThatIsNeitherFolderNorRepoIdIsAUserError()
     {
         var missing = Path.Combine(TestPaths.TempDir(), "no", "such", "model");
-        CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", missing, "--steps", "1"), missing, "tiny-random");
+        CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", missing, "--steps", "1"),
+            missing, "tiny-random");
     }
 
     [Fact]
@@ -305,12 +317,14 @@ public class CliTests(ITestOutputHelper output)
         foreach (var c in FixtureComponents)
             Directory.CreateSymbolicLink(Path.Combine(snapshot, c), Path.Combine(TestPaths.Tiny, c));
         Directory.CreateDirectory(Path.Combine(snapshot, "tokenizer"));
-        File.WriteAllText(Path.Combine(snapshot, "tokenizer", "tokenizer.json"), ByteLevelBpeTokenizer.ByteOnlyTokenizerJson());
+        File.WriteAllText(Path.Combine(snapshot, "tokenizer", "tokenizer.json"),
+            ByteLevelBpeTokenizer.ByteOnlyTokenizerJson());
         return (cache, snapshot);
     }
 
     /// <summary>As <see cref="BuildCache"/>, but laid out exactly like huggingface_hub does: every snapshot file is a
-    /// relative symlink <c>../../blobs/{etag}</c> (here the blob itself links to the fixture file, so nothing is copied).</summary>
+    /// relative symlink <c>../../blobs/{etag}</c> (here the blob itself links to the fixture file, so nothing is
+    /// copied).</summary>
     static (HfCache cache, string snapshot) BuildBlobCache()
     {
         var cache = new HfCache(TestPaths.TempDir());
@@ -339,7 +353,8 @@ public class CliTests(ITestOutputHelper output)
     }
 
     /// <summary>Regression: SafetensorsFile took the file size from <c>FileInfo.Length</c>, which for a symlink is the
-    /// length of the link's target path, so every safetensors file of a real HF cache snapshot was "truncated".</summary>
+    /// length of the link's target path, so every safetensors file of a real HF cache snapshot was
+    /// "truncated".</summary>
     [Fact]
     public void RepoIdInACacheWhoseSnapshotFilesLinkToBlobsLoads()
     {
@@ -362,8 +377,10 @@ public class CliTests(ITestOutputHelper output)
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        return models.Transformer.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
-                                          io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids")).MoveToOuterDisposeScope();
+        return models.Transformer.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"),
+            io.Read("timestep"),
+                                          io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"))
+                                              .MoveToOuterDisposeScope();
     }
 
     static double MaxAbs(Tensor a, Tensor b)
@@ -414,7 +431,8 @@ public class CliTests(ITestOutputHelper output)
     {
         var (_, snapshot) = BuildCache();
         var png = Path.Combine(TestPaths.TempDir(), "out", "fixture.png");
-        var r = CliRunner.Run("generate", "--prompt", "a red circle", "--model", snapshot, "--width", "32", "--height", "16",
+        var r = CliRunner.Run("generate", "--prompt", "a red circle", "--model", snapshot, "--width", "32", "--height",
+            "16",
                         "--steps", "2", "--out", png, "--device", "cpu");
         output.WriteLine(r.ToString());
         Assert.True(r.Exit == 0, r.ToString());
@@ -463,7 +481,8 @@ public class CliGenerateTests(ITestOutputHelper output)
     }
 
     /// <summary>Regression: TorchSharp's GroupNorm starts with uninitialized weight/bias, and tiny-random kept them, so
-    /// its VAE had garbage norms (up to 1e38) that changed from run to run: images were black and not reproducible.</summary>
+    /// its VAE had garbage norms (up to 1e38) that changed from run to run: images were black and not
+    /// reproducible.</summary>
     [Fact]
     public void TinyRandomIsReproducibleAndItsNormsStartAtOneAndZero()
     {
@@ -478,7 +497,8 @@ public class CliGenerateTests(ITestOutputHelper output)
             Assert.True(gn.weight!.eq(1).all().item<bool>(), $"{name}.weight");
             Assert.True(gn.bias!.eq(0).all().item<bool>(), $"{name}.bias");
         }
-        foreach (var (x, y) in new (nn.Module, nn.Module)[] { (a.Transformer, b.Transformer), (a.Vae, b.Vae), (a.TextEncoder.Model, b.TextEncoder.Model) })
+        foreach (var (x, y) in new (nn.Module, nn.Module)[] { (a.Transformer, b.Transformer), (a.Vae, b.Vae),
+            (a.TextEncoder.Model, b.TextEncoder.Model) })
         {
             var sa = x.state_dict();
             var sb = y.state_dict();

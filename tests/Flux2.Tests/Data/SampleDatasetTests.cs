@@ -20,17 +20,20 @@ public class SampleDatasetTests
             var regenerated = Directory.GetFiles(dir).Select(Path.GetFileName).Order().ToList();
             Assert.Equal(committed, regenerated);
             foreach (var name in committed)
-                Assert.True(File.ReadAllBytes(Path.Combine(Committed(set), name!)).SequenceEqual(File.ReadAllBytes(Path.Combine(dir, name!))),
+                Assert.True(File.ReadAllBytes(Path.Combine(Committed(set), name!))
+                    .SequenceEqual(File.ReadAllBytes(Path.Combine(dir, name!))),
                     $"{set}/{name} differs from what `./flux2 synth-dataset {kind}` writes now");
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]
-    public void CommittedStyleSet_IsExactlyWhatTheCommandWrites() => AssertRegeneratesCommitted("style", "midnight_tarot");
+    public void CommittedStyleSet_IsExactlyWhatTheCommandWrites() => AssertRegeneratesCommitted("style",
+        "midnight_tarot");
 
     [Fact]
-    public void CommittedObjectSet_IsExactlyWhatTheCommandWrites() => AssertRegeneratesCommitted("object", "zorblax_robot");
+    public void CommittedObjectSet_IsExactlyWhatTheCommandWrites() => AssertRegeneratesCommitted("object",
+        "zorblax_robot");
 
     static List<string> Captions(string set) =>
         Directory.GetFiles(Committed(set), "*.txt").Order().Select(File.ReadAllText).ToList();
@@ -82,7 +85,11 @@ public class SampleDatasetTests
             var frame = b.GetPixel(64, 3);   // outer frame line, top edge
             bool gold = frame.Red > 120 && frame.Green > 90 && frame.Blue < 60;
             // A column just inside the frame: mostly night sky (a shape may cover part of it).
-            int darkSky = Enumerable.Range(12, 104).Count(y => { var p = b.GetPixel(12, y); return p.Blue > p.Red && p.Red < 60 && p.Green < 40; });
+            int darkSky = Enumerable.Range(12, 104).Count(y =>
+            {
+                var p = b.GetPixel(12, y); return p.Blue > p.Red
+                && p.Red < 60 && p.Green < 40;
+            });
             return gold && darkSky > 60;
         }
         foreach (var png in Directory.GetFiles(Committed("midnight_tarot"), "*.png"))
@@ -102,7 +109,8 @@ public class SampleDatasetTests
     {
         var o = new StringWriter();
         Assert.Equal(2, Flux2Cli.Run(new[] { "synth-dataset", "portraits", "--out", TestPaths.TempDir() }, o, o));
-        Assert.Equal(2, Flux2Cli.Run(new[] { "synth-dataset", "style", "--out", TestPaths.TempDir(), "--size", "100" }, o, o));
+        Assert.Equal(2, Flux2Cli.Run(new[] { "synth-dataset", "style", "--out", TestPaths.TempDir(), "--size", "100" },
+            o, o));
         Assert.Equal(2, Flux2Cli.Run(new[] { "synth-dataset", "style" }, o, o));
         Assert.Contains("--out", o.ToString());
     }
@@ -112,11 +120,14 @@ public class SampleDatasetTests
     {
         var dir = TestPaths.TempDir();
         var o = new StringWriter();
-        Assert.Equal(0, Flux2Cli.Run(new[] { "synth-dataset", "corpus", "--out", dir, "--count", "5", "--seed", "3", "--size", "64" }, o, o));
+        Assert.Equal(0, Flux2Cli.Run(new[] { "synth-dataset", "corpus", "--out", dir, "--count", "5", "--seed", "3",
+            "--size", "64" }, o, o));
         var files = Directory.GetFiles(dir).Select(Path.GetFileName).Order().ToList();
-        Assert.Equal(new[] { "scene_000.png", "scene_000.txt", "scene_001.png", "scene_001.txt", "scene_002.png", "scene_002.txt",
+        Assert.Equal(new[] { "scene_000.png", "scene_000.txt", "scene_001.png", "scene_001.txt", "scene_002.png",
+            "scene_002.txt",
             "scene_003.png", "scene_003.txt", "scene_004.png", "scene_004.txt" }, files);
-        Assert.Equal(ShapeCorpus.Caption(new ShapeCorpus(3).Sample(2)), File.ReadAllText(Path.Combine(dir, "scene_002.txt")));
+        Assert.Equal(ShapeCorpus.Caption(new ShapeCorpus(3).Sample(2)),
+            File.ReadAllText(Path.Combine(dir, "scene_002.txt")));
         using var bmp = SKBitmap.Decode(Path.Combine(dir, "scene_000.png"));
         Assert.Equal(64, bmp.Width);
         Directory.Delete(dir, recursive: true);

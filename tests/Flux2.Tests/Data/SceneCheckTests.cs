@@ -13,13 +13,15 @@ public class SceneCheckTests
         return RgbaBitmaps.ToRgb(bmp);
     }
 
-    static List<ShapeScene> SingleShapeScenes(int n) => Enumerable.Range(0, n).Select(i => new ShapeCorpus(11, maxShapes: 1).Sample(i)).ToList();
+    static List<ShapeScene> SingleShapeScenes(int n) => Enumerable.Range(0, n)
+        .Select(i => new ShapeCorpus(11, maxShapes: 1).Sample(i)).ToList();
 
     [Fact]
     public void GroundTruth_SingleShapeScenes_ColoursMatchAtLeast95Percent()
     {
         var scenes = SingleShapeScenes(200);
-        var failures = scenes.Where(s => !SceneCheck.Check(RenderRgb(s), Size, Size, s).ColoursMatch).Select(ShapeCorpus.Caption).ToList();
+        var failures = scenes.Where(s => !SceneCheck.Check(RenderRgb(s), Size, Size, s).ColoursMatch)
+            .Select(ShapeCorpus.Caption).ToList();
         Assert.True(failures.Count <= 10, $"{failures.Count}/200 failed, e.g.: {string.Join(" | ", failures.Take(5))}");
     }
 
@@ -34,11 +36,16 @@ public class SceneCheckTests
         {
             var backdrop = ShapeCorpus.RandomBackdrop(rng, Palette.All);
             var colours = Palette.All.Where(c => c != backdrop.Color).ToArray();
-            var group = new ShapeGroup(kinds[i % 3], colours[rng.Next(colours.Length)], Enum.GetValues<ShapeSize>()[rng.Next(3)], Enum.GetValues<Placement>()[rng.Next(9)]);
+            var group = new ShapeGroup(kinds[i % 3], colours[rng.Next(colours.Length)],
+                Enum.GetValues<ShapeSize>()[rng.Next(3)], Enum.GetValues<Placement>()[rng.Next(9)]);
             var scene = new ShapeScene(backdrop, new[] { group });
             var verdict = SceneCheck.Check(RenderRgb(scene), Size, Size, scene);
             total++;
-            if (verdict.ShapeMatches != true) { wrong++; examples.Add($"{ShapeCorpus.Caption(scene)} -> {verdict.Observed.ShapeGuess} (fill {verdict.Observed.FillRatio:F2})"); }
+            if (verdict.ShapeMatches != true)
+            {
+                wrong++; examples.Add($"{ShapeCorpus.Caption(scene)} -> " +
+                $"{verdict.Observed.ShapeGuess} (fill {verdict.Observed.FillRatio:F2})");
+            }
         }
         Assert.True(wrong <= total / 20, $"{wrong}/{total} shapes misjudged: {string.Join(" | ", examples.Take(5))}");
     }

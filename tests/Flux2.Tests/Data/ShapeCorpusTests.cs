@@ -35,9 +35,11 @@ public class ShapeCorpusTests
     [Fact]
     public void DifferentSeedsOrIndices_GiveVariedScenes()
     {
-        var captions = Enumerable.Range(0, 200).Select(i => ShapeCorpus.Caption(new ShapeCorpus(1).Sample(i))).ToHashSet();
+        var captions = Enumerable.Range(0, 200).Select(i => ShapeCorpus.Caption(new ShapeCorpus(1).Sample(i)))
+            .ToHashSet();
         Assert.True(captions.Count >= 195, $"only {captions.Count} distinct captions in 200 samples");
-        Assert.NotEqual(ShapeCorpus.Caption(new ShapeCorpus(1).Sample(3)), ShapeCorpus.Caption(new ShapeCorpus(2).Sample(3)));
+        Assert.NotEqual(ShapeCorpus.Caption(new ShapeCorpus(1).Sample(3)),
+            ShapeCorpus.Caption(new ShapeCorpus(2).Sample(3)));
     }
 
     [Fact]
@@ -50,11 +52,14 @@ public class ShapeCorpusTests
             Assert.All(s.Groups, g => Assert.NotEqual(s.Background.Color, g.Color));
             if (s.Groups.Count == 2) Assert.All(s.Groups, g => Assert.NotEqual(ShapeSize.Large, g.Size));
         }
-        Assert.Equal(Enum.GetValues<ShapeKind>().Length, scenes.SelectMany(s => s.Groups).Select(g => g.Kind).Distinct().Count());
+        Assert.Equal(Enum.GetValues<ShapeKind>().Length, scenes.SelectMany(s => s.Groups).Select(g => g.Kind)
+            .Distinct().Count());
         Assert.Equal(Palette.All.Count, scenes.Select(s => s.Background.Color).Distinct().Count());
-        Assert.Equal(Enum.GetValues<BackdropPattern>().Length, scenes.Select(s => s.Background.Pattern).Distinct().Count());
+        Assert.Equal(Enum.GetValues<BackdropPattern>().Length, scenes.Select(s => s.Background.Pattern).Distinct()
+            .Count());
         Assert.Contains(scenes, s => s.ShapeCount == 3);
-        Assert.All(Enumerable.Range(0, 300).Select(i => new ShapeCorpus(5, maxShapes: 1).Sample(i)), s => Assert.Equal(1, s.ShapeCount));
+        Assert.All(Enumerable.Range(0, 300).Select(i => new ShapeCorpus(5, maxShapes: 1).Sample(i)),
+            s => Assert.Equal(1, s.ShapeCount));
     }
 
     [Fact]
@@ -69,7 +74,8 @@ public class ShapeCorpusTests
             new ShapeGroup(ShapeKind.Star, Palette.Yellow, ShapeSize.Small, Placement.TopLeft, 2),
             new ShapeGroup(ShapeKind.Cross, Palette.Orange, ShapeSize.Medium, Placement.BottomRight),
         });
-        Assert.Equal("two small yellow stars at the top left and a medium orange cross at the bottom right on a striped green background",
+        Assert.Equal("two small yellow stars at the top left and a medium orange cross at the bottom right on a " +
+            "striped green background",
             ShapeCorpus.Caption(two));
         Assert.Equal("on an orange gradient background", new Backdrop(Palette.Orange, BackdropPattern.Gradient).Phrase);
     }
@@ -95,7 +101,8 @@ public class ShapeCorpusTests
                 foreach (var s in ShapeLayout.Place(p, count, size.Fraction(), 128, 128, ShapeRenderer.BorderMargin))
                 {
                     float r = s.Diameter / 2, lo = ShapeRenderer.BorderMargin, hi = 128 - ShapeRenderer.BorderMargin;
-                    Assert.True(s.X - r >= lo && s.X + r <= hi && s.Y - r >= lo && s.Y + r <= hi, $"{count} {size} at {p}: {s}");
+                    Assert.True(s.X - r >= lo && s.X + r <= hi && s.Y - r >= lo && s.Y + r <= hi,
+                        $"{count} {size} at {p}: {s}");
                 }
     }
 }

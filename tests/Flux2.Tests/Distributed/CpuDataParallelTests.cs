@@ -23,9 +23,15 @@ public class CpuDataParallelTests(ITestOutputHelper output)
 
     Run Flux2(Action<Process>? whileRunning, params string[] args)
     {
-        var psi = new ProcessStartInfo(Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(Cli)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false
+        };
         foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var v in new[] { "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT" }) psi.Environment.Remove(v);
+        foreach (var v in new[] { "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT" })
+            psi.Environment.Remove(v);
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var o = new StringBuilder();
@@ -34,7 +40,11 @@ public class CpuDataParallelTests(ITestOutputHelper output)
         p.ErrorDataReceived += (_, d) => { if (d.Data is not null) lock (e) e.AppendLine(d.Data); };
         p.BeginOutputReadLine(); p.BeginErrorReadLine();
         whileRunning?.Invoke(p);
-        if (!p.WaitForExit(TimeSpan.FromMinutes(4))) { p.Kill(true); throw new TimeoutException($"flux2 {string.Join(' ', args)} did not finish:\n{o}\n{e}"); }
+        if (!p.WaitForExit(TimeSpan.FromMinutes(4)))
+        {
+            p.Kill(true); throw new TimeoutException($"flux2 " +
+            $"{string.Join(' ', args)} did not finish:\n{o}\n{e}");
+        }
         p.WaitForExit();
         var run = new Run(p.ExitCode, o.ToString(), e.ToString(), clock.Elapsed);
         output.WriteLine($"flux2 {string.Join(' ', args)}: exit {run.Exit} in {run.Took.TotalSeconds:F1} s\n{run.Err}");
@@ -82,7 +92,8 @@ public class CpuDataParallelTests(ITestOutputHelper output)
         var wa = LoraFile.Read(Path.Combine(single, "tiny_lora", "tiny_lora.safetensors")).ToDictionary(u => u.Module);
         var wb = LoraFile.Read(Path.Combine(pair, "tiny_lora", "tiny_lora.safetensors")).ToDictionary(u => u.Module);
         Assert.Equal(wa.Keys.Order(), wb.Keys.Order());
-        double weightDiff = wa.Keys.Max(k => Math.Max((wa[k].Down - wb[k].Down).abs().max().item<float>(), (wa[k].Up - wb[k].Up).abs().max().item<float>()));
+        double weightDiff = wa.Keys.Max(k => Math.Max((wa[k].Down - wb[k].Down).abs().max().item<float>(),
+            (wa[k].Up - wb[k].Up).abs().max().item<float>()));
         output.WriteLine($"max |LoRA weight difference| {weightDiff:E2}");
         Assert.True(weightDiff < 1e-4, $"LoRA weights differ by {weightDiff}");
     }
@@ -146,7 +157,8 @@ public class CpuDataParallelTests(ITestOutputHelper output)
             // wait for a checkpoint, then kill -9 rank 1
             var run = Path.Combine(outDir, "tiny_lora");
             var until = DateTime.UtcNow.AddMinutes(2);
-            while (DateTime.UtcNow < until && !(Directory.Exists(run) && Directory.GetFiles(run, "*.state.safetensors").Length > 0)) Thread.Sleep(100);
+            while (DateTime.UtcNow < until && !(Directory.Exists(run) && Directory.GetFiles(run, "*.state.safetensors")
+                .Length > 0)) Thread.Sleep(100);
             killed = RankPid(p.Id, 1);
             Process.GetProcessById(killed).Kill();
             killedAt.Restart();
@@ -172,7 +184,8 @@ public class CpuDataParallelTests(ITestOutputHelper output)
             {
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 var ppid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-                if (ppid == launcher && File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains($"RANK={rank}")) return pid;
+                if (ppid == launcher && File.ReadAllText(Path.Combine(dir, "environ")).Split('\0')
+                    .Contains($"RANK={rank}")) return pid;
             }
             catch (IOException) { }
             catch (UnauthorizedAccessException) { }

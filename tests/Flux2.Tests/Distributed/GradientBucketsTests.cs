@@ -41,7 +41,8 @@ public class GradientBucketsTests
         foreach (var t in tensors) t?.zero_();
         for (int i = 0; i < flats.Count; i++) plan.Unflatten(plan.Buckets[i], flats[i] * 2, tensors);
         for (int i = 0; i < tensors.Count; i++)
-            if (tensors[i] is { } t) Assert.True(t.to(ScalarType.Float32).allclose((originals[i]! * 2).to(ScalarType.Float32)), $"tensor {i}");
+            if (tensors[i] is { } t) Assert.True(t.to(ScalarType.Float32)
+                .allclose((originals[i]! * 2).to(ScalarType.Float32)), $"tensor {i}");
     }
 
     [Fact]

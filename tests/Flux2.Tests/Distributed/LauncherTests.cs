@@ -59,7 +59,8 @@ public class LauncherTests
     [Fact]
     public void RankZeroIsStreamedOthersOnlyReportErrorsAndEachGetsItsEnvironment()
     {
-        var (exit, output, error, _) = Launch(new LaunchPlan(2, Nodes: 2, NodeRank: 1, MasterAddr: "node0", MasterPort: 4321),
+        var (exit, output, error, _) = Launch(new LaunchPlan(2, Nodes: 2, NodeRank: 1, MasterAddr: "node0",
+            MasterPort: 4321),
             """printf 'progress\r'; echo "rank $RANK of $WORLD_SIZE local $LOCAL_RANK via $MASTER_ADDR:$MASTER_PORT"; echo "note from $RANK" >&2""");
         Assert.Equal(0, exit);
         // node 1 of 2 with 2 GPUs each: local ranks 0, 1 are global ranks 2, 3; local rank 0's output is this host's
@@ -72,7 +73,8 @@ public class LauncherTests
     [Fact]
     public void RanksStoppedByCtrlCAreNoFailure()
     {
-        var (exit, _, error, _) = Launch(new LaunchPlan(2, MasterPort: 1234), """if [ "$RANK" = 1 ]; then exit 130; fi; sleep 0.5; exit 130""");
+        var (exit, _, error, _) = Launch(new LaunchPlan(2, MasterPort: 1234),
+            """if [ "$RANK" = 1 ]; then exit 130; fi; sleep 0.5; exit 130""");
         Assert.Equal(130, exit);
         Assert.DoesNotContain("stopping the other ranks", error);
     }
@@ -80,7 +82,8 @@ public class LauncherTests
     [Theory]
     [InlineData(new[] { "--nnodes", "2" }, "need --gpus N")]
     [InlineData(new[] { "--gpus", "2", "--nnodes", "2" }, "needs --master-addr")]
-    [InlineData(new[] { "--gpus", "2", "--nnodes", "2", "--node-rank", "2", "--master-addr", "h" }, "--node-rank must be in 0..1")]
+    [InlineData(new[] { "--gpus", "2", "--nnodes", "2", "--node-rank", "2", "--master-addr", "h" },
+        "--node-rank must be in 0..1")]
     [InlineData(new[] { "--gpus", "0", "--master-port", "5" }, "need --gpus N")]
     public void BadLaunchOptionsAreUserErrors(string[] options, string message)
     {
@@ -93,7 +96,8 @@ public class LauncherTests
     public void TrainHelpDocumentsTheMultiGpuOptions()
     {
         var r = CliRunner.Run("help", "train");
-        foreach (var s in new[] { "--gpus N", "--nnodes K", "--node-rank R", "--master-addr", "--master-port", "docs/multi-gpu.md" })
+        foreach (var s in new[] { "--gpus N", "--nnodes K", "--node-rank R", "--master-addr", "--master-port",
+            "docs/multi-gpu.md" })
             Assert.Contains(s, r.Out);
     }
 }

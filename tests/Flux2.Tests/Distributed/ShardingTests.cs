@@ -11,7 +11,8 @@ public class ShardingTests
 {
     /// <summary>Items in bucket "a" (32x32) or "b" (64x32).</summary>
     static List<DatasetItem> Items(int count, Func<int, string>? bucket = null)
-        => Enumerable.Range(0, count).Select(i => new DatasetItem($"img{i}.png", $"caption {i}", bucket?.Invoke(i) == "b" ? 64 : 32, 32, false, false, 0)).ToList();
+        => Enumerable.Range(0, count).Select(i => new DatasetItem($"img{i}.png", $"caption {i}",
+            bucket?.Invoke(i) == "b" ? 64 : 32, 32, false, false, 0)).ToList();
 
     [Theory]
     [InlineData(2, 1, 7)]
@@ -22,7 +23,8 @@ public class ShardingTests
         var items = Items(datasetSize, i => i % 3 == 0 ? "a" : "b");
         var single = new BatchOrder(items, ranks * perRank, new TrainerRandom(5));
         var perRankOrders = Enumerable.Range(0, ranks)
-            .Select(r => (shard: new BatchShard(r, ranks), order: new BatchOrder(items, new BatchShard(r, ranks).GlobalBatch(perRank), new TrainerRandom(5))))
+            .Select(r => (shard: new BatchShard(r, ranks), order: new BatchOrder(items,
+                new BatchShard(r, ranks).GlobalBatch(perRank), new TrainerRandom(5))))
             .ToList();
         for (int step = 0; step < 20; step++)
         {

@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Distributed;
 
-/// <summary>The rendezvous store: two in-process "ranks" meet and exchange an NCCL-sized id, a missing peer gives a clear
-/// timeout, a vanished peer is reported to the survivor, and the CPU collectives average exactly.</summary>
+/// <summary>The rendezvous store: two in-process "ranks" meet and exchange an NCCL-sized id, a missing peer gives a
+/// clear timeout, a vanished peer is reported to the survivor, and the CPU collectives average exactly.</summary>
 public class TcpStoreTests
 {
     static ProcessGroup Group(int rank, int world, int port) => new(rank, world, rank, "127.0.0.1", port);
@@ -28,7 +28,8 @@ public class TcpStoreTests
     {
         var (r0, r1) = JoinTwo();
         var id = Enumerable.Range(0, 128).Select(i => (byte)(i * 7)).ToArray();
-        var got = Task.Run(() => r1.ShareFromMain("nccl_unique_id", () => throw new InvalidOperationException("only rank 0 creates")));
+        var got = Task.Run(() => r1.ShareFromMain("nccl_unique_id", () =>
+            throw new InvalidOperationException("only rank 0 creates")));
         var made = r0.ShareFromMain("nccl_unique_id", () => id);
         Assert.Equal(id, made);
         Assert.Equal(id, got.Result);
@@ -60,7 +61,8 @@ public class TcpStoreTests
     {
         int port = LaunchPlan.FreePort();
         var clock = Stopwatch.StartNew();
-        var e = Assert.Throws<DistributedException>(() => Rendezvous.Join(Group(0, 3, port), TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(30)));
+        var e = Assert.Throws<DistributedException>(() => Rendezvous.Join(Group(0, 3, port), TimeSpan.FromSeconds(1.5),
+            TimeSpan.FromSeconds(30)));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         Assert.Contains("rank 1 to join", e.Message);
         Assert.Contains("timed out after 2 s", e.Message);
@@ -70,7 +72,8 @@ public class TcpStoreTests
     public void ARankWithoutItsMasterSaysWhereItLooked()
     {
         int port = LaunchPlan.FreePort();
-        var e = Assert.Throws<DistributedException>(() => Rendezvous.Join(Group(1, 2, port), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)));
+        var e = Assert.Throws<DistributedException>(() => Rendezvous.Join(Group(1, 2, port), TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(30)));
         Assert.Contains($"could not reach rank 0's rendezvous store at 127.0.0.1:{port}", e.Message);
     }
 
@@ -79,9 +82,11 @@ public class TcpStoreTests
     {
         using var server = new TcpStoreServer(IPAddress.Loopback, 0, 2, TimeSpan.FromSeconds(30));
         using var a = TcpStoreClient.Connect("127.0.0.1", server.Port, 1, 2, TimeSpan.FromSeconds(5));
-        var dup = Assert.Throws<DistributedException>(() => TcpStoreClient.Connect("127.0.0.1", server.Port, 1, 2, TimeSpan.FromSeconds(5)));
+        var dup = Assert.Throws<DistributedException>(() => TcpStoreClient.Connect("127.0.0.1", server.Port, 1, 2,
+            TimeSpan.FromSeconds(5)));
         Assert.Contains("two processes claim rank 1", dup.Message);
-        var world = Assert.Throws<DistributedException>(() => TcpStoreClient.Connect("127.0.0.1", server.Port, 0, 4, TimeSpan.FromSeconds(5)));
+        var world = Assert.Throws<DistributedException>(() => TcpStoreClient.Connect("127.0.0.1", server.Port, 0, 4,
+            TimeSpan.FromSeconds(5)));
         Assert.Contains("expects WORLD_SIZE 4, rank 0 has 2", world.Message);
     }
 
@@ -173,14 +178,23 @@ public class TcpStoreTests
     [Fact]
     public void ProcessGroupComesFromTheTorchrunVariables()
     {
-        var env = new Dictionary<string, string> { ["RANK"] = "3", ["WORLD_SIZE"] = "4", ["LOCAL_RANK"] = "1", ["MASTER_ADDR"] = "h0", ["MASTER_PORT"] = "29500" };
+        var env = new Dictionary<string, string>
+        {
+            ["RANK"] = "3",
+            ["WORLD_SIZE"] = "4",
+            ["LOCAL_RANK"] = "1",
+            ["MASTER_ADDR"] = "h0",
+            ["MASTER_PORT"] = "29500"
+        };
         var g = ProcessGroup.FromEnvironment(k => env.GetValueOrDefault(k));
         Assert.Equal(new ProcessGroup(3, 4, 1, "h0", 29500), g);
         Assert.Null(ProcessGroup.FromEnvironment(_ => null));
         Assert.Null(ProcessGroup.FromEnvironment(k => k == "WORLD_SIZE" ? "1" : null));
         env.Remove("MASTER_ADDR");
-        Assert.Contains("MASTER_ADDR", Assert.Throws<ArgumentException>(() => ProcessGroup.FromEnvironment(k => env.GetValueOrDefault(k))).Message);
+        Assert.Contains("MASTER_ADDR", Assert.Throws<ArgumentException>(() =>
+            ProcessGroup.FromEnvironment(k => env.GetValueOrDefault(k))).Message);
         env["MASTER_ADDR"] = "h0"; env["RANK"] = "4";
-        Assert.Contains("outside 0..3", Assert.Throws<ArgumentException>(() => ProcessGroup.FromEnvironment(k => env.GetValueOrDefault(k))).Message);
+        Assert.Contains("outside 0..3", Assert.Throws<ArgumentException>(() =>
+            ProcessGroup.FromEnvironment(k => env.GetValueOrDefault(k))).Message);
     }
 }

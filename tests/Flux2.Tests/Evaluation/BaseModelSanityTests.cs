@@ -20,7 +20,8 @@ public class BaseModelSanityTests(ITestOutputHelper output)
         Assert.Equal(prompts.Count, prompts.Select(p => p.Seed).Distinct().Count());
         Assert.All(prompts, p => Assert.NotEqual(p.Shape, p.Background));
         Assert.All(prompts, p => Assert.True(SceneCheck.CanJudge(p.Kind)));
-        Assert.Equal(new[] { ShapeKind.Circle, ShapeKind.Square, ShapeKind.Triangle }, prompts.Select(p => p.Kind).Distinct().Order());
+        Assert.Equal(new[] { ShapeKind.Circle, ShapeKind.Square, ShapeKind.Triangle },
+            prompts.Select(p => p.Kind).Distinct().Order());
         Assert.Equal("a large red circle in the center on a blue background", prompts[0].Prompt);
     }
 

@@ -40,7 +40,8 @@ public class ImageStatisticsTests
         var s = ImageStatistics.FromRgb(Checkerboard(16, 16), 16, 16);
         Assert.All(s.Mean, m => Assert.Equal(0.5, m, 6));
         Assert.All(s.Std, v => Assert.Equal(0.5, v, 6));
-        Assert.True(s.EdgeEnergy > 0.9, $"edge energy {s.EdgeEnergy}"); // every step flips black/white; only the last row/column lacks a neighbour
+        Assert.True(s.EdgeEnergy > 0.9, $"edge energy {s.EdgeEnergy}");
+        // every step flips black/white; only the last row/column lacks a neighbour
     }
 
     [Fact]
@@ -58,7 +59,8 @@ public class ImageStatisticsTests
     [Fact]
     public void IdenticalSetsAreAtDistanceZero()
     {
-        var set = new[] { ImageStatistics.FromRgb(Solid(8, 8, 200, 30, 30), 8, 8), ImageStatistics.FromRgb(Checkerboard(8, 8), 8, 8) };
+        var set = new[] { ImageStatistics.FromRgb(Solid(8, 8, 200, 30, 30), 8, 8),
+            ImageStatistics.FromRgb(Checkerboard(8, 8), 8, 8) };
         var copy = set.Select(s => s with { }).ToArray();
         Assert.Equal(0, LookDistance.Between(set, copy));
     }

@@ -53,8 +53,10 @@ public class LoraEvaluatorTests(ITestOutputHelper output)
         var data = TempDataset.Create();
         var r = Evaluate(Train(data, 20).FinalLora, data);
         Assert.True(r.TriggerChange > 1e-3, $"trigger change {r.TriggerChange}");
-        Assert.True(Math.Abs(r.TriggerStrength) > 1e-6, $"strength {r.TriggerStrength} (d base {r.BaseDistance:F4}, d LoRA {r.LoraDistance:F4})");
-        Assert.True(r.Bleed > 1e-3, $"bleed {r.Bleed}: a LoRA trained without prior preservation also moves prompts without its trigger");
+        Assert.True(Math.Abs(r.TriggerStrength) > 1e-6,
+            $"strength {r.TriggerStrength} (d base {r.BaseDistance:F4}, d LoRA {r.LoraDistance:F4})");
+        Assert.True(r.Bleed > 1e-3,
+            $"bleed {r.Bleed}: a LoRA trained without prior preservation also moves prompts without its trigger");
     }
 
     [Fact]
@@ -72,7 +74,8 @@ public class LoraEvaluatorTests(ITestOutputHelper output)
         Assert.Contains("trigger strength", r.Out);
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, LoraEvalReport.JsonFileName)));
         Assert.Equal(0, json.RootElement.GetProperty("bleed").GetDouble());
-        Assert.Equal(32, json.RootElement.GetProperty("options").GetProperty("width").GetInt32()); // the job's sample size
+        Assert.Equal(32, json.RootElement.GetProperty("options").GetProperty("width").GetInt32());
+        // the job's sample size
         Assert.Contains("**trigger strength**", File.ReadAllText(Path.Combine(run, LoraEvalReport.MarkdownFileName)));
         Assert.Empty(Directory.GetFiles(run, ".*.tmp"));
     }
@@ -98,7 +101,8 @@ public class LoraEvaluatorTests(ITestOutputHelper output)
         var lora = Path.Combine(dir, "foreign.safetensors");
         TorchRuntime.EnsureLoaded();
         using (var t = TorchSharp.torch.zeros(2, 2))
-            Flux2.IO.SafetensorsWriter.Write(lora, new[] { new KeyValuePair<string, TorchSharp.torch.Tensor>("x", t) }, new Dictionary<string, string>());
+            Flux2.IO.SafetensorsWriter.Write(lora, new[] { new KeyValuePair<string, TorchSharp.torch.Tensor>("x", t) },
+                new Dictionary<string, string>());
         CliRunner.AssertUserError(CliRunner.Run("eval", lora), "--model");
     }
 }

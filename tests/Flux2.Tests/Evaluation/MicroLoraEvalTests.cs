@@ -39,13 +39,15 @@ public class MicroLoraEvalTests(ITestOutputHelper output)
     {
         var r = TrainAndEvaluate(100);
         Assert.True(r.TriggerStrength > 0.2, $"strength {r.TriggerStrength}");
-        Assert.True(r.BleedRatio < 0.5, $"bleed {r.Bleed} is {r.BleedRatio:P0} of the trigger change {r.TriggerChange}");
+        Assert.True(r.BleedRatio < 0.5,
+            $"bleed {r.Bleed} is {r.BleedRatio:P0} of the trigger change {r.TriggerChange}");
     }
 
     [MicroModelFact]
     public void ZeroStepRunChangesNothing()
     {
         var r = TrainAndEvaluate(0);
-        Assert.True(Math.Abs(r.TriggerStrength) < 1e-6 && r.Bleed < 1e-6, $"strength {r.TriggerStrength}, bleed {r.Bleed}");
+        Assert.True(Math.Abs(r.TriggerStrength) < 1e-6 && r.Bleed < 1e-6,
+            $"strength {r.TriggerStrength}, bleed {r.Bleed}");
     }
 }

@@ -24,7 +24,8 @@ public sealed class FakeHub : IDisposable
     public bool IgnoreRange { get; set; }
     /// <summary>Leave out X-Error-Code on 404s, so the client must work out what is missing itself.</summary>
     public bool OmitErrorCodes { get; set; }
-    /// <summary>Announce LFS files this many bytes larger than they are (a truncated upload or a broken mirror).</summary>
+    /// <summary>Announce LFS files this many bytes larger than they are (a truncated upload or a broken
+    /// mirror).</summary>
     public int OverstateLinkedSizeBy { get; set; }
 
     public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
@@ -37,7 +38,8 @@ public sealed class FakeHub : IDisposable
         _ = AcceptLoop();
     }
 
-    public IEnumerable<SeenRequest> RequestsTo(string pathPrefix) => Requests.Where(r => r.Path.StartsWith(pathPrefix, StringComparison.Ordinal));
+    public IEnumerable<SeenRequest> RequestsTo(string pathPrefix) => Requests.Where(r =>
+        r.Path.StartsWith(pathPrefix, StringComparison.Ordinal));
 
     async Task AcceptLoop()
     {
@@ -98,7 +100,12 @@ public sealed class FakeHub : IDisposable
     {
         if (!Repos.TryGetValue(repoId, out var repo)) { await Error(s, r, 404, "RepoNotFound"); return; }
         if (revision != "main" && revision != repo.Commit) { await Error(s, r, 404, "RevisionNotFound"); return; }
-        var json = JsonSerializer.Serialize(new { id = repoId, sha = repo.Commit, siblings = repo.Files.Keys.Select(f => new { rfilename = f }) });
+        var json = JsonSerializer.Serialize(new
+        {
+            id = repoId,
+            sha = repo.Commit,
+            siblings = repo.Files.Keys.Select(f => new { rfilename = f })
+        });
         await Respond(s, r, 200, new() { ["Content-Type"] = "application/json" }, Encoding.UTF8.GetBytes(json));
     }
 
@@ -106,7 +113,10 @@ public sealed class FakeHub : IDisposable
     {
         if (!Repos.TryGetValue(repoId, out var repo)) { await Error(s, r, 404, "RepoNotFound"); return; }
         if (repo.GateToken != null && r.Headers.GetValueOrDefault("Authorization") != $"Bearer {repo.GateToken}")
-        { await Error(s, r, 401, "GatedRepo", "Access to this model is restricted. You must accept the conditions."); return; }
+        {
+            await Error(s, r, 401, "GatedRepo", "Access to this model is restricted. You must accept the conditions.");
+            return;
+        }
         if (!repo.Files.TryGetValue(file, out var data)) { await Error(s, r, 404, "EntryNotFound"); return; }
         if (repo.Lfs.Contains(file))
         {
@@ -133,10 +143,15 @@ public sealed class FakeHub : IDisposable
     async Task Content(NetworkStream s, SeenRequest r, byte[] data, Dictionary<string, string> headers)
     {
         var from = 0;
-        if (!IgnoreRange && r.Headers.TryGetValue("Range", out var range) && range.StartsWith("bytes=") && range.EndsWith('-'))
+        if (!IgnoreRange && r.Headers.TryGetValue("Range", out var range) && range.StartsWith("bytes=")
+            && range.EndsWith('-'))
         {
             from = int.Parse(range[6..^1]);
-            if (from >= data.Length) { await Respond(s, r, 416, new() { ["Content-Range"] = $"bytes */{data.Length}" }, Array.Empty<byte>()); return; }
+            if (from >= data.Length)
+            {
+                await Respond(s, r, 416, new() { ["Content-Range"] = $"bytes */{data.Length}" },
+                Array.Empty<byte>()); return;
+            }
             headers["Content-Range"] = $"bytes {from}-{data.Length - 1}/{data.Length}";
         }
         var body = data[from..];
@@ -153,7 +168,8 @@ public sealed class FakeHub : IDisposable
         return Respond(s, r, status, headers, Encoding.UTF8.GetBytes(message ?? code));
     }
 
-    static async Task Respond(NetworkStream s, SeenRequest r, int status, Dictionary<string, string> headers, byte[] body, int? cutAfter = null)
+    static async Task Respond(NetworkStream s, SeenRequest r, int status, Dictionary<string, string> headers,
+        byte[] body, int? cutAfter = null)
     {
         var head = new StringBuilder($"HTTP/1.1 {status} {Reason(status)}\r\n");
         foreach (var (k, v) in headers) head.Append($"{k}: {v}\r\n");
@@ -166,8 +182,13 @@ public sealed class FakeHub : IDisposable
 
     static string Reason(int status) => status switch
     {
-        200 => "OK", 206 => "Partial Content", 302 => "Found", 401 => "Unauthorized", 404 => "Not Found",
-        416 => "Range Not Satisfiable", _ => "Status",
+        200 => "OK",
+        206 => "Partial Content",
+        302 => "Found",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        416 => "Range Not Satisfiable",
+        _ => "Status",
     };
 
     public void Dispose()

@@ -9,7 +9,8 @@ public sealed class FakeRepo
     public string Commit { get; init; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
     public Dictionary<string, byte[]> Files { get; } = new();
     public HashSet<string> Lfs { get; } = new();
-    /// <summary>When set, file downloads need <c>Authorization: Bearer {GateToken}</c> (the listing stays public, as on the hub).</summary>
+    /// <summary>When set, file downloads need <c>Authorization: Bearer {GateToken}</c> (the listing stays public, as on
+    /// the hub).</summary>
     public string? GateToken { get; init; }
 
     public static byte[] RandomBytes(int n, int seed)

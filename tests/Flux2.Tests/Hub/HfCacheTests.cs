@@ -13,10 +13,12 @@ public class HfCacheTests
     {
         var home = TestPaths.TempDir();
         Assert.Equal(Path.Combine(home, ".cache", "huggingface", "hub"), HfCache.DefaultRoot(Env(home)));
-        Assert.Equal(Path.Combine(home, "x", "huggingface", "hub"), HfCache.DefaultRoot(Env(home, ("XDG_CACHE_HOME", Path.Combine(home, "x")))));
+        Assert.Equal(Path.Combine(home, "x", "huggingface", "hub"), HfCache.DefaultRoot(Env(home,
+            ("XDG_CACHE_HOME", Path.Combine(home, "x")))));
         Assert.Equal("/data/hf/hub", HfCache.DefaultRoot(Env(home, ("HF_HOME", "/data/hf"))));
         Assert.Equal(Path.Combine(home, "hf", "hub"), HfCache.DefaultRoot(Env(home, ("HF_HOME", "~/hf"))));
-        Assert.Equal("/fast/cache", HfCache.DefaultRoot(Env(home, ("HF_HOME", "/data/hf"), ("HF_HUB_CACHE", "/fast/cache"))));
+        Assert.Equal("/fast/cache", HfCache.DefaultRoot(Env(home, ("HF_HOME", "/data/hf"),
+            ("HF_HUB_CACHE", "/fast/cache"))));
     }
 
     [Fact]
@@ -90,6 +92,7 @@ public class HfCacheTests
         Assert.Equal("weights", File.ReadAllText(pointer));
         Assert.True(cache.HasSnapshotFile(repo, commit, "text_encoder/model.safetensors"));
         File.Delete(cache.BlobPath(repo, etag));
-        Assert.False(cache.HasSnapshotFile(repo, commit, "text_encoder/model.safetensors"));   // dangling link is not "cached"
+        Assert.False(cache.HasSnapshotFile(repo, commit,
+            "text_encoder/model.safetensors"));   // dangling link is not "cached"
     }
 }

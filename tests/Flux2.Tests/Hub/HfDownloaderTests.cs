@@ -46,7 +46,8 @@ public class HfDownloaderTests
 
         await downloader.DownloadAsync(HubTestRepos.Gated, allowPatterns: new[] { Weights });
 
-        Assert.All(hub.RequestsTo($"/{HubTestRepos.Gated}/resolve/"), r => Assert.Equal($"Bearer {HubTestRepos.GateToken}", r.Headers["Authorization"]));
+        Assert.All(hub.RequestsTo($"/{HubTestRepos.Gated}/resolve/"), r =>
+            Assert.Equal($"Bearer {HubTestRepos.GateToken}", r.Headers["Authorization"]));
         var cdn = hub.RequestsTo("/cdn/").ToList();
         Assert.NotEmpty(cdn);
         Assert.All(cdn, r => Assert.False(r.Headers.ContainsKey("Authorization")));
@@ -106,7 +107,8 @@ public class HfDownloaderTests
         var (_, downloader) = Client(hub);
         using var _ = downloader;
 
-        var revision = await Assert.ThrowsAsync<HubNotFoundException>(() => downloader.DownloadAsync(HubTestRepos.Public, "v9"));
+        var revision = await Assert.ThrowsAsync<HubNotFoundException>(() =>
+            downloader.DownloadAsync(HubTestRepos.Public, "v9"));
         var repo = await Assert.ThrowsAsync<HubNotFoundException>(() => downloader.DownloadAsync("acme/nothing", "v9"));
 
         Assert.Equal(HubMissing.Revision, revision.Missing);
@@ -121,7 +123,8 @@ public class HfDownloaderTests
         var (_, downloader) = Client(hub);
         using var _ = downloader;
 
-        var e = await Assert.ThrowsAsync<HubNotFoundException>(() => downloader.DownloadAsync(HubTestRepos.Public, allowPatterns: new[] { "*.gguf" }));
+        var e = await Assert.ThrowsAsync<HubNotFoundException>(() => downloader.DownloadAsync(HubTestRepos.Public,
+            allowPatterns: new[] { "*.gguf" }));
 
         Assert.Equal(HubMissing.File, e.Missing);
         Assert.Contains("vae/config.json", e.Message);
@@ -171,7 +174,8 @@ public class HfDownloaderTests
         var data = hub.Repos[HubTestRepos.Public].Files[Weights];
         var blob = cache.BlobPath(HubTestRepos.Public, FakeRepo.Sha256(data));
 
-        var first = await Assert.ThrowsAsync<HubException>(() => downloader.DownloadAsync(HubTestRepos.Public, allowPatterns: new[] { Weights }));
+        var first = await Assert.ThrowsAsync<HubException>(() => downloader.DownloadAsync(HubTestRepos.Public,
+            allowPatterns: new[] { Weights }));
         Assert.Contains(hub.Endpoint, first.Message);
         var partial = new FileInfo(blob + ".incomplete");
         Assert.True(partial.Exists);
@@ -179,7 +183,8 @@ public class HfDownloaderTests
         Assert.False(File.Exists(blob));
 
         var progress = new List<HubDownloadProgress>();
-        var result = await downloader.DownloadAsync(HubTestRepos.Public, allowPatterns: new[] { Weights }, progress: new SyncProgress(progress));
+        var result = await downloader.DownloadAsync(HubTestRepos.Public, allowPatterns: new[] { Weights },
+            progress: new SyncProgress(progress));
 
         Assert.Equal(data, File.ReadAllBytes(Path.Combine(result.SnapshotFolder, Weights)));
         Assert.Equal(data.Length - 300_000, result.BytesDownloaded);
@@ -216,7 +221,8 @@ public class HfDownloaderTests
         using var _ = downloader;
         var blob = cache.BlobPath(HubTestRepos.Public, FakeRepo.Sha256(hub.Repos[HubTestRepos.Public].Files[Weights]));
 
-        var e = await Assert.ThrowsAsync<HubException>(() => downloader.DownloadAsync(HubTestRepos.Public, allowPatterns: new[] { Weights }));
+        var e = await Assert.ThrowsAsync<HubException>(() => downloader.DownloadAsync(HubTestRepos.Public,
+            allowPatterns: new[] { Weights }));
 
         Assert.Contains("announced", e.Message);
         Assert.False(File.Exists(blob));
@@ -238,7 +244,8 @@ public class HfDownloaderTests
         Assert.Contains("HF_ENDPOINT", e.Message);
     }
 
-    /// <summary>Records reports in order on the calling thread (Progress&lt;T&gt; would post them asynchronously).</summary>
+    /// <summary>Records reports in order on the calling thread (Progress&lt;T&gt; would post them
+    /// asynchronously).</summary>
     sealed class SyncProgress(List<HubDownloadProgress> into) : IProgress<HubDownloadProgress>
     {
         public void Report(HubDownloadProgress value) => into.Add(value);

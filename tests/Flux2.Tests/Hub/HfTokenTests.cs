@@ -5,7 +5,8 @@ namespace Flux2.Tests.Hub;
 
 public class HfTokenTests
 {
-    /// <summary>A home folder with a token file from `huggingface-cli login`, a project folder, and given variables.</summary>
+    /// <summary>A home folder with a token file from `huggingface-cli login`, a project folder, and given
+    /// variables.</summary>
     sealed class Setup
     {
         public string Home { get; } = TestPaths.TempDir();

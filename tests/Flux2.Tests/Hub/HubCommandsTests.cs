@@ -14,7 +14,8 @@ public class HubCommandsTests
         using var downloader = Downloader(hub);
         var output = new StringWriter();
 
-        var code = HubCommands.Download(downloader, HubTestRepos.Public, null, Array.Empty<string>(), output, terminal: false);
+        var code = HubCommands.Download(downloader, HubTestRepos.Public, null, Array.Empty<string>(), output,
+            terminal: false);
 
         Assert.Equal(HubCommands.Ok, code);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -43,7 +44,8 @@ public class HubCommandsTests
         using var downloader = Downloader(hub);
         var output = new StringWriter();
 
-        var code = HubCommands.Download(downloader, HubTestRepos.Gated, "main", Array.Empty<string>(), output, terminal: false);
+        var code = HubCommands.Download(downloader, HubTestRepos.Gated, "main", Array.Empty<string>(), output,
+            terminal: false);
 
         Assert.Equal(HubCommands.AccessOrNotFound, code);
         Assert.Contains("https://huggingface.co/settings/tokens", output.ToString());
@@ -56,7 +58,8 @@ public class HubCommandsTests
         using var downloader = Downloader(hub);
         var output = new StringWriter();
 
-        Assert.Equal(HubCommands.AccessOrNotFound, HubCommands.Download(downloader, "acme/missing", null, Array.Empty<string>(), output, false));
+        Assert.Equal(HubCommands.AccessOrNotFound, HubCommands.Download(downloader, "acme/missing", null,
+            Array.Empty<string>(), output, false));
         Assert.Contains("acme/missing was not found", output.ToString());
     }
 
@@ -70,7 +73,8 @@ public class HubCommandsTests
         using var downloader = new HfDownloader(new HfCache(TestPaths.TempDir()), endpoint, null);
         var output = new StringWriter();
 
-        Assert.Equal(HubCommands.Failed, HubCommands.Download(downloader, HubTestRepos.Public, null, Array.Empty<string>(), output, false));
+        Assert.Equal(HubCommands.Failed, HubCommands.Download(downloader, HubTestRepos.Public, null,
+            Array.Empty<string>(), output, false));
         Assert.Contains(endpoint, output.ToString());
     }
 }

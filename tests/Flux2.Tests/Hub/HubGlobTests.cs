@@ -15,7 +15,8 @@ public class HubGlobTests
     [InlineData("ax.bin", "a[!x].bin", false)]
     [InlineData("flux.safetensors", "*.json", false)]
     [InlineData("a+b.json", "a+b.json", true)]
-    public void MatchesLikeFnmatch(string path, string pattern, bool expected) => Assert.Equal(expected, HubGlob.Matches(path, pattern));
+    public void MatchesLikeFnmatch(string path, string pattern, bool expected) =>
+        Assert.Equal(expected, HubGlob.Matches(path, pattern));
 
     [Fact]
     public void NoPatternsAllowEverything()

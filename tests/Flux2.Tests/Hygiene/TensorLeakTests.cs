@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Flux2.IO;
 using Flux2.Lora;
 using Flux2.Models.TextEncoder;
@@ -8,7 +9,6 @@ using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using Flux2.Pipeline;
 using Flux2.Sampling;
-using System.Text.Json;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -51,10 +51,12 @@ public class TensorLeakTests(ITestOutputHelper output)
         output.WriteLine($"{name}: live tensors on this thread {before} -> {Live} over {Iterations} iterations " +
                          $"(growth {growth}, per iteration [{string.Join(", ", perIteration)}]); " +
                          $"process-wide Tensor.TotalCount {totalBefore} -> {torch.Tensor.TotalCount}");
-        Assert.True(growth == 0, $"{name} leaks {growth} tensors over {Iterations} iterations ({(double)growth / Iterations:F1} per call)");
+        Assert.True(growth == 0,
+            $"{name} leaks {growth} tensors over {Iterations} iterations ({(double)growth / Iterations:F1} per call)");
     }
 
-    /// <summary>The counter must see a tensor that is neither disposed nor scoped — otherwise every test here is vacuous.</summary>
+    /// <summary>The counter must see a tensor that is neither disposed nor scoped — otherwise every test here is
+    /// vacuous.</summary>
     [Fact]
     public void CounterSeesALeakedTensorAndIgnoresADisposedOne()
     {
@@ -72,9 +74,14 @@ public class TensorLeakTests(ITestOutputHelper output)
     sealed class TransformerInputs(SafetensorsSource io) : IDisposable
     {
         public readonly Tensor Hidden = io.Read("hidden_states"), Context = io.Read("encoder_hidden_states"),
-            Timestep = io.Read("timestep"), Guidance = io.Read("guidance"), ImgIds = io.Read("img_ids"), TxtIds = io.Read("txt_ids");
+            Timestep = io.Read("timestep"), Guidance = io.Read("guidance"), ImgIds = io.Read("img_ids"),
+                TxtIds = io.Read("txt_ids");
         public Tensor Run(Flux2Transformer m) => m.Forward(Hidden, Context, Timestep, Guidance, ImgIds, TxtIds);
-        public void Dispose() { foreach (var t in new[] { Hidden, Context, Timestep, Guidance, ImgIds, TxtIds }) t.Dispose(); }
+        public void Dispose()
+        {
+            foreach (var t in new[] { Hidden, Context, Timestep, Guidance, ImgIds, TxtIds })
+                t.Dispose();
+        }
     }
 
     static TransformerInputs ReadTransformerInputs()
@@ -92,7 +99,8 @@ public class TensorLeakTests(ITestOutputHelper output)
         using var model = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         using var inputs = ReadTransformerInputs();
         using var _ = enable_grad(withGrad);
-        AssertNoTensorGrowth($"Flux2Transformer.Forward (grad {(withGrad ? "on" : "off")})", () => { using var o = inputs.Run(model); });
+        AssertNoTensorGrowth($"Flux2Transformer.Forward (grad {(withGrad ? "on" : "off")})",
+            () => { using var o = inputs.Run(model); });
     }
 
     [Theory]
@@ -106,7 +114,8 @@ public class TensorLeakTests(ITestOutputHelper output)
         Assert.NotEmpty(adapters);
         using var inputs = ReadTransformerInputs();
         using var _ = enable_grad(withGrad);
-        AssertNoTensorGrowth($"Flux2Transformer.Forward + LoRA (grad {(withGrad ? "on" : "off")})", () => { using var o = inputs.Run(model); });
+        AssertNoTensorGrowth($"Flux2Transformer.Forward + LoRA (grad {(withGrad ? "on" : "off")})",
+            () => { using var o = inputs.Run(model); });
     }
 
     /// <summary>A quantized Linear trained without gradient checkpointing: its backward runs in our custom function,
@@ -147,8 +156,10 @@ public class TensorLeakTests(ITestOutputHelper output)
         });
         AssertNoTensorGrowth("AutoencoderKLFlux2.Decode", () => { using var o = vae.Decode(z); });
         AssertNoTensorGrowth("AutoencoderKLFlux2.forward", () => { using var o = vae.forward(image); });
-        AssertNoTensorGrowth("AutoencoderKLFlux2.EncodeToTrainingLatent", () => { using var o = vae.EncodeToTrainingLatent(image); });
-        AssertNoTensorGrowth("AutoencoderKLFlux2.DecodeFromTrainingLatent", () => { using var o = vae.DecodeFromTrainingLatent(latent); });
+        AssertNoTensorGrowth("AutoencoderKLFlux2.EncodeToTrainingLatent",
+            () => { using var o = vae.EncodeToTrainingLatent(image); });
+        AssertNoTensorGrowth("AutoencoderKLFlux2.DecodeFromTrainingLatent",
+            () => { using var o = vae.DecodeFromTrainingLatent(latent); });
     }
 
     [Fact]
@@ -176,16 +187,25 @@ public class TensorLeakTests(ITestOutputHelper output)
         int steps = fixture.RootElement.GetProperty("steps").GetInt32();
         using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(Tiny, "vae"));
-        var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(Tiny, "scheduler", "scheduler_config.json")));
+        var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(Tiny, "scheduler",
+            "scheduler_config.json")));
         using var io = SafetensorsSource.OpenFile(Path.Combine(Tiny, "pipeline_io.safetensors"));
         using var embeds = io.Read("prompt_embeds");
         using var noise = io.Read("initial_latents");
         using var g = io.Read("guidance");
         float guidance = g.data<float>()[0];
         using var reference = rand(3, 32, 32) * 2 - 1;
-        AssertNoTensorGrowth("Flux2Pipeline.Generate", () => { using var img = pipe.Generate(embeds, noise, steps, guidance); });
-        AssertNoTensorGrowth("Flux2Pipeline.Generate + reference image", () => { using var img = pipe.Generate(embeds, noise, steps, guidance, new[] { reference }); });
-        AssertNoTensorGrowth("Flux2Pipeline.InitialNoise", () => { using var n = pipe.InitialNoise(1, 32, 48, seed: 7); });
+        AssertNoTensorGrowth("Flux2Pipeline.Generate", () =>
+        {
+            using var img =
+            pipe.Generate(embeds, noise, steps, guidance);
+        });
+        AssertNoTensorGrowth("Flux2Pipeline.Generate + reference image",
+            () => { using var img = pipe.Generate(embeds, noise, steps, guidance, new[] { reference }); });
+        AssertNoTensorGrowth("Flux2Pipeline.InitialNoise", () =>
+        {
+            using var n = pipe.InitialNoise(1, 32, 48, seed: 7);
+        });
     }
 
     static long RssKiB()
@@ -204,7 +224,8 @@ public class TensorLeakTests(ITestOutputHelper output)
         if (!File.Exists("/proc/self/status")) return; // Linux only
         TorchRuntime.EnsureLoaded();
         const int Forwards = 50;
-        const long BoundKiB = 16 * 1024; // a 16 MiB allowance for allocator noise; one forward's activations here are ~100 KiB
+        const long BoundKiB = 16 * 1024;
+        // a 16 MiB allowance for allocator noise; one forward's activations here are ~100 KiB
         using var model = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         LoraLoader.Apply(model, Path.Combine(Tiny, "lora", "pytorch_lora_weights.safetensors"));
         using var inputs = ReadTransformerInputs();
@@ -219,8 +240,10 @@ public class TensorLeakTests(ITestOutputHelper output)
             if (i % 10 == 0) { var r = Settled(); samples.Add(r); peak = Math.Max(peak, r); }
         }
         long end = samples[^1];
-        output.WriteLine($"VmRSS over {Forwards} transformer forwards: start {start} KiB, every 10: [{string.Join(", ", samples)}] KiB, " +
+        output.WriteLine($"VmRSS over {Forwards} transformer forwards: start {start} KiB, every 10: " +
+            $"[{string.Join(", ", samples)}] KiB, " +
                          $"end {end} KiB, growth {end - start} KiB (bound {BoundKiB} KiB), peak {peak} KiB");
-        Assert.True(end - start <= BoundKiB, $"RSS grew by {end - start} KiB over {Forwards} forwards (bound {BoundKiB} KiB)");
+        Assert.True(end - start <= BoundKiB,
+            $"RSS grew by {end - start} KiB over {Forwards} forwards (bound {BoundKiB} KiB)");
     }
 }

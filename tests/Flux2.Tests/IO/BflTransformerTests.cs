@@ -8,13 +8,15 @@ namespace Flux2.Tests.IO;
 
 public class BflTransformerTests
 {
-    static string FixtureTransformer => Path.Combine(TestPaths.Tiny, "transformer", "diffusion_pytorch_model.safetensors");
+    static string FixtureTransformer => Path.Combine(TestPaths.Tiny, "transformer",
+        "diffusion_pytorch_model.safetensors");
 
     public BflTransformerTests() => TorchRuntime.EnsureLoaded();
 
     static Dictionary<string, Tensor> ReadAll(ITensorSource s) => s.Keys.ToDictionary(k => k, k => s.Read(k));
 
-    /// <summary>Writes the fixture transformer in BFL layout (optionally under a prefix) and returns its path.</summary>
+    /// <summary>Writes the fixture transformer in BFL layout (optionally under a prefix) and returns its
+    /// path.</summary>
     static string WriteFixtureAsBfl(string prefix = "")
     {
         using var diffusers = SafetensorsSource.OpenFile(FixtureTransformer);
@@ -78,18 +80,25 @@ public class BflTransformerTests
     [Fact]
     public void KeyMapBothDirections()
     {
-        Assert.Equal(new BflLocation("double_blocks.7.img_attn.qkv.weight", 2, 3), BflTransformerKeyMap.ToBfl("transformer_blocks.7.attn.to_v.weight"));
-        Assert.Equal(new BflLocation("double_blocks.0.txt_attn.norm.query_norm.scale"), BflTransformerKeyMap.ToBfl("transformer_blocks.0.attn.norm_added_q.weight"));
-        Assert.Equal(new BflLocation("single_blocks.47.linear2.weight"), BflTransformerKeyMap.ToBfl("single_transformer_blocks.47.attn.to_out.weight"));
-        Assert.Equal(new BflLocation("final_layer.adaLN_modulation.1.weight", SwapHalves: true), BflTransformerKeyMap.ToBfl("norm_out.linear.weight"));
-        Assert.Equal(new BflLocation("guidance_in.out_layer.weight"), BflTransformerKeyMap.ToBfl("time_guidance_embed.guidance_embedder.linear_2.weight"));
+        Assert.Equal(new BflLocation("double_blocks.7.img_attn.qkv.weight", 2, 3),
+            BflTransformerKeyMap.ToBfl("transformer_blocks.7.attn.to_v.weight"));
+        Assert.Equal(new BflLocation("double_blocks.0.txt_attn.norm.query_norm.scale"),
+            BflTransformerKeyMap.ToBfl("transformer_blocks.0.attn.norm_added_q.weight"));
+        Assert.Equal(new BflLocation("single_blocks.47.linear2.weight"),
+            BflTransformerKeyMap.ToBfl("single_transformer_blocks.47.attn.to_out.weight"));
+        Assert.Equal(new BflLocation("final_layer.adaLN_modulation.1.weight", SwapHalves: true),
+            BflTransformerKeyMap.ToBfl("norm_out.linear.weight"));
+        Assert.Equal(new BflLocation("guidance_in.out_layer.weight"),
+            BflTransformerKeyMap.ToBfl("time_guidance_embed.guidance_embedder.linear_2.weight"));
         Assert.Null(BflTransformerKeyMap.ToBfl("transformer_blocks.0.attn.to_out.1.weight"));
 
         var qkv = BflTransformerKeyMap.ToDiffusers("double_blocks.3.txt_attn.qkv.weight");
-        Assert.Equal(new[] { "transformer_blocks.3.attn.add_q_proj.weight", "transformer_blocks.3.attn.add_k_proj.weight", "transformer_blocks.3.attn.add_v_proj.weight" },
+        Assert.Equal(new[] { "transformer_blocks.3.attn.add_q_proj.weight",
+            "transformer_blocks.3.attn.add_k_proj.weight", "transformer_blocks.3.attn.add_v_proj.weight" },
                      qkv.Select(x => x.DiffusersKey));
         Assert.Equal(new[] { 0, 1, 2 }, qkv.Select(x => x.Location.Chunk));
-        Assert.Equal("single_transformer_blocks.12.attn.norm_k.weight", Assert.Single(BflTransformerKeyMap.ToDiffusers("single_blocks.12.norm.key_norm.scale")).DiffusersKey);
+        Assert.Equal("single_transformer_blocks.12.attn.norm_k.weight",
+            Assert.Single(BflTransformerKeyMap.ToDiffusers("single_blocks.12.norm.key_norm.scale")).DiffusersKey);
         Assert.Empty(BflTransformerKeyMap.ToDiffusers("vector_in.in_layer.weight"));
     }
 
@@ -120,8 +129,10 @@ public class BflTransformerTests
         var tensors = ReadAll(fixture);
         using var vae = ones(3);
         var path = Path.Combine(TestPaths.TempDir(), "all-in-one.safetensors");
-        SafetensorsWriter.Write(path, tensors.Select(kv => KeyValuePair.Create("model.diffusion_model." + kv.Key, kv.Value))
-                                             .Append(KeyValuePair.Create("first_stage_model.decoder.conv_in.weight", vae)));
+        SafetensorsWriter.Write(path, tensors.Select(kv => KeyValuePair.Create("model.diffusion_model." + kv.Key,
+            kv.Value))
+                                             .Append(KeyValuePair.Create("first_stage_model.decoder.conv_in.weight",
+                                                 vae)));
         foreach (var t in tensors.Values) t.Dispose();
         using var source = TransformerCheckpoint.Open(path);
         AssertSameAsFixture(source);
@@ -152,9 +163,14 @@ public class BflTransformerTests
     {
         var path = Path.Combine(TestPaths.TempDir(), "extra.safetensors");
         using var t = ones(6, 2);
-        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["double_blocks.0.img_attn.qkv.weight"] = t, ["vector_in.in_layer.weight"] = t });
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor>
+        {
+            ["double_blocks.0.img_attn.qkv.weight"] = t,
+            ["vector_in.in_layer.weight"] = t
+        });
         using var source = BflTransformerSource.Open(path);
-        Assert.Equal(new[] { "transformer_blocks.0.attn.to_k.weight", "transformer_blocks.0.attn.to_q.weight", "transformer_blocks.0.attn.to_v.weight", "vector_in.in_layer.weight" },
+        Assert.Equal(new[] { "transformer_blocks.0.attn.to_k.weight", "transformer_blocks.0.attn.to_q.weight",
+            "transformer_blocks.0.attn.to_v.weight", "vector_in.in_layer.weight" },
                      source.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(new long[] { 2, 2 }, source.Shape("transformer_blocks.0.attn.to_k.weight"));
     }
@@ -163,9 +179,11 @@ public class BflTransformerTests
     public void ConverterRefusesUnknownNamesAndIncompleteQkv()
     {
         using var t = ones(2, 2);
-        Assert.Contains("unknown.weight", Assert.Throws<ArgumentException>(() => BflTransformerConverter.ToBfl(new Dictionary<string, Tensor> { ["unknown.weight"] = t })).Message);
-        var partial = Assert.Throws<ArgumentException>(() => BflTransformerConverter.ToBfl(new Dictionary<string, Tensor>
-            { ["transformer_blocks.0.attn.to_q.weight"] = t, ["transformer_blocks.0.attn.to_k.weight"] = t }));
+        Assert.Contains("unknown.weight", Assert.Throws<ArgumentException>(() =>
+            BflTransformerConverter.ToBfl(new Dictionary<string, Tensor> { ["unknown.weight"] = t })).Message);
+        var partial = Assert.Throws<ArgumentException>(() => BflTransformerConverter.ToBfl(new Dictionary<string,
+            Tensor>
+        { ["transformer_blocks.0.attn.to_q.weight"] = t, ["transformer_blocks.0.attn.to_k.weight"] = t }));
         Assert.Contains("double_blocks.0.img_attn.qkv.weight", partial.Message);
     }
 }

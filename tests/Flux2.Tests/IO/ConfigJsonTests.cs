@@ -4,7 +4,8 @@ using Xunit;
 
 namespace Flux2.Tests.IO;
 
-/// <summary>The shared config.json reader: defaults, typed errors naming file and key, parse errors naming the file.</summary>
+/// <summary>The shared config.json reader: defaults, typed errors naming file and key, parse errors naming the
+/// file.</summary>
 public class ConfigJsonTests
 {
     [Fact]
@@ -41,7 +42,8 @@ public class ConfigJsonTests
         var e = Assert.Throws<ConfigException>(() => ConfigJson.Parse("{\"a\": ", "broken/config.json"));
         Assert.StartsWith("broken/config.json: not valid JSON", e.Message);
         Assert.Null(e.Key);
-        Assert.StartsWith("list.json: the top level must be a JSON object", Assert.Throws<ConfigException>(() => ConfigJson.Parse("[1]", "list.json")).Message);
+        Assert.StartsWith("list.json: the top level must be a JSON object",
+            Assert.Throws<ConfigException>(() => ConfigJson.Parse("[1]", "list.json")).Message);
         Assert.Throws<FileNotFoundException>(() => ConfigJson.Load(Path.Combine(TestPaths.TempDir(), "nope.json")));
     }
 

@@ -51,12 +51,15 @@ public class DiffusersFolderTests
     public void ModelIndexGivesComponentsLibraryAndClass()
     {
         var root = PipelineFolder("scheduler", "transformer", "tokenizer");
-        File.WriteAllText(Path.Combine(root, "transformer", "config.json"), """{"_class_name": "Other", "num_layers": 8}""");
-        using (var t = ones(2)) SafetensorsWriter.Write(Path.Combine(root, "transformer", "diffusion_pytorch_model.safetensors"), new Dictionary<string, Tensor> { ["w"] = t });
+        File.WriteAllText(Path.Combine(root, "transformer", "config.json"),
+            """{"_class_name": "Other", "num_layers": 8}""");
+        using (var t = ones(2)) SafetensorsWriter.Write(Path.Combine(root, "transformer",
+            "diffusion_pytorch_model.safetensors"), new Dictionary<string, Tensor> { ["w"] = t });
 
         var folder = DiffusersFolder.Open(root);
         Assert.Equal("Flux2Pipeline", folder.PipelineClass);
-        Assert.Equal(new[] { "scheduler", "tokenizer", "transformer" }, folder.Components.Keys.Order()); // [null, null] and options skipped
+        Assert.Equal(new[] { "scheduler", "tokenizer", "transformer" }, folder.Components.Keys.Order());
+        // [null, null] and options skipped
         Assert.Equal("transformers", folder["tokenizer"].Library);
         Assert.Equal("Flux2Transformer2DModel", folder["transformer"].ClassName); // model_index wins over config
         Assert.Equal(8, folder["transformer"].Config.Int("num_layers", 0));
@@ -88,13 +91,15 @@ public class DiffusersFolderTests
     public void BrokenJsonAndEmptyFoldersAreReported()
     {
         var root = TestPaths.TempDir();
-        Assert.Contains("none of the component folders", Assert.Throws<DirectoryNotFoundException>(() => DiffusersFolder.Open(root)).Message);
+        Assert.Contains("none of the component folders", Assert.Throws<DirectoryNotFoundException>(() =>
+            DiffusersFolder.Open(root)).Message);
         File.WriteAllText(Path.Combine(root, "model_index.json"), "{ \"transformer\": [");
         var e = Assert.Throws<InvalidDataException>(() => DiffusersFolder.Open(root));
         Assert.Contains(Path.Combine(root, "model_index.json"), e.Message);
 
         var bad = PipelineFolder("scheduler", "transformer", "tokenizer");
         File.WriteAllText(Path.Combine(bad, "transformer", "config.json"), "{ nope");
-        Assert.Contains("config.json: not valid JSON", Assert.Throws<ConfigException>(() => DiffusersFolder.Open(bad)["transformer"].Config).Message);
+        Assert.Contains("config.json: not valid JSON", Assert.Throws<ConfigException>(() =>
+            DiffusersFolder.Open(bad)["transformer"].Config).Message);
     }
 }

@@ -16,9 +16,14 @@ public class SafetensorsIndexTests
     /// <summary>Two shards: a, b in shard 1; c in shard 2.</summary>
     void WriteShards()
     {
-        using var a = full(new long[] { 2 }, 1f); using var b = full(new long[] { 3 }, 2f); using var c = full(new long[] { 4 }, 3f);
-        SafetensorsWriter.Write(Path.Combine(dir, "model-00001-of-00002.safetensors"), new Dictionary<string, Tensor> { ["a"] = a, ["b"] = b });
-        SafetensorsWriter.Write(Path.Combine(dir, "model-00002-of-00002.safetensors"), new Dictionary<string, Tensor> { ["c"] = c });
+        using var a = full(new long[] { 2 }, 1f); using var b = full(new long[] { 3 }, 2f); using var c =
+            full(new long[] { 4 }, 3f);
+        SafetensorsWriter.Write(Path.Combine(dir, "model-00001-of-00002.safetensors"), new Dictionary<string,
+            Tensor>
+        { ["a"] = a, ["b"] = b });
+        SafetensorsWriter.Write(Path.Combine(dir, "model-00002-of-00002.safetensors"), new Dictionary<string,
+            Tensor>
+        { ["c"] = c });
     }
 
     string WriteIndex(string weightMapJson)
@@ -28,7 +33,8 @@ public class SafetensorsIndexTests
         return path;
     }
 
-    const string GoodMap = """{"a":"model-00001-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"}""";
+    const string GoodMap =
+        """{"a":"model-00001-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"}""";
 
     [Fact]
     public void ConsistentIndexOpensAllShards()
@@ -56,9 +62,11 @@ public class SafetensorsIndexTests
     public void KeyMappedToTheWrongShardOrToNoShard()
     {
         WriteShards();
-        var index = WriteIndex("""{"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors","ghost":"model-00001-of-00002.safetensors"}""");
+        var index =
+            WriteIndex("""{"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors","ghost":"model-00001-of-00002.safetensors"}""");
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsSource.OpenIndex(index));
-        Assert.Contains("'a' is mapped to model-00002-of-00002.safetensors but is stored in model-00001-of-00002.safetensors", e.Message);
+        Assert.Contains("'a' is mapped to model-00002-of-00002.safetensors but is stored in " +
+            "model-00001-of-00002.safetensors", e.Message);
         Assert.Contains("'ghost' is mapped to model-00001-of-00002.safetensors but no shard contains it", e.Message);
     }
 
@@ -77,13 +85,16 @@ public class SafetensorsIndexTests
         WriteShards();
         var path = Path.Combine(dir, IndexName);
         File.WriteAllText(path, """{"weight_map": {"a": """);
-        Assert.Contains("not valid JSON", Assert.Throws<SafetensorsException>(() => SafetensorsSource.OpenIndex(path)).Message);
+        Assert.Contains("not valid JSON", Assert.Throws<SafetensorsException>(() => SafetensorsSource.OpenIndex(path))
+            .Message);
         File.WriteAllText(path, """{"metadata": {}}""");
-        Assert.Contains("\"weight_map\" object", Assert.Throws<SafetensorsException>(() => SafetensorsSource.OpenIndex(path)).Message);
+        Assert.Contains("\"weight_map\" object", Assert.Throws<SafetensorsException>(() =>
+            SafetensorsSource.OpenIndex(path)).Message);
         var nonString = WriteIndex("""{"a": 1}""");
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsSource.OpenIndex(nonString));
         Assert.Equal("a", e.Tensor);
         var escaping = WriteIndex("""{"a": "../elsewhere.safetensors"}""");
-        Assert.Contains("not a file inside the index's folder", Assert.Throws<SafetensorsException>(() => SafetensorsSource.OpenIndex(escaping)).Message);
+        Assert.Contains("not a file inside the index's folder", Assert.Throws<SafetensorsException>(() =>
+            SafetensorsSource.OpenIndex(escaping)).Message);
     }
 }

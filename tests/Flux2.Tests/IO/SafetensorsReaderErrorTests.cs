@@ -122,18 +122,21 @@ public class SafetensorsReaderErrorTests
     public void NonStringMetadata()
     {
         var path = RawSafetensors.Write(dir, "meta.safetensors",
-            """{"__metadata__":{"format":"pt","steps":1000},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", new byte[1]);
+            """{"__metadata__":{"format":"pt","steps":1000},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""",
+                new byte[1]);
         Refused(path, null, "__metadata__['steps'] must be a string");
     }
 
     [Fact]
     public void MalformedEntries()
     {
-        Refused(RawSafetensors.Write(dir, "e1.safetensors", """{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}""", new byte[1]),
+        Refused(RawSafetensors.Write(dir, "e1.safetensors",
+            """{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}""", new byte[1]),
                 "w", "shape must be an array of non-negative integers");
         Refused(RawSafetensors.Write(dir, "e2.safetensors", """{"w":{"dtype":"U8","shape":[1]}}""", new byte[1]),
                 "w", "lacks one of dtype, shape, data_offsets");
-        Refused(RawSafetensors.Write(dir, "e3.safetensors", """{"w":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}""", new byte[1]),
+        Refused(RawSafetensors.Write(dir, "e3.safetensors",
+            """{"w":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}""", new byte[1]),
                 "w", "end before they begin");
         Refused(RawSafetensors.Write(dir, "e4.safetensors", """[1,2]""", []), null, "not an object");
     }
@@ -149,7 +152,9 @@ public class SafetensorsReaderErrorTests
     [Fact]
     public void AskingForAnAbsentTensorNamesFileAndTensor()
     {
-        var path = RawSafetensors.Write(dir, "ok2.safetensors", """{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", [1]);
+        var path =
+            RawSafetensors.Write(dir, "ok2.safetensors", """{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""",
+                [1]);
         using var f = SafetensorsFile.Open(path);
         var e = Assert.Throws<SafetensorsException>(() => f.Read("b"));
         Assert.Equal(path, e.File);

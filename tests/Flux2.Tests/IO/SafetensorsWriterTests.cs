@@ -75,12 +75,17 @@ public class SafetensorsWriterTests
     public void MetadataAndManyTensorsRoundTrip()
     {
         var path = Path.Combine(TestPaths.TempDir(), "m.safetensors");
-        var tensors = Enumerable.Range(0, 5).Select(i => new KeyValuePair<string, Tensor>($"layer.{i}.weight", full(new long[] { i + 1, 2 }, i, ScalarType.BFloat16))).ToList();
+        var tensors = Enumerable.Range(0, 5).Select(i => new KeyValuePair<string,
+            Tensor>($"layer.{i}.weight", full(new long[] { i + 1, 2 }, i, ScalarType.BFloat16))).ToList();
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["note"] = "quotes \" and \u00e9 and +" };
         SafetensorsWriter.Write(path, tensors, metadata);
         using var file = SafetensorsFile.Open(path);
         Assert.Equal(metadata, file.Metadata);
-        foreach (var (name, t) in tensors) { using var back = file.Read(name); TensorAssert.Identical(t, back, name); t.Dispose(); }
+        foreach (var (name, t) in tensors)
+        {
+            using var back = file.Read(name); TensorAssert.Identical(t, back, name);
+            t.Dispose();
+        }
     }
 
     [Fact]
@@ -101,7 +106,8 @@ public class SafetensorsWriterTests
     public void PlannedWriteDisposesEachProducedTensorAfterWritingIt()
     {
         var path = Path.Combine(TestPaths.TempDir(), "p.safetensors");
-        var plan = new[] { new TensorPlan("a", ScalarType.Float32, new long[] { 2 }), new TensorPlan("b", ScalarType.Int64, new long[] { 3 }) };
+        var plan = new[] { new TensorPlan("a", ScalarType.Float32, new long[] { 2 }),
+            new TensorPlan("b", ScalarType.Int64, new long[] { 3 }) };
         var produced = new List<Tensor>();
         SafetensorsWriter.Write(path, plan, name =>
         {
@@ -125,7 +131,8 @@ public class SafetensorsWriterTests
         var before = File.ReadAllBytes(path);
 
         // The plan promises a shape the producer does not deliver: the failure happens mid-file.
-        var plan = new[] { new TensorPlan("first", ScalarType.Float32, new long[] { 2 }), new TensorPlan("second", ScalarType.Float32, new long[] { 5 }) };
+        var plan = new[] { new TensorPlan("first", ScalarType.Float32, new long[] { 2 }),
+            new TensorPlan("second", ScalarType.Float32, new long[] { 5 }) };
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path, plan, _ => ones(2)));
         Assert.Equal("second", e.Tensor);
 
@@ -138,7 +145,9 @@ public class SafetensorsWriterTests
     {
         var path = Path.Combine(TestPaths.TempDir(), "c.safetensors");
         using var complex = zeros(new long[] { 2 }, ScalarType.ComplexFloat32);
-        var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["z"] = complex }));
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path, new Dictionary<string,
+            Tensor>
+        { ["z"] = complex }));
         Assert.Equal("z", e.Tensor);
         Assert.False(File.Exists(path));
     }
@@ -148,9 +157,11 @@ public class SafetensorsWriterTests
     {
         var path = Path.Combine(TestPaths.TempDir(), "d.safetensors");
         using var t = ones(1);
-        var dup = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path, new[] { KeyValuePair.Create("w", t), KeyValuePair.Create("w", t) }));
+        var dup = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path,
+            new[] { KeyValuePair.Create("w", t), KeyValuePair.Create("w", t) }));
         Assert.Contains("twice", dup.Message);
-        var reserved = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path, new[] { KeyValuePair.Create("__metadata__", t) }));
+        var reserved = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path,
+            new[] { KeyValuePair.Create("__metadata__", t) }));
         Assert.Contains("reserved", reserved.Message);
     }
 }

@@ -6,7 +6,8 @@ namespace Flux2.Tests.IO;
 
 static class TensorAssert
 {
-    /// <summary>Same dtype, shape and bytes: stricter than torch.equal (NaN payloads and -0.0 must survive too).</summary>
+    /// <summary>Same dtype, shape and bytes: stricter than torch.equal (NaN payloads and -0.0 must survive
+    /// too).</summary>
     public static void Identical(Tensor expected, Tensor actual, string what = "")
     {
         Assert.True(expected.dtype == actual.dtype, $"{what}: dtype {actual.dtype}, expected {expected.dtype}");
@@ -21,7 +22,8 @@ static class TensorAssert
 /// <summary>Builds safetensors files byte by byte, so tests can produce exactly the damage they describe.</summary>
 static class RawSafetensors
 {
-    public static string Write(string dir, string name, string headerJson, byte[] data, long? declaredHeaderLength = null)
+    public static string Write(string dir, string name, string headerJson, byte[] data,
+        long? declaredHeaderLength = null)
     {
         var header = System.Text.Encoding.UTF8.GetBytes(headerJson);
         var path = Path.Combine(dir, name);

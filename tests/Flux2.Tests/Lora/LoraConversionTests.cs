@@ -64,11 +64,14 @@ public class LoraConversionTests(ITestOutputHelper output)
         var diffusers = Convert(comfy, "diffusers", dir, "diffusers.safetensors");
         var comfy2 = Convert(diffusers, "comfyui", dir, "comfy2.safetensors");
 
-        // The fused qkv (rank 3·4, block-diagonal B) splits back into rank-4 q/k/v, so the second ComfyUI file is the first.
+        // The fused qkv (rank 3·4, block-diagonal B) splits back into rank-4 q/k/v, so the second ComfyUI file is the
+        // first.
         using (var f = SafetensorsFile.Open(diffusers))
         {
-            Assert.Equal(new long[] { 4, 64 }, f.Entries["transformer.transformer_blocks.0.attn.to_q.lora_A.weight"].Shape);
-            Assert.Equal(new long[] { 64, 4 }, f.Entries["transformer.transformer_blocks.0.attn.to_k.lora_B.weight"].Shape);
+            Assert.Equal(new long[] { 4, 64 },
+                f.Entries["transformer.transformer_blocks.0.attn.to_q.lora_A.weight"].Shape);
+            Assert.Equal(new long[] { 64, 4 },
+                f.Entries["transformer.transformer_blocks.0.attn.to_k.lora_B.weight"].Shape);
             Assert.Equal(24, f.Keys.Count());
         }
         using (var a = SafetensorsFile.Open(comfy))
@@ -87,7 +90,8 @@ public class LoraConversionTests(ITestOutputHelper output)
         using var reference = FixtureOutput(PeftFixture);
         using var roundTrip = FixtureOutput(comfy2);
         using var viaDiffusers = FixtureOutput(diffusers);
-        var err = Math.Max((roundTrip - reference).abs().max().item<float>(), (viaDiffusers - reference).abs().max().item<float>());
+        var err = Math.Max((roundTrip - reference).abs().max().item<float>(),
+            (viaDiffusers - reference).abs().max().item<float>());
         output.WriteLine($"model output max abs difference after the round trip {err:E2}");
         Assert.True(err <= Exact, $"outputs differ by {err}");
     }
@@ -127,20 +131,32 @@ public class LoraConversionTests(ITestOutputHelper output)
             Assert.Equal(4, peft.Rank);
             Assert.Equal(2.0, peft.Alpha);
             Assert.Equal(new Dictionary<string, long> { ["transformer_blocks.0.attn.to_k"] = 8 }, peft.RankPattern);
-            Assert.Equal(new Dictionary<string, double> { ["transformer_blocks.0.attn.to_k"] = 4.0, ["single_transformer_blocks.1.attn.to_out"] = 7.0 }, peft.AlphaPattern);
+            Assert.Equal(new Dictionary<string, double>
+            {
+                ["transformer_blocks.0.attn.to_k"] = 4.0,
+                ["single_transformer_blocks.1.attn.to_out"] = 7.0
+            }, peft.AlphaPattern);
         }
         var read = LoraFile.Read(path).ToDictionary(u => u.Module);
         foreach (var u in updates)
         {
             Assert.Equal(u.Scale, read[u.Module].Scale, 12);
-            Assert.True(read[u.Module].Up.equal(u.Up).all().item<bool>() && read[u.Module].Down.equal(u.Down).all().item<bool>());
+            Assert.True(read[u.Module].Up.equal(u.Up).all().item<bool>()
+                && read[u.Module].Down.equal(u.Down).all().item<bool>());
         }
     }
 
     [Fact]
     public void PeftPatternKeysMatchWholeNamesOrDottedSuffixesOnly()
     {
-        var peft = new PeftAdapterMetadata { Alpha = 4, Rank = 4, AlphaPattern = new Dictionary<string, double> { ["to_q"] = 8, ["transformer_blocks.1.attn.to_k"] = 2 } };
+        var peft = new PeftAdapterMetadata
+        {
+            Alpha = 4,
+            Rank = 4,
+            AlphaPattern = new Dictionary<string,
+            double>
+            { ["to_q"] = 8, ["transformer_blocks.1.attn.to_k"] = 2 }
+        };
         Assert.Equal(2.0, peft.Scale("transformer_blocks.0.attn.to_q", 4));
         Assert.Equal(0.5, peft.Scale("transformer_blocks.1.attn.to_k", 4));
         Assert.Equal(1.0, peft.Scale("single_transformer_blocks.1.attn.to_k", 4)); // "single_" is no dotted prefix
@@ -169,11 +185,13 @@ public class LoraConversionTests(ITestOutputHelper output)
         var back = Convert(diffusers, "comfyui", dir, "dense_back.safetensors");
         using (var f = SafetensorsFile.Open(diffusers))
         {
-            Assert.Equal(new long[] { 6, 64 }, f.Entries["transformer.transformer_blocks.1.attn.add_v_proj.lora_A.weight"].Shape);
+            Assert.Equal(new long[] { 6, 64 },
+                f.Entries["transformer.transformer_blocks.1.attn.add_v_proj.lora_A.weight"].Shape);
             Assert.Equal("dense", f.Metadata["ss_output_name"]); // other metadata is carried over
         }
         using (var f = SafetensorsFile.Open(back))
-            Assert.Equal(new long[] { 192, 6 }, f.Entries["diffusion_model.double_blocks.1.txt_attn.qkv.lora_B.weight"].Shape);
+            Assert.Equal(new long[] { 192, 6 },
+                f.Entries["diffusion_model.double_blocks.1.txt_attn.qkv.lora_B.weight"].Shape);
         Assert.True(MaxDeltaWDifference(comfy, diffusers) <= Exact);
         Assert.True(MaxDeltaWDifference(comfy, back) <= Exact);
     }
@@ -216,7 +234,8 @@ public class LoraConversionTests(ITestOutputHelper output)
     [Fact]
     public void ConvertRefusesAnUnknownLayoutAndAMissingTarget()
     {
-        var bad = CliRunner.Run("lora", "convert", PeftFixture, Path.Combine(TestPaths.TempDir(), "x.safetensors"), "--to", "kohya");
+        var bad = CliRunner.Run("lora", "convert", PeftFixture, Path.Combine(TestPaths.TempDir(), "x.safetensors"),
+            "--to", "kohya");
         Assert.Equal(2, bad.Exit);
         Assert.Contains("--to must be comfyui or diffusers", bad.Err);
         var missing = CliRunner.Run("lora", "convert", PeftFixture, "x.safetensors");

@@ -13,7 +13,8 @@ public class MicroPretrainingTests
     /// <summary>Solid-colour images with colour-word captions: enough to drive every stage for a few steps.</summary>
     static (float[] pixels, string caption) SolidColour(long index)
     {
-        var colours = new (string name, float r, float g, float b)[] { ("red", 1, -1, -1), ("green", -1, 1, -1), ("blue", -1, -1, 1) };
+        var colours = new (string name, float r, float g, float b)[] { ("red", 1, -1, -1), ("green", -1, 1, -1),
+            ("blue", -1, -1, 1) };
         var c = colours[index % colours.Length];
         int n = MicroModel.Resolution * MicroModel.Resolution;
         var p = new float[3 * n];
@@ -26,11 +27,21 @@ public class MicroPretrainingTests
     {
         TorchRuntime.EnsureLoaded();
         var dir = Path.Combine(TestPaths.TempDir(), "micro");
-        var recipe = new MicroRecipe { VaeSteps = 2, VaeBatch = 2, TransformerSteps = 2, TransformerBatch = 2, CorpusSize = 4, StatisticsSamples = 4 };
+        var recipe = new MicroRecipe
+        {
+            VaeSteps = 2,
+            VaeBatch = 2,
+            TransformerSteps = 2,
+            TransformerBatch = 2,
+            CorpusSize = 4,
+            StatisticsSamples = 4
+        };
         var log = new StringWriter();
         new MicroPretrainer(recipe, SolidColour, CPU, log).Run(dir, "test");
         Assert.Contains("transformer done", log.ToString());
-        foreach (var f in new[] { "model_index.json", "transformer/config.json", "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors", "tokenizer/tokenizer_config.json", "scheduler/scheduler_config.json", "README.md", "pretrain_log.csv" })
+        foreach (var f in new[] { "model_index.json", "transformer/config.json",
+            "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",
+                "tokenizer/tokenizer_config.json", "scheduler/scheduler_config.json", "README.md", "pretrain_log.csv" })
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
 
         using var models = Flux2Models.Load(dir);

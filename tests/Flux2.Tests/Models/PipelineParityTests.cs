@@ -1,10 +1,10 @@
+using System.Text.Json;
 using Flux2.IO;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
 using Flux2.Native;
 using Flux2.Pipeline;
 using Flux2.Sampling;
-using System.Text.Json;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -22,11 +22,13 @@ public class PipelineParityTests(ITestOutputHelper output)
         int steps = fixture.RootElement.GetProperty("steps").GetInt32();
         using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(tiny, "transformer"));
         using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(tiny, "vae"));
-        var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(tiny, "scheduler", "scheduler_config.json")));
+        var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(tiny, "scheduler",
+            "scheduler_config.json")));
         using var io = SafetensorsSource.OpenFile(Path.Combine(tiny, "pipeline_io.safetensors"));
         float guidance = io.Read("guidance").data<float>()[0];
         int stepsSeen = 0;
-        using var images = pipe.Generate(io.Read("prompt_embeds"), io.Read("initial_latents"), steps, guidance, onStep: (i, n) => stepsSeen = i);
+        using var images = pipe.Generate(io.Read("prompt_embeds"), io.Read("initial_latents"), steps, guidance,
+            onStep: (i, n) => stepsSeen = i);
         using var reference = io.Read("images");
         Assert.Equal(reference.shape, images.shape);
         var err = (images - reference).abs().max().item<float>();
@@ -51,7 +53,8 @@ public class PipelineParityTests(ITestOutputHelper output)
         using var io = SafetensorsSource.OpenFile(Path.Combine(tiny, "pipeline_io.safetensors"));
         using var plain = pipe.Generate(io.Read("prompt_embeds"), io.Read("initial_latents"), 2, 3.5f);
         using var reference = rand(3, 32, 32) * 2 - 1;
-        using var edited = pipe.Generate(io.Read("prompt_embeds"), io.Read("initial_latents"), 2, 3.5f, new[] { reference });
+        using var edited = pipe.Generate(io.Read("prompt_embeds"), io.Read("initial_latents"), 2, 3.5f,
+            new[] { reference });
         Assert.Equal(plain.shape, edited.shape);
         Assert.True((plain - edited).abs().max().item<float>() > 1e-4, "a reference image must influence the result");
     }

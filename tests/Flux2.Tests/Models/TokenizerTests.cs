@@ -23,7 +23,8 @@ public class TokenizerTests
 
     static readonly (string a, string b)[] Merges =
     {
-        ("h", "e"), ("l", "l"), ("he", "ll"), ("hell", "o"), ("Ġ", "w"), ("o", "r"), ("Ġw", "or"), ("l", "d"), ("Ġwor", "ld"),
+        ("h", "e"), ("l", "l"), ("he", "ll"), ("hell", "o"), ("Ġ", "w"), ("o", "r"), ("Ġw", "or"), ("l", "d"),
+            ("Ġwor", "ld"),
         ("Ġ", "c"), ("a", "t"), ("Ġc", "at"),
     };
 
@@ -35,7 +36,8 @@ public class TokenizerTests
         return t;
     }
 
-    internal static string TekkenLikeJson(bool mergesAsArrays = false, bool ignoreMerges = true, string? extraVocab = null)
+    internal static string TekkenLikeJson(bool mergesAsArrays = false, bool ignoreMerges = true,
+        string? extraVocab = null)
     {
         var table = ByteLevelCharsTable();
         var vocab = new JsonObject();
@@ -44,11 +46,17 @@ public class TokenizerTests
         var next = ByteBase + 256;
         foreach (var (a, b) in Merges) vocab[a + b] = next++;
         if (extraVocab is not null) vocab[extraVocab] = next++;
-        var merges = new JsonArray(Merges.Select(m => mergesAsArrays ? (JsonNode)new JsonArray(m.a, m.b) : JsonValue.Create($"{m.a} {m.b}")).ToArray());
+        var merges = new JsonArray(Merges.Select(m => mergesAsArrays ? (JsonNode)new JsonArray(m.a, m.b)
+            : JsonValue.Create($"{m.a} {m.b}")).ToArray());
         var added = new JsonArray(Specials.Select((s, i) => (JsonNode)new JsonObject
         {
-            ["id"] = i, ["content"] = s, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
-            ["normalized"] = false, ["special"] = true,
+            ["id"] = i,
+            ["content"] = s,
+            ["single_word"] = false,
+            ["lstrip"] = false,
+            ["rstrip"] = false,
+            ["normalized"] = false,
+            ["special"] = true,
         }).ToArray());
         var root = new JsonObject
         {
@@ -59,15 +67,34 @@ public class TokenizerTests
             {
                 ["type"] = "Sequence",
                 ["pretokenizers"] = new JsonArray(
-                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = TekkenPattern }, ["behavior"] = "Isolated", ["invert"] = false },
-                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
+                    new JsonObject
+                    {
+                        ["type"] = "Split",
+                        ["pattern"] = new JsonObject { ["Regex"] = TekkenPattern },
+                        ["behavior"] = "Isolated",
+                        ["invert"] = false
+                    },
+                    new JsonObject
+                    {
+                        ["type"] = "ByteLevel",
+                        ["add_prefix_space"] = false,
+                        ["trim_offsets"] = true,
+                        ["use_regex"] = false
+                    }),
             },
             ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
             ["model"] = new JsonObject
             {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
-                ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = ignoreMerges,
-                ["vocab"] = vocab, ["merges"] = merges,
+                ["type"] = "BPE",
+                ["dropout"] = null,
+                ["unk_token"] = null,
+                ["continuing_subword_prefix"] = null,
+                ["end_of_word_suffix"] = null,
+                ["fuse_unk"] = false,
+                ["byte_fallback"] = false,
+                ["ignore_merges"] = ignoreMerges,
+                ["vocab"] = vocab,
+                ["merges"] = merges,
             },
         };
         return root.ToJsonString();
@@ -82,12 +109,21 @@ public class TokenizerTests
     public static readonly TheoryData<string, int[]> HuggingFaceReference = new()
     {
         { "hello world", new[] { 279, 284 } },
-        { "Hello World, HELLO wOrld! 123 4567", new[] { 92, 121, 277, 131, 52, 107, 281, 283, 64, 52, 92, 89, 96, 96, 99, 280, 99, 134, 283, 53, 52, 69, 70, 71, 52, 72, 73, 74, 75 } },
-        { "a cat's hat... \"quoted\" (x)/y", new[] { 117, 287, 59, 135, 52, 124, 286, 66, 66, 66, 52, 54, 133, 137, 131, 136, 121, 120, 54, 52, 60, 140, 61, 67, 141 } },
-        { "h\u00e9llo w\u00f6rld \ud83d\ude42 \u65e5\u672c\u8a9e \u00dcn\u00efc\u00f6d\u00e9", new[] { 124, 215, 189, 277, 131, 280, 215, 202, 134, 283, 52, 260, 179, 173, 150, 52, 250, 171, 185, 250, 176, 192, 252, 190, 178, 52, 215, 176, 130, 215, 195, 119, 215, 202, 120, 215, 189 } },
-        { "line1\nline2\r\n  tabs\tand   spaces  ", new[] { 128, 125, 130, 121, 69, 30, 128, 125, 130, 121, 70, 33, 30, 52, 52, 136, 117, 118, 135, 29, 117, 130, 120, 52, 52, 52, 135, 132, 117, 119, 121, 135, 52, 52 } },
-        { "<s>[SYSTEM_PROMPT]sys[/SYSTEM_PROMPT][INST] a red cat[/INST]", new[] { 1, 17, 135, 141, 135, 18, 3, 52, 117, 52, 134, 121, 120, 287, 4 } },
-        { "CamelCaseWords and snake_case-words / paths/like/this\n\n\nend", new[] { 87, 117, 129, 121, 128, 87, 117, 135, 121, 107, 281, 120, 135, 52, 117, 130, 120, 52, 135, 130, 117, 127, 121, 115, 119, 117, 135, 121, 65, 139, 281, 120, 135, 52, 67, 52, 132, 286, 124, 135, 67, 128, 125, 127, 121, 67, 136, 124, 125, 135, 30, 30, 30, 121, 130, 120 } },
+        { "Hello World, HELLO wOrld! 123 4567", new[] { 92, 121, 277, 131, 52, 107, 281, 283, 64, 52, 92, 89, 96, 96,
+            99, 280, 99, 134, 283, 53, 52, 69, 70, 71, 52, 72, 73, 74, 75 } },
+        { "a cat's hat... \"quoted\" (x)/y", new[] { 117, 287, 59, 135, 52, 124, 286, 66, 66, 66, 52, 54, 133, 137,
+            131, 136, 121, 120, 54, 52, 60, 140, 61, 67, 141 } },
+        { "h\u00e9llo w\u00f6rld \ud83d\ude42 \u65e5\u672c\u8a9e \u00dcn\u00efc\u00f6d\u00e9",
+            new[] { 124, 215, 189, 277, 131, 280, 215, 202, 134, 283, 52, 260, 179, 173, 150, 52, 250, 171, 185, 250,
+                176, 192, 252, 190, 178, 52, 215, 176, 130, 215, 195, 119, 215, 202, 120, 215, 189 } },
+        { "line1\nline2\r\n  tabs\tand   spaces  ", new[] { 128, 125, 130, 121, 69, 30, 128, 125, 130, 121, 70, 33, 30,
+            52, 52, 136, 117, 118, 135, 29, 117, 130, 120, 52, 52, 52, 135, 132, 117, 119, 121, 135, 52, 52 } },
+        { "<s>[SYSTEM_PROMPT]sys[/SYSTEM_PROMPT][INST] a red cat[/INST]",
+            new[] { 1, 17, 135, 141, 135, 18, 3, 52, 117, 52, 134, 121, 120, 287, 4 } },
+        { "CamelCaseWords and snake_case-words / paths/like/this\n\n\nend",
+            new[] { 87, 117, 129, 121, 128, 87, 117, 135, 121, 107, 281, 120, 135, 52, 117, 130, 120, 52, 135, 130,
+                117, 127, 121, 115, 119, 117, 135, 121, 65, 139, 281, 120, 135, 52, 67, 52, 132, 286, 124, 135, 67,
+                    128, 125, 127, 121, 67, 136, 124, 125, 135, 30, 30, 30, 121, 130, 120 } },
         { "[INST hello [IMG] x", new[] { 111, 93, 98, 103, 104, 52, 279, 52, 10, 52, 140 } },
     };
 
@@ -144,7 +180,8 @@ public class TokenizerTests
     public void SpecialTokensAreSingleIds()
     {
         var t = Tok();
-        Assert.Equal(new[] { 1, 17, Id(t, "hello"), 18, 3, Id(t, "Ġcat"), 4 }, t.Encode("<s>[SYSTEM_PROMPT]hello[/SYSTEM_PROMPT][INST] cat[/INST]"));
+        Assert.Equal(new[] { 1, 17, Id(t, "hello"), 18, 3, Id(t, "Ġcat"), 4 },
+            t.Encode("<s>[SYSTEM_PROMPT]hello[/SYSTEM_PROMPT][INST] cat[/INST]"));
         // An incomplete marker is ordinary text.
         Assert.DoesNotContain(3, t.Encode("[INST hello"));
         Assert.Equal("hello", t.Decode(new[] { 1, Id(t, "hello"), 2 }, skipSpecial: true));
@@ -159,7 +196,8 @@ public class TokenizerTests
         var expected = "You are an AI that reasons about image descriptions. You give structured responses focusing on "
                      + "object relationships, object" + "\n" + "attribution and actions without speculation.";
         Assert.Equal(Flux2ChatTemplate.SystemMessage, expected);
-        Assert.Equal("d43d93082f24034d9c7f4e5b65cdeceb1e082c64c9cf95dfae5be89c31e1320d", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+        Assert.Equal("d43d93082f24034d9c7f4e5b65cdeceb1e082c64c9cf95dfae5be89c31e1320d",
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
         var nl = Flux2ChatTemplate.SystemMessage.IndexOf('\n');
         Assert.Equal("object\nattribution", Flux2ChatTemplate.SystemMessage[(nl - 6)..(nl + 12)]);
     }
@@ -212,7 +250,8 @@ public class TokenizerTests
         File.WriteAllText(Path.Combine(dir, "chat_template.jinja"), "<|im_start|>{{ message['content'] }}<|im_end|>");
         Assert.Throws<UserError>(() => Flux2ChatTemplate.FromFolder(dir));
 
-        var noControls = ByteLevelBpeTokenizer.FromJson("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""");
+        var noControls =
+            ByteLevelBpeTokenizer.FromJson("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""");
         Assert.Throws<UserError>(() => new Flux2ChatTemplate(noControls));
     }
 }

@@ -36,7 +36,8 @@ public class TransformerParityTests(ITestOutputHelper output)
         using var _ = no_grad();
         Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"), io.Read("timestep"),
                                       io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
-        var adapters = LoraLoader.Apply(model, Path.Combine(TestPaths.Tiny, "lora", "pytorch_lora_weights.safetensors"));
+        var adapters = LoraLoader.Apply(model, Path.Combine(TestPaths.Tiny, "lora",
+            "pytorch_lora_weights.safetensors"));
         Assert.Equal(12, adapters.Count); // 2 double blocks x (to_q, to_k, to_v, to_out.0) + 2 single blocks x 2
         Assert.All(adapters, a => Assert.Equal(2.0, a.Scale)); // alpha 8 / r 4 from the header metadata
         var err = (Run() - io.Read("output_with_lora")).abs().max().item<float>();
@@ -59,8 +60,10 @@ public class TransformerParityTests(ITestOutputHelper output)
         using (var f = SafetensorsFile.Open(comfy))
         {
             Assert.Contains("diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight", f.Keys);
-            Assert.Equal(new long[] { 12, 64 }, f.Entries["diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight"].Shape); // 3 x r 4
-            Assert.Equal(new long[] { 192, 12 }, f.Entries["diffusion_model.double_blocks.0.img_attn.qkv.lora_B.weight"].Shape);
+            Assert.Equal(new long[] { 12, 64 },
+                f.Entries["diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight"].Shape); // 3 x r 4
+            Assert.Equal(new long[] { 192, 12 },
+                f.Entries["diffusion_model.double_blocks.0.img_attn.qkv.lora_B.weight"].Shape);
             Assert.DoesNotContain(f.Keys, k => k.StartsWith("transformer."));
         }
         using var model = Flux2TransformerFiles.FromFolder(Path.Combine(TestPaths.Tiny, "transformer"));
@@ -78,10 +81,16 @@ public class TransformerParityTests(ITestOutputHelper output)
     public void LoraForAnotherModelSizeIsRefusedWithModuleAndShapes()
     {
         TorchRuntime.EnsureLoaded();
-        using var model = new Flux2Transformer(TransformerConfig.Tiny with { NumAttentionHeads = 2, AxesDimsRope = new[] { 4, 4, 4, 4 } });
-        var e = Assert.Throws<InvalidDataException>(() => LoraLoader.Apply(model, Path.Combine(TestPaths.Tiny, "lora", "pytorch_lora_weights.safetensors")));
+        using var model = new Flux2Transformer(TransformerConfig.Tiny with
+        {
+            NumAttentionHeads = 2,
+            AxesDimsRope = new[] { 4, 4, 4, 4 }
+        });
+        var e = Assert.Throws<InvalidDataException>(() => LoraLoader.Apply(model,
+            Path.Combine(TestPaths.Tiny, "lora", "pytorch_lora_weights.safetensors")));
         Assert.Contains("transformer_blocks.0.attn", e.Message);
-        Assert.All(model.named_modules().Select(m => m.module).OfType<Flux2.Nn.Linear>(), l => Assert.Empty(l.Adapters));
+        Assert.All(model.named_modules().Select(m => m.module).OfType<Flux2.Nn.Linear>(),
+            l => Assert.Empty(l.Adapters));
     }
 
     [Fact]

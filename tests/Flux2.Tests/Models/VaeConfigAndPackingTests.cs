@@ -28,7 +28,8 @@ public class VaeConfigAndPackingTests
     [Fact]
     public void UnknownKeysAreIgnored()
     {
-        var cfg = VaeConfig.FromJson(ConfigJson.Parse("""{"_class_name":"AutoencoderKLFlux2","scaling_factor":0.3,"latent_channels":16}"""));
+        var cfg =
+            VaeConfig.FromJson(ConfigJson.Parse("""{"_class_name":"AutoencoderKLFlux2","scaling_factor":0.3,"latent_channels":16}"""));
         Assert.Equal(16, cfg.LatentChannels);
     }
 
@@ -43,7 +44,8 @@ public class VaeConfigAndPackingTests
     [InlineData("""{"batch_norm_eps":0}""", "batch_norm_eps")]
     public void InvalidValuesNameFileAndKey(string json, string key)
     {
-        var e = Assert.Throws<ConfigException>(() => VaeConfig.FromJson(ConfigJson.Parse(json, "/models/vae/config.json")));
+        var e = Assert.Throws<ConfigException>(() => VaeConfig.FromJson(ConfigJson.Parse(json,
+            "/models/vae/config.json")));
         Assert.Equal(key, e.Key);
         Assert.Contains("/models/vae/config.json", e.Message);
         Assert.Contains(key, e.Message);

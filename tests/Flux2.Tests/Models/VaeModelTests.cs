@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Models;
 
-/// <summary>Construction, parameter counts, naming and weight-loading errors of <see cref="AutoencoderKLFlux2"/>.</summary>
+/// <summary>Construction, parameter counts, naming and weight-loading errors of
+/// <see cref="AutoencoderKLFlux2"/>.</summary>
 public class VaeModelTests(ITestOutputHelper output)
 {
     static long Count(nn.Module m) => m.parameters().Sum(p => p.numel());
@@ -26,7 +27,8 @@ public class VaeModelTests(ITestOutputHelper output)
         long quant = names.Where(kv => kv.Key.StartsWith("quant_conv.")).Sum(kv => kv.Value.numel());
         long post = names.Where(kv => kv.Key.StartsWith("post_quant_conv.")).Sum(kv => kv.Value.numel());
         long total = Count(vae);
-        output.WriteLine($"encoder {enc:N0}, decoder {dec:N0}, quant {quant:N0}, post-quant {post:N0}, total {total:N0}");
+        output.WriteLine($"encoder {enc:N0}, decoder {dec:N0}, quant {quant:N0}, post-quant {post:N0}, total " +
+            $"{total:N0}");
         Assert.Equal(34_421_696, enc);
         Assert.Equal(49_619_203, dec);
         Assert.Equal(4_160, quant);
@@ -54,7 +56,8 @@ public class VaeModelTests(ITestOutputHelper output)
         Assert.Contains("decoder.up_blocks.2.upsamplers.0.conv.weight", keys);
         Assert.DoesNotContain("decoder.up_blocks.3.upsamplers.0.conv.weight", keys);
         Assert.Contains("decoder.up_blocks.2.resnets.0.conv_shortcut.weight", keys);
-        Assert.Equal(new long[] { 64, 512, 3, 3 }, vae.named_parameters().First(p => p.name == "encoder.conv_out.weight").parameter.shape);
+        Assert.Equal(new long[] { 64, 512, 3, 3 }, vae.named_parameters()
+            .First(p => p.name == "encoder.conv_out.weight").parameter.shape);
     }
 
     [Fact]
@@ -62,8 +65,10 @@ public class VaeModelTests(ITestOutputHelper output)
     {
         TorchRuntime.EnsureLoaded();
         using var vae = new AutoencoderKLFlux2(VaeConfig.Tiny);
-        using var src = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "vae", "diffusion_pytorch_model.safetensors"));
-        var moduleKeys = vae.named_parameters().Select(p => p.name).Concat(vae.named_buffers().Select(b => b.name)).OrderBy(k => k, StringComparer.Ordinal);
+        using var src = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "vae",
+            "diffusion_pytorch_model.safetensors"));
+        var moduleKeys = vae.named_parameters().Select(p => p.name).Concat(vae.named_buffers().Select(b => b.name))
+            .OrderBy(k => k, StringComparer.Ordinal);
         Assert.Equal(src.Keys.OrderBy(k => k, StringComparer.Ordinal), moduleKeys);
     }
 
@@ -72,7 +77,8 @@ public class VaeModelTests(ITestOutputHelper output)
     {
         TorchRuntime.EnsureLoaded();
         using var vae = new AutoencoderKLFlux2(VaeConfig.Tiny with { BlockOutChannels = [8, 24] });
-        using var src = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "vae", "diffusion_pytorch_model.safetensors"));
+        using var src = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "vae",
+            "diffusion_pytorch_model.safetensors"));
         var e = Assert.Throws<WeightLoadException>(() => vae.LoadWeights(src));
         output.WriteLine(e.Message);
         Assert.Contains("encoder.down_blocks.1.resnets.0.conv1.weight", e.Message);
@@ -85,7 +91,8 @@ public class VaeModelTests(ITestOutputHelper output)
     {
         TorchRuntime.EnsureLoaded();
         using var vae = new AutoencoderKLFlux2(VaeConfig.Tiny with { MidBlockAddAttention = false });
-        using var src = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "vae", "diffusion_pytorch_model.safetensors"));
+        using var src = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "vae",
+            "diffusion_pytorch_model.safetensors"));
         var e = Assert.Throws<WeightLoadException>(() => vae.LoadWeights(src));
         Assert.Contains("encoder.mid_block.attentions.0.to_q.weight", e.Unexpected);
     }

@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 namespace Flux2.Tests.Nn;
 
 /// <summary>Layer offloading on a tiny transformer: the CPU refusal everywhere; on a GPU, the offloaded forward must be
-/// bit-identical to the resident one (same kernels on the same bytes) and training without checkpointing must refuse.</summary>
+/// bit-identical to the resident one (same kernels on the same bytes) and training without checkpointing must
+/// refuse.</summary>
 public class BlockOffloaderTests
 {
     static Flux2Transformer Tiny(Device device)
@@ -28,7 +29,8 @@ public class BlockOffloaderTests
         var context = randn(new long[] { 1, 8, c.JointAttentionDim }).to(ScalarType.BFloat16).to(device);
         var t = full(new long[] { 1 }, 0.5f, ScalarType.BFloat16, device);
         var g = full(new long[] { 1 }, 4.0f, ScalarType.BFloat16, device);
-        return m.Forward(hidden, context, t, g, PositionIds.Image(4, 4, device), PositionIds.Text(8, device)).MoveToOuterDisposeScope();
+        return m.Forward(hidden, context, t, g, PositionIds.Image(4, 4, device), PositionIds.Text(8, device))
+            .MoveToOuterDisposeScope();
     }
 
     [Fact]

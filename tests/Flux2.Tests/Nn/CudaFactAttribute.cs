@@ -11,6 +11,7 @@ public sealed class CudaFactAttribute : FactAttribute
     public CudaFactAttribute()
     {
         TorchRuntime.EnsureLoaded();
-        if (!cuda.is_available()) Skip = "needs a CUDA GPU (layer offloading streams weights over PCIe); this machine has none";
+        if (!cuda.is_available()) Skip =
+            "needs a CUDA GPU (layer offloading streams weights over PCIe); this machine has none";
     }
 }

@@ -10,6 +10,7 @@ public sealed class CudaTheoryAttribute : TheoryAttribute
     public CudaTheoryAttribute()
     {
         TorchRuntime.EnsureLoaded();
-        if (!cuda.is_available()) Skip = "needs a CUDA GPU (layer offloading streams weights over PCIe); this machine has none";
+        if (!cuda.is_available()) Skip =
+            "needs a CUDA GPU (layer offloading streams weights over PCIe); this machine has none";
     }
 }

@@ -49,7 +49,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
             txtIds = PositionIds.Text(TextTokens).to(device ?? CPU);
         }
 
-        /// <summary>One training step's loss and backward; returns the LoRA gradients (copies, in module order).</summary>
+        /// <summary>One training step's loss and backward; returns the LoRA gradients (copies, in module
+        /// order).</summary>
         public Tensor[] Gradients(bool checkpointing, Action? beforeBackward = null)
         {
             Model.Runner.Checkpointing = checkpointing;
@@ -75,8 +76,16 @@ public class GradientCheckpointTests(ITestOutputHelper output)
             Model.Runner.Backward((v - target).pow(2).mean());
         }
 
-        public byte[] DropoutGeneratorState() { using var s = Network.DropoutGenerator.get_state(); return s.data<byte>().ToArray(); }
-        public void SetDropoutGeneratorState(byte[] state) { using var s = tensor(state); Network.DropoutGenerator.set_state(s); }
+        public byte[] DropoutGeneratorState()
+        {
+            using var s = Network.DropoutGenerator.get_state();
+            return s.data<byte>().ToArray();
+        }
+        public void SetDropoutGeneratorState(byte[] state)
+        {
+            using var s = tensor(state);
+            Network.DropoutGenerator.set_state(s);
+        }
 
         public void Dispose()
         {
@@ -96,7 +105,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
             worst = Math.Max(worst, (expected[i] - actual[i]).abs().max().item<float>() / scale);
         }
         output.WriteLine($"{what}: {expected.Length} LoRA tensors, worst relative difference {worst:E2}");
-        Assert.True(worst <= 1e-6, $"{what}: LoRA gradients differ by {worst:E2} (relative) between plain and checkpointed backward");
+        Assert.True(worst <= 1e-6,
+            $"{what}: LoRA gradients differ by {worst:E2} (relative) between plain and checkpointed backward");
     }
 
     [Fact]
@@ -113,7 +123,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         // The recompute replays the masks and leaves the generator where the plain run left it.
         Assert.Equal(afterPlain, rig.DropoutGeneratorState());
         // Every adapter learns, including those of the first double block (no input of it requires grad).
-        var firstBlock = rig.Network.Modules.Select((m, i) => (m, i)).Where(x => x.m.Name.StartsWith("transformer_blocks.0.")).ToList();
+        var firstBlock = rig.Network.Modules.Select((m, i) => (m, i)).Where(x =>
+            x.m.Name.StartsWith("transformer_blocks.0.")).ToList();
         Assert.NotEmpty(firstBlock);
         foreach (var (m, i) in firstBlock)
             Assert.True(checkpointed[2 * i].abs().sum().item<float>() > 0, $"{m.Name}: no gradient with checkpointing");
@@ -128,7 +139,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         var first = rig.Gradients(checkpointing: false);
         var second = rig.Gradients(checkpointing: true);
         double diff = first.Zip(second).Max(p => (p.First - p.Second).abs().max().item<float>());
-        Assert.True(diff > 1e-4, $"gradients from two different dropout draws agree ({diff:E2}): dropout is not acting");
+        Assert.True(diff > 1e-4,
+            $"gradients from two different dropout draws agree ({diff:E2}): dropout is not acting");
     }
 
     [Fact]
@@ -137,7 +149,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         using var rig = new Rig(dropout: 0);
         var plain = rig.Gradients(checkpointing: false);
         // Change the LoRA scale between forward and backward: the recompute must still use the forward's scale.
-        var checkpointed = rig.Gradients(checkpointing: true, beforeBackward: () => { foreach (var m in rig.Network.Modules) m.Adapter.Scale = 3; });
+        var checkpointed = rig.Gradients(checkpointing: true, beforeBackward:
+            () => { foreach (var m in rig.Network.Modules) m.Adapter.Scale = 3; });
         foreach (var m in rig.Network.Modules) m.Adapter.Scale = 1;
         AssertSameGradients(plain, checkpointed, "scale changed before backward");
         Assert.All(rig.Network.Modules, m => Assert.Equal(1, m.Adapter.Scale));
@@ -146,8 +159,13 @@ public class GradientCheckpointTests(ITestOutputHelper output)
     sealed class RecordingResidency : IBlockResidency
     {
         public readonly List<string> Calls = new();
-        public void Enter(int index, bool recompute) { lock (Calls) Calls.Add($"enter {index}{(recompute ? " r" : "")}"); }
-        public void Exit(int index, bool recompute) { lock (Calls) Calls.Add($"exit {index}{(recompute ? " r" : "")}"); }
+        public void
+            Enter(int index, bool recompute)
+        { lock (Calls) Calls.Add($"enter {index}{(recompute ? " r" : "")}"); }
+        public void Exit(int index, bool recompute)
+        {
+            lock (Calls) Calls.Add($"exit {index}{(recompute ? " r" : "")}");
+        }
     }
 
     [Fact]
@@ -156,7 +174,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         using var rig = new Rig(dropout: 0);
         int blocks = rig.Model.Config.NumLayers + rig.Model.Config.NumSingleLayers;
         var forward = Enumerable.Range(0, blocks).SelectMany(i => new[] { $"enter {i}", $"exit {i}" }).ToList();
-        var backward = Enumerable.Range(0, blocks).Reverse().SelectMany(i => new[] { $"enter {i} r", $"exit {i} r" }).ToList();
+        var backward = Enumerable.Range(0, blocks).Reverse().SelectMany(i => new[] { $"enter {i} r", $"exit {i} r" })
+            .ToList();
 
         var residency = new RecordingResidency();
         rig.Model.Runner.Residency = residency;
@@ -176,7 +195,11 @@ public class GradientCheckpointTests(ITestOutputHelper output)
 
     sealed class FailingResidency : IBlockResidency
     {
-        public void Enter(int index, bool recompute) { if (recompute && index == 1) throw new InvalidOperationException("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"); }
+        public void Enter(int index, bool recompute)
+        {
+            if (recompute && index == 1)
+                throw new InvalidOperationException("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)");
+        }
         public void Exit(int index, bool recompute) { }
     }
 
@@ -196,7 +219,9 @@ public class GradientCheckpointTests(ITestOutputHelper output)
     public void ReleasesTorchSharpsPerOutputGradientBuffers()
     {
         TorchRuntime.EnsureLoaded();
-        Assert.True(GradientCheckpoint.OutputCacheReleaseWorks(), "TorchSharp's Node._outputCache is no longer reachable: checkpointing keeps one extra block output per block");
+        Assert.True(GradientCheckpoint.OutputCacheReleaseWorks(),
+            "TorchSharp's Node._outputCache is no longer reachable: checkpointing keeps one extra block output per " +
+                "block");
     }
 
     [Fact]
@@ -208,28 +233,33 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         long before = Live();
         var perStep = new List<long>();
         for (int i = 0; i < 20; i++) { rig.Step(checkpointing: true); perStep.Add(Live() - before); }
-        output.WriteLine($"live tensors {before} -> {Live()} over 20 checkpointed steps: [{string.Join(", ", perStep)}]");
+        output.WriteLine($"live tensors {before} -> {Live()} over 20 checkpointed steps: " +
+            $"[{string.Join(", ", perStep)}]");
         Assert.True(Live() == before, $"checkpointed steps leak {Live() - before} tensors over 20 steps");
     }
 
-    /// <summary>End to end: <c>train.gradient_checkpointing: true</c> trains the tiny-random job (LoRA dropout on) to the
-    /// same per-step losses and the same LoRA as the plain backward.</summary>
+    /// <summary>End to end: <c>train.gradient_checkpointing: true</c> trains the tiny-random job (LoRA dropout on) to
+    /// the same per-step losses and the same LoRA as the plain backward.</summary>
     [Fact]
     public void TrainingWithCheckpointingMatchesTrainingWithout()
     {
         TorchRuntime.EnsureLoaded();
         var dataset = TempDataset.Create();
         TinyRun Train(bool checkpointing) => TinyRun.Train(
-            TempDataset.Job(dataset, TestPaths.TempDir(), steps: 4, extraTrain: $"gradient_checkpointing: {(checkpointing ? "true" : "false")}")
-                .Replace("network: {type: lora, linear: 4, linear_alpha: 4}", "network: {type: lora, linear: 4, linear_alpha: 4, dropout: 0.2}"));
+            TempDataset.Job(dataset, TestPaths.TempDir(), steps: 4, extraTrain:
+                $"gradient_checkpointing: {(checkpointing ? "true" : "false")}")
+                .Replace("network: {type: lora, linear: 4, linear_alpha: 4}",
+                    "network: {type: lora, linear: 4, linear_alpha: 4, dropout: 0.2}"));
         var plain = Train(false);
         var checkpointed = Train(true);
         Assert.Contains("gradient checkpointing per block", checkpointed.Log);
         Assert.DoesNotContain("gradient checkpointing per block", plain.Log);
-        output.WriteLine($"losses plain [{string.Join(", ", plain.Losses)}], checkpointed [{string.Join(", ", checkpointed.Losses)}]");
+        output.WriteLine($"losses plain [{string.Join(", ", plain.Losses)}], checkpointed " +
+            $"[{string.Join(", ", checkpointed.Losses)}]");
         Assert.Equal(4, plain.Losses.Count);
         for (int i = 0; i < plain.Losses.Count; i++)
-            Assert.True(Math.Abs(plain.Losses[i] - checkpointed.Losses[i]) <= 1e-6 * Math.Abs(plain.Losses[i]), $"step {i + 1}: loss {checkpointed.Losses[i]} vs {plain.Losses[i]}");
+            Assert.True(Math.Abs(plain.Losses[i] - checkpointed.Losses[i]) <= 1e-6 * Math.Abs(plain.Losses[i]),
+                $"step {i + 1}: loss {checkpointed.Losses[i]} vs {plain.Losses[i]}");
         TinyRun.AssertSameLora(plain.Lora, checkpointed.Lora, relative: 1e-6);
     }
 
@@ -246,21 +276,26 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         using var rig = new Rig(dropout: 0.25, device);
         var start = rig.DropoutGeneratorState();
         var kept = rig.Gradients(checkpointing: true);
-        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(device, minBytes: 0); // tiny tensors: move them all
+        using var offloader = new Flux2.Nn.Offload.CheckpointInputOffloader(device, minBytes: 0);
+        // tiny tensors: move them all
         rig.Model.Runner.InputOffloader = offloader;
         rig.SetDropoutGeneratorState(start);
         int blocks = rig.Model.transformer_blocks.Count + rig.Model.single_transformer_blocks.Count;
         int pendingBeforeBackward = -1;
-        var offloaded = rig.Gradients(checkpointing: true, beforeBackward: () => pendingBeforeBackward = offloader.Pending);
+        var offloaded = rig.Gradients(checkpointing: true, beforeBackward: () =>
+            pendingBeforeBackward = offloader.Pending);
         rig.Model.Runner.InputOffloader = null;
         Assert.Equal(blocks, pendingBeforeBackward); // one stash per block: the hidden states really went through it
         Assert.Equal(0, offloader.Pending);
         for (int i = 0; i < kept.Length; i++)
-            Assert.True(kept[i].eq(offloaded[i]).all().item<bool>(), $"LoRA gradient {i} differs with offloaded checkpoint inputs");
-        output.WriteLine($"{device}: {blocks} blocks' inputs offloaded and restored; {kept.Length} LoRA gradients identical");
+            Assert.True(kept[i].eq(offloaded[i]).all().item<bool>(),
+                $"LoRA gradient {i} differs with offloaded checkpoint inputs");
+        output.WriteLine($"{device}: {blocks} blocks' inputs offloaded and restored; {kept.Length} LoRA gradients " +
+            $"identical");
     }
 
-    /// <summary>A checkpointed tiny rig whose block inputs go through a CPU-mode offloader (every input moved).</summary>
+    /// <summary>A checkpointed tiny rig whose block inputs go through a CPU-mode offloader (every input
+    /// moved).</summary>
     static (Rig, Flux2.Nn.Offload.CheckpointInputOffloader) OffloadingRig()
     {
         var rig = new Rig(dropout: 0);
@@ -282,7 +317,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         Assert.Equal(0, offloader.Pending);
         long before = Live();
         for (int i = 0; i < 5; i++) rig.Step(checkpointing: true);
-        Assert.True(Live() == before, $"steps with offloaded checkpoint inputs leak {Live() - before} tensors over 5 steps");
+        Assert.True(Live() == before,
+            $"steps with offloaded checkpoint inputs leak {Live() - before} tensors over 5 steps");
         Assert.Equal(0, offloader.Pending);
         rig.Model.Runner.InputOffloader = null;
     }

@@ -42,7 +42,8 @@ public class ModuleLoaderTests
         {
             ["proj.weight"] = arange(12, dtype: ScalarType.Float32).reshape(3, 4),
             ["proj.bias"] = tensor(new[] { 1f, 2f, 3f }),
-            ["head.weight"] = full(new long[] { 2, 3 }, 0.5f, ScalarType.BFloat16), // stored dtype differs: converted on load
+            ["head.weight"] = full(new long[] { 2, 3 }, 0.5f, ScalarType.BFloat16),
+            // stored dtype differs: converted on load
         });
         using var net = new TinyNet(4, 3);
         using var source = SafetensorsSource.OpenFile(path);

@@ -23,7 +23,9 @@ public class OffloadPlanTests
         {
             foreach (var l in loads)
             {
-                Assert.False(user.ContainsKey(l.Slot), $"slot {l.Slot} loaded with block {l.Block} while block {(user.TryGetValue(l.Slot, out var u) ? u : -1)} still uses it");
+                Assert.False(user.ContainsKey(l.Slot),
+                    $"slot {l.Slot} loaded with block {l.Block} while block " +
+                        $"{(user.TryGetValue(l.Slot, out var u) ? u : -1)} still uses it");
                 Assert.Equal(plan.PoolOf(l.Block), plan.PoolOfSlot(l.Slot));
                 Assert.True(plan.IsOffloaded(l.Block));
                 content[l.Slot] = l.Block;
@@ -39,7 +41,9 @@ public class OffloadPlanTests
             Apply(loads, block);
             if (plan.IsOffloaded(block))
             {
-                Assert.True(content.TryGetValue(slot, out var b) && b == block, $"block {block} runs from slot {slot} which holds {(content.TryGetValue(slot, out var c) ? c : -1)}");
+                Assert.True(content.TryGetValue(slot, out var b) && b == block,
+                    $"block {block} runs from slot {slot} which holds " +
+                        $"{(content.TryGetValue(slot, out var c) ? c : -1)}");
                 user[slot] = block;
             }
             else Assert.Equal(-1, slot);
@@ -63,7 +67,8 @@ public class OffloadPlanTests
     static OffloadPlan Plan(int doubles, int singles, double percent, int slots)
     {
         var chosen = OffloadPlan.ChooseBlocks(doubles + singles, percent).ToHashSet();
-        return new OffloadPlan(Enumerable.Range(0, doubles + singles).Select(i => chosen.Contains(i) ? (i < doubles ? 0 : 1) : -1).ToArray(), slots);
+        return new OffloadPlan(Enumerable.Range(0, doubles + singles).Select(i =>
+            chosen.Contains(i) ? (i < doubles ? 0 : 1) : -1).ToArray(), slots);
     }
 
     [Theory]
@@ -152,7 +157,8 @@ public class OffloadPlanTests
         var plan = Plan(8, 48, 1.0, 2);
         var sim = new Simulator(plan);
         sim.Start();
-        Assert.Equal(new[] { 0, 1, 8, 9 }, sim.Prefetches.Select(p => p.Block).OrderBy(b => b)); // both pools' first blocks
+        Assert.Equal(new[] { 0, 1, 8, 9 }, sim.Prefetches.Select(p => p.Block).OrderBy(b => b));
+        // both pools' first blocks
 
         sim.Prefetches.Clear();
         for (int i = 0; i < 8; i++) sim.Run(i, recompute: false, backwardFollows: true);
@@ -164,7 +170,8 @@ public class OffloadPlanTests
         sim.Backward();
         var singles = sim.Prefetches.Where(p => plan.PoolOf(p.Block) == 1).Select(p => p.Block).ToList();
         var doubles = sim.Prefetches.Where(p => plan.PoolOf(p.Block) == 0).Select(p => p.Block).ToList();
-        Assert.Equal(Enumerable.Range(8, 46).Reverse(), singles.Take(46)); // 53 down to 8: 55 and 54 were still resident
+        Assert.Equal(Enumerable.Range(8, 46).Reverse(), singles.Take(46));
+        // 53 down to 8: 55 and 54 were still resident
         Assert.Equal(Enumerable.Range(0, 6).Reverse(), doubles.Take(6));   // 5 down to 0: 7 and 6 were still resident
     }
 

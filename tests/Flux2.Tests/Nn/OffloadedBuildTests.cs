@@ -16,8 +16,8 @@ namespace Flux2.Tests.Nn;
 /// Building and loading a transformer whose offloaded blocks never sit on the GPU whole (memory tier A): the blocks
 /// are built in CPU memory (<see cref="TransformerOffloading.HostBlocks"/>) and written only inside
 /// <see cref="IOffloadedModules.Fill"/>.
-/// On the CPU, <see cref="HostStaging"/> plays the offloader's part with the same contract (placeholders outside a fill,
-/// a fresh "slot" holding the block's current values inside it), so the walk of <see cref="RandomInit"/> and
+/// On the CPU, <see cref="HostStaging"/> plays the offloader's part with the same contract (placeholders outside a
+/// fill, a fresh "slot" holding the block's current values inside it), so the walk of <see cref="RandomInit"/> and
 /// <see cref="ModuleLoader"/> through the offloaded blocks is checked here; the [CudaFact]s check
 /// <see cref="TransformerOffloading.Build"/> itself bit for bit on a GPU.
 /// </summary>
@@ -28,10 +28,12 @@ public class OffloadedBuildTests
 
     public OffloadedBuildTests() => TorchRuntime.EnsureLoaded();
 
-    static IReadOnlyList<nn.Module> Blocks(Flux2Transformer m) => m.transformer_blocks.Cast<nn.Module>().Concat(m.single_transformer_blocks).ToList();
+    static IReadOnlyList<nn.Module> Blocks(Flux2Transformer m) => m.transformer_blocks.Cast<nn.Module>()
+        .Concat(m.single_transformer_blocks).ToList();
 
     /// <summary>The offloader's contract in CPU memory: every chosen block's tensors point at empty placeholders, its
-    /// values wait in a host copy, and a fill points them at a fresh copy (the "slot"), then keeps what it wrote.</summary>
+    /// values wait in a host copy, and a fill points them at a fresh copy (the "slot"), then keeps what it
+    /// wrote.</summary>
     sealed class HostStaging : IOffloadedModules, IDisposable
     {
         sealed record Held(string[] Names, Tensor[] Tensors, Tensor[] Host);
@@ -42,8 +44,10 @@ public class OffloadedBuildTests
         {
             foreach (var b in blocks)
             {
-                var named = b.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(b.named_buffers()).ToArray();
-                var h = new Held(named.Select(n => n.Item1).ToArray(), named.Select(n => n.Item2).ToArray(), named.Select(n => n.Item2.clone()).ToArray());
+                var named = b.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(b.named_buffers())
+                    .ToArray();
+                var h = new Held(named.Select(n => n.Item1).ToArray(), named.Select(n => n.Item2).ToArray(),
+                    named.Select(n => n.Item2.clone()).ToArray());
                 PointAt(h.Tensors, h.Tensors.Select(t => empty(new long[] { 0 }, t.dtype)).ToArray());
                 held[b] = h;
             }
@@ -82,7 +86,8 @@ public class OffloadedBuildTests
     }
 
     static Dictionary<string, Tensor> State(nn.Module m) =>
-        m.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(m.named_buffers()).ToDictionary(x => x.Item1, x => x.Item2);
+        m.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(m.named_buffers())
+            .ToDictionary(x => x.Item1, x => x.Item2);
 
     static void AssertSameWeights(Flux2Transformer expected, Flux2Transformer actual)
     {
@@ -91,13 +96,15 @@ public class OffloadedBuildTests
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var (name, t) in a)
         {
-            Assert.True(t.shape.SequenceEqual(b[name].shape), $"{name}: shape [{string.Join(",", b[name].shape)}], expected [{string.Join(",", t.shape)}]");
+            Assert.True(t.shape.SequenceEqual(b[name].shape),
+                $"{name}: shape [{string.Join(",", b[name].shape)}], expected [{string.Join(",", t.shape)}]");
             Assert.True(t.dtype == b[name].dtype, $"{name}: {b[name].dtype}, expected {t.dtype}");
             Assert.True(Bytes(t).SequenceEqual(Bytes(b[name])), $"{name} differs");
         }
     }
 
-    /// <summary>A CPU tensor's raw bytes: bit identity, for fp8 codes too (and +0 vs -0 counts as a difference).</summary>
+    /// <summary>A CPU tensor's raw bytes: bit identity, for fp8 codes too (and +0 vs -0 counts as a
+    /// difference).</summary>
     static byte[] Bytes(Tensor t)
     {
         var bytes = new byte[TensorPointer.Bytes(t)];
@@ -116,7 +123,8 @@ public class OffloadedBuildTests
         var context = randn(new long[] { 1, 8, c.JointAttentionDim }, generator: gen).to(dtype).to(device);
         var t = full(new long[] { 1 }, 0.5f, dtype, device);
         var g = full(new long[] { 1 }, 4.0f, dtype, device);
-        return m.Forward(hidden, context, t, c.GuidanceEmbeds ? g : null, PositionIds.Image(4, 4, device), PositionIds.Text(8, device)).MoveToOuterDisposeScope();
+        return m.Forward(hidden, context, t, c.GuidanceEmbeds ? g : null, PositionIds.Image(4, 4, device),
+            PositionIds.Text(8, device)).MoveToOuterDisposeScope();
     }
 
     static QuantType? Quant(string name) => name == "bf16" ? null : QuantType.Parse(name);
@@ -130,13 +138,16 @@ public class OffloadedBuildTests
                                               TransformerOffloading.HostBlocks(TransformerConfig.Tiny, host));
         var blocks = Blocks(model);
         for (int i = 0; i < blocks.Count; i++)
-            Assert.All(blocks[i].parameters(), p => Assert.Equal(host.Contains(i) ? DeviceType.CPU : DeviceType.META, p.device_type));
+            Assert.All(blocks[i].parameters(), p => Assert.Equal(host.Contains(i) ? DeviceType.CPU : DeviceType.META,
+                p.device_type));
         var outsideBlocks = model.named_parameters().Where(p => !p.name.Contains("transformer_blocks.")).ToList();
         Assert.NotEmpty(outsideBlocks);
         Assert.All(outsideBlocks, p => Assert.Equal(DeviceType.META, p.parameter.device_type));
         using var plain = new Flux2Transformer(TransformerConfig.Tiny, meta, ScalarType.BFloat16, QuantType.Float8);
-        Assert.Equal(plain.named_parameters().Select(p => $"{p.name}:{p.parameter.dtype}[{string.Join(",", p.parameter.shape)}]"),
-                     model.named_parameters().Select(p => $"{p.name}:{p.parameter.dtype}[{string.Join(",", p.parameter.shape)}]"));
+        Assert.Equal(plain.named_parameters()
+            .Select(p => $"{p.name}:{p.parameter.dtype}[{string.Join(",", p.parameter.shape)}]"),
+                     model.named_parameters()
+                         .Select(p => $"{p.name}:{p.parameter.dtype}[{string.Join(",", p.parameter.shape)}]"));
     }
 
     [Fact]
@@ -197,14 +208,17 @@ public class OffloadedBuildTests
     public void AWrongShapeInsideAnOffloadedBlockIsReportedBeforeAnyBlockIsFilled()
     {
         var config = Flux2TransformerFiles.FolderConfig(TinyFolder);
-        var wrong = config with { MlpRatio = config.MlpRatio * 2 };   // every block's feed-forward is larger than the file's
+        var wrong = config
+            with
+        { MlpRatio = config.MlpRatio * 2 };   // every block's feed-forward is larger than the file's
         var host = OffloadPlan.ChooseBlocks(wrong.NumLayers + wrong.NumSingleLayers, 1.0);
         using var staged = new Flux2Transformer(wrong, CPU, blockDevice: TransformerOffloading.HostBlocks(wrong, host));
         var blocks = Blocks(staged);
         using var staging = new HostStaging(host.Select(i => blocks[i]));
         using var source = TransformerCheckpoint.Open(TinyFolder);
         var e = Assert.Throws<WeightLoadException>(() => ModuleLoader.Load(staged, source, offloaded: staging));
-        Assert.Contains("transformer_blocks.0.ff.linear_in.weight", e.Message);   // the real shape, not the placeholder's [0]
+        Assert.Contains("transformer_blocks.0.ff.linear_in.weight",
+            e.Message);   // the real shape, not the placeholder's [0]
         Assert.DoesNotContain("implies [0]", e.Message);
         Assert.Empty(staging.Filled);
     }
@@ -215,7 +229,8 @@ public class OffloadedBuildTests
         var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(
             TransformerConfig.Tiny, CPU, null, null, 0.5, (_, _) => Assert.Fail("no fill without CUDA")));
         Assert.Contains("layer offloading needs CUDA", e.Message);
-        var l = Assert.Throws<InvalidOperationException>(() => Flux2Models.Load(Flux2Models.TinyRandom, CPU, layerOffloading: 0.5));
+        var l = Assert.Throws<InvalidOperationException>(() => Flux2Models.Load(Flux2Models.TinyRandom, CPU,
+            layerOffloading: 0.5));
         Assert.Contains("layer offloading needs CUDA", l.Message);
     }
 
@@ -232,7 +247,8 @@ public class OffloadedBuildTests
         using var expected = Forward(whole, device);
 
         var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16,
-                                                             Quant(quant), 0.5, (m, o) => RandomInit.Apply(m, seed: 3, o));
+                                                             Quant(quant), 0.5,
+                                                                 (m, o) => RandomInit.Apply(m, seed: 3, o));
         using var _m = model;
         using var _o = offloader;
         Assert.Equal(new[] { 1, 3 }, offloader.Report.Offloaded);
@@ -264,7 +280,8 @@ public class OffloadedBuildTests
         using var _m = model;
         using var _o = offloader;
         using var actual = Forward(model, device);
-        Assert.True(actual.eq(expected).all().item<bool>(), "the model loaded through the slots differs from the one loaded whole");
+        Assert.True(actual.eq(expected).all().item<bool>(),
+            "the model loaded through the slots differs from the one loaded whole");
     }
 
     [CudaFact]

@@ -16,9 +16,10 @@ namespace Flux2.Tests.Nn;
 
 /// <summary>
 /// The quantized Linear's backward (memory tier B speed): grad_x = (grad_y · scale) · q.to(dtype) against a float64
-/// reference; inside a checkpoint recompute the forward's widened codes serve the backward (no second widening), outside
-/// one nothing but q and scale is kept; a second backward over the same graph still works; checkpointed and plain LoRA
-/// gradients through a quantized tiny transformer are identical bit for bit; training steps leave no tensors behind.
+/// reference; inside a checkpoint recompute the forward's widened codes serve the backward (no second widening),
+/// outside one nothing but q and scale is kept; a second backward over the same graph still works; checkpointed and
+/// plain LoRA gradients through a quantized tiny transformer are identical bit for bit; training steps leave no tensors
+/// behind.
 /// </summary>
 [Collection(TorchGlobalRngCollection.Name)] // RandomInit and LoRA initialisation use libtorch's global generator
 public class QuantizedLinearBackwardTests(ITestOutputHelper output)
@@ -32,13 +33,15 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
     static long Widenings => QuantizedLinearFunction.WideningsOnThisThread;
 
     /// <summary>Same dtype, shape and values.</summary>
-    static bool Identical(Tensor a, Tensor b) => a.dtype == b.dtype && a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+    static bool Identical(Tensor a, Tensor b) => a.dtype == b.dtype && a.shape.SequenceEqual(b.shape)
+        && a.eq(b).all().item<bool>();
 
     /// <summary>A quantized [out, in] layer holding a weight with rows of very different magnitudes.</summary>
     static Linear QuantizedLayer(long inFeatures, long outFeatures, QuantType type, ScalarType dtype, ulong seed)
     {
         var g = new Generator(seed);
-        using var w = randn(new[] { outFeatures, inFeatures }, generator: g) * exp(randn(new[] { outFeatures, 1L }, generator: g) * 2);
+        using var w = randn(new[] { outFeatures, inFeatures }, generator: g) *
+            exp(randn(new[] { outFeatures, 1L }, generator: g) * 2);
         var lin = new Linear(inFeatures, outFeatures, dtype: dtype, quant: type);
         QuantizedWeight.QuantizeInto(w, lin.weight, lin.weight_scale!, type);
         return lin;
@@ -60,23 +63,24 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         var reference = gradY.to(ScalarType.Float64).matmul(lin.FloatWeightCopy(ScalarType.Float64));
         var rel = ((x.grad!.to(ScalarType.Float64) - reference).norm() / reference.norm()).item<double>();
         output.WriteLine($"{qtype} {dtype}: grad_x relative error vs float64 (grad_y · dequantized W) {rel:E2}");
-        // fp64: rounding only; fp32: the fp32 product and matmul (~1e-7); bf16: the product rounded once to bf16 and the
-        // bf16 matmul's output rounding (at most 2^-8 relative each, ~2e-3 rms together).
+        // fp64: rounding only; fp32: the fp32 product and matmul (~1e-7); bf16: the product rounded once to bf16 and
+        // the bf16 matmul's output rounding (at most 2^-8 relative each, ~2e-3 rms together).
         double bound = dtype switch { ScalarType.Float64 => 1e-13, ScalarType.Float32 => 1e-6, _ => 4e-3 };
         Assert.True(rel < bound, $"{qtype} {dtype}: grad_x off by {rel:E2} (bound {bound:E0})");
 
         if (dtype == ScalarType.BFloat16)
         {
-            // The one-pass bf16 product equals grad_y scaled by the fp32 scale and rounded once (a copy scaled in place):
-            // it relies on QuantizedWeight's scales being bf16 numbers.
+            // The one-pass bf16 product equals grad_y scaled by the fp32 scale and rounded once (a copy scaled in
+            // place): it relies on QuantizedWeight's scales being bf16 numbers.
             var roundedOnce = gradY.clone().mul_(lin.weight_scale!);
             var expected = roundedOnce.matmul(lin.weight.to(dtype));
             Assert.True(Identical(x.grad!, expected), "bf16 grad_x is not (grad_y · fp32 scale, rounded once) · q");
         }
     }
 
-    /// <summary>block(x) = L2(tanh(L1(x))) with LoRA on both quantized layers, run through <see cref="GradientCheckpoint"/>
-    /// or plainly, recording how many widenings happen inside the recompute's forward.</summary>
+    /// <summary>block(x) = L2(tanh(L1(x))) with LoRA on both quantized layers, run through
+    /// <see cref="GradientCheckpoint"/> or plainly, recording how many widenings happen inside the recompute's
+    /// forward.</summary>
     sealed class TwoQuantizedLayers : IDisposable
     {
         public readonly Linear L1, L2;
@@ -144,9 +148,11 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         Assert.Equal(2, layers.WideningsInRecomputeForward);
         Assert.Equal(0, checkpointedBackward); // both layers' backward used the recompute's widened codes
         Assert.Null(layers.L1.Recompute);
-        output.WriteLine($"{qtype}: backward widenings plain {plainBackward}, checkpointed {checkpointedBackward} (+{layers.WideningsInRecomputeForward} in the recompute's forward)");
+        output.WriteLine($"{qtype}: backward widenings plain {plainBackward}, checkpointed {checkpointedBackward} " +
+            $"(+{layers.WideningsInRecomputeForward} in the recompute's forward)");
         for (int i = 0; i < plain.Length; i++)
-            Assert.True(Identical(plain[i], checkpointed[i]), $"gradient {i} differs between the plain and the checkpointed backward");
+            Assert.True(Identical(plain[i], checkpointed[i]),
+                $"gradient {i} differs between the plain and the checkpointed backward");
         foreach (var t in plain.Concat(checkpointed)) t.Dispose();
     }
 
@@ -170,7 +176,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         }
         var all = layers.Lora.Append(x).ToArray();
         for (int i = 0; i < all.Length; i++)
-            Assert.True(Identical(all[i].grad!, once[i] * 2), $"retain_graph: gradient {i} is not twice the single backward's");
+            Assert.True(Identical(all[i].grad!, once[i] * 2),
+                $"retain_graph: gradient {i} is not twice the single backward's");
 
         // Inside a recompute: a first backward through the block's graph (retained) takes the kept codes; the
         // recompute's own backward then finds them gone and widens again — same gradients as without the extra pass.
@@ -196,14 +203,17 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
                 layers.Session.Backward(y.pow(2).sum());
             }
             Assert.Equal(0, extraPassWidenings);            // the first backward used the kept codes
-            Assert.Equal(2 + 2 + 2, Widenings - start);     // forward, recompute, and the second backward widening again
+            Assert.Equal(2 + 2 + 2,
+                Widenings - start);     // forward, recompute, and the second backward widening again
             for (int i = 0; i < all.Length; i++)
-                Assert.True(Identical(all[i].grad!, once[i]), $"recompute with a second backward: gradient {i} differs");
+                Assert.True(Identical(all[i].grad!, once[i]),
+                    $"recompute with a second backward: gradient {i} differs");
         }
         finally { foreach (var t in once) t.Dispose(); }
     }
 
-    /// <summary>A seeded tiny transformer, quantized, with a LoRA (blocks only, dropout on) whose up matrices are random.</summary>
+    /// <summary>A seeded tiny transformer, quantized, with a LoRA (blocks only, dropout on) whose up matrices are
+    /// random.</summary>
     sealed class QuantizedRig : IDisposable
     {
         public readonly Flux2Transformer Model;
@@ -243,18 +253,24 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
 
         /// <summary>Quantized layers outside the blocks (embedders, modulations, final norm): run once per forward,
         /// never checkpointed, and their inputs need no gradient (LoRA sits in the blocks only).</summary>
-        public int QuantizedLayersOutsideBlocks => Model.named_modules().Count(m => m.module is Linear { IsQuantized: true }
+        public int QuantizedLayersOutsideBlocks => Model.named_modules()
+            .Count(m => m.module is Linear { IsQuantized: true }
             && !m.name.StartsWith("transformer_blocks.") && !m.name.StartsWith("single_transformer_blocks."));
 
         /// <summary>One step from the given dropout generator state; copies of the LoRA gradients.</summary>
-        public (Tensor[] Grads, long ForwardWidenings, long BackwardWidenings) Gradients(bool checkpointing, byte[] dropoutState)
+        public (Tensor[] Grads, long ForwardWidenings, long BackwardWidenings)
+            Gradients(bool checkpointing, byte[] dropoutState)
         {
             using (var s = tensor(dropoutState)) Network.DropoutGenerator.set_state(s);
             var (forward, backward) = Step(checkpointing);
             return (Network.Parameters.Select(p => p.grad!.clone()).ToArray(), forward, backward);
         }
 
-        public byte[] DropoutState() { using var s = Network.DropoutGenerator.get_state(); return s.data<byte>().ToArray(); }
+        public byte[] DropoutState()
+        {
+            using var s = Network.DropoutGenerator.get_state(); return s.data<byte>()
+            .ToArray();
+        }
 
         public void Dispose()
         {
@@ -265,7 +281,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("qfloat8", ScalarType.Float32), InlineData("qint8", ScalarType.Float32), InlineData("qfloat8", ScalarType.BFloat16)]
+    [InlineData("qfloat8", ScalarType.Float32), InlineData("qint8", ScalarType.Float32),
+        InlineData("qfloat8", ScalarType.BFloat16)]
     public void CheckpointedLoraGradientsThroughQuantizedBlocksEqualPlainOnesBitForBit(string qtype, ScalarType dtype)
     {
         using var rig = new QuantizedRig(QuantType.Parse(qtype), dtype);
@@ -274,7 +291,9 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         var (plain, plainForward, plainBackward) = rig.Gradients(checkpointing: false, start);
         var (checkpointed, forward, backward) = rig.Gradients(checkpointing: true, start);
         int outside = rig.QuantizedLayersOutsideBlocks;
-        output.WriteLine($"{qtype} {dtype}: widenings plain forward {plainForward} + backward {plainBackward}; checkpointed forward {forward} + backward pass {backward} ({outside} quantized layers outside the blocks); {plain.Length} LoRA tensors");
+        output.WriteLine($"{qtype} {dtype}: widenings plain forward {plainForward} + backward {plainBackward}; " +
+            $"checkpointed forward {forward} + backward pass {backward} ({outside} quantized layers outside the " +
+                $"blocks); {plain.Length} LoRA tensors");
         // Checkpointed, the backward pass widens each block layer once, in the recompute, and its backward reuses that.
         Assert.Equal(plainForward, forward);
         Assert.Equal(forward - outside, backward);
@@ -284,7 +303,9 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         for (int i = 0; i < plain.Length; i++)
         {
             Assert.True(plain[i].abs().sum().item<float>() > 0, $"LoRA tensor {i} got no gradient");
-            Assert.True(Identical(plain[i], checkpointed[i]), $"LoRA tensor {i}: checkpointed gradient differs from the plain one (max {(plain[i] - checkpointed[i]).abs().max().item<float>():E2})");
+            Assert.True(Identical(plain[i], checkpointed[i]),
+                $"LoRA tensor {i}: checkpointed gradient differs from the plain one (max " +
+                    $"{(plain[i] - checkpointed[i]).abs().max().item<float>():E2})");
         }
     }
 
@@ -298,7 +319,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         long before = Live();
         var perStep = new List<long>();
         for (int i = 0; i < 20; i++) { rig.Step(checkpointing); perStep.Add(Live() - before); }
-        output.WriteLine($"checkpointing {checkpointing}: live tensors {before} -> {Live()} over 20 quantized steps: [{string.Join(", ", perStep)}]");
+        output.WriteLine($"checkpointing {checkpointing}: live tensors {before} -> {Live()} over 20 quantized steps: " +
+            $"[{string.Join(", ", perStep)}]");
         Assert.True(Live() == before, $"quantized training steps leak {Live() - before} tensors over 20 steps");
     }
 }

@@ -23,11 +23,14 @@ public class StreamedToDeviceTests
     static void Compare(QuantType? quant)
     {
         var cuda = new Device("cuda");
-        using var streamed = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, CPU, ScalarType.Float32, quant);
+        using var streamed = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, CPU, ScalarType.Float32,
+            quant);
         RandomInit.Apply(streamed.Model, seed: 4);
-        using var resident = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, CPU, ScalarType.Float32, quant);
+        using var resident = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 }, CPU, ScalarType.Float32,
+            quant);
         using (no_grad())
-            foreach (var ((_, a), (_, b)) in streamed.Model.named_parameters().Zip(resident.Model.named_parameters())) b.copy_(a);
+            foreach (var ((_, a), (_, b)) in streamed.Model.named_parameters().Zip(resident.Model.named_parameters()))
+                b.copy_(a);
         resident.Model.to(cuda);
         using var ids = randint(0, MistralConfig.Tiny.VocabSize, new long[] { 2, 7 }, ScalarType.Int64, device: cuda);
         using var mask = ones(new long[] { 2, 7 }, ScalarType.Int64, device: cuda);

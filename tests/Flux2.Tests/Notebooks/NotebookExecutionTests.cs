@@ -61,19 +61,24 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
             {
                 ["FLUX2_NOTEBOOK_OUTPUT"] = Path.Combine(temp, "runs"),
                 // Other test classes run beside this one on the same cores: libtorch's OpenMP threads, spin-waiting by
-                // default, then ran ~10-25x slower here (256² matmul x200: 2.9 s vs 0.11 s passive). Passive waiting only.
+                // default, then ran ~10-25x slower here (256² matmul x200: 2.9 s vs 0.11 s passive). Passive waiting
+                // only.
                 ["OMP_WAIT_POLICY"] = "PASSIVE",
             },
             "tool", "run", "dotnet-repl", "--", "--run", notebook, "--exit-after-run", "--output-path", executed);
         output.WriteLine($"{notebook}: exit {code} in {clock.Elapsed.TotalSeconds:F0} s; executed copy {executed}");
         if (code != 0 && File.Exists(executed))
-            foreach (var (type, _, text) in Outputs(executed).Where(o => o.type == "error")) output.WriteLine($"cell error: {text}");
-        Assert.True(code == 0, $"dotnet-repl exited {code} for {notebook} (2 = a cell failed; see the test output). Log tail:\n{Tail(log)}");
+            foreach (var (type, _, text) in Outputs(executed).Where(o => o.type == "error"))
+                output.WriteLine($"cell error: {text}");
+        Assert.True(code == 0,
+            $"dotnet-repl exited {code} for {notebook} (2 = a cell failed; see the test output). Log " +
+                $"tail:\n{Tail(log)}");
         Assert.True(File.Exists(executed), $"dotnet-repl wrote no {executed}");
         return executed;
     }
 
-    static IEnumerable<(string type, List<(string mime, string text)> data, string error)> Outputs(string executedNotebook)
+    static IEnumerable<(string type, List<(string mime, string text)> data, string error)>
+        Outputs(string executedNotebook)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(executedNotebook));
         var list = new List<(string, List<(string, string)>, string)>();
@@ -86,14 +91,16 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
                 var data = new List<(string, string)>();
                 if (o.TryGetProperty("data", out var d))
                     foreach (var p in d.EnumerateObject()) data.Add((p.Name, Text(p.Value)));
-                var error = type == "error" ? $"{o.GetProperty("ename").GetString()}: {o.GetProperty("evalue").GetString()}" : "";
+                var error = type == "error"
+                    ? $"{o.GetProperty("ename").GetString()}: {o.GetProperty("evalue").GetString()}" : "";
                 list.Add((type, data, error));
             }
         }
         return list;
     }
 
-    static string Text(JsonElement e) => e.ValueKind == JsonValueKind.Array ? string.Concat(e.EnumerateArray().Select(x => x.GetString())) : e.ToString();
+    static string Text(JsonElement e) => e.ValueKind == JsonValueKind.Array
+        ? string.Concat(e.EnumerateArray().Select(x => x.GetString())) : e.ToString();
     static string Tail(string s) => s.Length <= 3000 ? s : s[^3000..];
 }
 
@@ -105,7 +112,8 @@ public sealed class NotebookCollection
     static readonly object Gate = new();
     static bool ready;
 
-    public static string LibraryPath => Path.Combine(TestPaths.RepoRoot, "src", "Flux2.Interactive", "bin", "Release", "net10.0", "linux-x64", "Flux2.Interactive.dll");
+    public static string LibraryPath => Path.Combine(TestPaths.RepoRoot, "src", "Flux2.Interactive", "bin", "Release",
+        "net10.0", "linux-x64", "Flux2.Interactive.dll");
 
     public static void EnsureReady(ITestOutputHelper output)
     {
@@ -114,22 +122,31 @@ public sealed class NotebookCollection
             if (ready) return;
             var (code, log) = Dotnet(TestPaths.RepoRoot, TimeSpan.FromMinutes(3), null, "tool", "restore");
             Assert.True(code == 0, $"dotnet tool restore failed:\n{log}");
-            // The notebooks #r the Release build. A Release test run has just built it (ProjectReference); otherwise build it.
+            // The notebooks #r the Release build. A Release test run has just built it (ProjectReference); otherwise
+            // build it.
             if (!AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") || !File.Exists(LibraryPath))
             {
                 output.WriteLine("building src/Flux2.Interactive in Release for the notebooks");
-                (code, log) = Dotnet(TestPaths.RepoRoot, TimeSpan.FromMinutes(8), null, "build", "src/Flux2.Interactive/Flux2.Interactive.csproj", "-c", "Release", "--nologo", "-v", "quiet");
+                (code, log) = Dotnet(TestPaths.RepoRoot, TimeSpan.FromMinutes(8), null, "build",
+                    "src/Flux2.Interactive/Flux2.Interactive.csproj", "-c", "Release", "--nologo", "-v", "quiet");
                 Assert.True(code == 0, $"building Flux2.Interactive failed:\n{log}");
             }
             Assert.True(File.Exists(LibraryPath), $"{LibraryPath} missing");
-            Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(LibraryPath)!, "plotly", "Flux2.Interactive.Plotly.dll")), "the private Plotly helper folder is missing");
+            Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(LibraryPath)!, "plotly",
+                "Flux2.Interactive.Plotly.dll")), "the private Plotly helper folder is missing");
             ready = true;
         }
     }
 
-    public static (int code, string log) Dotnet(string workingDirectory, TimeSpan timeout, IDictionary<string, string>? env, params string[] args)
+    public static (int code, string log) Dotnet(string workingDirectory, TimeSpan timeout, IDictionary<string,
+        string>? env, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true
+        };
         foreach (var a in args) psi.ArgumentList.Add(a);
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";

@@ -58,7 +58,8 @@ public sealed class RecommendationsTests
         var qkvMlp = df.Single(t => t.Name.Contains("to_qkv_mlp_proj"));
         Assert.Equal((6144L, 55296L, 48), (qkvMlp.In, qkvMlp.Out, qkvMlp.Count));
         Assert.Equal(32L * (6144 + 55296), qkvMlp.LoraParameters(32));
-        // ai-toolkit's targets are every Linear inside the blocks: their weights are the blocks' parameters minus norms.
+        // ai-toolkit's targets are every Linear inside the blocks: their weights are the blocks' parameters minus
+        // norms.
         long blockWeights = ai.Sum(t => t.Count * t.LayerParameters);
         long d = 6144, m = 18432;
         Assert.Equal(8 * (8 * d * d + 6 * m * d) + 48 * ((3 * d + 2 * m) * d + (d + m) * d), blockWeights);

@@ -19,7 +19,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
     {
         using var gen = new TorchSharp.torch.Generator((ulong)seed);
         var x = randn(new long[] { blocks * 256 + tail }, generator: gen);
-        var decade = pow(10f, rand(new long[] { blocks + 1 }, generator: gen) * 6 - 4).repeat_interleave(256)[..(int)x.numel()];
+        var decade = pow(10f, rand(new long[] { blocks + 1 }, generator: gen) * 6 - 4)
+            .repeat_interleave(256)[..(int)x.numel()];
         return (signed ? x : x.abs()) * decade;
     }
 
@@ -61,7 +62,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
             {
                 double u = block[i] / scales[b], err = Math.Abs(ys[b * 256 + i] - block[i]);
                 double bound = scales[b] * (HalfGap(map, u) + 1e-6);
-                Assert.True(err <= bound, $"block {b} value {block[i]} -> {ys[b * 256 + i]}: error {err} above {bound}");
+                Assert.True(err <= bound,
+                    $"block {b} value {block[i]} -> {ys[b * 256 + i]}: error {err} above {bound}");
                 Assert.True(Math.Sign(ys[b * 256 + i]) == Math.Sign(block[i]) || ys[b * 256 + i] == 0);
             }
         }
@@ -90,7 +92,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
             using var back = q.Dequantize(codes, absmax);
             return ((back - flat).abs() / flat).mean().item<float>();
         }
-        double dynamic = RelativeError(QuantizationMap.DynamicUnsigned), linear = RelativeError(QuantizationMap.Linear(signed: false));
+        double dynamic = RelativeError(QuantizationMap.DynamicUnsigned),
+            linear = RelativeError(QuantizationMap.Linear(signed: false));
         output.WriteLine($"mean relative error at 1e-3..1e-2 of absmax: dynamic {dynamic:P1}, linear {linear:P1}");
         Assert.True(dynamic < 0.05, $"dynamic {dynamic:P1}");
         Assert.True(linear > 4 * dynamic, $"linear {linear:P1} vs dynamic {dynamic:P1}");
@@ -128,7 +131,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
             a = pow(10f, rand(new long[] { n }, generator: gen) * 4 - 2);
             c = randn(new long[] { n }, generator: gen);
         }
-        public Tensor Loss(Parameter[] ps) => (0.5 * a * (cat(ps.Select(p => p.flatten()).ToArray()) - c).square()).sum();
+        public Tensor Loss(Parameter[] ps) => (0.5 * a * (cat(ps.Select(p => p.flatten()).ToArray()) - c).square())
+            .sum();
     }
 
     static List<double> Minimize(ITrainingOptimizer opt, Parameter[] ps, Quadratic f, int steps)
@@ -159,7 +163,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
         using var adamw8 = new AdamW8bit(p8, hyper);
         var l32 = Minimize(adamw, p32, f, 400);
         var l8 = Minimize(adamw8, p8, f, 400);
-        foreach (int i in new[] { 0, 50, 100, 200, 399 }) output.WriteLine($"step {i,3}: adamw {l32[i],10:G4}  adamw8bit {l8[i],10:G4}");
+        foreach (int i in new[] { 0, 50, 100, 200, 399 })
+            output.WriteLine($"step {i,3}: adamw {l32[i],10:G4}  adamw8bit {l8[i],10:G4}");
         Assert.True(l32[^1] < 1e-3 * l32[0], "AdamW itself must converge for this comparison to mean anything");
         Assert.True(l8[^1] < 1e-3 * l8[0], $"8-bit: {l8[0]:G4} -> {l8[^1]:G4}");
         // As fast: the steps to cut the loss by 10^3 and by 10^6 are within 15% of AdamW's.
@@ -190,7 +195,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
             moved += (p32[i] - start[i]).abs().sum().item<float>();
             apart += (p8[i] - p32[i]).abs().sum().item<float>();
         }
-        output.WriteLine($"5 steps: AdamW moved {moved:G4} in total; the 8-bit parameters differ from AdamW's by {apart / moved:P2} of that");
+        output.WriteLine($"5 steps: AdamW moved {moved:G4} in total; the 8-bit parameters differ from AdamW's by " +
+            $"{apart / moved:P2} of that");
         Assert.True(apart < 0.05 * moved);
     }
 
@@ -224,7 +230,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
         using var b = OptimizerFactory.Create(type, resumed, 0.02, new OptimizerParams());
         b.Load(saved);
         Minimize(b, resumed, f, 5);
-        for (int i = 0; i < shapes.Length; i++) Assert.True(straight[i].eq(resumed[i]).all().item<bool>(), $"parameter {i} differs after resume");
+        for (int i = 0; i < shapes.Length; i++) Assert.True(straight[i].eq(resumed[i]).all().item<bool>(),
+            $"parameter {i} differs after resume");
     }
 
     [Fact]
@@ -238,7 +245,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
         using var adamw8 = OptimizerFactory.Create(OptimizerType.Adamw8bit, ps, 1e-3, new OptimizerParams());
         long values = ps.Sum(p => p.numel());
         double ratio = (double)adamw8.StateBytes / adamw.StateBytes;
-        output.WriteLine($"tiny LoRA r4, {values:N0} values in {ps.Count} tensors: AdamW {adamw.StateBytes:N0} B, AdamW8bit {adamw8.StateBytes:N0} B, ratio {ratio:P1}");
+        output.WriteLine($"tiny LoRA r4, {values:N0} values in {ps.Count} tensors: AdamW {adamw.StateBytes:N0} B, " +
+            $"AdamW8bit {adamw8.StateBytes:N0} B, ratio {ratio:P1}");
         Assert.Equal(8 * values, adamw.StateBytes);
         Assert.True(ratio <= 0.30, $"ratio {ratio:P1}");
     }
@@ -248,15 +256,21 @@ public class AdamW8bitTests(ITestOutputHelper output)
     {
         var data = TempDataset.Create();
         var scratch = TestPaths.TempDir();
-        var c = OptimizerComparison.Run(() => JobConfigReader.Parse(TempDataset.Job(data, scratch, 40), "tiny.yaml"), scratch, window: 10);
+        var c = OptimizerComparison.Run(() => JobConfigReader.Parse(TempDataset.Job(data, scratch, 40), "tiny.yaml"),
+            scratch, window: 10);
         var (a, b, n) = (c.Windowed(c.AdamW), c.Windowed(c.AdamW8bit), c.Windowed(c.AdamWOtherSeed));
-        for (int i = 0; i < a.Count; i++) output.WriteLine($"steps {i * 10 + 1,2}-{i * 10 + 10,2}: adamw {a[i]:F4}  adamw8bit {b[i]:F4}  adamw other seed {n[i]:F4}");
-        foreach (var r in new[] { c.AdamW, c.AdamW8bit, c.AdamWOtherSeed }) output.WriteLine($"{r.Label}: fixed-input loss {r.EvalBefore:F4} -> {r.EvalAfter:F4}");
-        output.WriteLine($"state {c.AdamW8bitStateBytes:N0} / {c.AdamWStateBytes:N0} B = {c.StateRatio:P1}; curve gap {c.EightBitGap:F5} vs noise {c.Noise:F5}");
+        for (int i = 0; i < a.Count; i++)
+            output.WriteLine($"steps {i * 10 + 1,2}-{i * 10 + 10,2}: adamw {a[i]:F4}  adamw8bit {b[i]:F4}  adamw " +
+                $"other seed {n[i]:F4}");
+        foreach (var r in new[] { c.AdamW, c.AdamW8bit, c.AdamWOtherSeed })
+            output.WriteLine($"{r.Label}: fixed-input loss {r.EvalBefore:F4} -> {r.EvalAfter:F4}");
+        output.WriteLine($"state {c.AdamW8bitStateBytes:N0} / {c.AdamWStateBytes:N0} B = {c.StateRatio:P1}; curve " +
+            $"gap {c.EightBitGap:F5} vs noise {c.Noise:F5}");
 
         Assert.All(new[] { c.AdamW, c.AdamW8bit, c.AdamWOtherSeed }, r => Assert.Equal(40, r.Losses.Count));
         Assert.True(c.StateRatio <= 0.30, $"state ratio {c.StateRatio:P1}");
-        Assert.True(c.EightBitGap < c.Noise, $"8-bit curve {c.EightBitGap:F5} away from AdamW's, run-to-run noise {c.Noise:F5}");
+        Assert.True(c.EightBitGap < c.Noise,
+            $"8-bit curve {c.EightBitGap:F5} away from AdamW's, run-to-run noise {c.Noise:F5}");
         Assert.True(c.AdamW8bit.EvalAfter < 0.95 * c.AdamW8bit.EvalBefore, "the 8-bit run must learn");
         Assert.InRange(c.AdamW8bit.EvalAfter - c.AdamW.EvalAfter, -0.1 * c.AdamW.EvalAfter, 0.1 * c.AdamW.EvalAfter);
     }

@@ -13,9 +13,11 @@ namespace Flux2.Tests.Training;
 [Collection(TorchGlobalRngCollection.Name)]
 public class AiToolkitExampleTests(ITestOutputHelper output)
 {
-    static string Example => File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "Flux2.Tests", "Training", "ai-toolkit-example.yaml"));
+    static string Example => File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "Flux2.Tests", "Training",
+        "ai-toolkit-example.yaml"));
 
-    /// <summary>The example with only what must change for a CPU test: data, model, output, device, steps and sizes.</summary>
+    /// <summary>The example with only what must change for a CPU test: data, model, output, device, steps and
+    /// sizes.</summary>
     static string RunnableExample(string outDir)
     {
         var replacements = new (string key, string value)[]
@@ -55,8 +57,10 @@ public class AiToolkitExampleTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("train", "stepps: 10", "did you mean 'steps'?")]                                  // same section
-    [InlineData("train", "linaer: 8", "did you mean 'linear' (a key of 'config.process[0].network')?")] // rank put under train
-    [InlineData("sample", "lr: 1", "did you mean 'lr' (a key of 'config.process[0].train')?")]            // right key, wrong section
+    [InlineData("train", "linaer: 8", "did you mean 'linear' (a key of 'config.process[0].network')?")]
+    // rank put under train
+    [InlineData("sample", "lr: 1",
+        "did you mean 'lr' (a key of 'config.process[0].train')?")]            // right key, wrong section
     [InlineData("model", "sample_evry: 5", "did you mean 'sample_every' (a key of 'config.process[0].sample')?")]
     public void TypoedKeyWarnsWithTheNearestKeyOfAnySectionAndItsPosition(string section, string line, string expected)
     {

@@ -5,7 +5,8 @@ using Xunit;
 
 namespace Flux2.Tests.Training;
 
-/// <summary>Corrupt, unreadable, empty, oversized and caption-less files: per-file messages, a summary, skip vs fail.</summary>
+/// <summary>Corrupt, unreadable, empty, oversized and caption-less files: per-file messages, a summary, skip vs
+/// fail.</summary>
 public class BadDataPolicyTests
 {
     /// <summary>A dataset of two good images plus one bad file made by <paramref name="kind"/>.</summary>

@@ -58,7 +58,8 @@ public class BucketAndCaptionTableTests
     [InlineData("photo of zqx", "zqx", "woman", "photo of woman")]
     [InlineData("zqx a red card", "zqx", "", "a red card")]
     [InlineData("zqx robot, zqx", "zqx", "robot", "robot robot, robot")]
-    public void PreservationCaptionSwapsTheTriggerForTheClassWord(string caption, string trigger, string classWord, string expected)
+    public void PreservationCaptionSwapsTheTriggerForTheClassWord(string caption, string trigger, string classWord,
+        string expected)
         => Assert.Equal(expected, CaptionRules.ForPreservation(caption, trigger, classWord));
 
     [Theory]

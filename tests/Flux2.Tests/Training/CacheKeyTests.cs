@@ -46,7 +46,8 @@ public class CacheKeyTests
     {
         Assert.NotEmpty(changed);
         Assert.Equal(TextEmbeddingCache.Hash("m1", 512, "a card"), TextEmbeddingCache.Hash("m1", 512, "a card"));
-        Assert.NotEqual(TextEmbeddingCache.Hash("m1", 512, "a card"), TextEmbeddingCache.Hash(model, maxLength, caption));
+        Assert.NotEqual(TextEmbeddingCache.Hash("m1", 512, "a card"), TextEmbeddingCache.Hash(model, maxLength,
+            caption));
     }
 
     [Fact]
@@ -55,7 +56,11 @@ public class CacheKeyTests
         TorchRuntime.EnsureLoaded();
         var folder = TestPaths.TempDir();
         int calls = 0;
-        Tensor Encode(IReadOnlyList<string> cs) { calls++; return stack(cs.Select(c => full(new long[] { 3, 2 }, (float)c.Length)).ToArray()); }
+        Tensor Encode(IReadOnlyList<string> cs)
+        {
+            calls++; return stack(cs.Select(c =>
+            full(new long[] { 3, 2 }, (float)c.Length)).ToArray());
+        }
 
         using (var first = new TextEmbeddingCache(Encode, "m1", 512, folder))
         {
@@ -85,11 +90,16 @@ public class CacheKeyTests
         TorchRuntime.EnsureLoaded();
         var folder = TestPaths.TempDir();
         var batches = new List<int>();
-        Tensor Encode(IReadOnlyList<string> cs) { batches.Add(cs.Count); return stack(cs.Select(c => full(new long[] { 3, 2 }, (float)c.Length)).ToArray()); }
+        Tensor Encode(IReadOnlyList<string> cs)
+        {
+            batches.Add(cs.Count);
+            return stack(cs.Select(c => full(new long[] { 3, 2 }, (float)c.Length)).ToArray());
+        }
         using (var first = new TextEmbeddingCache(Encode, "m1", 512, folder)) _ = first["a"];
         using var cache = new TextEmbeddingCache(Encode, "m1", 512, folder);
         cache.Prefill(new[] { "a", "bb", "ccc", "dddd", "eeeee", "bb", "ffffff" }, batchSize: 2);
-        Assert.Equal(new[] { 1, 2, 2, 1 }, batches);            // "a" by the first cache; then 5 new captions, 2 per call
+        Assert.Equal(new[] { 1, 2, 2, 1 },
+            batches);            // "a" by the first cache; then 5 new captions, 2 per call
         Assert.Equal((5, 1), (cache.Encoded, cache.ReadFromDisk));
         foreach (var c in new[] { "a", "bb", "ccc", "dddd", "eeeee", "ffffff" })
         {
@@ -105,12 +115,14 @@ public class CacheKeyTests
     [InlineData(true, 0.0, false, false, "shuffle_tokens")]
     [InlineData(false, 0.1, false, true, "dropped caption")]
     [InlineData(false, 0.0, true, true, "preservation captions are cached as separate entries")]
-    public void TextCacheIsOffOnlyWhenCaptionsVaryPerStep(bool shuffle, double dropout, bool dop, bool expectOn, string? messagePart)
+    public void TextCacheIsOffOnlyWhenCaptionsVaryPerStep(bool shuffle, double dropout, bool dop, bool expectOn,
+        string? messagePart)
     {
         var p = new ProcessConfig
         {
             TriggerWord = "zqx",
-            Datasets = { new DatasetConfig { FolderPath = "d", ShuffleTokens = shuffle, CaptionDropoutRate = dropout } },
+            Datasets = { new DatasetConfig { FolderPath = "d", ShuffleTokens = shuffle, CaptionDropoutRate = dropout }
+                },
             Train = new TrainConfig { DiffOutputPreservation = dop },
         };
         var (on, message) = TextCachePolicy.Decide(p);

@@ -30,9 +30,11 @@ public class CaptionAndDatasetTests
     public void CaptionDropoutRateIsHonoured()
     {
         var rng = new Random(1);
-        int dropped = Enumerable.Range(0, 4000).Count(_ => CaptionRules.ForTraining("a [trigger] card", "zqx", 0.25, false, 0, rng) == "zqx");
+        int dropped = Enumerable.Range(0, 4000).Count(_ => CaptionRules.ForTraining("a [trigger] card", "zqx", 0.25,
+            false, 0, rng) == "zqx");
         Assert.InRange(dropped / 4000.0, 0.22, 0.28);
-        Assert.All(Enumerable.Range(0, 100), _ => Assert.Equal("a zqx card", CaptionRules.ForTraining("a [trigger] card", "zqx", 0, false, 0, rng)));
+        Assert.All(Enumerable.Range(0, 100), _ => Assert.Equal("a zqx card",
+            CaptionRules.ForTraining("a [trigger] card", "zqx", 0, false, 0, rng)));
     }
 
     [Fact]
@@ -49,7 +51,8 @@ public class CaptionAndDatasetTests
 
     [Theory]
     [InlineData(1024, 1024, 512, 16, 512, 512)]
-    [InlineData(300, 200, 512, 16, 288, 208)]   // smaller than R²: never upscaled; 288·208 is the /16 area nearest 300·200
+    [InlineData(300, 200, 512, 16, 288,
+        208)]   // smaller than R²: never upscaled; 288·208 is the /16 area nearest 300·200
     [InlineData(2000, 1000, 512, 16, 736, 352)]  // 736·352 ≤ 512², nearest to it
     public void BucketsFollowAiToolkitRules(int w, int h, int r, int d, int bw, int bh)
     {
@@ -63,7 +66,14 @@ public class CaptionAndDatasetTests
     {
         var dir = TempDataset.Create(count: 3, width: 40, height: 32, caption: i => i == 2 ? null : $"card {i}");
         File.WriteAllText(Path.Combine(dir, "broken.png"), "not an image");
-        var config = new DatasetConfig { FolderPath = dir, DefaultCaption = "a card", FlipX = true, NumRepeats = 2, Resolution = new() { 32, 16 } };
+        var config = new DatasetConfig
+        {
+            FolderPath = dir,
+            DefaultCaption = "a card",
+            FlipX = true,
+            NumRepeats = 2,
+            Resolution = new() { 32, 16 }
+        };
         var scan = DatasetScanner.Scan(new[] { config }, pixelMultiple: 4);
         Assert.Equal(3, scan.ImageCount);
         var skipped = Assert.Single(scan.Problems, p => p.Skipped);
@@ -82,7 +92,8 @@ public class CaptionAndDatasetTests
     {
         var dir = TestPaths.TempDir();
         File.WriteAllText(Path.Combine(dir, "x.png"), "junk");
-        var e = Assert.Throws<InvalidDataException>(() => DatasetScanner.Scan(new[] { new DatasetConfig { FolderPath = dir } }, 16));
+        var e = Assert.Throws<InvalidDataException>(() => DatasetScanner.Scan(new[] {
+            new DatasetConfig { FolderPath = dir } }, 16));
         Assert.Contains("x.png", e.Message);
     }
 

@@ -43,8 +43,10 @@ public class EditDatasetTests(ITestOutputHelper output)
         foreach (var sub in new[] { "control", "target" })
         {
             var names = Directory.GetFiles(Path.Combine(fresh, sub)).Select(Path.GetFileName).Order().ToList();
-            Assert.Equal(names, Directory.GetFiles(Path.Combine(committed, sub)).Select(Path.GetFileName).Order().ToList());
-            foreach (var n in names) Assert.Equal(File.ReadAllBytes(Path.Combine(fresh, sub, n!)), File.ReadAllBytes(Path.Combine(committed, sub, n!)));
+            Assert.Equal(names, Directory.GetFiles(Path.Combine(committed, sub)).Select(Path.GetFileName).Order()
+                .ToList());
+            foreach (var n in names) Assert.Equal(File.ReadAllBytes(Path.Combine(fresh, sub, n!)),
+                File.ReadAllBytes(Path.Combine(committed, sub, n!)));
         }
     }
 
@@ -53,10 +55,16 @@ public class EditDatasetTests(ITestOutputHelper output)
     {
         var dir = EditSet(3);
         File.Delete(Path.Combine(dir, "control", "recolor_002.png"));
-        var config = new DatasetConfig { FolderPath = Path.Combine(dir, "target"), ControlPath1 = Path.Combine(dir, "control"), Resolution = new() { 64 } };
+        var config = new DatasetConfig
+        {
+            FolderPath = Path.Combine(dir, "target"),
+            ControlPath1 = Path.Combine(dir, "control"),
+            Resolution = new() { 64 }
+        };
         var scan = DatasetScanner.Scan(new[] { config }, 16);
         Assert.Equal(2, scan.Items.Count);
-        Assert.All(scan.Items, i => Assert.Equal(Path.GetFileName(i.ImagePath), Path.GetFileName(Assert.Single(i.Controls))));
+        Assert.All(scan.Items, i => Assert.Equal(Path.GetFileName(i.ImagePath),
+            Path.GetFileName(Assert.Single(i.Controls))));
         Assert.All(scan.Items, i => Assert.Equal("64x64+1ctl", i.BucketKey));
         var problem = Assert.Single(scan.Problems);
         Assert.Contains("no control image named recolor_002", problem.Message);
@@ -91,8 +99,10 @@ public class EditDatasetTests(ITestOutputHelper output)
         var t = new[] { new Timestep(0.5, 1) };
         using var _ = no_grad();
         var none = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0);
-        var a = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0, ReferenceTokens.From(new[] { randn(x0.shape, generator: gen) }));
-        var b = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0, ReferenceTokens.From(new[] { randn(x0.shape, generator: gen) }));
+        var a = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0,
+            ReferenceTokens.From(new[] { randn(x0.shape, generator: gen) }));
+        var b = FlowMatchLoss.Velocity(models.Transformer, x0, context, noise, t, 1.0,
+            ReferenceTokens.From(new[] { randn(x0.shape, generator: gen) }));
         Assert.Equal(none.shape, a.shape); // the reference tokens' outputs are cropped away
         double ab = (a - b).abs().max().item<float>(), an = (a - none).abs().max().item<float>();
         output.WriteLine($"max |v(refA) - v(refB)| = {ab:E3}, |v(refA) - v(no ref)| = {an:E3}");
@@ -107,15 +117,21 @@ public class EditDatasetTests(ITestOutputHelper output)
         var outDir = TestPaths.TempDir();
         var yaml = System.Text.RegularExpressions.Regex.Replace(
             TempDataset.Job(Path.Combine(dir, "target"), outDir, 3, extraTrain: "cache_text_embeddings: true"),
-            @"^(\s+)resolution: \[32\]", $"$1resolution: [64]\n$1control_path_1: {Path.Combine(dir, "control")}\n$1on_error: fail",
+            @"^(\s+)resolution: \[32\]",
+                $"$1resolution: [64]\n$1control_path_1: {Path.Combine(dir, "control")}\n$1on_error: fail",
             System.Text.RegularExpressions.RegexOptions.Multiline);
         var loaded = JobConfigReader.Parse(yaml, "edit.yaml");
         Assert.Empty(loaded.Warnings);
         var steps = new List<StepReport>();
         var messages = new List<string>();
-        TrainingRun.Run(loaded, new TrainerCallbacks { OnStep = steps.Add, OnMessage = m => { messages.Add(m); output.WriteLine(m); } });
+        TrainingRun.Run(loaded, new TrainerCallbacks
+        {
+            OnStep = steps.Add,
+            OnMessage = m => { messages.Add(m); output.WriteLine(m); }
+        });
         Assert.Equal(3, steps.Count);
-        Assert.All(steps, s => Assert.True(s.Applied && double.IsFinite(s.Loss) && s.GradNorm > 0, $"step {s.Step}: loss {s.Loss}"));
+        Assert.All(steps, s => Assert.True(s.Applied && double.IsFinite(s.Loss) && s.GradNorm > 0,
+            $"step {s.Step}: loss {s.Loss}"));
         Assert.Contains(messages, m => m.Contains("64x64+1ctl"));
         // One instruction (with the trigger prepended) -> one embedding file under the run folder.
         Assert.Single(Directory.GetFiles(Path.Combine(outDir, "tiny_lora", "_text_embed_cache"), "*.safetensors"));

@@ -5,7 +5,8 @@ namespace Flux2.Tests.Training;
 
 public class JobConfigTests
 {
-    static string ExamplePath => Path.Combine(TestPaths.RepoRoot, "tests", "Flux2.Tests", "Training", "ai-toolkit-example.yaml");
+    static string ExamplePath => Path.Combine(TestPaths.RepoRoot, "tests", "Flux2.Tests", "Training",
+        "ai-toolkit-example.yaml");
 
     [Fact]
     public void AnnotatedAiToolkitExampleParses()
@@ -120,7 +121,9 @@ public class JobConfigTests
     [Fact]
     public void MalformedYamlReportsItsPosition()
     {
-        var e = Assert.Throws<JobConfigException>(() => JobConfigReader.Parse("job: extension\nconfig:\n  name: [oops\n", "x.yaml"));
+        var e =
+            Assert.Throws<JobConfigException>(() => JobConfigReader.Parse("job: extension\nconfig:\n  name: [oops\n",
+                "x.yaml"));
         Assert.StartsWith("x.yaml:", e.Message);
         Assert.Contains("not valid YAML", e.Message);
     }
@@ -138,7 +141,8 @@ public class JobConfigTests
         Assert.Matches(@"config\.process\[0\]\.save\.dtype\s+= fp16", text);
     }
 
-    /// <summary>A minimal job; <paramref name="extra"/> lines go inside process[0] (6-space indent), starting at line 11.</summary>
+    /// <summary>A minimal job; <paramref name="extra"/> lines go inside process[0] (6-space indent), starting at line
+    /// 11.</summary>
     internal static string Minimal(string extra, string dataset = "caption_ext: txt") => $"""
         job: extension
         config:

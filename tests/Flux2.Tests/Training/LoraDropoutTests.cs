@@ -32,7 +32,8 @@ public class LoraDropoutTests
         }
         using var state = a.DropoutGenerator!.get_state();
         using var first = Delta(a, x);
-        Assert.True(first.min().item<float>() < 16f || first.max().item<float>() > 16f, "some inputs must be dropped and the rest rescaled");
+        Assert.True(first.min().item<float>() < 16f || first.max().item<float>() > 16f,
+            "some inputs must be dropped and the rest rescaled");
         a.DropoutGenerator.set_state(state);
         using var replay = Delta(a, x);
         Assert.True(first.eq(replay).all().item<bool>());

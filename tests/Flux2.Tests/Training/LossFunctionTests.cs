@@ -64,7 +64,8 @@ public class LossFunctionTests
         var normal = Grad(LossFunction.Mse);
         var guided = Grad(new LossFunction(DifferentialGuidanceScale: 3));
         Assert.True(normal.abs().max().item<float>() > 0.1);
-        Assert.True((guided - 3 * normal).abs().max().item<float>() < 1e-6, "guided gradient is not 3 × the normal one");
+        Assert.True((guided - 3 * normal).abs().max().item<float>() < 1e-6,
+            "guided gradient is not 3 × the normal one");
         // The logged loss grows by s².
         var plain = LossFunction.Mse.PerSample(v0, target)[0].item<float>();
         var loss = new LossFunction(DifferentialGuidanceScale: 3).PerSample(v0, target)[0].item<float>();
@@ -79,18 +80,24 @@ public class LossFunctionTests
         new LossFunction(LossType.Mae, DifferentialGuidanceScale: 3).PerSample(v, target).mean().backward();
         // |v − T′| = s·|v − T|: d/dv of the detached-target form is sign(v − T), not s·sign(v − T)
         // (÷ 6 elements ÷ 2 samples).
-        var expected = tensor(D.Select(d => (float)Math.Sign(d) / 12).Concat(Enumerable.Repeat(0f, 6)).ToArray()).view(2, 3, 2);
+        var expected = tensor(D.Select(d => (float)Math.Sign(d) / 12).Concat(Enumerable.Repeat(0f, 6)).ToArray())
+            .view(2, 3, 2);
         Assert.True((v.grad! - expected).abs().max().item<float>() < 1e-6);
     }
 
     [Fact]
     public void ConfigKeysSelectTheLoss()
     {
-        var yaml = TempDataset.Job("/data", "/out", 1, extraTrain: "loss_type: pseudo_huber\n        pseudo_huber_c: 0.2\n        do_differential_guidance: true\n        differential_guidance_scale: 2.5");
+        var yaml =
+            TempDataset.Job("/data", "/out", 1,
+                extraTrain:
+                    "loss_type: pseudo_huber\n        pseudo_huber_c: 0.2\n        do_differential_guidance: true\n  " +
+                        "      differential_guidance_scale: 2.5");
         var loaded = JobConfigReader.Parse(yaml, "job.yaml");
         Assert.Empty(loaded.Warnings);
         Assert.Equal(new LossFunction(LossType.PseudoHuber, 0.2, 2.5), LossFunction.From(loaded.Job.Process.Train));
-        var plain = JobConfigReader.Parse(TempDataset.Job("/data", "/out", 1, extraTrain: "loss_type: mae"), "job.yaml");
+        var plain = JobConfigReader.Parse(TempDataset.Job("/data", "/out", 1, extraTrain: "loss_type: mae"),
+            "job.yaml");
         Assert.Equal(new LossFunction(LossType.Mae), LossFunction.From(plain.Job.Process.Train));
         Assert.Equal(3.0, plain.Job.Process.Train.DifferentialGuidanceScale);
     }

@@ -20,7 +20,8 @@ public class LowVramTests(ITestOutputHelper output)
         TorchRuntime.EnsureLoaded();
         using var vae = new AutoencoderKLFlux2(VaeConfig.Tiny);
         vae.to(ScalarType.Float64);
-        Assert.Equal(ScalarType.Float64, vae.BatchNorm.RunningMean.dtype);   // a readonly field holding a registered buffer
+        Assert.Equal(ScalarType.Float64,
+            vae.BatchNorm.RunningMean.dtype);   // a readonly field holding a registered buffer
         using var te = new Flux2PromptEncoder(MistralConfig.Tiny, new[] { 1, 2, 3 });
         te.Model.to(ScalarType.Float64);
         Assert.All(te.Model.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
@@ -35,10 +36,12 @@ public class LowVramTests(ITestOutputHelper output)
         TorchRuntime.EnsureLoaded();
         var dataset = TempDataset.Create();
         TinyRun Train(bool lowVram) => TinyRun.Train(TempDataset.Job(dataset, TestPaths.TempDir(), steps: 3)
-            .Replace("model: {name_or_path: tiny-random, arch: flux2}", $"model: {{name_or_path: tiny-random, arch: flux2, low_vram: {(lowVram ? "true" : "false")}}}"));
+            .Replace("model: {name_or_path: tiny-random, arch: flux2}",
+                $"model: {{name_or_path: tiny-random, arch: flux2, low_vram: {(lowVram ? "true" : "false")}}}"));
         var plain = Train(false);
         var parked = Train(true);
-        output.WriteLine($"losses default [{string.Join(", ", plain.Losses)}], low_vram [{string.Join(", ", parked.Losses)}]");
+        output.WriteLine($"losses default [{string.Join(", ", plain.Losses)}], low_vram " +
+            $"[{string.Join(", ", parked.Losses)}]");
         Assert.Contains("low_vram:", parked.Log);
         Assert.DoesNotContain("low_vram:", plain.Log);
         Assert.Equal(plain.Losses, parked.Losses);

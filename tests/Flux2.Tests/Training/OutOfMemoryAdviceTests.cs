@@ -21,7 +21,8 @@ public class OutOfMemoryAdviceTests
         return new JobFile { Config = new JobSection { Name = "x", Process = { p } } };
     }
 
-    static Dictionary<string, string> Advice(JobFile job) => OutOfMemoryAdvice.For(job).ToDictionary(a => a.Key, a => a.To);
+    static Dictionary<string, string> Advice(JobFile job) => OutOfMemoryAdvice.For(job)
+        .ToDictionary(a => a.Key, a => a.To);
 
     [Fact]
     public void AFreshJobGetsTheWholePlanWithConcreteValues()
@@ -66,11 +67,17 @@ public class OutOfMemoryAdviceTests
     [Fact]
     public void WithCheckpointingOnKeepingItsInputsOnTheGpuIsTheNextThingToChange()
     {
-        var kept = Advice(Job(p => { p.Train.GradientCheckpointing = true; p.Train.GradientCheckpointingCpuOffload = false; }));
+        var kept = Advice(Job(p =>
+        {
+            p.Train.GradientCheckpointing = true; p.Train.GradientCheckpointingCpuOffload =
+            false;
+        }));
         Assert.Equal("true", kept["train.gradient_checkpointing_cpu_offload"]);
         Assert.DoesNotContain("train.gradient_checkpointing", kept.Keys);
-        Assert.DoesNotContain("train.gradient_checkpointing_cpu_offload", Advice(Job(p => p.Train.GradientCheckpointing = true)).Keys); // on by default
-        Assert.DoesNotContain("train.gradient_checkpointing_cpu_offload", Advice(Job()).Keys); // checkpointing itself comes first
+        Assert.DoesNotContain("train.gradient_checkpointing_cpu_offload",
+            Advice(Job(p => p.Train.GradientCheckpointing = true)).Keys); // on by default
+        Assert.DoesNotContain("train.gradient_checkpointing_cpu_offload", Advice(Job()).Keys);
+        // checkpointing itself comes first
     }
 
     [Theory]
@@ -79,7 +86,8 @@ public class OutOfMemoryAdviceTests
     [InlineData(new[] { 768 }, "[576]")]
     [InlineData(new[] { 512 }, "[384]")]
     public void ResolutionStepsDown(int[] resolution, string expected)
-        => Assert.Equal(expected, Advice(Job(p => p.Datasets[0].Resolution = resolution.ToList()))["datasets[0].resolution"]);
+        => Assert.Equal(expected, Advice(Job(p => p.Datasets[0].Resolution =
+            resolution.ToList()))["datasets[0].resolution"]);
 
     [Fact]
     public void QuantizedAndOffloadedJobsGoFurther()
@@ -101,7 +109,8 @@ public class OutOfMemoryAdviceTests
     [InlineData("shape mismatch", false)]
     public void RecognisesLibtorchOutOfMemoryMessages(string message, bool expected)
     {
-        Assert.Equal(expected, OutOfMemoryAdvice.IsOutOfMemory(new Exception("wrapper", new ExternalException(message))));
+        Assert.Equal(expected, OutOfMemoryAdvice.IsOutOfMemory(new Exception("wrapper",
+            new ExternalException(message))));
         var text = OutOfMemoryAdvice.Message(Job(), message);
         Assert.Contains("Survival plan (docs/lora-guide.md §5.3)", text);
         Assert.Contains("train.batch_size: 4 -> 1", text);

@@ -6,7 +6,8 @@ namespace Flux2.Tests.Training;
 
 public class TimestepDrawTests
 {
-    static double[] Draw(TimestepType type, ContentOrStyle bias = ContentOrStyle.Balanced, int n = 6000, int tokens = 1024)
+    static double[] Draw(TimestepType type, ContentOrStyle bias = ContentOrStyle.Balanced, int n = 6000,
+        int tokens = 1024)
     {
         var timesteps = new TimestepDraw(type, bias);
         var rng = new Random(11);
@@ -41,14 +42,17 @@ public class TimestepDrawTests
         var draws = Enumerable.Range(0, 2000).SelectMany(_ => timesteps.Draw(4, 1024, rng)).ToArray();
         Assert.InRange(draws.Average(d => d.T), 0.48, 0.52);
         Assert.InRange(draws.Average(d => d.Weight), 0.96, 1.04);
-        Assert.True(TimestepWeights.At(0.88) > TimestepWeights.At(0.5) && TimestepWeights.At(0.5) > TimestepWeights.At(0.02));
-        Assert.InRange(TimestepWeights.At(0.9) / TimestepWeights.At(0.0), 3.2, 3.5); // 1.507 / 0.447 in the reference table
+        Assert.True(TimestepWeights.At(0.88) > TimestepWeights.At(0.5)
+            && TimestepWeights.At(0.5) > TimestepWeights.At(0.02));
+        Assert.InRange(TimestepWeights.At(0.9) / TimestepWeights.At(0.0), 3.2, 3.5);
+        // 1.507 / 0.447 in the reference table
     }
 
     [Fact]
     public void ShiftPushesTowardsNoiseMoreAtHigherResolution()
     {
-        double small = Draw(TimestepType.Shift, tokens: 256).Average(), large = Draw(TimestepType.Shift, tokens: 4096).Average();
+        double small = Draw(TimestepType.Shift, tokens: 256).Average(),
+            large = Draw(TimestepType.Shift, tokens: 4096).Average();
         Assert.True(small > 0.55 && large > small, $"mean t {small:F3} at 256 tokens, {large:F3} at 4096");
         Assert.Equal(1.15, TimestepDraw.ShiftMu(4096), 6);
     }

@@ -14,11 +14,16 @@ public sealed record TinyRun(List<double> Losses, string Lora, string Log)
         Assert.Empty(loaded.Warnings);
         var losses = new List<double>();
         var log = new List<string>();
-        var result = TrainingRun.Run(loaded, new TrainerCallbacks { OnStep = r => losses.Add(r.Loss), OnMessage = log.Add });
+        var result = TrainingRun.Run(loaded, new TrainerCallbacks
+        {
+            OnStep = r => losses.Add(r.Loss),
+            OnMessage = log.Add
+        });
         return new TinyRun(losses, result.FinalLora, string.Join("\n", log));
     }
 
-    /// <summary>Every tensor of the two saved LoRAs within <paramref name="relative"/> of the first's largest value.</summary>
+    /// <summary>Every tensor of the two saved LoRAs within <paramref name="relative"/> of the first's largest
+    /// value.</summary>
     public static void AssertSameLora(string a, string b, double relative)
     {
         using var x = Flux2.IO.SafetensorsSource.OpenFile(a);
@@ -28,7 +33,8 @@ public sealed record TinyRun(List<double> Losses, string Lora, string Log)
         {
             using var u = x.Read(key);
             using var v = y.Read(key);
-            Assert.True((u - v).abs().max().item<float>() <= relative * Math.Max(1e-12, u.abs().max().item<float>()), $"{key} differs");
+            Assert.True((u - v).abs().max().item<float>() <= relative * Math.Max(1e-12, u.abs().max().item<float>()),
+                $"{key} differs");
         }
     }
 }

@@ -47,7 +47,8 @@ public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
         // The in-memory render is the trainer's sample: the first cell of its grid, to the byte.
         var pngCell = ReadPngCell(grid, (int)inMemory.shape[2], (int)inMemory.shape[1]);
         var expectedBytes = (inMemory.clamp(0, 1) * 255).round().to(ScalarType.Byte);
-        Assert.True(pngCell.equal(expectedBytes).all().item<bool>(), "the re-rendered sample differs from the trainer's grid");
+        Assert.True(pngCell.equal(expectedBytes).all().item<bool>(),
+            "the re-rendered sample differs from the trainer's grid");
 
         using var fresh = Flux2Models.Load(p.Model.NameOrPath, CPU);
         using var without = Render(fresh, p);
@@ -55,13 +56,16 @@ public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
         using var fromFile = Render(fresh, p);
         var err = (fromFile - inMemory).abs().max().item<float>();
         var effect = (inMemory - without).abs().max().item<float>();
-        output.WriteLine($"{layout}: |file − trainer| max {err:E2}; the LoRA itself changes the sample by up to {effect:E2}");
-        Assert.True(effect > 1e-3, $"the LoRA barely changes the sample ({effect}), so the comparison would prove nothing");
+        output.WriteLine($"{layout}: |file − trainer| max {err:E2}; the LoRA itself changes the sample by up to " +
+            $"{effect:E2}");
+        Assert.True(effect > 1e-3,
+            $"the LoRA barely changes the sample ({effect}), so the comparison would prove nothing");
         Assert.True(err <= 1e-5, $"sample from the loaded file differs by {err}");
         inMemory.Dispose();
     }
 
-    /// <summary>First prompt of the sample config, rendered the way <see cref="Flux2.Training.Previews.SampleGrid"/> does.</summary>
+    /// <summary>First prompt of the sample config, rendered the way <see cref="Flux2.Training.Previews.SampleGrid"/>
+    /// does.</summary>
     static Tensor Render(Flux2Models models, ProcessConfig p)
     {
         using var _ = no_grad();

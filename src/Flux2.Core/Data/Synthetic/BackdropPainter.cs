@@ -22,14 +22,16 @@ public static class BackdropPainter
         for (int y = 0; y < height; y++)
         {
             var rowColor = backdrop.Pattern == BackdropPattern.Gradient
-                ? c.MixTowards(GradientTarget(c), (2 * GradientPercent * y + height - 1) / (2 * Math.Max(1, height - 1)))
+                ? c.MixTowards(GradientTarget(c), (2 * GradientPercent * y + height - 1) /
+                    (2 * Math.Max(1, height - 1)))
                 : baseRgb;
             for (int x = 0; x < width; x++)
             {
                 bool inked = backdrop.Pattern switch
                 {
                     BackdropPattern.Stripes => (x + y) / stripe % 3 == 0,
-                    BackdropPattern.Dots => Square(x % dotPitch - dotPitch / 2) + Square(y % dotPitch - dotPitch / 2) <= dotRadius2,
+                    BackdropPattern.Dots => Square(x % dotPitch - dotPitch / 2) + Square(y % dotPitch - dotPitch / 2)
+                        <= dotRadius2,
                     BackdropPattern.Checkers => (x / cell + y / cell) % 2 == 1,
                     _ => false,
                 };

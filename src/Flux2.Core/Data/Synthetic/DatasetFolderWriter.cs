@@ -6,10 +6,12 @@ namespace Flux2.Data.Synthetic;
 public static class DatasetFolderWriter
 {
     /// <summary>Writes items 0..count-1 and returns the image paths.</summary>
-    public static IReadOnlyList<string> Write(SampleDatasetKind kind, string folder, int count, int seed, int size, Action<int>? progress = null)
+    public static IReadOnlyList<string> Write(SampleDatasetKind kind, string folder, int count, int seed, int size,
+        Action<int>? progress = null)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), $"count must be at least 1, got {count}");
-        if (size < 32 || size % 16 != 0) throw new ArgumentOutOfRangeException(nameof(size), $"size must be a multiple of 16 and at least 32 (FLUX.2 patches), got {size}");
+        if (size < 32 || size % 16 != 0) throw new ArgumentOutOfRangeException(nameof(size),
+            $"size must be a multiple of 16 and at least 32 (FLUX.2 patches), got {size}");
         Directory.CreateDirectory(folder);
         var prefix = SampleDatasets.Defaults(kind).filePrefix;
         int digits = Math.Max(3, (count - 1).ToString().Length);

@@ -9,7 +9,8 @@ namespace Flux2.Data.Synthetic;
 public static class MidnightTarotStyle
 {
     public static readonly SKColor Gold = new(212, 175, 55);
-    public static readonly (byte r, byte g, byte b) SkyTop = (12, 16, 52), SkyBottom = (48, 22, 90), StarDust = (255, 236, 170);
+    public static readonly (byte r, byte g, byte b) SkyTop = (12, 16, 52), SkyBottom = (48, 22, 90),
+        StarDust = (255, 236, 170);
 
     /// <summary>Shapes keep clear of the frame: 9% of the side on each edge.</summary>
     public static int ContentMargin(int size) => Math.Max(ShapeRenderer.BorderMargin, size * 9 / 100);
@@ -23,7 +24,8 @@ public static class MidnightTarotStyle
         {
             int side = Math.Min(width, height);
             float outline = Math.Max(2, side / 48);
-            foreach (var group in content.Groups) ShapeRenderer.DrawGroup(canvas, group, width, height, ContentMargin(side), Gold, outline);
+            foreach (var group in content.Groups) ShapeRenderer.DrawGroup(canvas, group, width, height,
+                ContentMargin(side), Gold, outline);
             DrawFrame(canvas, width, height);
             canvas.Flush();
         }
@@ -40,7 +42,8 @@ public static class MidnightTarotStyle
         for (int y = 0; y < height; y++)
         {
             int t = y * 100 / Math.Max(1, height - 1);
-            byte r = NamedColor.Mix(SkyTop.r, SkyBottom.r, t), g = NamedColor.Mix(SkyTop.g, SkyBottom.g, t), b = NamedColor.Mix(SkyTop.b, SkyBottom.b, t);
+            byte r = NamedColor.Mix(SkyTop.r, SkyBottom.r, t), g = NamedColor.Mix(SkyTop.g, SkyBottom.g, t),
+                b = NamedColor.Mix(SkyTop.b, SkyBottom.b, t);
             for (int x = 0; x < width; x++)
             {
                 int i = 4 * (y * width + x);
@@ -67,7 +70,8 @@ public static class MidnightTarotStyle
         canvas.DrawRect(SKRect.Create(inner + 0.5f, inner + 0.5f, width - 2 * inner - 1, height - 2 * inner - 1), thin);
         using var fill = ShapeRenderer.SolidPaint(Gold);
         float d = Math.Max(5, side / 14);
-        foreach (var (x, y) in new[] { (inner, inner), (width - inner, inner), (inner, height - inner), (width - inner, height - inner) })
+        foreach (var (x, y) in new[] { (inner, inner), (width - inner, inner), (inner, height - inner),
+            (width - inner, height - inner) })
         {
             using var diamond = ShapePaths.Create(ShapeKind.Diamond, x, y, d);
             canvas.DrawPath(diamond, fill);

@@ -16,10 +16,12 @@ public static class Palette
     public static readonly NamedColor White = new("white", 245, 245, 245);
     public static readonly NamedColor Black = new("black", 20, 20, 20);
 
-    public static IReadOnlyList<NamedColor> All { get; } = new[] { Red, Orange, Yellow, Green, Cyan, Blue, Purple, Pink, White, Black };
+    public static IReadOnlyList<NamedColor> All { get; } = new[] { Red, Orange, Yellow, Green, Cyan, Blue, Purple,
+        Pink, White, Black };
 
     public static NamedColor ByName(string name) =>
-        All.FirstOrDefault(c => c.Name == name) ?? throw new KeyNotFoundException($"no palette colour named '{name}' (known: {string.Join(", ", All)})");
+        All.FirstOrDefault(c => c.Name == name)
+            ?? throw new KeyNotFoundException($"no palette colour named '{name}' (known: {string.Join(", ", All)})");
 
     /// <summary>The palette entry closest in RGB; ties go to the earlier entry so the answer is stable.</summary>
     public static NamedColor Nearest(byte r, byte g, byte b, NamedColor? excluding = null)

@@ -12,10 +12,13 @@ public static class RecolorEditPairs
     public const string Instruction = "make the circle blue", FilePrefix = "recolor";
     public const int DefaultCount = 16, DefaultSeed = 1;
 
-    static readonly NamedColor[] SourceColors = { Palette.Red, Palette.Orange, Palette.Yellow, Palette.Green, Palette.Purple, Palette.Pink, Palette.White, Palette.Black };
-    static readonly NamedColor[] Backgrounds = { Palette.White, Palette.Yellow, Palette.Green, Palette.Pink, Palette.Orange, Palette.Black };
+    static readonly NamedColor[] SourceColors = { Palette.Red, Palette.Orange, Palette.Yellow, Palette.Green,
+        Palette.Purple, Palette.Pink, Palette.White, Palette.Black };
+    static readonly NamedColor[] Backgrounds = { Palette.White, Palette.Yellow, Palette.Green, Palette.Pink,
+        Palette.Orange, Palette.Black };
 
-    /// <summary>The (control, target) scenes of item <paramref name="index"/>: a pure function of (seed, index).</summary>
+    /// <summary>The (control, target) scenes of item <paramref name="index"/>: a pure function of (seed,
+    /// index).</summary>
     public static (ShapeScene control, ShapeScene target) Scenes(int seed, int index)
     {
         var rng = SeedMixer.RandomFor(seed, index);
@@ -44,10 +47,12 @@ public static class RecolorEditPairs
             var (control, target) = Scenes(seed, i);
             var name = $"{FilePrefix}_{i:D3}";
             using (var bmp = ShapeRenderer.Render(control, size, size))
-                DatasetFolderWriter.WriteAtomically(Path.Combine(controlDir, name + ".png"), RgbaBitmaps.EncodePng(bmp));
+                DatasetFolderWriter.WriteAtomically(Path.Combine(controlDir, name + ".png"),
+                    RgbaBitmaps.EncodePng(bmp));
             using (var bmp = ShapeRenderer.Render(target, size, size))
                 DatasetFolderWriter.WriteAtomically(Path.Combine(targetDir, name + ".png"), RgbaBitmaps.EncodePng(bmp));
-            DatasetFolderWriter.WriteAtomically(Path.Combine(targetDir, name + ".txt"), System.Text.Encoding.UTF8.GetBytes(Instruction));
+            DatasetFolderWriter.WriteAtomically(Path.Combine(targetDir, name + ".txt"),
+                System.Text.Encoding.UTF8.GetBytes(Instruction));
             written.Add(Path.Combine(targetDir, name + ".png"));
         }
         return written;

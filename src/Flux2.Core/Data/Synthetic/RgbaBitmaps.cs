@@ -9,7 +9,9 @@ public static class RgbaBitmaps
 {
     public static SKBitmap FromRgba(byte[] rgba, int width, int height)
     {
-        if (rgba.Length != width * height * 4) throw new ArgumentException($"expected {width * height * 4} RGBA bytes for {width}x{height}, got {rgba.Length}");
+        if (rgba.Length != width * height * 4)
+            throw new ArgumentException($"expected {width * height * 4} RGBA bytes for {width}x{height}, got " +
+                $"{rgba.Length}");
         var bmp = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         Marshal.Copy(rgba, 0, bmp.GetPixels(), rgba.Length);
         return bmp;
@@ -19,7 +21,8 @@ public static class RgbaBitmaps
     public static byte[] ToRgba(SKBitmap bitmap)
     {
         var converted = bitmap.ColorType == SKColorType.Rgba8888 ? null
-            : bitmap.Copy(SKColorType.Rgba8888) ?? throw new InvalidDataException($"cannot convert a {bitmap.ColorType} bitmap to RGBA");
+            : bitmap.Copy(SKColorType.Rgba8888)
+                ?? throw new InvalidDataException($"cannot convert a {bitmap.ColorType} bitmap to RGBA");
         var source = converted ?? bitmap;
         try
         {
@@ -35,7 +38,11 @@ public static class RgbaBitmaps
     {
         var rgba = ToRgba(bitmap);
         var rgb = new byte[rgba.Length / 4 * 3];
-        for (int i = 0, j = 0; i < rgba.Length; i += 4, j += 3) { rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2]; }
+        for (int i = 0, j = 0; i < rgba.Length; i += 4, j += 3)
+        {
+            rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1];
+            rgb[j + 2] = rgba[i + 2];
+        }
         return rgb;
     }
 

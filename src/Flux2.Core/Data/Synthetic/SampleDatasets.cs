@@ -2,7 +2,8 @@ using SkiaSharp;
 
 namespace Flux2.Data.Synthetic;
 
-/// <summary>Which generated set: the style LoRA sample, the object LoRA sample, or plain pretraining corpus scenes.</summary>
+/// <summary>Which generated set: the style LoRA sample, the object LoRA sample, or plain pretraining corpus
+/// scenes.</summary>
 public enum SampleDatasetKind { Style, Object, Corpus }
 
 /// <summary>The items of the committed LoRA sample sets (datasets-sample/), each a pure function of (seed, index,
@@ -28,7 +29,8 @@ public static class SampleDatasets
         _ => CorpusItem(seed, index, size),
     };
 
-    /// <summary>A corpus scene with its full caption (no trigger: this is what the base model is pretrained on).</summary>
+    /// <summary>A corpus scene with its full caption (no trigger: this is what the base model is pretrained
+    /// on).</summary>
     public static CaptionedImage CorpusItem(int seed, int index, int size)
     {
         var scene = new ShapeCorpus(seed).Sample(index);
@@ -42,7 +44,8 @@ public static class SampleDatasets
         // Own streams (not the corpus's scenes for this seed), and star dust independent of the content.
         var content = new ShapeCorpus(SeedMixer.Mix(seed, StyleContentStream)).Sample(index);
         int speckleSeed = SeedMixer.Mix(~seed, index);
-        return new(MidnightTarotStyle.Render(content, size, size, speckleSeed), "[trigger] " + SceneCaption.Content(content));
+        return new(MidnightTarotStyle.Render(content, size, size, speckleSeed),
+            "[trigger] " + SceneCaption.Content(content));
     }
 
     /// <summary>The zorblax robot at a random size, place and background. Caption: trigger + class word, then the
@@ -57,7 +60,8 @@ public static class SampleDatasets
         var bitmap = RgbaBitmaps.FromRgba(BackdropPainter.Paint(backdrop, size, size), size, size);
         using (var canvas = new SKCanvas(bitmap))
         {
-            int h = (int)Math.Round(ZorblaxRobot.HeightFraction(robotSize) * size), w = (int)Math.Round(ZorblaxRobot.WidthRatio * h);
+            int h = (int)Math.Round(ZorblaxRobot.HeightFraction(robotSize) * size),
+                w = (int)Math.Round(ZorblaxRobot.WidthRatio * h);
             var (fx, fy) = placement.Center();
             int margin = ShapeRenderer.BorderMargin;
             float x = Math.Clamp((int)Math.Round(fx * size), margin + w / 2, size - margin - w / 2);
@@ -65,7 +69,8 @@ public static class SampleDatasets
             ZorblaxRobot.Draw(canvas, x, y, h);
             canvas.Flush();
         }
-        var caption = $"[trigger] {ZorblaxRobot.ClassWord}, {robotSize.Word()}, {placement.Phrase()}, {backdrop.Phrase}";
+        var caption =
+            $"[trigger] {ZorblaxRobot.ClassWord}, {robotSize.Word()}, {placement.Phrase()}, {backdrop.Phrase}";
         return new(bitmap, caption);
     }
 }

@@ -15,7 +15,8 @@ public static class SceneCaption
 
     public static string Group(ShapeGroup g)
     {
-        if (g.Count < 1 || g.Count >= CountWords.Length) throw new ArgumentOutOfRangeException(nameof(g), $"a group holds 1..{CountWords.Length - 1} shapes, got {g.Count}");
+        if (g.Count < 1 || g.Count >= CountWords.Length) throw new ArgumentOutOfRangeException(nameof(g),
+            $"a group holds 1..{CountWords.Length - 1} shapes, got {g.Count}");
         var size = g.Size.Word();
         var count = g.Count == 1 ? Backdrop.Article(size) : CountWords[g.Count];
         var noun = g.Count == 1 ? g.Kind.Singular() : g.Kind.Plural();

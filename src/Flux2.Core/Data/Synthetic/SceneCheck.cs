@@ -15,7 +15,8 @@ namespace Flux2.Data.Synthetic;
 public static class SceneCheck
 {
     const int BorderWidth = 2;
-    /// <summary>RGB distance below which a pixel counts as background whatever its nearest colour (noise, tints).</summary>
+    /// <summary>RGB distance below which a pixel counts as background whatever its nearest colour (noise,
+    /// tints).</summary>
     const int MinForegroundDistance = 30;
     /// <summary>Below this share of the image, "no foreground found".</summary>
     const double MinForegroundFraction = 0.004;
@@ -26,7 +27,8 @@ public static class SceneCheck
     /// <summary>Shape classes the fill ratio can distinguish.</summary>
     public static bool CanJudge(ShapeKind kind) => FillRatios.Any(f => f.kind == kind);
 
-    public static SceneVerdict Check(SKBitmap image, NamedColor shapeColor, NamedColor background, ShapeKind? shape = null) =>
+    public static SceneVerdict Check(SKBitmap image, NamedColor shapeColor, NamedColor background,
+        ShapeKind? shape = null) =>
         Check(RgbaBitmaps.ToRgb(image), image.Width, image.Height, shapeColor, background, shape);
 
     /// <summary>Judges a single-shape scene spec (colour, background colour and, where judgeable, shape).</summary>
@@ -36,7 +38,8 @@ public static class SceneCheck
         return Check(rgb, width, height, g.Color, expected.Background.Color, g.Kind);
     }
 
-    public static SceneVerdict Check(byte[] rgb, int width, int height, NamedColor shapeColor, NamedColor background, ShapeKind? shape = null)
+    public static SceneVerdict Check(byte[] rgb, int width, int height, NamedColor shapeColor, NamedColor background,
+        ShapeKind? shape = null)
     {
         var seen = Observe(rgb, width, height);
         bool? shapeOk = shape is { } k && CanJudge(k) ? seen.ShapeGuess == k : null;
@@ -46,7 +49,9 @@ public static class SceneCheck
     /// <summary>Reads background, foreground colour and shape from packed RGB bytes (3 per pixel, row-major).</summary>
     public static SceneObservation Observe(byte[] rgb, int width, int height)
     {
-        if (rgb.Length != width * height * 3) throw new ArgumentException($"expected {width * height * 3} RGB bytes for {width}x{height}, got {rgb.Length}");
+        if (rgb.Length != width * height * 3)
+            throw new ArgumentException($"expected {width * height * 3} RGB bytes for {width}x{height}, got " +
+                $"{rgb.Length}");
         var (br, bg, bb) = BorderMedian(rgb, width, height);
         var background = Palette.Nearest(br, bg, bb);
 
@@ -59,7 +64,8 @@ public static class SceneCheck
             byte r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
             int dr = r - br, dg = g - bg, db = b - bb, toBackground = dr * dr + dg * dg + db * db;
             var nearest = Palette.Nearest(r, g, b, excluding: background);
-            bool isForeground = toBackground > MinForegroundDistance * MinForegroundDistance && nearest.DistanceSquared(r, g, b) < toBackground;
+            bool isForeground = toBackground > MinForegroundDistance * MinForegroundDistance
+                && nearest.DistanceSquared(r, g, b) < toBackground;
             label[i] = isForeground ? IndexOf(nearest) : -1;
             if (isForeground) { votes[label[i]]++; foreground++; }
         }
@@ -86,7 +92,8 @@ public static class SceneCheck
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)
             {
-                if (x >= BorderWidth && y >= BorderWidth && x < width - BorderWidth && y < height - BorderWidth) continue;
+                if (x >= BorderWidth && y >= BorderWidth && x < width - BorderWidth && y < height - BorderWidth)
+                    continue;
                 int i = 3 * (y * width + x);
                 rs.Add(rgb[i]); gs.Add(rgb[i + 1]); bs.Add(rgb[i + 2]);
             }

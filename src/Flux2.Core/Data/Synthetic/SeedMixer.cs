@@ -1,7 +1,8 @@
 namespace Flux2.Data.Synthetic;
 
 /// <summary>Turns (seed, index) into an independent System.Random seed. HashCode.Combine is randomised per process,
-/// so a fixed SplitMix64 finaliser is used instead: sample 1,000,000 can be drawn without drawing the ones before it.</summary>
+/// so a fixed SplitMix64 finaliser is used instead: sample 1,000,000 can be drawn without drawing the ones before
+/// it.</summary>
 public static class SeedMixer
 {
     public static int Mix(int seed, long index)

@@ -18,7 +18,8 @@ public sealed class ShapeCorpus(int seed, int maxShapes = 3)
 
     public ShapeScene Sample(long index) => Generate(SeedMixer.RandomFor(Seed, index));
 
-    public static SKBitmap Render(ShapeScene scene, int width, int height) => ShapeRenderer.Render(scene, width, height);
+    public static SKBitmap Render(ShapeScene scene, int width, int height) =>
+        ShapeRenderer.Render(scene, width, height);
 
     public static string Caption(ShapeScene scene) => SceneCaption.Describe(scene);
 
@@ -32,7 +33,12 @@ public sealed class ShapeCorpus(int seed, int maxShapes = 3)
         if (!twoGroups)
         {
             int count = maxShapes == 1 ? 1 : PickCount(rng, Math.Min(3, maxShapes));
-            var size = count switch { 1 => Pick(rng, Enum.GetValues<ShapeSize>()), 2 => Pick(rng, ShapeSize.Small, ShapeSize.Medium), _ => ShapeSize.Small };
+            var size = count switch
+            {
+                1 => Pick(rng, Enum.GetValues<ShapeSize>()),
+                2 => Pick(rng, ShapeSize.Small, ShapeSize.Medium),
+                _ => ShapeSize.Small
+            };
             var placement = Pick(rng, Enum.GetValues<Placement>());
             return new ShapeScene(background, new[] { RandomGroup(rng, shapeColors, size, placement, count) });
         }

@@ -2,7 +2,8 @@ namespace Flux2.Data.Synthetic;
 
 /// <summary>Where each shape of a group lands, in pixels. Shapes of a group sit in a row (a column in the left and
 /// right cells) around the cell centre; the whole cluster is then slid inside the image, which keeps shapes from
-/// overlapping each other and keeps a clean border ring for the background estimate of <see cref="SceneCheck"/>.</summary>
+/// overlapping each other and keeps a clean border ring for the background estimate of
+/// <see cref="SceneCheck"/>.</summary>
 public static class ShapeLayout
 {
     /// <summary>Gap between neighbours, as a fraction of the shape diameter.</summary>
@@ -13,7 +14,8 @@ public static class ShapeLayout
     public static IReadOnlyList<Instance> Place(ShapeGroup group, int width, int height, int margin) =>
         Place(group.Placement, group.Count, group.Size.Fraction(), width, height, margin);
 
-    public static IReadOnlyList<Instance> Place(Placement placement, int count, double sizeFraction, int width, int height, int margin)
+    public static IReadOnlyList<Instance> Place(Placement placement, int count, double sizeFraction, int width,
+        int height, int margin)
     {
         // Whole pixels keep the rasterisation exactly reproducible (no sub-pixel coverage decisions).
         int d = (int)Math.Round(sizeFraction * Math.Min(width, height));

@@ -47,7 +47,8 @@ public static class ShapePaths
         p.Close();
     }
 
-    /// <summary>Five points on radius r, five inner corners on 0.45 r (a bold star that still reads at 23 px).</summary>
+    /// <summary>Five points on radius r, five inner corners on 0.45 r (a bold star that still reads at 23
+    /// px).</summary>
     static void Star(SKPathBuilder p, float x, float y, float r)
     {
         const double inner = 0.45;

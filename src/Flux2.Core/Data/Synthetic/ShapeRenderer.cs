@@ -7,24 +7,32 @@ namespace Flux2.Data.Synthetic;
 /// through CPU-specific SIMD paths. At 128² the hard edges also give the evaluator crisp colour regions.</summary>
 public static class ShapeRenderer
 {
-    /// <summary>Pixels kept free of shapes along each edge; <see cref="SceneCheck"/> reads the background there.</summary>
+    /// <summary>Pixels kept free of shapes along each edge; <see cref="SceneCheck"/> reads the background
+    /// there.</summary>
     public const int BorderMargin = 3;
 
     public static SKBitmap Render(ShapeScene scene, int width, int height)
     {
         var bitmap = RgbaBitmaps.FromRgba(BackdropPainter.Paint(scene.Background, width, height), width, height);
         using var canvas = new SKCanvas(bitmap);
-        foreach (var group in scene.Groups) DrawGroup(canvas, group, width, height, BorderMargin, outline: null, outlineWidth: 0);
+        foreach (var group in scene.Groups) DrawGroup(canvas, group, width, height, BorderMargin, outline: null,
+            outlineWidth: 0);
         canvas.Flush();
         return bitmap;
     }
 
-    /// <summary>Draws every shape of a group, optionally with an outline (the midnight_tarot style's gold edges).</summary>
-    public static void DrawGroup(SKCanvas canvas, ShapeGroup group, int width, int height, int margin, SKColor? outline, float outlineWidth)
+    /// <summary>Draws every shape of a group, optionally with an outline (the midnight_tarot style's gold
+    /// edges).</summary>
+    public static void DrawGroup(SKCanvas canvas, ShapeGroup group, int width, int height, int margin,
+        SKColor? outline, float outlineWidth)
     {
         using var fill = SolidPaint(new SKColor(group.Color.R, group.Color.G, group.Color.B));
         using var stroke = outline is { } o ? SolidPaint(o) : null;
-        if (stroke != null) { stroke.Style = SKPaintStyle.Stroke; stroke.StrokeWidth = outlineWidth; stroke.StrokeJoin = SKStrokeJoin.Miter; }
+        if (stroke != null)
+        {
+            stroke.Style = SKPaintStyle.Stroke; stroke.StrokeWidth = outlineWidth;
+            stroke.StrokeJoin = SKStrokeJoin.Miter;
+        }
         foreach (var s in ShapeLayout.Place(group, width, height, margin))
         {
             using var path = ShapePaths.Create(group.Kind, s.X, s.Y, s.Diameter);
@@ -34,5 +42,10 @@ public static class ShapeRenderer
     }
 
     /// <summary>An opaque, aliased paint (see the class comment for why aliased).</summary>
-    public static SKPaint SolidPaint(SKColor color) => new() { Color = color, IsAntialias = false, Style = SKPaintStyle.Fill };
+    public static SKPaint SolidPaint(SKColor color) => new()
+    {
+        Color = color,
+        IsAntialias = false,
+        Style = SKPaintStyle.Fill
+    };
 }

@@ -7,7 +7,8 @@ public static class ShapeSizeExtensions
 {
     public static string Word(this ShapeSize size) => size.ToString().ToLowerInvariant();
 
-    /// <summary>Fraction of the image side; small shapes are still ~23 px wide at 128², large ones about half the image.</summary>
+    /// <summary>Fraction of the image side; small shapes are still ~23 px wide at 128², large ones about half the
+    /// image.</summary>
     public static double Fraction(this ShapeSize size) => size switch
     {
         ShapeSize.Small => 0.18,

@@ -12,19 +12,35 @@ public static class ZorblaxRobot
         Pupil = new(20, 20, 20), AntennaTip = new(220, 30, 30), Grille = new(245, 245, 245);
 
     /// <summary>The robot's height as a fraction of the image side for each size word.</summary>
-    public static double HeightFraction(ShapeSize size) => size switch { ShapeSize.Small => 0.36, ShapeSize.Medium => 0.54, _ => 0.76 };
+    public static double HeightFraction(ShapeSize size) => size switch
+    {
+        ShapeSize.Small => 0.36,
+        ShapeSize.Medium =>
+        0.54,
+        _ => 0.76
+    };
 
     /// <summary>Background colours that keep every part readable: no cyan or green next to teal, no orange around
     /// the eyes, no red behind the antenna tip.</summary>
     public static IReadOnlyList<NamedColor> Backgrounds { get; } =
-        Palette.All.Where(c => c != Palette.Cyan && c != Palette.Green && c != Palette.Orange && c != Palette.Red).ToArray();
+        Palette.All.Where(c => c != Palette.Cyan && c != Palette.Green && c != Palette.Orange && c != Palette.Red)
+            .ToArray();
 
     /// <summary>Draws the robot centred on (x, y) with height h. Unit coordinates span −0.5..0.5 of h.</summary>
     public static void Draw(SKCanvas canvas, float x, float y, float h)
     {
-        SKRect R(double l, double t, double r, double b) => new(x + (float)(l * h), y + (float)(t * h), x + (float)(r * h), y + (float)(b * h));
-        void Rect(SKColor c, double l, double t, double r, double b) { using var p = ShapeRenderer.SolidPaint(c); canvas.DrawRect(R(l, t, r, b), p); }
-        void Dot(SKColor c, double cx, double cy, double radius) { using var p = ShapeRenderer.SolidPaint(c); canvas.DrawCircle(x + (float)(cx * h), y + (float)(cy * h), (float)(radius * h), p); }
+        SKRect R(double l, double t, double r, double b) => new(x + (float)(l * h), y + (float)(t * h),
+            x + (float)(r * h), y + (float)(b * h));
+        void Rect(SKColor c, double l, double t, double r, double b)
+        {
+            using var p = ShapeRenderer.SolidPaint(c);
+            canvas.DrawRect(R(l, t, r, b), p);
+        }
+        void Dot(SKColor c, double cx, double cy, double radius)
+        {
+            using var p = ShapeRenderer.SolidPaint(c);
+            canvas.DrawCircle(x + (float)(cx * h), y + (float)(cy * h), (float)(radius * h), p);
+        }
 
         Rect(BodyShade, -0.015, -0.42, 0.015, -0.3);      // antenna stalk
         Dot(AntennaTip, 0, -0.44, 0.055);                 // antenna tip

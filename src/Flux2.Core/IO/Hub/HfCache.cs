@@ -15,10 +15,12 @@ public sealed partial class HfCache
 
     public HfCache(string root) => Root = Path.GetFullPath(root);
 
-    /// <summary>The cache the current user's tools use: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.</summary>
+    /// <summary>The cache the current user's tools use: $HF_HUB_CACHE, else $HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub.</summary>
     public static HfCache Default(HubEnvironment? env = null) => new(DefaultRoot(env ?? HubEnvironment.Process()));
 
-    public static string DefaultRoot(HubEnvironment env) => env.GetPath("HF_HUB_CACHE") ?? Path.Combine(env.HfHome, "hub");
+    public static string DefaultRoot(HubEnvironment env) => env.GetPath("HF_HUB_CACHE")
+        ?? Path.Combine(env.HfHome, "hub");
 
     public string RepoFolder(string repoId) => Path.Combine(Root, "models--" + repoId.Replace("/", "--"));
     public string BlobPath(string repoId, string etag) => Path.Combine(RepoFolder(repoId), "blobs", etag);
@@ -26,7 +28,8 @@ public sealed partial class HfCache
     public string RefPath(string repoId, string revision) => Path.Combine(RepoFolder(repoId), "refs", revision);
 
     /// <summary>The snapshot folder for a revision (a branch/tag name found in refs/, or a commit hash).</summary>
-    /// <exception cref="HubCacheMissException">The repo or revision is not cached; the message says how to download it.</exception>
+    /// <exception cref="HubCacheMissException">The repo or revision is not cached; the message says how to download
+    /// it.</exception>
     public string ResolveSnapshot(string repoId, string revision = "main") =>
         TryResolveSnapshot(repoId, revision) ?? throw new HubCacheMissException(repoId, revision, Root);
 
@@ -40,10 +43,12 @@ public sealed partial class HfCache
     }
 
     /// <summary>True for <c>owner/name</c> hub ids; false for anything that exists on disk (a local path wins) or
-    /// that cannot be a repo id (absolute or relative-looking paths, several slashes, file extensions of weights).</summary>
+    /// that cannot be a repo id (absolute or relative-looking paths, several slashes, file extensions of
+    /// weights).</summary>
     public static bool IsRepoId(string text) => IsRepoId(text, Directory.GetCurrentDirectory());
 
-    /// <summary>As <see cref="IsRepoId(string)"/>, with relative paths checked against <paramref name="currentDirectory"/>.</summary>
+    /// <summary>As <see cref="IsRepoId(string)"/>, with relative paths checked against
+    /// <paramref name="currentDirectory"/>.</summary>
     public static bool IsRepoId(string text, string currentDirectory)
     {
         if (string.IsNullOrWhiteSpace(text)) return false;
@@ -54,7 +59,8 @@ public sealed partial class HfCache
         return RepoIdPattern().IsMatch(text) && !text.Contains("..") && !text.Contains("--");
     }
 
-    // Hub rule: owner and name are letters, digits, '-', '_', '.', starting and ending with a letter or digit; name <= 96.
+    // Hub rule: owner and name are letters, digits, '-', '_', '.', starting and ending with a letter or digit; name
+    // <= 96.
     [GeneratedRegex(@"^[A-Za-z0-9](?:[\w.\-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.\-]{0,94}[A-Za-z0-9])?$")]
     private static partial Regex RepoIdPattern();
 }

@@ -7,7 +7,8 @@ public static class HfCacheWriter
 {
     /// <summary>Points snapshots/{commit}/{relativePath} at the blob: a relative symlink as huggingface_hub makes, or a
     /// copy where symlinks are not allowed (some Windows setups, some network file systems).</summary>
-    public static string LinkSnapshotFile(this HfCache cache, string repoId, string commit, string relativePath, string etag)
+    public static string LinkSnapshotFile(this HfCache cache, string repoId, string commit, string relativePath,
+        string etag)
     {
         var blob = cache.BlobPath(repoId, etag);
         var pointer = Path.Combine(cache.SnapshotFolder(repoId, commit), relativePath);
@@ -26,7 +27,8 @@ public static class HfCacheWriter
         return pointer;
     }
 
-    /// <summary>True when the snapshot already holds this file and it resolves to a real file (not a dangling link).</summary>
+    /// <summary>True when the snapshot already holds this file and it resolves to a real file (not a dangling
+    /// link).</summary>
     public static bool HasSnapshotFile(this HfCache cache, string repoId, string commit, string relativePath) =>
         cache.FindSnapshotFile(repoId, commit, relativePath) != null;
 

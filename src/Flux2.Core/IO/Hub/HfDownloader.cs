@@ -3,7 +3,8 @@ using System.Net;
 namespace Flux2.IO.Hub;
 
 /// <summary>Downloads a model repo (or the files matching allow patterns) from the Hugging Face hub into the standard
-/// cache, the way <c>huggingface-cli download</c> does: same layout, resumable, files already cached are skipped.</summary>
+/// cache, the way <c>huggingface-cli download</c> does: same layout, resumable, files already cached are
+/// skipped.</summary>
 public sealed class HfDownloader : IDisposable
 {
     public const string DefaultEndpoint = "https://huggingface.co";
@@ -15,7 +16,8 @@ public sealed class HfDownloader : IDisposable
     public Uri Endpoint => http.Endpoint;
 
     /// <param name="endpoint">The hub base URL, e.g. https://huggingface.co or a mirror.</param>
-    /// <param name="token">Sent as <c>Authorization: Bearer</c> to the hub host only; null for anonymous access.</param>
+    /// <param name="token">Sent as <c>Authorization: Bearer</c> to the hub host only; null for anonymous
+    /// access.</param>
     public HfDownloader(HfCache cache, string endpoint, HfToken? token)
     {
         this.cache = cache;
@@ -23,7 +25,8 @@ public sealed class HfDownloader : IDisposable
         http = new HubHttp(new Uri(endpoint.TrimEnd('/') + "/"), token);
     }
 
-    /// <summary>The user's setup: endpoint from $HF_ENDPOINT, the default cache, the token from <see cref="HfToken.Find"/>.</summary>
+    /// <summary>The user's setup: endpoint from $HF_ENDPOINT, the default cache, the token from
+    /// <see cref="HfToken.Find"/>.</summary>
     public static HfDownloader FromEnvironment(HubEnvironment? env = null)
     {
         env ??= HubEnvironment.Process();
@@ -32,7 +35,8 @@ public sealed class HfDownloader : IDisposable
 
     /// <summary>Downloads the files of <paramref name="repoId"/> at <paramref name="revision"/> that match
     /// <paramref name="allowPatterns"/> (all files when null or empty) and returns the snapshot folder.</summary>
-    /// <exception cref="HubAccessException">401/403: gated or private; the message explains the licence + token fix.</exception>
+    /// <exception cref="HubAccessException">401/403: gated or private; the message explains the licence + token
+    /// fix.</exception>
     /// <exception cref="HubNotFoundException">The repo, revision or a file does not exist.</exception>
     /// <exception cref="HubException">Network failures (with the endpoint) and inconsistent answers.</exception>
     public async Task<HubDownloadResult> DownloadAsync(string repoId, string revision = "main",
@@ -40,7 +44,8 @@ public sealed class HfDownloader : IDisposable
         CancellationToken cancellationToken = default)
     {
         if (repoId.Count(c => c == '/') != 1 || !HubNames.IsSafeRelativePath(repoId))
-            throw new ArgumentException($"'{repoId}' is not a hub repo id; expected owner/name, e.g. black-forest-labs/FLUX.2-dev.");
+            throw new ArgumentException($"'{repoId}' is not a hub repo id; expected owner/name, e.g. " +
+                $"black-forest-labs/FLUX.2-dev.");
         var patterns = allowPatterns?.ToList();
         var listing = await ListAsync(repoId, revision, cancellationToken);
         var files = listing.Files.Where(f => HubGlob.Allows(f, patterns)).ToList();
@@ -53,37 +58,44 @@ public sealed class HfDownloader : IDisposable
         long bytes = 0;
         for (var i = 0; i < files.Count; i++)
         {
-            var (fileBytes, fromCache) = await DownloadFileAsync(repoId, revision, listing.Commit, files[i], i + 1, files.Count, progress, cancellationToken);
+            var (fileBytes, fromCache) = await DownloadFileAsync(repoId, revision, listing.Commit, files[i], i + 1,
+                files.Count, progress, cancellationToken);
             bytes += fileBytes;
             if (fromCache) cached++; else downloaded++;
         }
         cache.WriteRef(repoId, revision, listing.Commit);
-        return new HubDownloadResult(repoId, listing.Commit, cache.SnapshotFolder(repoId, listing.Commit), downloaded, cached, bytes);
+        return new HubDownloadResult(repoId, listing.Commit, cache.SnapshotFolder(repoId, listing.Commit), downloaded,
+            cached, bytes);
     }
 
     async Task<HubRepoListing> ListAsync(string repoId, string revision, CancellationToken ct)
     {
-        var uri = new Uri(Endpoint, $"api/models/{HubNames.EscapePath(repoId)}/revision/{Uri.EscapeDataString(revision)}");
+        var uri =
+            new Uri(Endpoint, $"api/models/{HubNames.EscapePath(repoId)}/revision/{Uri.EscapeDataString(revision)}");
         using var response = await SendAsync(HttpMethod.Get, uri, ct);
         if (response.StatusCode == HttpStatusCode.NotFound && !response.Headers.Contains("X-Error-Code"))
             throw await RepoExistsAsync(repoId, ct)
                 ? HubErrors.RevisionNotFound(Endpoint, repoId, revision)
                 : HubErrors.RepoNotFound(Endpoint, repoId, token);
-        if (!response.IsSuccessStatusCode) throw HubErrors.FromResponse(response, Endpoint, repoId, revision, null, token);
+        if (!response.IsSuccessStatusCode) throw HubErrors.FromResponse(response, Endpoint, repoId, revision, null,
+            token);
         return HubRepoListing.Parse(await response.Content.ReadAsStringAsync(ct), repoId);
     }
 
     /// <summary>Tells a missing repo from a missing revision when the hub's 404 does not say which.</summary>
     async Task<bool> RepoExistsAsync(string repoId, CancellationToken ct)
     {
-        using var response = await SendAsync(HttpMethod.Get, new Uri(Endpoint, $"api/models/{HubNames.EscapePath(repoId)}"), ct);
+        using var response = await SendAsync(HttpMethod.Get, new Uri(Endpoint,
+            $"api/models/{HubNames.EscapePath(repoId)}"), ct);
         return response.IsSuccessStatusCode;
     }
 
-    async Task<(long Bytes, bool FromCache)> DownloadFileAsync(string repoId, string revision, string commit, string file,
+    async Task<(long Bytes, bool FromCache)> DownloadFileAsync(string repoId, string revision, string commit,
+        string file,
         int index, int count, IProgress<HubDownloadProgress>? progress, CancellationToken ct)
     {
-        // The snapshot is addressed by commit, so a file already linked there is exactly this version: no request needed.
+        // The snapshot is addressed by commit, so a file already linked there is exactly this version: no request
+        // needed.
         if (cache.FindSnapshotFile(repoId, commit, file) is { } present)
         {
             var size = present.Length;
@@ -110,22 +122,27 @@ public sealed class HfDownloader : IDisposable
 
     /// <summary>HEAD on the resolve URL, following the hub's own redirects (renamed repos) until a response carries the
     /// etag; for LFS files that is the 302 to the CDN, whose Location becomes the download URL.</summary>
-    async Task<HubFileMetadata> MetadataAsync(string repoId, string revision, string commit, string file, CancellationToken ct)
+    async Task<HubFileMetadata> MetadataAsync(string repoId, string revision, string commit, string file,
+        CancellationToken ct)
     {
         var uri = new Uri(Endpoint, $"{HubNames.EscapePath(repoId)}/resolve/{commit}/{HubNames.EscapePath(file)}");
         for (var hop = 0; hop <= 10; hop++)
         {
             using var response = await SendAsync(HttpMethod.Head, uri, ct);
             var redirect = HubHttp.IsRedirect(response) && response.Headers.Location != null;
-            if (!redirect && !response.IsSuccessStatusCode) throw HubErrors.FromResponse(response, Endpoint, repoId, revision, file, token);
+            if (!redirect && !response.IsSuccessStatusCode) throw HubErrors.FromResponse(response, Endpoint, repoId,
+                revision, file, token);
             if (HubFileMetadata.FromResponse(response, uri) is { } meta)
             {
-                if (!HubNames.IsSafeEtag(meta.Etag)) throw new HubException($"The hub gave {file} an unusable ETag '{meta.Etag}'.");
+                if (!HubNames.IsSafeEtag(meta.Etag))
+                    throw new HubException($"The hub gave {file} an unusable ETag '{meta.Etag}'.");
                 if (meta.Commit is { } c && c != commit)
-                    throw new HubException($"The hub served {file} from commit {c} while {commit} was asked; run again.");
+                    throw new HubException($"The hub served {file} from commit {c} while {commit} was asked; run " +
+                        $"again.");
                 return meta;
             }
-            if (!redirect) throw new HubException($"The hub at {Endpoint} gave no ETag for {repoId}/{file}; cannot name the blob.");
+            if (!redirect)
+                throw new HubException($"The hub at {Endpoint} gave no ETag for {repoId}/{file}; cannot name the blob.");
             uri = new Uri(uri, response.Headers.Location!);
         }
         throw new HubException($"Too many redirects from {Endpoint} for {repoId}/{file}.");

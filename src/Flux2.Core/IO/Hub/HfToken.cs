@@ -25,7 +25,8 @@ public sealed class HfToken
             if (env.Get(name) is { } v) return new HfToken(v, $"environment variable {name}");
 
         var dotEnv = Path.Combine(env.CurrentDirectory, ".env");
-        if (DotEnvFile.Read(dotEnv, "HF_TOKEN") is { } fromDotEnv) return new HfToken(fromDotEnv, $".env file {dotEnv}");
+        if (DotEnvFile.Read(dotEnv, "HF_TOKEN") is { } fromDotEnv) return new HfToken(fromDotEnv,
+            $".env file {dotEnv}");
 
         var tokenFile = TokenFilePath(env);
         if (File.Exists(tokenFile) && File.ReadAllText(tokenFile).Trim() is { Length: > 0 } fromFile)
@@ -34,5 +35,6 @@ public sealed class HfToken
     }
 
     /// <summary>$HF_TOKEN_PATH, else $HF_HOME/token (huggingface-cli login writes there).</summary>
-    public static string TokenFilePath(HubEnvironment env) => env.GetPath("HF_TOKEN_PATH") ?? Path.Combine(env.HfHome, "token");
+    public static string TokenFilePath(HubEnvironment env) => env.GetPath("HF_TOKEN_PATH")
+        ?? Path.Combine(env.HfHome, "token");
 }

@@ -5,6 +5,7 @@ public sealed class HubCacheMissException : HubException
 {
     public HubCacheMissException(string repoId, string revision, string cacheRoot)
         : base($"{repoId} (revision {revision}) is not in the Hugging Face cache at {cacheRoot}.\n" +
-               $"Download it first with: ./flux2 download {repoId}" + (revision == "main" ? "" : $" --revision {revision}"))
+               $"Download it first with: ./flux2 download {repoId}" + (revision == "main" ? ""
+                   : $" --revision {revision}"))
     { }
 }

@@ -15,16 +15,20 @@ public static class HubCommands
     }
 
     /// <summary>The same with a given downloader (tests, other endpoints) and an explicit terminal switch.</summary>
-    public static int Download(HfDownloader downloader, string repoId, string? revision, string[] include, TextWriter output,
+    public static int Download(HfDownloader downloader, string repoId, string? revision, string[] include,
+        TextWriter output,
         bool terminal, CancellationToken cancellationToken = default)
     {
         revision ??= "main";
         try
         {
-            var result = downloader.DownloadAsync(repoId, revision, include, new DownloadProgressPrinter(output, terminal), cancellationToken)
+            var result = downloader.DownloadAsync(repoId, revision, include,
+                new DownloadProgressPrinter(output, terminal), cancellationToken)
                 .GetAwaiter().GetResult();
-            output.WriteLine($"{repoId} @ {result.Commit[..Math.Min(12, result.Commit.Length)]}: {result.FilesDownloaded} downloaded " +
-                             $"({DownloadProgressPrinter.Size(result.BytesDownloaded)}), {result.FilesCached} already in cache.");
+            output.WriteLine($"{repoId} @ {result.Commit[..Math.Min(12, result.Commit.Length)]}: " +
+                $"{result.FilesDownloaded} downloaded " +
+                             $"({DownloadProgressPrinter.Size(result.BytesDownloaded)}), {result.FilesCached} " +
+                                 $"already in cache.");
             output.WriteLine($"Snapshot: {result.SnapshotFolder}");
             return Ok;
         }

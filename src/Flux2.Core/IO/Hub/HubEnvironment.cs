@@ -23,16 +23,20 @@ public sealed class HubEnvironment
         Directory.GetCurrentDirectory());
 
     /// <summary>A fixed set of variables; everything else reads as unset.</summary>
-    public static HubEnvironment With(IReadOnlyDictionary<string, string> variables, string homeDirectory, string currentDirectory) =>
+    public static HubEnvironment With(IReadOnlyDictionary<string, string> variables, string homeDirectory,
+        string currentDirectory) =>
         new(name => variables.TryGetValue(name, out var v) ? v : null, homeDirectory, currentDirectory);
 
-    /// <summary>The variable's value, or null when unset or blank (an empty HF_TOKEN means "no token", as in huggingface_hub).</summary>
+    /// <summary>The variable's value, or null when unset or blank (an empty HF_TOKEN means "no token", as in
+    /// huggingface_hub).</summary>
     public string? Get(string name) => variable(name) is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 
-    /// <summary>A path from a variable, with a leading <c>~</c> expanded the way huggingface_hub's expanduser does.</summary>
+    /// <summary>A path from a variable, with a leading <c>~</c> expanded the way huggingface_hub's expanduser
+    /// does.</summary>
     public string? GetPath(string name) => Get(name) is { } p ? ExpandHome(p) : null;
 
-    /// <summary>$HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface (huggingface_hub's order).</summary>
+    /// <summary>$HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface (huggingface_hub's
+    /// order).</summary>
     public string HfHome =>
         GetPath("HF_HOME")
         ?? Path.Combine(GetPath("XDG_CACHE_HOME") ?? Path.Combine(HomeDirectory, ".cache"), "huggingface");

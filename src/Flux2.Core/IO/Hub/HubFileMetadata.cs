@@ -6,9 +6,10 @@ namespace Flux2.IO.Hub;
 /// URL to fetch the bytes from (the CDN location when the hub redirects).</summary>
 internal sealed record HubFileMetadata(string Etag, long? Size, string? Commit, Uri DownloadUri)
 {
-    /// <summary>Reads the hub's headers. For LFS files the hub answers 302 with <c>X-Linked-Etag</c>/<c>X-Linked-Size</c>
-    /// (the real file's sha256 and size); for small files 200 with <c>ETag</c> and <c>Content-Length</c>. Null when
-    /// this response does not carry an etag (e.g. a plain redirect of a renamed repo).</summary>
+    /// <summary>Reads the hub's headers. For LFS files the hub answers 302 with
+    /// <c>X-Linked-Etag</c>/<c>X-Linked-Size</c> (the real file's sha256 and size); for small files 200 with
+    /// <c>ETag</c> and <c>Content-Length</c>. Null when this response does not carry an etag (e.g. a plain redirect of
+    /// a renamed repo).</summary>
     public static HubFileMetadata? FromResponse(HttpResponseMessage response, Uri requestUri)
     {
         var etag = HubNames.NormalizeEtag(Header(response, "X-Linked-Etag") ?? Header(response, "ETag"));

@@ -25,11 +25,13 @@ internal sealed class HubHttp : IDisposable
         client.DefaultRequestHeaders.UserAgent.ParseAdd("flux2notebooks/1.0");
     }
 
-    /// <summary>One request, no redirects followed. The token goes along only when the URI is on the hub's host.</summary>
+    /// <summary>One request, no redirects followed. The token goes along only when the URI is on the hub's
+    /// host.</summary>
     public Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, Uri uri, long rangeFrom, CancellationToken ct)
     {
         var request = new HttpRequestMessage(method, uri);
-        if (token != null && IsHubHost(uri)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Value);
+        if (token != null && IsHubHost(uri)) request.Headers.Authorization =
+            new AuthenticationHeaderValue("Bearer", token.Value);
         if (rangeFrom > 0) request.Headers.Range = new RangeHeaderValue(rangeFrom, null);
         return client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
     }
@@ -48,7 +50,8 @@ internal sealed class HubHttp : IDisposable
     }
 
     public bool IsHubHost(Uri uri) =>
-        Uri.Compare(uri, Endpoint, UriComponents.SchemeAndServer, UriFormat.SafeUnescaped, StringComparison.OrdinalIgnoreCase) == 0;
+        Uri.Compare(uri, Endpoint, UriComponents.SchemeAndServer, UriFormat.SafeUnescaped,
+            StringComparison.OrdinalIgnoreCase) == 0;
 
     public static bool IsRedirect(HttpResponseMessage r) => (int)r.StatusCode is 301 or 302 or 303 or 307 or 308;
 

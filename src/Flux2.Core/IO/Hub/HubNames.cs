@@ -7,9 +7,10 @@ internal static class HubNames
     public static bool IsSafeCommit(string commit) =>
         commit.Length is > 0 and <= 64 && commit.All(char.IsAsciiLetterOrDigit);
 
-    /// <summary>Blob names are git sha1 or LFS sha256 hashes; allow what real etags look like, nothing path-like.</summary>
+    /// <summary>Blob names are git sha1 or LFS sha256 hashes; allow what real etags look like, nothing
+    /// path-like.</summary>
     public static bool IsSafeEtag(string etag) =>
-        etag.Length is > 0 and <= 128 && etag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') ;
+        etag.Length is > 0 and <= 128 && etag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 
     public static bool IsSafeRelativePath(string path) =>
         path.Length > 0 && !Path.IsPathRooted(path) && !path.Contains('\\') && !path.Contains('\0')

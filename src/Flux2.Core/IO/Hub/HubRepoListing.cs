@@ -16,7 +16,8 @@ internal sealed record HubRepoListing(string Commit, IReadOnlyList<string> Files
             var files = root.TryGetProperty("siblings", out var siblings)
                 ? siblings.EnumerateArray().Select(s => s.GetProperty("rfilename").GetString() ?? "").ToList()
                 : new List<string>();
-            if (!HubNames.IsSafeCommit(sha)) throw new HubException($"The hub listing of {repoId} has an unusable commit id '{sha}'.");
+            if (!HubNames.IsSafeCommit(sha))
+                throw new HubException($"The hub listing of {repoId} has an unusable commit id '{sha}'.");
             foreach (var f in files)
                 if (!HubNames.IsSafeRelativePath(f))
                     throw new HubException($"The hub listing of {repoId} names a file outside the repo: '{f}'.");
@@ -24,7 +25,8 @@ internal sealed record HubRepoListing(string Commit, IReadOnlyList<string> Files
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            throw new HubException($"The hub answered the file listing of {repoId} with unexpected JSON: {e.Message}", e);
+            throw new HubException($"The hub answered the file listing of {repoId} with unexpected JSON: {e.Message}",
+                e);
         }
     }
 }

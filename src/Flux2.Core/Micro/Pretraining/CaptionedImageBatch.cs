@@ -8,7 +8,8 @@ public delegate (float[] pixels, string caption) CaptionedImageSource(long index
 /// <summary>Renders a batch of examples on CPU threads into one [B, 3, H, W] tensor on the device.</summary>
 public static class CaptionedImageBatch
 {
-    public static (Tensor images, string[] captions) Make(CaptionedImageSource source, IReadOnlyList<long> indices, int size, Device device)
+    public static (Tensor images, string[] captions) Make(CaptionedImageSource source, IReadOnlyList<long> indices,
+        int size, Device device)
     {
         int n = indices.Count, per = 3 * size * size;
         var pixels = new float[n * per];
@@ -16,7 +17,8 @@ public static class CaptionedImageBatch
         Parallel.For(0, n, i =>
         {
             var (p, c) = source(indices[i]);
-            if (p.Length != per) throw new InvalidDataException($"example {indices[i]}: {p.Length} values, expected 3x{size}x{size}");
+            if (p.Length != per)
+                throw new InvalidDataException($"example {indices[i]}: {p.Length} values, expected 3x{size}x{size}");
             Array.Copy(p, 0, pixels, i * per, per);
             captions[i] = c;
         });

@@ -10,7 +10,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Micro.Pretraining;
 
-/// <summary>Knobs of the reproducible micro recipe; the defaults are what the committed weights were made with.</summary>
+/// <summary>Knobs of the reproducible micro recipe; the defaults are what the committed weights were made
+/// with.</summary>
 public sealed record MicroRecipe
 {
     public long Seed { get; init; } = 20261126;
@@ -20,8 +21,8 @@ public sealed record MicroRecipe
     public int TransformerBatch { get; init; } = 256;
     public int CorpusSize { get; init; } = 60000;
     public int StatisticsSamples { get; init; } = 2048;
-    /// <summary>A folder with a finished stage-1 VAE (config.json + weights, BN statistics set): skips stage 1. Lets the
-    /// two stages run as separate jobs (e.g. under a per-job time limit) with the same result as one run.</summary>
+    /// <summary>A folder with a finished stage-1 VAE (config.json + weights, BN statistics set): skips stage 1. Lets
+    /// the two stages run as separate jobs (e.g. under a per-job time limit) with the same result as one run.</summary>
     public string? VaeFrom { get; init; }
     /// <summary>Stop after stage 1 and write only <c>vae/</c> (the input of <see cref="VaeFrom"/>).</summary>
     public bool VaeOnly { get; init; }
@@ -42,7 +43,8 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         Directory.CreateDirectory(outFolder);
         var lossLog = new List<string> { "stage,step,loss,lr" };
         manual_seed(recipe.Seed);
-        using var vae = recipe.VaeFrom is { } vaeFrom ? AutoencoderKLFlux2.FromFolder(vaeFrom, device) : new AutoencoderKLFlux2(MicroModel.Vae, device);
+        using var vae = recipe.VaeFrom is { } vaeFrom ? AutoencoderKLFlux2.FromFolder(vaeFrom, device)
+            : new AutoencoderKLFlux2(MicroModel.Vae, device);
         if (recipe.VaeFrom is null) RandomInit.Apply(vae, recipe.Seed);
         using var textEncoder = new Flux2PromptEncoder(MicroModel.TextEncoder, MicroModel.TextEncoderOutLayers, device);
         RandomInit.Apply(textEncoder.Model, recipe.Seed + 1);
@@ -50,18 +52,29 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         RandomInit.Apply(transformer, recipe.Seed + 2);
         var tokenizer = new Gpt2PromptTokenizer(MicroModel.TextTokens);
         log.WriteLine($"FLUX.2-micro recipe {recipe} on {device}");
-        log.WriteLine($"  VAE {vae.parameters().Sum(p => p.numel()):N0} params, transformer {transformer.ParameterCount():N0}, text encoder {textEncoder.Model.parameters().Sum(p => p.numel()):N0} (frozen)");
+        log.WriteLine($"  VAE {vae.parameters().Sum(p => p.numel()):N0} params, transformer " +
+            $"{transformer.ParameterCount():N0}, text encoder " +
+                $"{textEncoder.Model.parameters().Sum(p => p.numel()):N0} (frozen)");
 
         var sw = Stopwatch.StartNew();
         double vaeLoss = double.NaN, vaeSeconds = 0;
         var vaeLogPath = Path.Combine(outFolder, "vae", "pretrain_log.csv");
         if (recipe.VaeFrom is null)
         {
-            var vaeStage = new VaePretrainer(vae, corpus, MicroModel.Resolution, device) { BatchSize = recipe.VaeBatch, LearningRate = recipe.VaeLearningRate };
+            var vaeStage = new VaePretrainer(vae, corpus, MicroModel.Resolution, device)
+            {
+                BatchSize = recipe.VaeBatch,
+                LearningRate = recipe.VaeLearningRate
+            };
             vaeStage.Train(recipe.VaeSteps, recipe.Seed, (step, loss) =>
             {
                 vaeLoss = loss;
-                if (step % 100 == 0 || step == 1) { lossLog.Add(Row("vae", step, loss, recipe.VaeLearningRate)); log.WriteLine($"  vae step {step}/{recipe.VaeSteps} recon mse {loss:F5} ({sw.Elapsed.TotalSeconds:F0} s)"); }
+                if (step % 100 == 0 || step == 1)
+                {
+                    lossLog.Add(Row("vae", step, loss, recipe.VaeLearningRate));
+                    log.WriteLine($"  vae step {step}/{recipe.VaeSteps} recon mse {loss:F5} " +
+                        $"({sw.Elapsed.TotalSeconds:F0} s)");
+                }
             });
             vaeStage.FitLatentStatistics(recipe.StatisticsSamples, recipe.Seed);
             vaeSeconds = sw.Elapsed.TotalSeconds;
@@ -70,7 +83,8 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
             {
                 DiffusersFolderWriter.WriteVae(Path.Combine(outFolder, "vae"), vae, ScalarType.Float32);
                 File.WriteAllLines(vaeLogPath, lossLog);
-                log.WriteLine($"wrote stage 1 to {Path.Combine(outFolder, "vae")} ({vaeSeconds:F0} s); continue with --vae-from");
+                log.WriteLine($"wrote stage 1 to {Path.Combine(outFolder, "vae")} ({vaeSeconds:F0} s); continue with " +
+                    $"--vae-from");
                 return;
             }
         }
@@ -87,26 +101,37 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         }
 
         sw.Restart();
-        var (latents, captions) = TransformerPretrainer.EncodeCorpus(vae, corpus, recipe.CorpusSize, MicroModel.Resolution, device);
-        log.WriteLine($"encoded {recipe.CorpusSize} corpus images to latents [{string.Join(", ", latents.shape)}] in {sw.Elapsed.TotalSeconds:F0} s (std {latents.std().item<float>():F3})");
+        var (latents, captions) = TransformerPretrainer.EncodeCorpus(vae, corpus, recipe.CorpusSize,
+            MicroModel.Resolution, device);
+        log.WriteLine($"encoded {recipe.CorpusSize} corpus images to latents [{string.Join(", ", latents.shape)}] in " +
+            $"{sw.Elapsed.TotalSeconds:F0} s (std {latents.std().item<float>():F3})");
         sw.Restart();
         double ditLoss = double.NaN, ema = double.NaN;
-        new TransformerPretrainer(transformer, textEncoder, tokenizer, device) { BatchSize = recipe.TransformerBatch, LearningRate = recipe.TransformerLearningRate }
+        new TransformerPretrainer(transformer, textEncoder, tokenizer, device)
+        {
+            BatchSize = recipe.TransformerBatch,
+            LearningRate = recipe.TransformerLearningRate
+        }
             .Train(latents, captions, recipe.TransformerSteps, recipe.Seed, (step, loss, lr) =>
             {
                 ditLoss = loss;
                 ema = double.IsNaN(ema) ? loss : 0.9 * ema + 0.1 * loss;
                 lossLog.Add(Row("transformer", step, loss, lr));
-                if (step % 500 == 0 || step == 1) log.WriteLine($"  transformer step {step}/{recipe.TransformerSteps} loss {loss:F4} (smoothed {ema:F4}) lr {lr:E1} ({sw.Elapsed.TotalSeconds:F0} s)");
+                if (step % 500 == 0 || step == 1)
+                    log.WriteLine($"  transformer step {step}/{recipe.TransformerSteps} loss {loss:F4} (smoothed " +
+                        $"{ema:F4}) lr {lr:E1} ({sw.Elapsed.TotalSeconds:F0} s)");
             });
         latents.Dispose();
         var ditSeconds = sw.Elapsed.TotalSeconds;
         log.WriteLine($"transformer done in {ditSeconds:F0} s, final loss {ditLoss:F4} (smoothed {ema:F4})");
 
-        DiffusersFolderWriter.Write(outFolder, transformer, vae, textEncoder, tokenizer, new FlowMatchEulerScheduler(), ScalarType.BFloat16);
+        DiffusersFolderWriter.Write(outFolder, transformer, vae, textEncoder, tokenizer, new FlowMatchEulerScheduler(),
+            ScalarType.BFloat16);
         File.WriteAllLines(Path.Combine(outFolder, "pretrain_log.csv"), lossLog);
-        File.WriteAllText(Path.Combine(outFolder, "README.md"), ModelCard.Text(recipe, command, device.ToString(), vaeLoss, ema, vaeSeconds, ditSeconds, total.Elapsed.TotalSeconds,
-            vae.parameters().Sum(p => p.numel()), transformer.ParameterCount(), textEncoder.Model.parameters().Sum(p => p.numel())));
+        File.WriteAllText(Path.Combine(outFolder, "README.md"), ModelCard.Text(recipe, command, device.ToString(),
+            vaeLoss, ema, vaeSeconds, ditSeconds, total.Elapsed.TotalSeconds,
+            vae.parameters().Sum(p => p.numel()), transformer.ParameterCount(),
+                textEncoder.Model.parameters().Sum(p => p.numel())));
         log.WriteLine($"wrote {outFolder} in {total.Elapsed.TotalMinutes:F1} min");
     }
 

@@ -14,15 +14,18 @@ namespace Flux2.Micro.Pretraining;
 /// are dropped (empty prompt) with probability <see cref="CaptionDropout"/> so the model also learns the
 /// unconditional velocity that true classifier-free guidance needs.
 /// </summary>
-public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2PromptEncoder textEncoder, PromptTokenizer tokenizer, Device device)
+public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2PromptEncoder textEncoder,
+    PromptTokenizer tokenizer, Device device)
 {
     public double LearningRate { get; init; } = 5e-4;
     public int BatchSize { get; init; } = 128;
     public double CaptionDropout { get; init; } = 0.1;
     public int WarmupSteps { get; init; } = 500;
 
-    /// <summary>Encodes <paramref name="count"/> corpus examples to training latents [N, C, h, w] on the device.</summary>
-    public static (Tensor latents, string[] captions) EncodeCorpus(AutoencoderKLFlux2 vae, CaptionedImageSource corpus, int count, int size, Device device, int batch = 256)
+    /// <summary>Encodes <paramref name="count"/> corpus examples to training latents [N, C, h, w] on the
+    /// device.</summary>
+    public static (Tensor latents, string[] captions) EncodeCorpus(AutoencoderKLFlux2 vae, CaptionedImageSource corpus,
+        int count, int size, Device device, int batch = 256)
     {
         using var _ = no_grad();
         var parts = new List<Tensor>();
@@ -39,7 +42,8 @@ public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2Pro
         return (latents, captions);
     }
 
-    public void Train(Tensor latents, string[] captions, int steps, long seed, Action<int, double, double>? onStep = null)
+    public void Train(Tensor latents, string[] captions, int steps, long seed, Action<int, double,
+        double>? onStep = null)
     {
         foreach (var p in transformer.parameters()) p.requires_grad = true;
         transformer.train();

@@ -52,11 +52,13 @@ public sealed class VaePretrainer(AutoencoderKLFlux2 vae, CaptionedImageSource c
         var batches = new List<Tensor>();
         for (int done = 0; done < samples; done += BatchSize)
         {
-            var indices = Enumerable.Range(0, Math.Min(BatchSize, samples - done)).Select(_ => (long)rng.Next()).ToList();
+            var indices = Enumerable.Range(0, Math.Min(BatchSize, samples - done)).Select(_ => (long)rng.Next())
+                .ToList();
             var (images, _) = CaptionedImageBatch.Make(corpus, indices, size, device);
             using (images)
             using (var dist = vae.Encode(images))
-                batches.Add(LatentPacking.Patchify(dist.Mean, vae.Config.PatchSize[0], vae.Config.PatchSize[1]).to(ScalarType.Float32));
+                batches.Add(LatentPacking.Patchify(dist.Mean, vae.Config.PatchSize[0], vae.Config.PatchSize[1])
+                    .to(ScalarType.Float32));
         }
         using var all = cat(batches, 0);
         foreach (var b in batches) b.Dispose();

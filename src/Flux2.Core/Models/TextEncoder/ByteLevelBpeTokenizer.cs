@@ -42,7 +42,8 @@ public sealed class ByteLevelBpeTokenizer
         var model = root["model"] as JsonObject ?? throw new FormatException($"{origin}: no 'model'");
         if (model["type"]?.GetValue<string>() is { } t && t != "BPE")
             throw new UserError($"{origin}: model type '{t}' (only BPE is supported)");
-        if (model["continuing_subword_prefix"]?.GetValue<string>() is { Length: > 0 } || model["end_of_word_suffix"]?.GetValue<string>() is { Length: > 0 })
+        if (model["continuing_subword_prefix"]?.GetValue<string>() is { Length: > 0 }
+            || model["end_of_word_suffix"]?.GetValue<string>() is { Length: > 0 })
             throw new UserError($"{origin}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported");
         if (root["normalizer"] is JsonObject norm)
             throw new UserError($"{origin}: normalizer '{norm["type"]}' is not supported (Tekken has none)");
@@ -63,7 +64,9 @@ public sealed class ByteLevelBpeTokenizer
             {
                 JsonArray arr when arr.Count == 2 => (arr[0]!.GetValue<string>(), arr[1]!.GetValue<string>()),
                 JsonValue v when v.GetValue<string>().Split(' ') is { Length: 2 } parts => (parts[0], parts[1]),
-                var other => throw new FormatException($"{origin}: merge {r} is neither \"a b\" nor [\"a\", \"b\"]: {other?.ToJsonString()}"),
+                var other =>
+                    throw new FormatException($"{origin}: merge {r} is neither \"a b\" nor [\"a\", \"b\"]: " +
+                        $"{other?.ToJsonString()}"),
             };
             mergeRanks.TryAdd(pair, r);
         }
@@ -73,7 +76,8 @@ public sealed class ByteLevelBpeTokenizer
         foreach (var n in root["added_tokens"] as JsonArray ?? new JsonArray())
         {
             var a = new AddedToken(n!["id"]!.GetValue<int>(), n["content"]!.GetValue<string>(),
-                n["special"]?.GetValue<bool>() ?? false, n["lstrip"]?.GetValue<bool>() ?? false, n["rstrip"]?.GetValue<bool>() ?? false);
+                n["special"]?.GetValue<bool>() ?? false, n["lstrip"]?.GetValue<bool>() ?? false,
+                    n["rstrip"]?.GetValue<bool>() ?? false);
             added[a.Content] = a;
             addedById[a.Id] = a;
             idToToken[a.Id] = a.Content;
@@ -94,20 +98,37 @@ public sealed class ByteLevelBpeTokenizer
         new(JsonNode.Parse(json) as JsonObject ?? throw new FormatException($"{origin}: not a JSON object"), origin);
 
     /// <summary>A tokenizer.json with no merges: one token per byte after the Mistral v7 control tokens
-    /// (&lt;unk&gt; 0, &lt;s&gt; 1, &lt;/s&gt; 2, [INST] 3, [/INST] 4, [SYSTEM_PROMPT] 5, [/SYSTEM_PROMPT] 6, [IMG] 10, &lt;pad&gt; 11,
-    /// bytes from 12). For random debug models, which have no trained vocabulary.</summary>
+    /// (&lt;unk&gt; 0, &lt;s&gt; 1, &lt;/s&gt; 2, [INST] 3, [/INST] 4, [SYSTEM_PROMPT] 5, [/SYSTEM_PROMPT] 6, [IMG] 10,
+    /// &lt;pad&gt; 11, bytes from 12). For random debug models, which have no trained vocabulary.</summary>
     public static string ByteOnlyTokenizerJson()
     {
-        var specials = new (string token, int id)[] { ("<unk>", 0), ("<s>", 1), ("</s>", 2), ("[INST]", 3), ("[/INST]", 4), ("[SYSTEM_PROMPT]", 5), ("[/SYSTEM_PROMPT]", 6), ("[IMG]", 10), ("<pad>", 11) };
+        var specials = new (string token, int id)[] { ("<unk>", 0), ("<s>", 1), ("</s>", 2), ("[INST]", 3),
+            ("[/INST]", 4), ("[SYSTEM_PROMPT]", 5), ("[/SYSTEM_PROMPT]", 6), ("[IMG]", 10), ("<pad>", 11) };
         var vocab = new System.Text.Json.Nodes.JsonObject();
         foreach (var (token, id) in specials) vocab[token] = id;
         for (int b = 0; b < 256; b++) vocab[ByteLevelChars.CharOf((byte)b).ToString()] = 12 + b;
-        var added = new System.Text.Json.Nodes.JsonArray(specials.Select(s => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["id"] = s.id, ["content"] = s.token, ["special"] = true }).ToArray());
+        var added = new System.Text.Json.Nodes.JsonArray(specials.Select(s =>
+            (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            {
+                ["id"] = s.id,
+                ["content"] = s.token,
+                ["special"] = true
+            }).ToArray());
         var root = new System.Text.Json.Nodes.JsonObject
         {
             ["added_tokens"] = added,
-            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = false },
-            ["model"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new System.Text.Json.Nodes.JsonArray() },
+            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "ByteLevel",
+                ["add_prefix_space"] = false,
+                ["use_regex"] = false
+            },
+            ["model"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "BPE",
+                ["vocab"] = vocab,
+                ["merges"] = new System.Text.Json.Nodes.JsonArray()
+            },
         };
         return root.ToJsonString();
     }
@@ -122,10 +143,12 @@ public sealed class ByteLevelBpeTokenizer
         {
             case "Sequence":
                 var any = false;
-                foreach (var child in p["pretokenizers"] as JsonArray ?? new JsonArray()) any |= AddPreTokenizer(child as JsonObject, origin);
+                foreach (var child in p["pretokenizers"] as JsonArray ?? new JsonArray()) any |=
+                    AddPreTokenizer(child as JsonObject, origin);
                 return any;
             case "Split":
-                var pattern = p["pattern"]?["Regex"]?.GetValue<string>() ?? Regex.Escape(p["pattern"]?["String"]?.GetValue<string>()
+                var pattern = p["pattern"]?["Regex"]?.GetValue<string>()
+                    ?? Regex.Escape(p["pattern"]?["String"]?.GetValue<string>()
                     ?? throw new FormatException($"{origin}: Split without pattern"));
                 if (p["invert"]?.GetValue<bool>() == true) throw new UserError($"{origin}: Split with invert = true");
                 var regex = new Regex(pattern, RegexOptions.CultureInvariant);
@@ -169,8 +192,16 @@ public sealed class ByteLevelBpeTokenizer
                 var sb = new StringBuilder();
                 foreach (var (text, match) in pieces)
                 {
-                    if (behavior == "MergedWithNext") { sb.Append(text); if (!match) { result.Add(sb.ToString()); sb.Clear(); } }
-                    else { if (match) { sb.Append(text); result.Add(sb.ToString()); sb.Clear(); } else { if (sb.Length > 0) result.Add(sb.ToString()); sb.Clear(); sb.Append(text); } }
+                    if (behavior == "MergedWithNext")
+                    {
+                        sb.Append(text); if
+                        (!match) { result.Add(sb.ToString()); sb.Clear(); }
+                    }
+                    else
+                    {
+                        if (match) { sb.Append(text); result.Add(sb.ToString()); sb.Clear(); }
+                        else { if (sb.Length > 0) result.Add(sb.ToString()); sb.Clear(); sb.Append(text); }
+                    }
                 }
                 if (sb.Length > 0) result.Add(sb.ToString());
                 return result;
@@ -226,7 +257,11 @@ public sealed class ByteLevelBpeTokenizer
         {
             var best = -1; var bestRank = int.MaxValue;
             for (var i = 0; i + 1 < symbols.Count; i++)
-                if (mergeRanks.TryGetValue((symbols[i], symbols[i + 1]), out var r) && r < bestRank) { bestRank = r; best = i; }
+                if (mergeRanks.TryGetValue((symbols[i], symbols[i + 1]), out var r) && r < bestRank)
+                {
+                    bestRank = r;
+                    best = i;
+                }
             if (best < 0) break;
             symbols[best] += symbols[best + 1];
             symbols.RemoveAt(best + 1);
@@ -242,8 +277,14 @@ public sealed class ByteLevelBpeTokenizer
                 ids.AddRange(bytes.Select(b => vocab[$"<0x{b:X2}>"]));
                 lastWasUnk = false;
             }
-            else if (unkToken is not null && vocab.TryGetValue(unkToken, out var unk)) { if (!lastWasUnk) ids.Add(unk); lastWasUnk = true; }
-            else throw new InvalidOperationException($"cannot encode '{s}': not in the vocabulary, and the tokenizer has no byte fallback or unk token");
+            else if (unkToken is not null && vocab.TryGetValue(unkToken, out var unk))
+            {
+                if (!lastWasUnk) ids.Add(unk);
+                lastWasUnk = true;
+            }
+            else
+                throw new InvalidOperationException($"cannot encode '{s}': not in the vocabulary, and the tokenizer " +
+                    $"has no byte fallback or unk token");
         }
         return ids.ToArray();
     }
@@ -269,9 +310,16 @@ public sealed class ByteLevelBpeTokenizer
         void Flush() { sb.Append(Encoding.UTF8.GetString(bytes.ToArray())); bytes.Clear(); }
         foreach (var id in ids)
         {
-            if (addedById.TryGetValue(id, out var a)) { Flush(); if (!(skipSpecial && a.Special)) sb.Append(a.Content); continue; }
-            var tok = idToToken.GetValueOrDefault(id) ?? throw new ArgumentOutOfRangeException(nameof(ids), $"unknown token id {id}");
-            if (tok.Length == 6 && tok.StartsWith("<0x") && tok.EndsWith('>') && byte.TryParse(tok.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out var b)) bytes.Add(b);
+            if (addedById.TryGetValue(id, out var a))
+            {
+                Flush(); if (!(skipSpecial && a.Special)) sb.Append(a.Content);
+                continue;
+            }
+            var tok = idToToken.GetValueOrDefault(id) ?? throw new ArgumentOutOfRangeException(nameof(ids),
+                $"unknown token id {id}");
+            if (tok.Length == 6 && tok.StartsWith("<0x") && tok.EndsWith('>')
+                && byte.TryParse(tok.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out var b))
+                bytes.Add(b);
             else if (byteLevel) bytes.AddRange(ByteLevelChars.Decode(tok));
             else bytes.AddRange(Encoding.UTF8.GetBytes(tok));
         }
@@ -311,7 +359,8 @@ public static class ByteLevelChars
     {
         var bytes = new byte[chars.Length];
         for (var i = 0; i < chars.Length; i++)
-            bytes[i] = CharToByte.TryGetValue(chars[i], out var b) ? b : throw new FormatException($"'{chars[i]}' is not a byte-level character");
+            bytes[i] = CharToByte.TryGetValue(chars[i], out var b) ? b
+                : throw new FormatException($"'{chars[i]}' is not a byte-level character");
         return bytes;
     }
 }

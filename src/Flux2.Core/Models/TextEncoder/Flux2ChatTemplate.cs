@@ -18,7 +18,8 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
     /// <summary>FLUX.2's system message, byte-exact (diffusers/BFL <c>system_messages.py</c>): a newline, not a space,
     /// between "object" and "attribution".</summary>
     public const string SystemMessage =
-        "You are an AI that reasons about image descriptions. You give structured responses focusing on object relationships, object\nattribution and actions without speculation.";
+        "You are an AI that reasons about image descriptions. You give structured responses focusing on object " +
+            "relationships, object\nattribution and actions without speculation.";
 
     public const int DefaultMaxLength = 512;
     public const int DefaultPadId = 11;
@@ -30,7 +31,8 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
     public string System { get; }
 
     /// <param name="padId">null: the tokenizer's <c>&lt;pad&gt;</c> token, else <see cref="DefaultPadId"/>.</param>
-    public Flux2ChatTemplate(ByteLevelBpeTokenizer tokenizer, int? padId = null, int maxLength = DefaultMaxLength, string system = SystemMessage)
+    public Flux2ChatTemplate(ByteLevelBpeTokenizer tokenizer, int? padId = null, int maxLength = DefaultMaxLength,
+        string system = SystemMessage)
     {
         var missing = ControlTokens.Where(t => !tokenizer.IsAddedToken(t)).ToList();
         if (missing.Count > 0)
@@ -44,8 +46,10 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
     }
 
     /// <summary>Loads <c>tokenizer.json</c> from a FLUX.2 <c>tokenizer/</c> folder and checks its chat template
-    /// (<c>chat_template.jinja</c>, <c>chat_template.json</c> or <c>tokenizer_config.json</c> "chat_template").</summary>
-    public static Flux2ChatTemplate FromFolder(string tokenizerFolder, int? padId = null, int maxLength = DefaultMaxLength)
+    /// (<c>chat_template.jinja</c>, <c>chat_template.json</c> or <c>tokenizer_config.json</c>
+    /// "chat_template").</summary>
+    public static Flux2ChatTemplate FromFolder(string tokenizerFolder, int? padId = null,
+        int maxLength = DefaultMaxLength)
     {
         var path = Path.Combine(tokenizerFolder, "tokenizer.json");
         if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer.json not found in {tokenizerFolder}", path);

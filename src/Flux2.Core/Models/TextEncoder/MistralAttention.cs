@@ -15,7 +15,8 @@ public sealed class MistralAttention : nn.Module<Tensor, Tensor, Tensor, Tensor,
     readonly MistralConfig cfg;
     public Linear q_proj, k_proj, v_proj, o_proj;
 
-    public MistralAttention(MistralConfig cfg, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(MistralAttention))
+    public MistralAttention(MistralConfig cfg, Device? device = null, ScalarType? dtype = null,
+        QuantType? quant = null) : base(nameof(MistralAttention))
     {
         this.cfg = cfg;
         q_proj = new Linear(cfg.HiddenSize, cfg.QueryDim, device: device, dtype: dtype, quant: quant);
@@ -32,7 +33,8 @@ public sealed class MistralAttention : nn.Module<Tensor, Tensor, Tensor, Tensor,
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed)
     {
         if (x.dim() != 3 || x.shape[2] != cfg.HiddenSize)
-            throw new ArgumentException($"attention input must be [B, L, {cfg.HiddenSize}], got [{string.Join(", ", x.shape)}]");
+            throw new ArgumentException($"attention input must be [B, L, {cfg.HiddenSize}], got " +
+                $"[{string.Join(", ", x.shape)}]");
         using var scope = NewDisposeScope();
         var (b, l) = (x.shape[0], x.shape[1]);
         var q = q_proj.forward(x).view(b, l, cfg.NumAttentionHeads, cfg.HeadDim).transpose(1, 2);

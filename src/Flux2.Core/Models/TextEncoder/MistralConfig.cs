@@ -25,11 +25,17 @@ public sealed record MistralConfig
     /// <summary>The production Mistral-Small-3.1/3.2 24B text config (docs/flux2-model.md §4.2).</summary>
     public static MistralConfig MistralSmall3 { get; } = new();
 
-    /// <summary>The shape of the flux2-tiny parity fixture's language model (3 layers, hidden 16, 4/2 heads of 4).</summary>
+    /// <summary>The shape of the flux2-tiny parity fixture's language model (3 layers, hidden 16, 4/2 heads of
+    /// 4).</summary>
     public static MistralConfig Tiny { get; } = new()
     {
-        VocabSize = 1000, HiddenSize = 16, IntermediateSize = 37, NumHiddenLayers = 3,
-        NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 4,
+        VocabSize = 1000,
+        HiddenSize = 16,
+        IntermediateSize = 37,
+        NumHiddenLayers = 3,
+        NumAttentionHeads = 4,
+        NumKeyValueHeads = 2,
+        HeadDim = 4,
     };
 
     public int QueryDim => NumAttentionHeads * HeadDim;
@@ -55,10 +61,14 @@ public sealed record MistralConfig
     public void Validate(string origin = "Mistral config")
     {
         void Fail(string key, string why) => throw new ConfigException(origin, key, why);
-        foreach (var (k, v) in new[] { ("num_attention_heads", NumAttentionHeads), ("num_key_value_heads", NumKeyValueHeads), ("vocab_size", VocabSize), ("hidden_size", HiddenSize), ("intermediate_size", IntermediateSize), ("num_hidden_layers", NumHiddenLayers), ("head_dim", HeadDim) })
+        foreach (var (k, v) in new[] { ("num_attention_heads", NumAttentionHeads),
+            ("num_key_value_heads", NumKeyValueHeads), ("vocab_size", VocabSize), ("hidden_size", HiddenSize),
+                ("intermediate_size", IntermediateSize), ("num_hidden_layers", NumHiddenLayers),
+                    ("head_dim", HeadDim) })
             if (v <= 0) Fail(k, $"must be positive, got {v}");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
-            Fail("num_key_value_heads", $"must divide num_attention_heads ({NumAttentionHeads}), got {NumKeyValueHeads}");
+            Fail("num_key_value_heads",
+                $"must divide num_attention_heads ({NumAttentionHeads}), got {NumKeyValueHeads}");
         if (HeadDim % 2 != 0) Fail("head_dim", $"must be even for RoPE, got {HeadDim}");
     }
 
@@ -85,9 +95,11 @@ public sealed record MistralConfig
             IntermediateSize = t.Int("intermediate_size", d.IntermediateSize),
             NumHiddenLayers = t.Int("num_hidden_layers", d.NumHiddenLayers),
             NumAttentionHeads = heads,
-            NumKeyValueHeads = t.Has("num_key_value_heads") ? t.NullableInt("num_key_value_heads") ?? heads : d.NumKeyValueHeads,
+            NumKeyValueHeads = t.Has("num_key_value_heads") ? t.NullableInt("num_key_value_heads") ?? heads
+                : d.NumKeyValueHeads,
             HeadDim = t.Int("head_dim", heads > 0 ? hidden / heads : 0),
-            RopeTheta = rope?.Double("rope_theta", t.Double("rope_theta", d.RopeTheta)) ?? t.Double("rope_theta", d.RopeTheta),
+            RopeTheta = rope?.Double("rope_theta", t.Double("rope_theta", d.RopeTheta))
+                ?? t.Double("rope_theta", d.RopeTheta),
             RmsNormEps = t.Double("rms_norm_eps", d.RmsNormEps),
             PadTokenId = t.Int("pad_token_id", root.Int("pad_token_id", d.PadTokenId)),
             BosTokenId = t.Int("bos_token_id", d.BosTokenId),

@@ -1,7 +1,7 @@
+using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
-using Flux2.Nn;
 using Linear = Flux2.Nn.Linear;
 
 namespace Flux2.Models.TextEncoder;
@@ -12,7 +12,8 @@ public sealed class MistralMlp : nn.Module<Tensor, Tensor>
 {
     public Linear gate_proj, up_proj, down_proj;
 
-    public MistralMlp(MistralConfig cfg, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(MistralMlp))
+    public MistralMlp(MistralConfig cfg, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
+        : base(nameof(MistralMlp))
     {
         gate_proj = new Linear(cfg.HiddenSize, cfg.IntermediateSize, device: device, dtype: dtype, quant: quant);
         up_proj = new Linear(cfg.HiddenSize, cfg.IntermediateSize, device: device, dtype: dtype, quant: quant);
@@ -36,7 +37,8 @@ public sealed class MistralDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tens
     public MistralAttention self_attn;
     public MistralMlp mlp;
 
-    public MistralDecoderLayer(MistralConfig cfg, Device? device = null, ScalarType? dtype = null, QuantType? quant = null) : base(nameof(MistralDecoderLayer))
+    public MistralDecoderLayer(MistralConfig cfg, Device? device = null, ScalarType? dtype = null,
+        QuantType? quant = null) : base(nameof(MistralDecoderLayer))
     {
         input_layernorm = new RMSNorm(cfg.HiddenSize, cfg.RmsNormEps, device, dtype);
         self_attn = new MistralAttention(cfg, device, dtype, quant);

@@ -12,7 +12,8 @@ namespace Flux2.Models.TextEncoder;
 public static class MistralRotaryEmbedding
 {
     /// <summary>cos, sin of shape [L, headDim] in <paramref name="dtype"/>.</summary>
-    public static (Tensor cos, Tensor sin) CosSin(long length, int headDim, double theta, Device device, ScalarType dtype)
+    public static (Tensor cos, Tensor sin) CosSin(long length, int headDim, double theta, Device device,
+        ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var exponents = arange(0, headDim, 2, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32) / headDim;

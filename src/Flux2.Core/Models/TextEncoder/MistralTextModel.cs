@@ -1,9 +1,9 @@
+using Flux2.Nn;
 using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using Flux2.Nn;
 
 namespace Flux2.Models.TextEncoder;
 
@@ -28,13 +28,15 @@ public sealed class MistralTextModel : nn.Module
     public ModuleList<MistralDecoderLayer> layers;
     public RMSNorm? norm;
 
-    public MistralTextModel(MistralConfig cfg, int? layersToBuild = null, Device? device = null, ScalarType? dtype = null, QuantType? quant = null)
+    public MistralTextModel(MistralConfig cfg, int? layersToBuild = null, Device? device = null,
+        ScalarType? dtype = null, QuantType? quant = null)
         : base(nameof(MistralTextModel))
     {
         cfg.Validate();
         var k = layersToBuild ?? cfg.NumHiddenLayers;
         if (k < 0 || k > cfg.NumHiddenLayers)
-            throw new ArgumentOutOfRangeException(nameof(layersToBuild), $"{k} layers requested, the config has {cfg.NumHiddenLayers}");
+            throw new ArgumentOutOfRangeException(nameof(layersToBuild),
+                $"{k} layers requested, the config has {cfg.NumHiddenLayers}");
         Config = cfg;
         BuiltLayers = k;
         embed_tokens = nn.Embedding(cfg.VocabSize, cfg.HiddenSize, device: device, dtype: dtype ?? ScalarType.Float32);
@@ -59,9 +61,9 @@ public sealed class MistralTextModel : nn.Module
     }
 
     /// <summary>Run on this device with the weights left where they are (CPU memory), each decoder layer copied over
-    /// only while it computes (<see cref="StreamedToDevice"/>; low_vram's prompt encoding next to a loaded transformer).
-    /// The token embedding table stays put too: the lookup is done there and only the [B, L, hidden] result moves.
-    /// Null: everything runs where the weights are.</summary>
+    /// only while it computes (<see cref="StreamedToDevice"/>; low_vram's prompt encoding next to a loaded
+    /// transformer). The token embedding table stays put too: the lookup is done there and only the [B, L, hidden]
+    /// result moves. Null: everything runs where the weights are.</summary>
     public Device? StreamLayersTo { get; set; }
 
     IDisposable? OnDevice(nn.Module part) => StreamLayersTo is { } d ? StreamedToDevice.While(part, d) : null;
@@ -71,13 +73,16 @@ public sealed class MistralTextModel : nn.Module
     /// <param name="attentionMask">[B, L], 1 = token, 0 = padding (any integer/bool dtype); null = no padding.</param>
     public Tensor[] HiddenStates(Tensor inputIds, Tensor? attentionMask, IReadOnlyList<int> indices)
     {
-        if (inputIds.dim() != 2) throw new ArgumentException($"input_ids must be [B, L], got [{string.Join(", ", inputIds.shape)}]");
+        if (inputIds.dim() != 2)
+            throw new ArgumentException($"input_ids must be [B, L], got [{string.Join(", ", inputIds.shape)}]");
         if (attentionMask is not null && !attentionMask.shape.SequenceEqual(inputIds.shape))
-            throw new ArgumentException($"attention_mask [{string.Join(", ", attentionMask.shape)}] must match input_ids [{string.Join(", ", inputIds.shape)}]");
+            throw new ArgumentException($"attention_mask [{string.Join(", ", attentionMask.shape)}] must match " +
+                $"input_ids [{string.Join(", ", inputIds.shape)}]");
         if (indices.Count == 0) throw new ArgumentException("no hidden-state index requested");
         foreach (var i in indices)
             if (i < 0 || i > BuiltLayers)
-                throw new ArgumentOutOfRangeException(nameof(indices), $"hidden state {i} requested, but only layers 0..{BuiltLayers} are built");
+                throw new ArgumentOutOfRangeException(nameof(indices),
+                    $"hidden state {i} requested, but only layers 0..{BuiltLayers} are built");
         var last = indices.Max();
 
         using var scope = NewDisposeScope();

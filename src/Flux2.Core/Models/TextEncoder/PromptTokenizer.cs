@@ -46,13 +46,14 @@ public abstract class PromptTokenizer
         return (tensor(ids, shape, device: device), tensor(mask, shape, device: device));
     }
 
-    /// <summary>Reads a model's <c>tokenizer/</c> folder: a HF <c>tokenizer.json</c> (FLUX.2-dev's Mistral tokenizer) or
-    /// a <c>tokenizer_config.json</c> naming <c>"tokenizer_class": "gpt2-tiktoken"</c> (FLUX.2-micro).</summary>
+    /// <summary>Reads a model's <c>tokenizer/</c> folder: a HF <c>tokenizer.json</c> (FLUX.2-dev's Mistral tokenizer)
+    /// or a <c>tokenizer_config.json</c> naming <c>"tokenizer_class": "gpt2-tiktoken"</c> (FLUX.2-micro).</summary>
     public static PromptTokenizer FromFolder(string folder)
     {
         if (File.Exists(Path.Combine(folder, "tokenizer.json"))) return Flux2ChatTemplate.FromFolder(folder);
         var config = Path.Combine(folder, "tokenizer_config.json");
         if (File.Exists(config) && Gpt2PromptTokenizer.TryFromConfig(config) is { } gpt2) return gpt2;
-        throw new FileNotFoundException($"{folder}: no tokenizer.json, and no tokenizer_config.json with \"tokenizer_class\": \"{Gpt2PromptTokenizer.ClassName}\"");
+        throw new FileNotFoundException($"{folder}: no tokenizer.json, and no tokenizer_config.json with " +
+            $"\"tokenizer_class\": \"{Gpt2PromptTokenizer.ClassName}\"");
     }
 }

@@ -1,10 +1,10 @@
-using Flux2.Nn.Quantization;
 using Flux2.Nn;
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
-using Linear = Flux2.Nn.Linear;
 using static TorchSharp.torch;
 using F = Flux2.Nn.Functional;
+using Linear = Flux2.Nn.Linear;
 
 namespace Flux2.Models.Transformer;
 

@@ -2,8 +2,8 @@ using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
-using Linear = Flux2.Nn.Linear;
 using static TorchSharp.torch;
+using Linear = Flux2.Nn.Linear;
 
 namespace Flux2.Models.Transformer;
 

@@ -1,5 +1,5 @@
-using Flux2.Nn.Quantization;
 using Flux2.Nn;
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = Flux2.Nn.Functional;

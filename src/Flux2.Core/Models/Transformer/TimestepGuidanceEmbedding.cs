@@ -1,5 +1,5 @@
-using Flux2.Nn.Quantization;
 using Flux2.Nn;
+using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +11,8 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 {
     public Linear linear_1, linear_2;
 
-    public TimestepEmbedding(int inChannels, int dim, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(TimestepEmbedding))
+    public TimestepEmbedding(int inChannels, int dim, Device? device, ScalarType? dtype, QuantType? quant = null)
+        : base(nameof(TimestepEmbedding))
     {
         linear_1 = new Linear(inChannels, dim, device: device, dtype: dtype, quant: quant);
         linear_2 = new Linear(dim, dim, device: device, dtype: dtype, quant: quant);
@@ -33,7 +34,8 @@ public sealed class TimestepGuidanceEmbedding : nn.Module
     public TimestepEmbedding timestep_embedder;
     public TimestepEmbedding? guidance_embedder;
 
-    public TimestepGuidanceEmbedding(TransformerConfig c, Device? device, ScalarType? dtype, QuantType? quant = null) : base(nameof(TimestepGuidanceEmbedding))
+    public TimestepGuidanceEmbedding(TransformerConfig c, Device? device, ScalarType? dtype, QuantType? quant = null)
+        : base(nameof(TimestepGuidanceEmbedding))
     {
         channels = c.TimestepGuidanceChannels;
         timestep_embedder = new TimestepEmbedding(channels, c.InnerDim, device, dtype, quant);
@@ -49,7 +51,9 @@ public sealed class TimestepGuidanceEmbedding : nn.Module
         var temb = timestep_embedder.forward(Sinusoid(timestep, channels).to(timestep.dtype));
         if (guidance_embedder != null)
         {
-            if (guidance is null) throw new ArgumentException("this transformer has a guidance embedder (guidance_embeds=true): pass a guidance scale");
+            if (guidance is null)
+                throw new ArgumentException("this transformer has a guidance embedder (guidance_embeds=true): pass a " +
+                    "guidance scale");
             temb = temb + guidance_embedder.forward(Sinusoid(guidance, channels).to(guidance.dtype));
         }
         return temb.MoveToOuterDisposeScope();

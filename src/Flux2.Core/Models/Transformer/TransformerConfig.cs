@@ -28,10 +28,33 @@ public sealed record TransformerConfig
     public int MlpHidden => (int)(InnerDim * MlpRatio);
 
     public static TransformerConfig Dev => new();
-    public static TransformerConfig Klein4B => new() { NumLayers = 5, NumSingleLayers = 20, NumAttentionHeads = 24, JointAttentionDim = 7680, GuidanceEmbeds = false };
-    public static TransformerConfig Klein9B => new() { NumLayers = 8, NumSingleLayers = 24, NumAttentionHeads = 32, JointAttentionDim = 12288, GuidanceEmbeds = false };
+    public static TransformerConfig Klein4B => new()
+    {
+        NumLayers = 5,
+        NumSingleLayers = 20,
+        NumAttentionHeads = 24,
+        JointAttentionDim = 7680,
+        GuidanceEmbeds = false
+    };
+    public static TransformerConfig Klein9B => new()
+    {
+        NumLayers = 8,
+        NumSingleLayers = 24,
+        NumAttentionHeads = 32,
+        JointAttentionDim = 12288,
+        GuidanceEmbeds = false
+    };
     /// <summary>Debug size in the spirit of diffusers' tests: seconds on a CPU.</summary>
-    public static TransformerConfig Tiny => new() { InChannels = 16, NumLayers = 2, NumSingleLayers = 2, AttentionHeadDim = 16, NumAttentionHeads = 4, JointAttentionDim = 48, AxesDimsRope = new[] { 4, 4, 4, 4 } };
+    public static TransformerConfig Tiny => new()
+    {
+        InChannels = 16,
+        NumLayers = 2,
+        NumSingleLayers = 2,
+        AttentionHeadDim = 16,
+        NumAttentionHeads = 4,
+        JointAttentionDim = 48,
+        AxesDimsRope = new[] { 4, 4, 4, 4 }
+    };
 
     public static TransformerConfig ByName(string name) => name.ToLowerInvariant() switch
     {
@@ -46,7 +69,8 @@ public sealed record TransformerConfig
     public long ParameterCount()
     {
         long d = InnerDim, m = MlpHidden, hd = AttentionHeadDim;
-        long top = d * InChannels + d * JointAttentionDim + (d * TimestepGuidanceChannels + d * d) * (GuidanceEmbeds ? 2 : 1)
+        long top = d * InChannels + d * JointAttentionDim + (d * TimestepGuidanceChannels + d * d) *
+            (GuidanceEmbeds ? 2 : 1)
                    + 2 * (6 * d * d) + 3 * d * d + 2 * d * d + (long)OutChannels * d;
         long dbl = 8 * d * d + 4 * hd + 6 * m * d;          // two streams: q,k,v,out + SwiGLU ff each; 4 QK norms
         long single = (3 * d + 2 * m) * d + (d + m) * d + 2 * hd;
@@ -56,11 +80,14 @@ public sealed record TransformerConfig
     public void Validate(string origin = "transformer config")
     {
         void Fail(string key, string why) => throw new ConfigException(origin, key, why);
-        if (AxesDimsRope.Sum() != AttentionHeadDim) Fail("axes_dims_rope", $"sums to {AxesDimsRope.Sum()} but attention_head_dim is {AttentionHeadDim} (they must match)");
-        if (AxesDimsRope.Length != 4) Fail("axes_dims_rope", $"has {AxesDimsRope.Length} axes; FLUX.2 position ids have 4 (T, H, W, L)");
+        if (AxesDimsRope.Sum() != AttentionHeadDim) Fail("axes_dims_rope",
+            $"sums to {AxesDimsRope.Sum()} but attention_head_dim is {AttentionHeadDim} (they must match)");
+        if (AxesDimsRope.Length != 4)
+            Fail("axes_dims_rope", $"has {AxesDimsRope.Length} axes; FLUX.2 position ids have 4 (T, H, W, L)");
         if (AxesDimsRope.Any(a => a % 2 != 0)) Fail("axes_dims_rope", "entries must be even (rotary pairs)");
         if (PatchSize != 1) Fail("patch_size", $"is {PatchSize}; FLUX.2 patchifies in the VAE space and uses 1 here");
-        foreach (var (k, v) in new[] { ("in_channels", InChannels), ("num_attention_heads", NumAttentionHeads), ("attention_head_dim", AttentionHeadDim), ("joint_attention_dim", JointAttentionDim) })
+        foreach (var (k, v) in new[] { ("in_channels", InChannels), ("num_attention_heads", NumAttentionHeads),
+            ("attention_head_dim", AttentionHeadDim), ("joint_attention_dim", JointAttentionDim) })
             if (v <= 0) Fail(k, "must be positive");
         if (NumLayers < 0 || NumSingleLayers < 0) Fail("num_layers", "must not be negative");
     }
@@ -73,13 +100,19 @@ public sealed record TransformerConfig
         var c = new TransformerConfig();
         c = c with
         {
-            PatchSize = r.Int("patch_size", c.PatchSize), InChannels = r.Int("in_channels", c.InChannels),
+            PatchSize = r.Int("patch_size", c.PatchSize),
+            InChannels = r.Int("in_channels", c.InChannels),
             OutChannelsOverride = r.NullableInt("out_channels"),
-            NumLayers = r.Int("num_layers", c.NumLayers), NumSingleLayers = r.Int("num_single_layers", c.NumSingleLayers),
-            AttentionHeadDim = r.Int("attention_head_dim", c.AttentionHeadDim), NumAttentionHeads = r.Int("num_attention_heads", c.NumAttentionHeads),
-            JointAttentionDim = r.Int("joint_attention_dim", c.JointAttentionDim), TimestepGuidanceChannels = r.Int("timestep_guidance_channels", c.TimestepGuidanceChannels),
-            MlpRatio = r.Double("mlp_ratio", c.MlpRatio), AxesDimsRope = r.Ints("axes_dims_rope", c.AxesDimsRope),
-            RopeTheta = r.Double("rope_theta", c.RopeTheta), Eps = r.Double("eps", c.Eps),
+            NumLayers = r.Int("num_layers", c.NumLayers),
+            NumSingleLayers = r.Int("num_single_layers", c.NumSingleLayers),
+            AttentionHeadDim = r.Int("attention_head_dim", c.AttentionHeadDim),
+            NumAttentionHeads = r.Int("num_attention_heads", c.NumAttentionHeads),
+            JointAttentionDim = r.Int("joint_attention_dim", c.JointAttentionDim),
+            TimestepGuidanceChannels = r.Int("timestep_guidance_channels", c.TimestepGuidanceChannels),
+            MlpRatio = r.Double("mlp_ratio", c.MlpRatio),
+            AxesDimsRope = r.Ints("axes_dims_rope", c.AxesDimsRope),
+            RopeTheta = r.Double("rope_theta", c.RopeTheta),
+            Eps = r.Double("eps", c.Eps),
             GuidanceEmbeds = r.Bool("guidance_embeds", c.GuidanceEmbeds),
         };
         c.Validate(r.File);

@@ -21,7 +21,8 @@ public sealed class AutoencoderKLFlux2 : nn.Module<Tensor, Tensor>
     readonly Conv2d? post_quant_conv;
     readonly LatentBatchNorm bn;
 
-    public AutoencoderKLFlux2(VaeConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(AutoencoderKLFlux2))
+    public AutoencoderKLFlux2(VaeConfig config, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(AutoencoderKLFlux2))
     {
         config.Validate();
         Config = config;
@@ -38,8 +39,9 @@ public sealed class AutoencoderKLFlux2 : nn.Module<Tensor, Tensor>
     public Decoder Decoder => decoder;
     public LatentBatchNorm BatchNorm => bn;
 
-    /// <summary>Builds the model from a diffusers VAE folder (<c>config.json</c> + <c>diffusion_pytorch_model.safetensors</c>),
-    /// loading every tensor strictly by name (a config/weights mismatch throws <see cref="WeightLoadException"/>).</summary>
+    /// <summary>Builds the model from a diffusers VAE folder (<c>config.json</c> +
+    /// <c>diffusion_pytorch_model.safetensors</c>), loading every tensor strictly by name (a config/weights mismatch
+    /// throws <see cref="WeightLoadException"/>).</summary>
     public static AutoencoderKLFlux2 FromFolder(string vaeFolder, Device? device = null, ScalarType? dtype = null)
     {
         var configPath = Path.Combine(vaeFolder, "config.json");
@@ -57,7 +59,8 @@ public sealed class AutoencoderKLFlux2 : nn.Module<Tensor, Tensor>
         return model;
     }
 
-    /// <summary>Copies a checkpoint's tensors into this model (strict, by diffusers key name) and sets eval mode.</summary>
+    /// <summary>Copies a checkpoint's tensors into this model (strict, by diffusers key name) and sets eval
+    /// mode.</summary>
     public void LoadWeights(ITensorSource source)
     {
         ModuleLoader.Load(this, source);

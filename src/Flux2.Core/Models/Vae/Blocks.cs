@@ -15,8 +15,10 @@ public sealed class DownEncoderBlock2D : nn.Module<Tensor, Tensor>
                               Device? device = null, ScalarType? dtype = null) : base(nameof(DownEncoderBlock2D))
     {
         resnets = nn.ModuleList(Enumerable.Range(0, numLayers)
-            .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, groups, device, dtype)).ToArray());
-        downsamplers = addDownsample ? nn.ModuleList(new Downsample2D(outChannels, device, dtype)) : nn.ModuleList<Downsample2D>();
+            .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, groups, device, dtype))
+                .ToArray());
+        downsamplers = addDownsample ? nn.ModuleList(new Downsample2D(outChannels, device, dtype))
+            : nn.ModuleList<Downsample2D>();
         RegisterComponents();
     }
 
@@ -41,8 +43,10 @@ public sealed class UpDecoderBlock2D : nn.Module<Tensor, Tensor>
                             Device? device = null, ScalarType? dtype = null) : base(nameof(UpDecoderBlock2D))
     {
         resnets = nn.ModuleList(Enumerable.Range(0, numLayers)
-            .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, groups, device, dtype)).ToArray());
-        upsamplers = addUpsample ? nn.ModuleList(new Upsample2D(outChannels, device, dtype)) : nn.ModuleList<Upsample2D>();
+            .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, groups, device, dtype))
+                .ToArray());
+        upsamplers = addUpsample ? nn.ModuleList(new Upsample2D(outChannels, device, dtype))
+            : nn.ModuleList<Upsample2D>();
         RegisterComponents();
     }
 
@@ -68,7 +72,8 @@ public sealed class MidBlock2D : nn.Module<Tensor, Tensor>
     {
         resnets = nn.ModuleList(new ResnetBlock2D(channels, channels, groups, device, dtype),
                                 new ResnetBlock2D(channels, channels, groups, device, dtype));
-        attentions = addAttention ? nn.ModuleList(new VaeAttention(channels, groups, device, dtype)) : nn.ModuleList<VaeAttention>();
+        attentions = addAttention ? nn.ModuleList(new VaeAttention(channels, groups, device, dtype))
+            : nn.ModuleList<VaeAttention>();
         RegisterComponents();
     }
 

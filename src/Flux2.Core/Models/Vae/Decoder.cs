@@ -27,7 +27,8 @@ public sealed class Decoder : nn.Module<Tensor, Tensor>
         conv_in = nn.Conv2d(config.LatentChannels, rev[0], 3, padding: 1, device: device, dtype: dtype);
         mid_block = new MidBlock2D(rev[0], groups, config.MidBlockAddAttention, device, dtype);
         up_blocks = nn.ModuleList(Enumerable.Range(0, rev.Length).Select(i => new UpDecoderBlock2D(
-            i == 0 ? rev[0] : rev[i - 1], rev[i], config.LayersPerBlock + 1, groups, addUpsample: i < rev.Length - 1, device, dtype)).ToArray());
+            i == 0 ? rev[0] : rev[i - 1], rev[i], config.LayersPerBlock + 1, groups, addUpsample: i < rev.Length - 1,
+                device, dtype)).ToArray());
         conv_norm_out = nn.GroupNorm(groups, rev[^1], VaeConfig.GroupNormEps, device: device, dtype: dtype);
         conv_out = nn.Conv2d(rev[^1], config.OutChannels, 3, padding: 1, device: device, dtype: dtype);
         RegisterComponents();
@@ -36,7 +37,8 @@ public sealed class Decoder : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor z)
     {
         if (z.dim() != 4 || z.shape[1] != config.LatentChannels)
-            throw new ArgumentException($"Decoder expects z [B, {config.LatentChannels}, h, w], got [{string.Join(", ", z.shape)}]");
+            throw new ArgumentException($"Decoder expects z [B, {config.LatentChannels}, h, w], got " +
+                $"[{string.Join(", ", z.shape)}]");
         using var scope = NewDisposeScope();
         var h = conv_in.forward(z);
         h = mid_block.forward(h);

@@ -14,7 +14,8 @@ public sealed class LatentBatchNorm : nn.Module
     public readonly double Eps;
     readonly Tensor running_mean, running_var, num_batches_tracked;
 
-    public LatentBatchNorm(long channels, double eps, Device? device = null, ScalarType? dtype = null) : base(nameof(LatentBatchNorm))
+    public LatentBatchNorm(long channels, double eps, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(LatentBatchNorm))
     {
         if (channels <= 0) throw new ArgumentException($"LatentBatchNorm: channels must be positive, got {channels}");
         Channels = channels; Eps = eps;
@@ -33,5 +34,6 @@ public sealed class LatentBatchNorm : nn.Module
     public Tensor Normalize(Tensor patchified) => LatentPacking.Normalize(patchified, running_mean, running_var, Eps);
 
     /// <summary>x · sqrt(var + eps) + mean, the inverse of <see cref="Normalize"/>.</summary>
-    public Tensor Denormalize(Tensor normalized) => LatentPacking.Denormalize(normalized, running_mean, running_var, Eps);
+    public Tensor Denormalize(Tensor normalized) => LatentPacking.Denormalize(normalized, running_mean, running_var,
+        Eps);
 }

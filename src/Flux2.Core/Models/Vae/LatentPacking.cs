@@ -15,23 +15,27 @@ public static class LatentPacking
     public static Tensor Patchify(Tensor z, int p = 2, int q = 2)
     {
         if (z.dim() != 4 || z.shape[2] % p != 0 || z.shape[3] % q != 0)
-            throw new ArgumentException($"Patchify expects [B, C, H, W] with H % {p} == 0 and W % {q} == 0, got [{string.Join(", ", z.shape)}]");
+            throw new ArgumentException($"Patchify expects [B, C, H, W] with H % {p} == 0 and W % {q} == 0, got " +
+                $"[{string.Join(", ", z.shape)}]");
         long b = z.shape[0], c = z.shape[1], h = z.shape[2] / p, w = z.shape[3] / q;
         using var scope = NewDisposeScope();
         return z.view(b, c, h, p, w, q).permute(0, 1, 3, 5, 2, 4).reshape(b, c * p * q, h, w).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Inverse of <see cref="Patchify"/>: [B, C·p·q, h, w] → [B, C, h·p, w·q] (diffusers <c>_unpatchify_latents</c>).</summary>
+    /// <summary>Inverse of <see cref="Patchify"/>: [B, C·p·q, h, w] → [B, C, h·p, w·q] (diffusers
+    /// <c>_unpatchify_latents</c>).</summary>
     public static Tensor Unpatchify(Tensor x, int p = 2, int q = 2)
     {
         if (x.dim() != 4 || x.shape[1] % (p * q) != 0)
             throw new ArgumentException($"Unpatchify expects [B, C·{p * q}, h, w], got [{string.Join(", ", x.shape)}]");
         long b = x.shape[0], c = x.shape[1] / (p * q), h = x.shape[2], w = x.shape[3];
         using var scope = NewDisposeScope();
-        return x.reshape(b, c, p, q, h, w).permute(0, 1, 4, 2, 5, 3).reshape(b, c, h * p, w * q).MoveToOuterDisposeScope();
+        return x.reshape(b, c, p, q, h, w).permute(0, 1, 4, 2, 5, 3).reshape(b, c, h * p, w * q)
+            .MoveToOuterDisposeScope();
     }
 
-    /// <summary>(x − mean) / sqrt(var + eps) per channel of [B, C, h, w], computed in fp32, returned in x's dtype.</summary>
+    /// <summary>(x − mean) / sqrt(var + eps) per channel of [B, C, h, w], computed in fp32, returned in x's
+    /// dtype.</summary>
     public static Tensor Normalize(Tensor x, Tensor runningMean, Tensor runningVar, double eps)
     {
         CheckStats(x, runningMean, runningVar);
@@ -49,12 +53,14 @@ public static class LatentPacking
         return (x.to(ScalarType.Float32) * std + mean).to(x.dtype).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[B, C, h, w] → tokens [B, h·w, C], row-major (token i·w + j) (diffusers <c>_pack_latents</c>).</summary>
+    /// <summary>[B, C, h, w] → tokens [B, h·w, C], row-major (token i·w + j) (diffusers
+    /// <c>_pack_latents</c>).</summary>
     public static Tensor Pack(Tensor x)
     {
         if (x.dim() != 4) throw new ArgumentException($"Pack expects [B, C, h, w], got [{string.Join(", ", x.shape)}]");
         using var scope = NewDisposeScope();
-        return x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]).permute(0, 2, 1).contiguous().MoveToOuterDisposeScope();
+        return x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]).permute(0, 2, 1).contiguous()
+            .MoveToOuterDisposeScope();
     }
 
     /// <summary>Inverse of <see cref="Pack"/>: tokens [B, h·w, C] → [B, C, h, w].</summary>
@@ -69,7 +75,8 @@ public static class LatentPacking
     static void CheckStats(Tensor x, Tensor mean, Tensor var)
     {
         if (x.dim() != 4 || x.shape[1] != mean.shape[0] || var.shape[0] != mean.shape[0])
-            throw new ArgumentException($"latent [{string.Join(", ", x.shape)}] does not match BatchNorm stats of {mean.shape[0]} channels (patchify first?)");
+            throw new ArgumentException($"latent [{string.Join(", ", x.shape)}] does not match BatchNorm stats of " +
+                $"{mean.shape[0]} channels (patchify first?)");
     }
 
     static (Tensor mean, Tensor std) Stats(Tensor runningMean, Tensor runningVar, double eps, Device device)

@@ -20,7 +20,8 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
         : base(nameof(ResnetBlock2D))
     {
         if (inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"ResnetBlock2D: channels {inChannels}->{outChannels} must be multiples of {groups} groups");
+            throw new ArgumentException($"ResnetBlock2D: channels {inChannels}->{outChannels} must be multiples of " +
+                $"{groups} groups");
         InChannels = inChannels; OutChannels = outChannels;
         norm1 = nn.GroupNorm(groups, inChannels, VaeConfig.GroupNormEps, device: device, dtype: dtype);
         conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: 1, device: device, dtype: dtype);
@@ -34,7 +35,8 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         if (x.shape[1] != InChannels)
-            throw new ArgumentException($"ResnetBlock2D expects {InChannels} channels, got [{string.Join(", ", x.shape)}]");
+            throw new ArgumentException($"ResnetBlock2D expects {InChannels} channels, got " +
+                $"[{string.Join(", ", x.shape)}]");
         using var scope = NewDisposeScope();
         var h = conv1.forward(nn.functional.silu(norm1.forward(x)));
         h = conv2.forward(nn.functional.silu(norm2.forward(h)));

@@ -16,9 +16,11 @@ public sealed class VaeAttention : nn.Module<Tensor, Tensor>
     readonly Nn.Linear to_q, to_k, to_v;
     readonly ModuleList<Nn.Linear> to_out;
 
-    public VaeAttention(long channels, int groups, Device? device = null, ScalarType? dtype = null) : base(nameof(VaeAttention))
+    public VaeAttention(long channels, int groups, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(VaeAttention))
     {
-        if (channels % groups != 0) throw new ArgumentException($"VaeAttention: {channels} channels not divisible by {groups} groups");
+        if (channels % groups != 0)
+            throw new ArgumentException($"VaeAttention: {channels} channels not divisible by {groups} groups");
         Channels = channels;
         group_norm = nn.GroupNorm(groups, channels, VaeConfig.GroupNormEps, device: device, dtype: dtype);
         to_q = new Nn.Linear(channels, channels, hasBias: true, device, dtype);
@@ -31,7 +33,8 @@ public sealed class VaeAttention : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         if (x.dim() != 4 || x.shape[1] != Channels)
-            throw new ArgumentException($"VaeAttention expects [B, {Channels}, H, W], got [{string.Join(", ", x.shape)}]");
+            throw new ArgumentException($"VaeAttention expects [B, {Channels}, H, W], got " +
+                $"[{string.Join(", ", x.shape)}]");
         using var scope = NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
         var tokens = group_norm.forward(x).view(b, c, h * w).transpose(1, 2);           // [B, HW, C]

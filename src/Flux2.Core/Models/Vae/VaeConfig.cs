@@ -13,10 +13,13 @@ public sealed record VaeConfig
     public int OutChannels { get; init; } = 3;
     /// <summary>Encoder channels per level (BFL ch=128, ch_mult [1,2,4,4]).</summary>
     public int[] BlockOutChannels { get; init; } = [128, 256, 512, 512];
-    /// <summary>Decoder channels per level; null = same as <see cref="BlockOutChannels"/> (diffusers behaviour).</summary>
+    /// <summary>Decoder channels per level; null = same as <see cref="BlockOutChannels"/> (diffusers
+    /// behaviour).</summary>
     public int[]? DecoderBlockOutChannels { get; init; }
-    public string[] DownBlockTypes { get; init; } = ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"];
-    public string[] UpBlockTypes { get; init; } = ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"];
+    public string[] DownBlockTypes { get; init; } = ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D",
+        "DownEncoderBlock2D"];
+    public string[] UpBlockTypes { get; init; } = ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D",
+        "UpDecoderBlock2D"];
     /// <summary>ResNets per encoder level; the decoder uses one more per level (§5.1).</summary>
     public int LayersPerBlock { get; init; } = 2;
     /// <summary>Channels of z (BFL z_channels). The encoder emits 2× this (mean, logvar).</summary>
@@ -46,7 +49,8 @@ public sealed record VaeConfig
     /// <summary>The FLUX.2-dev VAE (all defaults).</summary>
     public static VaeConfig Dev => new();
 
-    /// <summary>The flux2-tiny parity fixture: 2 levels of 8/16 channels, 1 layer per block, 4 groups, 4 latent channels.</summary>
+    /// <summary>The flux2-tiny parity fixture: 2 levels of 8/16 channels, 1 layer per block, 4 groups, 4 latent
+    /// channels.</summary>
     public static VaeConfig Tiny => new()
     {
         BlockOutChannels = [8, 16],
@@ -88,30 +92,38 @@ public sealed record VaeConfig
         // Block types default to one per level of the (possibly overridden) channel list.
         cfg = cfg with
         {
-            DownBlockTypes = r.Strings("down_block_types", null) ?? Enumerable.Repeat("DownEncoderBlock2D", cfg.BlockOutChannels.Length).ToArray(),
-            UpBlockTypes = r.Strings("up_block_types", null) ?? Enumerable.Repeat("UpDecoderBlock2D", cfg.DecoderChannels.Length).ToArray(),
+            DownBlockTypes = r.Strings("down_block_types", null) ?? Enumerable.Repeat("DownEncoderBlock2D",
+                cfg.BlockOutChannels.Length).ToArray(),
+            UpBlockTypes = r.Strings("up_block_types", null) ?? Enumerable.Repeat("UpDecoderBlock2D",
+                cfg.DecoderChannels.Length).ToArray(),
         };
         cfg.Validate(r.File);
         return cfg;
     }
 
-    /// <summary>Checks the values the model constructors rely on; <paramref name="origin"/> names the source in errors.</summary>
+    /// <summary>Checks the values the model constructors rely on; <paramref name="origin"/> names the source in
+    /// errors.</summary>
     public void Validate(string origin = "VaeConfig")
     {
         void Fail(string key, string msg) => throw new ConfigException(origin, key, msg);
         if (InChannels <= 0) Fail("in_channels", $"must be positive, got {InChannels}");
         if (OutChannels <= 0) Fail("out_channels", $"must be positive, got {OutChannels}");
         if (BlockOutChannels.Length == 0) Fail("block_out_channels", "must list at least one level");
-        foreach (var (key, chans) in new[] { ("block_out_channels", BlockOutChannels), ("decoder_block_out_channels", DecoderChannels) })
+        foreach (var (key, chans) in new[] { ("block_out_channels", BlockOutChannels),
+            ("decoder_block_out_channels", DecoderChannels) })
             foreach (var c in chans)
                 if (c <= 0 || c % NormNumGroups != 0)
                     Fail(key, $"every entry must be a positive multiple of norm_num_groups={NormNumGroups}, got {c}");
         if (DecoderChannels.Length != BlockOutChannels.Length)
-            Fail("decoder_block_out_channels", $"must have {BlockOutChannels.Length} entries like block_out_channels, got {DecoderChannels.Length}");
+            Fail("decoder_block_out_channels",
+                $"must have {BlockOutChannels.Length} entries like block_out_channels, got {DecoderChannels.Length}");
         if (DownBlockTypes.Length != BlockOutChannels.Length)
-            Fail("down_block_types", $"must have one entry per block_out_channels level ({BlockOutChannels.Length}), got {DownBlockTypes.Length}");
+            Fail("down_block_types",
+                $"must have one entry per block_out_channels level ({BlockOutChannels.Length}), got " +
+                    $"{DownBlockTypes.Length}");
         if (UpBlockTypes.Length != DecoderChannels.Length)
-            Fail("up_block_types", $"must have one entry per level ({DecoderChannels.Length}), got {UpBlockTypes.Length}");
+            Fail("up_block_types",
+                $"must have one entry per level ({DecoderChannels.Length}), got {UpBlockTypes.Length}");
         foreach (var t in DownBlockTypes)
             if (t != "DownEncoderBlock2D") Fail("down_block_types", $"only DownEncoderBlock2D is supported, got '{t}'");
         foreach (var t in UpBlockTypes)

@@ -106,7 +106,10 @@ public sealed class CheckpointInputOffloader : IDisposable
             {
                 var copies = inputs.Select(t => new Entry
                 {
-                    Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = TensorPointer.Bytes(t),
+                    Shape = t.shape,
+                    DType = t.dtype,
+                    Device = t.device,
+                    Bytes = TensorPointer.Bytes(t),
                     Prefetched = t.detach().clone().DetachFromDisposeScope(),
                 }).ToArray();
                 pending.Add(new Stash(this, copies));
@@ -123,8 +126,13 @@ public sealed class CheckpointInputOffloader : IDisposable
                 var (host, capacity) = buffers.Take(bytes);
                 var e = new Entry
                 {
-                    Shape = t.shape, DType = t.dtype, Device = t.device, Bytes = bytes, Host = host,
-                    Capacity = capacity, Copied = TakeEvent(),
+                    Shape = t.shape,
+                    DType = t.dtype,
+                    Device = t.device,
+                    Bytes = bytes,
+                    Host = host,
+                    Capacity = capacity,
+                    Copied = TakeEvent(),
                 };
                 CudaDriver.CopyToHostAsync(e.Host, TensorPointer.Of(t), bytes, copyStream);
                 CudaDriver.Record(e.Copied, copyStream);

@@ -1,6 +1,7 @@
 namespace Flux2.Nn.Offload;
 
-/// <summary>Copy block <paramref name="Block"/>'s weights from pinned host memory into GPU slot <paramref name="Slot"/>.</summary>
+/// <summary>Copy block <paramref name="Block"/>'s weights from pinned host memory into GPU slot
+/// <paramref name="Slot"/>.</summary>
 public readonly record struct SlotLoad(int Block, int Slot);
 
 /// <summary>
@@ -49,25 +50,30 @@ public sealed class OffloadPlan
     /// <param name="slotsPerPool">GPU slots per pool: 2 lets one block compute while the next one is copied.</param>
     public OffloadPlan(IReadOnlyList<int> poolOfBlock, int slotsPerPool)
     {
-        if (slotsPerPool < 1) throw new ArgumentOutOfRangeException(nameof(slotsPerPool), "at least one GPU slot per block layout");
+        if (slotsPerPool < 1) throw new ArgumentOutOfRangeException(nameof(slotsPerPool),
+            "at least one GPU slot per block layout");
         this.poolOfBlock = poolOfBlock.ToArray();
         offloaded = Enumerable.Range(0, this.poolOfBlock.Length).Where(IsOffloaded).ToArray();
         int pools = this.poolOfBlock.DefaultIfEmpty(-1).Max() + 1;
-        slots = Enumerable.Range(0, pools).SelectMany(p => Enumerable.Range(0, slotsPerPool).Select(_ => new Slot(p))).ToArray();
+        slots = Enumerable.Range(0, pools).SelectMany(p => Enumerable.Range(0, slotsPerPool).Select(_ => new Slot(p)))
+            .ToArray();
     }
 
     /// <summary>
     /// round(percent · blockCount) block indices to offload, spread evenly over the execution order (Bresenham), so
     /// offloaded and resident blocks interleave and block 0 stays resident when any stays. Why spread and not the last
-    /// blocks: a block's copy can only overlap the compute that runs while it is in flight. At FLUX.2-dev size a block's
-    /// host-to-device copy over PCIe takes about twice its forward compute at 1024², so offloaded blocks run back to
-    /// back would be copy-bound; between resident blocks each copy gets the resident blocks' compute time to hide in.
+    /// blocks: a block's copy can only overlap the compute that runs while it is in flight. At FLUX.2-dev size a
+    /// block's host-to-device copy over PCIe takes about twice its forward compute at 1024², so offloaded blocks run
+    /// back to back would be copy-bound; between resident blocks each copy gets the resident blocks' compute time to
+    /// hide in.
     /// </summary>
     public static int[] ChooseBlocks(int blockCount, double percent)
     {
-        if (double.IsNaN(percent) || percent < 0 || percent > 1) throw new ArgumentOutOfRangeException(nameof(percent), percent, "offloaded fraction must be between 0 and 1");
+        if (double.IsNaN(percent) || percent < 0 || percent > 1) throw new ArgumentOutOfRangeException(nameof(percent),
+            percent, "offloaded fraction must be between 0 and 1");
         int n = (int)Math.Round(percent * blockCount, MidpointRounding.AwayFromZero);
-        return Enumerable.Range(0, blockCount).Where(i => (long)(i + 1) * n / blockCount > (long)i * n / blockCount).ToArray();
+        return Enumerable.Range(0, blockCount).Where(i => (long)(i + 1) * n / blockCount > (long)i * n / blockCount)
+            .ToArray();
     }
 
     /// <summary>Where block <paramref name="block"/> is resident, or -1.</summary>
@@ -76,9 +82,10 @@ public sealed class OffloadPlan
     /// <summary>Prefetch for the first forward (at attach time).</summary>
     public IReadOnlyList<SlotLoad> Start() => Prefetch();
 
-    /// <summary>Block <paramref name="block"/> is about to run. Returns its slot (-1 for a resident block) and the loads
-    /// to enqueue, in order: its own load first when it was not prefetched, then prefetches.</summary>
-    /// <param name="backwardFollows">For a forward block: gradients are being recorded, so the backward pass comes next.</param>
+    /// <summary>Block <paramref name="block"/> is about to run. Returns its slot (-1 for a resident block) and the
+    /// loads to enqueue, in order: its own load first when it was not prefetched, then prefetches.</summary>
+    /// <param name="backwardFollows">For a forward block: gradients are being recorded, so the backward pass comes
+    /// next.</param>
     public (int Slot, IReadOnlyList<SlotLoad> Loads) Enter(int block, bool recompute, bool backwardFollows)
     {
         CheckIndex(block);
@@ -89,11 +96,13 @@ public sealed class OffloadPlan
 
         var loads = new List<SlotLoad>();
         int slot = SlotOf(block);
-        if (slot >= 0 && slots[slot].InUse) throw new InvalidOperationException($"block {block} entered twice without an Exit");
+        if (slot >= 0 && slots[slot].InUse)
+            throw new InvalidOperationException($"block {block} entered twice without an Exit");
         if (slot < 0)
         {
             slot = Victim(poolOfBlock[block], Window(), lastResort: true)
-                ?? throw new InvalidOperationException($"block {block}: all GPU slots of its layout are in use (blocks entered without Exit)");
+                ?? throw new InvalidOperationException($"block {block}: all GPU slots of its layout are in use " +
+                    $"(blocks entered without Exit)");
             slots[slot].Block = block;
             loads.Add(new SlotLoad(block, slot));
         }
@@ -110,7 +119,8 @@ public sealed class OffloadPlan
         CheckIndex(block);
         if (!IsOffloaded(block)) return (-1, Array.Empty<SlotLoad>());
         int slot = SlotOf(block);
-        if (slot < 0 || !slots[slot].InUse) throw new InvalidOperationException($"block {block} exited without being entered");
+        if (slot < 0 || !slots[slot].InUse)
+            throw new InvalidOperationException($"block {block} exited without being entered");
         slots[slot].InUse = false;
         return (slot, Prefetch());
     }
@@ -118,7 +128,8 @@ public sealed class OffloadPlan
     /// <summary>Offloaded blocks in the order they are expected to run next, after the current position.</summary>
     IEnumerable<int> Upcoming()
     {
-        IEnumerable<int> rest = descending ? offloaded.Where(b => b < position).Reverse() : offloaded.Where(b => b > position);
+        IEnumerable<int> rest = descending ? offloaded.Where(b => b < position).Reverse()
+            : offloaded.Where(b => b > position);
         IEnumerable<int> next = !descending && backwardFollows ? offloaded.Reverse() : offloaded;
         return rest.Concat(next).Distinct();
     }
@@ -160,7 +171,8 @@ public sealed class OffloadPlan
     /// outside the window (or, as a last resort for a block that must run now, any one not in use).</summary>
     int? Victim(int pool, HashSet<int> window, bool lastResort)
     {
-        var candidates = Enumerable.Range(0, slots.Length).Where(i => slots[i].Pool == pool && !slots[i].InUse).ToList();
+        var candidates = Enumerable.Range(0, slots.Length).Where(i => slots[i].Pool == pool && !slots[i].InUse)
+            .ToList();
         var empty = candidates.Where(i => slots[i].Block < 0).ToList();
         if (empty.Count > 0) return empty[0];
         var outside = candidates.Where(i => !window.Contains(slots[i].Block)).OrderBy(i => slots[i].LastUse).ToList();
@@ -170,6 +182,7 @@ public sealed class OffloadPlan
 
     void CheckIndex(int block)
     {
-        if (block < 0 || block >= poolOfBlock.Length) throw new ArgumentOutOfRangeException(nameof(block), block, $"the model has {poolOfBlock.Length} blocks");
+        if (block < 0 || block >= poolOfBlock.Length) throw new ArgumentOutOfRangeException(nameof(block), block,
+            $"the model has {poolOfBlock.Length} blocks");
     }
 }

@@ -1,12 +1,13 @@
 namespace Flux2.Nn.Offload;
 
 /// <summary>
-/// Reusable host buffers for <see cref="CheckpointInputOffloader"/>: a request takes the smallest free buffer that holds
-/// it, else a new one — and free buffers too small for that request are released first, so the pool follows the largest
-/// inputs seen (image sizes vary with aspect buckets) instead of keeping one set of buffers per input size.
+/// Reusable host buffers for <see cref="CheckpointInputOffloader"/>: a request takes the smallest free buffer that
+/// holds it, else a new one — and free buffers too small for that request are released first, so the pool follows the
+/// largest inputs seen (image sizes vary with aspect buckets) instead of keeping one set of buffers per input size.
 /// </summary>
 /// <param name="allocate">a new buffer of exactly that many bytes</param>
-/// <param name="release">frees a buffer (called only for buffers no copy uses any more, see <paramref name="beforeRelease"/>)</param>
+/// <param name="release">frees a buffer (called only for buffers no copy uses any more, see
+/// <paramref name="beforeRelease"/>)</param>
 /// <param name="beforeRelease">waits until no queued copy may touch a free buffer (the copy stream is drained)</param>
 public sealed class PinnedBufferPool(Func<long, IntPtr> allocate, Action<IntPtr> release, Action beforeRelease)
 {

@@ -44,13 +44,15 @@ public sealed record ProcessConfig
 public enum NetworkType { Lora }
 public enum LoraTargetPreset { [YamlAlias("ai-toolkit", "all_linear")] AiToolkit, [YamlAlias("peft")] Diffusers }
 
-[IgnoredKeys("conv", "conv_alpha", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path", "all_layers")]
+[IgnoredKeys("conv", "conv_alpha", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path",
+    "all_layers")]
 public sealed record NetworkConfig
 {
     public NetworkType Type { get; set; } = NetworkType.Lora;
     /// <summary>Rank r.</summary>
     [YamlAlias("rank"), Range(1, 65536)] public int Linear { get; set; } = 4;
-    /// <summary>Scale = alpha / rank. Absent: alpha = rank (scale 1, what ai-toolkit forces for FLUX.2, §2.10).</summary>
+    /// <summary>Scale = alpha / rank. Absent: alpha = rank (scale 1, what ai-toolkit forces for FLUX.2,
+    /// §2.10).</summary>
     [Range(0)] public double? LinearAlpha { get; set; }
     public NetworkKwargs NetworkKwargs { get; set; } = new();
     /// <summary>Dropout on each adapter's input while training (peft lora_dropout); 0 = off.</summary>
@@ -85,7 +87,8 @@ public sealed record SaveConfig
     public Precision Dtype { get; set; } = Precision.Fp16;
     [Range(1)] public int SaveEvery { get; set; } = 1000;
     [Range(0)] public int MaxStepSavesToKeep { get; set; } = 5;
-    /// <summary>ours: file layout of saved LoRAs — comfyui (ai-toolkit's, the default) or diffusers (peft, alpha in metadata).</summary>
+    /// <summary>ours: file layout of saved LoRAs — comfyui (ai-toolkit's, the default) or diffusers (peft, alpha in
+    /// metadata).</summary>
     public Flux2.Lora.LoraLayout LoraFormat { get; set; } = Flux2.Lora.LoraLayout.Comfyui;
 }
 
@@ -117,7 +120,8 @@ public sealed record DatasetConfig
     /// before training with the list.</summary>
     public DataErrorPolicy OnError { get; set; } = DataErrorPolicy.Skip;
 
-    public IReadOnlyList<string> ControlPaths => new[] { ControlPath1, ControlPath2, ControlPath3 }.OfType<string>().Where(p => p.Length > 0).ToList();
+    public IReadOnlyList<string> ControlPaths => new[] { ControlPath1, ControlPath2, ControlPath3 }.OfType<string>()
+        .Where(p => p.Length > 0).ToList();
 }
 
 public enum DataErrorPolicy { Skip, Fail }
@@ -125,7 +129,8 @@ public enum DataErrorPolicy { Skip, Fail }
 public enum TimestepType { Weighted, Sigmoid, Linear, Shift, LognormBlend }
 public enum ContentOrStyle { Balanced, Content, Style }
 public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
-/// <summary>adamw: torch AdamW, fp32 moments; adamw8bit (the ai-toolkit UI default): our block-wise 8-bit AdamW (Training/Optim).</summary>
+/// <summary>adamw: torch AdamW, fp32 moments; adamw8bit (the ai-toolkit UI default): our block-wise 8-bit AdamW
+/// (Training/Optim).</summary>
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
@@ -155,7 +160,8 @@ public sealed record TrainConfig
     public LossType LossType { get; set; } = LossType.Mse;
     /// <summary>ours: c of pseudo_huber, √(d² + c²) − c (ai-toolkit hard-codes 0.01, §2.2).</summary>
     [Range(0)] public double PseudoHuberC { get; set; } = 0.01;
-    /// <summary>Differential Guidance (§2.5): train towards v + s·(target − v), v detached — for MSE, s × the gradient.</summary>
+    /// <summary>Differential Guidance (§2.5): train towards v + s·(target − v), v detached — for MSE, s × the
+    /// gradient.</summary>
     public bool DoDifferentialGuidance { get; set; } = false;
     [Range(0)] public double DifferentialGuidanceScale { get; set; } = 3.0;
     /// <summary>Transformer weights dtype for training (LoRA weights and optimizer state stay fp32, §2.10).</summary>
@@ -188,7 +194,8 @@ public sealed record TrainConfig
     /// <summary>Exponential moving average of the LoRA weights, used for samples and saves (docs/ai-toolkit-compat.md
     /// §2.16).</summary>
     public EmaConfig EmaConfig { get; set; } = new();
-    /// <summary>ours: stop after this many NaN/inf steps in a row (or more than max(this, 5% of steps) in all); 0 = never.</summary>
+    /// <summary>ours: stop after this many NaN/inf steps in a row (or more than max(this, 5% of steps) in all); 0 =
+    /// never.</summary>
     [Range(0)] public int MaxNanSteps { get; set; } = 10;
 }
 
@@ -207,7 +214,8 @@ public sealed record OptimizerParams
     [Range(0)] public double Eps { get; set; } = 1e-6;
 }
 
-[IgnoredKeys("layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode", "compile_dynamic",
+[IgnoredKeys("layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode",
+    "compile_dynamic",
              "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
 public sealed record ModelConfig
 {
@@ -218,21 +226,23 @@ public sealed record ModelConfig
     /// trains on top of the frozen quantized base (docs/ai-toolkit-compat.md §2.14).</summary>
     public bool Quantize { get; set; } = false;
     public WeightQuantization Qtype { get; set; } = WeightQuantization.Qfloat8;
-    /// <summary>8-bit text-encoder (Mistral decoder layers) weights; unset follows <see cref="Quantize"/>, as ai-toolkit's
-    /// code default does. Unlike ai-toolkit's FLUX.2 loader (which quantizes Mistral with <c>qtype</c>, §2.14), the
-    /// encoder uses <see cref="QtypeTe"/>.</summary>
+    /// <summary>8-bit text-encoder (Mistral decoder layers) weights; unset follows <see cref="Quantize"/>, as
+    /// ai-toolkit's code default does. Unlike ai-toolkit's FLUX.2 loader (which quantizes Mistral with <c>qtype</c>,
+    /// §2.14), the encoder uses <see cref="QtypeTe"/>.</summary>
     public bool? QuantizeTe { get; set; }
     public WeightQuantization QtypeTe { get; set; } = WeightQuantization.Qfloat8;
     // Memory savers: low_vram parks the text encoder and VAE in CPU memory between uses (Flux2Models.InUse);
     // layer offloading streams transformer blocks from pinned CPU memory (Nn/Offload).
     public bool LowVram { get; set; } = false;
-    /// <summary>Stream a share of the transformer's blocks from pinned CPU memory (Nn/Offload/BlockOffloader); CUDA only.</summary>
+    /// <summary>Stream a share of the transformer's blocks from pinned CPU memory (Nn/Offload/BlockOffloader); CUDA
+    /// only.</summary>
     public bool LayerOffloading { get; set; } = false;
     [Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
 }
 
 /// <summary>ai-toolkit <c>qtype</c> values this kit implements: weight-only 8-bit with per-output-channel scales
-/// (Nn.Quantization.QuantType parses the same spellings). 4-bit and lower types (uint4, nvfp4 ...) are not implemented.</summary>
+/// (Nn.Quantization.QuantType parses the same spellings). 4-bit and lower types (uint4, nvfp4 ...) are not
+/// implemented.</summary>
 public enum WeightQuantization
 {
     [YamlAlias("float8", "fp8", "qfloat8_e4m3fn", "float8_e4m3fn", "fp8_e4m3")] Qfloat8,
@@ -257,7 +267,8 @@ public sealed record SampleConfig
     public IReadOnlyList<string> AllPrompts => Prompts.Concat(Samples.Select(s => s.Prompt)).ToList();
 }
 
-[IgnoredKeys("width", "height", "seed", "guidance_scale", "sample_steps", "network_multiplier", "ctrl_img_1", "ctrl_img_2", "ctrl_img_3")]
+[IgnoredKeys("width", "height", "seed", "guidance_scale", "sample_steps", "network_multiplier", "ctrl_img_1",
+    "ctrl_img_2", "ctrl_img_3")]
 public sealed record SampleItem
 {
     public string Prompt { get; set; } = "";

@@ -4,7 +4,8 @@ using YamlDotNet.RepresentationModel;
 namespace Flux2.Training.Config;
 
 /// <summary>A parsed job: the typed config plus what the reader noticed on the way.</summary>
-public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warnings, IReadOnlyList<string> IgnoredKeys, string Source);
+public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warnings,
+    IReadOnlyList<string> IgnoredKeys, string Source);
 
 /// <summary>
 /// Reads an ai-toolkit job YAML as-is (docs/ai-toolkit-compat.md §1) into <see cref="JobFile"/>. Unknown keys warn with
@@ -27,9 +28,11 @@ public static partial class JobConfigReader
         catch (YamlException e)
         {
             var reason = e.InnerException?.Message ?? e.Message;
-            throw new JobConfigException(new YamlPosition(fileName, e.Start.Line, e.Start.Column), $"not valid YAML: {reason}");
+            throw new JobConfigException(new YamlPosition(fileName, e.Start.Line, e.Start.Column),
+                $"not valid YAML: {reason}");
         }
-        if (stream.Documents.Count == 0) throw new JobConfigException(new YamlPosition(fileName, 1, 1), "the job file is empty");
+        if (stream.Documents.Count == 0) throw new JobConfigException(new YamlPosition(fileName, 1, 1),
+            "the job file is empty");
         var binder = new YamlBinder(fileName);
         var root = stream.Documents[0].RootNode;
         var job = binder.BindSection<JobFile>(root, "");
@@ -46,11 +49,13 @@ public static partial class JobConfigReader
 
         if (job.Job is not ("extension" or "train"))
             Fail("job", $"'job' must be 'extension' (the ai-toolkit LoRA job), got '{job.Job}'");
-        if (job.Config.Name.Length == 0) Fail("config", "'config.name' is required (the run folder and file name stem)");
+        if (job.Config.Name.Length == 0)
+            Fail("config", "'config.name' is required (the run folder and file name stem)");
         if (!RunFolder.IsSafeName(job.Config.Name)) Fail("config.name", RunFolder.UnsafeNameMessage(job.Config.Name));
         if (job.Config.Process.Count == 0) Fail("config", "'config.process' must list one training process");
         if (job.Config.Process.Count > 1)
-            binder.Warnings.Add(new JobConfigWarning(At("config.process[1]"), "only the first entry of 'config.process' is run"));
+            binder.Warnings.Add(new JobConfigWarning(At("config.process[1]"),
+                "only the first entry of 'config.process' is run"));
 
         const string p = "config.process[0]";
         var process = job.Process;
@@ -65,19 +70,27 @@ public static partial class JobConfigReader
             if (d.Resolution.Count == 0 || d.Resolution.Any(r => r < 16))
                 Fail($"{dp}.resolution", $"'{dp}.resolution' must list sizes of at least 16 pixels");
             if (d.KeepTokens > 0 && !d.ShuffleTokens)
-                binder.Warnings.Add(new JobConfigWarning(At($"{dp}.keep_tokens"), $"'{dp}.keep_tokens' only matters with shuffle_tokens: true"));
+                binder.Warnings.Add(new JobConfigWarning(At($"{dp}.keep_tokens"),
+                    $"'{dp}.keep_tokens' only matters with shuffle_tokens: true"));
         }
         var train = process.Train;
         if (train.MaxDenoisingSteps <= train.MinDenoisingSteps)
-            Fail($"{p}.train.max_denoising_steps", $"'{p}.train.max_denoising_steps' ({train.MaxDenoisingSteps}) must be above min_denoising_steps ({train.MinDenoisingSteps})");
+            Fail($"{p}.train.max_denoising_steps",
+                $"'{p}.train.max_denoising_steps' ({train.MaxDenoisingSteps}) must be above min_denoising_steps " +
+                    $"({train.MinDenoisingSteps})");
         if (train.OptimizerParams.Betas.Count != 2 || train.OptimizerParams.Betas.Any(b => b is < 0 or >= 1))
-            Fail($"{p}.train.optimizer_params.betas", $"'{p}.train.optimizer_params.betas' must be two numbers in [0, 1), e.g. [0.9, 0.999]");
+            Fail($"{p}.train.optimizer_params.betas",
+                $"'{p}.train.optimizer_params.betas' must be two numbers in [0, 1), e.g. [0.9, 0.999]");
         if (train.NoiseScheduler is not ("flowmatch" or "ddpm"))
-            binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.noise_scheduler"), $"noise_scheduler '{train.NoiseScheduler}' is ignored: FLUX.2 always trains with flow matching"));
+            binder.Warnings.Add(new JobConfigWarning(At($"{p}.train.noise_scheduler"),
+                $"noise_scheduler '{train.NoiseScheduler}' is ignored: FLUX.2 always trains with flow matching"));
         if (train.DiffOutputPreservation && string.IsNullOrWhiteSpace(process.TriggerWord))
-            Fail($"{p}.train.diff_output_preservation", $"'{p}.train.diff_output_preservation' needs a trigger_word: the preservation prompt is the caption with the trigger replaced by diff_output_preservation_class");
+            Fail($"{p}.train.diff_output_preservation",
+                $"'{p}.train.diff_output_preservation' needs a trigger_word: the preservation prompt is the caption " +
+                    $"with the trigger replaced by diff_output_preservation_class");
         if (process.Model.Arch is not ("flux2" or "flux2_dev"))
-            binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"), $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch flux2) and treats the model as such"));
+            binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"),
+                $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch flux2) and treats the model as such"));
         foreach (var (s, i) in process.Sample.Samples.Select((s, i) => (s, i)))
             if (s.Prompt.Length == 0) Fail($"{p}.sample.samples[{i}]", $"'{p}.sample.samples[{i}]' needs a prompt");
     }

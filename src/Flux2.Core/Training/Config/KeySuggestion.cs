@@ -1,5 +1,5 @@
-using Flux2.IO;
 using System.Reflection;
+using Flux2.IO;
 
 namespace Flux2.Training.Config;
 
@@ -10,9 +10,11 @@ namespace Flux2.Training.Config;
 /// </summary>
 public static class KeySuggestion
 {
-    static readonly Lazy<IReadOnlyList<(string key, string section)>> AllKeys = new(() => Collect(typeof(JobFile), "").ToList());
+    static readonly Lazy<IReadOnlyList<(string key, string section)>> AllKeys =
+        new(() => Collect(typeof(JobFile), "").ToList());
 
-    /// <summary>The hint text ("; did you mean 'x'?" or "; did you mean 'x' (in 'config.process[0].train')?"), or "".</summary>
+    /// <summary>The hint text ("; did you mean 'x'?" or "; did you mean 'x' (in 'config.process[0].train')?"), or
+    /// "".</summary>
     public static string Hint(string key, IEnumerable<string> sectionKeys, string sectionPath)
     {
         var local = EditDistance.Nearest(key, sectionKeys);
@@ -26,7 +28,8 @@ public static class KeySuggestion
     }
 
     /// <summary>Section paths with list indices written as [0], as the reader reports them for process[0].</summary>
-    static string NormalizeSection(string path) => System.Text.RegularExpressions.Regex.Replace(path, @"\[\d+\]", "[0]");
+    static string NormalizeSection(string path) => System.Text.RegularExpressions.Regex.Replace(path, @"\[\d+\]",
+        "[0]");
 
     static IEnumerable<(string key, string section)> Collect(Type section, string path)
     {

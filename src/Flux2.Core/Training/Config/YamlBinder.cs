@@ -1,6 +1,6 @@
-using Flux2.IO;
 using System.Globalization;
 using System.Reflection;
+using Flux2.IO;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -17,7 +17,8 @@ public sealed class YamlBinder(string file)
 {
     static readonly NullabilityInfoContext Nullability = new();
     public List<JobConfigWarning> Warnings { get; } = new();
-    /// <summary>ai-toolkit keys present in the file that this kit does not act on (see <see cref="IgnoredKeysAttribute"/>).</summary>
+    /// <summary>ai-toolkit keys present in the file that this kit does not act on (see
+    /// <see cref="IgnoredKeysAttribute"/>).</summary>
     public List<string> IgnoredKeysSeen { get; } = new();
     /// <summary>Where each bound path was written, for checks that run after binding.</summary>
     public Dictionary<string, YamlPosition> Positions { get; } = new();
@@ -44,9 +45,11 @@ public sealed class YamlBinder(string file)
             var childPath = path.Length == 0 ? key : $"{path}.{key}";
             if (keys.TryGetValue(key, out var property))
             {
-                // ai-toolkit's own example sets both gradient_accumulation and its legacy alias: allowed when they agree.
+                // ai-toolkit's own example sets both gradient_accumulation and its legacy alias: allowed when they
+                // agree.
                 if (seen.TryGetValue(property, out var earlier) && valueNode is YamlScalarNode s && s.Value != earlier)
-                    throw Error(keyNode, $"'{childPath}' = {s.Value} contradicts an earlier alias of it set to {earlier}");
+                    throw Error(keyNode,
+                        $"'{childPath}' = {s.Value} contradicts an earlier alias of it set to {earlier}");
                 seen[property] = (valueNode as YamlScalarNode)?.Value ?? "";
                 Positions[childPath] = At(valueNode);
                 if (IsNull(valueNode))
@@ -91,11 +94,14 @@ public sealed class YamlBinder(string file)
         var inv = CultureInfo.InvariantCulture;
         if (underlying == typeof(string)) return text;
         if (underlying == typeof(int))
-            return int.TryParse(text, NumberStyles.Integer, inv, out var i) ? i : throw Error(node, $"'{path}' must be an integer, got '{text}'");
+            return int.TryParse(text, NumberStyles.Integer, inv, out var i) ? i
+                : throw Error(node, $"'{path}' must be an integer, got '{text}'");
         if (underlying == typeof(long))
-            return long.TryParse(text, NumberStyles.Integer, inv, out var l) ? l : throw Error(node, $"'{path}' must be an integer, got '{text}'");
+            return long.TryParse(text, NumberStyles.Integer, inv, out var l) ? l
+                : throw Error(node, $"'{path}' must be an integer, got '{text}'");
         if (underlying == typeof(double))
-            return double.TryParse(text, NumberStyles.Float, inv, out var d) && double.IsFinite(d) ? d : throw Error(node, $"'{path}' must be a number, got '{text}'");
+            return double.TryParse(text, NumberStyles.Float, inv, out var d) && double.IsFinite(d) ? d
+                : throw Error(node, $"'{path}' must be a number, got '{text}'");
         if (underlying == typeof(bool))
             return text.ToLowerInvariant() switch
             {
@@ -109,14 +115,17 @@ public sealed class YamlBinder(string file)
             foreach (var (name, value) in names)
                 if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase)) return value;
             var nearest = EditDistance.Nearest(text.ToLowerInvariant(), names.Select(n => n.name));
-            throw Error(node, $"'{path}' must be one of {string.Join(", ", names.Select(n => n.name).Distinct())}; got '{text}' (nearest: '{nearest}')");
+            throw Error(node,
+                $"'{path}' must be one of {string.Join(", ", names.Select(n => n.name).Distinct())}; got '{text}' " +
+                    $"(nearest: '{nearest}')");
         }
         throw new NotSupportedException($"config type {underlying.Name} has no YAML conversion");
     }
 
     Dictionary<string, string> FreeMapping(YamlNode node, string path)
     {
-        if (node is not YamlMappingNode map) throw Error(node, $"'{path}' must be a mapping of keys to values, got {Describe(node)}");
+        if (node is not YamlMappingNode map)
+            throw Error(node, $"'{path}' must be a mapping of keys to values, got {Describe(node)}");
         var result = new Dictionary<string, string>();
         foreach (var (k, v) in map.Children)
         {
@@ -133,17 +142,23 @@ public sealed class YamlBinder(string file)
         double v = System.Convert.ToDouble(value, CultureInfo.InvariantCulture);
         if (v < range.Min || v > range.Max)
         {
-            var bounds = range.Max == double.MaxValue ? $"at least {range.Min}" : $"between {range.Min} and {range.Max}";
+            var bounds = range.Max == double.MaxValue ? $"at least {range.Min}"
+                : $"between {range.Min} and {range.Max}";
             throw Error(node, $"'{path}' must be {bounds}, got {value}");
         }
     }
 
-    static bool IsNull(YamlNode node) => node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: null or "" or "~" or "null" or "Null" or "NULL" };
+    static bool IsNull(YamlNode node) => node is YamlScalarNode
+    {
+        Style: ScalarStyle.Plain or ScalarStyle.Any,
+        Value: null or "" or "~" or "null" or "Null" or "NULL"
+    };
 
     static bool IsNullable(PropertyInfo p) => Nullable.GetUnderlyingType(p.PropertyType) is not null
         || (!p.PropertyType.IsValueType && Nullability.Create(p).WriteState == NullabilityState.Nullable);
 
-    static string TypeWord(Type t) => t == typeof(string) ? "text" : t == typeof(bool) ? "true/false" : t.IsEnum ? "a name" : "a number";
+    static string TypeWord(Type t) => t == typeof(string) ? "text" : t == typeof(bool) ? "true/false" : t.IsEnum
+        ? "a name" : "a number";
 
     static string Describe(YamlNode node) => node switch
     {

@@ -1,6 +1,6 @@
-using Flux2.IO;
 using System.Reflection;
 using System.Text;
+using Flux2.IO;
 
 namespace Flux2.Training.Config;
 
@@ -14,7 +14,8 @@ public static class YamlNames
         for (int i = 0; i < pascal.Length; i++)
         {
             char c = pascal[i];
-            if (char.IsUpper(c) && i > 0 && (char.IsLower(pascal[i - 1]) || char.IsDigit(pascal[i - 1]))) sb.Append('_');
+            if (char.IsUpper(c) && i > 0 && (char.IsLower(pascal[i - 1]) || char.IsDigit(pascal[i - 1])))
+                sb.Append('_');
             sb.Append(char.ToLowerInvariant(c));
         }
         return sb.ToString();
@@ -33,7 +34,8 @@ public static class YamlNames
         foreach (var (name, p) in Properties(section))
         {
             map[name] = p;
-            foreach (var alias in p.GetCustomAttribute<YamlAliasAttribute>()?.Names ?? Array.Empty<string>()) map[alias] = p;
+            foreach (var alias in p.GetCustomAttribute<YamlAliasAttribute>()?.Names ?? Array.Empty<string>())
+                map[alias] = p;
         }
         return map;
     }
@@ -48,7 +50,8 @@ public static class YamlNames
         {
             var value = f.GetValue(null)!;
             yield return (SnakeCase(f.Name), value);
-            foreach (var alias in f.GetCustomAttribute<YamlAliasAttribute>()?.Names ?? Array.Empty<string>()) yield return (alias, value);
+            foreach (var alias in f.GetCustomAttribute<YamlAliasAttribute>()?.Names ?? Array.Empty<string>()) yield
+                return (alias, value);
         }
     }
 

@@ -19,8 +19,10 @@ public sealed class BatchOrder(IReadOnlyList<DatasetItem> items, int batchSize, 
         get => new(Epoch, pending.ToArray());
         set
         {
-            if (value.Pending.SelectMany(b => b).Any(i => i < 0 || i >= items.Count) || value.Pending.Any(b => b.Length != batchSize))
-                throw new InvalidDataException($"saved data order does not fit this dataset ({items.Count} items, batch size {batchSize})");
+            if (value.Pending.SelectMany(b => b).Any(i => i < 0 || i >= items.Count)
+                || value.Pending.Any(b => b.Length != batchSize))
+                throw new InvalidDataException($"saved data order does not fit this dataset ({items.Count} items, " +
+                    $"batch size {batchSize})");
             pending.Clear();
             foreach (var b in value.Pending) pending.Enqueue(b);
             Epoch = value.Epoch;
@@ -36,7 +38,8 @@ public sealed class BatchOrder(IReadOnlyList<DatasetItem> items, int batchSize, 
     void Refill()
     {
         var batches = new List<int[]>();
-        foreach (var bucket in Enumerable.Range(0, items.Count).GroupBy(i => items[i].BucketKey).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var bucket in Enumerable.Range(0, items.Count).GroupBy(i => items[i].BucketKey)
+            .OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var idx = bucket.ToArray();
             rng.Shuffle(idx);

@@ -13,7 +13,8 @@ public static partial class CaptionRules
     public const string TriggerPlaceholder = "[trigger]";
 
     /// <summary>The caption one training step sees for one image.</summary>
-    public static string ForTraining(string caption, string? trigger, double dropoutRate, bool shuffleTokens, int keepTokens, Random rng)
+    public static string ForTraining(string caption, string? trigger, double dropoutRate, bool shuffleTokens,
+        int keepTokens, Random rng)
     {
         if (dropoutRate > 0 && rng.NextDouble() < dropoutRate) caption = "";
         if (shuffleTokens) caption = ShuffleTokens(caption, keepTokens, rng);
@@ -41,8 +42,8 @@ public static partial class CaptionRules
         return Tidy(text);
     }
 
-    /// <summary>The preservation (DOP) prompt of a final training caption: every trigger occurrence replaced by the class
-    /// word, plain string replacement as in docs/ai-toolkit-compat.md §2.4 ("photo of Alice" → "photo of
+    /// <summary>The preservation (DOP) prompt of a final training caption: every trigger occurrence replaced by the
+    /// class word, plain string replacement as in docs/ai-toolkit-compat.md §2.4 ("photo of Alice" → "photo of
     /// woman").</summary>
     public static string ForPreservation(string finalCaption, string trigger, string classWord)
         => Tidy(finalCaption.Replace(trigger, classWord, StringComparison.Ordinal));

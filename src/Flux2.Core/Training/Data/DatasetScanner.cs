@@ -22,12 +22,16 @@ public static class DatasetScanner
         for (int di = 0; di < datasets.Count; di++)
         {
             var d = datasets[di];
-            if (!Directory.Exists(d.FolderPath)) throw new DirectoryNotFoundException($"dataset folder not found: {d.FolderPath}");
+            if (!Directory.Exists(d.FolderPath))
+                throw new DirectoryNotFoundException($"dataset folder not found: {d.FolderPath}");
             foreach (var control in d.ControlPaths)
-                if (!Directory.Exists(control)) throw new DirectoryNotFoundException($"control folder not found: {control} (dataset {d.FolderPath})");
+                if (!Directory.Exists(control))
+                    throw new DirectoryNotFoundException($"control folder not found: {control} (dataset " +
+                        $"{d.FolderPath})");
             var ext = d.CaptionExt.StartsWith('.') ? d.CaptionExt : "." + d.CaptionExt;
             var files = ImagesIn(d.FolderPath);
-            void Problem(string path, string message, bool skipped) => problems.Add(new DatasetProblem(path, message, skipped, di));
+            void Problem(string path, string message, bool skipped) =>
+                problems.Add(new DatasetProblem(path, message, skipped, di));
             if (files.Count == 0) Problem(d.FolderPath, $"no images ({string.Join(" ", ImageExtensions)})", true);
             foreach (var file in files)
             {
@@ -41,23 +45,29 @@ public static class DatasetScanner
                 images++;
                 foreach (var resolution in d.Resolution)
                 {
-                    var (bw, bh) = d.Buckets ? BucketResolver.BucketFor(w, h, resolution, pixelMultiple) : BucketResolver.Square(resolution, pixelMultiple);
+                    var (bw, bh) = d.Buckets ? BucketResolver.BucketFor(w, h, resolution, pixelMultiple)
+                        : BucketResolver.Square(resolution, pixelMultiple);
                     var flips = new List<(bool x, bool y)> { (false, false) };
                     if (d.FlipX) flips.Add((true, false));
                     if (d.FlipY) flips.AddRange(flips.ToList().Select(f => (f.x, true)));
                     foreach (var (fx, fy) in flips)
                         for (int r = 0; r < d.NumRepeats; r++)
-                            items.Add(new DatasetItem(file, caption, bw, bh, fx, fy, di, controls.Count > 0 ? controls : null));
+                            items.Add(new DatasetItem(file, caption, bw, bh, fx, fy, di,
+                                controls.Count > 0 ? controls : null));
                 }
             }
         }
-        var failing = problems.Where(p => p.DatasetIndex >= 0 && datasets[p.DatasetIndex].OnError == DataErrorPolicy.Fail).ToList();
+        var failing = problems.Where(p => p.DatasetIndex >= 0 && datasets[p.DatasetIndex].OnError ==
+            DataErrorPolicy.Fail).ToList();
         if (failing.Count > 0)
-            throw new InvalidDataException($"{failing.Count} dataset problem(s) and on_error: fail, so training does not start:\n  "
-                                           + string.Join("\n  ", failing) + "\nFix or remove these files, or set on_error: skip.");
+            throw new InvalidDataException($"{failing.Count} dataset problem(s) and on_error: fail, so training does " +
+                $"not start:\n  "
+                                           + string.Join("\n  ", failing) +
+                                               "\nFix or remove these files, or set on_error: skip.");
         var scan = new DatasetScan(items, problems, images);
         if (items.Count == 0)
-            throw new InvalidDataException($"no usable training images in {string.Join(", ", datasets.Select(d => d.FolderPath))}:\n  "
+            throw new InvalidDataException($"no usable training images in " +
+                $"{string.Join(", ", datasets.Select(d => d.FolderPath))}:\n  "
                                            + string.Join("\n  ", problems));
         return scan;
     }
@@ -77,14 +87,18 @@ public static class DatasetScanner
         {
             var match = ImageExtensions.Select(e => Path.Combine(folder, stem + e)).FirstOrDefault(File.Exists);
             if (match is null) { why = $"no control image named {stem}.* in {folder}"; return null; }
-            if (ImageFileCheck.Size(match, pixelMultiple, out var bad) is null) { why = $"control image {match}: {bad}"; return null; }
+            if (ImageFileCheck.Size(match, pixelMultiple, out var bad) is null)
+            {
+                why =
+                $"control image {match}: {bad}"; return null;
+            }
             found.Add(match);
         }
         return found;
     }
 
-    /// <summary>Caption file, else <c>default.&lt;ext&gt;</c> in the folder, else default_caption (§2.6 item 1); the note
-    /// says which fallback was used.</summary>
+    /// <summary>Caption file, else <c>default.&lt;ext&gt;</c> in the folder, else default_caption (§2.6 item 1); the
+    /// note says which fallback was used.</summary>
     static string ReadCaption(string image, string ext, DatasetConfig d, out string? note)
     {
         note = null;

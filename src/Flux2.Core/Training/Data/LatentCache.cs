@@ -11,8 +11,8 @@ namespace Flux2.Training.Data;
 /// Training latents, encoded once per (image, bucket, flip) since the VAE is frozen (docs/ai-toolkit-compat.md §2.8):
 /// the posterior mean, patchified and BN-normalized (<see cref="AutoencoderKLFlux2.EncodeToTrainingLatent"/>), kept in
 /// memory on the training device. With cache_latents_to_disk each latent is also stored as
-/// <c>&lt;image folder&gt;/_latent_cache/&lt;stem&gt;_&lt;hash&gt;.safetensors</c>, the hash covering everything that changes it
-/// (file, size, modification time, crop, flips, VAE), and read back on the next run.
+/// <c>&lt;image folder&gt;/_latent_cache/&lt;stem&gt;_&lt;hash&gt;.safetensors</c>, the hash covering everything that
+/// changes it (file, size, modification time, crop, flips, VAE), and read back on the next run.
 /// </summary>
 public sealed class LatentCache : IDisposable
 {
@@ -20,7 +20,8 @@ public sealed class LatentCache : IDisposable
 
     public Tensor this[DatasetItem item] => latents[Key(item)];
 
-    public static LatentCache Build(IReadOnlyList<DatasetItem> items, IReadOnlyList<bool> toDisk, AutoencoderKLFlux2 vae, string vaeIdentity,
+    public static LatentCache Build(IReadOnlyList<DatasetItem> items, IReadOnlyList<bool> toDisk,
+        AutoencoderKLFlux2 vae, string vaeIdentity,
                                     Device device, Action<int, int>? progress = null)
     {
         var cache = new LatentCache();
@@ -42,7 +43,8 @@ public sealed class LatentCache : IDisposable
             else
             {
                 using var image = TrainingImage.Load(item);
-                latent = vae.EncodeToTrainingLatent(image.unsqueeze(0).to(vaeDtype, vaeDevice))[0].to(ScalarType.Float32).cpu();
+                latent = vae.EncodeToTrainingLatent(image.unsqueeze(0)
+                    .to(vaeDtype, vaeDevice))[0].to(ScalarType.Float32).cpu();
                 if (file is not null)
                 {
                     Directory.CreateDirectory(Path.GetDirectoryName(file)!);
@@ -57,18 +59,27 @@ public sealed class LatentCache : IDisposable
 
     static string Key(DatasetItem item) => $"{item.ImagePath}|{item.Width}x{item.Height}|{item.FlipX}|{item.FlipY}";
 
-    /// <summary>Where an item's latent lives on disk; any change of file (size, modification time), bucket, flip or model
-    /// identity gives another name, so a stale latent is never read back.</summary>
+    /// <summary>Where an item's latent lives on disk; any change of file (size, modification time), bucket, flip or
+    /// model identity gives another name, so a stale latent is never read back.</summary>
     public static string DiskPath(DatasetItem item, string vaeIdentity)
     {
         var info = new FileInfo(item.ImagePath);
         var identity = JsonSerializer.Serialize(new
         {
-            file = info.Name, bytes = info.Length, modified = info.LastWriteTimeUtc.Ticks,
-            width = item.Width, height = item.Height, flip_x = item.FlipX, flip_y = item.FlipY, vae = vaeIdentity, latent_version = 1,
+            file = info.Name,
+            bytes = info.Length,
+            modified = info.LastWriteTimeUtc.Ticks,
+            width = item.Width,
+            height = item.Height,
+            flip_x = item.FlipX,
+            flip_y = item.FlipY,
+            vae = vaeIdentity,
+            latent_version = 1,
         });
-        var hash = Convert.ToBase64String(MD5.HashData(Encoding.UTF8.GetBytes(identity))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        return Path.Combine(info.DirectoryName!, "_latent_cache", $"{Path.GetFileNameWithoutExtension(info.Name)}_{hash}.safetensors");
+        var hash = Convert.ToBase64String(MD5.HashData(Encoding.UTF8.GetBytes(identity))).TrimEnd('=')
+            .Replace('+', '-').Replace('/', '_');
+        return Path.Combine(info.DirectoryName!, "_latent_cache",
+            $"{Path.GetFileNameWithoutExtension(info.Name)}_{hash}.safetensors");
     }
 
     public void Dispose() { foreach (var t in latents.Values) t.Dispose(); latents.Clear(); }

@@ -13,7 +13,8 @@ namespace Flux2.Training.Data;
 public static class TextCachePolicy
 {
     /// <summary>Null (encode every step) or the cache; prints its decision through <paramref name="log"/>.</summary>
-    public static TextEmbeddingCache? Create(Flux2Models models, ProcessConfig p, string runFolder, Device device, Action<string>? log)
+    public static TextEmbeddingCache? Create(Flux2Models models, ProcessConfig p, string runFolder, Device device,
+        Action<string>? log)
     {
         var (on, message) = Decide(p);
         if (message is not null) log?.Invoke(message);
@@ -27,7 +28,9 @@ public static class TextCachePolicy
     {
         var shuffled = p.Datasets.Where(d => d.ShuffleTokens).Select(d => d.FolderPath).ToList();
         if (shuffled.Count > 0)
-            return (false, $"text-embedding cache off: shuffle_tokens in {string.Join(", ", shuffled)} gives a new caption text each step"
+            return (false,
+                $"text-embedding cache off: shuffle_tokens in {string.Join(", ", shuffled)} gives a new caption text " +
+                    $"each step"
                            + (p.Train.CacheTextEmbeddings ? " (train.cache_text_embeddings is ignored)" : ""));
         var notes = new List<string>();
         if (p.Datasets.Any(d => d.CaptionDropoutRate > 0))

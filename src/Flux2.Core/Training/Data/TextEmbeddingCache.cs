@@ -8,12 +8,13 @@ namespace Flux2.Training.Data;
 /// <summary>
 /// Prompt embeds per caption text (docs/ai-toolkit-compat.md §2.9): the text encoder is frozen, so a caption always
 /// gives the same embeds for one model and tokenizer length. Kept in memory and, when <c>folder</c> is given, as
-/// <c>&lt;folder&gt;/&lt;hash&gt;.safetensors</c> with the hash over (model identity, tokenizer max length, caption), so a
-/// changed caption, model or length never reads a stale file. Dropped-caption and DOP preservation captions are just
-/// other texts, so they get entries of their own. <c>encode</c> takes a batch of captions and returns [B, L, D]:
+/// <c>&lt;folder&gt;/&lt;hash&gt;.safetensors</c> with the hash over (model identity, tokenizer max length, caption),
+/// so a changed caption, model or length never reads a stale file. Dropped-caption and DOP preservation captions are
+/// just other texts, so they get entries of their own. <c>encode</c> takes a batch of captions and returns [B, L, D]:
 /// <see cref="Prefill"/> encodes many captions per call (one pass of low_vram's streamed text encoder for a batch).
 /// </summary>
-public sealed class TextEmbeddingCache(Func<IReadOnlyList<string>, Tensor> encode, string modelIdentity, int maxLength, string? folder, Device? device = null) : IDisposable
+public sealed class TextEmbeddingCache(Func<IReadOnlyList<string>, Tensor> encode, string modelIdentity, int maxLength,
+    string? folder, Device? device = null) : IDisposable
 {
     readonly Dictionary<string, Tensor> memory = new(StringComparer.Ordinal);
     public int Encoded { get; private set; }
@@ -25,7 +26,8 @@ public sealed class TextEmbeddingCache(Func<IReadOnlyList<string>, Tensor> encod
         return Convert.ToHexString(bytes, 0, 16).ToLowerInvariant();
     }
 
-    public string? DiskPath(string caption) => folder is null ? null : Path.Combine(folder, Hash(modelIdentity, maxLength, caption) + ".safetensors");
+    public string? DiskPath(string caption) => folder is null ? null :
+        Path.Combine(folder, Hash(modelIdentity, maxLength, caption) + ".safetensors");
 
     /// <summary>Embeds of one caption, [1, L, D], owned by the cache (not disposed by the caller's scope).</summary>
     public Tensor this[string caption]
@@ -41,7 +43,8 @@ public sealed class TextEmbeddingCache(Func<IReadOnlyList<string>, Tensor> encod
     /// the rest encoded <paramref name="batchSize"/> at a time and written to disk when there is a folder.</summary>
     public void Prefill(IEnumerable<string> captions, int batchSize)
     {
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be at least 1");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
+            "batch size must be at least 1");
         var missing = new List<string>();
         foreach (var caption in captions.Distinct())
         {
@@ -60,7 +63,8 @@ public sealed class TextEmbeddingCache(Func<IReadOnlyList<string>, Tensor> encod
             using var scope = NewDisposeScope();
             var embeds = encode(batch);
             if (embeds.dim() != 3 || embeds.shape[0] != batch.Length)
-                throw new InvalidOperationException($"text encoder returned [{string.Join(", ", embeds.shape)}] for {batch.Length} captions, expected [{batch.Length}, L, D]");
+                throw new InvalidOperationException($"text encoder returned [{string.Join(", ", embeds.shape)}] for " +
+                    $"{batch.Length} captions, expected [{batch.Length}, L, D]");
             for (int i = 0; i < batch.Length; i++)
             {
                 var one = embeds[i].unsqueeze(0).contiguous();
@@ -72,7 +76,8 @@ public sealed class TextEmbeddingCache(Func<IReadOnlyList<string>, Tensor> encod
                     SafetensorsWriter.Write(tmp, new Dictionary<string, Tensor> { ["text_embed"] = one.cpu() });
                     File.Move(tmp, file, overwrite: true); // a half-written file must never look like a cache hit
                 }
-                memory[batch[i]] = (embeds.shape[0] == 1 ? one : one.clone()).DetachFromDisposeScope(); // a row of its own, not a view of the batch
+                memory[batch[i]] = (embeds.shape[0] == 1 ? one : one.clone()).DetachFromDisposeScope();
+                // a row of its own, not a view of the batch
             }
         }
     }

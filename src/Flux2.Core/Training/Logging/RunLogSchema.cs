@@ -28,9 +28,14 @@ static class RunLogSchema
     public static SqliteConnection Open(string path, bool create)
     {
         if (!create && !File.Exists(path)) throw new FileNotFoundException($"no run log at {path}", path);
-        // No pooling: a pooled connection keeps the file open after Dispose, which blocks moving the run folder (--restart).
-        var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false,
-                                                          Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite };
+        // No pooling: a pooled connection keeps the file open after Dispose, which blocks moving the run folder
+        // (--restart).
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Pooling = false,
+            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite
+        };
         var db = new SqliteConnection(builder.ToString());
         db.Open();
         Execute(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");

@@ -5,9 +5,9 @@ namespace Flux2.Training.Logging;
 
 /// <summary>
 /// Writes a run's <c>run.sqlite</c> from the trainer's callbacks (the trainer itself knows nothing of it): a
-/// <c>runs</c> row per start, a <c>steps</c> row per step with the memory in use, an <c>events</c> row per sample, save,
-/// evaluation, resume and skipped step. On resume the rows after the resumed step — logged by the process that was
-/// killed before its next checkpoint — are deleted, so the log reads like one uninterrupted run.
+/// <c>runs</c> row per start, a <c>steps</c> row per step with the memory in use, an <c>events</c> row per sample,
+/// save, evaluation, resume and skipped step. On resume the rows after the resumed step — logged by the process that
+/// was killed before its next checkpoint — are deleted, so the log reads like one uninterrupted run.
 /// </summary>
 public sealed class RunLogWriter : IDisposable
 {
@@ -16,13 +16,16 @@ public sealed class RunLogWriter : IDisposable
     readonly Func<double> memoryMb;
 
     /// <param name="memoryMb">Memory in use now, in MiB (process RSS on CPU, device memory on CUDA).</param>
-    public RunLogWriter(string runFolder, string model, string device, int totalSteps, string configJson, Func<double> memoryMb)
+    public RunLogWriter(string runFolder, string model, string device, int totalSteps, string configJson,
+        Func<double> memoryMb)
     {
         Directory.CreateDirectory(runFolder);
         db = RunLogSchema.Open(Path.Combine(runFolder, RunLogSchema.FileName), create: true);
         this.memoryMb = memoryMb;
         using var cmd = db.CreateCommand();
-        cmd.CommandText = "INSERT INTO runs(started, model, device, total_steps, config) VALUES($t, $m, $d, $n, $c); SELECT last_insert_rowid();";
+        cmd.CommandText =
+            "INSERT INTO runs(started, model, device, total_steps, config) VALUES($t, $m, $d, $n, $c); SELECT " +
+                "last_insert_rowid();";
         cmd.Parameters.AddWithValue("$t", Now());
         cmd.Parameters.AddWithValue("$m", model);
         cmd.Parameters.AddWithValue("$d", device);
@@ -61,8 +64,10 @@ public sealed class RunLogWriter : IDisposable
     }
 
     void Event(int step, string kind, string? detail, double? value = null) =>
-        RunLogSchema.Execute(db, "INSERT INTO events(run_id, step, kind, detail, value, time) VALUES($r, $s, $k, $d, $v, $t)",
-            ("$r", runId), ("$s", step), ("$k", kind), ("$d", detail), ("$v", value is double v ? Finite(v) : null), ("$t", Now()));
+        RunLogSchema.Execute(db,
+            "INSERT INTO events(run_id, step, kind, detail, value, time) VALUES($r, $s, $k, $d, $v, $t)",
+            ("$r", runId), ("$s", step), ("$k", kind), ("$d", detail), ("$v", value is double v ? Finite(v) : null),
+                ("$t", Now()));
 
     /// <summary>SQLite has no NaN (it would read back as NULL anyway); say so explicitly.</summary>
     static object? Finite(double v) => double.IsFinite(v) ? v : null;

@@ -12,18 +12,20 @@ namespace Flux2.Training.Network;
 /// <summary>
 /// Saves a <see cref="LoraNetwork"/> the way ai-toolkit does (docs/ai-toolkit-compat.md §2.11): ComfyUI/BFL layout
 /// (<c>diffusion_model.&lt;bfl module&gt;.lora_A/B.weight</c>, alpha/rank baked into B, q/k/v fused exactly) through
-/// <see cref="LoraExport"/>, or diffusers/peft with save.lora_format: diffusers, in save.dtype; <c>&lt;name&gt;_&lt;step:09d&gt;.safetensors</c> for intermediate saves with
-/// rotation (newest max_step_saves_to_keep kept) and <c>&lt;name&gt;.safetensors</c> at the end; written atomically.
-/// With a <see cref="TrainingState"/> it goes first, to <see cref="TrainingStateFile.PathFor"/>, and rotation removes it
-/// along with its LoRA file. Rotation runs only after both writes succeeded, so a failed save (disk full, read-only
-/// folder, killed process) leaves every earlier checkpoint as it was.
+/// <see cref="LoraExport"/>, or diffusers/peft with save.lora_format: diffusers, in save.dtype;
+/// <c>&lt;name&gt;_&lt;step:09d&gt;.safetensors</c> for intermediate saves with rotation (newest max_step_saves_to_keep
+/// kept) and <c>&lt;name&gt;.safetensors</c> at the end; written atomically. With a <see cref="TrainingState"/> it goes
+/// first, to <see cref="TrainingStateFile.PathFor"/>, and rotation removes it along with its LoRA file. Rotation runs
+/// only after both writes succeeded, so a failed save (disk full, read-only folder, killed process) leaves every
+/// earlier checkpoint as it was.
 /// </summary>
 public static class LoraCheckpoint
 {
     public static string StepFileName(string name, int step) => $"{name}_{step:D9}.safetensors";
     public static string FinalFileName(string name) => $"{name}.safetensors";
 
-    public static string Save(string folder, LoraNetwork network, JobFile job, int step, int epoch, bool final, TrainingState? state = null)
+    public static string Save(string folder, LoraNetwork network, JobFile job, int step, int epoch, bool final,
+        TrainingState? state = null)
     {
         Directory.CreateDirectory(folder);
         var name = job.Config.Name;

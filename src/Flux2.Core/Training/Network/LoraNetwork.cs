@@ -38,7 +38,8 @@ public sealed class LoraNetwork : IDisposable
         foreach (var p in transformer.parameters()) p.requires_grad = false;
         var targets = LoraTargets.Select(transformer, config.NetworkKwargs);
         if (targets.Count == 0)
-            throw new InvalidDataException("network_kwargs filters leave no Linear layer to train (only_if_contains / ignore_if_contains)");
+            throw new InvalidDataException("network_kwargs filters leave no Linear layer to train (only_if_contains " +
+                "/ ignore_if_contains)");
         using var gen = new Generator((ulong)seed);
         var dropoutGenerator = new Generator((ulong)seed + 1);
         var modules = new List<LoraModule>();
@@ -48,8 +49,13 @@ public sealed class LoraNetwork : IDisposable
             double bound = 1.0 / Math.Sqrt(linear.InFeatures);
             using var u = rand(new[] { (long)config.Linear, linear.InFeatures }, generator: gen);
             var down = new Parameter((u * (2 * bound) - bound).to(device), requires_grad: true);
-            var up = new Parameter(zeros(new[] { linear.OutFeatures, (long)config.Linear }, device: device), requires_grad: true);
-            var adapter = new LoraAdapter(down, up, config.Scale) { Dropout = config.Dropout, DropoutGenerator = dropoutGenerator };
+            var up = new Parameter(zeros(new[] { linear.OutFeatures, (long)config.Linear }, device: device),
+                requires_grad: true);
+            var adapter = new LoraAdapter(down, up, config.Scale)
+            {
+                Dropout = config.Dropout,
+                DropoutGenerator = dropoutGenerator
+            };
             linear.Adapters.Add(adapter);
             modules.Add(new LoraModule(name, linear, adapter, down, up));
         }
@@ -69,7 +75,8 @@ public sealed class LoraNetwork : IDisposable
 
     /// <summary>Detached copies of the current weights, for saving.</summary>
     public IReadOnlyList<LoraUpdate> Snapshot() =>
-        Modules.Select(m => new LoraUpdate(m.Name, m.Down.detach().cpu(), m.Up.detach().cpu(), m.Adapter.Scale)).ToList();
+        Modules.Select(m => new LoraUpdate(m.Name, m.Down.detach().cpu(), m.Up.detach().cpu(), m.Adapter.Scale))
+            .ToList();
 
     /// <summary>Removes the adapters from the model and frees their weights.</summary>
     public void Dispose()

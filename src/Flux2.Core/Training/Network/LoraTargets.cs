@@ -8,12 +8,12 @@ namespace Flux2.Training.Network;
 
 /// <summary>
 /// Which Linear layers get a LoRA. ai-toolkit's FLUX.2 default (docs/ai-toolkit-compat.md §0, §2.10): every Linear
-/// inside the double- and single-stream blocks (diffusers <c>transformer_blocks.*</c>, <c>single_transformer_blocks.*</c>);
-/// embedders, modulation and the output layer stay untouched. <c>target_preset: diffusers</c> (ours) narrows that to
-/// diffusers' train_dreambooth_lora_flux2 default (docs/flux2-model.md §7.1): per double block the image
-/// attention <c>to_q/to_k/to_v/to_out.0</c>, per single block <c>to_qkv_mlp_proj</c> and <c>to_out</c>. <c>only_if_contains</c> / <c>ignore_if_contains</c> match
-/// substrings of either the diffusers path or the BFL/ComfyUI path, because ai-toolkit users write the latter
-/// (<c>double_blocks</c>, <c>img_attn</c>, ...).
+/// inside the double- and single-stream blocks (diffusers <c>transformer_blocks.*</c>,
+/// <c>single_transformer_blocks.*</c>); embedders, modulation and the output layer stay untouched. <c>target_preset:
+/// diffusers</c> (ours) narrows that to diffusers' train_dreambooth_lora_flux2 default (docs/flux2-model.md §7.1): per
+/// double block the image attention <c>to_q/to_k/to_v/to_out.0</c>, per single block <c>to_qkv_mlp_proj</c> and
+/// <c>to_out</c>. <c>only_if_contains</c> / <c>ignore_if_contains</c> match substrings of either the diffusers path or
+/// the BFL/ComfyUI path, because ai-toolkit users write the latter (<c>double_blocks</c>, <c>img_attn</c>, ...).
 /// </summary>
 public static class LoraTargets
 {

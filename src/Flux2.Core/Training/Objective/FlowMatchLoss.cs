@@ -15,11 +15,15 @@ public static class FlowMatchLoss
 {
     /// <param name="latents">x0, patchified normalized latents [B, C, h, w] on the model's device.</param>
     /// <param name="context">prompt embeds [B, L, D].</param>
-    /// <param name="noise">ε, same shape as <paramref name="latents"/> (drawn by the caller from its seeded generator).</param>
-    /// <param name="guidance">guidance-embedding input (train.cfg_scale, 1.0 by default); unused by models without the embedder.</param>
-    /// <param name="loss">element-wise loss and target rule; plain MSE when null (the fixed-input evaluation uses that).</param>
+    /// <param name="noise">ε, same shape as <paramref name="latents"/> (drawn by the caller from its seeded
+    /// generator).</param>
+    /// <param name="guidance">guidance-embedding input (train.cfg_scale, 1.0 by default); unused by models without the
+    /// embedder.</param>
+    /// <param name="loss">element-wise loss and target rule; plain MSE when null (the fixed-input evaluation uses
+    /// that).</param>
     public static Tensor Compute(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
-                                 IReadOnlyList<Timestep> timesteps, double guidance, ReferenceTokens? references = null, LossFunction? loss = null)
+                                 IReadOnlyList<Timestep> timesteps, double guidance,
+                                     ReferenceTokens? references = null, LossFunction? loss = null)
     {
         using var scope = NewDisposeScope();
         var device = latents.device;
@@ -32,9 +36,11 @@ public static class FlowMatchLoss
 
     /// <summary>The model's velocity on the noisy latents x_t = (1 − t)·x0 + t·ε, packed [B, h·w, C]. Shared by the
     /// main loss and the preservation passes, which must see the very same x_t. Edit pairs append their control
-    /// images' <paramref name="references"/> after the target tokens; only the target tokens' output is returned.</summary>
+    /// images' <paramref name="references"/> after the target tokens; only the target tokens' output is
+    /// returned.</summary>
     public static Tensor Velocity(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
-                                  IReadOnlyList<Timestep> timesteps, double guidance, ReferenceTokens? references = null)
+                                  IReadOnlyList<Timestep> timesteps, double guidance,
+                                      ReferenceTokens? references = null)
     {
         using var scope = NewDisposeScope();
         var device = latents.device;
@@ -53,7 +59,8 @@ public static class FlowMatchLoss
             hidden = cat(new[] { hidden, references.Tokens.to(dtype) }, 1);
             imageIds = cat(new[] { imageIds, references.Ids }, 0);
         }
-        var v = transformer.Forward(hidden, context.to(dtype), t, g, imageIds, PositionIds.Text((int)context.shape[1], device));
+        var v = transformer.Forward(hidden, context.to(dtype), t, g, imageIds,
+            PositionIds.Text((int)context.shape[1], device));
         return v[.., ..(int)(h * w)].to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

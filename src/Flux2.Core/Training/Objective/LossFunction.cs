@@ -10,12 +10,14 @@ namespace Flux2.Training.Objective;
 /// s × the normal one (so with Adam it mostly cancels) and the logged loss grows by s²; for mae/pseudo-Huber the effect
 /// is non-linear. Reproduced as ai-toolkit does it, for compatibility.
 /// </summary>
-public sealed record LossFunction(LossType Type = LossType.Mse, double PseudoHuberC = 0.01, double? DifferentialGuidanceScale = null)
+public sealed record LossFunction(LossType Type = LossType.Mse, double PseudoHuberC = 0.01,
+    double? DifferentialGuidanceScale = null)
 {
     public static readonly LossFunction Mse = new();
 
     public static LossFunction From(TrainConfig train)
-        => new(train.LossType, train.PseudoHuberC, train.DoDifferentialGuidance ? train.DifferentialGuidanceScale : null);
+        => new(train.LossType, train.PseudoHuberC, train.DoDifferentialGuidance ? train.DifferentialGuidanceScale
+            : null);
 
     /// <summary>Loss per sample [B]: the element-wise loss averaged over every dimension but the first.</summary>
     public Tensor PerSample(Tensor prediction, Tensor target)

@@ -12,7 +12,8 @@ namespace Flux2.Training.Objective;
 /// </summary>
 public static class OutputPreservation
 {
-    public static Tensor Loss(Flux2Transformer transformer, LoraNetwork network, Tensor latents, Tensor preservationContext,
+    public static Tensor Loss(Flux2Transformer transformer, LoraNetwork network, Tensor latents,
+        Tensor preservationContext,
                               Tensor noise, IReadOnlyList<Timestep> timesteps, double guidance, double multiplier,
                               ReferenceTokens? references = null)
     {
@@ -21,10 +22,15 @@ public static class OutputPreservation
         using (no_grad())
         {
             network.Enabled = false;
-            try { prior = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance, references); }
+            try
+            {
+                prior = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance,
+                references);
+            }
             finally { network.Enabled = true; }
         }
-        var withLora = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance, references);
+        var withLora = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance,
+            references);
         return ((withLora - prior).square().mean() * multiplier).MoveToOuterDisposeScope();
     }
 }

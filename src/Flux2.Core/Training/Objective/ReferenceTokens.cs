@@ -18,7 +18,8 @@ public sealed record ReferenceTokens(Tensor Tokens, Tensor Ids)
         if (latents.Count == 0) return null;
         var device = latents[0].device;
         var tokens = latents.Select(LatentPacking.Pack).ToArray();
-        var ids = latents.Select((l, k) => PositionIds.Image((int)l.shape[2], (int)l.shape[3], device, PositionIds.ReferenceTime(k))).ToArray();
+        var ids = latents.Select((l, k) => PositionIds.Image((int)l.shape[2], (int)l.shape[3], device,
+            PositionIds.ReferenceTime(k))).ToArray();
         return new ReferenceTokens(cat(tokens, 1), cat(ids, 0));
     }
 }

@@ -21,7 +21,8 @@ public sealed class TimestepDraw(TimestepType type, ContentOrStyle bias, int min
 {
     public const int TableSize = 1000;
 
-    public static TimestepDraw From(TrainConfig train) => new(train.TimestepType, train.ContentOrStyle, train.MinDenoisingSteps, train.MaxDenoisingSteps);
+    public static TimestepDraw From(TrainConfig train) => new(train.TimestepType, train.ContentOrStyle,
+        train.MinDenoisingSteps, train.MaxDenoisingSteps);
 
     public Timestep[] Draw(int batch, int imageTokens, Random rng)
     {
@@ -44,7 +45,8 @@ public sealed class TimestepDraw(TimestepType type, ContentOrStyle bias, int min
 
     double[] BuildTable(int imageTokens, Random rng)
     {
-        var linear = Enumerable.Range(0, TableSize).Select(i => (1000.0 - i * 999.0 / (TableSize - 1)) / 1000.0).ToArray();
+        var linear = Enumerable.Range(0, TableSize).Select(i => (1000.0 - i * 999.0 / (TableSize - 1)) / 1000.0)
+            .ToArray();
         switch (type)
         {
             case TimestepType.Sigmoid:
@@ -71,5 +73,6 @@ public sealed class TimestepDraw(TimestepType type, ContentOrStyle bias, int min
     static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
 
     /// <summary>Standard normal by Box–Muller (System.Random has no normal draw).</summary>
-    static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+    static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) *
+        Math.Cos(2 * Math.PI * rng.NextDouble());
 }

@@ -36,7 +36,8 @@ public sealed class AdamW8bit : ITrainingOptimizer
             var slot = new Slot(p,
                 zeros(n, ScalarType.Byte, p.device), zeros(blocks, ScalarType.Float32, p.device),
                 zeros(n, ScalarType.Byte, p.device), zeros(blocks, ScalarType.Float32, p.device));
-            foreach (var t in new[] { slot.MCodes, slot.MAbsmax, slot.SCodes, slot.SAbsmax }) t.DetachFromDisposeScope();
+            foreach (var t in new[] { slot.MCodes, slot.MAbsmax, slot.SCodes, slot.SAbsmax })
+                t.DetachFromDisposeScope();
             return slot;
         }).ToList();
     }
@@ -114,7 +115,8 @@ public sealed class AdamW8bit : ITrainingOptimizer
     {
         var from = TorchAdamW.Named(state, key);
         if (!from.shape.SequenceEqual(into.shape) || from.dtype != into.dtype)
-            throw new ArgumentException($"optimizer state '{key}' is {from.dtype}[{string.Join(",", from.shape)}], expected {into.dtype}[{string.Join(",", into.shape)}]");
+            throw new ArgumentException($"optimizer state '{key}' is {from.dtype}[{string.Join(",", from.shape)}], " +
+                $"expected {into.dtype}[{string.Join(",", into.shape)}]");
         into.copy_(from);
     }
 

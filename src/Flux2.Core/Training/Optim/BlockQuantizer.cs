@@ -12,7 +12,8 @@ namespace Flux2.Training.Optim;
 public sealed class BlockQuantizer(QuantizationMap map, int blockSize = 256)
 {
     public QuantizationMap Map { get; } = map;
-    public int BlockSize { get; } = blockSize > 0 ? blockSize : throw new ArgumentOutOfRangeException(nameof(blockSize));
+    public int BlockSize { get; } = blockSize > 0 ? blockSize
+        : throw new ArgumentOutOfRangeException(nameof(blockSize));
 
     public long BlockCount(long numel) => (numel + BlockSize - 1) / BlockSize;
 
@@ -22,8 +23,10 @@ public sealed class BlockQuantizer(QuantizationMap map, int blockSize = 256)
     {
         using var scope = NewDisposeScope();
         long n = flat.numel(), full = n / BlockSize * BlockSize;
-        if (full > 0) QuantizeBlocks(flat[..(int)full].view(-1, BlockSize), codes[..(int)full].view(-1, BlockSize), absmax[..(int)(full / BlockSize)]);
-        if (full < n) QuantizeBlocks(flat[(int)full..].view(1, -1), codes[(int)full..].view(1, -1), absmax[(int)(full / BlockSize)..]);
+        if (full > 0) QuantizeBlocks(flat[..(int)full].view(-1, BlockSize), codes[..(int)full].view(-1, BlockSize),
+            absmax[..(int)(full / BlockSize)]);
+        if (full < n) QuantizeBlocks(flat[(int)full..].view(1, -1), codes[(int)full..].view(1, -1),
+            absmax[(int)(full / BlockSize)..]);
     }
 
     /// <summary>The fp32 values that <paramref name="codes"/> and <paramref name="absmax"/> stand for (1-D).</summary>
@@ -33,7 +36,8 @@ public sealed class BlockQuantizer(QuantizationMap map, int blockSize = 256)
         var (values, _) = Map.On(codes.device);
         var decoded = values.index_select(0, codes.to(ScalarType.Int64));
         var scales = full == n ? absmax.repeat_interleave(BlockSize)
-            : cat(new[] { absmax[..(int)(full / BlockSize)].repeat_interleave(BlockSize), absmax[^1..].expand(n - full) });
+            : cat(new[] { absmax[..(int)(full / BlockSize)].repeat_interleave(BlockSize),
+                absmax[^1..].expand(n - full) });
         return decoded * scales;
     }
 

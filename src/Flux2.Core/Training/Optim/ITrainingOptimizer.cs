@@ -15,10 +15,12 @@ public interface ITrainingOptimizer : IDisposable
     void ZeroGrad();
     /// <summary>One update of every parameter that has a gradient.</summary>
     void Step();
-    /// <summary>Bytes held by the optimizer state (moments, scales, code tables), not counting parameters or gradients.</summary>
+    /// <summary>Bytes held by the optimizer state (moments, scales, code tables), not counting parameters or
+    /// gradients.</summary>
     long StateBytes { get; }
     /// <summary>The state as named tensors (live views: save them before the next step, or clone).</summary>
     IReadOnlyDictionary<string, Tensor> State();
-    /// <summary>Restores a state written by <see cref="State"/> of the same optimizer type over the same parameters.</summary>
+    /// <summary>Restores a state written by <see cref="State"/> of the same optimizer type over the same
+    /// parameters.</summary>
     void Load(IReadOnlyDictionary<string, Tensor> state);
 }

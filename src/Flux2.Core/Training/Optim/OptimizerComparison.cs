@@ -34,7 +34,8 @@ public sealed record OptimizerComparison(long LoraValues, long AdamWStateBytes, 
         a.Zip(b, (x, y) => Math.Abs(x - y)).DefaultIfEmpty(0).Average();
 
     /// <param name="load">Reads the job afresh (each run edits its copy).</param>
-    public static OptimizerComparison Run(Func<LoadedJob> load, string scratch, int window = 25, Action<string>? log = null)
+    public static OptimizerComparison Run(Func<LoadedJob> load, string scratch, int window = 25,
+        Action<string>? log = null)
     {
         TorchRuntime.EnsureLoaded();
         var (values, bytes32, bytes8) = StateBytes(load().Job.Process);
@@ -45,10 +46,12 @@ public sealed record OptimizerComparison(long LoraValues, long AdamWStateBytes, 
         return new OptimizerComparison(values, bytes32, bytes8, window, adamw, adamw8, other);
     }
 
-    /// <summary>State bytes of both optimizers over the job's LoRA, built on the job's model exactly as the trainer does.</summary>
+    /// <summary>State bytes of both optimizers over the job's LoRA, built on the job's model exactly as the trainer
+    /// does.</summary>
     static (long values, long adamw, long adamw8bit) StateBytes(ProcessConfig p)
     {
-        using var models = Flux2Models.Load(p.Model.NameOrPath, TorchRuntime.Device(p.Device), TorchSharp.torch.ScalarType.Float32);
+        using var models = Flux2Models.Load(p.Model.NameOrPath, TorchRuntime.Device(p.Device),
+            TorchSharp.torch.ScalarType.Float32);
         using var lora = LoraNetwork.Attach(models.Transformer, p.Network, p.Train.Seed);
         var ps = lora.Parameters.ToList();
         using var a = OptimizerFactory.Create(OptimizerType.Adamw, ps, p.Train.Lr, p.Train.OptimizerParams);
@@ -78,6 +81,7 @@ public sealed record OptimizerComparison(long LoraValues, long AdamWStateBytes, 
             OnStep = r => losses.Add(r.Loss),
             OnEval = r => evals.Add(r.Loss),
         });
-        return new OptimizerRun(label, optimizer, seed, losses, evals.FirstOrDefault(double.NaN), evals.LastOrDefault(double.NaN), result.Seconds);
+        return new OptimizerRun(label, optimizer, seed, losses, evals.FirstOrDefault(double.NaN),
+            evals.LastOrDefault(double.NaN), result.Seconds);
     }
 }

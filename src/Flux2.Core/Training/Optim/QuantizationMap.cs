@@ -6,13 +6,15 @@ namespace Flux2.Training.Optim;
 /// 256 sorted code values in [-1, 1] (signed) or [0, 1] (unsigned); a byte is an index into them. The dynamic map is
 /// bitsandbytes' "dynamic tree" (Dettmers et al., 8-bit Optimizers via Block-wise Quantization): a decimal exponent
 /// (10^-6 .. 10^0) with a linear fraction in [0.1, 1] whose resolution grows with the exponent, so values far below
-/// the block's absmax keep a relative precision a linear map would lose (a linear byte zeroes anything under absmax/255).
+/// the block's absmax keep a relative precision a linear map would lose (a linear byte zeroes anything under
+/// absmax/255).
 /// </summary>
 public sealed class QuantizationMap
 {
     /// <summary>The 256 code values, ascending.</summary>
     public float[] Values { get; }
-    /// <summary>The 255 midpoints between neighbouring codes: a value rounds to the code between its two midpoints.</summary>
+    /// <summary>The 255 midpoints between neighbouring codes: a value rounds to the code between its two
+    /// midpoints.</summary>
     public float[] Midpoints { get; }
     public bool Signed { get; }
 
@@ -34,8 +36,8 @@ public sealed class QuantizationMap
 
     /// <summary>
     /// Seven decades 10^(i-6), i = 0..6; decade i holds 2^i (signed, each sign) or 2^(i+1) (unsigned) codes at the
-    /// midpoints of an even split of [0.1, 1]. Plus 0 and 1, so zero and the block maximum are exact: 2·127 + 2 = 254 + 2
-    /// = 256 codes either way.
+    /// midpoints of an even split of [0.1, 1]. Plus 0 and 1, so zero and the block maximum are exact: 2·127 + 2 = 254 +
+    /// 2 = 256 codes either way.
     /// </summary>
     static QuantizationMap Dynamic(bool signed)
     {

@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Training.Optim;
 
-/// <summary>TorchSharp's AdamW behind <see cref="ITrainingOptimizer"/>: two fp32 moments per parameter (8 bytes each).</summary>
+/// <summary>TorchSharp's AdamW behind <see cref="ITrainingOptimizer"/>: two fp32 moments per parameter (8 bytes
+/// each).</summary>
 public sealed class TorchAdamW : ITrainingOptimizer
 {
     readonly AdamW inner;
@@ -40,7 +41,8 @@ public sealed class TorchAdamW : ITrainingOptimizer
 
     public void Load(IReadOnlyDictionary<string, Tensor> state)
     {
-        // state_dict() hands out the live per-parameter states; load_state_dict copies them back in case a version copies.
+        // state_dict() hands out the live per-parameter states; load_state_dict copies them back in case a version
+        // copies.
         var dict = inner.state_dict();
         using var _ = no_grad();
         foreach (var (s, i) in dict.State.Cast<AdamW.State>().Select((s, i) => (s, i)))
@@ -57,7 +59,8 @@ public sealed class TorchAdamW : ITrainingOptimizer
     static long Bytes(Tensor? t) => t is null || t.IsInvalid ? 0 : t.numel() * t.ElementSize;
 
     internal static Tensor Named(IReadOnlyDictionary<string, Tensor> state, string key)
-        => state.TryGetValue(key, out var t) ? t : throw new ArgumentException($"optimizer state has no tensor '{key}'");
+        => state.TryGetValue(key, out var t) ? t
+            : throw new ArgumentException($"optimizer state has no tensor '{key}'");
 
     public void Dispose() => inner.Dispose();
 }

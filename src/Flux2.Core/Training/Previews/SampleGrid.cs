@@ -38,15 +38,18 @@ public sealed class SampleGrid(Flux2Models models, SampleConfig config, string? 
             long seed = config.Seed + (config.WalkSeed ? i : 0);
             var cells = new List<Tensor> { Render(Rows[i].withTrigger, seed, width, height, device) };
             if (twoColumns)
-                cells.Add(Rows[i].withoutTrigger is { } plain ? Render(plain, seed, width, height, device) : full(new long[] { 3, height, width }, 0.5f));
+                cells.Add(Rows[i].withoutTrigger is { } plain ? Render(plain, seed, width, height, device)
+                    : full(new long[] { 3, height, width }, 0.5f));
             rows.Add(cat(cells, 2));
         }
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, $"{step:D9}.png");
         ImageFile.SavePng(cat(rows, 1), path);
         File.WriteAllLines(Path.ChangeExtension(path, ".txt"), Rows.Select((r, i) =>
-            $"row {i}: seed {config.Seed + (config.WalkSeed ? i : 0)} | {r.withTrigger}" + (r.withoutTrigger is null ? "" : $" | without trigger: {r.withoutTrigger}")));
-        var prompts = Rows.SelectMany(r => r.withoutTrigger is null ? new[] { r.withTrigger } : new[] { r.withTrigger, r.withoutTrigger }).ToList();
+            $"row {i}: seed {config.Seed + (config.WalkSeed ? i : 0)} | {r.withTrigger}" +
+                (r.withoutTrigger is null ? "" : $" | without trigger: {r.withoutTrigger}")));
+        var prompts = Rows.SelectMany(r => r.withoutTrigger is null ? new[] { r.withTrigger }
+            : new[] { r.withTrigger, r.withoutTrigger }).ToList();
         return new SampleReport(step, path, prompts, clock.Elapsed.TotalSeconds);
     }
 

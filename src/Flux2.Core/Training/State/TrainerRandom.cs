@@ -1,9 +1,10 @@
 namespace Flux2.Training.State;
 
 /// <summary>
-/// xoshiro256** (Blackman &amp; Vigna) behind <see cref="Random"/>'s API, so the data order, caption dropout and timestep
-/// code keep taking a <see cref="Random"/>. Unlike System.Random its whole state is four numbers we can save and restore,
-/// which exact resume needs. Every virtual of <see cref="Random"/> is overridden, so Shuffle/GetItems also draw from it.
+/// xoshiro256** (Blackman &amp; Vigna) behind <see cref="Random"/>'s API, so the data order, caption dropout and
+/// timestep code keep taking a <see cref="Random"/>. Unlike System.Random its whole state is four numbers we can save
+/// and restore, which exact resume needs. Every virtual of <see cref="Random"/> is overridden, so Shuffle/GetItems also
+/// draw from it.
 /// </summary>
 public sealed class TrainerRandom : Random
 {
@@ -22,7 +23,8 @@ public sealed class TrainerRandom : Random
         get => new[] { s0, s1, s2, s3 };
         set
         {
-            if (value is not { Length: 4 } || value.All(v => v == 0)) throw new ArgumentException("xoshiro256** state must be 4 words, not all zero");
+            if (value is not { Length: 4 } || value.All(v => v == 0))
+                throw new ArgumentException("xoshiro256** state must be 4 words, not all zero");
             (s0, s1, s2, s3) = (value[0], value[1], value[2], value[3]);
         }
     }

@@ -21,12 +21,14 @@ public sealed class TrainingState : IDisposable
     public void PutTensor(string key, Tensor t) => Tensors[key] = t.detach().cpu().clone();
 
     public Tensor GetTensor(string key) =>
-        Tensors.TryGetValue(key, out var t) ? t : throw new InvalidDataException($"training state has no tensor '{key}'");
+        Tensors.TryGetValue(key, out var t) ? t
+            : throw new InvalidDataException($"training state has no tensor '{key}'");
 
     public void Put<T>(string key, T value) => Values[key] = JsonSerializer.Serialize(value);
 
     public T Get<T>(string key) =>
-        Values.TryGetValue(key, out var json) ? JsonSerializer.Deserialize<T>(json)! : throw new InvalidDataException($"training state has no value '{key}'");
+        Values.TryGetValue(key, out var json) ? JsonSerializer.Deserialize<T>(json)!
+            : throw new InvalidDataException($"training state has no value '{key}'");
 
     public bool Has(string key) => Values.ContainsKey(key) || Tensors.ContainsKey(key);
 

@@ -7,8 +7,8 @@ namespace Flux2.Training.State;
 
 /// <summary>
 /// The state file that sits next to each LoRA checkpoint: <c>&lt;lora stem&gt;.state.safetensors</c> (e.g.
-/// <c>my_lora_000000250.state.safetensors</c>, <c>my_lora.state.safetensors</c> for the final save). A plain safetensors
-/// file: the tensors of <see cref="TrainingState"/> by name, its JSON values as header metadata plus
+/// <c>my_lora_000000250.state.safetensors</c>, <c>my_lora.state.safetensors</c> for the final save). A plain
+/// safetensors file: the tensors of <see cref="TrainingState"/> by name, its JSON values as header metadata plus
 /// <c>format = flux2-training-state/1</c> and a <c>checksum</c> of the tensor bytes. Written atomically (temp file +
 /// rename) by <see cref="SafetensorsWriter"/>; only finite states are written, and reading checks both again.
 /// </summary>
@@ -38,7 +38,8 @@ public static class TrainingStateFile
             throw new InvalidDataException($"{path}: not written: tensor '{bad}' has NaN or infinite values");
         var meta = new Dictionary<string, string>(state.Values)
         {
-            [FormatKey] = Format, [ChecksumKey] = Checksum(sorted.Select(kv => kv.Value)),
+            [FormatKey] = Format,
+            [ChecksumKey] = Checksum(sorted.Select(kv => kv.Value)),
         };
         SafetensorsWriter.Write(path, sorted, meta);
     }
@@ -49,7 +50,8 @@ public static class TrainingStateFile
     {
         using var file = SafetensorsFile.Open(path);
         if (!file.Metadata.TryGetValue(FormatKey, out var format) || format != Format)
-            throw new InvalidDataException($"{path}: not a training-state file (format '{format}', expected '{Format}')");
+            throw new InvalidDataException($"{path}: not a training-state file (format '{format}', expected " +
+                $"'{Format}')");
         var state = new TrainingState();
         try
         {

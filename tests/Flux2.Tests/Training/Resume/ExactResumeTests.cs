@@ -20,13 +20,15 @@ public class ExactResumeTests(ITestOutputHelper output)
         var outDir = TestPaths.TempDir();
         var first = ResumeJob.Train(output, data, outDir, N);
         Assert.Null(first.ResumedFrom);
-        // A new TrainingRun builds a new model, task, optimizer and trainer: all it shares with the first is the folder.
+        // A new TrainingRun builds a new model, task, optimizer and trainer: all it shares with the first is the
+        // folder.
         var resumed = ResumeJob.Train(output, data, outDir, 2 * N);
         Assert.Equal(N, resumed.ResumedFrom);
         Assert.Equal(2 * N, resumed.Step);
 
         ResumeJob.AssertSameTensors(straight.FinalLora, resumed.FinalLora); // EMA weights, alpha baked in
-        ResumeJob.AssertSameTensors(TrainingStateFile.PathFor(straight.FinalLora), TrainingStateFile.PathFor(resumed.FinalLora)); // raw fp32, moments, PRNG
+        ResumeJob.AssertSameTensors(TrainingStateFile.PathFor(straight.FinalLora),
+            TrainingStateFile.PathFor(resumed.FinalLora)); // raw fp32, moments, PRNG
     }
 
     [Fact]
@@ -57,7 +59,8 @@ public class ExactResumeTests(ITestOutputHelper output)
 
         var outDir = TestPaths.TempDir();
         using var stop = new CancellationTokenSource();
-        var cancelled = ResumeJob.Train(output, data, outDir, 2 * N, cancel: stop.Token, onStep: r => { if (r.Step == 4) stop.Cancel(); });
+        var cancelled = ResumeJob.Train(output, data, outDir, 2 * N, cancel: stop.Token,
+            onStep: r => { if (r.Step == 4) stop.Cancel(); });
         Assert.True(cancelled.Cancelled);
         Assert.Equal(4, cancelled.Step);
         Assert.EndsWith("tiny_lora_000000004.safetensors", cancelled.FinalLora);

@@ -15,7 +15,8 @@ static class ResumeJob
     public static string Yaml(string dataset, string output, int steps, int rank = 4, int saveEvery = 10) =>
         TempDataset.Job(dataset, output, steps,
                 extraTrain: "ema_config: {use_ema: true, ema_decay: 0.9}\n        gradient_accumulation: 2")
-            .Replace("caption_ext: txt", "caption_ext: txt\n          caption_dropout_rate: 0.3\n          flip_x: true")
+            .Replace("caption_ext: txt",
+                "caption_ext: txt\n          caption_dropout_rate: 0.3\n          flip_x: true")
             .Replace("linear: 4, linear_alpha: 4", $"linear: {rank}, linear_alpha: {rank}, dropout: 0.1")
             .Replace("save_every: 10", $"save_every: {saveEvery}");
 
@@ -26,7 +27,8 @@ static class ResumeJob
         TorchRuntime.EnsureLoaded();
         var loaded = JobConfigReader.Parse(Yaml(dataset, outDir, steps, rank, saveEvery), "resume.yaml");
         Assert.Empty(loaded.Warnings);
-        return TrainingRun.Run(loaded, new TrainerCallbacks { OnMessage = output.WriteLine, OnStep = onStep }, cancel, restart);
+        return TrainingRun.Run(loaded, new TrainerCallbacks { OnMessage = output.WriteLine, OnStep = onStep }, cancel,
+            restart);
     }
 
     /// <summary>Asserts two safetensors files hold the same tensor names with bit-identical contents.</summary>
@@ -39,8 +41,10 @@ static class ResumeJob
         {
             using var x = a.Read(key);
             using var y = b.Read(key);
-            Assert.True(x.dtype == y.dtype && x.shape.SequenceEqual(y.shape) && x.bytes.SequenceEqual(y.bytes), // the bytes: bit-identical, not just equal values
-                        $"{key} differs: max |diff| {(x.to(ScalarType.Float64) - y.to(ScalarType.Float64)).abs().max().item<double>()}");
+            Assert.True(x.dtype == y.dtype && x.shape.SequenceEqual(y.shape) && x.bytes.SequenceEqual(y.bytes),
+                        // the bytes: bit-identical, not just equal values
+                        $"{key} differs: max |diff| " +
+                            $"{(x.to(ScalarType.Float64) - y.to(ScalarType.Float64)).abs().max().item<double>()}");
         }
     }
 }

@@ -8,7 +8,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Tests.Training.Resume;
 
-/// <summary>The loop's fault handling on a one-parameter task (no model needed: the trainer is model-agnostic).</summary>
+/// <summary>The loop's fault handling on a one-parameter task (no model needed: the trainer is
+/// model-agnostic).</summary>
 public class TrainerFaultTests
 {
     /// <summary>Loss (w − 1)², NaN on the listed steps; saves nothing.</summary>
@@ -27,7 +28,8 @@ public class TrainerFaultTests
     }
 
     static TrainerOptions Options(int steps, int maxNan) =>
-        new(steps, 1, 0.1, LrSchedulerType.Constant, 0, 1.0, new OptimizerParams(), 1000, 1000, false, MaxNanSteps: maxNan);
+        new(steps, 1, 0.1, LrSchedulerType.Constant, 0, 1.0, new OptimizerParams(), 1000, 1000, false,
+            MaxNanSteps: maxNan);
 
     [Fact]
     public void ANanStepIsSkippedWithoutTouchingTheWeights()
@@ -38,7 +40,11 @@ public class TrainerFaultTests
         float[] before = Array.Empty<float>();
         var trainer = new Trainer(task, Options(5, 3), new TrainerCallbacks
         {
-            OnStep = r => { reports.Add(r); if (r.Step == 2) before = task.W.data<float>().ToArray(); if (r.Step == 3) Assert.Equal(before, task.W.data<float>().ToArray()); },
+            OnStep = r =>
+            {
+                reports.Add(r); if (r.Step == 2) before = task.W.data<float>().ToArray(); if (r.Step == 3)
+                    Assert.Equal(before, task.W.data<float>().ToArray());
+            },
         });
         var outcome = trainer.Run();
         Assert.False(outcome.Cancelled);

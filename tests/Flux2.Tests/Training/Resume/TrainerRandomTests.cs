@@ -18,7 +18,8 @@ public class TrainerRandomTests
         b.Shuffle(y);
         Assert.Equal(x, y);
         Assert.NotEqual(Enumerable.Range(0, 20), x);
-        Assert.Equal(Enumerable.Range(0, 5).Select(_ => a.NextDouble()), Enumerable.Range(0, 5).Select(_ => b.NextDouble()));
+        Assert.Equal(Enumerable.Range(0, 5).Select(_ => a.NextDouble()),
+            Enumerable.Range(0, 5).Select(_ => b.NextDouble()));
         Assert.Equal(a.Next(3, 9), b.Next(3, 9));
     }
 
