@@ -40,8 +40,7 @@ public static class BenchTrainCommand
           the peak, measured from the start, includes building). LoRA on the diffusers default
           targets (attention projections, as diffusers' DreamBooth LoRA script) or --targets ai-toolkit (every Linear
           of the blocks), gradient checkpointing per block unless --no-checkpointing, its saved block inputs kept in
-          pinned CPU memory on CUDA unless --no-checkpoint-offload (train.gradient_checkpointing_cpu_offload).
-              --memory-steps N runs N
+          pinned CPU memory on CUDA unless --no-checkpoint-offload (train.gradient_checkpointing_cpu_offload). --memory-steps N runs N
           steps and prints memory at step 10 and step N (a leak shows as growth).
           --gpus N: data parallel on N GPUs of this host, one process per GPU (cuda:0..N-1, as ./flux2 train --gpus N),
           batch 1 per GPU with its own noise and timestep, LoRA gradients averaged (NCCL) before each optimizer step;

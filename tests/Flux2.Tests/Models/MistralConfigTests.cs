@@ -48,8 +48,7 @@ public class MistralConfigTests
 
         var old = MistralConfig.FromJson(ConfigJson.Parse("""
             {"text_config": {"hidden_size": 64, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": null,
-             "num_hidden_layers": 2, "intermediate_size": 100, "vocab_size": 50, "rope_theta": 10000.0,
-                 "rms_norm_eps": 1e-6}}
+             "num_hidden_layers": 2, "intermediate_size": 100, "vocab_size": 50, "rope_theta": 10000.0, "rms_norm_eps": 1e-6}}
             """));
         Assert.Equal(8, old.HeadDim);
         Assert.Equal(1e4, old.RopeTheta);

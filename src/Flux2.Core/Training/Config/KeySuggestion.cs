@@ -1,5 +1,5 @@
-using System.Reflection;
 using Flux2.IO;
+using System.Reflection;
 
 namespace Flux2.Training.Config;
 
