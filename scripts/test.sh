@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole xunit suite and ends with the plain summary line "N passed, N failed" taken from the test results.
+# Runs the whole xunit suite and the formatting check (dotnet format --verify-no-changes), and ends with the plain
+# summary line "N passed, N failed" taken from the test results.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RESULTS="$ROOT/tests/TestResults"
@@ -9,6 +10,15 @@ dotnet tool restore --tool-manifest "$ROOT/.config/dotnet-tools.json" >/dev/null
 dotnet test "$ROOT/Flux2Notebooks.sln" --nologo -c Release --logger "trx;LogFileName=results.trx" --results-directory "$RESULTS" "$@"
 status=$?
 passed=0; failed=0
+# Formatting (.editorconfig): `dotnet format` must find nothing to change. Counted as one test.
+mkdir -p "$RESULTS"
+if dotnet format "$ROOT/Flux2Notebooks.sln" --verify-no-changes -v q >"$RESULTS/format.log" 2>&1; then
+  passed=1; echo "dotnet format --verify-no-changes: nothing to change"
+else
+  failed=1; status=1
+  echo "dotnet format --verify-no-changes: files need formatting (run: dotnet format Flux2Notebooks.sln)" >&2
+  grep -E "error|warning" "$RESULTS/format.log" | head -20 >&2
+fi
 for trx in "$RESULTS"/*.trx; do
   [[ -f "$trx" ]] || continue
   counters="$(grep -o '<Counters [^>]*>' "$trx" | head -1)"

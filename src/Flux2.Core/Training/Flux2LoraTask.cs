@@ -114,9 +114,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         {
             var preservation = captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!,
                 p.Train.DiffOutputPreservationClass)).ToList();
-            loss = loss + OutputPreservation.Loss(models.Transformer, Network, x0, Embed(preservation), noise, ts,
-                                                  p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier,
-                                                      references);
+            loss = loss + DifferentialOutputPreservation.Loss(models.Transformer, Network, x0, Embed(preservation),
+                noise, ts, p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier, references);
         }
         return new MicroBatchLoss(loss, ts.Average(t => t.T));
     }

@@ -90,7 +90,8 @@ public static partial class JobConfigReader
                     $"with the trigger replaced by diff_output_preservation_class");
         if (process.Model.Arch is not ("flux2" or "flux2_dev"))
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"),
-                $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch flux2) and treats the model as such"));
+                $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch flux2) and treats the model as " +
+                    "such"));
         foreach (var (s, i) in process.Sample.Samples.Select((s, i) => (s, i)))
             if (s.Prompt.Length == 0) Fail($"{p}.sample.samples[{i}]", $"'{p}.sample.samples[{i}]' needs a prompt");
     }

@@ -46,7 +46,8 @@ public sealed class RunLogWriter : IDisposable
     void Step(StepReport r)
     {
         RunLogSchema.Execute(db, """
-            INSERT OR REPLACE INTO steps(step, run_id, loss, lr, timestep, grad_norm, seconds, memory_mb, epoch, applied)
+            INSERT OR REPLACE INTO steps(step, run_id, loss, lr, timestep, grad_norm, seconds, memory_mb, epoch,
+                applied)
             VALUES($s, $r, $loss, $lr, $t, $g, $sec, $mem, $e, $a)
             """, ("$s", r.Step), ("$r", runId), ("$loss", Finite(r.Loss)), ("$lr", r.LearningRate), ("$t", r.Timestep),
             ("$g", Finite(r.GradNorm)), ("$sec", r.Seconds), ("$mem", memoryMb()), ("$e", r.Epoch),

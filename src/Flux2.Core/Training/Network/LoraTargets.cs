@@ -19,7 +19,8 @@ public static class LoraTargets
 {
     static readonly string[] BlockPrefixes = { "transformer_blocks.", "single_transformer_blocks." };
     static readonly System.Text.RegularExpressions.Regex DiffusersDefault = new(
-        @"^(transformer_blocks\.\d+\.attn\.(to_q|to_k|to_v|to_out\.0)|single_transformer_blocks\.\d+\.attn\.(to_qkv_mlp_proj|to_out))$");
+        @"^(transformer_blocks\.\d+\.attn\.(to_q|to_k|to_v|to_out\.0)" +
+        @"|single_transformer_blocks\.\d+\.attn\.(to_qkv_mlp_proj|to_out))$");
 
     public static bool InPreset(string name, LoraTargetPreset preset) => preset switch
     {

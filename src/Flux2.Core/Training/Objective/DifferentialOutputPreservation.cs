@@ -10,12 +10,11 @@ namespace Flux2.Training.Objective;
 /// without gradients (the prior) and once with the LoRA on; their MSE × multiplier is added to the training loss.
 /// Without the trigger the LoRA is thus trained to reproduce the base model — what "bleed" measures.
 /// </summary>
-public static class OutputPreservation
+public static class DifferentialOutputPreservation
 {
     public static Tensor Loss(Flux2Transformer transformer, LoraNetwork network, Tensor latents,
-        Tensor preservationContext,
-                              Tensor noise, IReadOnlyList<Timestep> timesteps, double guidance, double multiplier,
-                              ReferenceTokens? references = null)
+                              Tensor preservationContext, Tensor noise, IReadOnlyList<Timestep> timesteps,
+                              double guidance, double multiplier, ReferenceTokens? references = null)
     {
         using var scope = NewDisposeScope();
         Tensor prior;
