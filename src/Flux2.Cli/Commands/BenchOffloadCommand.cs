@@ -108,8 +108,10 @@ public static class BenchOffloadCommand
 
         o.WriteLine();
         o.WriteLine($"outputs with and without offloading: {(identical ? "bit-identical" : "DIFFERENT" + diff)}");
-        o.WriteLine($"descending (recompute-order) pass: " +
-            $"{(mismatched == 0 ? $"all {blocks.Count} blocks saw their own weights, and the forward after it matched" : $"{mismatched} MISMATCHES")}");
+        string descending = mismatched == 0
+            ? $"all {blocks.Count} blocks saw their own weights, and the forward after it matched"
+            : $"{mismatched} MISMATCHES";
+        o.WriteLine($"descending (recompute-order) pass: {descending}");
         o.WriteLine($"forward median: resident {baseMs:F0} ms, offloaded {offMs:F0} ms " +
             $"({(offMs / baseMs - 1) * 100:+0.0;-0.0}%)");
         if (mem != null)

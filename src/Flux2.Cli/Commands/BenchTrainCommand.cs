@@ -40,8 +40,8 @@ public static class BenchTrainCommand
           the peak, measured from the start, includes building). LoRA on the diffusers default
           targets (attention projections, as diffusers' DreamBooth LoRA script) or --targets ai-toolkit (every Linear
           of the blocks), gradient checkpointing per block unless --no-checkpointing, its saved block inputs kept in
-          pinned CPU memory on CUDA unless --no-checkpoint-offload (train.gradient_checkpointing_cpu_offload). --memory-steps N runs N
-          steps and prints memory at step 10 and step N (a leak shows as growth).
+          pinned CPU memory on CUDA unless --no-checkpoint-offload (train.gradient_checkpointing_cpu_offload).
+          --memory-steps N runs N steps and prints memory at step 10 and step N (a leak shows as growth).
           --gpus N: data parallel on N GPUs of this host, one process per GPU (cuda:0..N-1, as ./flux2 train --gpus N),
           batch 1 per GPU with its own noise and timestep, LoRA gradients averaged (NCCL) before each optimizer step;
           rank 0 prints. Every run ends with "throughput: X images/s (N GPUs x batch 1)" to compare 1 GPU with N.
@@ -230,20 +230,22 @@ public static class BenchTrainCommand
         o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {parameterCount:N0} parameters " +
             $"({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in " +
                 $"{sw.Elapsed.TotalSeconds:F1} s");
+        string inputOffloadNote = inputOffload is null ? "" : ", saved block inputs in pinned CPU memory";
         o.WriteLine($"LoRA rank {opt.Rank} on {lora.Modules.Count} Linears: {lora.ParameterCount:N0} fp32 " +
             $"parameters; optimizer {optimizer.Name}; " +
                     $"gradient checkpointing " +
-                        $"{(opt.Checkpointing ? "on" : "off")}{(inputOffload is null ? "" : ", saved block inputs in pinned CPU memory")}");
+                        $"{(opt.Checkpointing ? "on" : "off")}{inputOffloadNote}");
         if (mem != null)
             o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB " +
                 $"({GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index)) ?? "unknown GPU"})");
 
         int side = opt.Size / 16, imageTokens = side * side;
         var flops = TransformerFlops.For(c, imageTokens, opt.TextTokens, opt.Rank);
+        string recomputeNote = opt.Checkpointing ? $", + recompute {Si(flops.Recompute)}FLOP executed" : "";
         o.WriteLine($"{opt.Size}x{opt.Size}: {imageTokens} image + {opt.TextTokens} text tokens, batch " +
             $"1{(ranks > 1 ? $" per rank x {ranks} ranks" : "")}; per step {Si(flops.TrainingStep)}FLOP " +
                     $"(forward {Si(flops.Forward)}FLOP, backward " +
-                        $"{Si(flops.Backward)}FLOP{(opt.Checkpointing ? $", + recompute {Si(flops.Recompute)}FLOP executed" : "")})");
+                        $"{Si(flops.Backward)}FLOP{recomputeNote})");
 
         // Each rank draws its own latents, noise and timesteps: a different sample of the global batch, as in training.
         using var gen = new Generator((ulong)(1234 + rankIndex), device: CPU);

@@ -12,11 +12,14 @@ public static class EvalCommand
         ./flux2 eval <run folder | lora.safetensors> [--model flux2-micro] [--dataset datasets-sample/midnight_tarot]
                      [--trigger midnight_tarot] [--class-word robot] [--steps 20] [--seeds 4] [--guidance 4]
                      [--width 128] [--height 128] [--lora-strength 1.0] [--device auto|cpu|cuda:N] [--out <folder>]
-          Generates fixed prompts x seeds with the base model and with the LoRA, with and without the trigger, and reports
-            trigger strength = 1 - d(LoRA+trigger, dataset) / d(base+trigger, dataset)   (0 no change, 1 the dataset's look)
+          Generates fixed prompts x seeds with the base model and with the LoRA, with and without the trigger,
+          and reports
+            trigger strength = 1 - d(LoRA+trigger, dataset) / d(base+trigger, dataset)
+                               (0 no change, 1 the dataset's look)
             bleed            = mean |LoRA - base| per pixel on prompts without the trigger (0..1; small is good)
-          d is a colour/texture distance (histogram, channel mean/std, edge energy). Model, dataset, trigger and sample size
-          default to the job config the trainer stored in the LoRA's metadata; a LoRA from elsewhere needs them given.
+          d is a colour/texture distance (histogram, channel mean/std, edge energy). Model, dataset, trigger and
+          sample size default to the job config the trainer stored in the LoRA's metadata; a LoRA from elsewhere needs
+          them given.
           Object datasets ("[trigger] robot, ..." captions) are detected and use class-word prompts.
           Writes eval.json and eval.md to the run folder (the LoRA's folder), or --out.
         """;

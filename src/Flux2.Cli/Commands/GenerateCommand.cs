@@ -17,7 +17,8 @@ public static class GenerateCommand
                          [--out output/image.png] [--width W] [--height H] [--steps N] [--guidance 4.0] [--seed 0]
                          [--lora file.safetensors] [--lora-strength 1.0] [--reference img1.png,img2.png]
                          [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--quantize qfloat8|qint8]
-          --quantize: 8-bit transformer and text-encoder Linear weights, quantized while loading (about half the memory).
+          --quantize: 8-bit transformer and text-encoder Linear weights, quantized while loading (about half the
+          memory).
           Defaults: tiny-random runs at 64x64, 8 steps; real models at 1024x1024, 50 steps, guidance 4.0.
         """;
 

@@ -77,8 +77,10 @@ public static class LoraCommand
             o.WriteLine($"peft:     r {p.Rank?.ToString() ?? "-"}, lora_alpha " +
                 $"{p.Alpha?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, " +
                     $"{p.RankPattern.Count} rank_pattern and {p.AlphaPattern.Count} alpha_pattern entries");
-        o.WriteLine($"metadata: " +
-            $"{(info.Metadata.Count == 0 ? "(none)" : string.Join(", ", info.Metadata.Keys.Order(StringComparer.Ordinal)))}");
+        string metadataKeys = info.Metadata.Count == 0
+            ? "(none)"
+            : string.Join(", ", info.Metadata.Keys.Order(StringComparer.Ordinal));
+        o.WriteLine($"metadata: {metadataKeys}");
         foreach (var m in info.FileModules)
             o.WriteLine($"  {m.Name,-64} rank {m.Rank,4}  [{m.Out} x {m.In}]");
     }

@@ -13,7 +13,8 @@ public static class PretrainMicroCommand
                                [--vae-steps 3000] [--transformer-steps 7000] [--corpus-size 60000]
                                [--vae-batch 64] [--transformer-batch 256] [--vae-only | --vae-from <dir>]
           Trains the micro VAE, then the micro transformer (text encoder frozen at its seeded init), and writes a
-          diffusers folder with a model card and pretrain_log.csv. About 10 minutes on one H100; runs on CPU too (slowly).
+          diffusers folder with a model card and pretrain_log.csv. About 10 minutes on one H100; runs on CPU too
+          (slowly).
           --vae-only stops after stage 1 and writes <out>/vae; --vae-from <out>/vae runs stage 2 from it (same result
           as one run; for machines with a per-job time limit).
           To make it the kit's default, copy the folder to src/Flux2.Core/Micro/flux2-micro and rebuild.
@@ -37,7 +38,8 @@ public static class PretrainMicroCommand
         var device = TorchRuntime.Device(args.Get("device", "auto"));
         args.EnsureAllUsed();
         if (recipe.VaeSteps < 1 || recipe.TransformerSteps < 1 || recipe.CorpusSize < recipe.TransformerBatch)
-            throw new UserError("pretrain-micro: steps must be positive and --corpus-size at least --transformer-batch");
+            throw new UserError("pretrain-micro: steps must be positive and --corpus-size at least " +
+                "--transformer-batch");
         var command = "./flux2 pretrain-micro " + string.Join(" ", Environment.GetCommandLineArgs().Skip(2));
         new MicroPretrainer(recipe, ShapeCorpusSource.Create((int)recipe.Seed), device, o)
             .Run(outFolder, command.Trim());

@@ -13,10 +13,10 @@ public static class TrainCommand
 {
     public const string Help = """
         ./flux2 train <job.yaml> [--steps N] [--device auto|cpu|cuda:N] [--restart] [--no-eval]
-          Runs an ai-toolkit job file (job: extension, config.process[0] with network, save, datasets, train, model, sample).
-          model.name_or_path: a diffusers folder, a repo id in the HF cache, or tiny-random.
-          Outputs go to <training_folder>/<config.name>/: LoRA files (<name>_<step:09d>.safetensors, final <name>.safetensors,
-          ComfyUI/ai-toolkit layout), samples/<step>.png grids, config.resolved.txt.
+          Runs an ai-toolkit job file (job: extension, config.process[0] with network, save, datasets, train, model,
+          sample). model.name_or_path: a diffusers folder, a repo id in the HF cache, or tiny-random.
+          Outputs go to <training_folder>/<config.name>/: LoRA files (<name>_<step:09d>.safetensors, final
+          <name>.safetensors, ComfyUI/ai-toolkit layout), samples/<step>.png grids, config.resolved.txt.
           --steps and --device override train.steps and device from the file.
           An existing run folder is resumed exactly from its newest checkpoint (each save has a <stem>.state.safetensors
           with the fp32 weights, optimizer, EMA, random and data-order state); run the same command again to continue,

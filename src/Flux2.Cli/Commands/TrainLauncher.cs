@@ -11,12 +11,14 @@ namespace Flux2.Cli.Commands;
 public static class TrainLauncher
 {
     public const string Help = """
-          --gpus N            data-parallel training on N GPUs of this host: one process per GPU (cuda:0..N-1), gradients
-                              averaged with NCCL, global batch = train.batch_size x ranks, rank 0 alone logs/samples/saves.
-                              A failed rank stops the job (exit code of that rank) and the command resumes like any run.
+          --gpus N            data-parallel training on N GPUs of this host: one process per GPU (cuda:0..N-1),
+                              gradients averaged with NCCL, global batch = train.batch_size x ranks, rank 0 alone
+                              logs/samples/saves. A failed rank stops the job (exit code of that rank) and the command
+                              resumes like any run.
           --nnodes K --node-rank R --master-addr HOST --master-port PORT
                               the same job over K hosts: run the command on each host with its --node-rank (0..K-1);
-                              HOST:PORT is node 0's address, where rank 0 hosts the rendezvous store. See docs/multi-gpu.md.
+                              HOST:PORT is node 0's address, where rank 0 hosts the rendezvous store.
+                              See docs/multi-gpu.md.
         """;
 
     /// <summary>The launch plan when the options ask for one, else null (a plain single-process run).</summary>

@@ -146,11 +146,17 @@ public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter
     /// <summary>Exit codes above 128 are how .NET reports a child ended by a signal (128 + signal number).</summary>
     public static string Describe(int exitCode) => exitCode switch
     {
-        > 128 and < 160 =>
-            $"was killed by signal " +
-                $"{exitCode - 128}{(exitCode - 128 == 9 ? " (SIGKILL)" : exitCode - 128 == 15 ? " (SIGTERM)" : exitCode - 128 == 6 ? " (SIGABRT)" : "")}",
+        > 128 and < 160 => $"was killed by signal {exitCode - 128}{SignalNameSuffix(exitCode - 128)}",
         PeerWatchdog.ExitCode => $"exited with code {exitCode} (it saw a peer rank fail)",
         _ => $"exited with code {exitCode}",
+    };
+
+    static string SignalNameSuffix(int signal) => signal switch
+    {
+        9 => " (SIGKILL)",
+        15 => " (SIGTERM)",
+        6 => " (SIGABRT)",
+        _ => "",
     };
 
     void Say(string line) { lock (error) { error.WriteLine(); error.WriteLine(line); error.Flush(); } }

@@ -36,7 +36,8 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
     public static ImageStatistics FromTensor(Tensor image01)
     {
         if (image01.dim() != 3 || image01.shape[0] != 3)
-            throw new ArgumentException($"expected an image tensor [3, H, W], got [{string.Join(", ", image01.shape)}]");
+            throw new ArgumentException(
+                $"expected an image tensor [3, H, W], got [{string.Join(", ", image01.shape)}]");
         using var cpu = image01.detach().to(ScalarType.Float32).cpu().contiguous();
         return FromPlanar(cpu.data<float>().ToArray(), (int)image01.shape[2], (int)image01.shape[1]);
     }

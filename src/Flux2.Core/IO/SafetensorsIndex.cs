@@ -57,7 +57,8 @@ public static class SafetensorsIndex
         var absent = shards.Where(s => !File.Exists(s)).ToList();
         if (absent.Count > 0)
             throw new SafetensorsException(indexPath, null, "shard files named in weight_map are missing: "
-                + string.Join(", ", absent.Select(s => $"{Path.GetFileName(s)} ({map.Count(kv => kv.Value == s)} keys)")));
+                + string.Join(", ",
+                    absent.Select(s => $"{Path.GetFileName(s)} ({map.Count(kv => kv.Value == s)} keys)")));
 
         var source = new SafetensorsSource(indexPath, shards);
         try
@@ -72,7 +73,8 @@ public static class SafetensorsIndex
                     : $"'{key}' is mapped to {Path.GetFileName(shard)} but no shard contains it");
             }
             foreach (var key in source.Keys.Where(k => !map.ContainsKey(k)).OrderBy(k => k))
-                problems.Add($"'{key}' is stored in {Path.GetFileName(source.FileOf(key))} but missing from weight_map");
+                problems.Add(
+                    $"'{key}' is stored in {Path.GetFileName(source.FileOf(key))} but missing from weight_map");
             if (problems.Count > 0)
                 throw new SafetensorsException(indexPath, null, "index and shards disagree (mixed downloads?):"
                     + Environment.NewLine + string.Join(Environment.NewLine, problems.Take(50).Select(p => "  " + p))

@@ -28,7 +28,8 @@ public static class LoraExport
         using var scope = NewDisposeScope();
         var result = new Dictionary<string, Tensor>();
         var byBfl = updates.Select(u => (u, loc: BflTransformerKeyMap.ToBfl(u.Module + ".weight")
-                                             ?? throw new InvalidDataException($"'{u.Module}' has no BFL/ComfyUI name")))
+                                             ?? throw new InvalidDataException(
+                                                 $"'{u.Module}' has no BFL/ComfyUI name")))
                            .GroupBy(x => x.loc.Key);
         foreach (var group in byBfl)
         {

@@ -55,7 +55,8 @@ public static class TorchRuntime
                         "libtorch was not found. This build has no CPU libtorch (built with " +
                             "-p:Flux2CpuLibTorch=false) and no " +
                         "PyTorch install was discovered. Install PyTorch (pip install torch) or set " + TorchLibEnv +
-                        "=<site-packages>/torch/lib; or rebuild without -p:Flux2CpuLibTorch=false. See environment.md.");
+                        "=<site-packages>/torch/lib; or rebuild without -p:Flux2CpuLibTorch=false. " +
+                        "See environment.md.");
                 PreloadPyTorch(torchLib);
                 LibTorchSource = torchLib;
             }

@@ -11,7 +11,8 @@ public static class ImageFile
     public static void SavePng(Tensor image01, string path)
     {
         if (image01.dim() != 3 || image01.shape[0] != 3)
-            throw new ArgumentException($"expected an image tensor [3, H, W], got [{string.Join(", ", image01.shape)}]");
+            throw new ArgumentException(
+                $"expected an image tensor [3, H, W], got [{string.Join(", ", image01.shape)}]");
         int h = (int)image01.shape[1], w = (int)image01.shape[2];
         using var hwc = (image01.detach().to(ScalarType.Float32).cpu().clamp(0, 1) * 255).round().to(ScalarType.Byte)
             .permute(1, 2, 0).contiguous();
@@ -39,7 +40,8 @@ public static class ImageFile
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"image not found: {path}");
         using var decoded = SKBitmap.Decode(path)
-            ?? throw new InvalidDataException($"{path}: not a readable image (corrupt, empty or an unsupported format)");
+            ?? throw new InvalidDataException(
+                $"{path}: not a readable image (corrupt, empty or an unsupported format)");
         var bmp = decoded;
         double scale = Math.Min(1.0, Math.Sqrt((double)maxPixels / ((long)bmp.Width * bmp.Height)));
         int w = (int)(bmp.Width * scale), h = (int)(bmp.Height * scale);

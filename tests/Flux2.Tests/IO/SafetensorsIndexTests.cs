@@ -33,8 +33,10 @@ public class SafetensorsIndexTests
         return path;
     }
 
-    const string GoodMap =
-        """{"a":"model-00001-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"}""";
+    const string GoodMap = """
+        {"a":"model-00001-of-00002.safetensors","b":"model-00001-of-00002.safetensors",
+         "c":"model-00002-of-00002.safetensors"}
+        """;
 
     [Fact]
     public void ConsistentIndexOpensAllShards()
@@ -62,8 +64,10 @@ public class SafetensorsIndexTests
     public void KeyMappedToTheWrongShardOrToNoShard()
     {
         WriteShards();
-        var index =
-            WriteIndex("""{"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors","ghost":"model-00001-of-00002.safetensors"}""");
+        var index = WriteIndex("""
+            {"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors",
+             "c":"model-00002-of-00002.safetensors","ghost":"model-00001-of-00002.safetensors"}
+            """);
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsSource.OpenIndex(index));
         Assert.Contains("'a' is mapped to model-00002-of-00002.safetensors but is stored in " +
             "model-00001-of-00002.safetensors", e.Message);

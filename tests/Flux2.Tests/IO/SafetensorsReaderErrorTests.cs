@@ -30,7 +30,8 @@ public class SafetensorsReaderErrorTests
     {
         // Control for the cases below: the builder itself produces readable files.
         var path = RawSafetensors.Write(dir, "ok.safetensors",
-            """{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}""", [5, 6, 7]);
+            """{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":""" +
+                """{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}""", [5, 6, 7]);
         using var f = SafetensorsFile.Open(path);
         using var b = f.Read("b");
         Assert.Equal(7, b.data<byte>()[0]);
@@ -80,7 +81,8 @@ public class SafetensorsReaderErrorTests
     public void OverlappingOffsetsNameBothTensors()
     {
         var path = RawSafetensors.Write(dir, "overlap.safetensors",
-            """{"first":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"second":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", new byte[12]);
+            """{"first":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"second":""" +
+                """{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", new byte[12]);
         Refused(path, "second", "overlap tensor 'first' [0, 8]");
     }
 
@@ -145,7 +147,8 @@ public class SafetensorsReaderErrorTests
     public void DuplicateTensorNameInHeader()
     {
         var path = RawSafetensors.Write(dir, "dup.safetensors",
-            """{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"w":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}""", new byte[2]);
+            """{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"w":""" +
+                """{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}""", new byte[2]);
         Refused(path, "w", "appears twice");
     }
 

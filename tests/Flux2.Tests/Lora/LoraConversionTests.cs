@@ -179,7 +179,8 @@ public class LoraConversionTests(ITestOutputHelper output)
             ["diffusion_model.single_blocks.0.linear1.lora_B.weight"] = randn(576, 3),
         };
         SafetensorsWriter.Write(comfy, tensors, new Dictionary<string, string> { ["ss_output_name"] = "dense" });
-        Assert.False(FusedLoraSplit.IsBlockDiagonal(tensors["diffusion_model.double_blocks.1.txt_attn.qkv.lora_B.weight"], 3));
+        Assert.False(FusedLoraSplit.IsBlockDiagonal(
+            tensors["diffusion_model.double_blocks.1.txt_attn.qkv.lora_B.weight"], 3));
 
         var diffusers = Convert(comfy, "diffusers", dir, "dense_diffusers.safetensors");
         var back = Convert(diffusers, "comfyui", dir, "dense_back.safetensors");

@@ -48,7 +48,8 @@ public class MistralConfigTests
 
         var old = MistralConfig.FromJson(ConfigJson.Parse("""
             {"text_config": {"hidden_size": 64, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": null,
-             "num_hidden_layers": 2, "intermediate_size": 100, "vocab_size": 50, "rope_theta": 10000.0, "rms_norm_eps": 1e-6}}
+             "num_hidden_layers": 2, "intermediate_size": 100, "vocab_size": 50, "rope_theta": 10000.0,
+             "rms_norm_eps": 1e-6}}
             """));
         Assert.Equal(8, old.HeadDim);
         Assert.Equal(1e4, old.RopeTheta);
@@ -59,7 +60,8 @@ public class MistralConfigTests
         Assert.Equal(MistralConfig.MistralSmall3, production);
         var e =
             Assert.Throws<ConfigException>(() =>
-                MistralConfig.FromJson(ConfigJson.Parse("""{"num_attention_heads": 6, "num_key_value_heads": 4, "head_dim": 4}""", "te/config.json")));
+                MistralConfig.FromJson(ConfigJson.Parse(
+                    """{"num_attention_heads": 6, "num_key_value_heads": 4, "head_dim": 4}""", "te/config.json")));
         Assert.Equal("num_key_value_heads", e.Key);
         Assert.Contains("te/config.json", e.Message);
     }
@@ -83,6 +85,6 @@ public class MistralConfigTests
 
     [Fact]
     public void NullKeyValueHeadsMeansOnePerHead() =>
-        Assert.Equal(8,
-            MistralConfig.FromJson(ConfigJson.Parse("""{"num_attention_heads": 8, "num_key_value_heads": null, "hidden_size": 64}""")).NumKeyValueHeads);
+        Assert.Equal(8, MistralConfig.FromJson(ConfigJson.Parse(
+            """{"num_attention_heads": 8, "num_key_value_heads": null, "hidden_size": 64}""")).NumKeyValueHeads);
 }

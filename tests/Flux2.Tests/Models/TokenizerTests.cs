@@ -11,7 +11,9 @@ public class TokenizerTests
 {
     /// <summary>Tekken's pre-tokenizer regex (Mistral tokenizer.json Split pattern).</summary>
     const string TekkenPattern =
-        @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+" +
+        @"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*" +
+        @"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     static readonly string[] Specials =
     {
@@ -244,7 +246,8 @@ public class TokenizerTests
         Assert.Equal(11, Flux2ChatTemplate.FromFolder(dir).PadId); // no template file: fixed v7 rendering
 
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"),
-            """{"chat_template": "{{ bos_token }}{% if messages[0]['role'] == 'system' %}[SYSTEM_PROMPT]{{ messages[0]['content'] }}[/SYSTEM_PROMPT]{% endif %}[INST]...[/INST]"}""");
+            """{"chat_template": "{{ bos_token }}{% if messages[0]['role'] == 'system' %}""" +
+                """[SYSTEM_PROMPT]{{ messages[0]['content'] }}[/SYSTEM_PROMPT]{% endif %}[INST]...[/INST]"}""");
         Assert.Equal(512, Flux2ChatTemplate.FromFolder(dir).MaxLength);
 
         File.WriteAllText(Path.Combine(dir, "chat_template.jinja"), "<|im_start|>{{ message['content'] }}<|im_end|>");

@@ -28,8 +28,8 @@ public class VaeConfigAndPackingTests
     [Fact]
     public void UnknownKeysAreIgnored()
     {
-        var cfg =
-            VaeConfig.FromJson(ConfigJson.Parse("""{"_class_name":"AutoencoderKLFlux2","scaling_factor":0.3,"latent_channels":16}"""));
+        var cfg = VaeConfig.FromJson(ConfigJson.Parse(
+            """{"_class_name":"AutoencoderKLFlux2","scaling_factor":0.3,"latent_channels":16}"""));
         Assert.Equal(16, cfg.LatentChannels);
     }
 

@@ -415,8 +415,9 @@ public class QuantizationTests(ITestOutputHelper output)
     [Fact]
     public void QuantizeKeysAreReadFromYamlAndATypoReportsItsPosition()
     {
-        var good =
-            JobConfigReader.Parse(Job("quantize: true\n      qtype: int8\n      quantize_te: true\n      qtype_te: fp8"), "q.yaml").Job.Process.Model;
+        var good = JobConfigReader.Parse(
+            Job("quantize: true\n      qtype: int8\n      quantize_te: true\n      qtype_te: fp8"), "q.yaml")
+            .Job.Process.Model;
         Assert.True(good.Quantize);
         Assert.Equal(WeightQuantization.Qint8, good.Qtype);
         var q = good.Quantization();

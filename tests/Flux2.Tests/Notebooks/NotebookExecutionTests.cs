@@ -124,7 +124,8 @@ public sealed class NotebookCollection
             Assert.True(code == 0, $"dotnet tool restore failed:\n{log}");
             // The notebooks #r the Release build. A Release test run has just built it (ProjectReference); otherwise
             // build it.
-            if (!AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") || !File.Exists(LibraryPath))
+            string releaseFolder = $"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}";
+            if (!AppContext.BaseDirectory.Contains(releaseFolder) || !File.Exists(LibraryPath))
             {
                 output.WriteLine("building src/Flux2.Interactive in Release for the notebooks");
                 (code, log) = Dotnet(TestPaths.RepoRoot, TimeSpan.FromMinutes(8), null, "build",

@@ -30,7 +30,8 @@ public static class TempDataset
 
     /// <summary>A job YAML for tiny-random over <paramref name="dataset"/>, writing under
     /// <paramref name="output"/>.</summary>
-    public static string Job(string dataset, string output, int steps, string extraTrain = "", string name = "tiny_lora") => $"""
+    public static string Job(string dataset, string output, int steps, string extraTrain = "",
+        string name = "tiny_lora") => $"""
         job: extension
         config:
           name: {name}

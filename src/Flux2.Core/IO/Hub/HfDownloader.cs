@@ -50,9 +50,12 @@ public sealed class HfDownloader : IDisposable
         var listing = await ListAsync(repoId, revision, cancellationToken);
         var files = listing.Files.Where(f => HubGlob.Allows(f, patterns)).ToList();
         if (files.Count == 0)
+        {
+            string more = listing.Files.Count > 20 ? ", ..." : "";
             throw new HubNotFoundException(HubMissing.File,
                 $"No file of {repoId} at revision {revision} matches {string.Join(", ", patterns ?? new())}. " +
-                $"The repo has: {string.Join(", ", listing.Files.Take(20))}{(listing.Files.Count > 20 ? ", ..." : "")}");
+                $"The repo has: {string.Join(", ", listing.Files.Take(20))}{more}");
+        }
 
         int downloaded = 0, cached = 0;
         long bytes = 0;
@@ -142,7 +145,8 @@ public sealed class HfDownloader : IDisposable
                 return meta;
             }
             if (!redirect)
-                throw new HubException($"The hub at {Endpoint} gave no ETag for {repoId}/{file}; cannot name the blob.");
+                throw new HubException(
+                    $"The hub at {Endpoint} gave no ETag for {repoId}/{file}; cannot name the blob.");
             uri = new Uri(uri, response.Headers.Location!);
         }
         throw new HubException($"Too many redirects from {Endpoint} for {repoId}/{file}.");

