@@ -2,10 +2,10 @@ using System.Diagnostics;
 using Flux2.Diagnostics;
 using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
-using Flux2.Pipeline;
 using Flux2.Native;
 using Flux2.Nn;
 using Flux2.Nn.Quantization;
+using Flux2.Pipeline;
 using TorchSharp;
 using static TorchSharp.torch;
 

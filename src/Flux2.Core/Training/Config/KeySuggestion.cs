@@ -1,5 +1,5 @@
-using Flux2.IO;
 using System.Reflection;
+using Flux2.IO;
 
 namespace Flux2.Training.Config;
 
