@@ -11,8 +11,8 @@ public sealed record SanityPrompt(NamedColor Shape, ShapeKind Kind, NamedColor B
     /// was pretrained on exactly this wording, so a failure means it did not learn, not that it never read such
     /// text.</summary>
     public string Prompt =>
-        $"a large {Shape.Name} {Kind.Singular()} in the center on {Article(Background.Name)} {Background.Name} " +
-            $"background";
+        $"a large {Shape.Name} {Kind.Singular()} in the center on " +
+        $"{Article(Background.Name)} {Background.Name} background";
 
     static string Article(string word) => "aeiou".Contains(word[0]) ? "an" : "a";
 }
@@ -97,15 +97,15 @@ public static class BaseModelSanity
             var o = v.Verdict.Observed;
             s.AppendLine($"| {++n} | {v.Prompt.Prompt} | {o.Background}{Mark(v.Verdict.BackgroundMatches)} | " +
                 $"{o.Foreground?.Name ?? "none"}{Mark(v.Verdict.ForegroundMatches)} | " +
-                         $"{o.FillRatio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} | " +
-                             $"{o.ShapeGuess?.Singular() ?? "-"}{Mark(v.Verdict.ShapeMatches)} | " +
-                                 $"{(v.Verdict.Passed ? "yes" : "NO")} |");
+                $"{o.FillRatio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} | " +
+                $"{o.ShapeGuess?.Singular() ?? "-"}{Mark(v.Verdict.ShapeMatches)} | " +
+                $"{(v.Verdict.Passed ? "yes" : "NO")} |");
         }
         s.AppendLine();
         s.AppendLine($"pass rate " +
             $"{(100 * report.PassRate).ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}% " +
-                $"({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), " +
-                    $"{report.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s");
+            $"({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), " +
+            $"{report.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s");
         return s.ToString();
     }
 

@@ -22,8 +22,8 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
     public static ImageStatistics FromRgb(byte[] rgb, int width, int height)
     {
         if (rgb.Length != width * height * 3)
-            throw new ArgumentException($"expected {width * height * 3} RGB bytes for {width}x{height}, got " +
-                $"{rgb.Length}");
+            throw new ArgumentException($"expected {width * height * 3} RGB bytes for " +
+                $"{width}x{height}, got {rgb.Length}");
         var planar = new float[rgb.Length];
         int n = width * height;
         for (int i = 0; i < n; i++)

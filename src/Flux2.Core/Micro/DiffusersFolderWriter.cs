@@ -19,8 +19,8 @@ public static class DiffusersFolderWriter
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public static void Write(string root, Flux2Transformer transformer, AutoencoderKLFlux2 vae,
-        Flux2PromptEncoder textEncoder,
-                             PromptTokenizer tokenizer, FlowMatchEulerScheduler scheduler, ScalarType storage)
+                             Flux2PromptEncoder textEncoder, PromptTokenizer tokenizer,
+                             FlowMatchEulerScheduler scheduler, ScalarType storage)
     {
         Directory.CreateDirectory(root);
         WriteJson(Path.Combine(root, "model_index.json"), new Dictionary<string, object>

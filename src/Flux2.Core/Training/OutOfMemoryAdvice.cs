@@ -50,7 +50,7 @@ public static class OutOfMemoryAdvice
         if (t.BatchSize > 1)
             advice.Add(new("train.batch_size", Num(t.BatchSize), "1",
                 $"one image per forward; with gradient_accumulation {t.BatchSize * t.GradientAccumulationSteps} the " +
-                    $"effective batch stays the same"));
+                $"effective batch stays the same"));
         if (!m.Quantize)
             advice.Add(new("model.quantize", "false", "true (qtype: qfloat8)",
                 "8-bit transformer weights: about half the bf16 weight memory"));
