@@ -49,8 +49,8 @@ public static class ChartHtml
         => "<script type=\"text/javascript\">window.__flux2Define = window.define; window.define = " +
             "undefined;</script>\n"
          + html
-         + "\n<script type=\"text/javascript\">if (window.__flux2Define) { window.define = window.__flux2Define; " +
-             "}</script>";
+         + "\n<script type=\"text/javascript\">if (window.__flux2Define) { window.define = " +
+             "window.__flux2Define; }</script>";
 
     /// <summary>Plotly.NET's chart script calls <c>Plotly.newPlot</c> at once; wrap it to wait for the
     /// global.</summary>
