@@ -64,8 +64,8 @@ public static class BaseModelSanity
             using var chunkScope = NewDisposeScope();
             var embeds = models.EncodePrompts(chunk.Select(p => p.Prompt).ToList());
             // One noise draw per prompt from its own seed: a prompt's image does not depend on the batching.
-            var noise = cat(chunk.Select(p => models.Pipeline.InitialNoise(1, height, width, p.Seed, device)).ToList(),
-                0);
+            var noise =
+                cat(chunk.Select(p => models.Pipeline.InitialNoise(1, height, width, p.Seed, device)).ToList(), 0);
             var images = models.Pipeline.Generate(embeds, noise, steps, guidance, negativeEmbeds: negative).cpu();
             for (int i = 0; i < chunk.Length; i++)
             {

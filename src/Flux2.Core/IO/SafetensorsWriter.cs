@@ -78,8 +78,8 @@ public static class SafetensorsWriter
         finally { if (disposeProduced) t.Dispose(); }
     }
 
-    static byte[] BuildHeader(string path, IReadOnlyList<TensorPlan> plan, IReadOnlyDictionary<string,
-        string>? metadata)
+    static byte[] BuildHeader(string path, IReadOnlyList<TensorPlan> plan,
+        IReadOnlyDictionary<string, string>? metadata)
     {
         using var buffer = new MemoryStream();
         // Relaxed escaping keeps names like "a+b" readable in the header; the output is still plain, valid JSON.

@@ -70,9 +70,8 @@ public static class DiffusersFolderWriter
                 : b.detach().cpu()));
         try
         {
-            SafetensorsWriter.Write(Path.Combine(folder, file), tensors, new Dictionary<string,
-            string>
-            { ["format"] = "pt" });
+            SafetensorsWriter.Write(Path.Combine(folder, file), tensors,
+                new Dictionary<string, string> { ["format"] = "pt" });
         }
         finally { foreach (var t in tensors) t.Value.Dispose(); }
     }

@@ -99,8 +99,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
             var hidden = latents.to(dtype);
             if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);
             if (cfg) { hidden = cat(new[] { hidden, hidden }, 0); t = cat(new[] { t, t }, 0); }
-            var v = Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds,
-                txtIds);
+            var v =
+                Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds, txtIds);
             v = v[.., ..(int)(h * w)];
             if (cfg) { var halves = v.chunk(2, 0); v = halves[0] + guidance * (halves[1] - halves[0]); }
             // Euler step in fp32 (the reference upcasts the sample), x += (σ_next − σ)·v.

@@ -27,8 +27,8 @@ public static class ChartHtml
     }
 
     /// <summary>The chart without plotly.js: it draws once an earlier output has defined <c>Plotly</c>.</summary>
-    public static string RenderWithoutPlotlyJs(ChartSpec chart) => AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(),
-        false));
+    public static string RenderWithoutPlotlyJs(ChartSpec chart) =>
+        AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false));
 
     /// <summary>plotly.js alone (no chart) when this session has not emitted it yet, else null. For displays that are
     /// updated in place (live training), whose later versions must not carry or lose plotly.js.</summary>

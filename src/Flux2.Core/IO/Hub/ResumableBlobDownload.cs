@@ -13,9 +13,8 @@ internal sealed class ResumableBlobDownload
     public ResumableBlobDownload(HubHttp http) => this.http = http;
 
     /// <returns>The bytes transferred in this run.</returns>
-    public async Task<long> RunAsync(HubFileMetadata meta, string blobPath, string file, Func<HttpResponseMessage,
-        HubException> onHttpError,
-        Action<long, long?> report, CancellationToken ct)
+    public async Task<long> RunAsync(HubFileMetadata meta, string blobPath, string file,
+        Func<HttpResponseMessage, HubException> onHttpError, Action<long, long?> report, CancellationToken ct)
     {
         var partial = blobPath + ".incomplete";
         Directory.CreateDirectory(Path.GetDirectoryName(blobPath)!);
