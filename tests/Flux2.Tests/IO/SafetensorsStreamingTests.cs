@@ -39,8 +39,8 @@ public class SafetensorsStreamingTests(ITestOutputHelper output)
             Assert.Equal(i, t[elements - 1].item<float>()); // really read, last page included
             most = Math.Max(most, RssFileBytes() - before);
         }
-        output.WriteLine($"file {fileBytes >> 20} MiB; mapped pages resident at most {most >> 20} MiB above the " +
-            $"start while reading");
+        output.WriteLine($"file {fileBytes >> 20} MiB; mapped pages resident at most {most >> 20} " +
+            "MiB above the start while reading");
         Assert.True(most < fileBytes / 4,
             $"reading {fileBytes >> 20} MiB tensor by tensor left {most >> 20} MiB of the mapping resident");
     }

@@ -145,9 +145,8 @@ public class SafetensorsWriterTests
     {
         var path = Path.Combine(TestPaths.TempDir(), "c.safetensors");
         using var complex = zeros(new long[] { 2 }, ScalarType.ComplexFloat32);
-        var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path, new Dictionary<string,
-            Tensor>
-        { ["z"] = complex }));
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path,
+            new Dictionary<string, Tensor> { ["z"] = complex }));
         Assert.Equal("z", e.Tensor);
         Assert.False(File.Exists(path));
     }

@@ -71,8 +71,8 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
             foreach (var (type, _, text) in Outputs(executed).Where(o => o.type == "error"))
                 output.WriteLine($"cell error: {text}");
         Assert.True(code == 0,
-            $"dotnet-repl exited {code} for {notebook} (2 = a cell failed; see the test output). Log " +
-                $"tail:\n{Tail(log)}");
+            $"dotnet-repl exited {code} for {notebook} (2 = a cell failed; " +
+            $"see the test output). Log tail:\n{Tail(log)}");
         Assert.True(File.Exists(executed), $"dotnet-repl wrote no {executed}");
         return executed;
     }
