@@ -72,8 +72,8 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
         int n = width * height;
         float Luma(int x, int y)
         {
-            int i = y * width + x; return 0.299f * planar[i] + 0.587f * planar[n + i] + 0.114f *
-            planar[2 * n + i];
+            int i = y * width + x;
+            return 0.299f * planar[i] + 0.587f * planar[n + i] + 0.114f * planar[2 * n + i];
         }
         double sum = 0;
         int count = 0;
