@@ -181,9 +181,12 @@ public class BflTransformerTests
         using var t = ones(2, 2);
         Assert.Contains("unknown.weight", Assert.Throws<ArgumentException>(() =>
             BflTransformerConverter.ToBfl(new Dictionary<string, Tensor> { ["unknown.weight"] = t })).Message);
-        var partial = Assert.Throws<ArgumentException>(() => BflTransformerConverter.ToBfl(new Dictionary<string,
-            Tensor>
-        { ["transformer_blocks.0.attn.to_q.weight"] = t, ["transformer_blocks.0.attn.to_k.weight"] = t }));
+        var partial = Assert.Throws<ArgumentException>(() => BflTransformerConverter.ToBfl(
+            new Dictionary<string, Tensor>
+            {
+                ["transformer_blocks.0.attn.to_q.weight"] = t,
+                ["transformer_blocks.0.attn.to_k.weight"] = t
+            }));
         Assert.Contains("double_blocks.0.img_attn.qkv.weight", partial.Message);
     }
 }

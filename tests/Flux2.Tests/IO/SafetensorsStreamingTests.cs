@@ -28,8 +28,8 @@ public class SafetensorsStreamingTests(ITestOutputHelper output)
         var path = Path.Combine(TestPaths.TempDir(), "big.safetensors");
         const int tensors = 16;
         const long elements = 4L << 20; // 16 x 16 MiB = 256 MiB of fp32
-        SafetensorsWriter.Write(path, Enumerable.Range(0, tensors).Select(i => new KeyValuePair<string,
-            Tensor>($"w{i}", full(new[] { elements }, (float)i))));
+        SafetensorsWriter.Write(path, Enumerable.Range(0, tensors).Select(i =>
+            new KeyValuePair<string, Tensor>($"w{i}", full(new[] { elements }, (float)i))));
         long fileBytes = new FileInfo(path).Length;
         using var file = SafetensorsFile.Open(path);
         long before = RssFileBytes(), most = 0;

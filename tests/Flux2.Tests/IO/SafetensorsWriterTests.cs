@@ -75,8 +75,10 @@ public class SafetensorsWriterTests
     public void MetadataAndManyTensorsRoundTrip()
     {
         var path = Path.Combine(TestPaths.TempDir(), "m.safetensors");
-        var tensors = Enumerable.Range(0, 5).Select(i => new KeyValuePair<string,
-            Tensor>($"layer.{i}.weight", full(new long[] { i + 1, 2 }, i, ScalarType.BFloat16))).ToList();
+        var tensors = Enumerable.Range(0, 5)
+            .Select(i => new KeyValuePair<string, Tensor>($"layer.{i}.weight",
+                                                          full(new long[] { i + 1, 2 }, i, ScalarType.BFloat16)))
+            .ToList();
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["note"] = "quotes \" and \u00e9 and +" };
         SafetensorsWriter.Write(path, tensors, metadata);
         using var file = SafetensorsFile.Open(path);

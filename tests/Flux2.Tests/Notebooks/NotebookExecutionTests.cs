@@ -139,8 +139,8 @@ public sealed class NotebookCollection
         }
     }
 
-    public static (int code, string log) Dotnet(string workingDirectory, TimeSpan timeout, IDictionary<string,
-        string>? env, params string[] args)
+    public static (int code, string log) Dotnet(string workingDirectory, TimeSpan timeout,
+                                                IDictionary<string, string>? env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
