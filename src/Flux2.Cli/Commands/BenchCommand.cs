@@ -108,7 +108,7 @@ public static class BenchCommand
             $"({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} " +
             $"s: {parameters:N0} parameters (formula {config.ParameterCount(layers):N0}); peak process RAM " +
             $"{PeakRssGiB():F1} GiB" +
-                    (mem != null ? $", GPU {mem.UsedGiB:F1} GiB" : ""));
+            (mem != null ? $", GPU {mem.UsedGiB:F1} GiB" : ""));
         if (writeTo is not null)
         {
             WriteRandomEncoder(writeTo, encoder, layers, o);
@@ -129,8 +129,7 @@ public static class BenchCommand
                 $"[{string.Join(", ", e.shape)}]");
         }
         o.WriteLine($"text encoder {tokens} tokens, layers {string.Join("/", outLayers)}: median {Median(times):F0} ms"
-            +
-                    (mem != null ? $", peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes CUDA context)" : ""));
+            + (mem != null ? $", peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes CUDA context)" : ""));
         return 0;
     }
 

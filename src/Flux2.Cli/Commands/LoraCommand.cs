@@ -66,7 +66,7 @@ public static class LoraCommand
         o.WriteLine($"file:     {info.Path}");
         o.WriteLine($"layout:   {Name(info.Layout)}" + (info.Layout == LoraLayout.Comfyui
             ? " (ai-toolkit/ComfyUI names, scale baked into B unless .alpha tensors)"
-                : " (diffusers/peft names, alpha in metadata)"));
+            : " (diffusers/peft names, alpha in metadata)"));
         o.WriteLine($"dtype:    {string.Join(", ", info.DTypes)}");
         o.WriteLine($"modules:  {info.FileModules.Count} in the file; ranks " +
             $"{LoraFileInfo.Histogram(info.FileModules.Select(m => m.Rank))}");

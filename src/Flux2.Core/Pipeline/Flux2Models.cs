@@ -154,8 +154,7 @@ public sealed class Flux2Models : IDisposable
         var folder = DiffusersFolder.Open(root);
         log?.Invoke($"loading transformer from " +
             $"{root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}" +
-                    (layerOffloading is { } share ? $", offloading {share:P0} of its blocks to pinned CPU memory"
-                        : ""));
+            (layerOffloading is { } share ? $", offloading {share:P0} of its blocks to pinned CPU memory" : ""));
         var (transformer, offloader) = LoadTransformer(folder, root, device, dtype, q.Transformer, layerOffloading);
         List<IDisposable> loaded = offloader is null ? [transformer] : [offloader, transformer];
         try

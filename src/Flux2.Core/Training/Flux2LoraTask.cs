@@ -81,8 +81,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
             models.Transformer.Runner.InputOffloader = inputOffloader = new CheckpointInputOffloader(device);
         log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, " +
             $"{Network.ParameterCount:N0} trainable parameters" +
-                      (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
-                      (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
+            (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
+            (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
         grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
         if (p.Model.LowVram) KeepIdlePartsOnCpu(log);
     }
@@ -233,7 +233,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     ReferenceTokens? References(IReadOnlyList<DatasetItem> batch)
         => ReferenceTokens.From(Enumerable.Range(0, batch[0].Controls.Count)
                                           .Select(k => stack(batch.Select(item => latents[item.Control(k)]).ToArray()))
-                                              .ToList());
+                                          .ToList());
 
     Tensor Embed(IReadOnlyList<string> captions)
     {

@@ -67,9 +67,9 @@ public static class OutOfMemoryAdvice
             advice.Add(new("model.layer_offloading_transformer_percent", Num(m.LayerOffloadingTransformerPercent),
                 Num(Math.Min(1, m.LayerOffloadingTransformerPercent + 0.25)), "offload more blocks to CPU memory"));
         if (p.Network.Linear > 16)
-            advice.Add(new("network.linear", Num(p.Network.Linear), "16" +
-                (p.Network.LinearAlpha is { } a ? $" (linear_alpha: {Num(a * 16 / p.Network.Linear)} keeps the scale)"
-                    : ""),
+            advice.Add(new("network.linear", Num(p.Network.Linear),
+                           "16" + (p.Network.LinearAlpha is { } a
+                               ? $" (linear_alpha: {Num(a * 16 / p.Network.Linear)} keeps the scale)" : ""),
                            "smaller LoRA weights, gradients and optimizer state"));
         if (t.Optimizer == OptimizerType.Adamw)
             advice.Add(new("train.optimizer", "adamw", "adamw8bit", "optimizer moments in 8 bits"));

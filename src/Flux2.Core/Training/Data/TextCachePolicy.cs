@@ -31,7 +31,7 @@ public static class TextCachePolicy
             return (false,
                 $"text-embedding cache off: shuffle_tokens in {string.Join(", ", shuffled)} gives a new caption text " +
                 $"each step"
-                           + (p.Train.CacheTextEmbeddings ? " (train.cache_text_embeddings is ignored)" : ""));
+                + (p.Train.CacheTextEmbeddings ? " (train.cache_text_embeddings is ignored)" : ""));
         var notes = new List<string>();
         if (p.Datasets.Any(d => d.CaptionDropoutRate > 0))
             notes.Add("caption dropout: the dropped caption (trigger only) is cached as its own entry");
