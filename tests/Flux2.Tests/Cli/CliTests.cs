@@ -243,7 +243,7 @@ public class CliTests(ITestOutputHelper output)
         CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "tiny-random", "--width",
                                                 width.ToString(), "--height", (8 * f).ToString(), "--steps", "1",
                                                 "--out", out_),
-                            width.ToString(), $"multiples of {f}");
+                                  width.ToString(), $"multiples of {f}");
         Assert.False(File.Exists(out_));
     }
 
@@ -255,8 +255,8 @@ public class CliTests(ITestOutputHelper output)
         File.WriteAllBytes(pt, Array.Empty<byte>());
         var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--width", "32", "--height", "32",
                                                         "--steps", "1", "--lora", pt, "--out",
-                                                        Path.Combine(dir, "a.png")), "some.pt", "pickle",
-                                                "arbitrary code");
+                                                        Path.Combine(dir, "a.png")),
+                                          "some.pt", "pickle", "arbitrary code");
         Assert.False(File.Exists(Path.Combine(dir, "a.png")));
     }
 
@@ -275,9 +275,9 @@ public class CliTests(ITestOutputHelper output)
     public void ModelRepoNotInTheCacheExplainsHowToDownloadIt()
     {
         var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "not/existing-repo",
-            "--steps", "1"),
-                                    "not/existing-repo", "not in the Hugging Face cache",
-                                        "./flux2 download not/existing-repo");
+                                                        "--steps", "1"),
+                                          "not/existing-repo", "not in the Hugging Face cache",
+                                          "./flux2 download not/existing-repo");
         output.WriteLine(r.Err);
     }
 

@@ -75,7 +75,7 @@ public class TensorLeakTests(ITestOutputHelper output)
     {
         public readonly Tensor Hidden = io.Read("hidden_states"), Context = io.Read("encoder_hidden_states"),
             Timestep = io.Read("timestep"), Guidance = io.Read("guidance"), ImgIds = io.Read("img_ids"),
-                TxtIds = io.Read("txt_ids");
+            TxtIds = io.Read("txt_ids");
         public Tensor Run(Flux2Transformer m) => m.Forward(Hidden, Context, Timestep, Guidance, ImgIds, TxtIds);
         public void Dispose()
         {

@@ -133,7 +133,7 @@ public class SafetensorsReaderErrorTests
     public void MalformedEntries()
     {
         Refused(RawSafetensors.Write(dir, "e1.safetensors",
-            """{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}""", new byte[1]),
+                                     """{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}""", new byte[1]),
                 "w", "shape must be an array of non-negative integers");
         Refused(RawSafetensors.Write(dir, "e2.safetensors", """{"w":{"dtype":"U8","shape":[1]}}""", new byte[1]),
                 "w", "lacks one of dtype, shape, data_offsets");
