@@ -26,14 +26,14 @@ namespace Flux2.Cli
                 TrainCommand.Run),
             ("bench",
                 "time transformer forwards, LoRA training steps (TFLOP/s, MFU) and text-encoder forwards at full " +
-                    "size; AdamW vs AdamW8bit", BenchCommand.Help, BenchCommand.Run),
+                "size; AdamW vs AdamW8bit", BenchCommand.Help, BenchCommand.Run),
             ("eval", "trigger strength and bleed of a LoRA on fixed prompts and seeds (eval.json, eval.md)",
                 EvalCommand.Help, EvalCommand.Run),
             ("eval-base", "base-model sanity: do simple shape prompts give the asked colours and shape?",
                 EvalBaseCommand.Help, EvalBaseCommand.Run),
             ("lora",
-                "convert LoRA files between ComfyUI/ai-toolkit and diffusers layouts (exact); show what a file holds",
-                    LoraCommand.Help, LoraCommand.Run),
+             "convert LoRA files between ComfyUI/ai-toolkit and diffusers layouts (exact); show what a file holds",
+             LoraCommand.Help, LoraCommand.Run),
             ("synth-dataset", "generate the procedural shape datasets (LoRA samples in datasets-sample/, corpus)",
                 DatasetsCommand.Help, DatasetsCommand.Run),
         };

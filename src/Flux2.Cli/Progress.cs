@@ -10,8 +10,8 @@ public static class Progress
         double rate = elapsed.TotalSeconds > 0 ? done / elapsed.TotalSeconds : 0;
         var eta = rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : TimeSpan.Zero;
         var line =
-            $"{what} [{new string('#', filled)}{new string('.', width - filled)}] {done}/{total} {rate:F2} it/s ETA " +
-                $"{eta:mm\\:ss}";
+            $"{what} [{new string('#', filled)}{new string('.', width - filled)}] {done}/{total} " +
+            $"{rate:F2} it/s ETA {eta:mm\\:ss}";
         bool terminal = ReferenceEquals(o, Console.Out) && !Console.IsOutputRedirected;
         if (terminal) { o.Write("\r" + line); if (done == total) o.WriteLine(); }
         else if (done == total || done == 1 || done % Math.Max(1, total / 10) == 0) o.WriteLine(line);

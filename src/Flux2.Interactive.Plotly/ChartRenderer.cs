@@ -78,9 +78,8 @@ public static class ChartRenderer
         if (t.Dash is not null) line["dash"] = t.Dash;
         if (t.Color is not null) line["color"] = t.Color;
         if (line.Count > 0 && t.Type == "scatter") trace.SetProperty("line", line);
-        if (t.Color is not null && t.Type != "scatter") trace.SetProperty("marker", new Dictionary<string,
-            object>
-        { ["color"] = t.Color });
+        if (t.Color is not null && t.Type != "scatter") trace.SetProperty("marker",
+            new Dictionary<string, object> { ["color"] = t.Color });
         return trace;
     }
 }

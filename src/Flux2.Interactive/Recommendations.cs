@@ -6,9 +6,9 @@ namespace Flux2.Interactive;
 /// <summary>The guide's VRAM tiers (docs/lora-guide.md §2) as settings for a FLUX.2-dev LoRA job in ai-toolkit
 /// terms.</summary>
 public sealed record VramAdvice(
-    string Tier, double MinGiB, bool Fits, string TransformerQuantization, string TextEncoderQuantization,
-    bool LowVram, bool LayerOffloading, string Rank, string BatchSize, string Resolution,
-        bool DifferentialOutputPreservation, string Notes);
+    string Tier, double MinGiB, bool Fits, string TransformerQuantization, string TextEncoderQuantization, bool LowVram,
+    bool LayerOffloading, string Rank, string BatchSize, string Resolution, bool DifferentialOutputPreservation,
+    string Notes);
 
 /// <summary>
 /// Pure functions for notebooks 03/04: which settings a GPU's memory calls for, weight memory from parameter

@@ -39,8 +39,7 @@ public class NativeLoadTests
     public void PatchMarksRequirementWeakOnAFreshCopy()
     {
         var pkg = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages",
-            "torchsharp", "0.107.0",
-                               "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+                               "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
         if (!File.Exists(pkg)) return; // package cache elsewhere (NUGET_PACKAGES); covered by the loaded-copy test
         var copy = Path.Combine(TestPaths.TempDir(), "libLibTorchSharp.so");
         File.Copy(pkg, copy);

@@ -43,8 +43,8 @@ public static class BenchCommand
             "optimizer" => BenchOptimizerCommand.Run(args, o),
             "offload" => BenchOffloadCommand.Run(args, o),
             _ =>
-                throw new UserError($"bench: unknown benchmark '{what}' (known: forward, train, text-encoder, " +
-                    $"optimizer, offload)"),
+                throw new UserError($"bench: unknown benchmark '{what}' (known: forward, train, " +
+                    "text-encoder, optimizer, offload)"),
         };
     }
 
@@ -78,8 +78,8 @@ public static class BenchCommand
         if (layers < 1 || layers > config.NumHiddenLayers)
             throw new UserError($"bench: --layers must be 1..{config.NumHiddenLayers}");
         if (writeTo is not null && (from is not null || quant is not null))
-            throw new UserError("bench: --write-random writes bf16 random weights; use it alone, then --from with " +
-                "--qtype");
+            throw new UserError("bench: --write-random writes bf16 random weights; " +
+                "use it alone, then --from with --qtype");
         int[] outLayers = layers >= 30 ? Flux2PromptEncoder.DefaultOutLayers : new[] { layers };
 
         using var mem = device.type == DeviceType.CUDA ? GpuMemory.TryStart((uint)Math.Max(0, device.index)) : null;
@@ -89,8 +89,8 @@ public static class BenchCommand
             if (from is not null)
             {
                 if (!File.Exists(Path.Combine(from, "config.json")))
-                    throw new UserError($"bench: --from {from}: no config.json there (write one with --write-random " +
-                        $"{from})");
+                    throw new UserError($"bench: --from {from}: no config.json there (write " +
+                        $"one with --write-random {from})");
                 var loaded = Flux2PromptEncoder.FromFolder(from, outLayers, lowVram ? CPU : device, dtype, quant);
                 if (lowVram) loaded.Model.StreamLayersTo = device; // Flux2Models.InUse does this under model.low_vram
                 return loaded;
@@ -105,11 +105,10 @@ public static class BenchCommand
         string how = from is not null ? $"loaded from {from}" : "built";
         o.WriteLine($"{how}: Mistral text encoder, {layers} of {config.NumHiddenLayers} layers, on " +
             $"{(lowVram ? $"cpu, layers streamed to {device}" : device.ToString())} " +
-                $"({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} " +
-                    $"s: " +
-                    $"{parameters:N0} parameters (formula {config.ParameterCount(layers):N0}); peak process RAM " +
-                        $"{PeakRssGiB():F1} GiB" +
-                    (mem != null ? $", GPU {mem.UsedGiB:F1} GiB" : ""));
+            $"({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} " +
+            $"s: {parameters:N0} parameters (formula {config.ParameterCount(layers):N0}); peak process RAM " +
+            $"{PeakRssGiB():F1} GiB" +
+            (mem != null ? $", GPU {mem.UsedGiB:F1} GiB" : ""));
         if (writeTo is not null)
         {
             WriteRandomEncoder(writeTo, encoder, layers, o);
@@ -130,8 +129,7 @@ public static class BenchCommand
                 $"[{string.Join(", ", e.shape)}]");
         }
         o.WriteLine($"text encoder {tokens} tokens, layers {string.Join("/", outLayers)}: median {Median(times):F0} ms"
-            +
-                    (mem != null ? $", peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes CUDA context)" : ""));
+            + (mem != null ? $", peak GPU memory {mem.PeakGiB:F1} GiB (NVML, includes CUDA context)" : ""));
         return 0;
     }
 
@@ -161,7 +159,7 @@ public static class BenchCommand
         Sync(device);
         o.WriteLine($"built {config.NumLayers}+{config.NumSingleLayers}-block transformer on {device} " +
             $"({dtype}{(quant is null ? "" : $", {quant.Name} Linear weights")}) in {sw.Elapsed.TotalSeconds:F1} s: " +
-                $"{model.ParameterCount():N0} parameters (config formula {config.ParameterCount():N0})");
+            $"{model.ParameterCount():N0} parameters (config formula {config.ParameterCount():N0})");
         if (mem != null) o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB");
 
         int side = size / 16, imageTokens = side * side;
@@ -214,7 +212,7 @@ public static class BenchCommand
         long bytes = new FileInfo(Path.Combine(folder, "model.safetensors")).Length;
         o.WriteLine($"wrote {folder}/model.safetensors: {bytes / (double)(1L << 30):F1} GiB in " +
             $"{sw.Elapsed.TotalSeconds:F0} s ({bytes / sw.Elapsed.TotalSeconds / 1e9:F2} GB/s); peak process RAM " +
-                $"{PeakRssGiB():F1} GiB");
+            $"{PeakRssGiB():F1} GiB");
     }
 
     /// <summary>Peak resident set of this process (VmHWM), the RAM a streamed load must keep bounded.</summary>
@@ -257,11 +255,10 @@ public static class BenchCommand
             int side = size / 16;
             using var gen = new Generator(4321, device: CPU);
             return new(randn(new long[] { 1, side * side, config.InChannels }, generator: gen).to(dtype).to(device),
-                       randn(new long[] { 1, textTokens, config.JointAttentionDim }, generator: gen).to(dtype)
-                           .to(device),
-                       full(new long[] { 1 }, 0.5f, dtype, device),
-                       config.GuidanceEmbeds ? full(new long[] { 1 }, 4.0f, dtype, device) : null,
-                       PositionIds.Image(side, side, device), PositionIds.Text(textTokens, device));
+                randn(new long[] { 1, textTokens, config.JointAttentionDim }, generator: gen).to(dtype).to(device),
+                full(new long[] { 1 }, 0.5f, dtype, device),
+                config.GuidanceEmbeds ? full(new long[] { 1 }, 4.0f, dtype, device) : null,
+                PositionIds.Image(side, side, device), PositionIds.Text(textTokens, device));
         }
 
         public Tensor Run(Flux2Transformer model) => model.Forward(Hidden, Context, T, Guidance, ImgIds, TxtIds);

@@ -115,8 +115,8 @@ public static class BenchOffloadCommand
         o.WriteLine($"forward median: resident {baseMs:F0} ms, offloaded {offMs:F0} ms " +
             $"({(offMs / baseMs - 1) * 100:+0.0;-0.0}%)");
         if (mem != null)
-            o.WriteLine($"peak GPU memory (NVML, includes CUDA context): resident {basePeak:F1} GiB, offloaded " +
-                $"{offPeak:F1} GiB");
+            o.WriteLine($"peak GPU memory (NVML, includes CUDA context): " +
+                $"resident {basePeak:F1} GiB, offloaded {offPeak:F1} GiB");
         o.WriteLine($"copies per forward: {steady.Average(c => c.Copies):F0} blocks, {copyGB:F2} GB in {copyMs:F0} " +
             $"ms of copy-stream time = {(copyMs > 0 ? copyGB / (copyMs / 1000) : 0):F1} GB/s");
         o.WriteLine($"copy time hidden behind compute: {hidden01:P0} (exposed {exposed:F0} ms of {copyMs:F0} ms)");

@@ -47,8 +47,8 @@ public static class BenchOptimizerCommand
     {
         o.WriteLine();
         o.WriteLine($"job {job}, {c.AdamW.Losses.Count} steps; LoRA {c.LoraValues:N0} trainable values");
-        o.WriteLine($"optimizer state: adamw {c.AdamWStateBytes:N0} B, adamw8bit {c.AdamW8bitStateBytes:N0} B, ratio " +
-            $"{c.StateRatio:P1}");
+        o.WriteLine($"optimizer state: adamw {c.AdamWStateBytes:N0} B, " +
+            $"adamw8bit {c.AdamW8bitStateBytes:N0} B, ratio {c.StateRatio:P1}");
         o.WriteLine();
         o.WriteLine($"mean loss per {c.Window} steps:");
         o.WriteLine($"| steps | {c.AdamW.Label} | {c.AdamW8bit.Label} | {c.AdamWOtherSeed.Label} |");
@@ -60,7 +60,7 @@ public static class BenchOptimizerCommand
         o.WriteLine();
         o.WriteLine($"mean |windowed difference|: adamw8bit vs adamw {c.EightBitGap:F4}; run-to-run noise (adamw, " +
             $"seed vs seed+1) {c.Noise:F4}" +
-                    $" -> {(c.EightBitGap <= c.Noise ? "within noise" : "ABOVE noise")}");
+            $" -> {(c.EightBitGap <= c.Noise ? "within noise" : "ABOVE noise")}");
         foreach (var r in new[] { c.AdamW, c.AdamW8bit, c.AdamWOtherSeed })
             o.WriteLine($"{r.Label}: fixed-input loss {r.EvalBefore:F4} -> {r.EvalAfter:F4}, run {r.Seconds:F1} s");
     }

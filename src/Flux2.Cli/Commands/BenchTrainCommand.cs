@@ -52,9 +52,9 @@ public static class BenchTrainCommand
     public enum Tier { C, B, A }
 
     sealed record Options(Tier Tier, QuantType Quant, double OffloadPercent, LoraTargetPreset Targets,
-        string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
+                          string ConfigName, TransformerConfig Config, int Size, int Rank, int TextTokens, int Steps,
                           int Warmup, bool Checkpointing, bool CheckpointOffload, OptimizerType Optimizer,
-                              bool MemoryMode, Device Device, double? PeakTflops, int Gpus);
+                          bool MemoryMode, Device Device, double? PeakTflops, int Gpus);
 
     public static int Run(CliArgs args, TextWriter o)
     {
@@ -80,15 +80,14 @@ public static class BenchTrainCommand
         {
             throw new UserError($"bench train: out of GPU memory " +
                 $"{(step == 0 ? "while building the model and LoRA" : $"in step {step}")} " +
-                                $"(tier {opt.Tier}, {opt.ConfigName}, {opt.Size}x{opt.Size}, rank {opt.Rank}, " +
-                                    $"checkpointing {(opt.Checkpointing ? "on" : "off")}).\n" +
-                                AllocatorReport(e) +
-                                (mem is null ? ""
-                                    : $"\nNVML: {mem.UsedGiB:F1} GiB used of {mem.TotalGiB:F1} GiB now, peak " +
-                                        $"{mem.PeakGiB:F1} GiB") +
-                                (opt.Checkpointing
-                                    ? "\nTry a lower --size or --rank, or a lower tier (B: fp8 weights, A: + " +
-                                        "offloading)." : "\nTry without --no-checkpointing."));
+                $"(tier {opt.Tier}, {opt.ConfigName}, {opt.Size}x{opt.Size}, rank {opt.Rank}, " +
+                $"checkpointing {(opt.Checkpointing ? "on" : "off")}).\n" +
+                AllocatorReport(e) +
+                (mem is null ? ""
+                    : $"\nNVML: {mem.UsedGiB:F1} GiB used of {mem.TotalGiB:F1} GiB now, peak {mem.PeakGiB:F1} GiB") +
+                (opt.Checkpointing
+                    ? "\nTry a lower --size or --rank, or a lower tier (B: fp8 weights, A: + " +
+                        "offloading)." : "\nTry without --no-checkpointing."));
         }
     }
 
@@ -101,8 +100,8 @@ public static class BenchTrainCommand
             "B" => Tier.B,
             "A" => Tier.A,
             _ =>
-                throw new UserError($"bench train: --tier must be C (bf16), B (fp8) or A (fp8 + offloading), got " +
-                    $"'{tierName}'"),
+                throw new UserError($"bench train: --tier must be C (bf16), B (fp8) or A (fp8 " +
+                    $"+ offloading), got '{tierName}'"),
         };
         QuantType quant;
         try { quant = QuantType.Parse(args.Get("qtype", "qfloat8")); }
@@ -132,14 +131,14 @@ public static class BenchTrainCommand
         args.EnsureAllUsed();
 
         if (size < 16 || size % 16 != 0)
-            throw new UserError($"bench train: --size must be a positive multiple of 16 (one token per 16x16 " +
-                $"pixels), got {size}");
+            throw new UserError($"bench train: --size must be a positive multiple of 16 (one " +
+                $"token per 16x16 pixels), got {size}");
         if (rank < 1) throw new UserError($"bench train: --rank must be at least 1, got {rank}");
         if (textTokens < 1) throw new UserError($"bench train: --text-tokens must be at least 1, got {textTokens}");
         if (warmup < 0) throw new UserError($"bench train: --warmup must not be negative, got {warmup}");
         if (steps <= warmup)
-            throw new UserError($"bench train: --steps ({steps}) must exceed --warmup ({warmup}) so that some steps " +
-                $"are timed");
+            throw new UserError($"bench train: --steps ({steps}) must exceed --warmup " +
+                $"({warmup}) so that some steps are timed");
         if (memorySteps > 0 && memorySteps < 10)
             throw new UserError($"bench train: --memory-steps reports step 10 and the last step, so it needs at " +
                 $"least 10, got {memorySteps}");
@@ -156,8 +155,8 @@ public static class BenchTrainCommand
         if (group is not null && device.type == TorchSharp.DeviceType.CUDA) device =
             new Device(TorchSharp.DeviceType.CUDA, group.LocalRank);
         return new Options(tier, quant, offloadPercent, targets, configName, config, size, rank, textTokens, steps,
-            warmup, checkpointing, checkpointOffload, optimizer, memorySteps > 0,
-                           device, peak > 0 ? peak : null, gpus);
+                           warmup, checkpointing, checkpointOffload, optimizer, memorySteps > 0, device,
+                           peak > 0 ? peak : null, gpus);
     }
 
     /// <summary>
@@ -229,12 +228,12 @@ public static class BenchTrainCommand
         BenchCommand.Sync(device);
         o.WriteLine($"tier {opt.Tier}: {opt.ConfigName} transformer, {parameterCount:N0} parameters " +
             $"({(opt.Tier == Tier.C ? "bf16" : $"{opt.Quant.Name} Linear weights")}), built on {device} in " +
-                $"{sw.Elapsed.TotalSeconds:F1} s");
+            $"{sw.Elapsed.TotalSeconds:F1} s");
         string inputOffloadNote = inputOffload is null ? "" : ", saved block inputs in pinned CPU memory";
         o.WriteLine($"LoRA rank {opt.Rank} on {lora.Modules.Count} Linears: {lora.ParameterCount:N0} fp32 " +
             $"parameters; optimizer {optimizer.Name}; " +
-                    $"gradient checkpointing " +
-                        $"{(opt.Checkpointing ? "on" : "off")}{inputOffloadNote}");
+            $"gradient checkpointing " +
+            $"{(opt.Checkpointing ? "on" : "off")}{inputOffloadNote}");
         if (mem != null)
             o.WriteLine($"GPU memory after build: {mem.UsedGiB:F1} GiB of {mem.TotalGiB:F1} GiB " +
                 $"({GpuPeakFlops.DeviceName((uint)Math.Max(0, device.index)) ?? "unknown GPU"})");
@@ -244,8 +243,7 @@ public static class BenchTrainCommand
         string recomputeNote = opt.Checkpointing ? $", + recompute {Si(flops.Recompute)}FLOP executed" : "";
         o.WriteLine($"{opt.Size}x{opt.Size}: {imageTokens} image + {opt.TextTokens} text tokens, batch " +
             $"1{(ranks > 1 ? $" per rank x {ranks} ranks" : "")}; per step {Si(flops.TrainingStep)}FLOP " +
-                    $"(forward {Si(flops.Forward)}FLOP, backward " +
-                        $"{Si(flops.Backward)}FLOP{recomputeNote})");
+            $"(forward {Si(flops.Forward)}FLOP, backward {Si(flops.Backward)}FLOP{recomputeNote})");
 
         // Each rank draws its own latents, noise and timesteps: a different sample of the global batch, as in training.
         using var gen = new Generator((ulong)(1234 + rankIndex), device: CPU);
@@ -302,7 +300,7 @@ public static class BenchTrainCommand
                 : null);
         o.WriteLine($"train step tier {opt.Tier}, {opt.Size}x{opt.Size}, rank {opt.Rank}, checkpointing " +
             $"{(opt.Checkpointing ? "on" : "off")}: " +
-                    $"median {median / 1e3:F3} s/step over {times.Count} steps");
+            $"median {median / 1e3:F3} s/step over {times.Count} steps");
         if (mem != null)
             o.WriteLine($"peak GPU memory {mem.PeakGiB:F1} GiB (NVML used: CUDA context + allocator cache + tensors; " +
                 $"the driver's own reserve of {mem.DriverReservedGiB:F1} GiB left out)");

@@ -29,8 +29,8 @@ public static class EvalCommand
         var target = EvalTarget.Resolve(args.Positional(0, "the run folder or LoRA file to evaluate"));
         var p = target.Process;
         string Need(string option, string? fromJob) => args.Get(option) ?? fromJob
-            ?? throw new UserError($"eval: --{option} is required ({target.LoraPath} carries no trainer config to " +
-                $"take it from)");
+            ?? throw new UserError($"eval: --{option} is required ({target.LoraPath} carries no " +
+                "trainer config to take it from)");
         var model = Need("model", p?.Model.NameOrPath);
         var dataset = Need("dataset", p?.Datasets.FirstOrDefault()?.FolderPath);
         var trigger = Need("trigger", p?.TriggerWord);

@@ -25,8 +25,8 @@ public static class GenerateCommand
     public static int Run(CliArgs args, TextWriter o)
     {
         var prompt = args.Get("prompt")
-            ?? throw new UserError("generate: --prompt is required, e.g. --prompt \"a red circle on a blue " +
-                "background\"");
+            ?? throw new UserError("generate: --prompt is required, e.g. --prompt \"a " +
+                "red circle on a blue background\"");
         var spec = args.Get("model", Flux2Models.TinyRandom);
         bool tiny = spec == Flux2Models.TinyRandom;
         int width = args.Int("width", tiny ? 64 : 1024), height = args.Int("height", tiny ? 64 : 1024);

@@ -66,17 +66,17 @@ public static class LoraCommand
         o.WriteLine($"file:     {info.Path}");
         o.WriteLine($"layout:   {Name(info.Layout)}" + (info.Layout == LoraLayout.Comfyui
             ? " (ai-toolkit/ComfyUI names, scale baked into B unless .alpha tensors)"
-                : " (diffusers/peft names, alpha in metadata)"));
+            : " (diffusers/peft names, alpha in metadata)"));
         o.WriteLine($"dtype:    {string.Join(", ", info.DTypes)}");
         o.WriteLine($"modules:  {info.FileModules.Count} in the file; ranks " +
             $"{LoraFileInfo.Histogram(info.FileModules.Select(m => m.Rank))}");
         o.WriteLine($"applies:  {info.Updates.Count} model modules; ranks " +
             $"{LoraFileInfo.Histogram(info.Updates.Select(u => u.Down.shape[0]))}; scale (alpha/r) " +
-                $"{LoraFileInfo.Histogram(info.Updates.Select(u => u.Scale))}");
+            $"{LoraFileInfo.Histogram(info.Updates.Select(u => u.Scale))}");
         if (info.Peft is { } p)
             o.WriteLine($"peft:     r {p.Rank?.ToString() ?? "-"}, lora_alpha " +
                 $"{p.Alpha?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, " +
-                    $"{p.RankPattern.Count} rank_pattern and {p.AlphaPattern.Count} alpha_pattern entries");
+                $"{p.RankPattern.Count} rank_pattern and {p.AlphaPattern.Count} alpha_pattern entries");
         string metadataKeys = info.Metadata.Count == 0
             ? "(none)"
             : string.Join(", ", info.Metadata.Keys.Order(StringComparer.Ordinal));

@@ -38,8 +38,8 @@ public static class PretrainMicroCommand
         var device = TorchRuntime.Device(args.Get("device", "auto"));
         args.EnsureAllUsed();
         if (recipe.VaeSteps < 1 || recipe.TransformerSteps < 1 || recipe.CorpusSize < recipe.TransformerBatch)
-            throw new UserError("pretrain-micro: steps must be positive and --corpus-size at least " +
-                "--transformer-batch");
+            throw new UserError("pretrain-micro: steps must be positive and " +
+                "--corpus-size at least --transformer-batch");
         var command = "./flux2 pretrain-micro " + string.Join(" ", Environment.GetCommandLineArgs().Skip(2));
         new MicroPretrainer(recipe, ShapeCorpusSource.Create((int)recipe.Seed), device, o)
             .Run(outFolder, command.Trim());

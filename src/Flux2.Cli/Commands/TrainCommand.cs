@@ -118,8 +118,8 @@ public static class TrainCommand
             EvalCommand.Evaluate(result.FinalLora, process.Model.NameOrPath, process.Datasets[0].FolderPath,
                 process.TriggerWord,
                 EvalDefaults(process), process.Device, result.RunFolder, o);
-        o.WriteLine($"use it: ./flux2 generate --model {process.Model.NameOrPath} --lora {result.FinalLora} --prompt " +
-            $"\"...\"");
+        o.WriteLine($"use it: ./flux2 generate --model {process.Model.NameOrPath} --lora " +
+            $"{result.FinalLora} --prompt \"...\"");
         return 0;
     }
 

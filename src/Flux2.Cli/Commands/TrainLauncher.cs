@@ -29,11 +29,11 @@ public static class TrainLauncher
         var port = args.Get("master-port");
         if (gpus == 0 && nodes == 1 && addr is null && port is null && nodeRank == 0) return null;
         if (gpus < 1)
-            throw new UserError("train: --nnodes/--node-rank/--master-addr/--master-port need --gpus N (processes on " +
-                "this host)");
+            throw new UserError("train: --nnodes/--node-rank/--master-addr/--master-port need " +
+                "--gpus N (processes on this host)");
         if (nodes > 1 && addr is null)
-            throw new UserError("train: with --nnodes > 1 every host needs --master-addr (node 0's address) and " +
-                "--master-port");
+            throw new UserError("train: with --nnodes > 1 every host needs --master-addr (node " +
+                "0's address) and --master-port");
         int p = port is null ? (nodes == 1 ? LaunchPlan.FreePort() : 29500)
             : int.TryParse(port, out var n) ? n
                 : throw new UserError($"train: --master-port must be a port number, got '{port}'");
@@ -45,12 +45,11 @@ public static class TrainLauncher
     /// <summary>Runs <paramref name="childArgs"/> (a train command line without launcher options) once per local
     /// rank.</summary>
     public static int Launch(LaunchPlan plan, IReadOnlyList<string> childArgs, TextWriter o,
-        string command = "flux2 train",
+                             string command = "flux2 train",
                              string? afterFailure = "Run the same command again to resume from the last checkpoint.")
     {
         o.WriteLine($"launching {plan.ProcsPerNode} rank(s) on this host (node {plan.NodeRank} of {plan.Nodes}, " +
-            $"world size {plan.WorldSize}, " +
-                    $"store {plan.MasterAddr}:{plan.MasterPort})");
+            $"world size {plan.WorldSize}, store {plan.MasterAddr}:{plan.MasterPort})");
         var (file, prefix) = Self();
         // Ctrl-C reaches the children directly (same terminal process group); they agree to stop and rank 0 saves.
         ConsoleCancelEventHandler keep = (_, e) => e.Cancel = true;

@@ -33,8 +33,8 @@ public sealed class CollectiveDeadline(TimeSpan timeout)
     {
         lock (gate)
             return what is not null && DateTime.UtcNow - since > Timeout
-                ? $"{what} did not finish within {Timeout.TotalSeconds:F0} s ({TimeoutEnv}); a peer rank is stuck or " +
-                    $"gone"
+                ? $"{what} did not finish within {Timeout.TotalSeconds:F0} s " +
+                    $"({TimeoutEnv}); a peer rank is stuck or gone"
                 : null;
     }
 }

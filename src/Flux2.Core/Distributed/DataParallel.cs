@@ -36,7 +36,7 @@ public sealed class DataParallel : IDataParallel, IDisposable
     /// <paramref name="onFailure"/>: what the watchdog does when a peer fails (default: message and exit code
     /// 3).</summary>
     public static DataParallel Join(ProcessGroup group, Device device, Action<string>? log = null,
-        Action<string>? onFailure = null,
+                                    Action<string>? onFailure = null,
                                     long bucketBytes = GradientBuckets.DefaultCapBytes, Rendezvous? rendezvous = null)
     {
         var deadline = new CollectiveDeadline(CollectiveDeadline.FromEnvironment());
@@ -113,10 +113,8 @@ public sealed class DataParallel : IDataParallel, IDisposable
         int mainStep = BitConverter.ToInt32(rendezvous.ShareFromMain("start_step", () => BitConverter.GetBytes(step)));
         if (mainStep != step)
             throw new DistributedException($"rank {Rank} would start at step {step} but rank 0 starts at step " +
-                $"{mainStep}: the ranks see " +
-                                           "different checkpoints in the training folder. On several hosts, put " +
-                                               "training_folder on storage " +
-                                           "all hosts share (docs/multi-gpu.md).");
+                $"{mainStep}: the ranks see different checkpoints in the training folder. On several hosts, put " +
+                "training_folder on storage all hosts share (docs/multi-gpu.md).");
     }
 
     /// <summary>Call when this rank's work ended normally: its leave is then a goodbye, not a failure (see

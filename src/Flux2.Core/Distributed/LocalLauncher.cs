@@ -12,8 +12,7 @@ namespace Flux2.Distributed;
 /// naming the rank, so a dead rank never leaves the job hanging.
 /// </summary>
 public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter error, string command = "flux2 train",
-                                  string? afterFailure =
-                                      "Run the same command again to resume from the last checkpoint.")
+    string? afterFailure = "Run the same command again to resume from the last checkpoint.")
 {
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     public const int Interrupted = 130;

@@ -38,8 +38,7 @@ public sealed record ProcessGroup(int Rank, int WorldSize, int LocalRank, string
 
     static ArgumentException Missing(string name)
         => new($"WORLD_SIZE is set but {name} is not: a data-parallel rank needs RANK, WORLD_SIZE, LOCAL_RANK, " +
-            $"MASTER_ADDR and MASTER_PORT " +
-               "(./flux2 train --gpus N sets them; see docs/multi-gpu.md)");
+            "MASTER_ADDR and MASTER_PORT (./flux2 train --gpus N sets them; see docs/multi-gpu.md)");
 
     public override string ToString() =>
         $"rank {Rank}/{WorldSize} (local {LocalRank}), store {MasterAddr}:{MasterPort}";

@@ -82,8 +82,8 @@ public sealed class Rendezvous : IDisposable
         Store.Set(prefix + Group.Rank, Encoding.UTF8.GetBytes("1"));
         for (int r = 0; r < Group.WorldSize; r++)
             Store.Get(prefix + r, timeout ?? Timeout, what == "join"
-                ? $"rank {r} to join (is it started, with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE " +
-                    $"{Group.WorldSize}?)"
+                ? $"rank {r} to join (is it started, with the same MASTER_ADDR/MASTER_PORT and " +
+                    $"WORLD_SIZE {Group.WorldSize}?)"
                 : $"rank {r} to {what} '{name}'");
     }
 

@@ -27,8 +27,9 @@ public sealed class StoreCollectives(TcpStoreClient store, int rank, int worldSi
             var sum = new float[mine.Length];
             for (int r = 0; r < worldSize; r++)
             {
-                var theirs = r == rank ? mine : MemoryMarshal.Cast<byte,
-                    float>(store.Get(Key("ar", seq, b, r), deadline.Timeout, $"rank {r}'s gradients")).ToArray();
+                var theirs = r == rank ? mine
+                    : MemoryMarshal.Cast<byte, float>(store.Get(Key("ar", seq, b, r), deadline.Timeout,
+                                                                $"rank {r}'s gradients")).ToArray();
                 if (theirs.Length != mine.Length)
                     throw new DistributedException($"rank {rank}: rank {r} sent {theirs.Length} values for bucket " +
                         $"{b}, this rank has {mine.Length}");

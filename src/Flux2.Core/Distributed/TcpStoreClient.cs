@@ -55,9 +55,8 @@ public sealed class TcpStoreClient : IDisposable
         }
         throw new DistributedException($"rank {rank}: could not reach rank 0's rendezvous store at {host}:{port} " +
             $"within " +
-                                       $"{timeout.TotalSeconds:F0} s ({last?.Message ?? "timed out"}). Is rank 0 " +
-                                           $"running, and are " +
-                                       "MASTER_ADDR/--master-addr and the port reachable from this host?");
+            $"{timeout.TotalSeconds:F0} s ({last?.Message ?? "timed out"}). Is rank 0 " +
+            $"running, and are MASTER_ADDR/--master-addr and the port reachable from this host?");
     }
 
     public void Set(string key, ReadOnlySpan<byte> value) => Expect(StoreProtocol.Op.Set, key, value);
@@ -81,8 +80,8 @@ public sealed class TcpStoreClient : IDisposable
             if (TryGet(key) is { } value) return value;
             if (++polls % 64 == 0 && Ping() is { } failure) throw new DistributedException($"rank {Rank}: {failure}");
             if (DateTime.UtcNow > until)
-                throw new DistributedException($"rank {Rank}: timed out after {timeout.TotalSeconds:F0} s waiting " +
-                    $"for {waitingFor}");
+                throw new DistributedException($"rank {Rank}: timed out after " +
+                    $"{timeout.TotalSeconds:F0} s waiting for {waitingFor}");
             Thread.Sleep(pause);
             if (pause < TimeSpan.FromMilliseconds(20)) pause *= 2;
         }
@@ -121,8 +120,7 @@ public sealed class TcpStoreClient : IDisposable
                 EndOfStreamException)
             {
                 throw new DistributedException($"rank {Rank}: lost the connection to rank 0's rendezvous store at " +
-                    $"{endpoint} " +
-                                               "(rank 0 ended or its host is unreachable)", e);
+                    $"{endpoint} (rank 0 ended or its host is unreachable)", e);
             }
         }
     }

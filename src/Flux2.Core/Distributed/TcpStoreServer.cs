@@ -38,8 +38,7 @@ public sealed class TcpStoreServer : IDisposable
         catch (SocketException e)
         {
             throw new DistributedException($"rank 0 could not listen on {address}:{port} for the rendezvous store: " +
-                $"{e.Message} " +
-                                           "(is another job using the port? choose one with --master-port)");
+                $"{e.Message} (is another job using the port? choose one with --master-port)");
         }
         new Thread(AcceptLoop) { IsBackground = true, Name = "store-accept" }.Start();
         new Thread(WatchSilence) { IsBackground = true, Name = "store-heartbeats" }.Start();
@@ -135,8 +134,8 @@ public sealed class TcpStoreServer : IDisposable
             Thread.Sleep(500);
             foreach (var (rank, seen) in lastSeen)
                 if (!finished.ContainsKey(rank) && DateTime.UtcNow - seen > heartbeatTimeout)
-                    Fail($"rank {rank} sent no heartbeat for {heartbeatTimeout.TotalSeconds:F0} s (hung, stopped, or " +
-                        $"its host is down)");
+                    Fail($"rank {rank} sent no heartbeat for {heartbeatTimeout.TotalSeconds:F0} s " +
+                        "(hung, stopped, or its host is down)");
         }
     }
 

@@ -11,8 +11,8 @@ public sealed record SanityPrompt(NamedColor Shape, ShapeKind Kind, NamedColor B
     /// was pretrained on exactly this wording, so a failure means it did not learn, not that it never read such
     /// text.</summary>
     public string Prompt =>
-        $"a large {Shape.Name} {Kind.Singular()} in the center on {Article(Background.Name)} {Background.Name} " +
-            $"background";
+        $"a large {Shape.Name} {Kind.Singular()} in the center on " +
+        $"{Article(Background.Name)} {Background.Name} background";
 
     static string Article(string word) => "aeiou".Contains(word[0]) ? "an" : "a";
 }
@@ -64,8 +64,8 @@ public static class BaseModelSanity
             using var chunkScope = NewDisposeScope();
             var embeds = models.EncodePrompts(chunk.Select(p => p.Prompt).ToList());
             // One noise draw per prompt from its own seed: a prompt's image does not depend on the batching.
-            var noise = cat(chunk.Select(p => models.Pipeline.InitialNoise(1, height, width, p.Seed, device)).ToList(),
-                0);
+            var noise =
+                cat(chunk.Select(p => models.Pipeline.InitialNoise(1, height, width, p.Seed, device)).ToList(), 0);
             var images = models.Pipeline.Generate(embeds, noise, steps, guidance, negativeEmbeds: negative).cpu();
             for (int i = 0; i < chunk.Length; i++)
             {
@@ -97,15 +97,15 @@ public static class BaseModelSanity
             var o = v.Verdict.Observed;
             s.AppendLine($"| {++n} | {v.Prompt.Prompt} | {o.Background}{Mark(v.Verdict.BackgroundMatches)} | " +
                 $"{o.Foreground?.Name ?? "none"}{Mark(v.Verdict.ForegroundMatches)} | " +
-                         $"{o.FillRatio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} | " +
-                             $"{o.ShapeGuess?.Singular() ?? "-"}{Mark(v.Verdict.ShapeMatches)} | " +
-                                 $"{(v.Verdict.Passed ? "yes" : "NO")} |");
+                $"{o.FillRatio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} | " +
+                $"{o.ShapeGuess?.Singular() ?? "-"}{Mark(v.Verdict.ShapeMatches)} | " +
+                $"{(v.Verdict.Passed ? "yes" : "NO")} |");
         }
         s.AppendLine();
         s.AppendLine($"pass rate " +
             $"{(100 * report.PassRate).ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}% " +
-                $"({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), " +
-                    $"{report.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s");
+            $"({report.Verdicts.Count(v => v.Verdict.Passed)}/{report.Verdicts.Count}), " +
+            $"{report.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s");
         return s.ToString();
     }
 

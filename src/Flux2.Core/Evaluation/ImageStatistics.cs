@@ -22,8 +22,8 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
     public static ImageStatistics FromRgb(byte[] rgb, int width, int height)
     {
         if (rgb.Length != width * height * 3)
-            throw new ArgumentException($"expected {width * height * 3} RGB bytes for {width}x{height}, got " +
-                $"{rgb.Length}");
+            throw new ArgumentException($"expected {width * height * 3} RGB bytes for " +
+                $"{width}x{height}, got {rgb.Length}");
         var planar = new float[rgb.Length];
         int n = width * height;
         for (int i = 0; i < n; i++)
@@ -72,8 +72,8 @@ public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histo
         int n = width * height;
         float Luma(int x, int y)
         {
-            int i = y * width + x; return 0.299f * planar[i] + 0.587f * planar[n + i] + 0.114f *
-            planar[2 * n + i];
+            int i = y * width + x;
+            return 0.299f * planar[i] + 0.587f * planar[n + i] + 0.114f * planar[2 * n + i];
         }
         double sum = 0;
         int count = 0;

@@ -40,8 +40,8 @@ public static class LoraEvalReport
                      (r.ClassWord is null ? ", style prompts" : $", object prompts (class word `{r.ClassWord}`)"));
         s.AppendLine($"{r.Prompts.Count} prompts x {o.Seeds} seeds (from {o.FirstSeed}), {o.Width}x{o.Height}, " +
             $"{o.Steps} steps, guidance {o.Guidance.ToString(CultureInfo.InvariantCulture)}, LoRA strength " +
-                $"{o.LoraStrength.ToString(CultureInfo.InvariantCulture)}; " +
-                    $"{r.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s");
+            $"{o.LoraStrength.ToString(CultureInfo.InvariantCulture)}; " +
+            $"{r.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s");
         s.AppendLine();
         s.Append(Table(r));
         s.AppendLine();

@@ -84,6 +84,6 @@ public sealed class BflTransformerSource : ITensorSource
         if (shape.Length == 0 || shape[0] % parts != 0)
             throw new SafetensorsException(bfl.FileOf(bflKey), bflKey,
                 $"shape [{string.Join(", ", shape)}] cannot be split into {parts} equal row blocks as this tensor's " +
-                    $"layout requires");
+                $"layout requires");
     }
 }

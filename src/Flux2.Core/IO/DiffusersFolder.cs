@@ -99,7 +99,7 @@ public sealed class DiffusersComponent(string name, string folder, string? libra
     /// <summary>The parsed config (read once).</summary>
     public ConfigJson Config => config ??= ConfigJson.Load(ConfigPath ?? throw new FileNotFoundException(
         $"{Folder}: component '{Name}' has no config ({string.Join(" or ", ConfigNames)}); the model cannot be built " +
-            $"without it"));
+        $"without it"));
 
     /// <summary>Opens the component's weights (see <see cref="WeightFiles"/>); the caller disposes the
     /// source.</summary>

@@ -52,14 +52,14 @@ public sealed class SafetensorsFile : IDisposable
             var headerLen = view.ReadInt64(0);
             if (headerLen <= 0 || headerLen > length - 8)
                 throw new SafetensorsException(path, null,
-                    $"header length {headerLen} points past the end of the {length}-byte file (truncated or not a " +
-                        $"safetensors file)");
+                    $"header length {headerLen} points past the end of the {length}-byte file " +
+                    "(truncated or not a safetensors file)");
             // The format caps the header at 100 MB (safetensors MAX_HEADER_SIZE); a larger value means garbage, and
             // it must not reach the int-sized buffer below.
             if (headerLen > MaxHeaderBytes)
                 throw new SafetensorsException(path, null,
-                    $"header length {headerLen} exceeds the format's {MaxHeaderBytes}-byte limit (not a safetensors " +
-                        $"file?)");
+                    $"header length {headerLen} exceeds the format's {MaxHeaderBytes}-byte " +
+                    "limit (not a safetensors file?)");
             var json = new byte[headerLen];
             view.ReadArray(8, json, 0, (int)headerLen);
             var (entries, metadata) = SafetensorsHeader.Parse(path, json, length - 8 - headerLen);

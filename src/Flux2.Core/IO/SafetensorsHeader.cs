@@ -80,7 +80,7 @@ static class SafetensorsHeader
         if (offsets[1] - offsets[0] != expected)
             throw new SafetensorsException(path, name,
                 $"byte size {offsets[1] - offsets[0]} does not match dtype {dtype} x shape " +
-                    $"[{string.Join(", ", shape)}] = {expected} bytes");
+                $"[{string.Join(", ", shape)}] = {expected} bytes");
         return new SafetensorsEntry(name, dtype, shape, offsets[0], offsets[1]);
     }
 
@@ -107,12 +107,12 @@ static class SafetensorsHeader
         {
             if (e.End > dataLength)
                 throw new SafetensorsException(path, e.Name,
-                    $"data_offsets [{e.Begin}, {e.End}] lie outside the {dataLength}-byte data buffer (file " +
-                        $"truncated?)");
+                    $"data_offsets [{e.Begin}, {e.End}] lie outside the " +
+                    $"{dataLength}-byte data buffer (file truncated?)");
             if (e.Begin < cursor)
                 throw new SafetensorsException(path, e.Name,
-                    $"data_offsets [{e.Begin}, {e.End}] overlap tensor '{previous!.Name}' [{previous.Begin}, " +
-                        $"{previous.End}]");
+                    $"data_offsets [{e.Begin}, {e.End}] overlap tensor '{previous!.Name}' " +
+                    $"[{previous.Begin}, {previous.End}]");
             if (e.Begin > cursor)
                 throw new SafetensorsException(path, e.Name,
                     $"gap of {e.Begin - cursor} bytes before this tensor's data (offsets must be contiguous)");

@@ -38,8 +38,7 @@ public static class SafetensorsWriter
         => WritePlanned(path, plan, produce, disposeProduced: true, metadata);
 
     static void WritePlanned(string path, IReadOnlyList<TensorPlan> plan, Func<string, Tensor> produce,
-        bool disposeProduced,
-                             IReadOnlyDictionary<string, string>? metadata)
+                             bool disposeProduced, IReadOnlyDictionary<string, string>? metadata)
     {
         var header = BuildHeader(path, plan, metadata);
         var full = Path.GetFullPath(path);
@@ -72,15 +71,15 @@ public static class SafetensorsWriter
             if (t.dtype != p.DType || !t.shape.SequenceEqual(p.Shape))
                 throw new SafetensorsException(path, p.Name,
                     $"produced {t.dtype} [{string.Join(", ", t.shape)}] but the header promised {p.DType} " +
-                        $"[{string.Join(", ", p.Shape)}]");
+                    $"[{string.Join(", ", p.Shape)}]");
             using var cpu = t.device_type == DeviceType.CPU ? t.contiguous() : t.to(CPU).contiguous();
             TensorBytes.ForEachChunk(cpu, (chunk, _) => stream.Write(chunk));
         }
         finally { if (disposeProduced) t.Dispose(); }
     }
 
-    static byte[] BuildHeader(string path, IReadOnlyList<TensorPlan> plan, IReadOnlyDictionary<string,
-        string>? metadata)
+    static byte[] BuildHeader(string path, IReadOnlyList<TensorPlan> plan,
+        IReadOnlyDictionary<string, string>? metadata)
     {
         using var buffer = new MemoryStream();
         // Relaxed escaping keeps names like "a+b" readable in the header; the output is still plain, valid JSON.

@@ -40,7 +40,7 @@ public static class WeightFiles
         if (pickles.Count > 0) throw new PickleRefusedException(path, pickles.Select(Path.GetFileName).ToList()!);
         throw new FileNotFoundException(
             $"{path}: no weights found (looked for *.safetensors.index.json, {string.Join(", ", PreferredFiles)}, " +
-                $"*.safetensors)", path);
+            $"*.safetensors)", path);
     }
 
     public static bool IsPickle(string file) =>
@@ -70,7 +70,7 @@ public static class WeightFiles
 /// <summary>Raised instead of loading a pickle checkpoint.</summary>
 public sealed class PickleRefusedException(string path, IReadOnlyList<string> files) : Exception(
     $"{path}: refusing to load {string.Join(", ", files)}. Files ending in " +
-        $"{string.Join("/", WeightFiles.PickleExtensions)} are "
+    $"{string.Join("/", WeightFiles.PickleExtensions)} are "
     + "Python pickles, and loading a pickle can execute arbitrary code hidden in the file. Download the .safetensors "
     + "version of these weights instead (most Hugging Face repos publish one), or convert the file once yourself in a "
     + "sandboxed Python environment you trust (torch.load(..., weights_only=True), then safetensors.torch.save_file).")

@@ -107,11 +107,11 @@ public static class LoraExport
         finally { foreach (var t in tensors.Values) t.Dispose(); }
     }
 
-    public static void WriteComfyUi(string path, IEnumerable<LoraUpdate> updates, IReadOnlyDictionary<string,
-        string>? metadata = null)
+    public static void WriteComfyUi(string path, IEnumerable<LoraUpdate> updates,
+        IReadOnlyDictionary<string, string>? metadata = null)
         => Write(path, updates, LoraLayout.Comfyui, metadata);
 
-    public static void WriteDiffusers(string path, IEnumerable<LoraUpdate> updates, IReadOnlyDictionary<string,
-        string>? metadata = null)
+    public static void WriteDiffusers(string path, IEnumerable<LoraUpdate> updates,
+        IReadOnlyDictionary<string, string>? metadata = null)
         => Write(path, updates, LoraLayout.Diffusers, metadata);
 }

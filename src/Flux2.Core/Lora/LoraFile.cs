@@ -39,7 +39,7 @@ public static class LoraFile
             if (down.dim() != 2 || up.dim() != 2 || up.shape[1] != r)
                 throw new SafetensorsException(path, g.Up,
                     $"shapes [{string.Join(", ", down.shape)}] and [{string.Join(", ", up.shape)}] are not a [r, in] " +
-                        $"/ [out, r] pair");
+                    $"/ [out, r] pair");
             if (!bfl)
             {
                 var name = StripPrefix(module, "transformer.");

@@ -26,7 +26,7 @@ public static class LoraLoader
             if (u.Down.shape[1] != lin.InFeatures || u.Up.shape[0] != lin.OutFeatures)
                 throw new InvalidDataException($"{origin}: LoRA for '{u.Module}' is [{u.Up.shape[0]} x " +
                     $"{u.Down.shape[1]}] but the module is [{lin.OutFeatures} x {lin.InFeatures}] (a LoRA for " +
-                        $"another model size?)");
+                    $"another model size?)");
             var a = new LoraAdapter(u.Down.to(lin.weight.device), u.Up.to(lin.weight.device), u.Scale * strength);
             lin.Adapters.Add(a);
             added.Add(a);

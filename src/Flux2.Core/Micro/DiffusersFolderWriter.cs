@@ -19,8 +19,8 @@ public static class DiffusersFolderWriter
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public static void Write(string root, Flux2Transformer transformer, AutoencoderKLFlux2 vae,
-        Flux2PromptEncoder textEncoder,
-                             PromptTokenizer tokenizer, FlowMatchEulerScheduler scheduler, ScalarType storage)
+                             Flux2PromptEncoder textEncoder, PromptTokenizer tokenizer,
+                             FlowMatchEulerScheduler scheduler, ScalarType storage)
     {
         Directory.CreateDirectory(root);
         WriteJson(Path.Combine(root, "model_index.json"), new Dictionary<string, object>
@@ -70,9 +70,8 @@ public static class DiffusersFolderWriter
                 : b.detach().cpu()));
         try
         {
-            SafetensorsWriter.Write(Path.Combine(folder, file), tensors, new Dictionary<string,
-            string>
-            { ["format"] = "pt" });
+            SafetensorsWriter.Write(Path.Combine(folder, file), tensors,
+                new Dictionary<string, string> { ["format"] = "pt" });
         }
         finally { foreach (var t in tensors) t.Value.Dispose(); }
     }

@@ -62,7 +62,7 @@ public static class CudaDriver
             throw new InvalidOperationException($"{who}: no CUDA context is current on thread " +
                 $"'{Thread.CurrentThread.Name ?? Environment.CurrentManagedThreadId.ToString()}'. " +
                 "libtorch's primary context becomes current on a thread once it runs CUDA work; run a CUDA tensor " +
-                    "operation on this thread first.");
+                "operation on this thread first.");
     }
 
     public static IntPtr CreateCopyStream()
@@ -95,8 +95,8 @@ public static class CudaDriver
     {
         Check(cuMemHostAlloc(out var p, (UIntPtr)(ulong)bytes,
         CU_MEMHOSTALLOC_PORTABLE),
-            $"cuMemHostAlloc({bytes / (double)(1L << 30):F2} GiB of pinned host memory; offload fewer blocks or free " +
-                $"CPU RAM)"); return p;
+            $"cuMemHostAlloc({bytes / (double)(1L << 30):F2} GiB of pinned host memory; " +
+            "offload fewer blocks or free CPU RAM)"); return p;
     }
     public static void FreePinned(IntPtr p) => Check(cuMemFreeHost(p), "cuMemFreeHost");
 

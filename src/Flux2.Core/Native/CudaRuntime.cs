@@ -16,8 +16,8 @@ public static class CudaRuntime
     public static void SetDevice(int device)
     {
         var lib = LoadedLibrary("libcudart.so") ?? throw new TorchLoadException(
-            "the CUDA runtime (libcudart) is not loaded in this process: multi-GPU training needs a CUDA libtorch " +
-                "(environment.md).");
+            "the CUDA runtime (libcudart) is not loaded in this process: " +
+            "multi-GPU training needs a CUDA libtorch (environment.md).");
         var handle = NativeLibrary.Load(lib);
         var set = Marshal.GetDelegateForFunctionPointer<SetDeviceFn>(NativeLibrary.GetExport(handle, "cudaSetDevice"));
         int rc = set(device);
@@ -25,8 +25,8 @@ public static class CudaRuntime
         {
             var text = Marshal.GetDelegateForFunctionPointer<ErrorStringFn>(NativeLibrary.GetExport(handle,
                 "cudaGetErrorString"))(rc);
-            throw new InvalidOperationException($"cudaSetDevice({device}) failed: {Marshal.PtrToStringAnsi(text)} " +
-                $"(error {rc})");
+            throw new InvalidOperationException($"cudaSetDevice({device}) failed: " +
+                $"{Marshal.PtrToStringAnsi(text)} (error {rc})");
         }
     }
 

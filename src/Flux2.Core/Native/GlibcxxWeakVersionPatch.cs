@@ -82,7 +82,7 @@ public static class GlibcxxWeakVersionPatch
             var h = elf.AsSpan().Slice((int)(shoff + (long)i * shentsize), shentsize);
             return (BinaryPrimitives.ReadUInt32LittleEndian(h[4..]), BinaryPrimitives.ReadInt64LittleEndian(h[0x18..]),
                     BinaryPrimitives.ReadInt64LittleEndian(h[0x20..]),
-                        BinaryPrimitives.ReadUInt32LittleEndian(h[0x28..]));
+                    BinaryPrimitives.ReadUInt32LittleEndian(h[0x28..]));
         }
         int verneed = -1, versym = -1;
         for (int i = 0; i < shnum; i++)

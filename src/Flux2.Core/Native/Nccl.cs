@@ -46,9 +46,8 @@ public static class Nccl
             if (handle == IntPtr.Zero)
                 throw new TorchLoadException(
                     $"NCCL (libnccl.so.2) was not found (tried: {string.Join(", ", tried)}). Multi-GPU training " +
-                        $"needs the NCCL that " +
-                    $"ships with PyTorch's CUDA wheels (pip install torch; site-packages/nvidia/nccl/lib) or set " +
-                        $"{LibEnv}=/path/to/libnccl.so.2.");
+                    $"needs the NCCL that ships with PyTorch's CUDA wheels (pip install torch; " +
+                    $"site-packages/nvidia/nccl/lib) or set {LibEnv}=/path/to/libnccl.so.2.");
             // The [DllImport] declarations below name the soname; once a libnccl.so.2 is loaded, dlopen of that soname
             // returns it, so they bind to the library found here (no assembly-wide import resolver needed).
             int version = 0;

@@ -16,8 +16,8 @@ public static class TensorPointer
     public static unsafe IntPtr Of(Tensor t)
     {
         if (!t.is_contiguous())
-            throw new ArgumentException("a raw pointer covers a tensor's elements only when it is contiguous; this " +
-                "one is not");
+            throw new ArgumentException("a raw pointer covers a tensor's elements only when it " +
+                "is contiguous; this one is not");
         if (dataFn == IntPtr.Zero)
         {
             if (!NativeLibrary.TryLoad("libLibTorchSharp.so", out var lib))

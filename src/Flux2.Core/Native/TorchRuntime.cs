@@ -53,10 +53,10 @@ public static class TorchRuntime
                 if (torchLib == null || !File.Exists(Path.Combine(torchLib, "libtorch.so")))
                     throw new TorchLoadException(
                         "libtorch was not found. This build has no CPU libtorch (built with " +
-                            "-p:Flux2CpuLibTorch=false) and no " +
+                        "-p:Flux2CpuLibTorch=false) and no " +
                         "PyTorch install was discovered. Install PyTorch (pip install torch) or set " + TorchLibEnv +
-                        "=<site-packages>/torch/lib; or rebuild without -p:Flux2CpuLibTorch=false. " +
-                        "See environment.md.");
+                        "=<site-packages>/torch/lib; or rebuild without " +
+                        "-p:Flux2CpuLibTorch=false. See environment.md.");
                 PreloadPyTorch(torchLib);
                 LibTorchSource = torchLib;
             }
@@ -69,10 +69,9 @@ public static class TorchRuntime
             {
                 throw new TorchLoadException(
                     $"TorchSharp failed to load its native library ({bridge ?? "libLibTorchSharp.so not found"}; " +
-                        $"libtorch from " +
-                    $"{LibTorchSource}): {Innermost(e).Message}. If the message names GLIBCXX, the automatic " +
-                        $"libstdc++ fix could not " +
-                    "be applied (is the file writable?). See environment.md, 'Troubleshooting'.", e);
+                    $"libtorch from {LibTorchSource}): {Innermost(e).Message}. If the message names GLIBCXX, the " +
+                    "automatic libstdc++ fix could not be applied (is the file writable?). See environment.md, " +
+                    "'Troubleshooting'.", e);
             }
             loaded = true;
         }
@@ -90,8 +89,7 @@ public static class TorchRuntime
             catch (InvalidOperationException) { initialised = false; } // a CPU-only libtorch has no CUDA backend
             if (!initialised || !torch.cuda.is_available())
                 throw new TorchLoadException($"device '{spec}' asked for, but CUDA is not available to this libtorch " +
-                    $"({LibTorchSource}). " +
-                                             "Use a PyTorch CUDA install (environment.md) or device 'cpu'.");
+                    $"({LibTorchSource}). Use a PyTorch CUDA install (environment.md) or device 'cpu'.");
         }
         try { return new torch.Device(spec); }
         catch (ArgumentException e)
@@ -117,10 +115,10 @@ public static class TorchRuntime
         catch (UnauthorizedAccessException)
         {
             throw new TorchLoadException(
-                $"{bridge} needs {GlibcxxWeakVersionPatch.MissingVersion}, which this system's libstdc++ lacks " +
-                "(Debian 12 / Ubuntu 22.04), and the file is not writable so the automatic fix could not be applied. " +
-                $"Run once with write access: ./flux2 doctor --fix-native, or copy the build output somewhere " +
-                    $"writable.");
+                $"{bridge} needs {GlibcxxWeakVersionPatch.MissingVersion}, which this system's libstdc++ " +
+                "lacks (Debian 12 / Ubuntu 22.04), and the file is not writable so the automatic fix could " +
+                "not be applied. Run once with write access: ./flux2 doctor --fix-native, or copy the " +
+                "build output somewhere writable.");
         }
     }
 

@@ -131,9 +131,9 @@ public sealed class Flux2Models : IDisposable
     /// memory through a GPU slot one at a time (<see cref="TransformerOffloading.Build"/>), so the whole transformer is
     /// never on the GPU (<see cref="Offloader"/>).</param>
     public static Flux2Models Load(string spec, Device? device = null, ScalarType? dtype = null,
-        Action<string>? log = null, HfCache? cache = null,
+                                   Action<string>? log = null, HfCache? cache = null,
                                    ModelQuantization? quantization = null, bool lowVram = false,
-                                       double? layerOffloading = null)
+                                   double? layerOffloading = null)
     {
         var q = quantization ?? ModelQuantization.None;
         if (layerOffloading is not null) BlockOffloader.RequireCuda(device ?? CPU); // before any weight is read
@@ -144,7 +144,7 @@ public sealed class Flux2Models : IDisposable
             if (!File.Exists(Path.Combine(spec, "model_index.json")))
                 throw new DirectoryNotFoundException($"the embedded {MicroModel.Name} weights are missing from " +
                     $"{spec}; rebuild (they are copied from src/Flux2.Core/Micro/flux2-micro) or recreate them with " +
-                        $"./flux2 pretrain-micro");
+                    $"./flux2 pretrain-micro");
         }
         var root = Directory.Exists(spec) ? spec
                  : HfCache.IsRepoId(spec, Environment.CurrentDirectory)
@@ -154,8 +154,7 @@ public sealed class Flux2Models : IDisposable
         var folder = DiffusersFolder.Open(root);
         log?.Invoke($"loading transformer from " +
             $"{root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}" +
-                    (layerOffloading is { } share ? $", offloading {share:P0} of its blocks to pinned CPU memory"
-                        : ""));
+            (layerOffloading is { } share ? $", offloading {share:P0} of its blocks to pinned CPU memory" : ""));
         var (transformer, offloader) = LoadTransformer(folder, root, device, dtype, q.Transformer, layerOffloading);
         List<IDisposable> loaded = offloader is null ? [transformer] : [offloader, transformer];
         try
@@ -240,7 +239,7 @@ public sealed class Flux2Models : IDisposable
         if (layerOffloading is { } share)
             (transformer, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device ?? CPU, null,
                                                                    q.Transformer, share,
-                                                                       (m, o) => RandomInit.Apply(m, seed, o));
+                                                                   (m, o) => RandomInit.Apply(m, seed, o));
         else
         {
             transformer = new Flux2Transformer(TransformerConfig.Tiny, device, quant: q.Transformer);

@@ -15,8 +15,7 @@ namespace Flux2.Pipeline;
 /// <paramref name="vaeInUse"/>: brings the VAE to the device while it encodes or decodes (low_vram keeps it on the CPU
 /// otherwise; <see cref="Flux2Models.InUse"/>).
 public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlux2 vae,
-    FlowMatchEulerScheduler scheduler,
-                                  Func<IDisposable?>? vaeInUse = null)
+                                  FlowMatchEulerScheduler scheduler, Func<IDisposable?>? vaeInUse = null)
 {
     public Flux2Transformer Transformer { get; } = transformer;
     public AutoencoderKLFlux2 Vae { get; } = vae;
@@ -59,7 +58,7 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     /// </summary>
     public Tensor Generate(Tensor promptEmbeds, Tensor initialLatents, int steps, float guidance,
                            IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null,
-                               Tensor? negativeEmbeds = null)
+                           Tensor? negativeEmbeds = null)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -100,8 +99,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
             var hidden = latents.to(dtype);
             if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);
             if (cfg) { hidden = cat(new[] { hidden, hidden }, 0); t = cat(new[] { t, t }, 0); }
-            var v = Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds,
-                txtIds);
+            var v =
+                Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds, txtIds);
             v = v[.., ..(int)(h * w)];
             if (cfg) { var halves = v.chunk(2, 0); v = halves[0] + guidance * (halves[1] - halves[0]); }
             // Euler step in fp32 (the reference upcasts the sample), x += (σ_next − σ)·v.

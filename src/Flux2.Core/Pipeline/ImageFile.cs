@@ -64,8 +64,9 @@ public static class ImageFile
                 {
                     var c = bmp.GetPixel(x0 + x, y0 + y);
                     int i = y * cw + x;
-                    rgb[i] = c.Red / 127.5f - 1; rgb[ch * cw + i] = c.Green / 127.5f - 1; rgb[2 * ch * cw + i] = c.Blue
-                        / 127.5f - 1;
+                    rgb[i] = c.Red / 127.5f - 1;
+                    rgb[ch * cw + i] = c.Green / 127.5f - 1;
+                    rgb[2 * ch * cw + i] = c.Blue / 127.5f - 1;
                 }
             return tensor(rgb, new long[] { 3, ch, cw });
         }

@@ -65,11 +65,11 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
             .Select(i.Control))).ToList();
         using (models.InUse(models.Vae))
             latents = LatentCache.Build(toEncode, p.Datasets.Select(d => d.CacheLatentsToDisk).ToList(), models.Vae,
-                                    $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}",
+                                        $"{models.Origin}|{models.Vae.Config.LatentChannels}|{pipe.PixelsPerToken}",
                                         device);
         log?.Invoke($"latents cached for " +
             $"{toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image " +
-                $"variants");
+            $"variants");
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
         PrefillTextCache(log);
         order = new BatchOrder(scan.Items, this.shard.GlobalBatch(p.Train.BatchSize), rng);
@@ -81,8 +81,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
             models.Transformer.Runner.InputOffloader = inputOffloader = new CheckpointInputOffloader(device);
         log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, " +
             $"{Network.ParameterCount:N0} trainable parameters" +
-                      (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
-                      (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
+            (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
+            (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
         grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
         if (p.Model.LowVram) KeepIdlePartsOnCpu(log);
     }
@@ -137,8 +137,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
                 var noise = randn(x0.shape, generator: gen).to(x0.device);
                 var caption = CaptionRules.InjectTrigger(item.Caption, p.TriggerWord, addIfMissing: true);
                 total += FlowMatchLoss.Compute(models.Transformer, x0, Embed(new[] { caption }), noise,
-                    new[] { new Timestep(t, 1.0) },
-                                               p.Train.CfgScale, References(new[] { item })).item<float>();
+                                               new[] { new Timestep(t, 1.0) }, p.Train.CfgScale,
+                                               References(new[] { item })).item<float>();
                 n++;
             }
         return total / n;
@@ -233,7 +233,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     ReferenceTokens? References(IReadOnlyList<DatasetItem> batch)
         => ReferenceTokens.From(Enumerable.Range(0, batch[0].Controls.Count)
                                           .Select(k => stack(batch.Select(item => latents[item.Control(k)]).ToArray()))
-                                              .ToList());
+                                          .ToList());
 
     Tensor Embed(IReadOnlyList<string> captions)
     {

@@ -25,10 +25,8 @@ public sealed class NanGuard(int limit, int totalSteps)
         if (Consecutive >= limit || Total > totalLimit)
             throw new TrainingFaultException(
                 $"stopped at step {report.Step}: {Consecutive} steps in a row and {Total} in all had a NaN/inf loss " +
-                    $"or gradient " +
-                $"(limits: {limit} in a row, {totalLimit} in all; train.max_nan_steps). Lower train.lr, keep " +
-                    $"max_grad_norm > 0, " +
-                $"or train in float32. {checkpointNote}");
+                $"or gradient (limits: {limit} in a row, {totalLimit} in all; train.max_nan_steps). Lower train.lr, " +
+                $"keep max_grad_norm > 0, or train in float32. {checkpointNote}");
     }
 
     public void Capture(TrainingState state)

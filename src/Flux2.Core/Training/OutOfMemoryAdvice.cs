@@ -50,7 +50,7 @@ public static class OutOfMemoryAdvice
         if (t.BatchSize > 1)
             advice.Add(new("train.batch_size", Num(t.BatchSize), "1",
                 $"one image per forward; with gradient_accumulation {t.BatchSize * t.GradientAccumulationSteps} the " +
-                    $"effective batch stays the same"));
+                $"effective batch stays the same"));
         if (!m.Quantize)
             advice.Add(new("model.quantize", "false", "true (qtype: qfloat8)",
                 "8-bit transformer weights: about half the bf16 weight memory"));
@@ -67,9 +67,9 @@ public static class OutOfMemoryAdvice
             advice.Add(new("model.layer_offloading_transformer_percent", Num(m.LayerOffloadingTransformerPercent),
                 Num(Math.Min(1, m.LayerOffloadingTransformerPercent + 0.25)), "offload more blocks to CPU memory"));
         if (p.Network.Linear > 16)
-            advice.Add(new("network.linear", Num(p.Network.Linear), "16" +
-                (p.Network.LinearAlpha is { } a ? $" (linear_alpha: {Num(a * 16 / p.Network.Linear)} keeps the scale)"
-                    : ""),
+            advice.Add(new("network.linear", Num(p.Network.Linear),
+                           "16" + (p.Network.LinearAlpha is { } a
+                               ? $" (linear_alpha: {Num(a * 16 / p.Network.Linear)} keeps the scale)" : ""),
                            "smaller LoRA weights, gradients and optimizer state"));
         if (t.Optimizer == OptimizerType.Adamw)
             advice.Add(new("train.optimizer", "adamw", "adamw8bit", "optimizer moments in 8 bits"));

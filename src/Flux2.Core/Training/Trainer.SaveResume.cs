@@ -72,13 +72,13 @@ public sealed partial class Trainer
                 if (!saved.shape.SequenceEqual(parameters[i].shape))
                     throw new ResumeMismatchException($"trained tensor {i} has shape " +
                         $"[{string.Join(", ", saved.shape)}] in the checkpoint, " +
-                                                      $"[{string.Join(", ", parameters[i].shape)}] in this run");
+                        $"[{string.Join(", ", parameters[i].shape)}] in this run");
                 parameters[i].copy_(saved);
             }
         OptimizerStateIO.Restore(run.Optimizer, state);
         if (run.Ema is not null && !run.Ema.Restore(state))
-            cb.OnMessage?.Invoke("the checkpoint has no EMA weights (EMA was off): the average starts from the " +
-                "resumed weights");
+            cb.OnMessage?.Invoke("the checkpoint has no EMA weights (EMA was off): " +
+                "the average starts from the resumed weights");
         run.Nan.Restore(state);
         int step = state.Step;
         lastCheckpoint = TrainingStateFile.LoraPathFor(path);

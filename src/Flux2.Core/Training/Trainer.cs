@@ -45,8 +45,8 @@ public sealed partial class Trainer
     public TrainerResult Run(CancellationToken cancel = default)
     {
         var parameters = task.TrainableParameters;
-        using var optimizer = OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate,
-            options.Optimizer);
+        using var optimizer =
+            OptimizerFactory.Create(options.OptimizerType, parameters, options.LearningRate, options.Optimizer);
         cb.OnMessage?.Invoke($"optimizer {optimizer.Name}: {optimizer.StateBytes:N0} bytes of state");
         using var ema = options.EmaDecay is double decay ? new EmaWeights(parameters, decay) : null;
         var schedule = new LearningRateSchedule(options.Schedule, options.Steps, options.WarmupSteps);

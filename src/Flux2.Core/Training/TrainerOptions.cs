@@ -8,8 +8,7 @@ namespace Flux2.Training;
 /// from.</summary>
 public sealed record TrainerOptions(
     int Steps, int GradientAccumulation, double LearningRate, LrSchedulerType Schedule, int WarmupSteps,
-        double MaxGradNorm,
-    OptimizerParams Optimizer, int SaveEvery, int SampleEvery, bool SampleBeforeTraining,
+    double MaxGradNorm, OptimizerParams Optimizer, int SaveEvery, int SampleEvery, bool SampleBeforeTraining,
     double? EmaDecay = null, int MaxNanSteps = 10, string? ResumeFrom = null)
 {
     /// <summary>train.optimizer: adamw or adamw8bit (Optim/OptimizerFactory.cs).</summary>
@@ -21,8 +20,7 @@ public sealed record TrainerOptions(
 
     public static TrainerOptions From(ProcessConfig p) => new(
         p.Train.Steps, p.Train.GradientAccumulationSteps, p.Train.Lr, p.Train.LrScheduler, p.Train.LrWarmupSteps,
-            p.Train.MaxGradNorm,
-        p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample,
+        p.Train.MaxGradNorm, p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample,
         p.Train.EmaConfig.UseEma ? p.Train.EmaConfig.EmaDecay : null, p.Train.MaxNanSteps)
     { OptimizerType = p.Train.Optimizer };
 }

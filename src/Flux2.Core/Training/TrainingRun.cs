@@ -62,10 +62,9 @@ public static class TrainingRun
         // time, so a transformer larger than the GPU loads (memory tier A).
         using var models = Flux2Models.Load(p.Model.NameOrPath, device, dtype, log,
             quantization: p.Model.Quantization(), lowVram: p.Model.LowVram,
-                                            layerOffloading: p.Model.LayerOffloading
-                                                ? p.Model.LayerOffloadingTransformerPercent : null);
-        log?.Invoke($"model {models.Origin} on {device}: transformer {models.Transformer.ParameterCount():N0} " +
-            $"parameters");
+            layerOffloading: p.Model.LayerOffloading ? p.Model.LayerOffloadingTransformerPercent : null);
+        log?.Invoke($"model {models.Origin} on {device}: transformer " +
+            $"{models.Transformer.ParameterCount():N0} parameters");
         if (models.Offloader is { } offloader) log?.Invoke(offloader.Report.ToString());
         // Rank 0 builds the on-disk latent and text caches first; the others then read them instead of writing the same
         // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a

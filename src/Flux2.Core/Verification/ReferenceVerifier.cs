@@ -56,8 +56,8 @@ public static class ReferenceVerifier
             using var model = Flux2TransformerFiles.FromFolder(Path.Combine(dir, "transformer"));
             using var io = SafetensorsSource.OpenFile(Path.Combine(dir, "transformer_io.safetensors"));
             Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"),
-                io.Read("timestep"),
-                                          io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
+                                          io.Read("timestep"), io.Read("guidance"), io.Read("img_ids"),
+                                          io.Read("txt_ids"));
             using (var scope = NewDisposeScope()) Add(Compare("transformer.output", Run(), io.Read("output")));
             var lora = Path.Combine(dir, "lora", "pytorch_lora_weights.safetensors");
             if (File.Exists(lora) && io.Keys.Contains("output_with_lora"))

@@ -9,8 +9,8 @@ namespace Flux2.Verification;
 /// named by fixture.json <c>te_out_layers</c> (read, not assumed: other fixtures use other layers).</summary>
 static class TextEncoderCheck
 {
-    public static void Run(string dir, JsonElement fixture, Action<string, Tensor, Tensor> compare, Action<string,
-        Action> guard) =>
+    public static void Run(string dir, JsonElement fixture, Action<string, Tensor, Tensor> compare,
+                           Action<string, Action> guard) =>
         guard("text_encoder.prompt_embeds", () =>
         {
             if (!fixture.TryGetProperty("te_out_layers", out var layersJson)

@@ -27,8 +27,8 @@ public static class ChartHtml
     }
 
     /// <summary>The chart without plotly.js: it draws once an earlier output has defined <c>Plotly</c>.</summary>
-    public static string RenderWithoutPlotlyJs(ChartSpec chart) => AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(),
-        false));
+    public static string RenderWithoutPlotlyJs(ChartSpec chart) =>
+        AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false));
 
     /// <summary>plotly.js alone (no chart) when this session has not emitted it yet, else null. For displays that are
     /// updated in place (live training), whose later versions must not carry or lose plotly.js.</summary>
@@ -49,8 +49,8 @@ public static class ChartHtml
         => "<script type=\"text/javascript\">window.__flux2Define = window.define; window.define = " +
             "undefined;</script>\n"
          + html
-         + "\n<script type=\"text/javascript\">if (window.__flux2Define) { window.define = window.__flux2Define; " +
-             "}</script>";
+         + "\n<script type=\"text/javascript\">if (window.__flux2Define) { window.define = " +
+             "window.__flux2Define; }</script>";
 
     /// <summary>Plotly.NET's chart script calls <c>Plotly.newPlot</c> at once; wrap it to wait for the
     /// global.</summary>

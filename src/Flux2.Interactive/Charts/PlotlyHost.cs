@@ -16,8 +16,8 @@ static class PlotlyHost
     static readonly Lazy<Type> Renderer = new(LoadRenderer);
 
     /// <summary>The private folder: <c>&lt;folder of Flux2.Interactive.dll&gt;/plotly</c>.</summary>
-    public static string Folder => Path.Combine(Path.GetDirectoryName(typeof(PlotlyHost).Assembly.Location)!,
-        FolderName);
+    public static string Folder =>
+        Path.Combine(Path.GetDirectoryName(typeof(PlotlyHost).Assembly.Location)!, FolderName);
 
     public static string Render(string specJson, bool inlinePlotlyJs)
         => (string)Invoke("Render", specJson, inlinePlotlyJs);

@@ -63,7 +63,7 @@ public static class CaptionLint
                     System.Text.RegularExpressions.RegexOptions.IgnoreCase)).ToArray();
                 if (found.Length > 0) issues.Add(new(c.Image, "style words",
                     $"describes the style ({string.Join(", ", found)}): the look would bind to these words, not the " +
-                        $"trigger"));
+                    $"trigger"));
             }
             if (maxTokens is { } max && c.Tokens > max) issues.Add(new(c.Image, "too long",
                 $"{c.Tokens} tokens > {max}: the end is cut"));

@@ -33,9 +33,8 @@ public static class LiveTraining
     /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and
     /// trains.</summary>
     public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null,
-        string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null,
-                                             double chartEverySeconds = 3,
+                                         string? device = null, string? model = null,
+                                         Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,
                                          int? stopAtStep = null)
     {
         var path = File.Exists(jobPath) ? jobPath : Kit.PathOf(jobPath);
@@ -48,9 +47,8 @@ public static class LiveTraining
     /// Ctrl-C does on the CLI — finish the step, save a checkpoint with its training state — so a notebook can show a
     /// stop and a resume.</summary>
     public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null,
-        string? device = null,
-                                         string? model = null, Action<ProcessConfig>? configure = null,
-                                             double chartEverySeconds = 3,
+                                         string? device = null, string? model = null,
+                                         Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,
                                          int? stopAtStep = null)
     {
         using var stop = new CancellationTokenSource();
@@ -83,9 +81,9 @@ public static class LiveTraining
                 double perStep = r.Step > 1 ? clock.Elapsed.TotalSeconds / (r.Step - 1) : r.Seconds;
                 var eta = TimeSpan.FromSeconds(perStep * (r.TotalSteps - r.Step));
                 if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps)
-                    status?.Update(new HtmlFragment(Status($"step {r.Step}/{r.TotalSteps} · loss {r.Loss:F4} · lr " +
-                        $"{r.LearningRate:G3} · t {r.Timestep:F2} · grad norm {r.GradNorm:F3} · {perStep:F2} s/step " +
-                            $"· ETA {eta:mm\\:ss}")));
+                    status?.Update(new HtmlFragment(Status($"step {r.Step}/{r.TotalSteps} · loss {r.Loss:F4} · " +
+                        $"lr {r.LearningRate:G3} · t {r.Timestep:F2} · grad norm {r.GradNorm:F3} · " +
+                        $"{perStep:F2} s/step · ETA {eta:mm\\:ss}")));
                 if (sinceChart.Elapsed.TotalSeconds >= chartEverySeconds || r.Step == r.TotalSteps) DrawChart();
                 if (r.Step == stopAtStep) stop.Cancel();
             },
@@ -101,10 +99,10 @@ public static class LiveTraining
         DrawChart();
         var last = reports.Count > 0 ? reports[^1] : null;
         status?.Update(new HtmlFragment(Status(result.Cancelled
-            ? $"stopped after step {result.Step} · checkpoint {result.FinalLora} (with its training state) · run " +
-                $"again to resume"
-            : $"done in {result.Seconds:F1} s · {reports.Count} steps · final loss {last?.Loss:F4} · LoRA " +
-                $"{result.FinalLora}")));
+            ? $"stopped after step {result.Step} · checkpoint {result.FinalLora} (with its " +
+                "training state) · run again to resume"
+            : $"done in {result.Seconds:F1} s · {reports.Count} steps · final loss " +
+                $"{last?.Loss:F4} · LoRA {result.FinalLora}")));
         return new LiveTrainingResult(result.RunFolder, result, reports, job);
     }
 

@@ -12,9 +12,8 @@ namespace Flux2.Interactive.Training;
 public static class TriggerComparison
 {
     public static PngImage Grid(Flux2Models models, string loraPath, string trigger,
-        IReadOnlyList<string> contentPrompts,
-                                long seed = 7, int steps = 20, float guidance = 4f, int size = 128,
-                                    double strength = 1.0)
+                                IReadOnlyList<string> contentPrompts, long seed = 7, int steps = 20,
+                                float guidance = 4f, int size = 128, double strength = 1.0)
     {
         var withTrigger =
             contentPrompts.Select(p => CaptionRules.InjectTrigger($"{CaptionRules.TriggerPlaceholder} {p}", trigger,

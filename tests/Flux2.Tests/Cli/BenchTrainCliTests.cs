@@ -32,8 +32,7 @@ public class BenchTrainCliTests(ITestOutputHelper output)
     public void MemoryModeReportsStepTenAndTheLastStep()
     {
         var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--size", "64", "--text-tokens",
-            "16",
-                              "--rank", "16", "--memory-steps", "12", "--no-checkpointing", "--peak-tflops", "1");
+                              "16", "--rank", "16", "--memory-steps", "12", "--no-checkpointing", "--peak-tflops", "1");
         output.WriteLine(r.ToString());
         Assert.True(r.Exit == 0, r.ToString());
         Assert.Contains("gradient checkpointing off", r.Out);

@@ -241,9 +241,9 @@ public class CliTests(ITestOutputHelper output)
         int width = 12 * f + 1;
         var out_ = Path.Combine(TestPaths.TempDir(), "a.png");
         CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "tiny-random", "--width",
-            width.ToString(),
-                                    "--height", (8 * f).ToString(), "--steps", "1", "--out", out_),
-                            width.ToString(), $"multiples of {f}");
+                                                width.ToString(), "--height", (8 * f).ToString(), "--steps", "1",
+                                                "--out", out_),
+                                  width.ToString(), $"multiples of {f}");
         Assert.False(File.Exists(out_));
     }
 
@@ -254,9 +254,9 @@ public class CliTests(ITestOutputHelper output)
         var pt = Path.Combine(dir, "some.pt");
         File.WriteAllBytes(pt, Array.Empty<byte>());
         var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--width", "32", "--height", "32",
-            "--steps", "1",
-                                            "--lora", pt, "--out", Path.Combine(dir, "a.png")), "some.pt", "pickle",
-                                                "arbitrary code");
+                                                        "--steps", "1", "--lora", pt, "--out",
+                                                        Path.Combine(dir, "a.png")),
+                                          "some.pt", "pickle", "arbitrary code");
         Assert.False(File.Exists(Path.Combine(dir, "a.png")));
     }
 
@@ -266,8 +266,8 @@ public class CliTests(ITestOutputHelper output)
         var dir = TestPaths.TempDir();
         var missing = Path.Combine(dir, "missing.safetensors");
         CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--width", "32", "--height", "32",
-            "--steps", "1",
-                                    "--lora", missing, "--out", Path.Combine(dir, "a.png")), missing);
+                                                "--steps", "1", "--lora", missing, "--out",
+                                                Path.Combine(dir, "a.png")), missing);
         Assert.False(File.Exists(Path.Combine(dir, "a.png")));
     }
 
@@ -275,9 +275,9 @@ public class CliTests(ITestOutputHelper output)
     public void ModelRepoNotInTheCacheExplainsHowToDownloadIt()
     {
         var r = CliRunner.AssertUserError(CliRunner.Run("generate", "--prompt", "x", "--model", "not/existing-repo",
-            "--steps", "1"),
-                                    "not/existing-repo", "not in the Hugging Face cache",
-                                        "./flux2 download not/existing-repo");
+                                                        "--steps", "1"),
+                                          "not/existing-repo", "not in the Hugging Face cache",
+                                          "./flux2 download not/existing-repo");
         output.WriteLine(r.Err);
     }
 
@@ -378,8 +378,8 @@ public class CliTests(ITestOutputHelper output)
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         return models.Transformer.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"),
-            io.Read("timestep"),
-                                          io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"))
+                                          io.Read("timestep"), io.Read("guidance"), io.Read("img_ids"),
+                                          io.Read("txt_ids"))
                                               .MoveToOuterDisposeScope();
     }
 
@@ -432,8 +432,7 @@ public class CliTests(ITestOutputHelper output)
         var (_, snapshot) = BuildCache();
         var png = Path.Combine(TestPaths.TempDir(), "out", "fixture.png");
         var r = CliRunner.Run("generate", "--prompt", "a red circle", "--model", snapshot, "--width", "32", "--height",
-            "16",
-                        "--steps", "2", "--out", png, "--device", "cpu");
+                              "16", "--steps", "2", "--out", png, "--device", "cpu");
         output.WriteLine(r.ToString());
         Assert.True(r.Exit == 0, r.ToString());
         using var bmp = SKBitmap.Decode(png);

@@ -28,12 +28,12 @@ public class SampleDatasetTests
     }
 
     [Fact]
-    public void CommittedStyleSet_IsExactlyWhatTheCommandWrites() => AssertRegeneratesCommitted("style",
-        "midnight_tarot");
+    public void CommittedStyleSet_IsExactlyWhatTheCommandWrites() =>
+        AssertRegeneratesCommitted("style", "midnight_tarot");
 
     [Fact]
-    public void CommittedObjectSet_IsExactlyWhatTheCommandWrites() => AssertRegeneratesCommitted("object",
-        "zorblax_robot");
+    public void CommittedObjectSet_IsExactlyWhatTheCommandWrites() =>
+        AssertRegeneratesCommitted("object", "zorblax_robot");
 
     static List<string> Captions(string set) =>
         Directory.GetFiles(Committed(set), "*.txt").Order().Select(File.ReadAllText).ToList();

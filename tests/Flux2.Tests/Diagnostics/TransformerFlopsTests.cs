@@ -44,8 +44,8 @@ public class TransformerFlopsTests
     public void SingleBlockLinearsAreTwoFlopsPerWeightPerToken()
     {
         var c = TransformerConfig.Dev with { NumLayers = 0 };
-        long weights = c.ParameterCount() - (c with { NumSingleLayers = 0 }).ParameterCount() - c.NumSingleLayers * 2L
-            * c.AttentionHeadDim;
+        long weights = c.ParameterCount() - (c with { NumSingleLayers = 0 }).ParameterCount()
+                       - c.NumSingleLayers * 2L * c.AttentionHeadDim;
         var f = TransformerFlops.For(c, imageTokens: 1024, textTokens: 512, loraRank: 0);
         Assert.Equal(2.0 * 1536 * weights, f.BlockLinear, 6);
         Assert.Equal(0, f.Lora);

@@ -42,8 +42,7 @@ public class CpuDataParallelTests(ITestOutputHelper output)
         whileRunning?.Invoke(p);
         if (!p.WaitForExit(TimeSpan.FromMinutes(4)))
         {
-            p.Kill(true); throw new TimeoutException($"flux2 " +
-            $"{string.Join(' ', args)} did not finish:\n{o}\n{e}");
+            p.Kill(true); throw new TimeoutException($"flux2 {string.Join(' ', args)} did not finish:\n{o}\n{e}");
         }
         p.WaitForExit();
         var run = new Run(p.ExitCode, o.ToString(), e.ToString(), clock.Elapsed);

@@ -62,8 +62,8 @@ public class LauncherTests
         var (exit, output, error, _) = Launch(new LaunchPlan(2, Nodes: 2, NodeRank: 1, MasterAddr: "node0",
             MasterPort: 4321),
             """printf 'progress\r'; """ +
-                """echo "rank $RANK of $WORLD_SIZE local $LOCAL_RANK via $MASTER_ADDR:$MASTER_PORT"; """ +
-                """echo "note from $RANK" >&2""");
+            """echo "rank $RANK of $WORLD_SIZE local $LOCAL_RANK via $MASTER_ADDR:$MASTER_PORT"; """ +
+            """echo "note from $RANK" >&2""");
         Assert.Equal(0, exit);
         // node 1 of 2 with 2 GPUs each: local ranks 0, 1 are global ranks 2, 3; local rank 0's output is this host's
         Assert.Equal("progress\rrank 2 of 4 local 0 via node0:4321\n", output);

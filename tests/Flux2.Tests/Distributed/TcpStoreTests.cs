@@ -61,8 +61,8 @@ public class TcpStoreTests
     {
         int port = LaunchPlan.FreePort();
         var clock = Stopwatch.StartNew();
-        var e = Assert.Throws<DistributedException>(() => Rendezvous.Join(Group(0, 3, port), TimeSpan.FromSeconds(1.5),
-            TimeSpan.FromSeconds(30)));
+        var e = Assert.Throws<DistributedException>(() =>
+            Rendezvous.Join(Group(0, 3, port), TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(30)));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         Assert.Contains("rank 1 to join", e.Message);
         Assert.Contains("timed out after 2 s", e.Message);
@@ -72,8 +72,8 @@ public class TcpStoreTests
     public void ARankWithoutItsMasterSaysWhereItLooked()
     {
         int port = LaunchPlan.FreePort();
-        var e = Assert.Throws<DistributedException>(() => Rendezvous.Join(Group(1, 2, port), TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(30)));
+        var e = Assert.Throws<DistributedException>(() =>
+            Rendezvous.Join(Group(1, 2, port), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)));
         Assert.Contains($"could not reach rank 0's rendezvous store at 127.0.0.1:{port}", e.Message);
     }
 
@@ -82,11 +82,11 @@ public class TcpStoreTests
     {
         using var server = new TcpStoreServer(IPAddress.Loopback, 0, 2, TimeSpan.FromSeconds(30));
         using var a = TcpStoreClient.Connect("127.0.0.1", server.Port, 1, 2, TimeSpan.FromSeconds(5));
-        var dup = Assert.Throws<DistributedException>(() => TcpStoreClient.Connect("127.0.0.1", server.Port, 1, 2,
-            TimeSpan.FromSeconds(5)));
+        var dup = Assert.Throws<DistributedException>(() =>
+            TcpStoreClient.Connect("127.0.0.1", server.Port, 1, 2, TimeSpan.FromSeconds(5)));
         Assert.Contains("two processes claim rank 1", dup.Message);
-        var world = Assert.Throws<DistributedException>(() => TcpStoreClient.Connect("127.0.0.1", server.Port, 0, 4,
-            TimeSpan.FromSeconds(5)));
+        var world = Assert.Throws<DistributedException>(() =>
+            TcpStoreClient.Connect("127.0.0.1", server.Port, 0, 4, TimeSpan.FromSeconds(5)));
         Assert.Contains("expects WORLD_SIZE 4, rank 0 has 2", world.Message);
     }
 

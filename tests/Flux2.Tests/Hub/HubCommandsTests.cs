@@ -14,8 +14,8 @@ public class HubCommandsTests
         using var downloader = Downloader(hub);
         var output = new StringWriter();
 
-        var code = HubCommands.Download(downloader, HubTestRepos.Public, null, Array.Empty<string>(), output,
-            terminal: false);
+        var code =
+            HubCommands.Download(downloader, HubTestRepos.Public, null, Array.Empty<string>(), output, terminal: false);
 
         Assert.Equal(HubCommands.Ok, code);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);

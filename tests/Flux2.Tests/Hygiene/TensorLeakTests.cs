@@ -75,7 +75,7 @@ public class TensorLeakTests(ITestOutputHelper output)
     {
         public readonly Tensor Hidden = io.Read("hidden_states"), Context = io.Read("encoder_hidden_states"),
             Timestep = io.Read("timestep"), Guidance = io.Read("guidance"), ImgIds = io.Read("img_ids"),
-                TxtIds = io.Read("txt_ids");
+            TxtIds = io.Read("txt_ids");
         public Tensor Run(Flux2Transformer m) => m.Forward(Hidden, Context, Timestep, Guidance, ImgIds, TxtIds);
         public void Dispose()
         {
@@ -187,8 +187,8 @@ public class TensorLeakTests(ITestOutputHelper output)
         int steps = fixture.RootElement.GetProperty("steps").GetInt32();
         using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(Tiny, "transformer"));
         using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(Tiny, "vae"));
-        var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(Tiny, "scheduler",
-            "scheduler_config.json")));
+        var pipe = new Flux2Pipeline(transformer, vae,
+            FlowMatchEulerScheduler.FromJson(Path.Combine(Tiny, "scheduler", "scheduler_config.json")));
         using var io = SafetensorsSource.OpenFile(Path.Combine(Tiny, "pipeline_io.safetensors"));
         using var embeds = io.Read("prompt_embeds");
         using var noise = io.Read("initial_latents");
@@ -242,7 +242,7 @@ public class TensorLeakTests(ITestOutputHelper output)
         long end = samples[^1];
         output.WriteLine($"VmRSS over {Forwards} transformer forwards: start {start} KiB, every 10: " +
             $"[{string.Join(", ", samples)}] KiB, " +
-                         $"end {end} KiB, growth {end - start} KiB (bound {BoundKiB} KiB), peak {peak} KiB");
+            $"end {end} KiB, growth {end - start} KiB (bound {BoundKiB} KiB), peak {peak} KiB");
         Assert.True(end - start <= BoundKiB,
             $"RSS grew by {end - start} KiB over {Forwards} forwards (bound {BoundKiB} KiB)");
     }

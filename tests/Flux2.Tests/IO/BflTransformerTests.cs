@@ -94,7 +94,8 @@ public class BflTransformerTests
 
         var qkv = BflTransformerKeyMap.ToDiffusers("double_blocks.3.txt_attn.qkv.weight");
         Assert.Equal(new[] { "transformer_blocks.3.attn.add_q_proj.weight",
-            "transformer_blocks.3.attn.add_k_proj.weight", "transformer_blocks.3.attn.add_v_proj.weight" },
+                             "transformer_blocks.3.attn.add_k_proj.weight",
+                             "transformer_blocks.3.attn.add_v_proj.weight" },
                      qkv.Select(x => x.DiffusersKey));
         Assert.Equal(new[] { 0, 1, 2 }, qkv.Select(x => x.Location.Chunk));
         Assert.Equal("single_transformer_blocks.12.attn.norm_k.weight",
@@ -170,7 +171,7 @@ public class BflTransformerTests
         });
         using var source = BflTransformerSource.Open(path);
         Assert.Equal(new[] { "transformer_blocks.0.attn.to_k.weight", "transformer_blocks.0.attn.to_q.weight",
-            "transformer_blocks.0.attn.to_v.weight", "vector_in.in_layer.weight" },
+                             "transformer_blocks.0.attn.to_v.weight", "vector_in.in_layer.weight" },
                      source.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(new long[] { 2, 2 }, source.Shape("transformer_blocks.0.attn.to_k.weight"));
     }
@@ -181,9 +182,12 @@ public class BflTransformerTests
         using var t = ones(2, 2);
         Assert.Contains("unknown.weight", Assert.Throws<ArgumentException>(() =>
             BflTransformerConverter.ToBfl(new Dictionary<string, Tensor> { ["unknown.weight"] = t })).Message);
-        var partial = Assert.Throws<ArgumentException>(() => BflTransformerConverter.ToBfl(new Dictionary<string,
-            Tensor>
-        { ["transformer_blocks.0.attn.to_q.weight"] = t, ["transformer_blocks.0.attn.to_k.weight"] = t }));
+        var partial = Assert.Throws<ArgumentException>(() => BflTransformerConverter.ToBfl(
+            new Dictionary<string, Tensor>
+            {
+                ["transformer_blocks.0.attn.to_q.weight"] = t,
+                ["transformer_blocks.0.attn.to_k.weight"] = t
+            }));
         Assert.Contains("double_blocks.0.img_attn.qkv.weight", partial.Message);
     }
 }

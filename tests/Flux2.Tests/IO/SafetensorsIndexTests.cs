@@ -18,12 +18,10 @@ public class SafetensorsIndexTests
     {
         using var a = full(new long[] { 2 }, 1f); using var b = full(new long[] { 3 }, 2f); using var c =
             full(new long[] { 4 }, 3f);
-        SafetensorsWriter.Write(Path.Combine(dir, "model-00001-of-00002.safetensors"), new Dictionary<string,
-            Tensor>
-        { ["a"] = a, ["b"] = b });
-        SafetensorsWriter.Write(Path.Combine(dir, "model-00002-of-00002.safetensors"), new Dictionary<string,
-            Tensor>
-        { ["c"] = c });
+        SafetensorsWriter.Write(Path.Combine(dir, "model-00001-of-00002.safetensors"),
+                                new Dictionary<string, Tensor> { ["a"] = a, ["b"] = b });
+        SafetensorsWriter.Write(Path.Combine(dir, "model-00002-of-00002.safetensors"),
+                                new Dictionary<string, Tensor> { ["c"] = c });
     }
 
     string WriteIndex(string weightMapJson)

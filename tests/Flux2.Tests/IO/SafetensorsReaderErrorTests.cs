@@ -31,7 +31,7 @@ public class SafetensorsReaderErrorTests
         // Control for the cases below: the builder itself produces readable files.
         var path = RawSafetensors.Write(dir, "ok.safetensors",
             """{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":""" +
-                """{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}""", [5, 6, 7]);
+            """{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}""", [5, 6, 7]);
         using var f = SafetensorsFile.Open(path);
         using var b = f.Read("b");
         Assert.Equal(7, b.data<byte>()[0]);
@@ -82,7 +82,7 @@ public class SafetensorsReaderErrorTests
     {
         var path = RawSafetensors.Write(dir, "overlap.safetensors",
             """{"first":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"second":""" +
-                """{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", new byte[12]);
+            """{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", new byte[12]);
         Refused(path, "second", "overlap tensor 'first' [0, 8]");
     }
 
@@ -125,7 +125,7 @@ public class SafetensorsReaderErrorTests
     {
         var path = RawSafetensors.Write(dir, "meta.safetensors",
             """{"__metadata__":{"format":"pt","steps":1000},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""",
-                new byte[1]);
+            new byte[1]);
         Refused(path, null, "__metadata__['steps'] must be a string");
     }
 
@@ -133,7 +133,7 @@ public class SafetensorsReaderErrorTests
     public void MalformedEntries()
     {
         Refused(RawSafetensors.Write(dir, "e1.safetensors",
-            """{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}""", new byte[1]),
+                                     """{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}""", new byte[1]),
                 "w", "shape must be an array of non-negative integers");
         Refused(RawSafetensors.Write(dir, "e2.safetensors", """{"w":{"dtype":"U8","shape":[1]}}""", new byte[1]),
                 "w", "lacks one of dtype, shape, data_offsets");
@@ -148,7 +148,7 @@ public class SafetensorsReaderErrorTests
     {
         var path = RawSafetensors.Write(dir, "dup.safetensors",
             """{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"w":""" +
-                """{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}""", new byte[2]);
+            """{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}""", new byte[2]);
         Refused(path, "w", "appears twice");
     }
 

@@ -28,8 +28,8 @@ public class SafetensorsStreamingTests(ITestOutputHelper output)
         var path = Path.Combine(TestPaths.TempDir(), "big.safetensors");
         const int tensors = 16;
         const long elements = 4L << 20; // 16 x 16 MiB = 256 MiB of fp32
-        SafetensorsWriter.Write(path, Enumerable.Range(0, tensors).Select(i => new KeyValuePair<string,
-            Tensor>($"w{i}", full(new[] { elements }, (float)i))));
+        SafetensorsWriter.Write(path, Enumerable.Range(0, tensors).Select(i =>
+            new KeyValuePair<string, Tensor>($"w{i}", full(new[] { elements }, (float)i))));
         long fileBytes = new FileInfo(path).Length;
         using var file = SafetensorsFile.Open(path);
         long before = RssFileBytes(), most = 0;
@@ -39,8 +39,8 @@ public class SafetensorsStreamingTests(ITestOutputHelper output)
             Assert.Equal(i, t[elements - 1].item<float>()); // really read, last page included
             most = Math.Max(most, RssFileBytes() - before);
         }
-        output.WriteLine($"file {fileBytes >> 20} MiB; mapped pages resident at most {most >> 20} MiB above the " +
-            $"start while reading");
+        output.WriteLine($"file {fileBytes >> 20} MiB; mapped pages resident at most {most >> 20} " +
+            "MiB above the start while reading");
         Assert.True(most < fileBytes / 4,
             $"reading {fileBytes >> 20} MiB tensor by tensor left {most >> 20} MiB of the mapping resident");
     }

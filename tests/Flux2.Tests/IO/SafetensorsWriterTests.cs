@@ -75,8 +75,10 @@ public class SafetensorsWriterTests
     public void MetadataAndManyTensorsRoundTrip()
     {
         var path = Path.Combine(TestPaths.TempDir(), "m.safetensors");
-        var tensors = Enumerable.Range(0, 5).Select(i => new KeyValuePair<string,
-            Tensor>($"layer.{i}.weight", full(new long[] { i + 1, 2 }, i, ScalarType.BFloat16))).ToList();
+        var tensors = Enumerable.Range(0, 5)
+            .Select(i => new KeyValuePair<string, Tensor>($"layer.{i}.weight",
+                                                          full(new long[] { i + 1, 2 }, i, ScalarType.BFloat16)))
+            .ToList();
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["note"] = "quotes \" and \u00e9 and +" };
         SafetensorsWriter.Write(path, tensors, metadata);
         using var file = SafetensorsFile.Open(path);
@@ -145,9 +147,8 @@ public class SafetensorsWriterTests
     {
         var path = Path.Combine(TestPaths.TempDir(), "c.safetensors");
         using var complex = zeros(new long[] { 2 }, ScalarType.ComplexFloat32);
-        var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path, new Dictionary<string,
-            Tensor>
-        { ["z"] = complex }));
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Write(path,
+            new Dictionary<string, Tensor> { ["z"] = complex }));
         Assert.Equal("z", e.Tensor);
         Assert.False(File.Exists(path));
     }

@@ -153,9 +153,7 @@ public class LoraConversionTests(ITestOutputHelper output)
         {
             Alpha = 4,
             Rank = 4,
-            AlphaPattern = new Dictionary<string,
-            double>
-            { ["to_q"] = 8, ["transformer_blocks.1.attn.to_k"] = 2 }
+            AlphaPattern = new Dictionary<string, double> { ["to_q"] = 8, ["transformer_blocks.1.attn.to_k"] = 2 }
         };
         Assert.Equal(2.0, peft.Scale("transformer_blocks.0.attn.to_q", 4));
         Assert.Equal(0.5, peft.Scale("transformer_blocks.1.attn.to_k", 4));

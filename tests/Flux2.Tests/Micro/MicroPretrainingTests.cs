@@ -40,8 +40,9 @@ public class MicroPretrainingTests
         new MicroPretrainer(recipe, SolidColour, CPU, log).Run(dir, "test");
         Assert.Contains("transformer done", log.ToString());
         foreach (var f in new[] { "model_index.json", "transformer/config.json",
-            "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",
-                "tokenizer/tokenizer_config.json", "scheduler/scheduler_config.json", "README.md", "pretrain_log.csv" })
+                                  "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",
+                                  "tokenizer/tokenizer_config.json", "scheduler/scheduler_config.json", "README.md",
+                                  "pretrain_log.csv" })
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
 
         using var models = Flux2Models.Load(dir);

@@ -22,8 +22,8 @@ public class PipelineParityTests(ITestOutputHelper output)
         int steps = fixture.RootElement.GetProperty("steps").GetInt32();
         using var transformer = Flux2TransformerFiles.FromFolder(Path.Combine(tiny, "transformer"));
         using var vae = AutoencoderKLFlux2.FromFolder(Path.Combine(tiny, "vae"));
-        var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(tiny, "scheduler",
-            "scheduler_config.json")));
+        var pipe = new Flux2Pipeline(transformer, vae,
+            FlowMatchEulerScheduler.FromJson(Path.Combine(tiny, "scheduler", "scheduler_config.json")));
         using var io = SafetensorsSource.OpenFile(Path.Combine(tiny, "pipeline_io.safetensors"));
         float guidance = io.Read("guidance").data<float>()[0];
         int stepsSeen = 0;

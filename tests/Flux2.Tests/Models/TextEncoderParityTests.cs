@@ -34,7 +34,7 @@ public class TextEncoderParityTests(ITestOutputHelper output)
         var err = (actual - expected).abs().max().item<float>();
         output.WriteLine($"text encoder prompt_embeds {string.Join("x", actual.shape)}, out layers " +
             $"[{string.Join(", ", outLayers)}]: max abs error {err:E3} (max |ref| " +
-                $"{expected.abs().max().item<float>():F3})");
+            $"{expected.abs().max().item<float>():F3})");
         Assert.True(actual.isfinite().all().item<bool>());
         Assert.True(err <= 1e-4f, $"max abs error {err}");
     }
@@ -50,8 +50,8 @@ public class TextEncoderParityTests(ITestOutputHelper output)
         Assert.Equal(expected, enc.Model.parameters().Sum(p => p.numel()));
 
         // The layer-1 slice of the full-model output is the same with only one layer built.
-        using var full = Flux2PromptEncoder.FromFolder(Path.Combine(TestPaths.Tiny, "text_encoder"),
-            FixtureOutLayers());
+        using var full =
+            Flux2PromptEncoder.FromFolder(Path.Combine(TestPaths.Tiny, "text_encoder"), FixtureOutLayers());
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "text_encoder_io.safetensors"));
         using var ids = io.Read("input_ids");
         using var mask = io.Read("attention_mask");
@@ -77,8 +77,8 @@ public class TextEncoderParityTests(ITestOutputHelper output)
         var h = m.Config.HiddenSize;
         using var _ = no_grad();
         var h2 = m.HiddenStates(ids, mask, new[] { 2 })[0];
-        var (cos, sin) = MistralRotaryEmbedding.CosSin(ids.shape[1], m.Config.HeadDim, m.Config.RopeTheta, h2.device,
-            h2.dtype);
+        var (cos, sin) =
+            MistralRotaryEmbedding.CosSin(ids.shape[1], m.Config.HeadDim, m.Config.RopeTheta, h2.device, h2.dtype);
         using var allowed = MistralTextModel.AttentionMask(mask, ids.shape[0], ids.shape[1], h2.device);
         using var raw = m.layers[2].forward(h2, cos, sin, allowed);
         using var normed = m.norm!.forward(raw);

@@ -117,15 +117,15 @@ public class TokenizerTests
             131, 136, 121, 120, 54, 52, 60, 140, 61, 67, 141 } },
         { "h\u00e9llo w\u00f6rld \ud83d\ude42 \u65e5\u672c\u8a9e \u00dcn\u00efc\u00f6d\u00e9",
             new[] { 124, 215, 189, 277, 131, 280, 215, 202, 134, 283, 52, 260, 179, 173, 150, 52, 250, 171, 185, 250,
-                176, 192, 252, 190, 178, 52, 215, 176, 130, 215, 195, 119, 215, 202, 120, 215, 189 } },
+                    176, 192, 252, 190, 178, 52, 215, 176, 130, 215, 195, 119, 215, 202, 120, 215, 189 } },
         { "line1\nline2\r\n  tabs\tand   spaces  ", new[] { 128, 125, 130, 121, 69, 30, 128, 125, 130, 121, 70, 33, 30,
             52, 52, 136, 117, 118, 135, 29, 117, 130, 120, 52, 52, 52, 135, 132, 117, 119, 121, 135, 52, 52 } },
         { "<s>[SYSTEM_PROMPT]sys[/SYSTEM_PROMPT][INST] a red cat[/INST]",
             new[] { 1, 17, 135, 141, 135, 18, 3, 52, 117, 52, 134, 121, 120, 287, 4 } },
         { "CamelCaseWords and snake_case-words / paths/like/this\n\n\nend",
-            new[] { 87, 117, 129, 121, 128, 87, 117, 135, 121, 107, 281, 120, 135, 52, 117, 130, 120, 52, 135, 130,
-                117, 127, 121, 115, 119, 117, 135, 121, 65, 139, 281, 120, 135, 52, 67, 52, 132, 286, 124, 135, 67,
-                    128, 125, 127, 121, 67, 136, 124, 125, 135, 30, 30, 30, 121, 130, 120 } },
+            new[] { 87, 117, 129, 121, 128, 87, 117, 135, 121, 107, 281, 120, 135, 52, 117, 130, 120, 52, 135, 130, 117,
+                    127, 121, 115, 119, 117, 135, 121, 65, 139, 281, 120, 135, 52, 67, 52, 132, 286, 124, 135, 67, 128,
+                    125, 127, 121, 67, 136, 124, 125, 135, 30, 30, 30, 121, 130, 120 } },
         { "[INST hello [IMG] x", new[] { 111, 93, 98, 103, 104, 52, 279, 52, 10, 52, 140 } },
     };
 
@@ -247,7 +247,7 @@ public class TokenizerTests
 
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"),
             """{"chat_template": "{{ bos_token }}{% if messages[0]['role'] == 'system' %}""" +
-                """[SYSTEM_PROMPT]{{ messages[0]['content'] }}[/SYSTEM_PROMPT]{% endif %}[INST]...[/INST]"}""");
+            """[SYSTEM_PROMPT]{{ messages[0]['content'] }}[/SYSTEM_PROMPT]{% endif %}[INST]...[/INST]"}""");
         Assert.Equal(512, Flux2ChatTemplate.FromFolder(dir).MaxLength);
 
         File.WriteAllText(Path.Combine(dir, "chat_template.jinja"), "<|im_start|>{{ message['content'] }}<|im_end|>");

@@ -44,8 +44,8 @@ public class VaeConfigAndPackingTests
     [InlineData("""{"batch_norm_eps":0}""", "batch_norm_eps")]
     public void InvalidValuesNameFileAndKey(string json, string key)
     {
-        var e = Assert.Throws<ConfigException>(() => VaeConfig.FromJson(ConfigJson.Parse(json,
-            "/models/vae/config.json")));
+        var e =
+            Assert.Throws<ConfigException>(() => VaeConfig.FromJson(ConfigJson.Parse(json, "/models/vae/config.json")));
         Assert.Equal(key, e.Key);
         Assert.Contains("/models/vae/config.json", e.Message);
         Assert.Contains(key, e.Message);

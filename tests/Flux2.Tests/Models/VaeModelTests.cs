@@ -27,8 +27,8 @@ public class VaeModelTests(ITestOutputHelper output)
         long quant = names.Where(kv => kv.Key.StartsWith("quant_conv.")).Sum(kv => kv.Value.numel());
         long post = names.Where(kv => kv.Key.StartsWith("post_quant_conv.")).Sum(kv => kv.Value.numel());
         long total = Count(vae);
-        output.WriteLine($"encoder {enc:N0}, decoder {dec:N0}, quant {quant:N0}, post-quant {post:N0}, total " +
-            $"{total:N0}");
+        output.WriteLine($"encoder {enc:N0}, decoder {dec:N0}, quant {quant:N0}, " +
+            $"post-quant {post:N0}, total {total:N0}");
         Assert.Equal(34_421_696, enc);
         Assert.Equal(49_619_203, dec);
         Assert.Equal(4_160, quant);

@@ -220,8 +220,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
     {
         TorchRuntime.EnsureLoaded();
         Assert.True(GradientCheckpoint.OutputCacheReleaseWorks(),
-            "TorchSharp's Node._outputCache is no longer reachable: checkpointing keeps one extra block output per " +
-                "block");
+            "TorchSharp's Node._outputCache is no longer reachable: " +
+            "checkpointing keeps one extra block output per block");
     }
 
     [Fact]
@@ -290,8 +290,8 @@ public class GradientCheckpointTests(ITestOutputHelper output)
         for (int i = 0; i < kept.Length; i++)
             Assert.True(kept[i].eq(offloaded[i]).all().item<bool>(),
                 $"LoRA gradient {i} differs with offloaded checkpoint inputs");
-        output.WriteLine($"{device}: {blocks} blocks' inputs offloaded and restored; {kept.Length} LoRA gradients " +
-            $"identical");
+        output.WriteLine($"{device}: {blocks} blocks' inputs offloaded and restored; " +
+            $"{kept.Length} LoRA gradients identical");
     }
 
     /// <summary>A checkpointed tiny rig whose block inputs go through a CPU-mode offloader (every input

@@ -25,7 +25,7 @@ public class OffloadPlanTests
             {
                 Assert.False(user.ContainsKey(l.Slot),
                     $"slot {l.Slot} loaded with block {l.Block} while block " +
-                        $"{(user.TryGetValue(l.Slot, out var u) ? u : -1)} still uses it");
+                    $"{(user.TryGetValue(l.Slot, out var u) ? u : -1)} still uses it");
                 Assert.Equal(plan.PoolOf(l.Block), plan.PoolOfSlot(l.Slot));
                 Assert.True(plan.IsOffloaded(l.Block));
                 content[l.Slot] = l.Block;
@@ -43,7 +43,7 @@ public class OffloadPlanTests
             {
                 Assert.True(content.TryGetValue(slot, out var b) && b == block,
                     $"block {block} runs from slot {slot} which holds " +
-                        $"{(content.TryGetValue(slot, out var c) ? c : -1)}");
+                    $"{(content.TryGetValue(slot, out var c) ? c : -1)}");
                 user[slot] = block;
             }
             else Assert.Equal(-1, slot);

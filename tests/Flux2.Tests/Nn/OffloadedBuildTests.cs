@@ -229,8 +229,8 @@ public class OffloadedBuildTests
         var e = Assert.Throws<InvalidOperationException>(() => TransformerOffloading.Build(
             TransformerConfig.Tiny, CPU, null, null, 0.5, (_, _) => Assert.Fail("no fill without CUDA")));
         Assert.Contains("layer offloading needs CUDA", e.Message);
-        var l = Assert.Throws<InvalidOperationException>(() => Flux2Models.Load(Flux2Models.TinyRandom, CPU,
-            layerOffloading: 0.5));
+        var l = Assert.Throws<InvalidOperationException>(() =>
+            Flux2Models.Load(Flux2Models.TinyRandom, CPU, layerOffloading: 0.5));
         Assert.Contains("layer offloading needs CUDA", l.Message);
     }
 
@@ -248,7 +248,7 @@ public class OffloadedBuildTests
 
         var (model, offloader) = TransformerOffloading.Build(TransformerConfig.Tiny, device, ScalarType.BFloat16,
                                                              Quant(quant), 0.5,
-                                                                 (m, o) => RandomInit.Apply(m, seed: 3, o));
+                                                             (m, o) => RandomInit.Apply(m, seed: 3, o));
         using var _m = model;
         using var _o = offloader;
         Assert.Equal(new[] { 1, 3 }, offloader.Report.Offloaded);

@@ -183,8 +183,7 @@ public class QuantizationTests(ITestOutputHelper output)
             QuantizedLayer(w2, null, type, ScalarType.Float64), seed: 8);
         // Reference: plain float layers holding exactly the dequantized weights, same adapters' values.
         using var reference = new TwoLayers(FloatLayer(quant.L1.FloatWeightCopy()),
-            FloatLayer(quant.L2.FloatWeightCopy()),
-                                            seed: 8);
+                                            FloatLayer(quant.L2.FloatWeightCopy()), seed: 8);
 
         var lossQ = quant.Loss(x);
         var gradsQ = autograd.grad(new[] { lossQ }, quant.Params);
@@ -243,8 +242,8 @@ public class QuantizationTests(ITestOutputHelper output)
     public void QuantizedStorageIsBuiltDirectlyAndRegisteredWithoutGradients()
     {
         TorchRuntime.EnsureLoaded();
-        using var model = new Flux2Transformer(TransformerConfig.Tiny, dtype: ScalarType.BFloat16,
-            quant: QuantType.Float8);
+        using var model =
+            new Flux2Transformer(TransformerConfig.Tiny, dtype: ScalarType.BFloat16, quant: QuantType.Float8);
         var linears = model.named_modules().Where(m => m.module is Linear).Select(m => (m.name, lin: (Linear)m.module))
             .ToList();
         foreach (var (name, lin) in linears)
@@ -327,14 +326,14 @@ public class QuantizationTests(ITestOutputHelper output)
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors"));
         using var _ = no_grad();
         Tensor Run(Flux2Transformer m) => m.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"),
-            io.Read("timestep"),
-                                                     io.Read("guidance"), io.Read("img_ids"), io.Read("txt_ids"));
+                                                    io.Read("timestep"), io.Read("guidance"), io.Read("img_ids"),
+                                                    io.Read("txt_ids"));
         using var y = Run(reference);
         using var yq = Run(model);
         using var viaFromFolder = Run(Flux2TransformerFiles.FromFolder(folder, quant: type));
         var rel = RelativeError(yq, y);
-        output.WriteLine($"tiny transformer (fixture), {qtype} while loading: output relative error ||y_q - y|| / " +
-            $"||y|| = {rel:P3}");
+        output.WriteLine($"tiny transformer (fixture), {qtype} while loading: " +
+            $"output relative error ||y_q - y|| / ||y|| = {rel:P3}");
         Assert.True(rel <= 0.03, $"{qtype} relative error {rel}");
         Assert.True(rel > 1e-6, "quantized output identical to the float one: was anything quantized?");
         Assert.Equal(0f, (viaFromFolder - yq).abs().max().item<float>());
@@ -366,8 +365,8 @@ public class QuantizationTests(ITestOutputHelper output)
         using var y = reference.Encode(ids, mask);
         using var yq = quantized.Encode(ids, mask);
         var rel = RelativeError(yq, y);
-        output.WriteLine($"tiny Mistral text encoder (fixture), {qtype} while loading: prompt_embeds relative error " +
-            $"{rel:P3}");
+        output.WriteLine($"tiny Mistral text encoder (fixture), {qtype} while loading: " +
+            $"prompt_embeds relative error {rel:P3}");
         // int8 meets the 3% output target. e4m3 keeps 3 mantissa bits whatever the scale (≈2.6% rms per weight, see the
         // round-trip test), and the fixture encoder (hidden 16, head_dim 4, three layers feeding the output directly)
         // has no width to average it out: measured 4.8%, bounded at 6% so a regression still fails.
@@ -405,8 +404,8 @@ public class QuantizationTests(ITestOutputHelper output)
             }
         var g = new Generator(9);
         var loss = model.Forward(randn(new[] { 1L, 4, c.InChannels }, generator: g),
-            randn(new[] { 1L, 3, c.JointAttentionDim }, generator: g),
-                                 tensor(new[] { 0.5f }), tensor(new[] { 3.5f }), zeros(4, 4), zeros(3, 4)).pow(2)
+                                 randn(new[] { 1L, 3, c.JointAttentionDim }, generator: g), tensor(new[] { 0.5f }),
+                                 tensor(new[] { 3.5f }), zeros(4, 4), zeros(3, 4)).pow(2)
                                      .mean();
         loss.backward();
         Assert.All(adapters, a => Assert.True(a.Down.grad is { } gr && gr.abs().sum().item<float>() > 0));

@@ -293,7 +293,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         int outside = rig.QuantizedLayersOutsideBlocks;
         output.WriteLine($"{qtype} {dtype}: widenings plain forward {plainForward} + backward {plainBackward}; " +
             $"checkpointed forward {forward} + backward pass {backward} ({outside} quantized layers outside the " +
-                $"blocks); {plain.Length} LoRA tensors");
+            $"blocks); {plain.Length} LoRA tensors");
         // Checkpointed, the backward pass widens each block layer once, in the recompute, and its backward reuses that.
         Assert.Equal(plainForward, forward);
         Assert.Equal(forward - outside, backward);
@@ -305,7 +305,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
             Assert.True(plain[i].abs().sum().item<float>() > 0, $"LoRA tensor {i} got no gradient");
             Assert.True(Identical(plain[i], checkpointed[i]),
                 $"LoRA tensor {i}: checkpointed gradient differs from the plain one (max " +
-                    $"{(plain[i] - checkpointed[i]).abs().max().item<float>():E2})");
+                $"{(plain[i] - checkpointed[i]).abs().max().item<float>():E2})");
         }
     }
 

@@ -71,8 +71,8 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
             foreach (var (type, _, text) in Outputs(executed).Where(o => o.type == "error"))
                 output.WriteLine($"cell error: {text}");
         Assert.True(code == 0,
-            $"dotnet-repl exited {code} for {notebook} (2 = a cell failed; see the test output). Log " +
-                $"tail:\n{Tail(log)}");
+            $"dotnet-repl exited {code} for {notebook} (2 = a cell failed; " +
+            $"see the test output). Log tail:\n{Tail(log)}");
         Assert.True(File.Exists(executed), $"dotnet-repl wrote no {executed}");
         return executed;
     }
@@ -139,8 +139,8 @@ public sealed class NotebookCollection
         }
     }
 
-    public static (int code, string log) Dotnet(string workingDirectory, TimeSpan timeout, IDictionary<string,
-        string>? env, params string[] args)
+    public static (int code, string log) Dotnet(string workingDirectory, TimeSpan timeout,
+                                                IDictionary<string, string>? env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {

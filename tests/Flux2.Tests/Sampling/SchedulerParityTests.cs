@@ -13,8 +13,8 @@ public class SchedulerParityTests(ITestOutputHelper output)
     public void EverySigmaAndTimestepTableMatchesReference()
     {
         TorchRuntime.EnsureLoaded();
-        var scheduler = FlowMatchEulerScheduler.FromJson(Path.Combine(TestPaths.Tiny, "scheduler",
-            "scheduler_config.json"));
+        var scheduler =
+            FlowMatchEulerScheduler.FromJson(Path.Combine(TestPaths.Tiny, "scheduler", "scheduler_config.json"));
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "pipeline_io.safetensors"));
         int tables = 0;
         foreach (var key in io.Keys)

@@ -46,8 +46,8 @@ public class CacheKeyTests
     {
         Assert.NotEmpty(changed);
         Assert.Equal(TextEmbeddingCache.Hash("m1", 512, "a card"), TextEmbeddingCache.Hash("m1", 512, "a card"));
-        Assert.NotEqual(TextEmbeddingCache.Hash("m1", 512, "a card"), TextEmbeddingCache.Hash(model, maxLength,
-            caption));
+        Assert.NotEqual(TextEmbeddingCache.Hash("m1", 512, "a card"),
+            TextEmbeddingCache.Hash(model, maxLength, caption));
     }
 
     [Fact]

@@ -30,8 +30,8 @@ public class CaptionAndDatasetTests
     public void CaptionDropoutRateIsHonoured()
     {
         var rng = new Random(1);
-        int dropped = Enumerable.Range(0, 4000).Count(_ => CaptionRules.ForTraining("a [trigger] card", "zqx", 0.25,
-            false, 0, rng) == "zqx");
+        int dropped = Enumerable.Range(0, 4000).Count(_ =>
+            CaptionRules.ForTraining("a [trigger] card", "zqx", 0.25, false, 0, rng) == "zqx");
         Assert.InRange(dropped / 4000.0, 0.22, 0.28);
         Assert.All(Enumerable.Range(0, 100), _ => Assert.Equal("a zqx card",
             CaptionRules.ForTraining("a [trigger] card", "zqx", 0, false, 0, rng)));

@@ -118,7 +118,7 @@ public class EditDatasetTests(ITestOutputHelper output)
         var yaml = System.Text.RegularExpressions.Regex.Replace(
             TempDataset.Job(Path.Combine(dir, "target"), outDir, 3, extraTrain: "cache_text_embeddings: true"),
             @"^(\s+)resolution: \[32\]",
-                $"$1resolution: [64]\n$1control_path_1: {Path.Combine(dir, "control")}\n$1on_error: fail",
+            $"$1resolution: [64]\n$1control_path_1: {Path.Combine(dir, "control")}\n$1on_error: fail",
             System.Text.RegularExpressions.RegexOptions.Multiline);
         var loaded = JobConfigReader.Parse(yaml, "edit.yaml");
         Assert.Empty(loaded.Warnings);

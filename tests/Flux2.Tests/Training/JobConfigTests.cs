@@ -5,8 +5,8 @@ namespace Flux2.Tests.Training;
 
 public class JobConfigTests
 {
-    static string ExamplePath => Path.Combine(TestPaths.RepoRoot, "tests", "Flux2.Tests", "Training",
-        "ai-toolkit-example.yaml");
+    static string ExamplePath =>
+        Path.Combine(TestPaths.RepoRoot, "tests", "Flux2.Tests", "Training", "ai-toolkit-example.yaml");
 
     [Fact]
     public void AnnotatedAiToolkitExampleParses()

@@ -35,9 +35,8 @@ public class LoraTargetsTests
     {
         var all = Selected(new NetworkKwargs());
         var perDouble = new[] { "attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0", "attn.add_q_proj",
-            "attn.add_k_proj",
-                                "attn.add_v_proj", "attn.to_add_out", "ff.linear_in", "ff.linear_out",
-                                    "ff_context.linear_in", "ff_context.linear_out" };
+                                "attn.add_k_proj", "attn.add_v_proj", "attn.to_add_out", "ff.linear_in",
+                                "ff.linear_out", "ff_context.linear_in", "ff_context.linear_out" };
         var expected = Enumerable.Range(0, 2).SelectMany(i => perDouble.Select(m => $"transformer_blocks.{i}.{m}"))
             .Concat(Enumerable.Range(0, 2).SelectMany(i => new[] { "attn.to_qkv_mlp_proj", "attn.to_out" }.Select(m =>
                 $"single_transformer_blocks.{i}.{m}")));

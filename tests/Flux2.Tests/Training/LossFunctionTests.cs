@@ -92,12 +92,12 @@ public class LossFunctionTests
             TempDataset.Job("/data", "/out", 1,
                 extraTrain:
                     "loss_type: pseudo_huber\n        pseudo_huber_c: 0.2\n        do_differential_guidance: true\n  " +
-                        "      differential_guidance_scale: 2.5");
+                    "      differential_guidance_scale: 2.5");
         var loaded = JobConfigReader.Parse(yaml, "job.yaml");
         Assert.Empty(loaded.Warnings);
         Assert.Equal(new LossFunction(LossType.PseudoHuber, 0.2, 2.5), LossFunction.From(loaded.Job.Process.Train));
-        var plain = JobConfigReader.Parse(TempDataset.Job("/data", "/out", 1, extraTrain: "loss_type: mae"),
-            "job.yaml");
+        var plain =
+            JobConfigReader.Parse(TempDataset.Job("/data", "/out", 1, extraTrain: "loss_type: mae"), "job.yaml");
         Assert.Equal(new LossFunction(LossType.Mae), LossFunction.From(plain.Job.Process.Train));
         Assert.Equal(3.0, plain.Job.Process.Train.DifferentialGuidanceScale);
     }

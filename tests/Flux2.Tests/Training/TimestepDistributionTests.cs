@@ -28,10 +28,10 @@ public class TimestepDistributionTests(ITestOutputHelper output)
     static Func<double, double> Cdf(TimestepType type, ContentOrStyle bias) => (type, bias) switch
     {
         (TimestepType.Linear or TimestepType.Weighted, ContentOrStyle.Balanced) => t => Clamp(1 - IndexShare(t)),
-        (TimestepType.Linear, ContentOrStyle.Content) => t => Clamp(1 -
-            Math.Cbrt(IndexShare(t))),  // index = u³·999: high noise
-        (TimestepType.Linear, ContentOrStyle.Style) => t => Clamp(Math.Cbrt(1 -
-            IndexShare(t))),     // index = (1 − u³)·999
+        (TimestepType.Linear, ContentOrStyle.Content) =>
+            t => Clamp(1 - Math.Cbrt(IndexShare(t))),                    // index = u³·999: high noise
+        (TimestepType.Linear, ContentOrStyle.Style) =>
+            t => Clamp(Math.Cbrt(1 - IndexShare(t))),                    // index = (1 − u³)·999
         (TimestepType.Sigmoid, _) => t =>
             Phi(Math.Log(t / (1 - t))),                                  // t = 1 − σ(z): logit(t) ~ N(0, 1)
         (TimestepType.Shift, _) => t => Clamp(1 / (1 + Math.Exp(TimestepDraw.ShiftMu(ImageTokens)) * (1 / t - 1))),

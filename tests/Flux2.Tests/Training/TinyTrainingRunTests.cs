@@ -55,8 +55,7 @@ public class TinyTrainingRunTests(ITestOutputHelper output)
         Assert.Equal(Path.Combine(run, "tiny_lora.safetensors"), result.FinalLora);
         // save_every 10 with max_step_saves_to_keep 1: step 10 saved; nothing else intermediate (20 is the final).
         Assert.Equal(new[] { "tiny_lora_000000010.safetensors", "tiny_lora_000000010.state.safetensors" },
-                     Directory.GetFiles(run, "tiny_lora_*.safetensors").Select(Path.GetFileName)
-                         .Order(StringComparer.Ordinal));
+            Directory.GetFiles(run, "tiny_lora_*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.True(File.Exists(Path.Combine(run, "samples", "000000000.png")));
         Assert.True(File.Exists(Path.Combine(run, "samples", "000000020.png")));
         Assert.True(File.Exists(Path.Combine(run, "config.resolved.txt")));

@@ -56,8 +56,8 @@ public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
         using var fromFile = Render(fresh, p);
         var err = (fromFile - inMemory).abs().max().item<float>();
         var effect = (inMemory - without).abs().max().item<float>();
-        output.WriteLine($"{layout}: |file − trainer| max {err:E2}; the LoRA itself changes the sample by up to " +
-            $"{effect:E2}");
+        output.WriteLine($"{layout}: |file − trainer| max {err:E2}; " +
+            $"the LoRA itself changes the sample by up to {effect:E2}");
         Assert.True(effect > 1e-3,
             $"the LoRA barely changes the sample ({effect}), so the comparison would prove nothing");
         Assert.True(err <= 1e-5, $"sample from the loaded file differs by {err}");

@@ -22,8 +22,8 @@ public static class BackdropPainter
         for (int y = 0; y < height; y++)
         {
             var rowColor = backdrop.Pattern == BackdropPattern.Gradient
-                ? c.MixTowards(GradientTarget(c), (2 * GradientPercent * y + height - 1) /
-                    (2 * Math.Max(1, height - 1)))
+                ? c.MixTowards(GradientTarget(c),
+                               (2 * GradientPercent * y + height - 1) / (2 * Math.Max(1, height - 1)))
                 : baseRgb;
             for (int x = 0; x < width; x++)
             {

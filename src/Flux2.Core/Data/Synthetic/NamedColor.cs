@@ -16,8 +16,8 @@ public sealed record NamedColor(string Name, byte R, byte G, byte B)
     public (byte r, byte g, byte b) MixTowards((byte r, byte g, byte b) target, int percent) =>
         (Mix(R, target.r, percent), Mix(G, target.g, percent), Mix(B, target.b, percent));
 
-    internal static byte Mix(byte from, byte to, int percent) => (byte)((from * (100 - percent) + to * percent + 50) /
-        100);
+    internal static byte Mix(byte from, byte to, int percent) =>
+        (byte)((from * (100 - percent) + to * percent + 50) / 100);
 
     public override string ToString() => Name;
 }

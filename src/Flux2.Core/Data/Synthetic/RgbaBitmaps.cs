@@ -10,8 +10,8 @@ public static class RgbaBitmaps
     public static SKBitmap FromRgba(byte[] rgba, int width, int height)
     {
         if (rgba.Length != width * height * 4)
-            throw new ArgumentException($"expected {width * height * 4} RGBA bytes for {width}x{height}, got " +
-                $"{rgba.Length}");
+            throw new ArgumentException($"expected {width * height * 4} RGBA bytes for " +
+                $"{width}x{height}, got {rgba.Length}");
         var bmp = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         Marshal.Copy(rgba, 0, bmp.GetPixels(), rgba.Length);
         return bmp;

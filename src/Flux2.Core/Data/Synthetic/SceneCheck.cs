@@ -50,8 +50,8 @@ public static class SceneCheck
     public static SceneObservation Observe(byte[] rgb, int width, int height)
     {
         if (rgb.Length != width * height * 3)
-            throw new ArgumentException($"expected {width * height * 3} RGB bytes for {width}x{height}, got " +
-                $"{rgb.Length}");
+            throw new ArgumentException($"expected {width * height * 3} RGB bytes for " +
+                $"{width}x{height}, got {rgb.Length}");
         var (br, bg, bb) = BorderMedian(rgb, width, height);
         var background = Palette.Nearest(br, bg, bb);
 

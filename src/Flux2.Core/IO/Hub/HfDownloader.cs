@@ -140,8 +140,8 @@ public sealed class HfDownloader : IDisposable
                 if (!HubNames.IsSafeEtag(meta.Etag))
                     throw new HubException($"The hub gave {file} an unusable ETag '{meta.Etag}'.");
                 if (meta.Commit is { } c && c != commit)
-                    throw new HubException($"The hub served {file} from commit {c} while {commit} was asked; run " +
-                        $"again.");
+                    throw new HubException($"The hub served {file} from commit {c} while " +
+                        $"{commit} was asked; run again.");
                 return meta;
             }
             if (!redirect)

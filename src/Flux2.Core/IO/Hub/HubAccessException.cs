@@ -20,18 +20,17 @@ public sealed class HubAccessException : HubException
             ? "No Hugging Face token was found (looked at HF_TOKEN, HUGGING_FACE_HUB_TOKEN, ./.env and the " +
                 "huggingface-cli token file)."
             : $"A token was found ({token.Source}) but the hub did not accept it for this repo: the licence may not " +
-                $"be " +
-              "accepted with that account yet, or the token may be invalid or lack read access.";
+                "be accepted with that account yet, or the token may be invalid or lack read access.";
         var hub = string.IsNullOrWhiteSpace(hubMessage) ? "" : $" The hub said: {hubMessage.Trim()}";
         return
             $"Access to {repoId} was refused (HTTP {statusCode}). It is a gated or private repository.{hub}\n" +
             tokenLine + "\n" +
             "To fix it (once):\n" +
             $"  1. Log in and open https://huggingface.co/{repoId} and accept the licence (\"Agree and access " +
-                $"repository\").\n" +
+            $"repository\").\n" +
             "  2. Create a token with the Read role at https://huggingface.co/settings/tokens\n" +
             "  3. Make it available: export HF_TOKEN=hf_...   or add the line HF_TOKEN=hf_... to a .env file in this " +
-                "folder,\n" +
+            "folder,\n" +
             "     or run: huggingface-cli login\n" +
             "  4. Run the download again; it resumes where it stopped.";
     }

@@ -26,9 +26,8 @@ public static class HubCommands
                 new DownloadProgressPrinter(output, terminal), cancellationToken)
                 .GetAwaiter().GetResult();
             output.WriteLine($"{repoId} @ {result.Commit[..Math.Min(12, result.Commit.Length)]}: " +
-                $"{result.FilesDownloaded} downloaded " +
-                             $"({DownloadProgressPrinter.Size(result.BytesDownloaded)}), {result.FilesCached} " +
-                                 $"already in cache.");
+                $"{result.FilesDownloaded} downloaded ({DownloadProgressPrinter.Size(result.BytesDownloaded)}), " +
+                $"{result.FilesCached} already in cache.");
             output.WriteLine($"Snapshot: {result.SnapshotFolder}");
             return Ok;
         }

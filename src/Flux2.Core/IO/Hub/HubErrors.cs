@@ -35,7 +35,7 @@ internal static class HubErrors
     public static HubNotFoundException RevisionNotFound(Uri endpoint, string repoId, string revision) =>
         new(HubMissing.Revision,
         $"Revision '{revision}' was not found in {repoId} on {endpoint}. Use a branch, tag or commit hash of that " +
-            $"repo (default: main).");
+        $"repo (default: main).");
 
     public static HubNotFoundException FileNotFound(Uri endpoint, string repoId, string revision, string file) =>
         new(HubMissing.File,

@@ -13,9 +13,8 @@ internal sealed class ResumableBlobDownload
     public ResumableBlobDownload(HubHttp http) => this.http = http;
 
     /// <returns>The bytes transferred in this run.</returns>
-    public async Task<long> RunAsync(HubFileMetadata meta, string blobPath, string file, Func<HttpResponseMessage,
-        HubException> onHttpError,
-        Action<long, long?> report, CancellationToken ct)
+    public async Task<long> RunAsync(HubFileMetadata meta, string blobPath, string file,
+        Func<HttpResponseMessage, HubException> onHttpError, Action<long, long?> report, CancellationToken ct)
     {
         var partial = blobPath + ".incomplete";
         Directory.CreateDirectory(Path.GetDirectoryName(blobPath)!);
@@ -39,8 +38,8 @@ internal sealed class ResumableBlobDownload
             {
                 var range = response.Content.Headers.ContentRange;
                 if (range?.From != onDisk)
-                    throw new HubException($"The server resumed {file} at byte {range?.From} instead of {onDisk:N0}; " +
-                        $"run again.");
+                    throw new HubException($"The server resumed {file} at byte {range?.From} " +
+                        $"instead of {onDisk:N0}; run again.");
                 expected ??= range.Length;
             }
             else
@@ -53,8 +52,8 @@ internal sealed class ResumableBlobDownload
             transferred = await CopyAsync(response, partial, onDisk, expected, file, report, ct);
             onDisk += transferred;
             if (expected is { } e && onDisk != e)
-                throw new HubException($"{file}: received {onDisk:N0} bytes but the server announced {e:N0}. Run " +
-                    $"again to resume.");
+                throw new HubException($"{file}: received {onDisk:N0} bytes but the server " +
+                    $"announced {e:N0}. Run again to resume.");
         }
 
         File.Move(partial, blobPath, overwrite: true);

@@ -54,7 +54,7 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         log.WriteLine($"FLUX.2-micro recipe {recipe} on {device}");
         log.WriteLine($"  VAE {vae.parameters().Sum(p => p.numel()):N0} params, transformer " +
             $"{transformer.ParameterCount():N0}, text encoder " +
-                $"{textEncoder.Model.parameters().Sum(p => p.numel()):N0} (frozen)");
+            $"{textEncoder.Model.parameters().Sum(p => p.numel()):N0} (frozen)");
 
         var sw = Stopwatch.StartNew();
         double vaeLoss = double.NaN, vaeSeconds = 0;
@@ -129,9 +129,8 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
             ScalarType.BFloat16);
         File.WriteAllLines(Path.Combine(outFolder, "pretrain_log.csv"), lossLog);
         File.WriteAllText(Path.Combine(outFolder, "README.md"), ModelCard.Text(recipe, command, device.ToString(),
-            vaeLoss, ema, vaeSeconds, ditSeconds, total.Elapsed.TotalSeconds,
-            vae.parameters().Sum(p => p.numel()), transformer.ParameterCount(),
-                textEncoder.Model.parameters().Sum(p => p.numel())));
+            vaeLoss, ema, vaeSeconds, ditSeconds, total.Elapsed.TotalSeconds, vae.parameters().Sum(p => p.numel()),
+            transformer.ParameterCount(), textEncoder.Model.parameters().Sum(p => p.numel())));
         log.WriteLine($"wrote {outFolder} in {total.Elapsed.TotalMinutes:F1} min");
     }
 

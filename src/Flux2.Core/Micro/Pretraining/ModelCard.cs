@@ -7,8 +7,8 @@ static class ModelCard
     // Table cells: a Markdown table row must stay on one line.
     const string TransformerConfig = "D 192 (6 heads x 32, RoPE axes 8/8/8/8), 2 double + 6 single blocks, in 64 ch, " +
         "no guidance embedder (true CFG)";
-    const string VaeConfig = "4 levels 32/64/96/96, 1 ResNet per level, 16 latent ch, 8x downscale, 2x2 patchify -> " +
-        "64 ch";
+    const string VaeConfig = "4 levels 32/64/96/96, 1 ResNet per level, 16 latent ch, " +
+        "8x downscale, 2x2 patchify -> 64 ch";
     const string TextEncoderConfig = "Mistral architecture, 3 layers, hidden 64, GPT-2 vocabulary; frozen at its " +
         "seeded random init; layers 1/2/3 stacked -> 192";
 

@@ -42,8 +42,8 @@ public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2Pro
         return (latents, captions);
     }
 
-    public void Train(Tensor latents, string[] captions, int steps, long seed, Action<int, double,
-        double>? onStep = null)
+    public void Train(Tensor latents, string[] captions, int steps, long seed,
+        Action<int, double, double>? onStep = null)
     {
         foreach (var p in transformer.parameters()) p.requires_grad = true;
         transformer.train();

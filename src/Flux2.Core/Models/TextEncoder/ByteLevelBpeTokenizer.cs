@@ -76,8 +76,8 @@ public sealed class ByteLevelBpeTokenizer
         foreach (var n in root["added_tokens"] as JsonArray ?? new JsonArray())
         {
             var a = new AddedToken(n!["id"]!.GetValue<int>(), n["content"]!.GetValue<string>(),
-                n["special"]?.GetValue<bool>() ?? false, n["lstrip"]?.GetValue<bool>() ?? false,
-                    n["rstrip"]?.GetValue<bool>() ?? false);
+                                   n["special"]?.GetValue<bool>() ?? false, n["lstrip"]?.GetValue<bool>() ?? false,
+                                   n["rstrip"]?.GetValue<bool>() ?? false);
             added[a.Content] = a;
             addedById[a.Id] = a;
             idToToken[a.Id] = a.Content;

@@ -19,7 +19,7 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
     /// between "object" and "attribution".</summary>
     public const string SystemMessage =
         "You are an AI that reasons about image descriptions. You give structured responses focusing on object " +
-            "relationships, object\nattribution and actions without speculation.";
+        "relationships, object\nattribution and actions without speculation.";
 
     public const int DefaultMaxLength = 512;
     public const int DefaultPadId = 11;

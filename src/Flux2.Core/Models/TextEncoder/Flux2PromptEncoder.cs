@@ -60,8 +60,8 @@ public sealed class Flux2PromptEncoder : IDisposable
         var prefix = KnownPrefixes.FirstOrDefault(p => source.Keys.Contains(p + "embed_tokens.weight"))
             ?? throw new WeightLoadException(source.Origin, new[] { "language_model.model.embed_tokens.weight" },
                 Array.Empty<string>(),
-                   new[] { "no Mistral language model found (looked for embed_tokens.weight under " +
-                       string.Join(", ", KnownPrefixes.Select(p => $"'{p}'")) + ")" });
+                new[] { "no Mistral language model found (looked for embed_tokens.weight under " +
+                        string.Join(", ", KnownPrefixes.Select(p => $"'{p}'")) + ")" });
         using var view = RenamedSource.StripPrefix(source, prefix, Model.WantsKey, ownsInner: false);
         ModuleLoader.Load(Model, view);
     }

@@ -31,8 +31,7 @@ public sealed class Gpt2PromptTokenizer(int maxLength = 32) : PromptTokenizer
     }
 
     /// <summary>The tokenizer_config.json that <see cref="TryFromConfig"/> reads back.</summary>
-    public string ConfigFileText() => JsonSerializer.Serialize(new Dictionary<string,
-        object>
-    { ["tokenizer_class"] = ClassName, ["model_max_length"] = MaxLength },
-            new JsonSerializerOptions { WriteIndented = true });
+    public string ConfigFileText() => JsonSerializer.Serialize(
+        new Dictionary<string, object> { ["tokenizer_class"] = ClassName, ["model_max_length"] = MaxLength },
+        new JsonSerializerOptions { WriteIndented = true });
 }

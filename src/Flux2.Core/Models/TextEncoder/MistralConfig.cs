@@ -62,9 +62,9 @@ public sealed record MistralConfig
     {
         void Fail(string key, string why) => throw new ConfigException(origin, key, why);
         foreach (var (k, v) in new[] { ("num_attention_heads", NumAttentionHeads),
-            ("num_key_value_heads", NumKeyValueHeads), ("vocab_size", VocabSize), ("hidden_size", HiddenSize),
-                ("intermediate_size", IntermediateSize), ("num_hidden_layers", NumHiddenLayers),
-                    ("head_dim", HeadDim) })
+                                       ("num_key_value_heads", NumKeyValueHeads), ("vocab_size", VocabSize),
+                                       ("hidden_size", HiddenSize), ("intermediate_size", IntermediateSize),
+                                       ("num_hidden_layers", NumHiddenLayers), ("head_dim", HeadDim) })
             if (v <= 0) Fail(k, $"must be positive, got {v}");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             Fail("num_key_value_heads",

@@ -52,8 +52,8 @@ public sealed class TimestepGuidanceEmbedding : nn.Module
         if (guidance_embedder != null)
         {
             if (guidance is null)
-                throw new ArgumentException("this transformer has a guidance embedder (guidance_embeds=true): pass a " +
-                    "guidance scale");
+                throw new ArgumentException("this transformer has a guidance embedder " +
+                    "(guidance_embeds=true): pass a guidance scale");
             temb = temb + guidance_embedder.forward(Sinusoid(guidance, channels).to(guidance.dtype));
         }
         return temb.MoveToOuterDisposeScope();

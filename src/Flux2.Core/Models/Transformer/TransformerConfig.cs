@@ -69,8 +69,8 @@ public sealed record TransformerConfig
     public long ParameterCount()
     {
         long d = InnerDim, m = MlpHidden, hd = AttentionHeadDim;
-        long top = d * InChannels + d * JointAttentionDim + (d * TimestepGuidanceChannels + d * d) *
-            (GuidanceEmbeds ? 2 : 1)
+        long top = d * InChannels + d * JointAttentionDim
+                   + (d * TimestepGuidanceChannels + d * d) * (GuidanceEmbeds ? 2 : 1)
                    + 2 * (6 * d * d) + 3 * d * d + 2 * d * d + (long)OutChannels * d;
         long dbl = 8 * d * d + 4 * hd + 6 * m * d;          // two streams: q,k,v,out + SwiGLU ff each; 4 QK norms
         long single = (3 * d + 2 * m) * d + (d + m) * d + 2 * hd;

@@ -16,7 +16,7 @@ public sealed class DownEncoderBlock2D : nn.Module<Tensor, Tensor>
     {
         resnets = nn.ModuleList(Enumerable.Range(0, numLayers)
             .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, groups, device, dtype))
-                .ToArray());
+            .ToArray());
         downsamplers = addDownsample ? nn.ModuleList(new Downsample2D(outChannels, device, dtype))
             : nn.ModuleList<Downsample2D>();
         RegisterComponents();
@@ -44,7 +44,7 @@ public sealed class UpDecoderBlock2D : nn.Module<Tensor, Tensor>
     {
         resnets = nn.ModuleList(Enumerable.Range(0, numLayers)
             .Select(i => new ResnetBlock2D(i == 0 ? inChannels : outChannels, outChannels, groups, device, dtype))
-                .ToArray());
+            .ToArray());
         upsamplers = addUpsample ? nn.ModuleList(new Upsample2D(outChannels, device, dtype))
             : nn.ModuleList<Upsample2D>();
         RegisterComponents();

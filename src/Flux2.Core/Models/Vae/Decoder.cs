@@ -28,7 +28,7 @@ public sealed class Decoder : nn.Module<Tensor, Tensor>
         mid_block = new MidBlock2D(rev[0], groups, config.MidBlockAddAttention, device, dtype);
         up_blocks = nn.ModuleList(Enumerable.Range(0, rev.Length).Select(i => new UpDecoderBlock2D(
             i == 0 ? rev[0] : rev[i - 1], rev[i], config.LayersPerBlock + 1, groups, addUpsample: i < rev.Length - 1,
-                device, dtype)).ToArray());
+            device, dtype)).ToArray());
         conv_norm_out = nn.GroupNorm(groups, rev[^1], VaeConfig.GroupNormEps, device: device, dtype: dtype);
         conv_out = nn.Conv2d(rev[^1], config.OutChannels, 3, padding: 1, device: device, dtype: dtype);
         RegisterComponents();

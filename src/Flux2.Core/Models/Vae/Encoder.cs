@@ -26,8 +26,8 @@ public sealed class Encoder : nn.Module<Tensor, Tensor>
         int groups = config.NormNumGroups;
         conv_in = nn.Conv2d(config.InChannels, ch[0], 3, padding: 1, device: device, dtype: dtype);
         down_blocks = nn.ModuleList(Enumerable.Range(0, ch.Length).Select(i => new DownEncoderBlock2D(
-            i == 0 ? ch[0] : ch[i - 1], ch[i], config.LayersPerBlock, groups, addDownsample: i < ch.Length - 1, device,
-                dtype)).ToArray());
+            i == 0 ? ch[0] : ch[i - 1], ch[i], config.LayersPerBlock, groups, addDownsample: i < ch.Length - 1,
+            device, dtype)).ToArray());
         mid_block = new MidBlock2D(ch[^1], groups, config.MidBlockAddAttention, device, dtype);
         conv_norm_out = nn.GroupNorm(groups, ch[^1], VaeConfig.GroupNormEps, device: device, dtype: dtype);
         conv_out = nn.Conv2d(ch[^1], 2 * config.LatentChannels, 3, padding: 1, device: device, dtype: dtype);

@@ -34,6 +34,6 @@ public sealed class LatentBatchNorm : nn.Module
     public Tensor Normalize(Tensor patchified) => LatentPacking.Normalize(patchified, running_mean, running_var, Eps);
 
     /// <summary>x · sqrt(var + eps) + mean, the inverse of <see cref="Normalize"/>.</summary>
-    public Tensor Denormalize(Tensor normalized) => LatentPacking.Denormalize(normalized, running_mean, running_var,
-        Eps);
+    public Tensor Denormalize(Tensor normalized) =>
+        LatentPacking.Denormalize(normalized, running_mean, running_var, Eps);
 }

@@ -20,8 +20,8 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
         : base(nameof(ResnetBlock2D))
     {
         if (inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"ResnetBlock2D: channels {inChannels}->{outChannels} must be multiples of " +
-                $"{groups} groups");
+            throw new ArgumentException($"ResnetBlock2D: channels {inChannels}->{outChannels} must " +
+                $"be multiples of {groups} groups");
         InChannels = inChannels; OutChannels = outChannels;
         norm1 = nn.GroupNorm(groups, inChannels, VaeConfig.GroupNormEps, device: device, dtype: dtype);
         conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: 1, device: device, dtype: dtype);

@@ -120,7 +120,7 @@ public sealed record VaeConfig
         if (DownBlockTypes.Length != BlockOutChannels.Length)
             Fail("down_block_types",
                 $"must have one entry per block_out_channels level ({BlockOutChannels.Length}), got " +
-                    $"{DownBlockTypes.Length}");
+                $"{DownBlockTypes.Length}");
         if (UpBlockTypes.Length != DecoderChannels.Length)
             Fail("up_block_types",
                 $"must have one entry per level ({DecoderChannels.Length}), got {UpBlockTypes.Length}");

@@ -215,8 +215,7 @@ public sealed record OptimizerParams
 }
 
 [IgnoredKeys("layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode",
-    "compile_dynamic",
-             "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
+             "compile_dynamic", "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
 public sealed record ModelConfig
 {
     /// <summary>A diffusers folder, a repo id in the HF cache, or tiny-random.</summary>

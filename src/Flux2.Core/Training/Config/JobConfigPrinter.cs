@@ -37,8 +37,8 @@ public static class JobConfigPrinter
                 case null: lines.Add((key, "null")); break;
                 case string or bool or int or long or double or Enum: lines.Add((key, Format(value))); break;
                 case IDictionary dict:
-                    lines.Add((key, "{" + string.Join(", ", dict.Keys.Cast<object>().Select(k => $"{k}: {dict[k]}")) +
-                        "}"));
+                    lines.Add((key,
+                               "{" + string.Join(", ", dict.Keys.Cast<object>().Select(k => $"{k}: {dict[k]}")) + "}"));
                     break;
                 case IList list when list.Count == 0 || IsScalar(list[0]!):
                     lines.Add((key, "[" + string.Join(", ", list.Cast<object>().Select(Format)) + "]"));

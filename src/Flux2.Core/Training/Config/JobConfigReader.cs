@@ -77,7 +77,7 @@ public static partial class JobConfigReader
         if (train.MaxDenoisingSteps <= train.MinDenoisingSteps)
             Fail($"{p}.train.max_denoising_steps",
                 $"'{p}.train.max_denoising_steps' ({train.MaxDenoisingSteps}) must be above min_denoising_steps " +
-                    $"({train.MinDenoisingSteps})");
+                $"({train.MinDenoisingSteps})");
         if (train.OptimizerParams.Betas.Count != 2 || train.OptimizerParams.Betas.Any(b => b is < 0 or >= 1))
             Fail($"{p}.train.optimizer_params.betas",
                 $"'{p}.train.optimizer_params.betas' must be two numbers in [0, 1), e.g. [0.9, 0.999]");
@@ -87,11 +87,11 @@ public static partial class JobConfigReader
         if (train.DiffOutputPreservation && string.IsNullOrWhiteSpace(process.TriggerWord))
             Fail($"{p}.train.diff_output_preservation",
                 $"'{p}.train.diff_output_preservation' needs a trigger_word: the preservation prompt is the caption " +
-                    $"with the trigger replaced by diff_output_preservation_class");
+                $"with the trigger replaced by diff_output_preservation_class");
         if (process.Model.Arch is not ("flux2" or "flux2_dev"))
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"),
-                $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch flux2) and treats the model as " +
-                    "such"));
+                $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch " +
+                "flux2) and treats the model as such"));
         foreach (var (s, i) in process.Sample.Samples.Select((s, i) => (s, i)))
             if (s.Prompt.Length == 0) Fail($"{p}.sample.samples[{i}]", $"'{p}.sample.samples[{i}]' needs a prompt");
     }

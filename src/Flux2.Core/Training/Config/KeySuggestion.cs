@@ -28,8 +28,8 @@ public static class KeySuggestion
     }
 
     /// <summary>Section paths with list indices written as [0], as the reader reports them for process[0].</summary>
-    static string NormalizeSection(string path) => System.Text.RegularExpressions.Regex.Replace(path, @"\[\d+\]",
-        "[0]");
+    static string NormalizeSection(string path) =>
+        System.Text.RegularExpressions.Regex.Replace(path, @"\[\d+\]", "[0]");
 
     static IEnumerable<(string key, string section)> Collect(Type section, string path)
     {

@@ -117,7 +117,7 @@ public sealed class YamlBinder(string file)
             var nearest = EditDistance.Nearest(text.ToLowerInvariant(), names.Select(n => n.name));
             throw Error(node,
                 $"'{path}' must be one of {string.Join(", ", names.Select(n => n.name).Distinct())}; got '{text}' " +
-                    $"(nearest: '{nearest}')");
+                $"(nearest: '{nearest}')");
         }
         throw new NotSupportedException($"config type {underlying.Name} has no YAML conversion");
     }

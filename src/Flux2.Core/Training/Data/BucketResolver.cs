@@ -13,8 +13,8 @@ public static class BucketResolver
         double scale = Math.Sqrt(target / ((double)width * height));
         double w = width * scale, h = height * scale;
         var candidates = new[] { (Floor(w), Floor(h)), (Floor(w), Ceil(h)), (Ceil(w), Floor(h)), (Ceil(w), Ceil(h)) }
-            .Where(c => c.Item1 >= multiple && c.Item2 >= multiple && (double)c.Item1 * c.Item2 <= (double)resolution *
-                resolution)
+            .Where(c => c.Item1 >= multiple && c.Item2 >= multiple
+                        && (double)c.Item1 * c.Item2 <= (double)resolution * resolution)
             .ToList();
         if (candidates.Count == 0) return (Math.Max(multiple, Floor(w)), Math.Max(multiple, Floor(h)));
         return candidates.OrderBy(c => Math.Abs((double)c.Item1 * c.Item2 - target)).First();

@@ -5,8 +5,7 @@ namespace Flux2.Training.Data;
 /// yet substituted) and, for edit datasets, its control images (same bucket and flip as the target, so the pair stays
 /// aligned).</summary>
 public sealed record DatasetItem(string ImagePath, string Caption, int Width, int Height, bool FlipX, bool FlipY,
-    int DatasetIndex,
-                                 IReadOnlyList<string>? ControlPaths = null)
+                                 int DatasetIndex, IReadOnlyList<string>? ControlPaths = null)
 {
     public IReadOnlyList<string> Controls => ControlPaths ?? Array.Empty<string>();
 

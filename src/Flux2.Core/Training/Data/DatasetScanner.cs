@@ -26,8 +26,8 @@ public static class DatasetScanner
                 throw new DirectoryNotFoundException($"dataset folder not found: {d.FolderPath}");
             foreach (var control in d.ControlPaths)
                 if (!Directory.Exists(control))
-                    throw new DirectoryNotFoundException($"control folder not found: {control} (dataset " +
-                        $"{d.FolderPath})");
+                    throw new DirectoryNotFoundException($"control folder not found: " +
+                        $"{control} (dataset {d.FolderPath})");
             var ext = d.CaptionExt.StartsWith('.') ? d.CaptionExt : "." + d.CaptionExt;
             var files = ImagesIn(d.FolderPath);
             void Problem(string path, string message, bool skipped) =>
@@ -60,8 +60,8 @@ public static class DatasetScanner
         var failing = problems.Where(p => p.DatasetIndex >= 0 && datasets[p.DatasetIndex].OnError ==
             DataErrorPolicy.Fail).ToList();
         if (failing.Count > 0)
-            throw new InvalidDataException($"{failing.Count} dataset problem(s) and on_error: fail, so training does " +
-                $"not start:\n  "
+            throw new InvalidDataException($"{failing.Count} dataset problem(s) and on_error: fail, " +
+                "so training does not start:\n  "
                                            + string.Join("\n  ", failing) +
                                                "\nFix or remove these files, or set on_error: skip.");
         var scan = new DatasetScan(items, problems, images);

@@ -21,8 +21,8 @@ public sealed class LatentCache : IDisposable
     public Tensor this[DatasetItem item] => latents[Key(item)];
 
     public static LatentCache Build(IReadOnlyList<DatasetItem> items, IReadOnlyList<bool> toDisk,
-        AutoencoderKLFlux2 vae, string vaeIdentity,
-                                    Device device, Action<int, int>? progress = null)
+                                    AutoencoderKLFlux2 vae, string vaeIdentity, Device device,
+                                    Action<int, int>? progress = null)
     {
         var cache = new LatentCache();
         var unique = items.GroupBy(Key).Select(g => g.First()).ToList();

@@ -30,8 +30,8 @@ public static class TextCachePolicy
         if (shuffled.Count > 0)
             return (false,
                 $"text-embedding cache off: shuffle_tokens in {string.Join(", ", shuffled)} gives a new caption text " +
-                    $"each step"
-                           + (p.Train.CacheTextEmbeddings ? " (train.cache_text_embeddings is ignored)" : ""));
+                $"each step"
+                + (p.Train.CacheTextEmbeddings ? " (train.cache_text_embeddings is ignored)" : ""));
         var notes = new List<string>();
         if (p.Datasets.Any(d => d.CaptionDropoutRate > 0))
             notes.Add("caption dropout: the dropped caption (trigger only) is cached as its own entry");

@@ -27,8 +27,9 @@ public static class TrainingImage
                 var c = pixels[(y0 + y) * w + x0 + x];
                 int sx = item.FlipX ? item.Width - 1 - x : x, sy = item.FlipY ? item.Height - 1 - y : y;
                 int i = sy * item.Width + sx;
-                rgb[i] = c.Red / 127.5f - 1; rgb[plane + i] = c.Green / 127.5f - 1; rgb[2 * plane + i] = c.Blue /
-                    127.5f - 1;
+                rgb[i] = c.Red / 127.5f - 1;
+                rgb[plane + i] = c.Green / 127.5f - 1;
+                rgb[2 * plane + i] = c.Blue / 127.5f - 1;
             }
         return tensor(rgb, new long[] { 3, item.Height, item.Width });
     }

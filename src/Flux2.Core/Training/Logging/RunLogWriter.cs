@@ -25,7 +25,7 @@ public sealed class RunLogWriter : IDisposable
         using var cmd = db.CreateCommand();
         cmd.CommandText =
             "INSERT INTO runs(started, model, device, total_steps, config) VALUES($t, $m, $d, $n, $c); SELECT " +
-                "last_insert_rowid();";
+            "last_insert_rowid();";
         cmd.Parameters.AddWithValue("$t", Now());
         cmd.Parameters.AddWithValue("$m", model);
         cmd.Parameters.AddWithValue("$d", device);
@@ -69,7 +69,7 @@ public sealed class RunLogWriter : IDisposable
         RunLogSchema.Execute(db,
             "INSERT INTO events(run_id, step, kind, detail, value, time) VALUES($r, $s, $k, $d, $v, $t)",
             ("$r", runId), ("$s", step), ("$k", kind), ("$d", detail), ("$v", value is double v ? Finite(v) : null),
-                ("$t", Now()));
+            ("$t", Now()));
 
     /// <summary>SQLite has no NaN (it would read back as NULL anyway); say so explicitly.</summary>
     static object? Finite(double v) => double.IsFinite(v) ? v : null;

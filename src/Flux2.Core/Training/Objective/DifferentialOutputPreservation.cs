@@ -28,8 +28,8 @@ public static class DifferentialOutputPreservation
             }
             finally { network.Enabled = true; }
         }
-        var withLora = FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance,
-            references);
+        var withLora =
+            FlowMatchLoss.Velocity(transformer, latents, preservationContext, noise, timesteps, guidance, references);
         return ((withLora - prior).square().mean() * multiplier).MoveToOuterDisposeScope();
     }
 }

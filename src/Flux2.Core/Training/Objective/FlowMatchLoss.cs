@@ -22,8 +22,8 @@ public static class FlowMatchLoss
     /// <param name="loss">element-wise loss and target rule; plain MSE when null (the fixed-input evaluation uses
     /// that).</param>
     public static Tensor Compute(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
-                                 IReadOnlyList<Timestep> timesteps, double guidance,
-                                     ReferenceTokens? references = null, LossFunction? loss = null)
+                                 IReadOnlyList<Timestep> timesteps, double guidance, ReferenceTokens? references = null,
+                                 LossFunction? loss = null)
     {
         using var scope = NewDisposeScope();
         var device = latents.device;
@@ -40,7 +40,7 @@ public static class FlowMatchLoss
     /// returned.</summary>
     public static Tensor Velocity(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,
                                   IReadOnlyList<Timestep> timesteps, double guidance,
-                                      ReferenceTokens? references = null)
+                                  ReferenceTokens? references = null)
     {
         using var scope = NewDisposeScope();
         var device = latents.device;

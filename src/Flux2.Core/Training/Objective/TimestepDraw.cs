@@ -73,6 +73,6 @@ public sealed class TimestepDraw(TimestepType type, ContentOrStyle bias, int min
     static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
 
     /// <summary>Standard normal by Box–Muller (System.Random has no normal draw).</summary>
-    static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) *
-        Math.Cos(2 * Math.PI * rng.NextDouble());
+    static double Normal(Random rng) =>
+        Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 }

@@ -34,8 +34,7 @@ public static class OptimizerStateIO
         catch
             (ArgumentException e)
         {
-            throw new ResumeMismatchException($"the checkpoint's optimizer state does not fit this run: " +
-                $"{e.Message}");
+            throw new ResumeMismatchException($"the checkpoint's optimizer state does not fit this run: {e.Message}");
         }
     }
 }

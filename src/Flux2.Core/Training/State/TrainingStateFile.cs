@@ -50,8 +50,8 @@ public static class TrainingStateFile
     {
         using var file = SafetensorsFile.Open(path);
         if (!file.Metadata.TryGetValue(FormatKey, out var format) || format != Format)
-            throw new InvalidDataException($"{path}: not a training-state file (format '{format}', expected " +
-                $"'{Format}')");
+            throw new InvalidDataException($"{path}: not a training-state file (format " +
+                $"'{format}', expected '{Format}')");
         var state = new TrainingState();
         try
         {

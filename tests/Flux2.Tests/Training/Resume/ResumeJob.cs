@@ -44,7 +44,7 @@ static class ResumeJob
             Assert.True(x.dtype == y.dtype && x.shape.SequenceEqual(y.shape) && x.bytes.SequenceEqual(y.bytes),
                         // the bytes: bit-identical, not just equal values
                         $"{key} differs: max |diff| " +
-                            $"{(x.to(ScalarType.Float64) - y.to(ScalarType.Float64)).abs().max().item<double>()}");
+                        $"{(x.to(ScalarType.Float64) - y.to(ScalarType.Float64)).abs().max().item<double>()}");
         }
     }
 }
