@@ -84,6 +84,11 @@ public sealed class PeftAdapterMetadata
     {
         if (node is null) return new Dictionary<string, T>();
         if (node is not JsonObject o) throw Bad(path, key, node, "an object of module name -> value");
+        foreach (var (name, _) in o)
+        {
+            try { _ = new Regex($"^(.*\\.)?({name})$", RegexOptions.CultureInvariant); }
+            catch (ArgumentException) { throw Bad(path, key, JsonValue.Create(name), "a module name or pattern"); }
+        }
         return o.ToDictionary(kv => kv.Key, kv => value(path, $"{key}['{kv.Key}']", kv.Value!));
     }
 

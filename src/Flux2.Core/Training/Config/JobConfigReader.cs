@@ -74,6 +74,13 @@ public static partial class JobConfigReader
         {
             return; // the full parse below reports syntax errors with their position
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this (no position) on some malformed plain scalars
+            var at = parser.Current?.End;
+            throw new JobConfigException(new YamlPosition(fileName, at?.Line ?? 1, at?.Column ?? 1),
+                "not valid YAML (the parser failed after this point)");
+        }
     }
 
     static void Validate(JobFile job, YamlBinder binder, YamlNode root)

@@ -124,7 +124,7 @@ public static class TrainingStateFile
                 found.Add((f, int.Parse(file.Metadata["step"], CultureInfo.InvariantCulture), null));
             }
             catch (Exception e) when (e is SafetensorsException or KeyNotFoundException or FormatException
-                                          or IOException or UnauthorizedAccessException)
+                                          or OverflowException or IOException or UnauthorizedAccessException)
             {
                 var problem = e is KeyNotFoundException ? "no step in the header" : e.Message.Replace(f + ": ", "");
                 found.Add((f, int.MaxValue, problem));
