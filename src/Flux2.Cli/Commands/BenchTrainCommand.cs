@@ -3,10 +3,10 @@ using Flux2.Diagnostics;
 using Flux2.Distributed;
 using Flux2.Models.Transformer;
 using Flux2.Native;
-using Flux2.Pipeline;
 using Flux2.Nn;
 using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
+using Flux2.Pipeline;
 using Flux2.Training;
 using Flux2.Training.Config;
 using Flux2.Training.Network;
@@ -116,7 +116,7 @@ public static class BenchTrainCommand
         };
         var configName = args.Get("config", "dev");
         var config = TransformerConfig.ByName(configName);
-        int size = args.Int("size", 1024, 16, Flux2Pipeline.MaxImageSide), rank = args.Int("rank", 32, 1, 65_536),
+        int size = args.Int("size", 1024, 16, Flux2Pipeline.MaxImageSide), rank = args.Int("rank", 32),
             textTokens = args.Int("text-tokens", 512, 1, 32_768);
         int memorySteps = args.Int("memory-steps", 0, 0, 100_000);
         int steps = memorySteps > 0 ? memorySteps : args.Int("steps", 10, 1, 100_000),
@@ -131,7 +131,7 @@ public static class BenchTrainCommand
         };
         double peak = args.Double("peak-tflops", 0);
         var deviceName = args.Get("device", "auto");
-        int gpus = args.Int("gpus", 1, 1, 1024);
+        int gpus = args.Int("gpus", 1);
         args.EnsureAllUsed();
 
         if (size < 16 || size % 16 != 0)

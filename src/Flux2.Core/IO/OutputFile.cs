@@ -34,11 +34,15 @@ public static class OutputFile
         finally { try { File.Delete(probe); } catch (IOException) { } catch (UnauthorizedAccessException) { } }
     }
 
-    /// <summary>A write error of <paramref name="path"/> as a user error that names <paramref name="path"/>
-    /// rather than <paramref name="temp"/>.</summary>
-    public static UserError WriteFailed(string path, string temp, Exception e)
+    /// <summary>A write error of <paramref name="path"/> that names <paramref name="path"/> rather than
+    /// <paramref name="temp"/>.</summary>
+    public static OutputWriteException WriteFailed(string path, string temp, Exception e)
         => new($"cannot write {path}: {Plain(e, temp, path)}", e);
 
     static string Plain(Exception e, string temp, string path)
         => e.Message.Replace(Path.GetFullPath(temp), path).Replace(Path.GetFileName(temp), Path.GetFileName(path));
 }
+
+/// <summary>An output file could not be written (a folder in the way, no permission, a full disk): an input or
+/// environment problem, reported in one line naming the file.</summary>
+public sealed class OutputWriteException(string message, Exception inner) : IOException(message, inner);

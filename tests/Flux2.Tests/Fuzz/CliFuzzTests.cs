@@ -38,6 +38,14 @@ public class CliFuzzTests(ITestOutputHelper output)
 
     string NewRoot() => TestPaths.TempDir();
 
+    /// <summary>Weights drawn from this test's own generator: libtorch's global one belongs to the training tests
+    /// that seed it.</summary>
+    Generator? weights;
+
+    Tensor Randn(params long[] shape) => randn(shape, generator: weights ??= new Generator(20261207));
+
+    static string Pick(string[] values, Random rng) => values[rng.Next(values.Length)];
+
     static string CaseFolder(string root, string family, int i)
     {
         var d = Path.Combine(root, $"{family}{i:D4}");
@@ -49,14 +57,17 @@ public class CliFuzzTests(ITestOutputHelper output)
 
     /// <summary>A valid diffusers LoRA (peft metadata, an .alpha) and a valid ComfyUI one (fused qkv), as
     /// bytes.</summary>
-    static (byte[] diffusers, byte[] comfy) BaseLoras(string dir)
+    (byte[] diffusers, byte[] comfy) BaseLoras(string dir)
     {
         var d = Path.Combine(dir, "base-d.safetensors");
-        using (var a = randn(2, 8)) using (var b = randn(8, 2)) using (var k = randn(2, 8)) using (var kb = randn(8, 2))
+        using (var a = Randn(2, 8)) using (var b = Randn(8, 2))
+        using (var k = Randn(2, 8)) using (var kb = Randn(8, 2))
         using (var alpha = tensor(2f))
             SafetensorsWriter.Write(d, new Dictionary<string, Tensor>
             {
-                [Q + ".lora_A.weight"] = a, [Q + ".lora_B.weight"] = b, [Q + ".alpha"] = alpha,
+                [Q + ".lora_A.weight"] = a,
+                [Q + ".lora_B.weight"] = b,
+                [Q + ".alpha"] = alpha,
                 ["transformer.transformer_blocks.0.attn.to_k.lora_A.weight"] = k,
                 ["transformer.transformer_blocks.0.attn.to_k.lora_B.weight"] = kb,
             }, new Dictionary<string, string>
@@ -66,7 +77,7 @@ public class CliFuzzTests(ITestOutputHelper output)
                 ["format"] = "pt",
             });
         var c = Path.Combine(dir, "base-c.safetensors");
-        using (var a = randn(6, 64)) using (var b = randn(192, 6))
+        using (var a = Randn(6, 64)) using (var b = Randn(192, 6))
             SafetensorsWriter.Write(c, new Dictionary<string, Tensor>
             {
                 ["diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight"] = a,
@@ -198,7 +209,7 @@ public class CliFuzzTests(ITestOutputHelper output)
             long outF = module.Contains("qkv") ? 192 : 64;
             Tensor Make(long[] shape)
             {
-                var t = randn(shape);
+                var t = Randn(shape);
                 if (t.numel() > 0 && rng.Next(4) == 0) t.view(-1)[rng.Next((int)t.numel())] = specials[rng.Next(7)];
                 var dtype = rng.Next(4) == 0 ? dtypes[rng.Next(dtypes.Length)] : ScalarType.Float32;
                 return dtype == ScalarType.Float32 ? t : t.to(dtype);
@@ -213,7 +224,7 @@ public class CliFuzzTests(ITestOutputHelper output)
             if (rng.Next(15) == 0) tensors[$"{module}.dora_scale"] = ones(1);
             if (rng.Next(4) == 0)
                 metadata["lora_adapter_metadata"] =
-                    $$"""{"r": {{HostileNumbers[rng.Next(HostileNumbers.Length)]}}, "lora_alpha": {{HostileNumbers[rng.Next(HostileNumbers.Length)]}}}""";
+                    $$"""{"r": {{Pick(HostileNumbers, rng)}}, "lora_alpha": {{Pick(HostileNumbers, rng)}}}""";
             SafetensorsWriter.Write(path, tensors, metadata);
             foreach (var t in tensors.Values) t.Dispose();
             var info = FuzzCase.Check($"seed 7 case {i}: lora info {path}", dir,
@@ -280,7 +291,8 @@ public class CliFuzzTests(ITestOutputHelper output)
                 lines[at] = rng.Next(2) == 0 ? "  " + line : line.TrimStart();
                 break;
             default: // a character inserted
-                lines[at] = line.Insert(rng.Next(line.Length + 1), "{}[]:-#&*!|>'\"%@`\t\u00e9"[rng.Next(19)].ToString());
+                const string chars = "{}[]:-#&*!|>'\"%@`\t\u00e9";
+                lines[at] = line.Insert(rng.Next(line.Length + 1), chars[rng.Next(chars.Length)].ToString());
                 break;
         }
     }
@@ -356,9 +368,13 @@ public class CliFuzzTests(ITestOutputHelper output)
                 });
                 break;
             case 7: Replace(caption, () => Directory.CreateDirectory(caption)); break;
-            case 8: File.WriteAllBytes(caption, [0xFF, 0xFE, 0x00, 0xC3, 0x28, 0x0A]); break;
+            case 8: Replace(caption, () => File.WriteAllBytes(caption, [0xFF, 0xFE, 0x00, 0xC3, 0x28, 0x0A])); break;
             case 9:
-                using (var f = File.Create(caption)) f.SetLength(DatasetScanner.MaxCaptionBytes + 1);
+                Replace(caption, () =>
+                {
+                    using var f = File.Create(caption);
+                    f.SetLength(DatasetScanner.MaxCaptionBytes + 1);
+                });
                 break;
             case 10: Replace(image, () => File.CreateSymbolicLink(image, image)); break; // a link loop
             default: Directory.CreateDirectory(Path.Combine(dir, "folder.png")); break;
@@ -370,19 +386,19 @@ public class CliFuzzTests(ITestOutputHelper output)
     const string Name = "fuzz_lora";
 
     /// <summary>A state as the trainer writes it (the loop's and the task's values), with small tensors.</summary>
-    static void WriteCheckpoint(string run, int step, bool final)
+    void WriteCheckpoint(string run, int step, bool final)
     {
         var stem = final ? Name : $"{Name}_{step:D9}";
         using var state = new TrainingState();
         state.Put("step", step);
         state.Put("epoch", 0);
         state.Put("param.count", 1);
-        using (var p = randn(2, 8)) state.PutTensor("param.0", p);
+        using (var p = Randn(2, 8)) state.PutTensor("param.0", p);
         state.Put("task.rng", new ulong[] { 1, 2, 3, (ulong)step });
         state.Put("task.data_order", new BatchOrder.Position(0, [[0, 1], [2, 3]]));
         state.Put("task.network", "lora r4");
         TrainingStateFile.Write(Path.Combine(run, stem + TrainingStateFile.Extension), state);
-        using var a = randn(4, 8);
+        using var a = Randn(4, 8);
         SafetensorsWriter.Write(Path.Combine(run, stem + ".safetensors"), new Dictionary<string, Tensor>
         {
             [Q + ".lora_A.weight"] = a,
@@ -415,8 +431,8 @@ public class CliFuzzTests(ITestOutputHelper output)
                 var skipped = new List<RunFolder.Skipped>();
                 var latest = RunFolder.Latest(run, Name, skipped);
                 if (skipped.Count > 0)
-                    RunFolder.MoveAside(run, skipped.SelectMany(s => new[] { s.Path, TrainingStateFile.LoraPathFor(s.Path) })
-                        .ToList());
+                    RunFolder.MoveAside(run, skipped
+                        .SelectMany(s => new[] { s.Path, TrainingStateFile.LoraPathFor(s.Path) }).ToList());
                 if (latest is null) return;
                 using var state = TrainingStateFile.Read(latest.Value.Path);
                 try

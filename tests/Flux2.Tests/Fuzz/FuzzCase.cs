@@ -73,7 +73,11 @@ static class FuzzCase
         foreach (var f in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
         {
             var info = new FileInfo(f);
-            if (info.LinkTarget is not null) { result[Path.GetRelativePath(folder, f)] = "-> " + info.LinkTarget; continue; }
+            if (info.LinkTarget is not null)
+            {
+                result[Path.GetRelativePath(folder, f)] = "-> " + info.LinkTarget;
+                continue;
+            }
             using var s = File.OpenRead(f);
             result[Path.GetRelativePath(folder, f)] = Convert.ToHexString(SHA256.HashData(s));
         }
