@@ -136,6 +136,7 @@ public static class TrainingRun
                 ". Training from step 0 would overwrite them. Fix or move the damaged file so an older checkpoint is " +
                 "used, or run again with --restart (moves the old files to previous-<time>/), or give the job a new " +
                 "config.name.");
+        if (main) SetAsideOrphanStates(runFolder, name, latest?.Path, log);
         if (main && skipped.Count > 0)
         {
             var files = skipped.SelectMany(s => new[] { s.Path, TrainingStateFile.LoraPathFor(s.Path) }).ToList();
@@ -143,6 +144,19 @@ public static class TrainingRun
                 log?.Invoke($"the unusable checkpoints were moved to {moved}; resuming from step {latest!.Value.Step}");
         }
         return latest;
+    }
+
+    /// <summary>States without their LoRA file, other than the one resumed from, are what a process killed between
+    /// the two renames of a save (or during rotation) leaves: no later save or rotation touches them again. They
+    /// are moved to previous-&lt;time&gt;/ and reported.</summary>
+    static void SetAsideOrphanStates(string runFolder, string name, string? resumeFrom, Action<string>? log)
+    {
+        var orphans = TrainingStateFile.Candidates(runFolder, name).Select(c => c.Path)
+            .Where(s => s != resumeFrom && !File.Exists(TrainingStateFile.LoraPathFor(s))).ToList();
+        if (orphans.Count == 0) return;
+        var moved = RunFolder.MoveAside(runFolder, orphans);
+        log?.Invoke($"training states without their LoRA file ({string.Join(", ", orphans.Select(Path.GetFileName))}" +
+                    $") were left by an interrupted save: moved to {moved}");
     }
 
     /// <summary>A run.sqlite that is a folder or not a readable SQLite database would stop the run (or every later

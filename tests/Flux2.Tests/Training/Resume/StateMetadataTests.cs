@@ -112,4 +112,20 @@ public class StateMetadataTests(ITestOutputHelper output)
         }
         Assert.True(File.Exists(foreign));
     }
+
+    [Fact]
+    public void AStateWithoutItsLoraFileIsMovedAsideAndReported()
+    {
+        var (data, outDir, _) = TwoCheckpoints();
+        var orphan = Path.Combine(RunOf(outDir), "tiny_lora_000000002" + TrainingStateFile.Extension);
+        var bytes = File.ReadAllBytes(orphan);
+        File.Delete(TrainingStateFile.LoraPathFor(orphan));
+        var messages = new List<string>();
+        var result = Train(data, outDir, messages);
+        Assert.Equal(4, result.ResumedFrom);
+        Assert.Contains(messages, m => m.Contains("without their LoRA file") && m.Contains(Path.GetFileName(orphan)));
+        Assert.False(File.Exists(orphan));
+        var previous = Assert.Single(Directory.GetDirectories(RunOf(outDir), RunFolder.PreviousPrefix + "*"));
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(previous, Path.GetFileName(orphan))));
+    }
 }
