@@ -48,12 +48,28 @@ public sealed class CliArgs
             : throw new UserError($"{Command}: --{name} must be an integer, got '{v}'");
     }
 
+    /// <summary>An integer option within [<paramref name="min"/>, <paramref name="max"/>]: sizes, counts and steps
+    /// are bounded so a typo fails here, not in an allocation or a loop that never ends.</summary>
+    public int Int(string name, int fallback, int min, int max)
+    {
+        int n = Int(name, fallback);
+        return n >= min && n <= max ? n
+            : throw new UserError($"{Command}: --{name} must be between {min} and {max}, got {n}");
+    }
+
+    /// <summary>A finite number option of at least <paramref name="min"/>.</summary>
+    public double Double(string name, double fallback, double min)
+    {
+        double x = Double(name, fallback);
+        return x >= min ? x : throw new UserError($"{Command}: --{name} must be at least {min}, got {x}");
+    }
+
     public double Double(string name, double fallback)
     {
         var v = Get(name);
         if (v == null) return fallback;
-        return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
-            : throw new UserError($"{Command}: --{name} must be a number, got '{v}'");
+        return double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)
+            ? n : throw new UserError($"{Command}: --{name} must be a finite number, got '{v}'");
     }
 
     /// <summary>The arguments as given, less the named options and their values (a launcher's child command

@@ -79,6 +79,6 @@ namespace Flux2.Cli
         /// that surfaces as one is turned into a <see cref="UserError"/> where the input is known.</summary>
         static bool IsUserError(Exception e) => e is UserError or InvalidDataException or FileNotFoundException
             or DirectoryNotFoundException or ConfigException or SafetensorsException or WeightLoadException
-            or TorchLoadException or PickleRefusedException or Flux2.IO.Hub.HubException;
+            or TorchLoadException or PickleRefusedException or Flux2.IO.Hub.HubException or OutputWriteException;
     }
 }

@@ -48,6 +48,9 @@ public static class BenchCommand
         };
     }
 
+    /// <summary>The longest text a bench may ask for: the text encoder's context.</summary>
+    const int MaxTokens = 32_768;
+
     static (Device, ScalarType, int) Common(CliArgs args) =>
         (TorchRuntime.Device(args.Get("device", "auto")),
          args.Get("dtype", "bf16") switch
@@ -56,7 +59,7 @@ public static class BenchCommand
              "fp32" => ScalarType.Float32,
              var d => throw new UserError($"bench: --dtype must be bf16 or fp32, got '{d}'")
          },
-         args.Int("steps", 3));
+         args.Int("steps", 3, 1, 100_000));
 
     static int TextEncoder(CliArgs args, TextWriter o)
     {
@@ -66,7 +69,8 @@ public static class BenchCommand
             "tiny" => MistralConfig.Tiny,
             var c => throw new UserError($"bench: --config for text-encoder must be mistral-small or tiny, got '{c}'"),
         };
-        int layers = args.Int("layers", Math.Min(30, config.NumHiddenLayers)), tokens = args.Int("tokens", 512);
+        int layers = args.Int("layers", Math.Min(30, config.NumHiddenLayers), 1, config.NumHiddenLayers),
+            tokens = args.Int("tokens", 512, 1, MaxTokens);
         var (device, dtype, steps) = Common(args);
         var quant = args.Get("qtype") is string q ? ParseQuant(q) : null;
         string? writeTo = args.Get("write-random"), from = args.Get("from");
@@ -146,7 +150,8 @@ public static class BenchCommand
                 throw new UserError($"bench: --blocks must be DOUBLE,SINGLE block counts such as 1,1, got '{blocks}'");
             config = config with { NumLayers = d, NumSingleLayers = sgl };
         }
-        int size = args.Int("size", 1024), textTokens = args.Int("text-tokens", 512);
+        int size = args.Int("size", 1024, 16, Flux2Pipeline.MaxImageSide),
+            textTokens = args.Int("text-tokens", 512, 1, MaxTokens);
         var (device, dtype, steps) = Common(args);
         var quant = args.Get("qtype") is string q ? ParseQuant(q) : null;
         args.EnsureAllUsed();

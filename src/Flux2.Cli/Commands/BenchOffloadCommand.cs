@@ -28,8 +28,9 @@ public static class BenchOffloadCommand
     public static int Run(CliArgs args, TextWriter o)
     {
         var config = TransformerConfig.ByName(args.Get("config", "dev"));
-        int size = args.Int("size", 1024), textTokens = args.Int("text-tokens", 512), steps = args.Int("steps", 3),
-            slots = args.Int("slots", 2);
+        int size = args.Int("size", 1024, 16, Flux2Pipeline.MaxImageSide),
+            textTokens = args.Int("text-tokens", 512, 1, 32_768), steps = args.Int("steps", 3, 1, 100_000),
+            slots = args.Int("slots", 2, 1, 1000);
         var percentText = args.Get("percent", "0.5");
         var device = TorchRuntime.Device(args.Get("device", "cuda"));
         args.EnsureAllUsed();

@@ -19,7 +19,7 @@ public static class BenchOptimizerCommand
     public static int Run(CliArgs args, TextWriter o)
     {
         var path = args.Get("job", "datasets-sample/midnight_tarot.yaml");
-        int steps = args.Int("steps", 300), window = args.Int("window", 25);
+        int steps = args.Int("steps", 300, 1, 10_000_000), window = args.Int("window", 25, 1, 10_000_000);
         var device = args.Get("device");
         args.EnsureAllUsed();
         if (steps < 1 || window < 1) throw new UserError("bench optimizer: --steps and --window must be at least 1");

@@ -6,6 +6,7 @@ using Flux2.Native;
 using Flux2.Nn;
 using Flux2.Nn.Offload;
 using Flux2.Nn.Quantization;
+using Flux2.Pipeline;
 using Flux2.Training;
 using Flux2.Training.Config;
 using Flux2.Training.Network;
@@ -114,9 +115,11 @@ public static class BenchTrainCommand
         };
         var configName = args.Get("config", "dev");
         var config = TransformerConfig.ByName(configName);
-        int size = args.Int("size", 1024), rank = args.Int("rank", 32), textTokens = args.Int("text-tokens", 512);
-        int memorySteps = args.Int("memory-steps", 0);
-        int steps = memorySteps > 0 ? memorySteps : args.Int("steps", 10), warmup = args.Int("warmup", 2);
+        int size = args.Int("size", 1024, 16, Flux2Pipeline.MaxImageSide), rank = args.Int("rank", 32),
+            textTokens = args.Int("text-tokens", 512, 1, 32_768);
+        int memorySteps = args.Int("memory-steps", 0, 0, 100_000);
+        int steps = memorySteps > 0 ? memorySteps : args.Int("steps", 10, 1, 100_000),
+            warmup = args.Int("warmup", 2, 0, 100_000);
         bool checkpointing = !args.Flag("no-checkpointing");
         bool checkpointOffload = !args.Flag("no-checkpoint-offload");
         var optimizer = args.Get("optimizer", "adamw") switch

@@ -6,6 +6,10 @@ namespace Flux2.Cli.Commands;
 /// datasets-sample/, or pretraining corpus scenes) as PNG + same-name .txt caption pairs.</summary>
 public static class DatasetsCommand
 {
+    /// <summary>The largest side of a generated image: the shapes are drawn at full size in memory, and a training
+    /// image larger than this is never needed.</summary>
+    const int MaxSize = 4096;
+
     public const string Help = """
         ./flux2 synth-dataset <style|object|corpus|edit> --out <dir> [--count N] [--seed S] [--size 128]
           style   midnight_tarot style set (default 24 images): varied shapes in a night-sky/gold look,
@@ -33,8 +37,8 @@ public static class DatasetsCommand
         var defaults = kind is { } known ? SampleDatasets.Defaults(known)
             : (RecolorEditPairs.DefaultCount, RecolorEditPairs.DefaultSeed, RecolorEditPairs.FilePrefix);
         var folder = args.Get("out") ?? throw new UserError("synth-dataset: --out <dir> is required");
-        int count = args.Int("count", defaults.Item1), seed = args.Int("seed", defaults.Item2),
-            size = args.Int("size", 128);
+        int count = args.Int("count", defaults.Item1, 1, 1_000_000), seed = args.Int("seed", defaults.Item2),
+            size = args.Int("size", 128, 32, MaxSize);
         args.EnsureAllUsed();
         if (count < 1) throw new UserError($"synth-dataset: --count must be at least 1, got {count}");
         if (size < 32 || size % 16 != 0)

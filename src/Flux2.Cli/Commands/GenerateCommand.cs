@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using Flux2.IO;
 using Flux2.Lora;
 using Flux2.Models.Transformer;
 using Flux2.Native;
 using Flux2.Nn.Quantization;
 using Flux2.Pipeline;
+using Flux2.Training.Data;
 using static TorchSharp.torch;
 
 namespace Flux2.Cli.Commands;
@@ -21,6 +23,9 @@ public static class GenerateCommand
           memory).
           Defaults: tiny-random runs at 64x64, 8 steps; real models at 1024x1024, 50 steps, guidance 4.0.
         """;
+
+    /// <summary>More sampling steps than any schedule uses; the bound keeps a typo from running for days.</summary>
+    const int MaxSteps = 1000;
 
     public static int Run(CliArgs args, TextWriter o)
     {
@@ -51,6 +56,13 @@ public static class GenerateCommand
                 throw new UserError("generate: --quantize: " + QuantType.UnsupportedMessage(quantName));
         args.EnsureAllUsed();
         if (steps < 1) throw new UserError($"generate: --steps must be at least 1, got {steps}");
+        if (steps > MaxSteps) throw new UserError($"generate: --steps must be at most {MaxSteps}, got {steps}");
+        Flux2Pipeline.CheckImageSize(height, width, "generate: --width/--height");
+        if (lora != null && !File.Exists(lora)) throw new UserError($"generate: --lora {lora}: file not found");
+        foreach (var r in references)
+            if (ImageFileCheck.Size(r, 16, out var why) is null)
+                throw new UserError($"generate: --reference {r}: {why}");
+        OutputFile.Check(outPath, "generate --out");
 
         var sw = Stopwatch.StartNew();
         using var models = Flux2Models.Load(spec, device, tiny ? null : dtype, m => o.WriteLine($"  {m}"),

@@ -1,3 +1,4 @@
+using Flux2.IO;
 using Flux2.Lora;
 using Flux2.Native;
 
@@ -33,6 +34,7 @@ public static class LoraCommand
                     var layout = ParseLayout(to);
                     if (Path.GetFullPath(input) == Path.GetFullPath(output))
                         throw new UserError("lora convert: the output must be another file than the input");
+                    OutputFile.Check(output, "lora convert: the output");
                     TorchRuntime.EnsureLoaded();
                     var info = LoraFileInfo.Read(input);
                     LoraExport.Write(output, info.Updates, layout, info.Metadata);

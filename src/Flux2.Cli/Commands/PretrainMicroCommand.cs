@@ -26,11 +26,11 @@ public static class PretrainMicroCommand
         var recipe = d with
         {
             Seed = args.Int("seed", (int)d.Seed),
-            VaeSteps = args.Int("vae-steps", d.VaeSteps),
-            TransformerSteps = args.Int("transformer-steps", d.TransformerSteps),
-            CorpusSize = args.Int("corpus-size", d.CorpusSize),
-            VaeBatch = args.Int("vae-batch", d.VaeBatch),
-            TransformerBatch = args.Int("transformer-batch", d.TransformerBatch),
+            VaeSteps = args.Int("vae-steps", d.VaeSteps, 1, 10_000_000),
+            TransformerSteps = args.Int("transformer-steps", d.TransformerSteps, 1, 10_000_000),
+            CorpusSize = args.Int("corpus-size", d.CorpusSize, 1, 10_000_000),
+            VaeBatch = args.Int("vae-batch", d.VaeBatch, 1, 4096),
+            TransformerBatch = args.Int("transformer-batch", d.TransformerBatch, 1, 4096),
             VaeFrom = args.Get("vae-from"),
             VaeOnly = args.Flag("vae-only"),
         };

@@ -17,7 +17,7 @@ public static class VerifyReferenceCommand
     public static int Run(CliArgs args, TextWriter o)
     {
         var dir = args.Positional(0, "the reference folder");
-        double tol = args.Double("tolerance", ReferenceVerifier.DefaultTolerance);
+        double tol = args.Double("tolerance", ReferenceVerifier.DefaultTolerance, min: 0);
         args.EnsureAllUsed();
         TorchRuntime.EnsureLoaded();
         o.WriteLine($"{"check",-44} {"max abs error",14}  result");

@@ -6,9 +6,18 @@ namespace Flux2.IO;
 /// exactly (in bounds, no overlaps, byte size = dtype size x element count).</summary>
 static class SafetensorsHeader
 {
+    static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
+
     public static (Dictionary<string, SafetensorsEntry>, Dictionary<string, string>)
         Parse(string path, byte[] json, long dataLength)
     {
+        // JsonDocument checks UTF-8 only when a string is read; a bad byte in a name would surface later as an
+        // InvalidOperationException from GetString.
+        try { StrictUtf8.GetCharCount(json); }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new SafetensorsException(path, null, $"header is not valid UTF-8 (bad byte at offset {e.Index})");
+        }
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
         catch (JsonException e)
@@ -74,9 +83,18 @@ static class SafetensorsHeader
             $"data_offsets must have 2 numbers, has {offsets.Length}");
         if (offsets[1] < offsets[0]) throw new SafetensorsException(path, name,
             $"data_offsets [{offsets[0]}, {offsets[1]}] end before they begin");
-        long count = 1;
-        foreach (var d in shape) count = checked(count * d);
-        long expected = checked(count * SafetensorsDType.ElementSize(dtype));
+        long expected;
+        try
+        {
+            long count = 1;
+            foreach (var d in shape) count = checked(count * d);
+            expected = checked(count * SafetensorsDType.ElementSize(dtype));
+        }
+        catch (OverflowException)
+        {
+            throw new SafetensorsException(path, name,
+                $"shape [{string.Join(", ", shape)}] holds more bytes than a 64-bit size can count");
+        }
         if (offsets[1] - offsets[0] != expected)
             throw new SafetensorsException(path, name,
                 $"byte size {offsets[1] - offsets[0]} does not match dtype {dtype} x shape " +

@@ -55,9 +55,11 @@ public static class SafetensorsWriter
             }
             File.Move(temp, full, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
-            try { File.Delete(temp); } catch (IOException) { /* keep the original error */ }
+            try { File.Delete(temp); }
+            catch (Exception d) when (d is IOException or UnauthorizedAccessException) { /* keep the original error */ }
+            if (e is IOException or UnauthorizedAccessException) throw OutputFile.WriteFailed(path, temp, e);
             throw;
         }
     }

@@ -26,29 +26,33 @@ public static class LoraFile
         using var file = SafetensorsFile.Open(path);
         var groups = GroupByModule(file);
         bool bfl = LoraFileInfo.DetectLayout(groups.Keys) == LoraLayout.Comfyui;
-        var peft = PeftAdapterMetadata.FromHeader(file.Metadata);
+        var peft = PeftAdapterMetadata.FromHeader(file.Metadata, path);
         var updates = new List<LoraUpdate>();
         foreach (var (module, g) in groups)
         {
             if (g.Down is null || g.Up is null)
                 throw new SafetensorsException(path, module,
                     $"has only one of the lora_A/lora_down and lora_B/lora_up pair");
-            var down = file.Read(g.Down).to(ScalarType.Float32);
-            var up = file.Read(g.Up).to(ScalarType.Float32);
-            long r = down.shape[0];
-            if (down.dim() != 2 || up.dim() != 2 || up.shape[1] != r)
+            var down = ReadWeight(file, g.Down);
+            var up = ReadWeight(file, g.Up);
+            if (down.dim() != 2 || up.dim() != 2 || up.shape[1] != down.shape[0])
                 throw new SafetensorsException(path, g.Up,
                     $"shapes [{string.Join(", ", down.shape)}] and [{string.Join(", ", up.shape)}] are not a [r, in] " +
                     $"/ [out, r] pair");
+            long r = down.shape[0];
+            if (r == 0 || down.shape[1] == 0 || up.shape[0] == 0)
+                throw new SafetensorsException(path, g.Down,
+                    $"shape [{string.Join(", ", down.shape)}] / [{string.Join(", ", up.shape)}]: a LoRA needs rank " +
+                    "and sizes of at least 1");
+            double? alpha = g.Alpha is { } ak ? ReadAlpha(file, ak) : null;
+            double scale = alpha is { } av ? (float)av / r
+                : bfl ? 1.0 : peft?.Scale(StripPrefix(module, "transformer."), r) ?? 1.0;
+            CheckMagnitude(path, g.Up, down, up, r, scale);
             if (!bfl)
             {
-                var name = StripPrefix(module, "transformer.");
-                double peftScale = g.Alpha is { } pa ? file.Read(pa).to(ScalarType.Float32).item<float>() / r
-                    : peft?.Scale(name, r) ?? 1.0;
-                updates.Add(new LoraUpdate(name, down, up, peftScale));
+                updates.Add(new LoraUpdate(StripPrefix(module, "transformer."), down, up, scale));
                 continue;
             }
-            double scale = g.Alpha is { } a ? file.Read(a).to(ScalarType.Float32).item<float>() / r : 1.0;
             var bflModule = StripPrefix(module, "diffusion_model.");
             var targets = BflTransformerKeyMap.ToDiffusers(bflModule + ".weight");
             if (targets.Count == 0)
@@ -69,6 +73,51 @@ public static class LoraFile
             }
         }
         return updates;
+    }
+
+    /// <summary>A lora_A/lora_B weight as float32; only floating-point tensors of finite values are LoRA
+    /// weights.</summary>
+    static Tensor ReadWeight(SafetensorsFile file, string key)
+    {
+        var dtype = file.Entries[key].DType;
+        if (dtype is not ("F16" or "BF16" or "F32" or "F64"))
+            throw new SafetensorsException(file.Path, key, $"dtype {dtype} is not a LoRA weight (F16, BF16, F32, F64)");
+        using var stored = file.Read(key);
+        var t = stored.to(ScalarType.Float32);
+        using var finite = t.isfinite();
+        using var allFinite = finite.all();
+        if (!allFinite.item<bool>())
+        {
+            t.Dispose();
+            throw new SafetensorsException(file.Path, key, "holds NaN or infinite values (a diverged training run?)");
+        }
+        return t;
+    }
+
+    /// <summary>An <c>.alpha</c> tensor: one finite number >= 0.</summary>
+    static double ReadAlpha(SafetensorsFile file, string key)
+    {
+        var e = file.Entries[key];
+        if (e.Shape.Aggregate(1L, (a, d) => a * d) != 1)
+            throw new SafetensorsException(file.Path, key,
+                $"alpha must hold one number, has shape [{string.Join(", ", e.Shape)}]");
+        using var t = file.Read(key);
+        using var f = t.to(ScalarType.Float64);
+        double alpha = f.item<double>();
+        if (!double.IsFinite(alpha) || alpha < 0)
+            throw new SafetensorsException(file.Path, key, $"alpha must be a finite number >= 0, is {alpha}");
+        return alpha;
+    }
+
+    /// <summary>Refuses weights whose product ΔW = scale·B·A could overflow float32 (each entry is bounded by
+    /// r·max|B|·max|A|·|scale|): such a file gives an image of NaN.</summary>
+    static void CheckMagnitude(string path, string upKey, Tensor down, Tensor up, long r, double scale)
+    {
+        using var scope = NewDisposeScope();
+        double bound = r * (double)down.abs().max().item<float>() * up.abs().max().item<float>() * Math.Abs(scale);
+        if (!(bound <= float.MaxValue))
+            throw new SafetensorsException(path, upKey,
+                $"values too large: scale·B·A may reach {bound:g3}, beyond float32 (a diverged training run?)");
     }
 
     sealed class Group { public string? Down, Up, Alpha; }

@@ -36,7 +36,7 @@ public sealed record LoraFileInfo(string Path, LoraLayout Layout, IReadOnlyList<
         var dtypes = file.Entries.Values.Select(e => e.DType).Distinct().Order().ToList();
         return new LoraFileInfo(path, DetectLayout(file.Keys), modules, updates,
                                 file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value), dtypes,
-                                PeftAdapterMetadata.FromHeader(file.Metadata));
+                                PeftAdapterMetadata.FromHeader(file.Metadata, path));
     }
 
     /// <summary>"4 (12), 12 (2)": each distinct value with how many modules have it.</summary>

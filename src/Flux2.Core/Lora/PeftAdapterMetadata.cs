@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Flux2.IO;
 
 namespace Flux2.Lora;
 
@@ -42,24 +43,57 @@ public sealed class PeftAdapterMetadata
         return null;
     }
 
-    public static PeftAdapterMetadata? FromHeader(IReadOnlyDictionary<string, string> header)
+    /// <summary>The config in the header of <paramref name="path"/>, or null when it has none. A header that is not
+    /// a JSON object, a rank that is not a positive integer or an alpha that is not a finite non-negative number is
+    /// refused (<see cref="SafetensorsException"/>): PEFT would scale by alpha/r with it.</summary>
+    public static PeftAdapterMetadata? FromHeader(IReadOnlyDictionary<string, string> header, string path)
     {
         if (!header.TryGetValue(Key, out var json)) return null;
-        var root = JsonNode.Parse(json)?.AsObject() ?? throw new InvalidDataException($"{Key} is not a JSON object");
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json) as JsonObject
+                ?? throw new SafetensorsException(path, null, $"__metadata__['{Key}'] is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new SafetensorsException(path, null, $"__metadata__['{Key}'] is not valid JSON ({e.Message})");
+        }
         JsonNode? Get(string name) => root[Prefix + name] ?? root[name];
+        var alpha = Get("lora_alpha") is { } a ? AlphaValue(path, "lora_alpha", a) : (double?)null;
+        var rank = Get("r") is { } r ? RankValue(path, "r", r) : (long?)null;
         return new PeftAdapterMetadata
         {
-            Alpha = Get("lora_alpha") is JsonValue a && a.TryGetValue<double>(out var av) ? av : null,
-            Rank = Get("r") is JsonValue r && r.TryGetValue<long>(out var rv) ? rv : null,
-            AlphaPattern = Numbers(Get("alpha_pattern")).ToDictionary(kv => kv.Key, kv => kv.Value),
-            RankPattern = Numbers(Get("rank_pattern")).ToDictionary(kv => kv.Key, kv => (long)kv.Value),
+            Alpha = alpha,
+            Rank = rank,
+            AlphaPattern = Pattern(path, "alpha_pattern", Get("alpha_pattern"), AlphaValue),
+            RankPattern = Pattern(path, "rank_pattern", Get("rank_pattern"), RankValue),
         };
     }
 
-    static IEnumerable<KeyValuePair<string, double>> Numbers(JsonNode? node) => node is JsonObject o
-        ? o.Where(kv => kv.Value is JsonValue v && v.TryGetValue<double>(out _))
-            .Select(kv => KeyValuePair.Create(kv.Key, kv.Value!.GetValue<double>()))
-        : Enumerable.Empty<KeyValuePair<string, double>>();
+    static double AlphaValue(string path, string key, JsonNode node)
+        => node is JsonValue v && v.TryGetValue<double>(out var x) && double.IsFinite(x) && x >= 0 ? x
+            : throw Bad(path, key, node, "a finite number >= 0");
+
+    static long RankValue(string path, string key, JsonNode node)
+        => node is JsonValue v && v.TryGetValue<long>(out var x) && x > 0 ? x
+            : throw Bad(path, key, node, "a positive integer");
+
+    static Dictionary<string, T> Pattern<T>(string path, string key, JsonNode? node,
+        Func<string, string, JsonNode, T> value)
+    {
+        if (node is null) return new Dictionary<string, T>();
+        if (node is not JsonObject o) throw Bad(path, key, node, "an object of module name -> value");
+        foreach (var (name, _) in o)
+        {
+            try { _ = new Regex($"^(.*\\.)?({name})$", RegexOptions.CultureInvariant); }
+            catch (ArgumentException) { throw Bad(path, key, JsonValue.Create(name), "a module name or pattern"); }
+        }
+        return o.ToDictionary(kv => kv.Key, kv => value(path, $"{key}['{kv.Key}']", kv.Value!));
+    }
+
+    static SafetensorsException Bad(string path, string key, JsonNode? node, string expected)
+        => new(path, null, $"{Key}: '{key}' must be {expected}, got {node?.ToJsonString() ?? "null"}");
 
     /// <summary>The JSON for <paramref name="updates"/>: exact per-module scales through r, lora_alpha and the
     /// patterns.</summary>

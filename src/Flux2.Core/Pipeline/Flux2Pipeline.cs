@@ -27,8 +27,21 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     public int PixelsPerToken => Vae.Config.ScaleFactor * Vae.Config.PatchSize[0];
 
     /// <summary>Height/width in pixels → latent token grid.</summary>
+    /// <summary>The largest image side sampled or trained: 8192 pixels (64 megapixels), sixteen times the 4
+    /// megapixels FLUX.2 is made for. A larger size would only fail on allocation, minutes into a run.</summary>
+    public const int MaxImageSide = 8192;
+
+    /// <summary>Refuses (<see cref="UserError"/> starting with <paramref name="what"/>) a side below 1 or above
+    /// <see cref="MaxImageSide"/>; needs no model, so callers check before loading one.</summary>
+    public static void CheckImageSize(int height, int width, string what)
+    {
+        if (height < 1 || width < 1 || height > MaxImageSide || width > MaxImageSide)
+            throw new UserError($"{what}: image size {width}x{height} must be 1..{MaxImageSide} pixels a side");
+    }
+
     public (int h, int w) LatentGrid(int height, int width)
     {
+        CheckImageSize(height, width, "image size");
         int f = PixelsPerToken;
         if (height % f != 0 || width % f != 0 || height <= 0 || width <= 0)
             throw new UserError($"image size {width}x{height} must be positive multiples of {f} " +

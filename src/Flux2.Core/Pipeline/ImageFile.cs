@@ -27,10 +27,19 @@ public static class ImageFile
         System.Runtime.InteropServices.Marshal.Copy(px, 0, bmp.GetPixels(), px.Length);
         using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, "." + Path.GetFileName(path) + ".tmp");
-        using (var f = File.Create(tmp)) data.SaveTo(f);
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            using (var f = File.Create(tmp)) data.SaveTo(f);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); }
+            catch (Exception d) when (d is IOException or UnauthorizedAccessException) { /* keep the original error */ }
+            throw Flux2.IO.OutputFile.WriteFailed(path, tmp, e);
+        }
     }
 
     /// <summary>Reads an image as [3, H, W] in −1..1 (the VAE's input range), optionally resized to fit within

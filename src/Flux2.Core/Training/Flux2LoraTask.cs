@@ -167,7 +167,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
                 ? $"the checkpoint's LoRA sits on other layers than this job's ({Describe(now)}, but network_kwargs " +
                     $"select different ones)"
                 : $"the checkpoint's LoRA network differs from this job's ({Describe(saved)} vs now {Describe(now)})");
-        rng.State = state.Get<ulong[]>("task.rng");
+        try { rng.State = state.Get<ulong[]>("task.rng"); }
+        catch (ArgumentException e) { throw new InvalidDataException($"training state value 'task.rng': {e.Message}"); }
         noiseGenerator.set_state(state.GetTensor("task.noise_generator"));
         if (state.Has("task.lora_dropout_generator"))
             Network.DropoutGenerator.set_state(state.GetTensor("task.lora_dropout_generator"));

@@ -125,6 +125,19 @@ public static class RunFolder
         if (!Directory.EnumerateFileSystemEntries(samples).Any()) Directory.Delete(samples);
     }
 
+    /// <summary>Deletes the temp files (<c>.&lt;file&gt;.&lt;id&gt;.tmp</c>) that saves of <paramref name="name"/>
+    /// leave in <paramref name="folder"/> when the process is killed mid-write; returns their paths. The finished
+    /// files they were to replace are untouched, and a temp file is never renamed into place later.</summary>
+    public static IReadOnlyList<string> RemoveStaleTempFiles(string folder, string name)
+    {
+        if (!Directory.Exists(folder)) return Array.Empty<string>();
+        var stale = Directory.EnumerateFiles(folder, ".*.tmp")
+            .Where(f => Path.GetFileName(f).EndsWith(".tmp") && IsOwn(Path.GetFileName(f), name))
+            .Order(StringComparer.Ordinal).ToList();
+        foreach (var f in stale) File.Delete(f);
+        return stale;
+    }
+
     /// <summary>Fails before any training when an output of <paramref name="name"/>'s run cannot be written: the run
     /// folder is a file or cannot be created, or a file the run writes (LoRA, state, config, log, eval) is a folder,
     /// or samples/ is a file. Creates the run folder.</summary>

@@ -59,6 +59,17 @@ public sealed partial class Trainer
     /// after.</summary>
     int Resume(string path, Parts run)
     {
+        try { return Restore(path, run); }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: cannot resume from it: {e.Message.Replace(path + ": ", "")}. " +
+                "Move it (and its LoRA file) out of the run folder to resume from an older checkpoint, or run " +
+                "again with --restart", e);
+        }
+    }
+
+    int Restore(string path, Parts run)
+    {
         using var state = TrainingStateFile.Read(path);
         task.RestoreState(state); // first: its network check gives the clearest message
         var parameters = task.TrainableParameters;

@@ -52,7 +52,13 @@ public static class TrainingRun
         CheckLayerOffloading(p, device);
         if (restart && main && RunFolder.MoveAside(runFolder, job.Config.Name) is string previous)
             log?.Invoke($"--restart: earlier files of this run moved to {previous}");
-        if (main) RunFolder.CheckOutputs(runFolder, job.Config.Name);
+        if (main)
+        {
+            SetAsideDamagedLog(runFolder, log);
+            foreach (var removed in RunFolder.RemoveStaleTempFiles(runFolder, job.Config.Name))
+                log?.Invoke($"removed {removed}: a temp file of a save that was interrupted (the process was killed)");
+            RunFolder.CheckOutputs(runFolder, job.Config.Name);
+        }
         var resume = restart && !main ? null : Resumable(runFolder, job.Config.Name, main, log);
 
         using var parallel = group is null ? null : DataParallel.Join(group, device, log);
@@ -129,6 +135,7 @@ public static class TrainingRun
                 ". Training from step 0 would overwrite them. Fix or move the damaged file so an older checkpoint is " +
                 "used, or run again with --restart (moves the old files to previous-<time>/), or give the job a new " +
                 "config.name.");
+        if (main) SetAsideOrphanStates(runFolder, name, latest?.Path, log);
         if (main && skipped.Count > 0)
         {
             var files = skipped.SelectMany(s => new[] { s.Path, TrainingStateFile.LoraPathFor(s.Path) }).ToList();
@@ -136,6 +143,48 @@ public static class TrainingRun
                 log?.Invoke($"the unusable checkpoints were moved to {moved}; resuming from step {latest!.Value.Step}");
         }
         return latest;
+    }
+
+    /// <summary>States without their LoRA file, other than the one resumed from, are what a process killed between
+    /// the two renames of a save (or during rotation) leaves: no later save or rotation touches them again. They
+    /// are moved to previous-&lt;time&gt;/ and reported.</summary>
+    static void SetAsideOrphanStates(string runFolder, string name, string? resumeFrom, Action<string>? log)
+    {
+        var orphans = TrainingStateFile.Candidates(runFolder, name).Select(c => c.Path)
+            .Where(s => s != resumeFrom && !File.Exists(TrainingStateFile.LoraPathFor(s))).ToList();
+        if (orphans.Count == 0) return;
+        var moved = RunFolder.MoveAside(runFolder, orphans);
+        log?.Invoke($"training states without their LoRA file ({string.Join(", ", orphans.Select(Path.GetFileName))}" +
+                    $") were left by an interrupted save: moved to {moved}");
+    }
+
+    /// <summary>A run.sqlite that is a folder or not a readable SQLite database would stop the run (or every later
+    /// start) although the checkpoints are intact: it is moved, with its -wal/-shm/-journal files, to
+    /// previous-&lt;time&gt;/ and the run starts a new log.</summary>
+    static void SetAsideDamagedLog(string runFolder, Action<string>? log)
+    {
+        var path = Path.Combine(runFolder, RunLogSchema.FileName);
+        string? problem = null;
+        if (Directory.Exists(path)) problem = "it is a folder";
+        else if (File.Exists(path))
+        {
+            try
+            {
+                using var db = RunLogSchema.Open(path, create: false);
+                using var cmd = db.CreateCommand();
+                cmd.CommandText = "PRAGMA quick_check";
+                if (cmd.ExecuteScalar() is not "ok") problem = "the database fails its integrity check";
+            }
+            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException
+                                          or UnauthorizedAccessException)
+            {
+                problem = e.Message;
+            }
+        }
+        if (problem is null) return;
+        var files = new[] { "", "-wal", "-shm", "-journal" }.Select(s => path + s).ToList();
+        var moved = RunFolder.MoveAside(runFolder, files);
+        log?.Invoke($"the run log {path} cannot be used ({problem}): moved to {moved}; a new log starts");
     }
 
     /// <summary>Dataset and control folders exist (the scan itself comes after the model has loaded, which can take

@@ -103,7 +103,7 @@ public class LoraConversionTests(ITestOutputHelper output)
         var path = Path.Combine(TestPaths.TempDir(), "d.safetensors");
         LoraExport.WriteDiffusers(path, LoraFile.Read(PeftFixture));
         using var f = SafetensorsFile.Open(path);
-        var peft = PeftAdapterMetadata.FromHeader(f.Metadata)!;
+        var peft = PeftAdapterMetadata.FromHeader(f.Metadata, path)!;
         Assert.Equal(4, peft.Rank);
         Assert.Equal(8.0, peft.Alpha);
         Assert.Empty(peft.RankPattern);
@@ -127,7 +127,7 @@ public class LoraConversionTests(ITestOutputHelper output)
         LoraExport.WriteDiffusers(path, updates);
         using (var f = SafetensorsFile.Open(path))
         {
-            var peft = PeftAdapterMetadata.FromHeader(f.Metadata)!;
+            var peft = PeftAdapterMetadata.FromHeader(f.Metadata, path)!;
             Assert.Equal(4, peft.Rank);
             Assert.Equal(2.0, peft.Alpha);
             Assert.Equal(new Dictionary<string, long> { ["transformer_blocks.0.attn.to_k"] = 8 }, peft.RankPattern);

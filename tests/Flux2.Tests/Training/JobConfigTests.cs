@@ -109,7 +109,7 @@ public class JobConfigTests
     [InlineData("train: {timestep_type: sigmod}", "nearest: 'sigmoid'")]
     [InlineData("train: {lr: -1}", "must be at least 0")]
     [InlineData("datasets_extra: 1\n      train: {batch_size: [1, 2]}", "must be a single value")]
-    [InlineData("network: {linear: 0}", "must be between 1 and 65536")]
+    [InlineData("network: {linear: 0}", "must be between 1 and 1024")]
     [InlineData("train: {min_denoising_steps: 500, max_denoising_steps: 400}", "must be above min_denoising_steps")]
     public void BadValuesFailWithAReason(string section, string expected)
     {

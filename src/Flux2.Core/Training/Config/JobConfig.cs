@@ -50,10 +50,10 @@ public sealed record NetworkConfig
 {
     public NetworkType Type { get; set; } = NetworkType.Lora;
     /// <summary>Rank r.</summary>
-    [YamlAlias("rank"), Range(1, 65536)] public int Linear { get; set; } = 4;
+    [YamlAlias("rank"), Range(1, 1024)] public int Linear { get; set; } = 4;
     /// <summary>Scale = alpha / rank. Absent: alpha = rank (scale 1, what ai-toolkit forces for FLUX.2,
     /// §2.10).</summary>
-    [Range(0)] public double? LinearAlpha { get; set; }
+    [Range(0, 1e6)] public double? LinearAlpha { get; set; }
     public NetworkKwargs NetworkKwargs { get; set; } = new();
     /// <summary>Dropout on each adapter's input while training (peft lora_dropout); 0 = off.</summary>
     [Range(0, 0.99)] public double Dropout { get; set; } = 0.0;
@@ -108,7 +108,7 @@ public sealed record DatasetConfig
     public List<int> Resolution { get; set; } = new() { 512 };
     public bool FlipX { get; set; } = false;
     public bool FlipY { get; set; } = false;
-    [Range(1)] public int NumRepeats { get; set; } = 1;
+    [Range(1, 10_000)] public int NumRepeats { get; set; } = 1;
     /// <summary>Aspect-ratio buckets (§2.7); false = every image center-cropped to a square.</summary>
     public bool Buckets { get; set; } = true;
     /// <summary>Edit/instruction LoRAs (docs/lora-guide.md §1 type 4): folders of control (source) images with the
@@ -252,8 +252,8 @@ public enum WeightQuantization
 public sealed record SampleConfig
 {
     [Range(1)] public int SampleEvery { get; set; } = 100;
-    [Range(16)] public int Width { get; set; } = 512;
-    [Range(16)] public int Height { get; set; } = 512;
+    [Range(16, 8192)] public int Width { get; set; } = 512;
+    [Range(16, 8192)] public int Height { get; set; } = 512;
     public List<string> Prompts { get; set; } = new();
     /// <summary>The UI's form of <see cref="Prompts"/>: a list of {prompt: ...}.</summary>
     public List<SampleItem> Samples { get; set; } = new();

@@ -1,4 +1,7 @@
+using Flux2.IO;
+using Flux2.Pipeline;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Flux2.Training.Config;
@@ -18,11 +21,19 @@ public static partial class JobConfigReader
     public static LoadedJob Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"job file not found: {path}", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(SmallTextFile.Read(path, MaxJobBytes, "a job file"), path);
     }
+
+    /// <summary>Job files are a few kilobytes; a larger file is not one.</summary>
+    public const long MaxJobBytes = 4 << 20;
+
+    /// <summary>Deeper nesting than any job has (a job nests about 6 levels); YamlDotNet builds its node tree
+    /// recursively, so unbounded nesting would overflow the stack and kill the process.</summary>
+    public const int MaxNesting = 64;
 
     public static LoadedJob Parse(string yaml, string fileName = "job.yaml")
     {
+        CheckNesting(yaml, fileName);
         var stream = new YamlStream();
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlException e)
@@ -40,6 +51,36 @@ public static partial class JobConfigReader
         var meta = job.Meta.ToDictionary(kv => kv.Key, kv => kv.Value.Replace("[name]", job.Config.Name));
         job.Meta = meta;
         return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName);
+    }
+
+    /// <summary>Walks the parser's events (a loop, no recursion) and refuses nesting beyond
+    /// <see cref="MaxNesting"/> before the node tree is built.</summary>
+    static void CheckNesting(string yaml, string fileName)
+    {
+        var parser = new Parser(new StringReader(yaml));
+        int depth = 0;
+        try
+        {
+            while (parser.MoveNext())
+            {
+                if (parser.Current is MappingStart or SequenceStart && ++depth > MaxNesting)
+                    throw new JobConfigException(
+                        new YamlPosition(fileName, parser.Current.Start.Line, parser.Current.Start.Column),
+                        $"nested more than {MaxNesting} levels deep: not a job file");
+                if (parser.Current is MappingEnd or SequenceEnd) depth--;
+            }
+        }
+        catch (YamlException)
+        {
+            return; // the full parse below reports syntax errors with their position
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this (no position) on some malformed plain scalars
+            var at = parser.Current?.End;
+            throw new JobConfigException(new YamlPosition(fileName, at?.Line ?? 1, at?.Column ?? 1),
+                "not valid YAML (the parser failed after this point)");
+        }
     }
 
     static void Validate(JobFile job, YamlBinder binder, YamlNode root)
@@ -67,8 +108,13 @@ public static partial class JobConfigReader
             var d = process.Datasets[i];
             var dp = $"{p}.datasets[{i}]";
             if (d.FolderPath.Length == 0) Fail(dp, $"'{dp}.folder_path' is required");
-            if (d.Resolution.Count == 0 || d.Resolution.Any(r => r < 16))
-                Fail($"{dp}.resolution", $"'{dp}.resolution' must list sizes of at least 16 pixels");
+            if (d.Resolution.Count == 0 || d.Resolution.Any(r => r < 16 || r > Flux2Pipeline.MaxImageSide))
+                Fail($"{dp}.resolution",
+                    $"'{dp}.resolution' must list sizes of 16 to {Flux2Pipeline.MaxImageSide} pixels");
+            var captionExt = "." + d.CaptionExt.TrimStart('.').ToLowerInvariant();
+            if (captionExt == "." || Data.DatasetScanner.ImageExtensions.Contains(captionExt))
+                Fail($"{dp}.caption_ext",
+                    $"'{dp}.caption_ext' must be a text file extension such as txt, got '{d.CaptionExt}'");
             if (d.KeepTokens > 0 && !d.ShuffleTokens)
                 binder.Warnings.Add(new JobConfigWarning(At($"{dp}.keep_tokens"),
                     $"'{dp}.keep_tokens' only matters with shuffle_tokens: true"));

@@ -12,7 +12,12 @@ public static class BatchRegrouping
 {
     public static BatchOrder.Position Regroup(BatchOrder.Position saved, IReadOnlyList<DatasetItem> items,
         int batchSize)
-        => Regroup(saved, i => items[i].BucketKey, batchSize);
+    {
+        if (saved.Pending is null || saved.Pending.Any(b => b is null || b.Any(i => i < 0 || i >= items.Count)))
+            throw new InvalidDataException($"saved data order does not fit this dataset ({items.Count} items): an " +
+                                           "index is out of range");
+        return Regroup(saved, i => items[i].BucketKey, batchSize);
+    }
 
     public static BatchOrder.Position Regroup(BatchOrder.Position saved, Func<int, string> bucketOf, int batchSize)
     {

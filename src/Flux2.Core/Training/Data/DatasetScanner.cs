@@ -1,3 +1,4 @@
+using Flux2.IO;
 using Flux2.Training.Config;
 
 namespace Flux2.Training.Data;
@@ -97,18 +98,23 @@ public static class DatasetScanner
         return found;
     }
 
+    /// <summary>Captions are a few hundred bytes; a file over this is not one (or a link to something else).</summary>
+    public const long MaxCaptionBytes = 1 << 20;
+
+    static string ReadCaptionFile(string path) => SmallTextFile.Read(path, MaxCaptionBytes, "a caption").Trim();
+
     /// <summary>Caption file, else <c>default.&lt;ext&gt;</c> in the folder, else default_caption (§2.6 item 1); the
     /// note says which fallback was used.</summary>
     static string ReadCaption(string image, string ext, DatasetConfig d, out string? note)
     {
         note = null;
         var path = Path.ChangeExtension(image, ext);
-        if (File.Exists(path)) return File.ReadAllText(path).Trim();
+        if (File.Exists(path)) return ReadCaptionFile(path);
         var fallback = Path.Combine(Path.GetDirectoryName(image)!, "default" + ext);
         if (File.Exists(fallback))
         {
             note = $"no caption file {Path.GetFileName(path)}; using {Path.GetFileName(fallback)}";
-            return File.ReadAllText(fallback).Trim();
+            return ReadCaptionFile(fallback);
         }
         note = d.DefaultCaption.Length > 0
             ? $"no caption file {Path.GetFileName(path)}; using default_caption '{d.DefaultCaption}'"

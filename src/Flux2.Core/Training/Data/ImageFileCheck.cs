@@ -1,3 +1,4 @@
+using Flux2.IO;
 using SkiaSharp;
 
 namespace Flux2.Training.Data;
@@ -17,9 +18,10 @@ public static class ImageFileCheck
         why = null;
         try
         {
-            var info = new FileInfo(file);
+            // Devices and FIFOs report 0 bytes: they are refused here, before a decoder opens (and blocks on) them.
+            var info = SmallTextFile.StatTarget(file);
             if (!info.Exists) { why = "file not found"; return null; }
-            if (info.Length == 0) { why = "empty file (0 bytes)"; return null; }
+            if (info.Length == 0) { why = "empty file (0 bytes) or not a regular file"; return null; }
             using var codec = SKCodec.Create(file);
             if (codec is null) { why = "not a readable image (corrupt or an unsupported format)"; return null; }
             int w = codec.Info.Width, h = codec.Info.Height;

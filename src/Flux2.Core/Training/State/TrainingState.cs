@@ -26,9 +26,22 @@ public sealed class TrainingState : IDisposable
 
     public void Put<T>(string key, T value) => Values[key] = JsonSerializer.Serialize(value);
 
-    public T Get<T>(string key) =>
-        Values.TryGetValue(key, out var json) ? JsonSerializer.Deserialize<T>(json)!
-            : throw new InvalidDataException($"training state has no value '{key}'");
+    /// <summary>The value under <paramref name="key"/>; <see cref="InvalidDataException"/> when it is missing or
+    /// is not a <typeparamref name="T"/>.</summary>
+    public T Get<T>(string key)
+    {
+        if (!Values.TryGetValue(key, out var json))
+            throw new InvalidDataException($"training state has no value '{key}'");
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json)
+                ?? throw new InvalidDataException($"training state value '{key}' is null");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"training state value '{key}' is not a {typeof(T).Name}: {e.Message}");
+        }
+    }
 
     public bool Has(string key) => Values.ContainsKey(key) || Tensors.ContainsKey(key);
 

@@ -55,7 +55,14 @@ public static class TrainingStateFile
         var state = new TrainingState();
         try
         {
-            foreach (var (k, v) in file.Metadata) if (k is not (FormatKey or ChecksumKey)) state.Values[k] = v;
+            foreach (var (k, v) in file.Metadata)
+            {
+                if (k is FormatKey or ChecksumKey) continue;
+                if (!IsJson(v))
+                    throw new InvalidDataException($"{path}: value '{k}' in the header is not valid JSON (the file " +
+                                                   "is damaged)");
+                state.Values[k] = v;
+            }
             foreach (var key in file.Keys.Order(StringComparer.Ordinal)) state.Tensors[key] = file.Read(key);
             var sorted = state.Tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value);
             if (file.Metadata.TryGetValue(ChecksumKey, out var expected) && Checksum(sorted) != expected)
@@ -67,6 +74,12 @@ public static class TrainingStateFile
         }
         catch { state.Dispose(); throw; }
         return state;
+    }
+
+    static bool IsJson(string text)
+    {
+        try { System.Text.Json.JsonDocument.Parse(text).Dispose(); return true; }
+        catch (System.Text.Json.JsonException) { return false; }
     }
 
     /// <summary>The first floating-point tensor of <paramref name="state"/> (by key) with a NaN or infinite value, or
@@ -111,7 +124,7 @@ public static class TrainingStateFile
                 found.Add((f, int.Parse(file.Metadata["step"], CultureInfo.InvariantCulture), null));
             }
             catch (Exception e) when (e is SafetensorsException or KeyNotFoundException or FormatException
-                                          or IOException or UnauthorizedAccessException)
+                                          or OverflowException or IOException or UnauthorizedAccessException)
             {
                 var problem = e is KeyNotFoundException ? "no step in the header" : e.Message.Replace(f + ": ", "");
                 found.Add((f, int.MaxValue, problem));
