@@ -6,8 +6,9 @@ namespace Flux2.Tests.Training.Resume;
 
 /// <summary>
 /// <c>kill -9</c> of <c>./flux2 train</c> at seeded random moments, each followed by the same command again: with a
-/// checkpoint every step, many kills land inside a save. The run that finishes holds the LoRA an uninterrupted run
-/// writes, byte for byte, and its folder keeps no temp file of an interrupted save.
+/// checkpoint every step and a large rank, some kills land inside a save. The run that finishes holds the LoRA an
+/// uninterrupted run writes, byte for byte, and its folder keeps no temp file of an interrupted save (a state whose
+/// LoRA was never written is moved to previous-&lt;time&gt;/, not deleted).
 /// </summary>
 [Collection(nameof(SerialTrainingCollection))]
 public class KillResumeTests(ITestOutputHelper output)
@@ -49,7 +50,9 @@ public class KillResumeTests(ITestOutputHelper output)
     static string Job(string data, string outDir)
     {
         var yaml = Path.Combine(outDir, "job.yaml");
-        File.WriteAllText(yaml, TempDataset.Job(data, outDir, Steps).Replace("save_every: 10", "save_every: 1"));
+        // A large rank makes each save write megabytes, so a fair share of the kills lands inside one.
+        File.WriteAllText(yaml, TempDataset.Job(data, outDir, Steps).Replace("save_every: 10", "save_every: 1")
+                                    .Replace("linear: 4, linear_alpha: 4", "linear: 512, linear_alpha: 512"));
         return yaml;
     }
 
