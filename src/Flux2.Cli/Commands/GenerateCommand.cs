@@ -10,8 +10,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Cli.Commands;
 
-/// <summary><c>./flux2 generate</c>: prompt → image file with any FLUX.2 model (folder, cached repo id or tiny-random),
-/// optional LoRAs and reference images (editing).</summary>
+/// <summary><c>./flux2 generate</c>: prompt → image file with any FLUX.2 model (folder, cached repo id or
+/// tiny-random), optional LoRAs and reference images (editing).</summary>
 public static class GenerateCommand
 {
     public const string Help = """

@@ -12,7 +12,8 @@ namespace Flux2.Diagnostics;
 /// <item>Linear in→out over T tokens: 2·b·T·in·out. Double blocks: the image-stream Linears (to_q/k/v, to_out.0,
 /// ff D→2M, M→D) see Ni tokens, the text-stream ones (add_q/k/v_proj, to_add_out, ff_context) Nt. Single blocks
 /// (to_qkv_mlp_proj D→3D+2M, to_out D+M→D) see S.</item>
-/// <item>Attention per block: QKᵀ and P·V, each 2·b·S²·D (summed over heads, H·head_dim = D): 4·b·S²·D.</item>
+/// <item>Attention per block: QKᵀ and P·V, each 2·b·S²·D (summed over heads, H·head_dim = D):
+/// 4·b·S²·D.</item>
 /// <item>LoRA on in→out over T tokens: 2·b·T·r·(in + out) (down then up).</item>
 /// <item>Outside the blocks: x_embedder (Ni), context_embedder (Nt), proj_out (Ni); the timestep/guidance MLPs, the
 /// three shared modulations and norm_out's Linear run on one vector per sample.</item>
@@ -26,12 +27,13 @@ public sealed record TransformerFlops(double BlockLinear, double Attention, doub
 
     /// <summary>
     /// The backward pass of LoRA training on a frozen base. Base Linears: only the input gradient (dX = dY·W, the same
-    /// 2·T·in·out as the forward); no weight gradient, the base is frozen. Attention: dS = dO·Vᵀ, dV = Pᵀ·dO, dQ =
-    /// dS·K, dK = dSᵀ·Q — twice its forward matmuls (flash attention also recomputes QKᵀ; that is implementation work
-    /// and not counted, as in MFU). LoRA: input gradient plus the gradients of down and up — twice its forward. Outside
-    /// the blocks only proj_out needs an input gradient (nothing before the first block trains; modulation vectors and
-    /// the timestep embedding need none). Counted as if block 0's inputs needed gradients too (they don't; its q/k/v
-    /// input gradients are skipped by autograd: under 0.2 % of the total at FLUX.2-dev size).
+    /// 2·T·in·out as the forward); no weight gradient, the base is frozen. Attention: dS = dO·Vᵀ, dV = Pᵀ·dO,
+    /// dQ = dS·K, dK = dSᵀ·Q — twice its forward matmuls (flash attention also recomputes QKᵀ; that is
+    /// implementation work and not counted, as in MFU). LoRA: input gradient plus the gradients of down and up —
+    /// twice its forward. Outside the blocks only proj_out needs an input gradient (nothing before the first block
+    /// trains; modulation vectors and the timestep embedding need none). Counted as if block 0's inputs needed
+    /// gradients too (they don't; its q/k/v input gradients are skipped by autograd: under 0.2 % of the total at
+    /// FLUX.2-dev size).
     /// </summary>
     public double Backward => BlockLinear + 2 * Attention + 2 * Lora + OutputBackward;
 

@@ -5,8 +5,8 @@ namespace Flux2.Distributed;
 /// <summary>
 /// Groups tensors, in parameter order, into flat fp32 buckets of at most <see cref="CapBytes"/> (a tensor larger than
 /// the cap gets a bucket of its own), so the gradient all-reduce is a few large NCCL calls instead of one per LoRA
-/// matrix — the bucketing of PyTorch DDP (25 MB by default there too). Every rank plans the same buckets from the same
-/// shapes, which NCCL requires: collectives match across ranks by order and size.
+/// matrix — the bucketing of PyTorch DDP (25 MB by default there too). Every rank plans the same buckets from the
+/// same shapes, which NCCL requires: collectives match across ranks by order and size.
 /// </summary>
 public sealed class GradientBuckets
 {

@@ -7,9 +7,9 @@ namespace Flux2.Distributed;
 /// Starts this host's ranks of a data-parallel job as child processes (the role of torchrun): each gets its
 /// <see cref="LaunchPlan.Environment"/>; local rank 0's output is streamed as is (progress bars included), the other
 /// ranks' error output is printed with a "[rank k]" prefix, their normal output dropped (rank 0 alone reports).
-/// The first child that fails — any exit code but 0 and 130 (130: stopped on Ctrl-C after its checkpoint) — makes the
-/// launcher stop the others (SIGTERM, then SIGKILL after <see cref="StopGrace"/>) and return that code with a message
-/// naming the rank, so a dead rank never leaves the job hanging.
+/// The first child that fails — any exit code but 0 and 130 (130: stopped on Ctrl-C after its checkpoint) — makes
+/// the launcher stop the others (SIGTERM, then SIGKILL after <see cref="StopGrace"/>) and return that code with a
+/// message naming the rank, so a dead rank never leaves the job hanging.
 /// </summary>
 public sealed class LocalLauncher(LaunchPlan plan, TextWriter output, TextWriter error, string command = "flux2 train",
     string? afterFailure = "Run the same command again to resume from the last checkpoint.")

@@ -6,7 +6,8 @@ namespace Flux2.Distributed;
 /// <summary>
 /// How the ranks of a job find each other (the role of torch.distributed's init_process_group with a TCPStore): rank 0
 /// hosts a <see cref="TcpStoreServer"/> on MASTER_ADDR:MASTER_PORT, every rank connects to it, and all wait until the
-/// whole world has arrived. Values that one rank makes and all need — NCCL's 128-byte unique id — go through it with
+/// whole world has arrived. Values that one rank makes and all need — NCCL's 128-byte unique id — go through it
+/// with
 /// <see cref="ShareFromMain"/>. Timeouts name the ranks that never came.
 /// </summary>
 public sealed class Rendezvous : IDisposable

@@ -6,8 +6,8 @@ namespace Flux2.Evaluation;
 /// A small colour/texture descriptor of one image — what "the dataset's look" means for the evaluator:
 /// <list type="bullet">
 /// <item><see cref="Mean"/>, <see cref="Std"/>: per RGB channel, in 0..1 (overall tint and contrast);</item>
-/// <item><see cref="Histogram"/>: a coarse joint colour histogram, <see cref="BinsPerChannel"/>³ = 64 bins summing to 1
-/// (which colours occur, independent of where);</item>
+/// <item><see cref="Histogram"/>: a coarse joint colour histogram, <see cref="BinsPerChannel"/>³ = 64 bins summing to
+/// 1 (which colours occur, independent of where);</item>
 /// <item><see cref="EdgeEnergy"/>: mean absolute luminance gradient (forward differences, |dx|+|dy| over 2), in 0..1
 /// (outlines, star dust and stripes raise it; flat fills and blur lower it).</item></list>
 /// Content-free on purpose: a style LoRA should move these whatever shapes the prompt asks for.

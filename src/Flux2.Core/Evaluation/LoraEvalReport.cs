@@ -45,8 +45,8 @@ public static class LoraEvalReport
         s.AppendLine();
         s.Append(Table(r));
         s.AppendLine();
-        s.AppendLine("Look distance = ½·L1 of the average 4×4×4 colour histograms + mean |Δ| channel means + mean " +
-            "|Δ| channel stds + |Δ| edge energy.");
+        s.AppendLine("Look distance = ½·L1 of the average 4×4×4 colour histograms + mean |Δ| channel means " +
+            "+ mean |Δ| channel stds + |Δ| edge energy.");
         s.AppendLine();
         s.AppendLine("Prompts (with trigger / without):");
         foreach (var p in r.Prompts) s.AppendLine($"- `{p.WithTrigger}` / `{p.WithoutTrigger}`");

@@ -8,8 +8,8 @@ namespace Flux2.Evaluation;
 /// dataset);</item>
 /// <item><see cref="TriggerStrength"/> = 1 − d(b)/d(a): 0 no change, 1 the dataset's look, negative further
 /// away;</item>
-/// <item><see cref="TriggerChange"/> = mean |b − a| per pixel and channel, in 0..1 units: how much the trigger prompts
-/// moved;</item>
+/// <item><see cref="TriggerChange"/> = mean |b − a| per pixel and channel, in 0..1 units: how much the trigger
+/// prompts moved;</item>
 /// <item><see cref="Bleed"/> = mean |d − c| the same way: how much prompts without the trigger moved (should stay
 /// small);</item>
 /// <item><see cref="BleedRatio"/> = Bleed / TriggerChange: the share of the LoRA's effect that leaks past the

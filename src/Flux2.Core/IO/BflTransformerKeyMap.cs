@@ -9,8 +9,8 @@ public sealed record BflLocation(string Key, int Chunk = 0, int Chunks = 1, bool
 
 /// <summary>
 /// Key map between BFL single-file FLUX.2 transformer checkpoints (<c>flux2-dev.safetensors</c>) and diffusers names
-/// (docs/flux2-model.md §2.2, §2.5, §2.6, §2.8; diffusers <c>convert_flux2_to_diffusers.py</c>). Rules are written at
-/// module level; the parameter name follows (<c>weight</c>/<c>bias</c>, except BFL RMSNorms call their weight
+/// (docs/flux2-model.md §2.2, §2.5, §2.6, §2.8; diffusers <c>convert_flux2_to_diffusers.py</c>). Rules are written
+/// at module level; the parameter name follows (<c>weight</c>/<c>bias</c>, except BFL RMSNorms call their weight
 /// <c>scale</c>).
 /// </summary>
 public static class BflTransformerKeyMap

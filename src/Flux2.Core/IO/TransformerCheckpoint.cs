@@ -3,9 +3,10 @@ namespace Flux2.IO;
 public enum TransformerLayout { Diffusers, Bfl }
 
 /// <summary>
-/// Opens a FLUX.2 transformer checkpoint in whichever layout it comes (docs/flux2-model.md §4.4): a diffusers folder or
-/// file (<c>transformer_blocks.N...</c>) or a BFL single file (<c>double_blocks.N...</c>, e.g. flux2-dev.safetensors),
-/// and always exposes diffusers names. All-in-one files (ComfyUI style) keep the transformer under
+/// Opens a FLUX.2 transformer checkpoint in whichever layout it comes (docs/flux2-model.md §4.4): a diffusers folder
+/// or file (<c>transformer_blocks.N...</c>) or a BFL single file (<c>double_blocks.N...</c>, e.g.
+/// flux2-dev.safetensors), and always exposes diffusers names. All-in-one files (ComfyUI style) keep the transformer
+/// under
 /// <c>model.diffusion_model.</c> or <c>diffusion_model.</c>; that prefix is removed and keys outside it (VAE, text
 /// encoder) are left out, since they belong to other components.
 /// </summary>

@@ -17,8 +17,8 @@ public enum LoraLayout
 /// <summary>
 /// Writes LoRA updates in either layout. ComfyUI has no alpha, so scale is baked into B; our separate q/k/v updates
 /// become one fused qkv update exactly: A = concat(A_q, A_k, A_v) (rank r_q+r_k+r_v), B = block-diagonal(B_q, B_k, B_v)
-/// — or, when the parts already share one A (a file read from a non-block-diagonal qkv LoRA), A once and B stacked, so
-/// converting back and forth never grows the rank. Diffusers keeps A and B as they are and carries each module's
+/// — or, when the parts already share one A (a file read from a non-block-diagonal qkv LoRA), A once and B stacked,
+/// so converting back and forth never grows the rank. Diffusers keeps A and B as they are and carries each module's
 /// scale in <see cref="PeftAdapterMetadata"/>.
 /// </summary>
 public static class LoraExport

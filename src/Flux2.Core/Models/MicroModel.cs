@@ -8,7 +8,8 @@ namespace Flux2.Models;
 /// FLUX.2-micro: the FLUX.2 classes at a size that trains a LoRA on 2 CPU cores in minutes, so the kit works without
 /// the gated 100+ GB FLUX.2-dev download. Every default of the micro model is here.
 /// <list type="bullet">
-/// <item>128×128 images; VAE with 4 levels (8× like FLUX.2) and 16 latent channels → 64-channel 8×8 token grid.</item>
+/// <item>128×128 images; VAE with 4 levels (8× like FLUX.2) and 16 latent channels → 64-channel 8×8 token
+/// grid.</item>
 /// <item>Transformer: D = 192 (6 heads × 32, RoPE axes 4×8), 2 double + 6 single blocks, no guidance embedder: like
 /// FLUX.2 [klein] base it samples with true classifier-free guidance (docs/flux2-model.md §6.3), learnt with caption
 /// dropout.</item>

@@ -9,8 +9,8 @@ namespace Flux2.Pipeline;
 /// <summary>
 /// Text-to-image (and reference-image editing) with FLUX.2 (diffusers <c>Flux2Pipeline</c>; docs/flux2-model.md §3,
 /// §6): prompt embeds → Euler loop over the shifted sigma schedule in packed-latent space → unpack → BatchNorm
-/// de-normalise → unpatchify → VAE decode → image in 0..1. FLUX.2 [dev] is guidance-distilled: one forward per step,
-/// the scale enters through the guidance embedder (§6.3).
+/// de-normalise → unpatchify → VAE decode → image in 0..1. FLUX.2 [dev] is guidance-distilled: one forward per
+/// step, the scale enters through the guidance embedder (§6.3).
 /// </summary>
 /// <paramref name="vaeInUse"/>: brings the VAE to the device while it encodes or decodes (low_vram keeps it on the CPU
 /// otherwise; <see cref="Flux2Models.InUse"/>).
@@ -22,8 +22,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     public FlowMatchEulerScheduler Scheduler { get; } = scheduler;
     ScalarType VaeDType => Vae.parameters().First().dtype;
 
-    /// <summary>Pixels per latent token: the VAE's downsampling × the 2×2 patchify (16 for FLUX.2, docs/flux2-model.md
-    /// §3.1).</summary>
+    /// <summary>Pixels per latent token: the VAE's downsampling × the 2×2 patchify (16 for FLUX.2,
+    /// docs/flux2-model.md §3.1).</summary>
     public int PixelsPerToken => Vae.Config.ScaleFactor * Vae.Config.PatchSize[0];
 
     /// <summary>Height/width in pixels → latent token grid.</summary>
@@ -49,8 +49,8 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
         return (height / f, width / f);
     }
 
-    /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (docs/flux2-model.md §3.1). Drawn on the
-    /// CPU from the seed and then moved, so a seed gives the same image start on every device.</summary>
+    /// <summary>Noise in the packed latent space, [B, 4·latent_channels, h, w] (docs/flux2-model.md §3.1). Drawn on
+    /// the CPU from the seed and then moved, so a seed gives the same image start on every device.</summary>
     public Tensor InitialNoise(int batch, int height, int width, long seed, Device? device = null)
     {
         var (h, w) = LatentGrid(height, width);

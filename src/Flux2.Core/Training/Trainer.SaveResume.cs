@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 
 namespace Flux2.Training;
 
-/// <summary>Saving and resuming: what the loop itself owns in a <see cref="TrainingState"/> — step, epoch, the trained
-/// weights in fp32 (<c>param.i</c>; the LoRA file bakes alpha in and may be bf16, so it is not exact), optimizer,
-/// EMA, NaN counters — and the task adds its own parts.</summary>
+/// <summary>Saving and resuming: what the loop itself owns in a <see cref="TrainingState"/> — step, epoch, the
+/// trained weights in fp32 (<c>param.i</c>; the LoRA file bakes alpha in and may be bf16, so it is not exact),
+/// optimizer, EMA, NaN counters — and the task adds its own parts.</summary>
 public sealed partial class Trainer
 {
     sealed record Parts(ITrainingOptimizer Optimizer, EmaWeights? Ema, NanGuard Nan);

@@ -12,9 +12,9 @@ public sealed record CaptionIssue(string Image, string Kind, string Detail);
 
 /// <summary>
 /// Caption checks of the guide's caption advice (docs/lora-guide.md §3.2): a style LoRA's captions describe only the
-/// content — words that describe the style make the model attach the look to those words instead of the trigger; every
-/// caption should carry <c>[trigger]</c> (the trainer prepends it otherwise); duplicate captions teach nothing new;
-/// captions longer than the text encoder's window are cut.
+/// content — words that describe the style make the model attach the look to those words instead of the trigger;
+/// every caption should carry <c>[trigger]</c> (the trainer prepends it otherwise); duplicate captions teach nothing
+/// new; captions longer than the text encoder's window are cut.
 /// </summary>
 public static class CaptionLint
 {

@@ -44,8 +44,8 @@ public static class LiveTraining
 
     /// <summary>Trains an already loaded (and possibly edited) job. A run folder that holds a checkpoint of this job is
     /// resumed exactly (the trainer's own resume). <paramref name="stopAtStep"/> stops the run after that step the way
-    /// Ctrl-C does on the CLI — finish the step, save a checkpoint with its training state — so a notebook can show a
-    /// stop and a resume.</summary>
+    /// Ctrl-C does on the CLI — finish the step, save a checkpoint with its training state — so a notebook can show
+    /// a stop and a resume.</summary>
     public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null,
                                          string? device = null, string? model = null,
                                          Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,

@@ -37,7 +37,8 @@ public class FolderDependencyTests
         Assert.Equal(Order.Order(), layers.Order());
     }
 
-    /// <summary>src/Flux2.Core/X/… → layer X; src/Flux2.Cli → Cli; src/Flux2.Interactive* → Interactive.</summary>
+    /// <summary>src/Flux2.Core/X/… → layer X; src/Flux2.Cli → Cli; src/Flux2.Interactive* →
+    /// Interactive.</summary>
     static List<SourceFile> RepoSources()
     {
         var src = Path.Combine(TestPaths.RepoRoot, "src");

@@ -10,10 +10,10 @@ public class TransformerFlopsTests
     /// Tiny config with one double and one single block: D = 4·16 = 64, M = 3·64 = 192, in_channels 16,
     /// joint_attention_dim 48, 256 timestep channels, guidance embedder on. Ni = 4, Nt = 2 (S = 6), rank 2. By hand:
     /// <code>
-    /// double, per token of one stream: 4·64·64 + 64·384 + 192·64 = 53248 MACs → img 4·53248 + txt 2·53248 = 319488
-    /// MACs single, per token: 64·576 + 256·64 = 53248 MACs → 6 tokens: 319488 MACs      block Linears: 2·638976 =
-    /// 1277952 attention: 2 blocks · 4·S²·D = 2 · 4·36·64                                                       = 18432
-    /// LoRA, r·(in+out) per token: stream 4·128 + 448 + 256 = 1216; single 640 + 320 = 960
+    /// double, per token of one stream: 4·64·64 + 64·384 + 192·64 = 53248 MACs → img 4·53248 + txt 2·53248 =
+    /// 319488 MACs single, per token: 64·576 + 256·64 = 53248 MACs → 6 tokens: 319488 MACs      block Linears:
+    /// 2·638976 = 1277952 attention: 2 blocks · 4·S²·D = 2 · 4·36·64
+    /// = 18432 LoRA, r·(in+out) per token: stream 4·128 + 448 + 256 = 1216; single 640 + 320 = 960
     ///       2·r·(4·1216 + 2·1216 + 6·960) = 4 · 13056                                                = 52224
     /// outside: x_embedder 2·4·16·64 = 8192, context_embedder 2·2·48·64 = 12288, proj_out 2·4·64·16 = 8192,
     ///       time + guidance MLPs 2 · 2·(256·64 + 64·64) = 81920, modulations 2·64·384·2 + 2·64·192 = 122880,

@@ -160,7 +160,8 @@ public class TokenizerTests
         var t = Tok();
         var ids = t.Encode("é🙂");
         Assert.Equal(Encoding.UTF8.GetBytes("é🙂").Select(b => ByteBase + b), ids);
-        foreach (var s in new[] { "héllo wörld 🙂 日本", "line1\nline2\r\n  tabs\tand  spaces ", "[INST]x[/INST]" })
+        foreach (var s in new[] { "héllo wörld 🙂 日本", "line1\nline2\r\n  tabs\tand  spaces ",
+                                  "[INST]x[/INST]" })
             Assert.Equal(s, t.Decode(t.Encode(s)));
     }
 

@@ -146,8 +146,8 @@ public class QuantizationTests(ITestOutputHelper output)
         return lin;
     }
 
-    /// <summary>x → L1 (quantized, LoRA) → tanh → L2 (quantized, LoRA) → loss, in fp64: the LoRA gradients of L1 flow
-    /// back through L2's quantized base, i.e. through the custom function's grad_x.</summary>
+    /// <summary>x → L1 (quantized, LoRA) → tanh → L2 (quantized, LoRA) → loss, in fp64: the LoRA gradients of
+    /// L1 flow back through L2's quantized base, i.e. through the custom function's grad_x.</summary>
     sealed class TwoLayers : IDisposable
     {
         public readonly Linear L1, L2;
@@ -367,9 +367,9 @@ public class QuantizationTests(ITestOutputHelper output)
         var rel = RelativeError(yq, y);
         output.WriteLine($"tiny Mistral text encoder (fixture), {qtype} while loading: " +
             $"prompt_embeds relative error {rel:P3}");
-        // int8 meets the 3% output target. e4m3 keeps 3 mantissa bits whatever the scale (≈2.6% rms per weight, see the
-        // round-trip test), and the fixture encoder (hidden 16, head_dim 4, three layers feeding the output directly)
-        // has no width to average it out: measured 4.8%, bounded at 6% so a regression still fails.
+        // int8 meets the 3% output target. e4m3 keeps 3 mantissa bits whatever the scale (≈2.6% rms per weight, see
+        // the round-trip test), and the fixture encoder (hidden 16, head_dim 4, three layers feeding the output
+        // directly) has no width to average it out: measured 4.8%, bounded at 6% so a regression still fails.
         Assert.True(rel <= (type == QuantType.Int8 ? 0.03 : 0.06), $"{qtype} relative error {rel}");
         Assert.True(rel > 1e-6, "quantized output identical to the float one: was anything quantized?");
     }

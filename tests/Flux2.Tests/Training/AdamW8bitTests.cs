@@ -121,7 +121,8 @@ public class AdamW8bitTests(ITestOutputHelper output)
         return shapes.Select(s => new Parameter(randn(s, generator: gen))).ToArray();
     }
 
-    /// <summary>0.5 Σ a (x − c)² with curvatures a over four decades: Adam's per-coordinate scaling at work.</summary>
+    /// <summary>0.5 Σ a (x − c)² with curvatures a over four decades: Adam's per-coordinate scaling at
+    /// work.</summary>
     sealed class Quadratic
     {
         readonly Tensor a, c;

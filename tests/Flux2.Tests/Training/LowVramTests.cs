@@ -10,8 +10,8 @@ namespace Flux2.Tests.Training;
 
 /// <summary><c>model.low_vram</c>: the text encoder and VAE are parked in CPU memory between uses. CI has no
 /// GPU, so the move itself is a no-op here; what is checked: the job trains exactly as without it, and TorchSharp's
-/// Module.to — which the parking relies on — also re-points the fields our models read (shown with a dtype move, which
-/// takes the same path as a device move).</summary>
+/// Module.to — which the parking relies on — also re-points the fields our models read (shown with a dtype move,
+/// which takes the same path as a device move).</summary>
 public class LowVramTests(ITestOutputHelper output)
 {
     [Fact]

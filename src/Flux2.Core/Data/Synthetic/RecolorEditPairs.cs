@@ -1,10 +1,10 @@
 namespace Flux2.Data.Synthetic;
 
 /// <summary>
-/// A tiny edit/instruction dataset (docs/lora-guide.md §1, type 4: source + target + instruction): the control image is
-/// a shape scene with one circle in some colour, the target the very same scene with the circle blue, the caption the
-/// instruction "make the circle blue". Only the circle's colour differs between the two, so what a LoRA can learn from
-/// the pair is exactly the instruction. Written as ai-toolkit reads edit sets: <c>target/</c> (images + captions,
+/// A tiny edit/instruction dataset (docs/lora-guide.md §1, type 4: source + target + instruction): the control image
+/// is a shape scene with one circle in some colour, the target the very same scene with the circle blue, the caption
+/// the instruction "make the circle blue". Only the circle's colour differs between the two, so what a LoRA can learn
+/// from the pair is exactly the instruction. Written as ai-toolkit reads edit sets: <c>target/</c> (images + captions,
 /// the dataset's folder_path) and <c>control/</c> (same file names, its control_path).
 /// </summary>
 public static class RecolorEditPairs

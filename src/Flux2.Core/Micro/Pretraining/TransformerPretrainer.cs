@@ -9,9 +9,9 @@ namespace Flux2.Micro.Pretraining;
 
 /// <summary>
 /// Stage 2 of the micro recipe: trains the whole transformer from scratch with FLUX.2's rectified-flow objective
-/// (docs/flux2-model.md §7.4): x_t = (1 − t)·x0 + t·ε, target ε − x0, t logit-normal (more weight on mid noise levels),
-/// on BN-normalised latents of the corpus, which are encoded once by the frozen VAE and kept on the device. Captions
-/// are dropped (empty prompt) with probability <see cref="CaptionDropout"/> so the model also learns the
+/// (docs/flux2-model.md §7.4): x_t = (1 − t)·x0 + t·ε, target ε − x0, t logit-normal (more weight on mid noise
+/// levels), on BN-normalised latents of the corpus, which are encoded once by the frozen VAE and kept on the device.
+/// Captions are dropped (empty prompt) with probability <see cref="CaptionDropout"/> so the model also learns the
 /// unconditional velocity that true classifier-free guidance needs.
 /// </summary>
 public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2PromptEncoder textEncoder,

@@ -6,9 +6,9 @@ using System.Text.RegularExpressions;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// A Hugging Face <c>tokenizer.json</c> BPE tokenizer, enough for Mistral's Tekken (docs/flux2-model.md §4.1/§4.4: "the
-/// HF tokenizer.json is a byte-level BPE form of Tekken"): added/special tokens split first (each one id), then the
-/// pre-tokenizer (<c>Split</c> regex, <c>ByteLevel</c>, or a <c>Sequence</c> of them), then BPE merges by rank with
+/// A Hugging Face <c>tokenizer.json</c> BPE tokenizer, enough for Mistral's Tekken (docs/flux2-model.md §4.1/§4.4:
+/// "the HF tokenizer.json is a byte-level BPE form of Tekken"): added/special tokens split first (each one id), then
+/// the pre-tokenizer (<c>Split</c> regex, <c>ByteLevel</c>, or a <c>Sequence</c> of them), then BPE merges by rank with
 /// <c>ignore_merges</c>, <c>byte_fallback</c> (<c>&lt;0xNN&gt;</c>) and <c>unk_token</c>. No post-processor: the chat
 /// template writes <c>&lt;s&gt;</c> itself, as transformers' apply_chat_template does.
 /// <para>Written here rather than taken from Microsoft.ML.Tokenizers 2.0.1, whose BpeTokenizer reads vocab/merges

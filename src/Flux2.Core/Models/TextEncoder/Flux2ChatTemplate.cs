@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// FLUX.2's prompt → token ids (docs/flux2-model.md §4.3 steps 1–3): drop "[IMG]", render the Mistral v7 (Tekken) chat
-/// form <c>&lt;s&gt;[SYSTEM_PROMPT]{system}[/SYSTEM_PROMPT][INST]{prompt}[/INST]</c> with the FLUX.2 system message,
-/// tokenize (control tokens are single ids), truncate right and pad right with <c>&lt;pad&gt;</c> to 512.
+/// FLUX.2's prompt → token ids (docs/flux2-model.md §4.3 steps 1–3): drop "[IMG]", render the Mistral v7 (Tekken)
+/// chat form <c>&lt;s&gt;[SYSTEM_PROMPT]{system}[/SYSTEM_PROMPT][INST]{prompt}[/INST]</c> with the FLUX.2 system
+/// message, tokenize (control tokens are single ids), truncate right and pad right with <c>&lt;pad&gt;</c> to 512.
 /// <para>The rendering is fixed rather than interpreted from the tokenizer folder's Jinja chat template: Mistral's
 /// template is a long Jinja program (dates, default system prompt, tool calls, image blocks), and for one system + one
 /// user text message it produces exactly this string. When the folder has a template, <see cref="FromFolder"/> checks

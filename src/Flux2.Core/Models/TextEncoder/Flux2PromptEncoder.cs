@@ -40,14 +40,15 @@ public sealed class Flux2PromptEncoder : IDisposable
         Model.eval();
     }
 
-    /// <summary>prompt_embeds [B, L, n_layers·hidden] for input_ids [B, L] (int64) and attention_mask [B, L].</summary>
+    /// <summary>prompt_embeds [B, L, n_layers·hidden] for input_ids [B, L] (int64) and attention_mask [B,
+    /// L].</summary>
     public Tensor Encode(Tensor inputIds, Tensor? attentionMask)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var hs = Model.HiddenStates(inputIds, attentionMask, OutLayers);
-        // stack(dim=1) → [B, n, L, H] → permute → [B, L, n, H] → reshape (docs/flux2-model.md §4.3 step 6) == cat on
-        // the last dim.
+        // stack(dim=1) → [B, n, L, H] → permute → [B, L, n, H] → reshape (docs/flux2-model.md §4.3 step 6) ==
+        // cat on the last dim.
         return cat(hs, -1).MoveToOuterDisposeScope();
     }
 

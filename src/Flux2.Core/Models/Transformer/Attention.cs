@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Transformer;
 
 /// <summary>Joint attention as FLUX.2 uses it (docs/flux2-model.md §2.5 steps 3-5, §2.7): RoPE on q and k, then SDPA
-/// with the default 1/√head_dim scale and no mask — padded text tokens are attended to, as in the reference.</summary>
+/// with the default 1/√head_dim scale and no mask — padded text tokens are attended to, as in the
+/// reference.</summary>
 public static class Attention
 {
     /// <summary>q, k, v [B, S, H, D] → [B, S, H·D].</summary>

@@ -30,7 +30,8 @@ public static class RoPE
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
-    /// <summary>x [B, S, H, D]; cos/sin [S, D]. out_even = x_e·cos − x_o·sin, out_odd = x_o·cos + x_e·sin.</summary>
+    /// <summary>x [B, S, H, D]; cos/sin [S, D]. out_even = x_e·cos − x_o·sin, out_odd = x_o·cos +
+    /// x_e·sin.</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();

@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 
 namespace Flux2.Models.Transformer;
 
-/// <summary>Linear → SiLU → Linear on a 256-channel sinusoid (diffusers <c>TimestepEmbedding</c>, docs/flux2-model.md
-/// §2.3).</summary>
+/// <summary>Linear → SiLU → Linear on a 256-channel sinusoid (diffusers <c>TimestepEmbedding</c>,
+/// docs/flux2-model.md §2.3).</summary>
 public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 {
     public Linear linear_1, linear_2;

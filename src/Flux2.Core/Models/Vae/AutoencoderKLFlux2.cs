@@ -9,8 +9,8 @@ namespace Flux2.Models.Vae;
 /// <summary>
 /// The FLUX.2 VAE (diffusers <c>AutoencoderKLFlux2</c>; BFL <c>AutoEncoder</c>; docs/flux2-model.md §5). Fields carry
 /// the checkpoint names: <c>encoder</c>, <c>decoder</c>, <c>quant_conv</c>, <c>post_quant_conv</c>, <c>bn</c>.
-/// Image [B, 3, H, W] in −1..1 ⇄ z [B, latent, H/8, W/8] ⇄ training latent [B, 4·latent, H/16, W/16] (normalized).
-/// forward(image) = Decode(Encode(image).Mean), like diffusers with sample_posterior=False.
+/// Image [B, 3, H, W] in −1..1 ⇄ z [B, latent, H/8, W/8] ⇄ training latent [B, 4·latent, H/16, W/16]
+/// (normalized). forward(image) = Decode(Encode(image).Mean), like diffusers with sample_posterior=False.
 /// </summary>
 public sealed class AutoencoderKLFlux2 : nn.Module<Tensor, Tensor>
 {

@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Vae;
 
 /// <summary>
-/// diffusers VAE <c>Decoder</c> (docs/flux2-model.md §5.2): <c>conv_in</c> 3×3 latent→C_last → <c>mid_block</c> →
+/// diffusers VAE <c>Decoder</c> (docs/flux2-model.md §5.2): <c>conv_in</c> 3×3 latent→C_last → <c>mid_block</c>
+/// →
 /// <c>up_blocks</c> over the reversed channel list (index 0 = lowest resolution), each with layers_per_block+1 ResNets
 /// and an upsampler on all but the last → <c>conv_norm_out</c> → SiLU → <c>conv_out</c> 3×3 to image channels.
 /// </summary>

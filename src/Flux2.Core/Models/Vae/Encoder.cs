@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Vae;
 
 /// <summary>
-/// diffusers VAE <c>Encoder</c> (docs/flux2-model.md §5.2): <c>conv_in</c> 3×3 → <c>down_blocks</c> (downsample on all
-/// but the last level) → <c>mid_block</c> → <c>conv_norm_out</c> → SiLU → <c>conv_out</c> 3×3 to 2·latent channels
-/// (mean, logvar). Image [B, in, H, W] → moments [B, 2·latent, H/f, W/f], f = 2^(levels-1).
+/// diffusers VAE <c>Encoder</c> (docs/flux2-model.md §5.2): <c>conv_in</c> 3×3 → <c>down_blocks</c> (downsample on
+/// all but the last level) → <c>mid_block</c> → <c>conv_norm_out</c> → SiLU → <c>conv_out</c> 3×3 to 2·latent
+/// channels (mean, logvar). Image [B, in, H, W] → moments [B, 2·latent, H/f, W/f], f = 2^(levels-1).
 /// </summary>
 public sealed class Encoder : nn.Module<Tensor, Tensor>
 {

@@ -5,8 +5,8 @@ namespace Flux2.Models.Vae;
 
 /// <summary>
 /// Shape changes between VAE latents and transformer tokens (docs/flux2-model.md §3.1, §5.3):
-/// z [B, C, H, W] —Patchify 2×2→ [B, 4C, H/2, W/2] (channel c·4 + pi·2 + pj) —Normalize (BN stats)→ —Pack→
-/// tokens [B, h·w, 4C] (token i·w + j), and the inverses.
+/// z [B, C, H, W] —Patchify 2×2→ [B, 4C, H/2, W/2] (channel c·4 + pi·2 + pj) —Normalize (BN stats)→
+/// —Pack→ tokens [B, h·w, 4C] (token i·w + j), and the inverses.
 /// </summary>
 public static class LatentPacking
 {
@@ -27,7 +27,8 @@ public static class LatentPacking
     public static Tensor Unpatchify(Tensor x, int p = 2, int q = 2)
     {
         if (x.dim() != 4 || x.shape[1] % (p * q) != 0)
-            throw new ArgumentException($"Unpatchify expects [B, C·{p * q}, h, w], got [{string.Join(", ", x.shape)}]");
+            throw new ArgumentException(
+                $"Unpatchify expects [B, C·{p * q}, h, w], got [{string.Join(", ", x.shape)}]");
         long b = x.shape[0], c = x.shape[1] / (p * q), h = x.shape[2], w = x.shape[3];
         using var scope = NewDisposeScope();
         return x.reshape(b, c, p, q, h, w).permute(0, 1, 4, 2, 5, 3).reshape(b, c, h * p, w * q)

@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace Flux2.Models.Vae;
 
 /// <summary>
-/// diffusers <c>ResnetBlock2D</c> without time embedding (docs/flux2-model.md §5.2): GN → SiLU → conv3×3 → GN → SiLU →
-/// conv3×3, plus a 1×1 <c>conv_shortcut</c> when the channel count changes; residual add, output scale 1. Field names
-/// are the checkpoint names (<c>norm1, conv1, norm2, conv2, conv_shortcut</c>).
+/// diffusers <c>ResnetBlock2D</c> without time embedding (docs/flux2-model.md §5.2): GN → SiLU → conv3×3 → GN
+/// → SiLU → conv3×3, plus a 1×1 <c>conv_shortcut</c> when the channel count changes; residual add, output scale
+/// 1. Field names are the checkpoint names (<c>norm1, conv1, norm2, conv2, conv_shortcut</c>).
 /// </summary>
 public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor>
 {

@@ -6,8 +6,8 @@ namespace Flux2.Models.Vae;
 
 /// <summary>
 /// The mid-block self-attention (docs/flux2-model.md §5.2; diffusers <c>Attention</c> with one head of dim C and
-/// <c>AttnProcessor2_0</c>): GroupNorm over [B,C,H,W] → tokens [B,HW,C] → Linear <c>to_q/to_k/to_v</c> (with bias) →
-/// single-head SDPA (scale 1/√C) → <c>to_out.0</c> → back to [B,C,H,W] → residual add.
+/// <c>AttnProcessor2_0</c>): GroupNorm over [B,C,H,W] → tokens [B,HW,C] → Linear <c>to_q/to_k/to_v</c> (with bias)
+/// → single-head SDPA (scale 1/√C) → <c>to_out.0</c> → back to [B,C,H,W] → residual add.
 /// </summary>
 public sealed class VaeAttention : nn.Module<Tensor, Tensor>
 {

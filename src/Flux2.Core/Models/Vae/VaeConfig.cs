@@ -4,8 +4,8 @@ namespace Flux2.Models.Vae;
 
 /// <summary>
 /// Configuration of <see cref="AutoencoderKLFlux2"/>, mirroring diffusers' <c>vae/config.json</c>. Defaults are the
-/// production FLUX.2-dev VAE (docs/flux2-model.md §5.1); <see cref="Tiny"/> is the parity-fixture size. Read a folder's
-/// file with <see cref="FromJson(string)"/>.
+/// production FLUX.2-dev VAE (docs/flux2-model.md §5.1); <see cref="Tiny"/> is the parity-fixture size. Read a
+/// folder's file with <see cref="FromJson(string)"/>.
 /// </summary>
 public sealed record VaeConfig
 {

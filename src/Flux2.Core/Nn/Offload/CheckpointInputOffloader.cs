@@ -12,9 +12,10 @@ namespace Flux2.Nn.Offload;
 /// converted, so training is bit-identical with and without it.
 /// <para>Ordering, all on the GPU (the CPU never waits): the device-to-host copy of block k's input runs on a copy
 /// stream after an event marks the input as produced, overlapping block k's compute; the input's GPU memory is let go
-/// only when the next block is offloaded, after the compute stream has been told to wait for that copy — so the caching
-/// allocator can hand the memory out again only to work that runs after the copy. In the backward pass, restoring
-/// block k's inputs starts the copy of block k-1's inputs (the next to be recomputed) into fresh GPU memory.</para>
+/// only when the next block is offloaded, after the compute stream has been told to wait for that copy — so the
+/// caching allocator can hand the memory out again only to work that runs after the copy. In the backward pass,
+/// restoring block k's inputs starts the copy of block k-1's inputs (the next to be recomputed) into fresh GPU
+/// memory.</para>
 /// <para>On the CPU (tests: the bookkeeping of <see cref="GradientCheckpoint"/> runs in CI) the "host copy" is a plain
 /// copy of the tensor and nothing is saved.</para>
 /// </summary>

@@ -4,10 +4,10 @@ using static TorchSharp.torch;
 namespace Flux2.Nn.Quantization;
 
 /// <summary>
-/// y = (x · q.to(x.dtype)ᵀ) · scale for a frozen quantized weight. Plain autograd through <c>linear(x, dequantized)</c>
-/// would save the dequantized bf16 weight for the input gradient, bringing back the very memory quantization saves;
-/// this function saves only q and scale and rebuilds what backward needs: grad_x = (grad_y · scale) · q.to(dtype).
-/// No weight gradient: the base is frozen (LoRA trains beside it).
+/// y = (x · q.to(x.dtype)ᵀ) · scale for a frozen quantized weight. Plain autograd through <c>linear(x,
+/// dequantized)</c> would save the dequantized bf16 weight for the input gradient, bringing back the very memory
+/// quantization saves; this function saves only q and scale and rebuilds what backward needs: grad_x = (grad_y ·
+/// scale) · q.to(dtype). No weight gradient: the base is frozen (LoRA trains beside it).
 /// <para>Memory traffic per parameter and step with per-block gradient checkpointing (bf16, T tokens, layer [out, in];
 /// "widen" = q.to(bf16): read 1 B, write 2 B):</para>
 /// <list type="bullet">

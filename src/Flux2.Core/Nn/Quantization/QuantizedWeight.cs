@@ -5,8 +5,9 @@ namespace Flux2.Nn.Quantization;
 /// <summary>
 /// Per-output-channel weight quantization: for each row i of W [out, in], scale_i = max_j |W_ij| / MaxCode and
 /// q_ij = W_ij / scale_i (rounded, clamped to ±MaxCode, stored in the 8-bit type), so W ≈ q · scale. One scale per
-/// row is what lets y = (x · qᵀ) · scale apply it after the matmul, on the output channels. Scales are stored in fp32
-/// but are bf16 numbers (absmax / MaxCode rounded to bf16), so a bf16 gradient can be scaled without rounding them.
+/// row is what lets y = (x · qᵀ) · scale apply it after the matmul, on the output channels. Scales are stored in
+/// fp32 but are bf16 numbers (absmax / MaxCode rounded to bf16), so a bf16 gradient can be scaled without rounding
+/// them.
 /// </summary>
 public static class QuantizedWeight
 {
@@ -65,8 +66,8 @@ public static class QuantizedWeight
         }
     }
 
-    /// <summary>W ≈ q · scale in <paramref name="dtype"/> (computed in fp32, or fp64 when asked for, rounded once): a
-    /// full float copy for merging, export and tests. The forward pass never builds it: it widens the codes
+    /// <summary>W ≈ q · scale in <paramref name="dtype"/> (computed in fp32, or fp64 when asked for, rounded once):
+    /// a full float copy for merging, export and tests. The forward pass never builds it: it widens the codes
     /// (<c>q.to(dtype)</c>) and scales the product's output channels (<see cref="QuantizedLinearFunction"/>).</summary>
     public static Tensor FloatCopy(Tensor q, Tensor scale, ScalarType dtype)
     {

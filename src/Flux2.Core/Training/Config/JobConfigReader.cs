@@ -11,8 +11,9 @@ public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warn
     IReadOnlyList<string> IgnoredKeys, string Source);
 
 /// <summary>
-/// Reads an ai-toolkit job YAML as-is (docs/ai-toolkit-compat.md §1) into <see cref="JobFile"/>. Unknown keys warn with
-/// the nearest known key; wrong types and values fail with <c>file:line:column</c> (<see cref="JobConfigException"/>).
+/// Reads an ai-toolkit job YAML as-is (docs/ai-toolkit-compat.md §1) into <see cref="JobFile"/>. Unknown keys warn
+/// with the nearest known key; wrong types and values fail with <c>file:line:column</c>
+/// (<see cref="JobConfigException"/>).
 /// </summary>
 public static partial class JobConfigReader
 {

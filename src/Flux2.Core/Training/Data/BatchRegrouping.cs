@@ -1,10 +1,10 @@
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// Resuming with another global batch size (a different GPU count, since the global batch is train.batch_size × ranks):
-/// the saved <see cref="BatchOrder.Position"/> holds the rest of the epoch as batches of the old size. This cuts the
-/// same sample stream into batches of the new size — in order, never mixing buckets (each bucket's items queue up until
-/// a batch is full), and a bucket's leftover at the end of the epoch padded with its own items, as
+/// Resuming with another global batch size (a different GPU count, since the global batch is train.batch_size ×
+/// ranks): the saved <see cref="BatchOrder.Position"/> holds the rest of the epoch as batches of the old size. This
+/// cuts the same sample stream into batches of the new size — in order, never mixing buckets (each bucket's items
+/// queue up until a batch is full), and a bucket's leftover at the end of the epoch padded with its own items, as
 /// <see cref="BatchOrder"/> pads. When the old size is a multiple of the new one, batches come out in exactly the old
 /// order; samples are never dropped.
 /// </summary>

@@ -1,9 +1,9 @@
 namespace Flux2.Training.Data;
 
 /// <summary>
-/// Aspect-ratio bucket of an image (docs/ai-toolkit-compat.md §2.7): never upscale (target area = min(w·h, R²)), scale
-/// both sides by √(target / w·h), try the floor/ceil combinations at the model's pixel multiple, keep those with
-/// area ≤ R², pick the one closest in area to the target.
+/// Aspect-ratio bucket of an image (docs/ai-toolkit-compat.md §2.7): never upscale (target area = min(w·h, R²)),
+/// scale both sides by √(target / w·h), try the floor/ceil combinations at the model's pixel multiple, keep those
+/// with area ≤ R², pick the one closest in area to the target.
 /// </summary>
 public static class BucketResolver
 {

@@ -13,9 +13,9 @@ public sealed record LoraModule(string Name, Linear Layer, LoraAdapter Adapter, 
 
 /// <summary>
 /// Trainable LoRA adapters on a frozen transformer (docs/ai-toolkit-compat.md §2.10): down (lora_A [r, in])
-/// Kaiming-uniform with a = √5 (bound 1/√in), up (lora_B [out, r]) zeros, so a fresh network changes nothing; scale =
-/// alpha / rank; LoRA weights and their optimizer state in fp32 whatever the model dtype (the forward casts them to the
-/// activations').
+/// Kaiming-uniform with a = √5 (bound 1/√in), up (lora_B [out, r]) zeros, so a fresh network changes nothing; scale
+/// = alpha / rank; LoRA weights and their optimizer state in fp32 whatever the model dtype (the forward casts them to
+/// the activations').
 /// </summary>
 public sealed class LoraNetwork : IDisposable
 {

@@ -34,8 +34,8 @@ public static class FlowMatchLoss
         return (perSample * weights).mean().MoveToOuterDisposeScope();
     }
 
-    /// <summary>The model's velocity on the noisy latents x_t = (1 − t)·x0 + t·ε, packed [B, h·w, C]. Shared by the
-    /// main loss and the preservation passes, which must see the very same x_t. Edit pairs append their control
+    /// <summary>The model's velocity on the noisy latents x_t = (1 − t)·x0 + t·ε, packed [B, h·w, C]. Shared by
+    /// the main loss and the preservation passes, which must see the very same x_t. Edit pairs append their control
     /// images' <paramref name="references"/> after the target tokens; only the target tokens' output is
     /// returned.</summary>
     public static Tensor Velocity(Flux2Transformer transformer, Tensor latents, Tensor context, Tensor noise,

@@ -5,10 +5,10 @@ namespace Flux2.Training.Objective;
 
 /// <summary>
 /// The element-wise training loss and its target (docs/ai-toolkit-compat.md §2.2, §2.5), computed in fp32:
-/// mse (v − T)², mae |v − T|, pseudo_huber √((v − T)² + c²) − c (ai-toolkit hard-codes c = 0.01; ours: pseudo_huber_c).
-/// Differential Guidance replaces the target by T′ = v + s·(T − v) with v detached: for MSE the gradient is exactly
-/// s × the normal one (so with Adam it mostly cancels) and the logged loss grows by s²; for mae/pseudo-Huber the effect
-/// is non-linear. Reproduced as ai-toolkit does it, for compatibility.
+/// mse (v − T)², mae |v − T|, pseudo_huber √((v − T)² + c²) − c (ai-toolkit hard-codes c = 0.01; ours:
+/// pseudo_huber_c). Differential Guidance replaces the target by T′ = v + s·(T − v) with v detached: for MSE the
+/// gradient is exactly s × the normal one (so with Adam it mostly cancels) and the logged loss grows by s²; for
+/// mae/pseudo-Huber the effect is non-linear. Reproduced as ai-toolkit does it, for compatibility.
 /// </summary>
 public sealed record LossFunction(LossType Type = LossType.Mse, double PseudoHuberC = 0.01,
     double? DifferentialGuidanceScale = null)

@@ -3,8 +3,9 @@ namespace Flux2.Training.Objective;
 /// <summary>
 /// The loss weight of <c>timestep_type: weighted</c> as a function of t (docs/ai-toolkit-compat.md §2.3,
 /// "Weighted-schedule weights"): a bell peaking near t ≈ 0.88 and falling off towards t = 0. Built here by linear
-/// interpolation of the 21 published sample points (t = 1.00, 0.95, ..., 0.05, ≈0) into a 1000-entry table, then scaled
-/// to mean 1 as ai-toolkit's table is, so the weighting reshapes the loss across t without changing its overall size.
+/// interpolation of the 21 published sample points (t = 1.00, 0.95, ..., 0.05, ≈0) into a 1000-entry table, then
+/// scaled to mean 1 as ai-toolkit's table is, so the weighting reshapes the loss across t without changing its overall
+/// size.
 /// </summary>
 public static class TimestepWeights
 {

@@ -36,8 +36,8 @@ public sealed class QuantizationMap
 
     /// <summary>
     /// Seven decades 10^(i-6), i = 0..6; decade i holds 2^i (signed, each sign) or 2^(i+1) (unsigned) codes at the
-    /// midpoints of an even split of [0.1, 1]. Plus 0 and 1, so zero and the block maximum are exact: 2·127 + 2 = 254 +
-    /// 2 = 256 codes either way.
+    /// midpoints of an even split of [0.1, 1]. Plus 0 and 1, so zero and the block maximum are exact: 2·127 + 2 = 254
+    /// + 2 = 256 codes either way.
     /// </summary>
     static QuantizationMap Dynamic(bool signed)
     {

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Flux2.Training.Previews;
 
 /// <summary>
-/// Sample images during training (docs/ai-toolkit-compat.md §2.12): each prompt with <c>[trigger]</c> replaced, seed (+
-/// index with walk_seed), guidance_scale, sample_steps, width/height snapped down to the model's pixel multiple,
+/// Sample images during training (docs/ai-toolkit-compat.md §2.12): each prompt with <c>[trigger]</c> replaced, seed
+/// (+ index with walk_seed), guidance_scale, sample_steps, width/height snapped down to the model's pixel multiple,
 /// rendered with the LoRA on. A prompt that mentions the trigger is rendered a second time without it (same seed), so
 /// every grid shows what the trigger adds. One PNG per sampling step, <c>samples/&lt;step:09d&gt;.png</c>: a row per
 /// prompt, columns "as written" and "without trigger" (grey where a prompt has no trigger), plus a .txt naming the
