@@ -10,7 +10,7 @@ public static class PretrainMicroCommand
 {
     public const string Help = """
         ./flux2 pretrain-micro [--out output/flux2-micro] [--device auto|cpu|cuda:N] [--seed 20261126]
-                               [--vae-steps 3000] [--transformer-steps 7000] [--corpus-size 60000]
+                               [--vae-steps 3000] [--transformer-steps 8000] [--corpus-size 100000]
                                [--vae-batch 64] [--transformer-batch 256] [--vae-only | --vae-from <dir>]
           Trains the micro VAE, then the micro transformer (text encoder frozen at its seeded init), and writes a
           diffusers folder with a model card and pretrain_log.csv. About 10 minutes on one H100; runs on CPU too

@@ -52,7 +52,7 @@ public class ShapeCorpusTests
             Assert.All(s.Groups, g => Assert.NotEqual(s.Background.Color, g.Color));
             if (s.Groups.Count == 2) Assert.All(s.Groups, g => Assert.NotEqual(ShapeSize.Large, g.Size));
         }
-        Assert.Equal(Enum.GetValues<ShapeKind>().Length, scenes.SelectMany(s => s.Groups).Select(g => g.Kind)
+        Assert.Equal(ShapeKindWords.Geometric.Count, scenes.SelectMany(s => s.Groups).Select(g => g.Kind)
             .Distinct().Count());
         Assert.Equal(Palette.All.Count, scenes.Select(s => s.Background.Color).Distinct().Count());
         Assert.Equal(Enum.GetValues<BackdropPattern>().Length, scenes.Select(s => s.Background.Pattern).Distinct()
@@ -104,5 +104,50 @@ public class ShapeCorpusTests
                     Assert.True(s.X - r >= lo && s.X + r <= hi && s.Y - r >= lo && s.Y + r <= hi,
                         $"{count} {size} at {p}: {s}");
                 }
+    }
+
+    [Fact]
+    public void PretrainingItems_NeverAskForAHeldOutCombination_AndMixEveryCaptionForm()
+    {
+        var corpus = new ShapeCorpus(20261126);
+        var items = Enumerable.Range(0, 3000).Select(i => corpus.PretrainingItem(i)).ToList();
+        Assert.All(items, item => Assert.DoesNotContain(item.scene.Groups,
+            g => ShapeCorpus.IsHeldOut(g.Kind, g.Color, g.Placement)));
+        double plain = items.Count(t => t.scene.Background == Backdrop.Plain) / (double)items.Count;
+        Assert.InRange(plain, 0.45, 0.55);
+        Assert.All(items.Where(t => t.scene.Background == Backdrop.Plain), t =>
+            Assert.DoesNotContain("background", t.caption));
+        Assert.All(items.Where(t => t.scene.Background != Backdrop.Plain),
+            t => Assert.Contains("background", t.caption));
+        var robots = items.Where(t => t.scene.Groups.Any(g => g.Kind == ShapeKind.Robot)).ToList();
+        Assert.InRange(robots.Count / (double)items.Count, 0.07, 0.15);
+        Assert.Contains(robots, t => t.caption.StartsWith("robot, ", StringComparison.Ordinal));
+        Assert.Contains(robots, t => t.caption.Contains(" robot", StringComparison.Ordinal));
+        Assert.Equal(items[17].caption, corpus.PretrainingItem(17).caption);
+    }
+
+    [Fact]
+    public void HeldOutCombinations_AreAboutOneInEight_AndCoverEveryShapeAndColour()
+    {
+        var all = (from k in Enum.GetValues<ShapeKind>() from c in Palette.All from p in Enum.GetValues<Placement>()
+                   select (k, c, p)).ToList();
+        var held = all.Where(t => ShapeCorpus.IsHeldOut(t.k, t.c, t.p)).ToList();
+        Assert.InRange(held.Count / (double)all.Count, 0.09, 0.16);
+        Assert.Equal(Enum.GetValues<ShapeKind>().Length, held.Select(t => t.k).Distinct().Count());
+        Assert.Equal(Palette.All.Count, held.Select(t => t.c).Distinct().Count());
+    }
+
+    [Fact]
+    public void PlainBackdrop_IsFarFromEveryPaletteColour_AndCaptionsWithoutABackground()
+    {
+        var plain = Backdrop.Plain.Color;
+        Assert.All(Palette.All, c => Assert.True(c.DistanceSquared(plain.R, plain.G, plain.B) >= 75 * 75, c.Name));
+        var scene = new ShapeScene(Backdrop.Plain,
+            new[] { new ShapeGroup(ShapeKind.Circle, Palette.Red, ShapeSize.Large, Placement.Center) });
+        Assert.Equal("a large red circle in the center", SceneCaption.Describe(scene));
+        var robot = scene with { Groups = new[] { scene.Groups[0] with { Kind = ShapeKind.Robot } } };
+        Assert.Equal("robot, large, in the center", SceneCaption.ObjectForm(robot));
+        Assert.Equal("robot, large, in the center, on a blue background",
+            SceneCaption.ObjectForm(robot with { Background = new Backdrop(Palette.Blue, BackdropPattern.Solid) }));
     }
 }

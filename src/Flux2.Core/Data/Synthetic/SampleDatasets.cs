@@ -29,12 +29,12 @@ public static class SampleDatasets
         _ => CorpusItem(seed, index, size),
     };
 
-    /// <summary>A corpus scene with its full caption (no trigger: this is what the base model is pretrained
-    /// on).</summary>
+    /// <summary>A pretraining example with its caption (no trigger: this is what the base model is pretrained
+    /// on, <see cref="ShapeCorpus.PretrainingItem"/>).</summary>
     public static CaptionedImage CorpusItem(int seed, int index, int size)
     {
-        var scene = new ShapeCorpus(seed).Sample(index);
-        return new(ShapeRenderer.Render(scene, size, size), SceneCaption.Describe(scene));
+        var (scene, caption) = new ShapeCorpus(seed).PretrainingItem(index);
+        return new(ShapeRenderer.Render(scene, size, size), caption);
     }
 
     /// <summary>Varied content in the midnight_tarot look. The caption names only the content: the night sky, gold

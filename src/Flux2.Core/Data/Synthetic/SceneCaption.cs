@@ -6,8 +6,20 @@ public static class SceneCaption
 {
     static readonly string[] CountWords = { "", "a", "two", "three" };
 
-    /// <summary>Full caption: every group, then the background.</summary>
-    public static string Describe(ShapeScene scene) => $"{Content(scene)} {scene.Background.Phrase}";
+    /// <summary>Full caption: every group, then the background (none for <see cref="Backdrop.Plain"/>).</summary>
+    public static string Describe(ShapeScene scene) =>
+        scene.Background == Backdrop.Plain ? Content(scene) : $"{Content(scene)} {scene.Background.Phrase}";
+
+    /// <summary>The object-caption form of a one-group scene, as the object LoRA sample's captions have it: class
+    /// word first, then size, place and background, comma-separated ("robot, small, at the top left, on a yellow
+    /// background"); the colour is left unsaid.</summary>
+    public static string ObjectForm(ShapeScene scene)
+    {
+        var g = scene.Groups.Count == 1 && scene.Groups[0].Count == 1 ? scene.Groups[0]
+            : throw new ArgumentException("the object form describes a single-shape scene", nameof(scene));
+        var phrase = scene.Background.Phrase;
+        return $"{g.Kind.Singular()}, {g.Size.Word()}, {g.Placement.Phrase()}" + (phrase == "" ? "" : $", {phrase}");
+    }
 
     /// <summary>The shapes only, without the background: what a style LoRA's captions say (the style itself, which
     /// includes its background, must stay undescribed so the trigger absorbs it; docs/lora-guide.md §3.2).</summary>

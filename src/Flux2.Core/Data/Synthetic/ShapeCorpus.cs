@@ -18,6 +18,48 @@ public sealed class ShapeCorpus(int seed, int maxShapes = 3)
 
     public ShapeScene Sample(long index) => Generate(SeedMixer.RandomFor(Seed, index));
 
+    /// <summary>Share of single-group pretraining scenes whose shapes are turned into robots, in percent.</summary>
+    public const int RobotPercent = 15;
+    /// <summary>Share of pretraining captions that name the background, in percent; the others show
+    /// <see cref="Backdrop.Plain"/> and say nothing about it.</summary>
+    public const int BackgroundPhrasePercent = 50;
+    /// <summary>Share of robot scenes captioned in the object form ("robot, small, at the left, ..."), in
+    /// percent.</summary>
+    public const int ObjectFormPercent = 50;
+    const int HeldOutSalt = 0x5EED0C;
+
+    /// <summary>Pretraining example <paramref name="index"/>: a <see cref="Generate"/>d scene, then (further draws
+    /// from the same stream) robots in place of a single group's shapes, the background phrase kept or dropped (a
+    /// dropped phrase shows <see cref="Backdrop.Plain"/>), and the caption form. Scenes that contain a
+    /// <see cref="IsHeldOut"/> combination are redrawn, so no pretraining caption ever asks for one.</summary>
+    public (ShapeScene scene, string caption) PretrainingItem(long index)
+    {
+        var rng = SeedMixer.RandomFor(Seed, index);
+        while (true)
+        {
+            var scene = Generate(rng);
+            bool robot = scene.Groups.Count == 1 && rng.Next(100) < RobotPercent;
+            if (robot) scene = scene with { Groups = new[] { scene.Groups[0] with { Kind = ShapeKind.Robot } } };
+            bool namesBackground = rng.Next(100) < BackgroundPhrasePercent;
+            if (!namesBackground) scene = scene with { Background = Backdrop.Plain };
+            bool objectForm = robot && scene.ShapeCount == 1 && rng.Next(100) < ObjectFormPercent;
+            if (scene.Groups.Any(g => IsHeldOut(g.Kind, g.Color, g.Placement))) continue;
+            return (scene, objectForm ? SceneCaption.ObjectForm(scene) : SceneCaption.Describe(scene));
+        }
+    }
+
+    /// <summary>About one (shape class, colour, place) combination in eight never appears in pretraining: the
+    /// base-model sanity check asks for these, so it measures whether the model composes words it knows rather
+    /// than whether it remembers captions. A fixed hash decides, independent of the corpus seed.</summary>
+    public static bool IsHeldOut(ShapeKind kind, NamedColor color, Placement placement)
+    {
+        int colorIndex = -1;
+        for (int i = 0; i < Palette.All.Count; i++) if (Palette.All[i] == color) colorIndex = i;
+        if (colorIndex < 0) return false;
+        long key = ((long)kind * 16 + colorIndex) * 16 + (long)placement;
+        return SeedMixer.Mix(HeldOutSalt, key) % 8 == 0;
+    }
+
     public static SKBitmap Render(ShapeScene scene, int width, int height) =>
         ShapeRenderer.Render(scene, width, height);
 
@@ -61,7 +103,7 @@ public sealed class ShapeCorpus(int seed, int maxShapes = 3)
     }
 
     static ShapeGroup RandomGroup(Random rng, NamedColor[] colors, ShapeSize size, Placement placement, int count) =>
-        new(Pick(rng, Enum.GetValues<ShapeKind>()), Pick(rng, colors), size, placement, count);
+        new(Pick(rng, ShapeKindWords.Geometric.ToArray()), Pick(rng, colors), size, placement, count);
 
     /// <summary>One shape 60% of the time, two 25%, three 15%.</summary>
     static int PickCount(Random rng, int max)

@@ -34,6 +34,7 @@ public static class ShapePaths
                     (0.34, 1), (-0.34, 1), (-0.34, 0.34), (-1, 0.34), (-1, -0.34), (-0.34, -0.34));
                 break;
             case ShapeKind.Heart: Heart(p, x, y, r); break;
+            case ShapeKind.Robot: Robot(p, x, y, r); break;
             default: throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
         }
         return p.Detach();
@@ -64,6 +65,20 @@ public static class ShapePaths
         }
         // Stars look low-heavy when centred on their circumcircle; nudge down so the visual centre sits on (x, y).
         Polygon(p, x, y + 0.1f * r, r, points);
+    }
+
+    /// <summary>A generic robot: a square head with two square eye holes (even-odd fill), a wider body, two legs. All
+    /// edges are axis-aligned, so it rasterises identically everywhere.</summary>
+    static void Robot(SKPathBuilder p, float x, float y, float r)
+    {
+        p.FillType = SKPathFillType.EvenOdd;
+        void Box(double l, double t, double right, double b) =>
+            p.AddRect(new SKRect(x + (float)(l * r), y + (float)(t * r), x + (float)(right * r), y + (float)(b * r)));
+        Box(-0.45, -1, 0.45, -0.25);                                   // head
+        Box(-0.3, -0.75, -0.1, -0.55); Box(0.1, -0.75, 0.3, -0.55);    // eye holes
+        Box(-0.12, -0.25, 0.12, -0.15);                                // neck
+        Box(-0.7, -0.15, 0.7, 0.55);                                   // body
+        Box(-0.5, 0.55, -0.2, 1); Box(0.2, 0.55, 0.5, 1);              // legs
     }
 
     /// <summary>Two cubic lobes meeting at a bottom tip.</summary>

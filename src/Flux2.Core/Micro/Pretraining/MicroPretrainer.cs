@@ -17,9 +17,9 @@ public sealed record MicroRecipe
     public long Seed { get; init; } = 20261126;
     public int VaeSteps { get; init; } = 3000;
     public int VaeBatch { get; init; } = 64;
-    public int TransformerSteps { get; init; } = 7000;
+    public int TransformerSteps { get; init; } = 8000;
     public int TransformerBatch { get; init; } = 256;
-    public int CorpusSize { get; init; } = 60000;
+    public int CorpusSize { get; init; } = 100000;
     public int StatisticsSamples { get; init; } = 2048;
     /// <summary>A folder with a finished stage-1 VAE (config.json + weights, BN statistics set): skips stage 1. Lets
     /// the two stages run as separate jobs (e.g. under a per-job time limit) with the same result as one run.</summary>

@@ -3,8 +3,8 @@ using Flux2.Models;
 
 namespace Flux2.Micro.Pretraining;
 
-/// <summary>The procedural shape corpus as a pretraining source: scene i rendered at the micro resolution, as
-/// [3, H, W] floats in −1..1 (the VAE's input range), with its caption.</summary>
+/// <summary>The procedural shape corpus as a pretraining source: <see cref="ShapeCorpus.PretrainingItem"/> i rendered
+/// at the micro resolution, as [3, H, W] floats in −1..1 (the VAE's input range), with its caption.</summary>
 public static class ShapeCorpusSource
 {
     public static CaptionedImageSource Create(int seed, int size = MicroModel.Resolution)
@@ -12,7 +12,7 @@ public static class ShapeCorpusSource
         var corpus = new ShapeCorpus(seed);
         return index =>
         {
-            var scene = corpus.Sample(index);
+            var (scene, caption) = corpus.PretrainingItem(index);
             using var bitmap = ShapeCorpus.Render(scene, size, size);
             var rgb = RgbaBitmaps.ToRgb(bitmap);
             int n = size * size;
@@ -20,7 +20,7 @@ public static class ShapeCorpusSource
             for (int i = 0; i < n; i++)
                 for (int c = 0; c < 3; c++)
                     pixels[c * n + i] = rgb[3 * i + c] / 127.5f - 1f;
-            return (pixels, ShapeCorpus.Caption(scene));
+            return (pixels, caption);
         };
     }
 }
