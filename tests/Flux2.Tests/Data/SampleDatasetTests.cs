@@ -126,7 +126,7 @@ public class SampleDatasetTests
         Assert.Equal(new[] { "scene_000.png", "scene_000.txt", "scene_001.png", "scene_001.txt", "scene_002.png",
             "scene_002.txt",
             "scene_003.png", "scene_003.txt", "scene_004.png", "scene_004.txt" }, files);
-        Assert.Equal(ShapeCorpus.Caption(new ShapeCorpus(3).Sample(2)),
+        Assert.Equal(new ShapeCorpus(3).PretrainingItem(2).caption,
             File.ReadAllText(Path.Combine(dir, "scene_002.txt")));
         using var bmp = SKBitmap.Decode(Path.Combine(dir, "scene_000.png"));
         Assert.Equal(64, bmp.Width);

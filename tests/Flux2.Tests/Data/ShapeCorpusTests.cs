@@ -129,7 +129,9 @@ public class ShapeCorpusTests
     [Fact]
     public void HeldOutCombinations_AreAboutOneInEight_AndCoverEveryShapeAndColour()
     {
-        var all = (from k in Enum.GetValues<ShapeKind>() from c in Palette.All from p in Enum.GetValues<Placement>()
+        var all = (from k in Enum.GetValues<ShapeKind>()
+                   from c in Palette.All
+                   from p in Enum.GetValues<Placement>()
                    select (k, c, p)).ToList();
         var held = all.Where(t => ShapeCorpus.IsHeldOut(t.k, t.c, t.p)).ToList();
         Assert.InRange(held.Count / (double)all.Count, 0.09, 0.16);
