@@ -24,7 +24,7 @@ public static class CaptionLint
         "style", "styled", "painting", "painted", "illustration", "artwork", "drawing", "watercolor", "sketch",
             "vintage",
         "aesthetic", "tarot", "vignette", "gold frame", "golden frame", "gold outline", "star dust", "stardust",
-            "night sky", "glow",
+            "night sky", "glow", "sparkle", "sparkles",
     };
 
     /// <summary>Reads every image's same-name .txt caption.</summary>

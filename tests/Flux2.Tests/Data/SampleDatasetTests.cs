@@ -75,22 +75,25 @@ public class SampleDatasetTests
         Assert.True(captions.Select(c => c.Split(", ")[3]).Distinct().Count() >= 6, "backgrounds should vary");
     }
 
-    /// <summary>The style is measurable: gold on the frame line and a dark blue-violet sky inside, in every image,
-    /// and in none of the plain corpus scenes.</summary>
+    /// <summary>The style is measurable: gold on the frame band and blue-violet night sky in the gap inside it, in
+    /// every image, and in none of the plain corpus scenes.</summary>
     [Fact]
     public void StyleImages_CarryTheMeasurableSignature_CorpusImagesDoNot()
     {
-        static bool HasSignature(SKBitmap b)
+        var gold = MidnightTarotStyle.Gold;
+        int band = MidnightTarotStyle.FrameWidth(128);
+        bool HasSignature(SKBitmap b)
         {
-            var frame = b.GetPixel(64, 3);   // outer frame line, top edge
-            bool gold = frame.Red > 120 && frame.Green > 90 && frame.Blue < 60;
-            // A column just inside the frame: mostly night sky (a shape may cover part of it).
-            int darkSky = Enumerable.Range(12, 104).Count(y =>
+            var frame = b.GetPixel(64, band / 2);
+            int dr = frame.Red - gold.r, dg = frame.Green - gold.g, db = frame.Blue - gold.b;
+            bool isGold = dr * dr + dg * dg + db * db < 30 * 30;
+            // The column just inside the band: sky, apart from sparkles (the corner diamonds lie outside 16..111).
+            int sky = Enumerable.Range(16, 96).Count(y =>
             {
-                var p = b.GetPixel(12, y); return p.Blue > p.Red
-                && p.Red < 60 && p.Green < 40;
+                var p = b.GetPixel(band + 1, y);
+                return p.Blue >= 90 && p.Blue > p.Red + 40 && p.Red < 80 && p.Green < 45;
             });
-            return gold && darkSky > 60;
+            return isGold && sky > 70;
         }
         foreach (var png in Directory.GetFiles(Committed("midnight_tarot"), "*.png"))
         {
@@ -102,6 +105,57 @@ public class SampleDatasetTests
             using var item = SampleDatasets.CorpusItem(1, i, 128);
             Assert.False(HasSignature(item.Image), $"corpus scene {i} looks like midnight_tarot: {item.Caption}");
         }
+    }
+
+    /// <summary>Content stays checkable by colour: the shapes' fills are exactly the pixels a plain render of the
+    /// same shapes at the style's margin fills, in their palette colour, and every other pixel (sky, vignette,
+    /// sparkles, frame, outlines) is at least 70 RGB units from every palette colour. The frame band is intact
+    /// gold, so no shape or outline reaches it.</summary>
+    [Theory]
+    [InlineData(128, 24)]
+    [InlineData(64, 8)]
+    [InlineData(256, 4)]
+    public void StyleImages_KeepExactFills_AndEveryOtherPixelFarFromThePalette(int size, int count)
+    {
+        const int minDistance = 70;
+        var gold = MidnightTarotStyle.Gold;
+        int band = MidnightTarotStyle.FrameWidth(size), far = 0;
+        for (int index = 0; index < count; index++)
+        {
+            var content = SampleDatasets.StyleContent(1, index);
+            using var item = SampleDatasets.StyleItem(1, index, size);
+            var styled = RgbaBitmaps.ToRgba(item.Image);
+            // Fill mask: the same shapes on an all-zero canvas ((0, 0, 0) is no palette colour).
+            using var plain = RgbaBitmaps.FromRgba(new byte[size * size * 4], size, size);
+            using (var canvas = new SKCanvas(plain))
+            {
+                foreach (var group in content.Groups)
+                    ShapeRenderer.DrawGroup(canvas, group, size, size, MidnightTarotStyle.ContentMargin(size));
+                canvas.Flush();
+            }
+            var mask = RgbaBitmaps.ToRgba(plain);
+            int fills = 0;
+            for (int p = 0; p < size * size; p++)
+            {
+                int i = 4 * p, x = p % size, y = p / size;
+                byte r = styled[i], g = styled[i + 1], b = styled[i + 2];
+                if (mask[i] != 0 || mask[i + 1] != 0 || mask[i + 2] != 0)
+                {
+                    Assert.True((r, g, b) == (mask[i], mask[i + 1], mask[i + 2]),
+                        $"item {index} at {size}: fill pixel ({x}, {y}) is ({r}, {g}, {b}), not its palette colour");
+                    fills++;
+                    continue;
+                }
+                var nearest = Palette.Nearest(r, g, b);
+                Assert.True(nearest.DistanceSquared(r, g, b) >= minDistance * minDistance,
+                    $"item {index} at {size}: pixel ({x}, {y}) = ({r}, {g}, {b}) is within {minDistance} of {nearest}");
+                far++;
+                if (x < band || y < band || x >= size - band || y >= size - band)
+                    Assert.True((r, g, b) == gold, $"item {index} at {size}: frame pixel ({x}, {y}) is not gold");
+            }
+            Assert.True(fills > size * size / 100, $"item {index} at {size}: only {fills} fill pixels");
+        }
+        Assert.True(far > count * size * size / 2);
     }
 
     [Fact]

@@ -2,84 +2,94 @@ using SkiaSharp;
 
 namespace Flux2.Data.Synthetic;
 
-/// <summary>The look the <c>midnight_tarot</c> style LoRA learns. Every ingredient is absent from the base corpus and
-/// measurable: a navy-to-indigo night sky (the corpus has no dark blues), pale-gold star dust, gold outlines on every
-/// shape, a double gold frame with corner diamonds, and a vignette. The content (which shapes, colours, places) is
-/// an ordinary corpus scene whose background is ignored.</summary>
+/// <summary>The look the <c>midnight_tarot</c> style LoRA learns, built only from features large enough to survive
+/// FLUX.2-micro's 8×8-token latent at 128²: a blue-to-violet night sky darkened by a strong vignette, a few dozen
+/// pale-gold sparkles 5–9 px across, a 6-px gold frame with a gold diamond in each corner, and a 3-px gold outline
+/// around every shape (sizes at 128², scaled with the side). Every one of those colours, vignetted or not, is at
+/// least 70 RGB units from every <see cref="Palette"/> colour, so a pixel near a palette colour is always shape
+/// fill; the fills keep their exact palette colour. The content (which shapes, colours, places) is an ordinary
+/// corpus scene whose background is ignored.</summary>
 public static class MidnightTarotStyle
 {
-    public static readonly SKColor Gold = new(212, 175, 55);
-    public static readonly (byte r, byte g, byte b) SkyTop = (12, 16, 52), SkyBottom = (48, 22, 90),
-        StarDust = (255, 236, 170);
+    public static readonly (byte r, byte g, byte b) Gold = (222, 180, 78), SkyTop = (34, 28, 118),
+        SkyBottom = (72, 32, 150), Sparkle = (255, 226, 150), VignetteTarget = (22, 16, 98);
 
-    /// <summary>Shapes keep clear of the frame: 9% of the side on each edge.</summary>
-    public static int ContentMargin(int size) => Math.Max(ShapeRenderer.BorderMargin, size * 9 / 100);
+    /// <summary>How far (percent) the corners move towards <see cref="VignetteTarget"/>; the centre stays
+    /// unchanged.</summary>
+    public const int VignettePercent = 100;
 
-    /// <summary>Renders the scene's shapes in the style; <paramref name="speckleSeed"/> places the star dust.</summary>
-    public static SKBitmap Render(ShapeScene content, int width, int height, int speckleSeed)
+    public static int FrameWidth(int side) => Math.Max(2, (side * 6 + 64) / 128);
+    public static int OutlineWidth(int side) => Math.Max(1, (side * 3 + 64) / 128);
+    /// <summary>Sky between the frame and the nearest possible outline.</summary>
+    static int FrameGap(int side) => Math.Max(1, (side * 2 + 64) / 128);
+
+    /// <summary>Shapes keep clear of the frame: frame, gap and outline (11 px at 128², so a large shape's centre
+    /// stays in its third of the image).</summary>
+    public static int ContentMargin(int side) => FrameWidth(side) + FrameGap(side) + OutlineWidth(side);
+
+    /// <summary>Renders the scene's shapes in the style; <paramref name="sparkleSeed"/> places the sparkles.</summary>
+    public static SKBitmap Render(ShapeScene content, int width, int height, int sparkleSeed)
     {
-        var rgba = NightSky(width, height, new Random(speckleSeed));
+        var rgba = Sky(width, height);
+        Sparkles(rgba, width, height, new Random(sparkleSeed));
+        Vignette(rgba, width, height);
+        Frame(rgba, width, height);
         var bitmap = RgbaBitmaps.FromRgba(rgba, width, height);
-        using (var canvas = new SKCanvas(bitmap))
-        {
-            int side = Math.Min(width, height);
-            float outline = Math.Max(2, side / 48);
-            foreach (var group in content.Groups) ShapeRenderer.DrawGroup(canvas, group, width, height,
-                ContentMargin(side), Gold, outline);
-            DrawFrame(canvas, width, height);
-            canvas.Flush();
-        }
-        var pixels = RgbaBitmaps.ToRgba(bitmap);
-        Vignette(pixels, width, height);
-        bitmap.Dispose();
-        return RgbaBitmaps.FromRgba(pixels, width, height);
+        using var canvas = new SKCanvas(bitmap);
+        DrawShapes(canvas, content, width, height);
+        canvas.Flush();
+        return bitmap;
     }
 
-    /// <summary>Vertical navy→indigo gradient with about one star-dust speck per 90 pixels.</summary>
-    static byte[] NightSky(int width, int height, Random rng)
+    /// <summary>All outlines first, then all fills, so no outline ever covers a fill pixel: the fills are exactly
+    /// the pixels <see cref="ShapeRenderer.DrawGroup"/> draws at <see cref="ContentMargin"/>. The outline is a
+    /// round-joined stroke twice the outline width, half of it under the fill.</summary>
+    static void DrawShapes(SKCanvas canvas, ShapeScene content, int width, int height)
+    {
+        int side = Math.Min(width, height), margin = ContentMargin(side);
+        using var stroke = ShapeRenderer.SolidPaint(new SKColor(Gold.r, Gold.g, Gold.b));
+        stroke.Style = SKPaintStyle.Stroke;
+        stroke.StrokeWidth = 2 * OutlineWidth(side);
+        stroke.StrokeJoin = SKStrokeJoin.Round;
+        foreach (var group in content.Groups)
+            foreach (var s in ShapeLayout.Place(group, width, height, margin))
+            {
+                using var path = ShapePaths.Create(group.Kind, s.X, s.Y, s.Diameter);
+                canvas.DrawPath(path, stroke);
+            }
+        foreach (var group in content.Groups) ShapeRenderer.DrawGroup(canvas, group, width, height, margin);
+    }
+
+    /// <summary>Vertical <see cref="SkyTop"/>→<see cref="SkyBottom"/> gradient.</summary>
+    static byte[] Sky(int width, int height)
     {
         var rgba = new byte[width * height * 4];
         for (int y = 0; y < height; y++)
         {
             int t = y * 100 / Math.Max(1, height - 1);
-            byte r = NamedColor.Mix(SkyTop.r, SkyBottom.r, t), g = NamedColor.Mix(SkyTop.g, SkyBottom.g, t),
-                b = NamedColor.Mix(SkyTop.b, SkyBottom.b, t);
-            for (int x = 0; x < width; x++)
-            {
-                int i = 4 * (y * width + x);
-                rgba[i] = r; rgba[i + 1] = g; rgba[i + 2] = b; rgba[i + 3] = 255;
-            }
-        }
-        for (int n = width * height / 90; n > 0; n--)
-        {
-            int i = 4 * (rng.Next(height) * width + rng.Next(width));
-            rgba[i] = StarDust.r; rgba[i + 1] = StarDust.g; rgba[i + 2] = StarDust.b;
+            var rgb = (NamedColor.Mix(SkyTop.r, SkyBottom.r, t), NamedColor.Mix(SkyTop.g, SkyBottom.g, t),
+                NamedColor.Mix(SkyTop.b, SkyBottom.b, t));
+            for (int x = 0; x < width; x++) Set(rgba, width, x, y, rgb);
         }
         return rgba;
     }
 
-    /// <summary>An outer 2-px gold line, a thin inner line, and a small gold diamond in each corner.</summary>
-    static void DrawFrame(SKCanvas canvas, int width, int height)
+    /// <summary>One sparkle per 512 pixels (32 at 128²): filled diamonds of radius 2, 3 or 4 px at 128² (5, 7 or 9 px
+    /// across), half of them the smallest.</summary>
+    static void Sparkles(byte[] rgba, int width, int height, Random rng)
     {
-        int side = Math.Min(width, height), outer = Math.Max(1, side / 40), inner = outer + Math.Max(3, side / 32);
-        using var thick = ShapeRenderer.SolidPaint(Gold);
-        thick.Style = SKPaintStyle.Stroke; thick.StrokeWidth = Math.Max(2, side / 64);
-        using var thin = ShapeRenderer.SolidPaint(Gold);
-        thin.Style = SKPaintStyle.Stroke; thin.StrokeWidth = 1;
-        canvas.DrawRect(SKRect.Create(outer, outer, width - 2 * outer, height - 2 * outer), thick);
-        canvas.DrawRect(SKRect.Create(inner + 0.5f, inner + 0.5f, width - 2 * inner - 1, height - 2 * inner - 1), thin);
-        using var fill = ShapeRenderer.SolidPaint(Gold);
-        float d = Math.Max(5, side / 14);
-        foreach (var (x, y) in new[] { (inner, inner), (width - inner, inner), (inner, height - inner),
-            (width - inner, height - inner) })
+        int side = Math.Min(width, height);
+        for (int n = Math.Max(1, width * height / 512); n > 0; n--)
         {
-            using var diamond = ShapePaths.Create(ShapeKind.Diamond, x, y, d);
-            canvas.DrawPath(diamond, fill);
+            int cx = rng.Next(width), cy = rng.Next(height), roll = rng.Next(20);
+            int radius = Math.Max(1, (roll < 10 ? 2 : roll < 17 ? 3 : 4) * side / 128);
+            Diamond(rgba, width, height, cx, cy, radius, Sparkle);
         }
     }
 
-    /// <summary>Darkens towards the corners by up to 45%, in integer arithmetic (squared distances from the centre,
-    /// doubled so pixel centres are whole numbers).</summary>
+    /// <summary>Moves each pixel towards <see cref="VignetteTarget"/> in proportion to its squared distance from the
+    /// centre (<see cref="VignettePercent"/> at the corners), in integer arithmetic (distances doubled so pixel
+    /// centres are whole numbers).</summary>
     static void Vignette(byte[] rgba, int width, int height)
     {
         long maxD2 = (long)width * width + (long)height * height;
@@ -87,9 +97,42 @@ public static class MidnightTarotStyle
             for (int x = 0; x < width; x++)
             {
                 long dx = 2 * x + 1 - width, dy = 2 * y + 1 - height;
-                long keep = 1000 - 450 * (dx * dx + dy * dy) / maxD2;
+                int percent = (int)(VignettePercent * (dx * dx + dy * dy) / maxD2);
                 int i = 4 * (y * width + x);
-                for (int c = 0; c < 3; c++) rgba[i + c] = (byte)((rgba[i + c] * keep + 500) / 1000);
+                rgba[i] = NamedColor.Mix(rgba[i], VignetteTarget.r, percent);
+                rgba[i + 1] = NamedColor.Mix(rgba[i + 1], VignetteTarget.g, percent);
+                rgba[i + 2] = NamedColor.Mix(rgba[i + 2], VignetteTarget.b, percent);
             }
+    }
+
+    /// <summary>A gold band <see cref="FrameWidth"/> wide along every edge, and a gold diamond centred on each inner
+    /// corner of the band that reaches across the gap (shapes, drawn later, stay on top).</summary>
+    static void Frame(byte[] rgba, int width, int height)
+    {
+        int side = Math.Min(width, height), band = FrameWidth(side);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                if (x < band || y < band || x >= width - band || y >= height - band) Set(rgba, width, x, y, Gold);
+        int radius = band + OutlineWidth(side) - 1;
+        foreach (var (x, y) in new[] { (band, band), (width - 1 - band, band), (band, height - 1 - band),
+            (width - 1 - band, height - 1 - band) })
+            Diamond(rgba, width, height, x, y, radius, Gold);
+    }
+
+    /// <summary>Pixels with |dx| + |dy| ≤ radius around (cx, cy), clipped to the image.</summary>
+    static void Diamond(byte[] rgba, int width, int height, int cx, int cy, int radius, (byte, byte, byte) rgb)
+    {
+        for (int y = Math.Max(0, cy - radius); y <= Math.Min(height - 1, cy + radius); y++)
+        {
+            int reach = radius - Math.Abs(y - cy);
+            for (int x = Math.Max(0, cx - reach); x <= Math.Min(width - 1, cx + reach); x++)
+                Set(rgba, width, x, y, rgb);
+        }
+    }
+
+    static void Set(byte[] rgba, int width, int x, int y, (byte r, byte g, byte b) rgb)
+    {
+        int i = 4 * (y * width + x);
+        rgba[i] = rgb.r; rgba[i + 1] = rgb.g; rgba[i + 2] = rgb.b; rgba[i + 3] = 255;
     }
 }

@@ -37,16 +37,22 @@ public static class SampleDatasets
         return new(ShapeRenderer.Render(scene, size, size), caption);
     }
 
-    /// <summary>Varied content in the midnight_tarot look. The caption names only the content: the night sky, gold
-    /// and frame are left unsaid so they attach to the trigger (docs/lora-guide.md §3.2).</summary>
+    /// <summary>Varied content in the midnight_tarot look. The caption names only the content: the night sky,
+    /// sparkles, gold frame and outlines are left unsaid so they attach to the trigger (docs/lora-guide.md
+    /// §3.2).</summary>
     public static CaptionedImage StyleItem(int seed, int index, int size)
     {
-        // Own streams (not the corpus's scenes for this seed), and star dust independent of the content.
-        var content = new ShapeCorpus(SeedMixer.Mix(seed, StyleContentStream)).Sample(index);
-        int speckleSeed = SeedMixer.Mix(~seed, index);
-        return new(MidnightTarotStyle.Render(content, size, size, speckleSeed),
+        var content = StyleContent(seed, index);
+        // Sparkles on their own stream, independent of the content.
+        int sparkleSeed = SeedMixer.Mix(~seed, index);
+        return new(MidnightTarotStyle.Render(content, size, size, sparkleSeed),
             "[trigger] " + SceneCaption.Content(content));
     }
+
+    /// <summary>The shapes of style item <paramref name="index"/>: a corpus scene from the style set's own stream
+    /// (not the corpus's scenes for this seed); its background is not drawn.</summary>
+    public static ShapeScene StyleContent(int seed, int index) =>
+        new ShapeCorpus(SeedMixer.Mix(seed, StyleContentStream)).Sample(index);
 
     /// <summary>The zorblax robot at a random size, place and background. Caption: trigger + class word, then the
     /// things that vary (so they do not become part of what the trigger means).</summary>

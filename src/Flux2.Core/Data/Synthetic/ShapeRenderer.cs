@@ -15,29 +15,19 @@ public static class ShapeRenderer
     {
         var bitmap = RgbaBitmaps.FromRgba(BackdropPainter.Paint(scene.Background, width, height), width, height);
         using var canvas = new SKCanvas(bitmap);
-        foreach (var group in scene.Groups) DrawGroup(canvas, group, width, height, BorderMargin, outline: null,
-            outlineWidth: 0);
+        foreach (var group in scene.Groups) DrawGroup(canvas, group, width, height, BorderMargin);
         canvas.Flush();
         return bitmap;
     }
 
-    /// <summary>Draws every shape of a group, optionally with an outline (the midnight_tarot style's gold
-    /// edges).</summary>
-    public static void DrawGroup(SKCanvas canvas, ShapeGroup group, int width, int height, int margin,
-        SKColor? outline, float outlineWidth)
+    /// <summary>Fills every shape of a group, keeping <paramref name="margin"/> pixels free along each edge.</summary>
+    public static void DrawGroup(SKCanvas canvas, ShapeGroup group, int width, int height, int margin)
     {
         using var fill = SolidPaint(new SKColor(group.Color.R, group.Color.G, group.Color.B));
-        using var stroke = outline is { } o ? SolidPaint(o) : null;
-        if (stroke != null)
-        {
-            stroke.Style = SKPaintStyle.Stroke; stroke.StrokeWidth = outlineWidth;
-            stroke.StrokeJoin = SKStrokeJoin.Miter;
-        }
         foreach (var s in ShapeLayout.Place(group, width, height, margin))
         {
             using var path = ShapePaths.Create(group.Kind, s.X, s.Y, s.Diameter);
             canvas.DrawPath(path, fill);
-            if (stroke != null) canvas.DrawPath(path, stroke);
         }
     }
 
