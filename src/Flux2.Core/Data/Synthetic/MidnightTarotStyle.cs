@@ -3,20 +3,22 @@ using SkiaSharp;
 namespace Flux2.Data.Synthetic;
 
 /// <summary>The look the <c>midnight_tarot</c> style LoRA learns, built only from features large enough to survive
-/// FLUX.2-micro's 8×8-token latent at 128²: a blue-to-violet night sky darkened by a strong vignette, a few dozen
-/// pale-gold sparkles 5–9 px across, a 6-px gold frame with a gold diamond in each corner, and a 3-px gold outline
-/// around every shape (sizes at 128², scaled with the side). Every one of those colours, vignetted or not, is at
-/// least 70 RGB units from every <see cref="Palette"/> colour, so a pixel near a palette colour is always shape
-/// fill; the fills keep their exact palette colour. The content (which shapes, colours, places) is an ordinary
-/// corpus scene whose background is ignored.</summary>
+/// FLUX.2-micro's 8×8-token latent at 128²: a black night sky, a few dozen white sparkles 5–9 px across, a 6-px gold
+/// (palette yellow) frame with a diamond in each corner, and a 3-px gold outline around every shape (sizes at 128²,
+/// scaled with the side). Every ingredient is a solid <see cref="Palette"/> colour because the micro VAE, trained on
+/// the palette-coloured corpus, reproduces those colours and not others (it turns a deep blue-violet into green).
+/// Shapes keep their exact palette fill. The content (which shapes, colours, places) is an ordinary corpus scene whose
+/// background is ignored; an evaluator judging content on these images should not ask for black, yellow or
+/// white shapes, which the look itself uses.</summary>
 public static class MidnightTarotStyle
 {
-    public static readonly (byte r, byte g, byte b) Gold = (222, 180, 78), SkyTop = (34, 28, 118),
-        SkyBottom = (72, 32, 150), Sparkle = (255, 226, 150), VignetteTarget = (22, 16, 98);
+    public static readonly (byte r, byte g, byte b) Gold = Rgb(Palette.Yellow), Sky = Rgb(Palette.Black),
+        Sparkle = Rgb(Palette.White);
 
-    /// <summary>How far (percent) the corners move towards <see cref="VignetteTarget"/>; the centre stays
-    /// unchanged.</summary>
-    public const int VignettePercent = 100;
+    /// <summary>The palette colours the look is made of.</summary>
+    public static IReadOnlyList<NamedColor> LookColors { get; } = new[] { Palette.Black, Palette.Yellow, Palette.White };
+
+    static (byte, byte, byte) Rgb(NamedColor c) => (c.R, c.G, c.B);
 
     public static int FrameWidth(int side) => Math.Max(2, (side * 6 + 64) / 128);
     public static int OutlineWidth(int side) => Math.Max(1, (side * 3 + 64) / 128);
@@ -30,9 +32,8 @@ public static class MidnightTarotStyle
     /// <summary>Renders the scene's shapes in the style; <paramref name="sparkleSeed"/> places the sparkles.</summary>
     public static SKBitmap Render(ShapeScene content, int width, int height, int sparkleSeed)
     {
-        var rgba = Sky(width, height);
+        var rgba = NightSky(width, height);
         Sparkles(rgba, width, height, new Random(sparkleSeed));
-        Vignette(rgba, width, height);
         Frame(rgba, width, height);
         var bitmap = RgbaBitmaps.FromRgba(rgba, width, height);
         using var canvas = new SKCanvas(bitmap);
@@ -60,17 +61,11 @@ public static class MidnightTarotStyle
         foreach (var group in content.Groups) ShapeRenderer.DrawGroup(canvas, group, width, height, margin);
     }
 
-    /// <summary>Vertical <see cref="SkyTop"/>→<see cref="SkyBottom"/> gradient.</summary>
-    static byte[] Sky(int width, int height)
+    static byte[] NightSky(int width, int height)
     {
         var rgba = new byte[width * height * 4];
         for (int y = 0; y < height; y++)
-        {
-            int t = y * 100 / Math.Max(1, height - 1);
-            var rgb = (NamedColor.Mix(SkyTop.r, SkyBottom.r, t), NamedColor.Mix(SkyTop.g, SkyBottom.g, t),
-                NamedColor.Mix(SkyTop.b, SkyBottom.b, t));
-            for (int x = 0; x < width; x++) Set(rgba, width, x, y, rgb);
-        }
+            for (int x = 0; x < width; x++) Set(rgba, width, x, y, Sky);
         return rgba;
     }
 
@@ -85,24 +80,6 @@ public static class MidnightTarotStyle
             int radius = Math.Max(1, (roll < 10 ? 2 : roll < 17 ? 3 : 4) * side / 128);
             Diamond(rgba, width, height, cx, cy, radius, Sparkle);
         }
-    }
-
-    /// <summary>Moves each pixel towards <see cref="VignetteTarget"/> in proportion to its squared distance from the
-    /// centre (<see cref="VignettePercent"/> at the corners), in integer arithmetic (distances doubled so pixel
-    /// centres are whole numbers).</summary>
-    static void Vignette(byte[] rgba, int width, int height)
-    {
-        long maxD2 = (long)width * width + (long)height * height;
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                long dx = 2 * x + 1 - width, dy = 2 * y + 1 - height;
-                int percent = (int)(VignettePercent * (dx * dx + dy * dy) / maxD2);
-                int i = 4 * (y * width + x);
-                rgba[i] = NamedColor.Mix(rgba[i], VignetteTarget.r, percent);
-                rgba[i + 1] = NamedColor.Mix(rgba[i + 1], VignetteTarget.g, percent);
-                rgba[i + 2] = NamedColor.Mix(rgba[i + 2], VignetteTarget.b, percent);
-            }
     }
 
     /// <summary>A gold band <see cref="FrameWidth"/> wide along every edge, and a gold diamond centred on each inner
