@@ -19,7 +19,8 @@ public static class EvalCommand
             bleed            = mean |LoRA - base| per pixel on prompts without the trigger (0..1; small is good)
           d is a colour/texture distance (histogram, channel mean/std, edge energy). Model, dataset, trigger and
           sample size default to the job config the trainer stored in the LoRA's metadata; a LoRA from elsewhere needs
-          them given.
+          model, dataset and trigger given, and samples at the model's own size (its sample_defaults.json; without
+          one 1024x1024, 50 steps).
           Object datasets ("[trigger] robot, ..." captions) are detected and use class-word prompts.
           Writes eval.json and eval.md to the run folder (the LoRA's folder), or --out.
         """;
@@ -35,12 +36,13 @@ public static class EvalCommand
         var dataset = Need("dataset", p?.Datasets.FirstOrDefault()?.FolderPath);
         var trigger = Need("trigger", p?.TriggerWord);
         var defaults = new LoraEvalOptions();
+        var native = p is null ? ModelSampleDefaults.For(model) : null;
         var options = new LoraEvalOptions
         {
-            Width = args.Int("width", p?.Sample.Width ?? defaults.Width),
-            Height = args.Int("height", p?.Sample.Height ?? defaults.Height),
-            Steps = args.Int("steps", p?.Sample.SampleSteps ?? defaults.Steps),
-            Guidance = (float)args.Double("guidance", p?.Sample.GuidanceScale ?? defaults.Guidance),
+            Width = args.Int("width", p?.Sample.Width ?? native!.Width),
+            Height = args.Int("height", p?.Sample.Height ?? native!.Height),
+            Steps = args.Int("steps", p?.Sample.SampleSteps ?? native!.SampleSteps),
+            Guidance = (float)args.Double("guidance", p?.Sample.GuidanceScale ?? native!.GuidanceScale),
             Seeds = args.Int("seeds", defaults.Seeds),
             LoraStrength = args.Double("lora-strength", 1.0),
             ClassWord = args.Get("class-word"),
@@ -52,6 +54,9 @@ public static class EvalCommand
             throw new UserError($"eval: dataset folder '{dataset}' not found (relative paths are taken from the " +
                 $"current folder; pass --dataset)");
 
+        o.WriteLine($"eval sample {options.Width}x{options.Height}, {options.Steps} steps, guidance " +
+            $"{options.Guidance} (options as given, the rest from " +
+            $"{(p is null ? native!.Source : "the job config stored in the LoRA")})");
         Evaluate(target.LoraPath, model, dataset, trigger, options, device, outFolder, o);
         return 0;
     }
