@@ -1,6 +1,7 @@
 using Flux2.Evaluation;
 using Flux2.Native;
 using Flux2.Pipeline;
+using Flux2.Tests.Cli;
 using Flux2.Tests.Training;
 using Flux2.Training;
 using Flux2.Training.Config;
@@ -112,5 +113,28 @@ public class LoraEvalRunsTests(ITestOutputHelper output)
         Assert.False(LoraEvalRuns.Matches(first[0].JsonPath, first[1].Lora, models.Origin, data, "zqx", options));
         File.SetLastWriteTimeUtc(first[0].Lora, DateTime.UtcNow.AddMinutes(1)); // the LoRA changed after its eval
         Assert.False(LoraEvalRuns.Matches(first[0].JsonPath, first[0].Lora, models.Origin, data, "zqx", options));
+    }
+
+    /// <summary><c>./flux2 eval --runs</c> over two tiny-random runs that differ by training seed: a row per run and
+    /// the mean ± std row; run again, both evaluations are reused.</summary>
+    [Fact]
+    public void EvalRunsPrintsMeanAndStdAndReusesEarlierEvaluations()
+    {
+        TorchRuntime.EnsureLoaded();
+        var data = TempDataset.Create();
+        var runs = new[] { 7, 8 }.Select(seed => TrainingRun.Run(JobConfigReader.Parse(
+            TempDataset.Job(data, TestPaths.TempDir(), 4).Replace("seed: 7", $"seed: {seed}"), "tiny.yaml"))
+            .RunFolder).ToList();
+        var first = CliRunner.Run("eval", "--runs", string.Join(",", runs), "--seeds", "1", "--device", "cpu");
+        output.WriteLine(first.ToString());
+        Assert.True(first.Exit == 0, first.ToString());
+        Assert.Contains($"| {runs[1]} | ", first.Out);
+        Assert.Contains("| **mean ± std (n = 2)** | ", first.Out);
+        Assert.All(runs, r => Assert.True(File.Exists(Path.Combine(r, LoraEvalReport.JsonFileName))));
+        var again = CliRunner.Run("eval", "--runs", string.Join(",", runs), "--seeds", "1", "--device", "cpu");
+        Assert.True(again.Exit == 0, again.ToString());
+        Assert.Equal(2, again.Out.Split("reusing").Length - 1);
+        CliRunner.AssertUserError(CliRunner.Run("eval", "--runs", runs[0], "--checkpoints", runs[1]),
+            "--runs or --checkpoints");
     }
 }
