@@ -46,7 +46,7 @@ public static class JobModelDefaults
             p.Datasets[i].Resolution = Pick(key, p.Datasets[i].Resolution, new List<int> { model?.Width ?? 0 });
             lines.Add($"# {key} [{string.Join(", ", p.Datasets[i].Resolution)}] ({Source(key)})");
         }
-        if (model is not null) lines.Add($"# model default = {model.Source}");
+        if (model is not null) lines.Add($"# {model.Source}");
         return loaded with { Notes = lines };
     }
 }
