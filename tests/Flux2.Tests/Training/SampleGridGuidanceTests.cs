@@ -23,7 +23,10 @@ public class SampleGridGuidanceTests
             var folder = TestPaths.TempDir();
             var config = new SampleConfig
             {
-                Width = 64, Height = 64, SampleSteps = 4, GuidanceScale = guidance,
+                Width = 64,
+                Height = 64,
+                SampleSteps = 4,
+                GuidanceScale = guidance,
                 Prompts = ["a large red circle in the center on a blue background"],
             };
             var report = new SampleGrid(models, config, null, folder).Render(0)!;
