@@ -12,6 +12,7 @@ namespace Flux2.Tests.Evaluation;
 
 /// <summary>Several LoRAs compared: mean ± sample std over runs, eval.json reuse, and the checkpoint sweep with its
 /// suggested step.</summary>
+[Collection(TorchGlobalRngCollection.Name)]
 public class LoraEvalRunsTests(ITestOutputHelper output)
 {
     static EvaluatedLora Scored(int step, double strength, double bleedRatio, double bleed = 0.01) =>

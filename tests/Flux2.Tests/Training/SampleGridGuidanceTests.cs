@@ -11,6 +11,7 @@ namespace Flux2.Tests.Training;
 
 /// <summary>The trainer's sample grids on FLUX.2-micro (true classifier-free guidance, no guidance embedder) apply
 /// sample.guidance_scale: guidance 1 and 4 give different images.</summary>
+[Collection(TorchGlobalRngCollection.Name)]
 public class SampleGridGuidanceTests
 {
     [MicroModelFact]
