@@ -21,7 +21,8 @@ public static class GenerateCommand
                          [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--quantize qfloat8|qint8]
           --quantize: 8-bit transformer and text-encoder Linear weights, quantized while loading (about half the
           memory).
-          Defaults: tiny-random runs at 64x64, 8 steps; real models at 1024x1024, 50 steps, guidance 4.0.
+          Defaults: the model's own (its sample_defaults.json: flux2-micro 128x128, 20 steps, guidance 4);
+          tiny-random 64x64, 8 steps; a model folder without that file (FLUX.2-dev) 1024x1024, 50 steps, guidance 4.
         """;
 
     /// <summary>More sampling steps than any schedule uses; the bound keeps a typo from running for days.</summary>
@@ -34,9 +35,11 @@ public static class GenerateCommand
                 "red circle on a blue background\"");
         var spec = args.Get("model", Flux2Models.TinyRandom);
         bool tiny = spec == Flux2Models.TinyRandom;
-        int width = args.Int("width", tiny ? 64 : 1024), height = args.Int("height", tiny ? 64 : 1024);
-        int steps = args.Int("steps", tiny ? 8 : 50);
-        float guidance = (float)args.Double("guidance", 4.0);
+        var native = ModelSampleDefaults.For(spec);
+        int width = args.Int("width", native.Width), height = args.Int("height", native.Height);
+        int steps = args.Int("steps", native.SampleSteps);
+        float guidance = (float)args.Double("guidance", native.GuidanceScale);
+        bool sizeGiven = new[] { "width", "height", "steps", "guidance" }.Any(k => args.Get(k) is not null);
         long seed = args.Int("seed", 0);
         var outPath = args.Get("out", Path.Combine("output", "generate.png"));
         var lora = args.Get("lora");
@@ -68,6 +71,8 @@ public static class GenerateCommand
         using var models = Flux2Models.Load(spec, device, tiny ? null : dtype, m => o.WriteLine($"  {m}"),
                                             quantization: new ModelQuantization(quant, quant));
         models.Pipeline.LatentGrid(height, width); // validates the size before any work
+        o.WriteLine($"sample {width}x{height}, {steps} steps, guidance {guidance} " +
+            $"({(sizeGiven ? "options as given, the rest " : "")}{native.Source})");
         o.WriteLine($"model {models.Origin}: transformer {models.Transformer.ParameterCount():N0} params on {device} " +
             $"({sw.Elapsed.TotalSeconds:F1} s)");
         if (lora != null)

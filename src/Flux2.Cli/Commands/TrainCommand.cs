@@ -57,6 +57,7 @@ public static class TrainCommand
                 && n >= 0 ? n
                 : throw new UserError($"train: --steps must be a whole number >= 0, got '{steps}'");
         if (device is not null) process.Device = device;
+        loaded = JobModelDefaults.Apply(loaded);
         JobConfigPrinter.Print(loaded, o);
         o.WriteLine();
 

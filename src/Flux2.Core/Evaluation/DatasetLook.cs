@@ -10,7 +10,12 @@ public static class DatasetLook
     public static IReadOnlyList<ImageStatistics> Load(string datasetFolder, int width, int height) =>
         EvalPrompts.DatasetImages(datasetFolder).Select(f => Describe(f, width, height)).ToList();
 
-    public static ImageStatistics Describe(string imagePath, int width, int height)
+    public static ImageStatistics Describe(string imagePath, int width, int height) =>
+        ImageStatistics.FromRgb(Resized(imagePath, width, height), width, height);
+
+    /// <summary>The image as packed RGB at <paramref name="width"/>×<paramref name="height"/> (Mitchell
+    /// resampling).</summary>
+    public static byte[] Resized(string imagePath, int width, int height)
     {
         using var decoded = SKBitmap.Decode(imagePath)
             ?? throw new InvalidDataException($"{imagePath}: not a readable image");
@@ -19,6 +24,6 @@ public static class DatasetLook
         using var sized = rgba.Width == width && rgba.Height == height ? rgba.Copy()
             : rgba.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque),
                 new SKSamplingOptions(SKCubicResampler.Mitchell));
-        return ImageStatistics.FromRgb(RgbaBitmaps.ToRgb(sized), width, height);
+        return RgbaBitmaps.ToRgb(sized);
     }
 }

@@ -15,7 +15,8 @@ namespace Flux2.Evaluation;
 public static class LoraEvaluator
 {
     public static LoraEvalResult Evaluate(Flux2Models models, string loraPath, string datasetFolder, string trigger,
-                                          LoraEvalOptions? options = null, Action<string>? log = null)
+                                          LoraEvalOptions? options = null, Action<string>? log = null,
+                                          Action<EvalImages>? images = null)
     {
         options ??= new LoraEvalOptions();
         if (string.IsNullOrWhiteSpace(trigger)) throw new UserError("eval needs the LoRA's trigger word (--trigger)");
@@ -46,6 +47,7 @@ public static class LoraEvaluator
             d = EvalSampler.Generate(models, plain, negative, options, log, "LoRA, no trigger");
         }
         finally { LoraLoader.Remove(models.Transformer, adapters); }
+        images?.Invoke(new EvalImages(a, b, c, d));
 
         var look = ImageStatistics.Average(dataset);
         var aLook = ImageStatistics.Average(EvalSampler.Describe(a));

@@ -3,6 +3,7 @@ using Flux2.IO;
 using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
+using Flux2.Pipeline;
 using Flux2.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,6 +53,17 @@ public static class DiffusersFolderWriter
             ["shift"] = scheduler.Shift,
         });
     }
+
+    /// <summary>The folder's <see cref="ModelSampleDefaults.FileName"/>: the size and sample settings that
+    /// generate, eval and jobs use when the user gives none.</summary>
+    public static void WriteSampleDefaults(string root, ModelSampleDefaults d) =>
+        WriteJson(Path.Combine(root, ModelSampleDefaults.FileName), new Dictionary<string, object>
+        {
+            ["width"] = d.Width,
+            ["height"] = d.Height,
+            ["sample_steps"] = d.SampleSteps,
+            ["guidance_scale"] = d.GuidanceScale,
+        });
 
     /// <summary>Only the VAE component (config.json + weights), e.g. a finished pretraining stage.</summary>
     public static void WriteVae(string folder, AutoencoderKLFlux2 vae, ScalarType storage) =>

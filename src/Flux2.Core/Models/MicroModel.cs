@@ -22,6 +22,10 @@ public static class MicroModel
     public const string Name = "flux2-micro";
     public const int Resolution = 128;
     public const int TextTokens = 32;
+    /// <summary>Sampling settings written to the model folder's sample_defaults.json: those of the sample jobs and
+    /// notebooks.</summary>
+    public const int SampleSteps = 20;
+    public const double GuidanceScale = 4.0;
     public static readonly int[] TextEncoderOutLayers = [1, 2, 3];
 
     public static TransformerConfig Transformer => new()

@@ -138,19 +138,7 @@ public sealed class Flux2Models : IDisposable
         var q = quantization ?? ModelQuantization.None;
         if (layerOffloading is not null) BlockOffloader.RequireCuda(device ?? CPU); // before any weight is read
         if (spec == TinyRandom) return CreateTinyRandom(seed: 0, device, q, layerOffloading);
-        if (spec == MicroModel.Name && !Directory.Exists(spec))
-        {
-            spec = MicroModel.DefaultFolder;
-            if (!File.Exists(Path.Combine(spec, "model_index.json")))
-                throw new DirectoryNotFoundException($"the embedded {MicroModel.Name} weights are missing from " +
-                    $"{spec}; rebuild (they are copied from src/Flux2.Core/Micro/flux2-micro) or recreate them with " +
-                    $"./flux2 pretrain-micro");
-        }
-        var root = Directory.Exists(spec) ? spec
-                 : HfCache.IsRepoId(spec, Environment.CurrentDirectory)
-                     ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
-                 : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo " +
-                     $"id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
+        var root = ResolveFolder(spec, cache);
         var folder = DiffusersFolder.Open(root);
         log?.Invoke($"loading transformer from " +
             $"{root}{(q.Transformer is { } tq ? $", quantizing to {tq} while loading" : "")}" +
@@ -188,6 +176,26 @@ public sealed class Flux2Models : IDisposable
             foreach (var part in loaded) part.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The folder a model spec names (not <see cref="TinyRandom"/>, which has none): a folder as given,
+    /// <see cref="MicroModel.Name"/> → the embedded weights, a repo id → its snapshot in <paramref name="cache"/>
+    /// (default <see cref="HfCache.Default"/>).</summary>
+    public static string ResolveFolder(string spec, HfCache? cache = null)
+    {
+        if (spec == MicroModel.Name && !Directory.Exists(spec))
+        {
+            spec = MicroModel.DefaultFolder;
+            if (!File.Exists(Path.Combine(spec, "model_index.json")))
+                throw new DirectoryNotFoundException($"the embedded {MicroModel.Name} weights are missing from " +
+                    $"{spec}; rebuild (they are copied from src/Flux2.Core/Micro/flux2-micro) or recreate them with " +
+                    $"./flux2 pretrain-micro");
+        }
+        return Directory.Exists(spec) ? spec
+             : HfCache.IsRepoId(spec, Environment.CurrentDirectory)
+                 ? (cache ?? HfCache.Default()).ResolveSnapshot(spec)
+             : throw new DirectoryNotFoundException($"model '{spec}' is neither a folder nor a Hugging Face repo " +
+                 $"id (owner/name); use a diffusers folder, a repo id in the HF cache, or '{TinyRandom}'");
     }
 
     /// <summary>The transformer from a <c>transformer/</c> folder or a BFL <c>flux2-dev.safetensors</c>; with

@@ -53,6 +53,7 @@ public static class LiveTraining
     {
         using var stop = new CancellationTokenSource();
         var p = Prepare(job, steps, outputFolder, device, model);
+        job = JobModelDefaults.Apply(job); // the model's native sample size where the job gives none
         configure?.Invoke(p);
 
         if (ChartHtml.PlotlyJsLoader() is { } loader) Show.Html(loader);

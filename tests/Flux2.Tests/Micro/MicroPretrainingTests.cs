@@ -42,8 +42,11 @@ public class MicroPretrainingTests
         foreach (var f in new[] { "model_index.json", "transformer/config.json",
                                   "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",
                                   "tokenizer/tokenizer_config.json", "scheduler/scheduler_config.json", "README.md",
-                                  "pretrain_log.csv" })
+                                  "pretrain_log.csv", ModelSampleDefaults.FileName })
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        var native = ModelSampleDefaults.For(dir);
+        Assert.Equal((MicroModel.Resolution, MicroModel.Resolution, MicroModel.SampleSteps, MicroModel.GuidanceScale),
+            (native.Width, native.Height, native.SampleSteps, native.GuidanceScale));
 
         using var models = Flux2Models.Load(dir);
         Assert.Equal(MicroModel.Transformer.ParameterCount(), models.Transformer.ParameterCount());

@@ -5,6 +5,7 @@ using Flux2.Models.TextEncoder;
 using Flux2.Models.Transformer;
 using Flux2.Models.Vae;
 using Flux2.Nn;
+using Flux2.Pipeline;
 using Flux2.Sampling;
 using static TorchSharp.torch;
 
@@ -127,6 +128,8 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
 
         DiffusersFolderWriter.Write(outFolder, transformer, vae, textEncoder, tokenizer, new FlowMatchEulerScheduler(),
             ScalarType.BFloat16);
+        DiffusersFolderWriter.WriteSampleDefaults(outFolder, new ModelSampleDefaults(MicroModel.Resolution,
+            MicroModel.Resolution, MicroModel.SampleSteps, MicroModel.GuidanceScale, ""));
         File.WriteAllLines(Path.Combine(outFolder, "pretrain_log.csv"), lossLog);
         File.WriteAllText(Path.Combine(outFolder, "README.md"), ModelCard.Text(recipe, command, device.ToString(),
             vaeLoss, ema, vaeSeconds, ditSeconds, total.Elapsed.TotalSeconds, vae.parameters().Sum(p => p.numel()),

@@ -11,6 +11,7 @@ public static class JobConfigPrinter
     {
         o.WriteLine($"# resolved job config ({loaded.Source})");
         Print(loaded.Job, o);
+        foreach (var note in loaded.Notes) o.WriteLine(note);
         if (loaded.IgnoredKeys.Count > 0)
             o.WriteLine($"# read but not used by this kit: {string.Join(", ", loaded.IgnoredKeys)}");
         foreach (var w in loaded.Warnings) o.WriteLine(w);

@@ -8,7 +8,15 @@ namespace Flux2.Training.Config;
 
 /// <summary>A parsed job: the typed config plus what the reader noticed on the way.</summary>
 public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warnings,
-    IReadOnlyList<string> IgnoredKeys, string Source);
+    IReadOnlyList<string> IgnoredKeys, string Source)
+{
+    /// <summary>Paths of the keys the file set (e.g. <c>config.process[0].sample.width</c>): what the user
+    /// gave, as opposed to defaults.</summary>
+    public IReadOnlySet<string> GivenKeys { get; init; } = new HashSet<string>();
+    /// <summary>Lines for the resolved-config print: model-dependent settings and where each value came from
+    /// (<see cref="JobModelDefaults"/>).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
 
 /// <summary>
 /// Reads an ai-toolkit job YAML as-is (docs/ai-toolkit-compat.md §1) into <see cref="JobFile"/>. Unknown keys warn
@@ -51,7 +59,7 @@ public static partial class JobConfigReader
         Validate(job, binder, root);
         var meta = job.Meta.ToDictionary(kv => kv.Key, kv => kv.Value.Replace("[name]", job.Config.Name));
         job.Meta = meta;
-        return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName);
+        return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName) { GivenKeys = binder.Given };
     }
 
     /// <summary>Walks the parser's events (a loop, no recursion) and refuses nesting beyond

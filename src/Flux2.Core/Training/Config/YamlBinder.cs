@@ -22,6 +22,9 @@ public sealed class YamlBinder(string file)
     public List<string> IgnoredKeysSeen { get; } = new();
     /// <summary>Where each bound path was written, for checks that run after binding.</summary>
     public Dictionary<string, YamlPosition> Positions { get; } = new();
+    /// <summary>Paths of the keys the file set to a value (not null), as written (an alias keeps its own
+    /// name).</summary>
+    public HashSet<string> Given { get; } = new();
 
     public YamlPosition At(YamlNode node) => new(file, node.Start.Line, node.Start.Column);
 
@@ -60,6 +63,7 @@ public sealed class YamlBinder(string file)
                 var value = Convert(property.PropertyType, valueNode, childPath);
                 CheckRange(property, value, valueNode, childPath);
                 property.SetValue(section, value);
+                Given.Add(childPath);
             }
             else if (ignored.Contains(key)) IgnoredKeysSeen.Add(childPath);
             else

@@ -63,6 +63,21 @@ public sealed class SampleGrid(Flux2Models models, SampleConfig config, string? 
             embeds[prompt] = e;
         }
         var noise = models.Pipeline.InitialNoise(1, height, width, seed, device);
-        return models.Pipeline.Generate(e, noise, config.SampleSteps, (float)config.GuidanceScale)[0].cpu();
+        return models.Pipeline.Generate(e, noise, config.SampleSteps, (float)config.GuidanceScale,
+            negativeEmbeds: Negative())[0].cpu();
+    }
+
+    Tensor? negative;
+    bool negativeEncoded;
+
+    /// <summary>The empty prompt's embeds for a model that samples with true classifier-free guidance (no guidance
+    /// embedder, e.g. FLUX.2-micro), so guidance_scale acts as it does in generate and eval; null otherwise.</summary>
+    Tensor? Negative()
+    {
+        if (negativeEncoded) return negative;
+        negative = models.NegativeEmbedsForGuidance();
+        negative?.DetachFromDisposeScope();
+        negativeEncoded = true;
+        return negative;
     }
 }
