@@ -11,10 +11,11 @@ public static class EvalBaseCommand
 {
     public const string Help = """
         ./flux2 eval-base [--model flux2-micro] [--steps 20] [--guidance 4] [--size 128] [--device auto|cpu|cuda:N]
-          Generates 24 single-shape prompts ("a large red circle in the center on a blue background",
-          circle/square/triangle x 8 colour pairs), one fixed seed each, checks background colour, shape colour and
-          shape class of every image, and prints the per-prompt table and the pass rate. Exit code 0 whatever the
-          rate: it is a measurement.
+          Generates 48 prompts whose every (shape, colour, place) was held out of pretraining (16 without a
+          background phrase, 8 with two shape groups in opposite cells, 24 on a named solid background), one fixed
+          seed each, finds each group by its colour, checks its cell and shape class (circle, square, triangle,
+          robot) and the named background, and prints the per-prompt table and the pass rate. Exit code 0 whatever
+          the rate: it is a measurement.
         """;
 
     public static int Run(CliArgs args, TextWriter o)

@@ -18,6 +18,9 @@ public static class EvalCommand
             trigger strength = 1 - d(LoRA+trigger, dataset) / d(base+trigger, dataset)
                                (0 no change, 1 the dataset's look)
             bleed            = mean |LoRA - base| per pixel on prompts without the trigger (0..1; small is good)
+            content kept     = share of LoRA+trigger images that still show the prompt's colours, places and
+                               shape classes (docs/evaluation.md); style LoRAs also get held-out strength on
+                               prompts whose (shape, colour) pairs no dataset caption shows
           d is a colour/texture distance (histogram, channel mean/std, edge energy). Model, dataset, trigger and
           sample size default to the job config the trainer stored in the LoRA's metadata; a LoRA from elsewhere needs
           model, dataset and trigger given, and samples at the model's own size (its sample_defaults.json; without

@@ -26,6 +26,15 @@ public static class LoraEvalReport
         s.AppendLine($"| **bleed** | **{F(r.Bleed)}** | mean abs pixel change without trigger (d vs c), 0..1 |");
         s.AppendLine($"| bleed ratio | {F(r.BleedRatio)} | bleed / trigger change |");
         s.AppendLine($"| bleed look distance | {F(r.BleedLookDistance)} | look distance d vs c |");
+        s.AppendLine($"| **content kept** | **{F(r.ContentKept)}** | share of (b) images still showing the " +
+            "prompt's colours, places, classes |");
+        s.AppendLine($"| content kept, base | {F(r.BaseContentKept)} | the same on (a) |");
+        if (r.HeldOutStrength is { } held)
+        {
+            s.AppendLine($"| held-out strength | {F(held)} | trigger strength on {r.HeldOutPrompts!.Count} prompts " +
+                "with (class, colour) pairs absent from the dataset |");
+            s.AppendLine($"| held-out content kept | {F(r.HeldOutContentKept ?? 0)} | content kept on those |");
+        }
         return s.ToString();
     }
 
@@ -50,6 +59,12 @@ public static class LoraEvalReport
         s.AppendLine();
         s.AppendLine("Prompts (with trigger / without):");
         foreach (var p in r.Prompts) s.AppendLine($"- `{p.WithTrigger}` / `{p.WithoutTrigger}`");
+        if (r.HeldOutPrompts is { } held)
+        {
+            s.AppendLine();
+            s.AppendLine("Held-out prompts (class and colour pairs absent from the dataset's captions):");
+            foreach (var p in held) s.AppendLine($"- `{p.WithTrigger}`");
+        }
         return s.ToString();
     }
 
@@ -67,6 +82,13 @@ public static class LoraEvalReport
         base_distance = r.BaseDistance,
         lora_distance = r.LoraDistance,
         bleed_look_distance = r.BleedLookDistance,
+        content_kept = r.ContentKept,
+        base_content_kept = r.BaseContentKept,
+        held_out_strength = r.HeldOutStrength,
+        held_out_base_distance = r.HeldOutBaseDistance,
+        held_out_lora_distance = r.HeldOutLoraDistance,
+        held_out_content_kept = r.HeldOutContentKept,
+        held_out_prompts = r.HeldOutPrompts?.Select(p => p.WithTrigger),
         base_terms = Terms(r.BaseTerms),
         lora_terms = Terms(r.LoraTerms),
         options = new

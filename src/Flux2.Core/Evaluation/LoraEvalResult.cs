@@ -13,7 +13,13 @@ namespace Flux2.Evaluation;
 /// <item><see cref="Bleed"/> = mean |d − c| the same way: how much prompts without the trigger moved (should stay
 /// small);</item>
 /// <item><see cref="BleedRatio"/> = Bleed / TriggerChange: the share of the LoRA's effect that leaks past the
-/// trigger.</item></list>
+/// trigger;</item>
+/// <item><see cref="ContentKept"/> = share of (b) images that still show the prompt's content
+/// (<see cref="Evaluation.ContentKept"/>); <see cref="BaseContentKept"/> the same on (a), the base model's own
+/// level;</item>
+/// <item>style LoRAs only (else null): <see cref="HeldOutStrength"/> = trigger strength on
+/// <see cref="HeldOutPrompts"/>, whose (class, colour) combinations no dataset caption shows, and
+/// <see cref="HeldOutContentKept"/> on their (b) images.</item></list>
 /// </summary>
 public sealed record LoraEvalResult
 {
@@ -35,7 +41,16 @@ public sealed record LoraEvalResult
     /// pixels.</summary>
     public required double BleedLookDistance { get; init; }
     public required double Seconds { get; init; }
+    public required double ContentKept { get; init; }
+    public required double BaseContentKept { get; init; }
+    public IReadOnlyList<EvalPrompt>? HeldOutPrompts { get; init; }
+    public double? HeldOutBaseDistance { get; init; }
+    public double? HeldOutLoraDistance { get; init; }
+    public double? HeldOutContentKept { get; init; }
 
     public double TriggerStrength => BaseDistance > 0 ? 1 - LoraDistance / BaseDistance : 0;
     public double BleedRatio => TriggerChange > 0 ? Bleed / TriggerChange : 0;
+
+    public double? HeldOutStrength => HeldOutBaseDistance is not { } a || HeldOutLoraDistance is not { } b ? null
+        : a > 0 ? 1 - b / a : 0;
 }

@@ -8,7 +8,9 @@ namespace Flux2.Evaluation;
 /// <summary>
 /// Measures what a LoRA did: on <see cref="EvalPrompts"/> and fixed seeds, generates (a) base + trigger,
 /// (b) LoRA + trigger, (c) base without trigger, (d) LoRA without trigger, and reduces them to trigger strength
-/// (does the trigger bring the dataset's look?) and bleed (do prompts without it change?). See
+/// (does the trigger bring the dataset's look?), bleed (do prompts without it change?) and content kept (do the
+/// trigger images still show what the prompt asked, <see cref="Evaluation.ContentKept"/>); style LoRAs are also
+/// measured on held-out prompts (<see cref="EvalPrompts.HeldOutStyle"/>). See
 /// <see cref="LoraEvalResult"/> for the definitions. The LoRA is attached to <paramref name="models"/> only while
 /// (b) and (d) are generated and removed afterwards, so the models are left as they were given.
 /// </summary>
@@ -49,6 +51,18 @@ public static class LoraEvaluator
         finally { LoraLoader.Remove(models.Transformer, adapters); }
         images?.Invoke(new EvalImages(a, b, c, d));
 
+        // Held-out style prompts: the same base / LoRA pair, with the trigger, on unseen (class, colour) content.
+        var heldOut = classWord is null ? EvalPrompts.HeldOutStyle(trigger, datasetFolder) : null;
+        Tensor? aHeld = null, bHeld = null;
+        if (heldOut is not null)
+        {
+            var heldEmbeds = models.EncodePrompts(heldOut.Select(p => p.WithTrigger).ToList());
+            aHeld = EvalSampler.Generate(models, heldEmbeds, negative, options, log, "held-out, base, trigger");
+            var heldAdapters = LoraLoader.Apply(models.Transformer, loraPath, options.LoraStrength);
+            try { bHeld = EvalSampler.Generate(models, heldEmbeds, negative, options, log, "held-out, LoRA, trigger"); }
+            finally { LoraLoader.Remove(models.Transformer, heldAdapters); }
+        }
+
         var look = ImageStatistics.Average(dataset);
         var aLook = ImageStatistics.Average(EvalSampler.Describe(a));
         var bLook = ImageStatistics.Average(EvalSampler.Describe(b));
@@ -71,6 +85,12 @@ public static class LoraEvaluator
             TriggerChange = EvalSampler.MeanAbsDifference(b, a),
             Bleed = EvalSampler.MeanAbsDifference(d, c),
             BleedLookDistance = LookDistance.Between(EvalSampler.Describe(d), EvalSampler.Describe(c)),
+            ContentKept = ContentKept.Share(prompts, b),
+            BaseContentKept = ContentKept.Share(prompts, a),
+            HeldOutPrompts = heldOut,
+            HeldOutBaseDistance = aHeld is null ? null : LookDistance.Between(EvalSampler.Describe(aHeld), dataset),
+            HeldOutLoraDistance = bHeld is null ? null : LookDistance.Between(EvalSampler.Describe(bHeld), dataset),
+            HeldOutContentKept = bHeld is null ? null : ContentKept.Share(heldOut!, bHeld),
             Seconds = clock.Elapsed.TotalSeconds,
         };
     }

@@ -8,21 +8,98 @@ using Xunit.Abstractions;
 
 namespace Flux2.Tests.Evaluation;
 
-/// <summary>Base-model sanity: the model draws the prompt's colours and shape class in >= 80% of 24 cases.</summary>
+/// <summary>Base-model sanity v2: 48 held-out prompts, the check itself validated on the renderer's images.</summary>
 public class BaseModelSanityTests(ITestOutputHelper output)
 {
+    const int Size = 128;
+
+    static byte[] Rendered(ShapeScene scene)
+    {
+        using var bmp = ShapeRenderer.Render(scene, Size, Size);
+        return RgbaBitmaps.ToRgb(bmp);
+    }
+
     [Fact]
-    public void PromptSetCoversEveryShapeWithDistinctColourPairs()
+    public void PromptSet_IsHeldOutJudgeableAndMixesPlainTwoGroupAndSolidBackgrounds()
     {
         var prompts = BaseModelSanity.Prompts;
-        Assert.True(prompts.Count >= 20);
+        Assert.True(prompts.Count >= 48);
         Assert.Equal(prompts.Count, prompts.Select(p => p.Prompt).Distinct().Count());
         Assert.Equal(prompts.Count, prompts.Select(p => p.Seed).Distinct().Count());
-        Assert.All(prompts, p => Assert.NotEqual(p.Shape, p.Background));
-        Assert.All(prompts, p => Assert.True(SceneCheck.CanJudge(p.Kind)));
-        Assert.Equal(new[] { ShapeKind.Circle, ShapeKind.Square, ShapeKind.Triangle },
-            prompts.Select(p => p.Kind).Distinct().Order());
-        Assert.Equal("a large red circle in the center on a blue background", prompts[0].Prompt);
+        var groups = prompts.SelectMany(p => p.Scene.Groups).ToList();
+        Assert.All(groups, g => Assert.True(ShapeCorpus.IsHeldOut(g.Kind, g.Color, g.Placement), g.ToString()));
+        Assert.All(groups, g => Assert.True(SceneCheck.CanJudge(g.Kind), g.ToString()));
+        Assert.True(prompts.Count(p => p.Scene.Background == Backdrop.Plain) >= 16);
+        Assert.All(prompts.Where(p => p.Scene.Background == Backdrop.Plain),
+            p => Assert.DoesNotContain("background", p.Prompt));
+        var two = prompts.Where(p => p.Scene.Groups.Count == 2).ToList();
+        Assert.True(two.Count >= 8);
+        Assert.All(two, p => Assert.NotEqual(p.Scene.Groups[0].Color, p.Scene.Groups[1].Color));
+        Assert.All(prompts.Where(p => p.Scene.Background != Backdrop.Plain), p =>
+        {
+            Assert.Equal(BackdropPattern.Solid, p.Scene.Background.Pattern);
+            Assert.DoesNotContain(p.Scene.Groups, g => g.Color == p.Scene.Background.Color);
+        });
+        Assert.Contains(groups, g => g.Kind == ShapeKind.Robot);
+        Assert.Equal(4, groups.Select(g => g.Kind).Distinct().Count());
+        output.WriteLine(string.Join("\n", prompts.Select(p => p.Prompt)));
+    }
+
+    [Fact]
+    public void RenderersOwnImagesOfThePrompts_AllPass()
+    {
+        var report = new SanityReport(BaseModelSanity.Prompts
+            .Select(p => BaseModelSanity.Judge(p, Rendered(p.Scene), Size, Size)).ToList(), 0);
+        output.WriteLine(BaseModelSanity.Table(report));
+        Assert.Equal(1.0, report.PassRate);
+    }
+
+    /// <summary>The check is not a rubber stamp: judging each rendered image against a wrong expectation (the two
+    /// groups' colours swapped, every group moved to the mirrored cell, or the class changed) fails.</summary>
+    [Fact]
+    public void WrongExpectations_FailOnTheSameImages()
+    {
+        static Placement Mirror(Placement p) => p switch
+        {
+            Placement.Left => Placement.Right,
+            Placement.Right => Placement.Left,
+            Placement.Top => Placement.Bottom,
+            Placement.Bottom => Placement.Top,
+            Placement.TopLeft => Placement.BottomRight,
+            Placement.BottomRight => Placement.TopLeft,
+            Placement.TopRight => Placement.BottomLeft,
+            Placement.BottomLeft => Placement.TopRight,
+            _ => Placement.Center,
+        };
+        static ShapeKind OtherClass(ShapeKind k) => k == ShapeKind.Circle ? ShapeKind.Square : ShapeKind.Circle;
+        int judged = 0, passed = 0;
+        foreach (var p in BaseModelSanity.Prompts)
+        {
+            var rgb = Rendered(p.Scene);
+            var wrong = new List<ShapeScene>
+            {
+                p.Scene with { Groups = p.Scene.Groups.Select(g => g with { Kind = OtherClass(g.Kind) }).ToList() },
+            };
+            if (p.Scene.Groups.Count == 2)
+                wrong.Add(p.Scene with
+                {
+                    Groups = new[] {
+                    p.Scene.Groups[0] with { Color = p.Scene.Groups[1].Color },
+                    p.Scene.Groups[1] with { Color = p.Scene.Groups[0].Color } }
+                });
+            if (p.Scene.Groups.All(g => g.Placement != Placement.Center))
+                wrong.Add(p.Scene with
+                {
+                    Groups = p.Scene.Groups.Select(g => g with { Placement = Mirror(g.Placement) }).ToList()
+                });
+            foreach (var w in wrong)
+            {
+                judged++;
+                if (BaseModelSanity.Judge(new SanityPrompt(w, p.Seed), rgb, Size, Size).Verdict.Passed) passed++;
+            }
+        }
+        Assert.True(judged >= 90, $"{judged} wrong expectations");
+        Assert.Equal(0, passed);
     }
 
     [Fact]
@@ -36,13 +113,16 @@ public class BaseModelSanityTests(ITestOutputHelper output)
         Assert.Contains("pass rate", BaseModelSanity.Table(report));
     }
 
-    [MicroModelFact]
-    public void MicroModelDrawsTheAskedColoursAndShapesInAtLeast80Percent()
+    /// <summary>The base model's sanity on the real FLUX.2-micro weights. The held-out prompt set asks for
+    /// combinations the corpus-v2 model never saw; weights pretrained before corpus v2 fail it. Enable the
+    /// threshold once the corpus-v2 weights are committed (the Skip below is the switch).</summary>
+    [MicroModelFact(Skip = "enable once the corpus-v2 FLUX.2-micro weights are committed")]
+    public void MicroModelPassesAtLeast95PercentOfHeldOutPrompts()
     {
         TorchRuntime.EnsureLoaded();
         using var models = Flux2Models.Load(MicroModel.Name);
         var report = BaseModelSanity.Run(models, MicroModel.Resolution, MicroModel.Resolution, log: output.WriteLine);
         output.WriteLine(BaseModelSanity.Table(report));
-        Assert.True(report.PassRate >= 0.8, $"pass rate {report.PassRate:P0}; see the table above");
+        Assert.True(report.PassRate >= 0.95, $"pass rate {report.PassRate:P0}; see the table above");
     }
 }

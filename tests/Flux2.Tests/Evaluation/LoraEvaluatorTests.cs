@@ -42,6 +42,9 @@ public class LoraEvaluatorTests(ITestOutputHelper output)
         Assert.True(r.Bleed < 1e-6, $"bleed {r.Bleed}");
         Assert.True(r.TriggerChange < 1e-6, $"trigger change {r.TriggerChange}");
         Assert.True(r.BleedLookDistance < 1e-6, $"bleed look distance {r.BleedLookDistance}");
+        Assert.Equal(r.BaseContentKept, r.ContentKept);
+        Assert.True(r.HeldOutStrength is null || Math.Abs(r.HeldOutStrength.Value) < 1e-6,
+            $"held-out strength {r.HeldOutStrength}");
     }
 
     /// <summary>tiny-random's VAE decoder is random, so no LoRA can bring its images near a dataset's look: here only
@@ -74,6 +77,8 @@ public class LoraEvaluatorTests(ITestOutputHelper output)
         Assert.Contains("trigger strength", r.Out);
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, LoraEvalReport.JsonFileName)));
         Assert.Equal(0, json.RootElement.GetProperty("bleed").GetDouble());
+        Assert.InRange(json.RootElement.GetProperty("content_kept").GetDouble(), 0, 1);
+        Assert.Contains("**content kept**", r.Out);
         Assert.Equal(32, json.RootElement.GetProperty("options").GetProperty("width").GetInt32());
         // the job's sample size
         Assert.Contains("**trigger strength**", File.ReadAllText(Path.Combine(run, LoraEvalReport.MarkdownFileName)));

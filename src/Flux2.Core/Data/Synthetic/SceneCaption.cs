@@ -34,4 +34,27 @@ public static class SceneCaption
         var noun = g.Count == 1 ? g.Kind.Singular() : g.Kind.Plural();
         return $"{count} {size} {g.Color.Name} {noun} {g.Placement.Phrase()}";
     }
+
+    /// <summary>Reads the groups back from <see cref="Content"/> text ("a medium green diamond at the top left and
+    /// two medium purple diamonds at the bottom right"); null when the text is not in that grammar.</summary>
+    public static IReadOnlyList<ShapeGroup>? ParseContent(string text)
+    {
+        var groups = new List<ShapeGroup>();
+        foreach (var part in text.Trim().Split(" and "))
+        {
+            var words = part.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length < 6) return null;
+            int count = words[0] is "a" or "an" ? 1 : Array.IndexOf(CountWords, words[0]);
+            var size = Enum.GetValues<ShapeSize>().Where(z => z.Word() == words[1]).Cast<ShapeSize?>().FirstOrDefault();
+            var color = Palette.All.FirstOrDefault(c => c.Name == words[2]);
+            var kind = Enum.GetValues<ShapeKind>().Where(k => (count == 1 ? k.Singular() : k.Plural()) == words[3])
+                .Cast<ShapeKind?>().FirstOrDefault();
+            var phrase = string.Join(' ', words[4..]);
+            var place = Enum.GetValues<Placement>().Where(p => p.Phrase() == phrase).Cast<Placement?>()
+                .FirstOrDefault();
+            if (count < 1 || size is null || color is null || kind is null || place is null) return null;
+            groups.Add(new ShapeGroup(kind.Value, color, size.Value, place.Value, count));
+        }
+        return groups;
+    }
 }
