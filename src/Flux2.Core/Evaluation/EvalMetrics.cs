@@ -16,10 +16,14 @@ public static class EvalMetrics
     public static readonly EvalMetric Bleed = new("bleed", "bleed");
     public static readonly EvalMetric BleedRatio = new("bleed ratio", "bleed_ratio");
     public static readonly EvalMetric TriggerChange = new("trigger change", "trigger_change");
+    public static readonly EvalMetric ContentKept = new("content kept", "content_kept");
+    public static readonly EvalMetric HeldOutStrength = new("held-out strength", "held_out_strength");
 
     public static readonly IReadOnlyList<EvalMetric> All =
     [
         TriggerStrength,
+        ContentKept,
+        HeldOutStrength,
         Bleed,
         BleedRatio,
         TriggerChange,

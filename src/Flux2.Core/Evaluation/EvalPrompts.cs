@@ -25,9 +25,9 @@ public sealed record EvalPrompt(string WithTrigger, string WithoutTrigger, IRead
 /// saw would measure the text encoder, not the LoRA:
 /// <list type="bullet">
 /// <item>style sets: content only (<see cref="StyleContent"/>), like the style captions, which leave the look
-/// unsaid; no black or white shapes, which sit close to the midnight_tarot sky and star dust, so "is the content
-/// still there?" has an answer on styled images, and no yellow in a corner, where that style's vignette (up to 45%
-/// darker) turns yellow nearer orange;</item>
+/// unsaid; no black or yellow shapes, the colours of the midnight_tarot look itself
+/// (<see cref="MidnightTarotStyle.LookColors"/>), so "is the content still there?" has an answer on styled
+/// images;</item>
 /// <item>object sets: the class word with size, place and background (<see cref="ObjectSpecs"/>), like the
 /// object captions "[trigger] robot, small, at the top left, on a yellow background".</item></list>
 /// </summary>
@@ -35,16 +35,16 @@ public static class EvalPrompts
 {
     static ShapeGroup G(ShapeKind k, NamedColor c, ShapeSize s, Placement p, int n = 1) => new(k, c, s, p, n);
 
-    /// <summary>Colours a style prompt may use: the palette without black and white (see the class
+    /// <summary>Colours a style prompt may use: the palette without the look's own colours (see the class
     /// comment).</summary>
     public static IReadOnlyList<NamedColor> StyleColours { get; } =
-        Palette.All.Where(c => c != Palette.Black && c != Palette.White).ToArray();
+        Palette.All.Except(MidnightTarotStyle.LookColors).ToArray();
 
     public static readonly IReadOnlyList<IReadOnlyList<ShapeGroup>> StyleScenes = new[]
     {
         new[] { G(ShapeKind.Circle, Palette.Red, ShapeSize.Large, Placement.Center) },
         new[] { G(ShapeKind.Square, Palette.Blue, ShapeSize.Medium, Placement.TopLeft) },
-        new[] { G(ShapeKind.Triangle, Palette.Yellow, ShapeSize.Medium, Placement.Bottom) },
+        new[] { G(ShapeKind.Triangle, Palette.White, ShapeSize.Medium, Placement.Bottom) },
         new[] { G(ShapeKind.Star, Palette.Cyan, ShapeSize.Small, Placement.Top, 2) },
         new[] { G(ShapeKind.Heart, Palette.Green, ShapeSize.Large, Placement.Center) },
         new[] { G(ShapeKind.Diamond, Palette.Purple, ShapeSize.Medium, Placement.Left) },

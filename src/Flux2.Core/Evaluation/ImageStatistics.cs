@@ -9,7 +9,7 @@ namespace Flux2.Evaluation;
 /// <item><see cref="Histogram"/>: a coarse joint colour histogram, <see cref="BinsPerChannel"/>³ = 64 bins summing to
 /// 1 (which colours occur, independent of where);</item>
 /// <item><see cref="EdgeEnergy"/>: mean absolute luminance gradient (forward differences, |dx|+|dy| over 2), in 0..1
-/// (outlines, sparkles and stripes raise it; flat fills and blur lower it).</item></list>
+/// (outlines, frames and stripes raise it; flat fills and blur lower it).</item></list>
 /// Content-free on purpose: a style LoRA should move these whatever shapes the prompt asks for.
 /// </summary>
 public sealed record ImageStatistics(double[] Mean, double[] Std, double[] Histogram, double EdgeEnergy)

@@ -87,7 +87,7 @@ public class SampleDatasetTests
             var frame = b.GetPixel(64, band / 2);
             int dr = frame.Red - gold.r, dg = frame.Green - gold.g, db = frame.Blue - gold.b;
             bool isGold = dr * dr + dg * dg + db * db < 30 * 30;
-            // The column just inside the band: sky, apart from sparkles (the corner diamonds lie outside 16..111).
+            // The column just inside the band: sky (the corner diamonds lie outside 16..111).
             int sky = Enumerable.Range(16, 96).Count(y =>
             {
                 var p = b.GetPixel(band + 1, y);
@@ -108,7 +108,7 @@ public class SampleDatasetTests
     }
 
     /// <summary>Content stays checkable by colour: the shapes' fills are exactly the pixels a plain render of the
-    /// same shapes at the style's margin fills, in their palette colour, and every other pixel (sky, sparkles, frame,
+    /// same shapes at the style's margin fills, in their palette colour, and every other pixel (sky, frame,
     /// outlines) is one of the look's own colours. The frame band is intact gold, so no shape or outline reaches
     /// it.</summary>
     [Theory]

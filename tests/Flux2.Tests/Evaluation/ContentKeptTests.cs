@@ -21,7 +21,7 @@ public class ContentKeptTests(ITestOutputHelper output)
     /// <summary>The style prompts drawn in the midnight_tarot look, one image per (seed, prompt), seed-major.</summary>
     static List<byte[]> Styled(IReadOnlyList<EvalPrompt> prompts) =>
         Enumerable.Range(0, Seeds).SelectMany(seed => prompts.Select(p => Rgb(MidnightTarotStyle.Render(
-            new ShapeScene(Backdrop.Plain, p.Content!), Size, Size, seed)))).ToList();
+            new ShapeScene(Backdrop.Plain, p.Content!), Size, Size)))).ToList();
 
     /// <summary>An object prompt drawn as the sample robot at the size and place it asks, the way the object sample
     /// set draws it, on its solid background.</summary>
@@ -68,7 +68,7 @@ public class ContentKeptTests(ITestOutputHelper output)
         output.WriteLine($"styled {kept:P0}, dark {dark:P0}");
         foreach (var p in prompts)
         {
-            using var bmp = MidnightTarotStyle.Render(new ShapeScene(Backdrop.Plain, p.Content!), Size, Size, 0);
+            using var bmp = MidnightTarotStyle.Render(new ShapeScene(Backdrop.Plain, p.Content!), Size, Size);
             var v = SceneCheck.Check(bmp, new ShapeScene(Backdrop.Plain, p.Content!));
             if (!v.Passed)
                 output.WriteLine($"{p.WithoutTrigger}: {string.Join("; ", v.Groups.Select(g => g.Observed))}");

@@ -3,20 +3,18 @@ using SkiaSharp;
 namespace Flux2.Data.Synthetic;
 
 /// <summary>The look the <c>midnight_tarot</c> style LoRA learns, built only from features large enough to survive
-/// FLUX.2-micro's 8×8-token latent at 128²: a black night sky, a few dozen white sparkles 5–9 px across, a 6-px gold
-/// (palette yellow) frame with a diamond in each corner, and a 3-px gold outline around every shape (sizes at 128²,
-/// scaled with the side). Every ingredient is a solid <see cref="Palette"/> colour because the micro VAE, trained on
+/// FLUX.2-micro's 8×8-token latent at 128²: a black night sky, a 6-px gold (palette yellow) frame with a diamond in
+/// each corner, and a 3-px gold outline around every shape (sizes at 128², scaled with the side). Every ingredient is a solid <see cref="Palette"/> colour because the micro VAE, trained on
 /// the palette-coloured corpus, reproduces those colours and not others (it turns a deep blue-violet into green).
 /// Shapes keep their exact palette fill. The content (which shapes, colours, places) is an ordinary corpus scene whose
-/// background is ignored; an evaluator judging content on these images should not ask for black, yellow or
-/// white shapes, which the look itself uses.</summary>
+/// background is ignored; an evaluator judging content on these images should not ask for black or yellow
+/// shapes, which the look itself uses.</summary>
 public static class MidnightTarotStyle
 {
-    public static readonly (byte r, byte g, byte b) Gold = Rgb(Palette.Yellow), Sky = Rgb(Palette.Black),
-        Sparkle = Rgb(Palette.White);
+    public static readonly (byte r, byte g, byte b) Gold = Rgb(Palette.Yellow), Sky = Rgb(Palette.Black);
 
     /// <summary>The palette colours the look is made of.</summary>
-    public static IReadOnlyList<NamedColor> LookColors { get; } = new[] { Palette.Black, Palette.Yellow, Palette.White };
+    public static IReadOnlyList<NamedColor> LookColors { get; } = new[] { Palette.Black, Palette.Yellow };
 
     static (byte, byte, byte) Rgb(NamedColor c) => (c.R, c.G, c.B);
 
@@ -29,11 +27,10 @@ public static class MidnightTarotStyle
     /// stays in its third of the image).</summary>
     public static int ContentMargin(int side) => FrameWidth(side) + FrameGap(side) + OutlineWidth(side);
 
-    /// <summary>Renders the scene's shapes in the style; <paramref name="sparkleSeed"/> places the sparkles.</summary>
-    public static SKBitmap Render(ShapeScene content, int width, int height, int sparkleSeed)
+    /// <summary>Renders the scene's shapes in the style.</summary>
+    public static SKBitmap Render(ShapeScene content, int width, int height)
     {
         var rgba = NightSky(width, height);
-        Sparkles(rgba, width, height, new Random(sparkleSeed));
         Frame(rgba, width, height);
         var bitmap = RgbaBitmaps.FromRgba(rgba, width, height);
         using var canvas = new SKCanvas(bitmap);
@@ -67,19 +64,6 @@ public static class MidnightTarotStyle
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++) Set(rgba, width, x, y, Sky);
         return rgba;
-    }
-
-    /// <summary>One sparkle per 512 pixels (32 at 128²): filled diamonds of radius 2, 3 or 4 px at 128² (5, 7 or 9 px
-    /// across), half of them the smallest.</summary>
-    static void Sparkles(byte[] rgba, int width, int height, Random rng)
-    {
-        int side = Math.Min(width, height);
-        for (int n = Math.Max(1, width * height / 512); n > 0; n--)
-        {
-            int cx = rng.Next(width), cy = rng.Next(height), roll = rng.Next(20);
-            int radius = Math.Max(1, (roll < 10 ? 2 : roll < 17 ? 3 : 4) * side / 128);
-            Diamond(rgba, width, height, cx, cy, radius, Sparkle);
-        }
     }
 
     /// <summary>A gold band <see cref="FrameWidth"/> wide along every edge, and a gold diamond centred on each inner

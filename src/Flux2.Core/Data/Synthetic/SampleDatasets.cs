@@ -38,14 +38,12 @@ public static class SampleDatasets
     }
 
     /// <summary>Varied content in the midnight_tarot look. The caption names only the content: the night sky,
-    /// sparkles, gold frame and outlines are left unsaid so they attach to the trigger (docs/lora-guide.md
+    /// gold frame and outlines are left unsaid so they attach to the trigger (docs/lora-guide.md
     /// §3.2).</summary>
     public static CaptionedImage StyleItem(int seed, int index, int size)
     {
         var content = StyleContent(seed, index);
-        // Sparkles on their own stream, independent of the content.
-        int sparkleSeed = SeedMixer.Mix(~seed, index);
-        return new(MidnightTarotStyle.Render(content, size, size, sparkleSeed),
+        return new(MidnightTarotStyle.Render(content, size, size),
             "[trigger] " + SceneCaption.Content(content));
     }
 
