@@ -3,12 +3,12 @@ using System.Text.Json.Nodes;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// FLUX.2 [klein]'s prompt → token ids, as diffusers' <c>Flux2KleinPipeline</c>: the prompt as the one user message of
-/// Qwen3's chat template with the generation prompt and thinking disabled,
-/// <c>&lt;|im_start|&gt;user\n{prompt}&lt;|im_end|&gt;\n&lt;|im_start|&gt;assistant\n&lt;think&gt;\n\n&lt;/think&gt;\n\n</c>
-/// (no system message, no BOS), tokenized with the Qwen byte-level BPE (the chat markers and <c>&lt;think&gt;</c> are
-/// single added-token ids), truncated right and padded right with the tokenizer's pad token
-/// (<c>&lt;|endoftext|&gt;</c>) to 512.
+/// FLUX.2 [klein]'s prompt → token ids, as diffusers' <c>Flux2KleinPipeline</c>: the prompt as the one user
+/// message of Qwen3's chat template with the generation prompt and thinking disabled (<see cref="Render"/>:
+/// <c>&lt;|im_start|&gt;user\n{prompt}&lt;|im_end|&gt;\n&lt;|im_start|&gt;assistant\n</c> then
+/// <c>&lt;think&gt;\n\n&lt;/think&gt;\n\n</c>; no system message, no BOS), tokenized with the Qwen byte-level
+/// BPE (the chat markers and <c>&lt;think&gt;</c> are single added-token ids), truncated right and padded right with
+/// the tokenizer's pad token (<c>&lt;|endoftext|&gt;</c>) to 512.
 /// <para>The rendering is fixed rather than interpreted from the folder's Jinja template: for one user message with
 /// <c>add_generation_prompt=True, enable_thinking=False</c>, Qwen3's template produces exactly this string. When the
 /// folder has a template, <see cref="FromFolder"/> checks that it is Qwen3's kind (the <c>&lt;|im_start|&gt;</c>
