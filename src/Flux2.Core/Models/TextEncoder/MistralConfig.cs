@@ -8,7 +8,7 @@ public enum TextEncoderFamily { Mistral, Qwen3 }
 /// <summary>
 /// Language-model config of the FLUX.2 text encoders. Defaults are the [dev] production model, the Mistral-Small-3.x
 /// <c>text_config</c> (docs/flux2-model.md §4.2): 40 layers, hidden 5120, SwiGLU 32768, 32 heads / 8 KV heads of 128,
-/// vocab 131072 (Tekken), RoPE theta 1e9, RMSNorm eps 1e-5. [klein]'s Qwen3 (docs/flux2-model.md, klein section) is
+/// vocab 131072 (Tekken), RoPE theta 1e9, RMSNorm eps 1e-5. [klein]'s Qwen3 (docs/flux2-model.md §8.2) is
 /// the same pre-norm GQA decoder with SwiGLU and RoPE plus a per-head RMSNorm of q and k (<see cref="QkNorm"/>).
 /// </summary>
 public sealed record MistralConfig
