@@ -17,10 +17,13 @@ public static class GenerateCommand
     public const string Help = """
         ./flux2 generate --prompt "..." [--model tiny-random|<diffusers folder>|<owner/repo in HF cache>]
                          [--out output/image.png] [--width W] [--height H] [--steps N] [--guidance 4.0] [--seed 0]
+                         [--negative "..."]
                          [--lora file.safetensors] [--lora-strength 1.0] [--reference img1.png,img2.png]
                          [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--quantize qfloat8|qint8]
           --quantize: 8-bit transformer and text-encoder Linear weights, quantized while loading (about half the
           memory).
+          --negative: negative prompt of a model sampled with true classifier-free guidance (FLUX.2 [klein] base,
+          flux2-micro; default: the empty prompt); unused by [dev] and step-distilled [klein].
           Defaults: tiny-random runs at 64x64, 8 steps; real models at 1024x1024, 50 steps, guidance 4.0.
         """;
 
@@ -38,6 +41,7 @@ public static class GenerateCommand
         int steps = args.Int("steps", tiny ? 8 : 50);
         float guidance = (float)args.Double("guidance", 4.0);
         long seed = args.Int("seed", 0);
+        var negativePrompt = args.Get("negative");
         var outPath = args.Get("out", Path.Combine("output", "generate.png"));
         var lora = args.Get("lora");
         double strength = args.Double("lora-strength", 1.0);
@@ -80,7 +84,9 @@ public static class GenerateCommand
         var refs = references.Select(r => ImageFile.Load(r, maxPixels: 1024 * 1024)).ToList();
         using var noise = models.Pipeline.InitialNoise(1, height, width, seed, device);
         sw.Restart();
-        using var negative = models.NegativeEmbedsForGuidance();
+        if (negativePrompt is not null && !models.SamplesWithTrueCfg)
+            o.WriteLine("  --negative is unused: this model samples without classifier-free guidance");
+        using var negative = models.NegativeEmbedsForGuidance(negativePrompt ?? "");
         using var images = models.Pipeline.Generate(embeds, noise, steps, guidance, refs,
             (i, n) => Progress.Bar(o, "sampling", i, n, sw.Elapsed), negative);
         foreach (var r in refs) r.Dispose();

@@ -81,6 +81,39 @@ public class KleinTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void GenerateSamplesAKleinFolderWithItsNegativePrompt()
+    {
+        var folder = WriteTinyKleinFolder();
+        var outDir = TestPaths.TempDir();
+        string Generate(string name, params string[] extra)
+        {
+            var path = Path.Combine(outDir, name);
+            var r = Flux2.Tests.Cli.CliRunner.Run(new[] { "generate", "--prompt", "a red square", "--model", folder,
+                "--width", "32", "--height", "32", "--steps", "2", "--device", "cpu", "--out", path }
+                .Concat(extra).ToArray());
+            output.WriteLine(r.ToString());
+            Assert.True(r.Exit == 0, r.ToString());
+            Assert.Contains("FLUX.2 [klein]", r.Out);
+            Assert.DoesNotContain("--negative is unused", r.Out);
+            return path;
+        }
+        var empty = File.ReadAllBytes(Generate("empty.png"));
+        var blurry = File.ReadAllBytes(Generate("blurry.png", "--negative", "blurry"));
+        Assert.NotEqual(empty, blurry);
+    }
+
+    [Fact]
+    public void AnIsDistilledThatIsNotABooleanIsAUserErrorNamingTheKey()
+    {
+        var root = WriteTinyKleinFolder();
+        var index = Path.Combine(root, "model_index.json");
+        File.WriteAllText(index, File.ReadAllText(index).Replace("\"is_distilled\":false", "\"is_distilled\":\"no\""));
+        var e = Assert.Throws<UserError>(() => Flux2.IO.DiffusersFolder.Open(root));
+        Assert.Contains("is_distilled", e.Message);
+        Assert.Contains(index, e.Message);
+    }
+
+    [Fact]
     public void AnAiToolkitKleinJobTrainsOnCpuAndItsLoraLoadsBack()
     {
         TorchRuntime.EnsureLoaded();
