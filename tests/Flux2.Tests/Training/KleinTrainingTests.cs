@@ -16,6 +16,7 @@ namespace Flux2.Tests.Training;
 /// <summary>A tiny random FLUX.2 [klein] in the real diffusers layout (the klein fixture's components, written by
 /// diffusers/transformers, plus model_index.json and a Qwen-format tokenizer/): recognised as klein by its files,
 /// trained with an ai-toolkit job, its LoRA loaded back.</summary>
+[Collection(TorchGlobalRngCollection.Name)] // training and tiny-random seed libtorch's global generator
 public class KleinTrainingTests(ITestOutputHelper output)
 {
     /// <summary>Writes the folder; <paramref name="distilled"/> is model_index.json's is_distilled.</summary>
