@@ -12,6 +12,9 @@ public static class TestPaths
 
     public static string Tiny => Path.Combine(Fixtures, "flux2-tiny");
 
+    /// <summary>The FLUX.2 [klein] fixture: Qwen3 text encoder, no guidance embedder, true-CFG pipeline.</summary>
+    public static string Klein => Path.Combine(Fixtures, "flux2-klein-tiny");
+
     /// <summary>A fresh temporary folder for one test.</summary>
     public static string TempDir()
     {

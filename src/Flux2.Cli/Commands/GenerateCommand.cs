@@ -16,12 +16,15 @@ public static class GenerateCommand
 {
     public const string Help = """
         ./flux2 generate --prompt "..." [--model tiny-random|<diffusers folder>|<owner/repo in HF cache>]
-                         [--out output/image.png] [--width W] [--height H] [--steps N] [--guidance 4.0] [--seed 0]
+                         [--out output/image.png] [--width W] [--height H] [--steps N] [--guidance G] [--seed 0]
+                         [--negative "..."]
                          [--lora file.safetensors] [--lora-strength 1.0] [--reference img1.png,img2.png]
                          [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--quantize qfloat8|qint8]
           --quantize: 8-bit transformer and text-encoder Linear weights, quantized while loading (about half the
           memory).
-          Defaults: the model's own (its sample_defaults.json: flux2-micro 128x128, 20 steps, guidance 4);
+          --negative: negative prompt of a model sampled with true classifier-free guidance (FLUX.2 [klein] base,
+          flux2-micro; default: the empty prompt); unused by [dev] and step-distilled [klein].
+          Defaults: the model's own (its sample_defaults.json: flux2-micro 128x128, 20 steps, guidance 2);
           tiny-random 64x64, 8 steps; a model folder without that file (FLUX.2-dev) 1024x1024, 50 steps, guidance 4.
         """;
 
@@ -41,6 +44,7 @@ public static class GenerateCommand
         float guidance = (float)args.Double("guidance", native.GuidanceScale);
         bool sizeGiven = new[] { "width", "height", "steps", "guidance" }.Any(k => args.Get(k) is not null);
         long seed = args.Int("seed", 0);
+        var negativePrompt = args.Get("negative");
         var outPath = args.Get("out", Path.Combine("output", "generate.png"));
         var lora = args.Get("lora");
         double strength = args.Double("lora-strength", 1.0);
@@ -85,7 +89,9 @@ public static class GenerateCommand
         var refs = references.Select(r => ImageFile.Load(r, maxPixels: 1024 * 1024)).ToList();
         using var noise = models.Pipeline.InitialNoise(1, height, width, seed, device);
         sw.Restart();
-        using var negative = models.NegativeEmbedsForGuidance();
+        if (negativePrompt is not null && !models.SamplesWithTrueCfg)
+            o.WriteLine("  --negative is unused: this model samples without classifier-free guidance");
+        using var negative = models.NegativeEmbedsForGuidance(negativePrompt ?? "");
         using var images = models.Pipeline.Generate(embeds, noise, steps, guidance, refs,
             (i, n) => Progress.Bar(o, "sampling", i, n, sw.Elapsed), negative);
         foreach (var r in refs) r.Dispose();

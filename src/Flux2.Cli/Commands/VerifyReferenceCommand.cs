@@ -10,8 +10,10 @@ public static class VerifyReferenceCommand
     public const string Help = """
         ./flux2 verify-reference <dir> [--tolerance 1e-4]
           Compares transformer (with and without LoRA), VAE, text encoder, scheduler tables and the whole pipeline
-          with the reference outputs in <dir> (format: tests/fixtures/flux2-tiny/README.md). Exit 0 when all pass.
+          with the reference outputs in <dir> (format: tests/fixtures/flux2-tiny/README.md; FLUX.2 [klein]: Qwen3
+          text encoder, true classifier-free guidance). Exit 0 when all pass.
           Example: ./flux2 verify-reference tests/fixtures/flux2-tiny
+                   ./flux2 verify-reference tests/fixtures/flux2-klein-tiny
         """;
 
     public static int Run(CliArgs args, TextWriter o)

@@ -17,10 +17,14 @@ public sealed class DiffusersFolder
     /// <summary>The pipeline class from model_index.json (e.g. Flux2Pipeline), or null when discovered.</summary>
     public string? PipelineClass { get; }
     public IReadOnlyDictionary<string, DiffusersComponent> Components { get; }
+    /// <summary>model_index.json <c>is_distilled</c> (a <c>Flux2KleinPipeline</c> option): the [klein] transformer is
+    /// step-distilled and samples in few steps without classifier-free guidance. False when absent.</summary>
+    public bool IsDistilled { get; }
 
-    DiffusersFolder(string root, string? pipelineClass, Dictionary<string, DiffusersComponent> components)
+    DiffusersFolder(string root, string? pipelineClass, Dictionary<string, DiffusersComponent> components,
+        bool isDistilled = false)
     {
-        Root = root; PipelineClass = pipelineClass; Components = components;
+        Root = root; PipelineClass = pipelineClass; Components = components; IsDistilled = isDistilled;
     }
 
     public DiffusersComponent this[string name] =>
@@ -40,11 +44,20 @@ public sealed class DiffusersFolder
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{indexPath}: not a JSON object");
         string? pipeline = null;
+        var distilled = false;
         var components = new Dictionary<string, DiffusersComponent>();
         var missing = new List<string>();
         foreach (var p in doc.RootElement.EnumerateObject())
         {
             if (p.Name == "_class_name" && p.Value.ValueKind == JsonValueKind.String) pipeline = p.Value.GetString();
+            if (p.Name == "is_distilled")
+                distilled = p.Value.ValueKind switch
+                {
+                    JsonValueKind.True => true,
+                    JsonValueKind.False or JsonValueKind.Null => false,
+                    _ => throw new UserError($"{indexPath}: 'is_distilled' must be true or false, got " +
+                                             $"{p.Value.GetRawText()}"),
+                };
             // Components are [library, class] pairs; "_"-prefixed keys are bookkeeping and other values are pipeline
             // options. [null, null] marks an optional component that this pipeline does not have.
             if (p.Name.StartsWith('_') || p.Value.ValueKind != JsonValueKind.Array || p.Value.GetArrayLength() != 2)
@@ -59,7 +72,7 @@ public sealed class DiffusersFolder
         if (missing.Count > 0)
             throw new DirectoryNotFoundException($"{indexPath} lists components whose folders are missing: " +
                 $"{string.Join(", ", missing)} (incomplete download?)");
-        return new DiffusersFolder(root, pipeline, components);
+        return new DiffusersFolder(root, pipeline, components, distilled);
     }
 
     static DiffusersFolder Discover(string root)

@@ -17,7 +17,9 @@ namespace Flux2.Pipeline;
 /// The four FLUX.2 components, loaded from what a user points at (never a pickle file):
 /// <list type="bullet">
 /// <item>a diffusers pipeline folder (<c>transformer/ vae/ text_encoder/ tokenizer/ scheduler/</c>; a BFL
-/// <c>flux2-dev.safetensors</c> at the root stands in for a missing <c>transformer/</c>);</item>
+/// <c>flux2-dev.safetensors</c> at the root stands in for a missing <c>transformer/</c>). A folder whose
+/// text_encoder/config.json is a Qwen3 model is FLUX.2 [klein] (<see cref="IsKlein"/>): Qwen3 prompt template,
+/// layers 9/18/27, and model_index.json's <c>is_distilled</c> decides between true CFG and few-step sampling;</item>
 /// <item>a Hugging Face repo id already in the HF cache (e.g. <c>black-forest-labs/FLUX.2-dev</c>);</item>
 /// <item><c>tiny-random</c>: the same classes at debug size with seeded random weights and a byte-level tokenizer,
 /// for trying the whole loop anywhere in seconds.</item></list>
@@ -34,6 +36,16 @@ public sealed class Flux2Models : IDisposable
     /// <summary>Layer offloading of the transformer's blocks when loaded with it (<c>layerOffloading</c>), else
     /// null.</summary>
     public BlockOffloader? Offloader { get; init; }
+    /// <summary>model_index.json <c>is_distilled</c>: a step-distilled [klein], sampled without classifier-free
+    /// guidance (the guidance scale is ignored, as in diffusers).</summary>
+    public bool IsDistilled { get; init; }
+
+    /// <summary>FLUX.2 [klein]: the text encoder is Qwen3 (read from its config.json, not from a name).</summary>
+    public bool IsKlein => TextEncoder.Model.Config.Family == TextEncoderFamily.Qwen3;
+
+    /// <summary>Samples take a negative prompt and true classifier-free guidance: no guidance embedder ([klein] base,
+    /// FLUX.2-micro) and not step-distilled.</summary>
+    public bool SamplesWithTrueCfg => !Transformer.Config.GuidanceEmbeds && !IsDistilled;
 
     public Flux2Pipeline Pipeline => new(Transformer, Vae, Scheduler, () => InUse(Vae));
 
@@ -114,10 +126,11 @@ public sealed class Flux2Models : IDisposable
         return TextEncoder.Encode(ids, mask).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Embeds of the empty prompt when the model samples with true classifier-free guidance (no guidance
-    /// embedder), else null — pass to <see cref="Flux2Pipeline.Generate"/> as its negative.</summary>
-    public Tensor? NegativeEmbedsForGuidance() => Transformer.Config.GuidanceEmbeds ? null
-        : EncodePrompts(new[] { "" });
+    /// <summary>Embeds of <paramref name="negativePrompt"/> (diffusers' default: the empty prompt) when the model
+    /// samples with true classifier-free guidance (<see cref="SamplesWithTrueCfg"/>), else null — pass to
+    /// <see cref="Flux2Pipeline.Generate"/> as its negative.</summary>
+    public Tensor? NegativeEmbedsForGuidance(string negativePrompt = "") => SamplesWithTrueCfg
+        ? EncodePrompts(new[] { negativePrompt }) : null;
 
     /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id, <see cref="MicroModel.Name"/> or
     /// <see cref="TinyRandom"/>) and loads everything. Repo ids are looked up in <paramref name="cache"/>, by default
@@ -157,6 +170,10 @@ public sealed class Flux2Models : IDisposable
                 OutLayersFor(folder["text_encoder"].Folder, transformer.Config), idle, dtype, q.TextEncoder);
             loaded.Add(te);
             var tokenizer = PromptTokenizer.FromFolder(folder["tokenizer"].Folder);
+            if (te.Model.Config.Family == TextEncoderFamily.Qwen3)
+                log?.Invoke($"FLUX.2 [klein]: Qwen3 text encoder, layers {string.Join("/", te.OutLayers)}, " +
+                    (folder.IsDistilled ? "step-distilled (no classifier-free guidance)"
+                        : "true classifier-free guidance"));
             var scheduler = FlowMatchEulerScheduler.FromJson(folder["scheduler"].ConfigPath
                 ?? throw new FileNotFoundException($"{folder["scheduler"].Folder}: scheduler_config.json not found"));
             return new Flux2Models
@@ -168,7 +185,8 @@ public sealed class Flux2Models : IDisposable
                 TextEncoder = te,
                 Tokenizer = tokenizer,
                 Scheduler = scheduler,
-                LowVram = lowVram
+                LowVram = lowVram,
+                IsDistilled = folder.IsDistilled
             };
         }
         catch
@@ -218,9 +236,9 @@ public sealed class Flux2Models : IDisposable
         return (model, offloader);
     }
 
-    /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, docs/flux2-model.md §4.3); a smaller encoder
-    /// whose hidden·3 matches the transformer's text width uses its last three layers evenly spaced the same
-    /// way.</summary>
+    /// <summary>FLUX.2 stacks 3 text-encoder layers (10/20/30 for dev, docs/flux2-model.md §4.3; 9/18/27 of Qwen3 for
+    /// [klein], diffusers' <c>text_encoder_out_layers</c>); a smaller encoder whose hidden·3 matches the transformer's
+    /// text width uses its last three layers evenly spaced the same way.</summary>
     static int[] OutLayersFor(string textEncoderFolder, TransformerConfig t)
     {
         var cfg = MistralConfig.FromJson(Path.Combine(textEncoderFolder, "config.json"));
@@ -228,7 +246,10 @@ public sealed class Flux2Models : IDisposable
         if (n * cfg.HiddenSize != t.JointAttentionDim)
             throw new InvalidDataException($"{textEncoderFolder}/config.json: hidden_size {cfg.HiddenSize} does not " +
                 $"divide the transformer's joint_attention_dim {t.JointAttentionDim}");
-        if (cfg.NumHiddenLayers >= 30 && n == 3) return Flux2PromptEncoder.DefaultOutLayers;
+        if (cfg.Family == TextEncoderFamily.Qwen3 && cfg.NumHiddenLayers >= 27 && n == 3)
+            return Flux2PromptEncoder.KleinOutLayers;
+        if (cfg.Family == TextEncoderFamily.Mistral && cfg.NumHiddenLayers >= 30 && n == 3)
+            return Flux2PromptEncoder.DefaultOutLayers;
         if (cfg.NumHiddenLayers == n) return Enumerable.Range(1, n).ToArray();
         int step = cfg.NumHiddenLayers / n;
         return Enumerable.Range(1, n).Select(i => i * step).ToArray();

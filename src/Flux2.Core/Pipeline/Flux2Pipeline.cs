@@ -64,10 +64,12 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     /// <paramref name="promptEmbeds"/> [B, L, joint_dim]; <paramref name="referenceImages"/> optional [3, H, W] images
     /// in −1..1 (editing). Returns images [B, 3, H, W] in 0..1. <paramref name="onStep"/> is called after each step
     /// (progress). Guidance: a guidance-distilled model (FLUX.2 [dev], guidance embedder) takes the scale as an input,
-    /// one forward per step. A model without that embedder (klein base, FLUX.2-micro) uses true classifier-free
-    /// guidance when
-    /// <paramref name="negativeEmbeds"/> (e.g. the empty prompt's) are given: v = v_neg + s·(v_pos − v_neg)
-    /// (docs/flux2-model.md §6.3).
+    /// one forward per step. A model without that embedder ([klein] base, FLUX.2-micro) uses true classifier-free
+    /// guidance when <paramref name="negativeEmbeds"/> ([1 or B, L', joint_dim], e.g. the empty prompt's; L' may
+    /// differ from L) are given and the scale is above 1, as diffusers' <c>Flux2KleinPipeline</c>: per step a
+    /// conditional and an unconditional forward, each with the text position ids of its own length and guidance =
+    /// None, mixed v = v_neg + s·(v_pos − v_neg) (docs/flux2-model.md §6.3). A step-distilled [klein] is sampled
+    /// with no negative: one forward per step, the scale unused.
     /// </summary>
     public Tensor Generate(Tensor promptEmbeds, Tensor initialLatents, int steps, float guidance,
                            IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null,
@@ -82,8 +84,9 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
         var imgIds = PositionIds.Image((int)h, (int)w, device);
         var txtIds = PositionIds.Text((int)promptEmbeds.shape[1], device);
         var context = promptEmbeds.to(dtype);
-        bool cfg = !Transformer.Config.GuidanceEmbeds && negativeEmbeds is not null && guidance != 1f;
-        if (cfg) context = cat(new[] { negativeEmbeds!.to(dtype).expand(b, -1, -1), context }, 0);
+        bool cfg = !Transformer.Config.GuidanceEmbeds && negativeEmbeds is not null && guidance > 1f;
+        var negContext = cfg ? negativeEmbeds!.to(dtype, device).expand(b, -1, -1) : null;
+        var negTxtIds = cfg ? PositionIds.Text((int)negContext!.shape[1], device) : null;
 
         Tensor? refTokens = null;
         if (referenceImages is { Count: > 0 })
@@ -111,11 +114,14 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
                 Scheduler.NumTrainTimesteps;
             var hidden = latents.to(dtype);
             if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);
-            if (cfg) { hidden = cat(new[] { hidden, hidden }, 0); t = cat(new[] { t, t }, 0); }
             var v =
                 Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds, txtIds);
             v = v[.., ..(int)(h * w)];
-            if (cfg) { var halves = v.chunk(2, 0); v = halves[0] + guidance * (halves[1] - halves[0]); }
+            if (cfg)
+            {
+                var vNeg = Transformer.Forward(hidden, negContext!, t, null, imgIds, negTxtIds!)[.., ..(int)(h * w)];
+                v = vNeg + guidance * (v - vNeg);
+            }
             // Euler step in fp32 (the reference upcasts the sample), x += (σ_next − σ)·v.
             latents.add_(v.to(ScalarType.Float32) * (sigmas[i + 1] - sigmas[i]));
             onStep?.Invoke(i + 1, steps);

@@ -71,6 +71,10 @@ public static class TrainingRun
             layerOffloading: p.Model.LayerOffloading ? p.Model.LayerOffloadingTransformerPercent : null);
         log?.Invoke($"model {models.Origin} on {device}: transformer " +
             $"{models.Transformer.ParameterCount():N0} parameters");
+        if (p.Model.ArchIsKlein != models.IsKlein && (p.Model.ArchIsKlein || p.Model.Arch == "flux2_dev"))
+            log?.Invoke($"warning: model.arch is '{p.Model.Arch}' but {models.Origin} is " +
+                $"{(models.IsKlein ? "FLUX.2 [klein] (Qwen3 text encoder)" : "not FLUX.2 [klein]")}; it is trained " +
+                "as the model it is");
         if (models.Offloader is { } offloader) log?.Invoke(offloader.Report.ToString());
         // Rank 0 builds the on-disk latent and text caches first; the others then read them instead of writing the same
         // files at the same time. (Caching a large dataset can take long: the wait is bounded by the heartbeat, not a

@@ -18,8 +18,9 @@ public sealed record CheckResult(string Name, double MaxAbsError, double Toleran
 
 /// <summary>
 /// Compares our implementation with reference outputs stored in the flux2-tiny fixture format
-/// (tests/fixtures/flux2-tiny/README.md): every component is loaded through the same loaders a real download uses,
-/// fed the stored inputs, and compared in fp32 on the CPU. Parameters come from the folder's <c>fixture.json</c>.
+/// (tests/fixtures/flux2-tiny/README.md; the [klein] variant in tests/fixtures/flux2-klein-tiny/README.md): every
+/// component is loaded through the same loaders a real download uses, fed the stored inputs, and compared in fp32 on
+/// the CPU. Parameters come from the folder's <c>fixture.json</c>.
 /// </summary>
 public static class ReferenceVerifier
 {
@@ -55,9 +56,10 @@ public static class ReferenceVerifier
         {
             using var model = Flux2TransformerFiles.FromFolder(Path.Combine(dir, "transformer"));
             using var io = SafetensorsSource.OpenFile(Path.Combine(dir, "transformer_io.safetensors"));
+            // No "guidance" input for a model without guidance embedder ([klein]): it is called with guidance None.
+            using var guidance = io.Keys.Contains("guidance") ? io.Read("guidance") : null;
             Tensor Run() => model.Forward(io.Read("hidden_states"), io.Read("encoder_hidden_states"),
-                                          io.Read("timestep"), io.Read("guidance"), io.Read("img_ids"),
-                                          io.Read("txt_ids"));
+                                          io.Read("timestep"), guidance, io.Read("img_ids"), io.Read("txt_ids"));
             using (var scope = NewDisposeScope()) Add(Compare("transformer.output", Run(), io.Read("output")));
             var lora = Path.Combine(dir, "lora", "pytorch_lora_weights.safetensors");
             if (File.Exists(lora) && io.Keys.Contains("output_with_lora"))
@@ -115,7 +117,9 @@ public static class ReferenceVerifier
             var pipe = new Flux2Pipeline(transformer, vae, FlowMatchEulerScheduler.FromJson(Path.Combine(dir,
                 "scheduler", "scheduler_config.json")));
             using var io = SafetensorsSource.OpenFile(Path.Combine(dir, "pipeline_io.safetensors"));
-            float guidance = (float)root.GetProperty("guidance")[0].GetDouble();
+            // [dev] fixtures store guidance as [scale], [klein] ones as the CFG scale itself.
+            var g = root.GetProperty("guidance");
+            float guidance = (float)(g.ValueKind == JsonValueKind.Array ? g[0] : g).GetDouble();
             using var scope = NewDisposeScope();
             var latents = io.Read("initial_latents");
             int h = root.GetProperty("H").GetInt32(), w = root.GetProperty("W").GetInt32();
@@ -123,8 +127,10 @@ public static class ReferenceVerifier
             if (latents.shape[2] != grid.h || latents.shape[3] != grid.w)
                 throw new InvalidDataException($"fixture.json H x W = {h} x {w} implies a {grid.h} x {grid.w} latent " +
                     $"grid, but initial_latents is [{string.Join(", ", latents.shape)}]");
-            Add(Compare("pipeline.images", pipe.Generate(io.Read("prompt_embeds"), latents, steps, guidance),
-                io.Read("images")));
+            // With negative_prompt_embeds ([klein] base): true classifier-free guidance, two forwards per step.
+            var negative = io.Keys.Contains("negative_prompt_embeds") ? io.Read("negative_prompt_embeds") : null;
+            Add(Compare("pipeline.images", pipe.Generate(io.Read("prompt_embeds"), latents, steps, guidance,
+                negativeEmbeds: negative), io.Read("images")));
         });
         return results;
     }

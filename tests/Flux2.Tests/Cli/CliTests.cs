@@ -148,30 +148,35 @@ public class CliTests(ITestOutputHelper output)
             Assert.Contains(name, checks.Select(CheckName));
     }
 
-    [Fact]
-    public void VerifyReferenceWithAPerturbedTransformerOutputFailsThatCheckOnly()
+    /// <summary>A copy of <paramref name="fixture"/> (links to its entries) whose <paramref name="file"/> has
+    /// <paramref name="key"/> shifted by 1e-2, far above the 1e-4 tolerance.</summary>
+    static string PerturbedCopy(string fixture, string file, string key)
     {
         TorchRuntime.EnsureLoaded();
         var dir = TestPaths.TempDir();
-        foreach (var entry in Directory.EnumerateFileSystemEntries(TestPaths.Tiny))
+        foreach (var entry in Directory.EnumerateFileSystemEntries(fixture))
         {
             var name = Path.GetFileName(entry);
-            if (name == "transformer_io.safetensors") continue;
+            if (name == file) continue;
             var link = Path.Combine(dir, name);
             if (Directory.Exists(entry)) Directory.CreateSymbolicLink(link, entry);
             else File.CreateSymbolicLink(link, entry);
         }
-        using (var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "transformer_io.safetensors")))
-        {
-            var tensors = io.Keys.OrderBy(k => k).ToDictionary(k => k, k => io.Read(k));
-            Assert.Contains("output", tensors.Keys);
-            var original = tensors["output"];
-            tensors["output"] = original + 1e-2f; // far above the 1e-4 tolerance
-            SafetensorsWriter.Write(Path.Combine(dir, "transformer_io.safetensors"), tensors);
-            original.Dispose();
-            foreach (var t in tensors.Values) t.Dispose();
-        }
+        using var io = SafetensorsSource.OpenFile(Path.Combine(fixture, file));
+        var tensors = io.Keys.OrderBy(k => k).ToDictionary(k => k, k => io.Read(k));
+        Assert.Contains(key, tensors.Keys);
+        var original = tensors[key];
+        tensors[key] = original + 1e-2f;
+        SafetensorsWriter.Write(Path.Combine(dir, file), tensors);
+        original.Dispose();
+        foreach (var t in tensors.Values) t.Dispose();
+        return dir;
+    }
 
+    [Fact]
+    public void VerifyReferenceWithAPerturbedTransformerOutputFailsThatCheckOnly()
+    {
+        var dir = PerturbedCopy(TestPaths.Tiny, "transformer_io.safetensors", "output");
         var r = CliRunner.Run("verify-reference", dir);
         output.WriteLine(r.ToString());
         Assert.True(r.Exit == 1, r.ToString());
@@ -188,6 +193,40 @@ public class CliTests(ITestOutputHelper output)
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
                                System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(err, 0.9e-2, 1.1e-2);
+    }
+
+    [Fact]
+    public void VerifyReferenceOnTheKleinFixturePassesEveryCheck()
+    {
+        var r = CliRunner.Run("verify-reference", TestPaths.Klein);
+        output.WriteLine(r.ToString());
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Equal("", r.Err);
+        var (checks, passed, total) = ParseReport(r.Out);
+        Assert.All(checks, l => Assert.Equal("PASS", Verdict(l)));
+        Assert.Equal((checks.Count, total), (total, passed));
+        Assert.Equal(checks.Count, checks.Select(CheckName).Distinct().Count());
+        // transformer ± LoRA (guidance None), VAE, Qwen3 prompt embeds, the CFG pipeline: nothing skipped
+        Assert.Equal(new[] { "pipeline.images", "text_encoder.prompt_embeds", "transformer.output",
+            "transformer.output_with_lora", "vae.decoded", "vae.latent_mean", "vae.latent_patchified_normalized",
+            "vae.latent_std" }, checks.Select(CheckName).Order());
+    }
+
+    [Theory]
+    [InlineData("transformer_io.safetensors", "output_with_lora", "transformer.output_with_lora")]
+    [InlineData("text_encoder_io.safetensors", "prompt_embeds", "text_encoder.prompt_embeds")]
+    [InlineData("pipeline_io.safetensors", "images", "pipeline.images")]
+    public void VerifyReferenceWithAPerturbedKleinOutputFailsThatCheckOnly(string file, string key, string check)
+    {
+        var r = CliRunner.Run("verify-reference", PerturbedCopy(TestPaths.Klein, file, key));
+        output.WriteLine(r.ToString());
+        Assert.True(r.Exit == 1, r.ToString());
+        var (checks, passed, total) = ParseReport(r.Out);
+        Assert.Equal(total - 1, passed);
+        foreach (var line in checks) Assert.Equal(CheckName(line) == check ? "FAIL" : "PASS", Verdict(line));
+        var err = double.Parse(checks.Single(l => CheckName(l) == check)
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(err, 0.9e-2, 1.1e-2); // the perturbation, not a load failure
     }
 
     [Fact]

@@ -13,6 +13,7 @@ namespace Flux2.Tests.Training;
 
 /// <summary>The LoRA file a run writes, loaded through <see cref="LoraLoader"/> into a fresh
 /// model, renders the trainer's own final sample (same prompt and seed) — in either save layout.</summary>
+[Collection(TorchGlobalRngCollection.Name)] // a fresh tiny-random equals the trainer's only without parallel draws
 public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
 {
     [Theory]

@@ -7,7 +7,8 @@ namespace Flux2.Models.TextEncoder;
 
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> BPE tokenizer, enough for Mistral's Tekken (docs/flux2-model.md §4.1/§4.4:
-/// "the HF tokenizer.json is a byte-level BPE form of Tekken"): added/special tokens split first (each one id), then
+/// "the HF tokenizer.json is a byte-level BPE form of Tekken") and Qwen's byte-level BPE ([klein]): added/special
+/// tokens split first (each one id), then a Unicode normalizer on the text between them (Qwen: NFC), then
 /// the pre-tokenizer (<c>Split</c> regex, <c>ByteLevel</c>, or a <c>Sequence</c> of them), then BPE merges by rank with
 /// <c>ignore_merges</c>, <c>byte_fallback</c> (<c>&lt;0xNN&gt;</c>) and <c>unk_token</c>. No post-processor: the chat
 /// template writes <c>&lt;s&gt;</c> itself, as transformers' apply_chat_template does.
@@ -29,6 +30,7 @@ public sealed class ByteLevelBpeTokenizer
     readonly List<Func<string, IEnumerable<string>>> preTokenizers = new();
     readonly bool byteLevel, ignoreMerges, byteFallback;
     readonly string? unkToken;
+    readonly NormalizationForm? normalization;
     readonly ConcurrentDictionary<string, int[]> cache = new(); // word → ids; thread-safe, capped
 
     public IReadOnlyCollection<AddedToken> AddedTokens => added.Values;
@@ -45,8 +47,7 @@ public sealed class ByteLevelBpeTokenizer
         if (model["continuing_subword_prefix"]?.GetValue<string>() is { Length: > 0 }
             || model["end_of_word_suffix"]?.GetValue<string>() is { Length: > 0 })
             throw new UserError($"{origin}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported");
-        if (root["normalizer"] is JsonObject norm)
-            throw new UserError($"{origin}: normalizer '{norm["type"]}' is not supported (Tekken has none)");
+        if (root["normalizer"] is JsonObject norm) normalization = NormalizationOf(norm, origin);
 
         vocab = (model["vocab"] as JsonObject ?? throw new FormatException($"{origin}: no model.vocab"))
             .ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>());
@@ -132,6 +133,18 @@ public sealed class ByteLevelBpeTokenizer
         };
         return root.ToJsonString();
     }
+
+    /// <summary>The Unicode normalizer (Qwen's tokenizer.json has NFC; Tekken has none); other normalizers are
+    /// refused.</summary>
+    static NormalizationForm NormalizationOf(JsonObject norm, string origin) =>
+        norm["type"]?.GetValue<string>() switch
+        {
+            "NFC" => NormalizationForm.FormC,
+            "NFD" => NormalizationForm.FormD,
+            "NFKC" => NormalizationForm.FormKC,
+            "NFKD" => NormalizationForm.FormKD,
+            var other => throw new UserError($"{origin}: normalizer '{other}' is not supported (NFC, NFD, NFKC, NFKD)"),
+        };
 
     public static ByteLevelBpeTokenizer FromFile(string path) => FromJson(File.ReadAllText(path), path);
 
@@ -232,6 +245,7 @@ public sealed class ByteLevelBpeTokenizer
     void EncodeOrdinary(string text, List<int> ids)
     {
         if (text.Length == 0) return;
+        if (normalization is { } form) text = text.Normalize(form);
         IEnumerable<string> pieces = new[] { text };
         foreach (var pre in preTokenizers) pieces = pieces.SelectMany(pre).ToList();
         foreach (var piece in pieces)

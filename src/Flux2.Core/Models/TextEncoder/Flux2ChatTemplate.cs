@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -48,33 +47,18 @@ public sealed class Flux2ChatTemplate : PromptTokenizer
     /// <summary>Loads <c>tokenizer.json</c> from a FLUX.2 <c>tokenizer/</c> folder and checks its chat template
     /// (<c>chat_template.jinja</c>, <c>chat_template.json</c> or <c>tokenizer_config.json</c>
     /// "chat_template").</summary>
-    public static Flux2ChatTemplate FromFolder(string tokenizerFolder, int? padId = null,
-        int maxLength = DefaultMaxLength)
+    /// <param name="tokenizer">The folder's tokenizer.json when the caller has read it already.</param>
+    public static Flux2ChatTemplate FromFolder(string tokenizerFolder, ByteLevelBpeTokenizer? tokenizer = null,
+        int? padId = null, int maxLength = DefaultMaxLength)
     {
         var path = Path.Combine(tokenizerFolder, "tokenizer.json");
-        if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer.json not found in {tokenizerFolder}", path);
+        if (tokenizer is null && !File.Exists(path))
+            throw new FileNotFoundException($"tokenizer.json not found in {tokenizerFolder}", path);
         var template = ReadChatTemplate(tokenizerFolder);
         if (template is not null && !(template.Contains("[SYSTEM_PROMPT]") && template.Contains("[INST]")))
             throw new UserError($"the chat template in {tokenizerFolder} is not a Mistral v7 template " +
                                 "([SYSTEM_PROMPT]/[INST] not found); FLUX.2 expects Mistral-Small-3.x's tokenizer");
-        return new Flux2ChatTemplate(ByteLevelBpeTokenizer.FromFile(path), padId, maxLength);
-    }
-
-    static string? ReadChatTemplate(string folder)
-    {
-        var jinja = Path.Combine(folder, "chat_template.jinja");
-        if (File.Exists(jinja)) return File.ReadAllText(jinja);
-        foreach (var name in new[] { "chat_template.json", "tokenizer_config.json" })
-        {
-            var p = Path.Combine(folder, name);
-            if (!File.Exists(p)) continue;
-            switch (JsonNode.Parse(File.ReadAllText(p))?["chat_template"])
-            {
-                case JsonValue v: return v.GetValue<string>();
-                case JsonArray a: return string.Concat(a.Select(n => n?["template"]?.GetValue<string>()));
-            }
-        }
-        return null;
+        return new Flux2ChatTemplate(tokenizer ?? ByteLevelBpeTokenizer.FromFile(path), padId, maxLength);
     }
 
     /// <summary>The chat text for one prompt (docs/flux2-model.md §4.3 steps 1–2).</summary>

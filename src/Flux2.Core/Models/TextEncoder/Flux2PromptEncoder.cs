@@ -8,14 +8,19 @@ using static TorchSharp.torch;
 namespace Flux2.Models.TextEncoder;
 
 /// <summary>
-/// FLUX.2 prompt embeddings (docs/flux2-model.md §4.3 steps 4–6): run the Mistral language model with the causal +
-/// padding mask and concatenate, per token, the hidden states of <see cref="OutLayers"/> (FLUX.2-dev: 10, 20, 30) →
-/// [B, L, n·hidden] = [layer a | layer b | layer c]. Only layers up to max(OutLayers) are built and loaded.
+/// FLUX.2 prompt embeddings (docs/flux2-model.md §4.3 steps 4–6): run the Mistral (or [klein]'s Qwen3) language
+/// model with the causal + padding mask and concatenate, per token, the hidden states of <see cref="OutLayers"/>
+/// (FLUX.2-dev: 10, 20, 30; [klein]: 9, 18, 27) → [B, L, n·hidden] = [layer a | layer b | layer c]. Only layers up
+/// to max(OutLayers) are built and loaded.
 /// </summary>
 public sealed class Flux2PromptEncoder : IDisposable
 {
     /// <summary>FLUX.2-dev's layers (docs/flux2-model.md §4.3 step 5).</summary>
     public static readonly int[] DefaultOutLayers = { 10, 20, 30 };
+
+    /// <summary>FLUX.2 [klein]'s layers of Qwen3 (diffusers' <c>Flux2KleinPipeline</c>
+    /// text_encoder_out_layers).</summary>
+    public static readonly int[] KleinOutLayers = { 9, 18, 27 };
 
     /// <summary>Key prefixes of the language model in known checkpoint layouts: transformers 4.x
     /// <c>Mistral3ForConditionalGeneration</c> (FLUX.2-dev, the fixture), transformers 5 native, plain
@@ -61,7 +66,7 @@ public sealed class Flux2PromptEncoder : IDisposable
         var prefix = KnownPrefixes.FirstOrDefault(p => source.Keys.Contains(p + "embed_tokens.weight"))
             ?? throw new WeightLoadException(source.Origin, new[] { "language_model.model.embed_tokens.weight" },
                 Array.Empty<string>(),
-                new[] { "no Mistral language model found (looked for embed_tokens.weight under " +
+                new[] { "no language model found (looked for embed_tokens.weight under " +
                         string.Join(", ", KnownPrefixes.Select(p => $"'{p}'")) + ")" });
         using var view = RenamedSource.StripPrefix(source, prefix, Model.WantsKey, ownsInner: false);
         ModuleLoader.Load(Model, view);

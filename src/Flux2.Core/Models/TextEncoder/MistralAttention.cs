@@ -1,3 +1,4 @@
+using Flux2.Nn;
 using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,12 +9,15 @@ namespace Flux2.Models.TextEncoder;
 /// <summary>
 /// Mistral self-attention (docs/flux2-model.md §4.2): q/k/v/o projections without bias, grouped-query attention (each
 /// KV head serves NumAttentionHeads/NumKeyValueHeads consecutive query heads, transformers' repeat_kv), RoPE on q and
-/// k, softmax(q kᵀ / sqrt(head_dim) + mask) v. Field names are the checkpoint's (<c>self_attn.q_proj</c> ...).
+/// k, softmax(q kᵀ / sqrt(head_dim) + mask) v. Field names are the checkpoint's (<c>self_attn.q_proj</c> ...). Qwen3
+/// (<see cref="MistralConfig.QkNorm"/>) also normalizes each query and key head with its own RMSNorm
+/// (<c>q_norm</c>, <c>k_norm</c>, weight [head_dim]) before RoPE, as transformers' <c>Qwen3Attention</c>.
 /// </summary>
 public sealed class MistralAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
     readonly MistralConfig cfg;
     public Linear q_proj, k_proj, v_proj, o_proj;
+    public RMSNorm? q_norm, k_norm;
 
     public MistralAttention(MistralConfig cfg, Device? device = null, ScalarType? dtype = null,
         QuantType? quant = null) : base(nameof(MistralAttention))
@@ -23,6 +27,11 @@ public sealed class MistralAttention : nn.Module<Tensor, Tensor, Tensor, Tensor,
         k_proj = new Linear(cfg.HiddenSize, cfg.KeyValueDim, device: device, dtype: dtype, quant: quant);
         v_proj = new Linear(cfg.HiddenSize, cfg.KeyValueDim, device: device, dtype: dtype, quant: quant);
         o_proj = new Linear(cfg.QueryDim, cfg.HiddenSize, device: device, dtype: dtype, quant: quant);
+        if (cfg.QkNorm)
+        {
+            q_norm = new RMSNorm(cfg.HeadDim, cfg.RmsNormEps, device, dtype);
+            k_norm = new RMSNorm(cfg.HeadDim, cfg.RmsNormEps, device, dtype);
+        }
         RegisterComponents();
     }
 
@@ -37,8 +46,11 @@ public sealed class MistralAttention : nn.Module<Tensor, Tensor, Tensor, Tensor,
                 $"[{string.Join(", ", x.shape)}]");
         using var scope = NewDisposeScope();
         var (b, l) = (x.shape[0], x.shape[1]);
-        var q = q_proj.forward(x).view(b, l, cfg.NumAttentionHeads, cfg.HeadDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, l, cfg.NumKeyValueHeads, cfg.HeadDim).transpose(1, 2);
+        var q = q_proj.forward(x).view(b, l, cfg.NumAttentionHeads, cfg.HeadDim);
+        var k = k_proj.forward(x).view(b, l, cfg.NumKeyValueHeads, cfg.HeadDim);
+        if (q_norm is not null && k_norm is not null) (q, k) = (q_norm.forward(q), k_norm.forward(k));
+        q = q.transpose(1, 2);
+        k = k.transpose(1, 2);
         var v = v_proj.forward(x).view(b, l, cfg.NumKeyValueHeads, cfg.HeadDim).transpose(1, 2);
         q = MistralRotaryEmbedding.Apply(q, cos, sin);
         k = MistralRotaryEmbedding.Apply(k, cos, sin);

@@ -9,8 +9,10 @@ namespace Flux2.Models.TextEncoder;
 
 /// <summary>
 /// The Mistral language model of the FLUX.2 text encoder (docs/flux2-model.md §4.2), as transformers'
-/// <c>MistralModel</c> without lm_head. Parameter names are the checkpoint's below the <c>language_model.model.</c>
-/// prefix: <c>embed_tokens.weight</c>, <c>layers.N.self_attn.q_proj.weight</c>, ..., <c>norm.weight</c>.
+/// <c>MistralModel</c> without lm_head; with a Qwen3 config (<see cref="TextEncoderFamily.Qwen3"/>), transformers'
+/// <c>Qwen3Model</c> ([klein]; its tied lm_head is not built). Parameter names are the checkpoint's below the
+/// <c>language_model.model.</c> (Qwen3: <c>model.</c>) prefix: <c>embed_tokens.weight</c>,
+/// <c>layers.N.self_attn.q_proj.weight</c>, ..., <c>norm.weight</c>.
 /// <para>Only the first <see cref="BuiltLayers"/> decoder layers are built: FLUX.2 reads hidden states up to layer 30
 /// of 40 (docs/flux2-model.md §4.3 "implementation shortcut"), which skips ~5 B parameters. The final <c>norm</c>
 /// exists only when every layer is built.</para>

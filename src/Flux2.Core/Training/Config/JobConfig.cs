@@ -220,7 +220,15 @@ public sealed record ModelConfig
 {
     /// <summary>A diffusers folder, a repo id in the HF cache, or tiny-random.</summary>
     public string NameOrPath { get; set; } = "black-forest-labs/FLUX.2-dev";
+    /// <summary>ai-toolkit's model family. Which FLUX.2 it is comes from the model folder itself (a Qwen3 text
+    /// encoder is [klein]); the klein names only make a mismatch with the folder worth a warning at load.</summary>
     public string Arch { get; set; } = "flux2";
+
+    /// <summary>ai-toolkit arch names of the FLUX.2 models this kit trains.</summary>
+    public static readonly string[] KnownArchs = ["flux2", "flux2_dev", "flux2_klein_4b", "flux2_klein_9b"];
+
+    /// <summary>The arch names a FLUX.2 [klein] model.</summary>
+    public bool ArchIsKlein => Arch is "flux2_klein_4b" or "flux2_klein_9b";
     /// <summary>8-bit transformer Linear weights (one scale per output channel), quantized while loading; LoRA
     /// trains on top of the frozen quantized base (docs/ai-toolkit-compat.md §2.14).</summary>
     public bool Quantize { get; set; } = false;
@@ -248,7 +256,7 @@ public enum WeightQuantization
     [YamlAlias("int8")] Qint8,
 }
 
-[IgnoredKeys("sampler", "sample_start_step", "neg", "format", "add_prompt_file", "network_multiplier")]
+[IgnoredKeys("sampler", "sample_start_step", "format", "add_prompt_file", "network_multiplier")]
 public sealed record SampleConfig
 {
     [Range(1)] public int SampleEvery { get; set; } = 100;
@@ -261,6 +269,10 @@ public sealed record SampleConfig
     /// <summary>Seed + prompt index for each prompt.</summary>
     public bool WalkSeed { get; set; } = false;
     [Range(0)] public double GuidanceScale { get; set; } = 7;
+    /// <summary>Negative prompt of the previews of a model sampled with true classifier-free guidance ([klein] base,
+    /// FLUX.2-micro); absent: the empty prompt, as diffusers' Flux2KleinPipeline. Unused by guidance-distilled
+    /// models.</summary>
+    public string Neg { get; set; } = "";
     [Range(1)] public int SampleSteps { get; set; } = 20;
 
     public IReadOnlyList<string> AllPrompts => Prompts.Concat(Samples.Select(s => s.Prompt)).ToList();

@@ -143,10 +143,10 @@ public static partial class JobConfigReader
             Fail($"{p}.train.diff_output_preservation",
                 $"'{p}.train.diff_output_preservation' needs a trigger_word: the preservation prompt is the caption " +
                 $"with the trigger replaced by diff_output_preservation_class");
-        if (process.Model.Arch is not ("flux2" or "flux2_dev"))
+        if (!ModelConfig.KnownArchs.Contains(process.Model.Arch))
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"),
                 $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch " +
-                "flux2) and treats the model as such"));
+                $"{string.Join(", ", ModelConfig.KnownArchs)}) and treats the model as such"));
         foreach (var (s, i) in process.Sample.Samples.Select((s, i) => (s, i)))
             if (s.Prompt.Length == 0) Fail($"{p}.sample.samples[{i}]", $"'{p}.sample.samples[{i}]' needs a prompt");
     }

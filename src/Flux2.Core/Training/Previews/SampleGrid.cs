@@ -9,7 +9,9 @@ namespace Flux2.Training.Previews;
 /// Sample images during training (docs/ai-toolkit-compat.md §2.12): each prompt with <c>[trigger]</c> replaced, seed
 /// (+ index with walk_seed), guidance_scale, sample_steps, width/height snapped down to the model's pixel multiple,
 /// rendered with the LoRA on. A prompt that mentions the trigger is rendered a second time without it (same seed), so
-/// every grid shows what the trigger adds. One PNG per sampling step, <c>samples/&lt;step:09d&gt;.png</c>: a row per
+/// every grid shows what the trigger adds. A model sampled with true classifier-free guidance
+/// (<see cref="Flux2Models.SamplesWithTrueCfg"/>: [klein] base, FLUX.2-micro) gets <c>sample.neg</c> (default: the
+/// empty prompt) as its negative. One PNG per sampling step, <c>samples/&lt;step:09d&gt;.png</c>: a row per
 /// prompt, columns "as written" and "without trigger" (grey where a prompt has no trigger), plus a .txt naming the
 /// rows.
 /// </summary>
@@ -56,28 +58,21 @@ public sealed class SampleGrid(Flux2Models models, SampleConfig config, string? 
     Tensor Render(string prompt, long seed, int width, int height, Device device)
     {
         using var _ = no_grad();
+        var negative = models.SamplesWithTrueCfg ? Embeds(config.Neg) : null;
+        var noise = models.Pipeline.InitialNoise(1, height, width, seed, device);
+        return models.Pipeline.Generate(Embeds(prompt), noise, config.SampleSteps, (float)config.GuidanceScale,
+            negativeEmbeds: negative)[0].cpu();
+    }
+
+    /// <summary>Prompt embeds, encoded once per prompt for the whole run.</summary>
+    Tensor Embeds(string prompt)
+    {
         if (!embeds.TryGetValue(prompt, out var e))
         {
             e = models.EncodePrompts(new[] { prompt });
             e.DetachFromDisposeScope();
             embeds[prompt] = e;
         }
-        var noise = models.Pipeline.InitialNoise(1, height, width, seed, device);
-        return models.Pipeline.Generate(e, noise, config.SampleSteps, (float)config.GuidanceScale,
-            negativeEmbeds: Negative())[0].cpu();
-    }
-
-    Tensor? negative;
-    bool negativeEncoded;
-
-    /// <summary>The empty prompt's embeds for a model that samples with true classifier-free guidance (no guidance
-    /// embedder, e.g. FLUX.2-micro), so guidance_scale acts as it does in generate and eval; null otherwise.</summary>
-    Tensor? Negative()
-    {
-        if (negativeEncoded) return negative;
-        negative = models.NegativeEmbedsForGuidance();
-        negative?.DetachFromDisposeScope();
-        negativeEncoded = true;
-        return negative;
+        return e;
     }
 }
