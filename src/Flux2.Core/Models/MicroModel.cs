@@ -23,7 +23,8 @@ public static class MicroModel
     public const int Resolution = 128;
     public const int TextTokens = 32;
     /// <summary>Sampling settings written to the model folder's sample_defaults.json. Guidance 2 is where the base
-    /// model drew held-out prompts best (`./flux2 eval-base`: 88% at 2 and 2.5, 83% at 3, 69% at 4, 67% at 6).</summary>
+    /// model drew held-out prompts best (`./flux2 eval-base`: 88% at 2 and 2.5, 83% at 3, 69% at 4, 67% at
+    /// 6).</summary>
     public const int SampleSteps = 20;
     public const double GuidanceScale = 2.0;
     public static readonly int[] TextEncoderOutLayers = [1, 2, 3];

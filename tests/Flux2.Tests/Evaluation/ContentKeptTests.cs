@@ -139,8 +139,8 @@ public class ContentKeptTests(ITestOutputHelper output)
     }
 
     /// <summary>Which colours stay findable on the committed midnight_tarot images: every group of a style-prompt
-    /// colour (not black, not white) is found in its cell; black and white are reported, not asserted (they sit
-    /// near the dark sky and the pale-gold star dust).</summary>
+    /// colour (not black, not yellow) is found in its cell; black and yellow are reported, not asserted (they are
+    /// the look's own sky and gold).</summary>
     [Fact]
     public void CommittedStyleImages_StyleColoursAreFoundWhereTheirCaptionsSay()
     {

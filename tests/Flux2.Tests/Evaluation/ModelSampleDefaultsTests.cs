@@ -28,7 +28,7 @@ public class ModelSampleDefaultsTests
     public void TheMicroModelStatesItsNativeSize()
     {
         var d = ModelSampleDefaults.For(MicroModel.Name);
-        Assert.Equal((128, 128, 20, 4.0), (d.Width, d.Height, d.SampleSteps, d.GuidanceScale));
+        Assert.Equal((128, 128, 20, 2.0), (d.Width, d.Height, d.SampleSteps, d.GuidanceScale));
         Assert.Contains(ModelSampleDefaults.FileName, d.Source);
     }
 
@@ -108,7 +108,7 @@ public class ModelSampleDefaultsTests
     {
         var loaded = JobModelDefaults.Apply(JobConfigReader.Parse(Job(MicroModel.Name)));
         var p = loaded.Job.Process;
-        Assert.Equal((128, 128, 20, 4.0), (p.Sample.Width, p.Sample.Height, p.Sample.SampleSteps,
+        Assert.Equal((128, 128, 20, 2.0), (p.Sample.Width, p.Sample.Height, p.Sample.SampleSteps,
             p.Sample.GuidanceScale));
         Assert.Equal(new[] { 128 }, p.Datasets[0].Resolution);
     }

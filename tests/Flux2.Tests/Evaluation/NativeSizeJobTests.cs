@@ -59,7 +59,7 @@ public class NativeSizeJobTests(ITestOutputHelper output)
         Assert.True(p.HasExited && p.ExitCode == 0, $"exit {(p.HasExited ? p.ExitCode : -1)}");
         Assert.Contains("width 128 (model default), height 128 (model default)", text);
         Assert.Contains("datasets[0].resolution [128] (model default)", text);
-        Assert.Contains("seeds, 128x128, 20 steps, guidance 4", text); // the end-of-run evaluation
+        Assert.Contains("seeds, 128x128, 20 steps, guidance 2", text); // the end-of-run evaluation
         Assert.True(File.Exists(Path.Combine(root, "native", "eval.json")));
         Assert.True(seconds <= 120, $"train + eval took {seconds:F0} s (limit 120 s)");
         Assert.True(peakKb > 0 && peakKb <= 4L << 20, $"peak resident {peakKb / 1024} MiB (limit 4096 MiB)");

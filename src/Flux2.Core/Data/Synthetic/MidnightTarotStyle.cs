@@ -4,11 +4,11 @@ namespace Flux2.Data.Synthetic;
 
 /// <summary>The look the <c>midnight_tarot</c> style LoRA learns, built only from features large enough to survive
 /// FLUX.2-micro's 8×8-token latent at 128²: a black night sky, a 6-px gold (palette yellow) frame with a diamond in
-/// each corner, and a 3-px gold outline around every shape (sizes at 128², scaled with the side). Every ingredient is a solid <see cref="Palette"/> colour because the micro VAE, trained on
-/// the palette-coloured corpus, reproduces those colours and not others (it turns a deep blue-violet into green).
-/// Shapes keep their exact palette fill. The content (which shapes, colours, places) is an ordinary corpus scene whose
-/// background is ignored; an evaluator judging content on these images should not ask for black or yellow
-/// shapes, which the look itself uses.</summary>
+/// each corner, and a 3-px gold outline around every shape (sizes at 128², scaled with the side). Every ingredient is
+/// a solid <see cref="Palette"/> colour because the micro VAE, trained on the palette-coloured corpus, reproduces those
+/// colours and not others (it turns a deep blue-violet into green). Shapes keep their exact palette fill. The content
+/// (which shapes, colours, places) is an ordinary corpus scene whose background is ignored; an evaluator judging
+/// content on these images should not ask for black or yellow shapes, which the look itself uses.</summary>
 public static class MidnightTarotStyle
 {
     public static readonly (byte r, byte g, byte b) Gold = Rgb(Palette.Yellow), Sky = Rgb(Palette.Black);
