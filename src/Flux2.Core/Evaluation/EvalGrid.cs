@@ -160,7 +160,7 @@ public static class EvalGrid
 
     /// <summary>The default typeface when it has glyphs, else the first TrueType font under /usr/share/fonts; null when
     /// the machine has no fonts (SkiaSharp then draws no text, the images are still written).</summary>
-    static SKTypeface? LabelTypeface => typeface.Value;
+    public static SKTypeface? LabelTypeface => typeface.Value;
     static readonly Lazy<SKTypeface?> typeface = new(() =>
     {
         var d = SKTypeface.Default;

@@ -1,3 +1,4 @@
+using Flux2.Evaluation;
 using Flux2.Interactive.Display;
 using SkiaSharp;
 using static TorchSharp.torch;
@@ -59,10 +60,10 @@ public static class ImageGrid
         if (images.Count == 0) throw new ArgumentException("no images to lay out");
         columns = Math.Max(1, Math.Min(columns, images.Count));
         int rows = (images.Count + columns - 1) / columns;
-        using var font = new SKFont(LabelTypeface, FontSize);
+        using var font = new SKFont(EvalGrid.LabelTypeface, FontSize);
         using var textPaint = new SKPaint { Color = new SKColor(30, 30, 30), IsAntialias = true };
         var wrapped = Enumerable.Range(0, images.Count)
-            .Select(i => labels is not null && i < labels.Count && LabelTypeface is not null
+            .Select(i => labels is not null && i < labels.Count && EvalGrid.LabelTypeface is not null
                 ? Wrap(labels[i], font, cellSize) : new List<string>())
             .ToList();
         int labelHeight = wrapped.Count == 0 ? 0 : wrapped.Max(l => l.Count) * (FontSize + 2);
@@ -124,18 +125,4 @@ public static class ImageGrid
         if (lines.Count > MaxLabelLines) { lines = lines.Take(MaxLabelLines).ToList(); lines[^1] += "…"; }
         return lines;
     }
-
-    /// <summary>The default typeface when it has glyphs, else the first TrueType font under /usr/share/fonts; null when
-    /// the machine has no fonts (labels are then left out).</summary>
-    static SKTypeface? LabelTypeface => typeface.Value;
-    static readonly Lazy<SKTypeface?> typeface = new(() =>
-    {
-        var d = SKTypeface.Default;
-        if (d is not null && d.GlyphCount > 0) return d;
-        foreach (var dir in new[] { "/usr/share/fonts", "/usr/local/share/fonts" }.Where(Directory.Exists))
-            foreach (var f in Directory.EnumerateFiles(dir, "*.ttf", SearchOption.AllDirectories)
-                .OrderBy(f => f.Contains("Sans") ? 0 : 1))
-                if (SKTypeface.FromFile(f) is { GlyphCount: > 0 } t) return t;
-        return null;
-    });
 }

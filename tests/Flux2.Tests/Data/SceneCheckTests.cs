@@ -136,7 +136,7 @@ public class SceneCheckExpectationTests(ITestOutputHelper output)
             var rgb = RenderRgb(s);
             var g = s.Groups[0];
             var wrong = Palette.All.Where(c => c != g.Color).Select(c => g with { Color = c }).ToList();
-            if (g.Placement != Placement.Center) wrong.Add(g with { Placement = Mirror(g.Placement) });
+            if (g.Placement != Placement.Center) wrong.Add(g with { Placement = TestScenes.Mirror(g.Placement) });
             foreach (var k in SceneCheck.Judgeable.Where(k => k != g.Kind && SceneCheck.CanJudge(g.Kind)))
                 wrong.Add(g with { Kind = k });
             foreach (var w in wrong)
@@ -156,18 +156,6 @@ public class SceneCheckExpectationTests(ITestOutputHelper output)
         Assert.True(accepted == 0, string.Join(" | ", examples.Take(5)));
     }
 
-    static Placement Mirror(Placement p) => p switch
-    {
-        Placement.Left => Placement.Right,
-        Placement.Right => Placement.Left,
-        Placement.Top => Placement.Bottom,
-        Placement.Bottom => Placement.Top,
-        Placement.TopLeft => Placement.BottomRight,
-        Placement.BottomRight => Placement.TopLeft,
-        Placement.TopRight => Placement.BottomLeft,
-        Placement.BottomLeft => Placement.TopRight,
-        _ => Placement.Center,
-    };
 
     /// <summary>The midnight_tarot look (black night sky, gold outlines and frame) around content in any colour but
     /// the look's own (black, yellow): each group is still found in its cell with its class.</summary>

@@ -3,6 +3,7 @@ using Flux2.Evaluation;
 using Flux2.Models;
 using Flux2.Native;
 using Flux2.Pipeline;
+using Flux2.Tests.Data;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -59,18 +60,6 @@ public class BaseModelSanityTests(ITestOutputHelper output)
     [Fact]
     public void WrongExpectations_FailOnTheSameImages()
     {
-        static Placement Mirror(Placement p) => p switch
-        {
-            Placement.Left => Placement.Right,
-            Placement.Right => Placement.Left,
-            Placement.Top => Placement.Bottom,
-            Placement.Bottom => Placement.Top,
-            Placement.TopLeft => Placement.BottomRight,
-            Placement.BottomRight => Placement.TopLeft,
-            Placement.TopRight => Placement.BottomLeft,
-            Placement.BottomLeft => Placement.TopRight,
-            _ => Placement.Center,
-        };
         static ShapeKind OtherClass(ShapeKind k) => k == ShapeKind.Circle ? ShapeKind.Square : ShapeKind.Circle;
         int judged = 0, passed = 0;
         foreach (var p in BaseModelSanity.Prompts)
@@ -90,7 +79,7 @@ public class BaseModelSanityTests(ITestOutputHelper output)
             if (p.Scene.Groups.All(g => g.Placement != Placement.Center))
                 wrong.Add(p.Scene with
                 {
-                    Groups = p.Scene.Groups.Select(g => g with { Placement = Mirror(g.Placement) }).ToList()
+                    Groups = p.Scene.Groups.Select(g => g with { Placement = TestScenes.Mirror(g.Placement) }).ToList()
                 });
             foreach (var w in wrong)
             {

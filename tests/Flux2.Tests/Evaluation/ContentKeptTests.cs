@@ -1,5 +1,6 @@
 using Flux2.Data.Synthetic;
 using Flux2.Evaluation;
+using Flux2.Tests.Data;
 using SkiaSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -85,24 +86,12 @@ public class ContentKeptTests(ITestOutputHelper output)
         Assert.Equal(1.0, ContentKept.Share(prompts, right, Size, Size));
         // Moved to the mirrored cell (prompts in the center stay there, so only the others count).
         var moved = prompts.Where(p => p.Object!.Placement != Placement.Center).ToList();
-        var mirrored = moved.Select(p => Robot(p.Object!, Mirror(p.Object!.Placement))).ToList();
+        var mirrored = moved.Select(p => Robot(p.Object!, TestScenes.Mirror(p.Object!.Placement))).ToList();
         Assert.Equal(0.0, ContentKept.Share(moved, mirrored, Size, Size));
         var dark = Enumerable.Range(0, prompts.Count).Select(Dark).ToList();
         Assert.True(ContentKept.Share(prompts, dark, Size, Size) <= 0.10);
     }
 
-    static Placement Mirror(Placement p) => p switch
-    {
-        Placement.Left => Placement.Right,
-        Placement.Right => Placement.Left,
-        Placement.Top => Placement.Bottom,
-        Placement.Bottom => Placement.Top,
-        Placement.TopLeft => Placement.BottomRight,
-        Placement.BottomRight => Placement.TopLeft,
-        Placement.TopRight => Placement.BottomLeft,
-        Placement.BottomLeft => Placement.TopRight,
-        _ => Placement.Center,
-    };
 
     [Fact]
     public void HeldOutStylePrompts_UseNoClassColourPairOfTheDataset_AndKeepTheirContentWhenStyled()
