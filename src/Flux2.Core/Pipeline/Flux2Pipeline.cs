@@ -68,8 +68,9 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
     /// guidance when <paramref name="negativeEmbeds"/> ([1 or B, L', joint_dim], e.g. the empty prompt's; L' may
     /// differ from L) are given and the scale is above 1, as diffusers' <c>Flux2KleinPipeline</c>: per step a
     /// conditional and an unconditional forward, each with the text position ids of its own length and guidance =
-    /// None, mixed v = v_neg + s·(v_pos − v_neg) (docs/flux2-model.md §6.3). A step-distilled [klein] is sampled
-    /// with no negative: one forward per step, the scale unused.
+    /// None (one batched forward when both texts have the same length, as FLUX.2-micro's do), mixed v = v_neg +
+    /// s·(v_pos − v_neg) (docs/flux2-model.md §6.3). A step-distilled [klein] is sampled with no negative: one
+    /// forward per step, the scale unused.
     /// </summary>
     public Tensor Generate(Tensor promptEmbeds, Tensor initialLatents, int steps, float guidance,
                            IReadOnlyList<Tensor>? referenceImages = null, Action<int, int>? onStep = null,
@@ -114,13 +115,24 @@ public sealed class Flux2Pipeline(Flux2Transformer transformer, AutoencoderKLFlu
                 Scheduler.NumTrainTimesteps;
             var hidden = latents.to(dtype);
             if (refTokens is not null) hidden = cat(new[] { hidden, refTokens }, 1);
-            var v =
-                Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds, txtIds);
-            v = v[.., ..(int)(h * w)];
-            if (cfg)
+            Tensor v;
+            if (cfg && negContext!.shape[1] == context.shape[1])
             {
-                var vNeg = Transformer.Forward(hidden, negContext!, t, null, imgIds, negTxtIds!)[.., ..(int)(h * w)];
-                v = vNeg + guidance * (v - vNeg);
+                // Same text length: both passes as one batch [negative; positive], one forward.
+                var both = Transformer.Forward(cat(new[] { hidden, hidden }, 0), cat(new[] { negContext, context }, 0),
+                    cat(new[] { t, t }, 0), null, imgIds, txtIds)[.., ..(int)(h * w)].chunk(2, 0);
+                v = both[0] + guidance * (both[1] - both[0]);
+            }
+            else
+            {
+                v = Transformer.Forward(hidden, context, t, Transformer.Config.GuidanceEmbeds ? g : null, imgIds,
+                    txtIds)[.., ..(int)(h * w)];
+                if (cfg)
+                {
+                    var vNeg =
+                        Transformer.Forward(hidden, negContext!, t, null, imgIds, negTxtIds!)[.., ..(int)(h * w)];
+                    v = vNeg + guidance * (v - vNeg);
+                }
             }
             // Euler step in fp32 (the reference upcasts the sample), x += (σ_next − σ)·v.
             latents.add_(v.to(ScalarType.Float32) * (sigmas[i + 1] - sigmas[i]));
