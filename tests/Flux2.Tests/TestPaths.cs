@@ -15,6 +15,12 @@ public static class TestPaths
     /// <summary>The FLUX.2 [klein] fixture: Qwen3 text encoder, no guidance embedder, true-CFG pipeline.</summary>
     public static string Klein => Path.Combine(Fixtures, "flux2-klein-tiny");
 
+    /// <summary>The text encoder's stacked hidden-state layers of a fixture (<c>te_out_layers</c> in its
+    /// fixture.json).</summary>
+    public static int[] TextEncoderOutLayers(string fixture) =>
+        System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(fixture, "fixture.json")))!
+            ["te_out_layers"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
+
     /// <summary>A fresh temporary folder for one test.</summary>
     public static string TempDir()
     {

@@ -12,10 +12,6 @@ namespace Flux2.Tests.Models;
 /// on the flux2-klein-tiny fixture.</summary>
 public class KleinTextEncoderTests(ITestOutputHelper output)
 {
-    static int[] FixtureOutLayers() =>
-        JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.Klein, "fixture.json")))!["te_out_layers"]!.AsArray()
-                .Select(n => n!.GetValue<int>()).ToArray();
-
     [Fact]
     public void ConfigIsReadAsQwen3()
     {
@@ -48,7 +44,7 @@ public class KleinTextEncoderTests(ITestOutputHelper output)
     public void PromptEmbedsMatchReference()
     {
         TorchRuntime.EnsureLoaded();
-        var outLayers = FixtureOutLayers();
+        var outLayers = TestPaths.TextEncoderOutLayers(TestPaths.Klein);
         using var enc = Flux2PromptEncoder.FromFolder(Path.Combine(TestPaths.Klein, "text_encoder"), outLayers);
         Assert.NotNull(enc.Model.layers[0].self_attn.q_norm);
         Assert.Equal(enc.Model.Config.ParameterCount(outLayers.Max()), enc.Model.parameters().Sum(p => p.numel()));

@@ -12,15 +12,11 @@ namespace Flux2.Tests.Models;
 /// <summary>Text encoder vs the reference (transformers 5.17 Mistral3, fp32 CPU) on the flux2-tiny fixture.</summary>
 public class TextEncoderParityTests(ITestOutputHelper output)
 {
-    static int[] FixtureOutLayers() =>
-        JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.Tiny, "fixture.json")))!["te_out_layers"]!.AsArray()
-                .Select(n => n!.GetValue<int>()).ToArray();
-
     [Fact]
     public void PromptEmbedsMatchReference()
     {
         TorchRuntime.EnsureLoaded();
-        var outLayers = FixtureOutLayers();
+        var outLayers = TestPaths.TextEncoderOutLayers(TestPaths.Tiny);
         using var enc = Flux2PromptEncoder.FromFolder(Path.Combine(TestPaths.Tiny, "text_encoder"), outLayers);
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "text_encoder_io.safetensors"));
         using var ids = io.Read("input_ids");
@@ -51,7 +47,8 @@ public class TextEncoderParityTests(ITestOutputHelper output)
 
         // The layer-1 slice of the full-model output is the same with only one layer built.
         using var full =
-            Flux2PromptEncoder.FromFolder(Path.Combine(TestPaths.Tiny, "text_encoder"), FixtureOutLayers());
+            Flux2PromptEncoder.FromFolder(Path.Combine(TestPaths.Tiny, "text_encoder"),
+                TestPaths.TextEncoderOutLayers(TestPaths.Tiny));
         using var io = SafetensorsSource.OpenFile(Path.Combine(TestPaths.Tiny, "text_encoder_io.safetensors"));
         using var ids = io.Read("input_ids");
         using var mask = io.Read("attention_mask");
