@@ -39,29 +39,27 @@ public static class LoraEvaluator
         var plain = models.EncodePrompts(prompts.Select(p => p.WithoutTrigger).ToList());
         var negative = models.NegativeEmbedsForGuidance();
 
+        // Held-out style prompts: the same base / LoRA pair, with the trigger, on unseen (class, colour) content.
+        var heldOut = classWord is null ? EvalPrompts.HeldOutStyle(trigger, datasetFolder) : null;
+        var heldEmbeds = heldOut is null ? null : models.EncodePrompts(heldOut.Select(p => p.WithTrigger).ToList());
+
         var a = EvalSampler.Generate(models, triggered, negative, options, log, "base, trigger");
         var c = EvalSampler.Generate(models, plain, negative, options, log, "base, no trigger");
+        var aHeld = heldEmbeds is null ? null
+            : EvalSampler.Generate(models, heldEmbeds, negative, options, log, "held-out, base, trigger");
+        // The LoRA is loaded once; every noise draw is seeded per call, so the order of the sets changes no image.
         var adapters = LoraLoader.Apply(models.Transformer, loraPath, options.LoraStrength);
         Tensor b, d;
+        Tensor? bHeld = null;
         try
         {
             b = EvalSampler.Generate(models, triggered, negative, options, log, "LoRA, trigger");
             d = EvalSampler.Generate(models, plain, negative, options, log, "LoRA, no trigger");
+            if (heldEmbeds is not null)
+                bHeld = EvalSampler.Generate(models, heldEmbeds, negative, options, log, "held-out, LoRA, trigger");
         }
         finally { LoraLoader.Remove(models.Transformer, adapters); }
         images?.Invoke(new EvalImages(a, b, c, d));
-
-        // Held-out style prompts: the same base / LoRA pair, with the trigger, on unseen (class, colour) content.
-        var heldOut = classWord is null ? EvalPrompts.HeldOutStyle(trigger, datasetFolder) : null;
-        Tensor? aHeld = null, bHeld = null;
-        if (heldOut is not null)
-        {
-            var heldEmbeds = models.EncodePrompts(heldOut.Select(p => p.WithTrigger).ToList());
-            aHeld = EvalSampler.Generate(models, heldEmbeds, negative, options, log, "held-out, base, trigger");
-            var heldAdapters = LoraLoader.Apply(models.Transformer, loraPath, options.LoraStrength);
-            try { bHeld = EvalSampler.Generate(models, heldEmbeds, negative, options, log, "held-out, LoRA, trigger"); }
-            finally { LoraLoader.Remove(models.Transformer, heldAdapters); }
-        }
 
         var look = ImageStatistics.Average(dataset);
         var aLook = ImageStatistics.Average(EvalSampler.Describe(a));
