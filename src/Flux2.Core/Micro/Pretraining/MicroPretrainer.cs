@@ -42,8 +42,21 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
     {
         var total = Stopwatch.StartNew();
         Directory.CreateDirectory(outFolder);
-        var lossLog = new List<string> { "stage,step,loss,lr" };
         manual_seed(recipe.Seed);
+        // On CUDA the fp32 matmuls and convolutions run on TF32 tensor cores (10-bit mantissa products, fp32
+        // accumulation): several times faster on Ampere and later, and training from scratch does not need the
+        // full fp32 products. Restored when the recipe ends, so later work in the process keeps strict fp32.
+        var (matmulTf32, cudnnTf32) = (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32);
+        bool tf32 = device.type == TorchSharp.DeviceType.CUDA;
+        backends.cuda.matmul.allow_tf32 = tf32 || matmulTf32;
+        backends.cudnn.allow_tf32 = tf32 || cudnnTf32;
+        try { RunStages(outFolder, command, total); }
+        finally { (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32) = (matmulTf32, cudnnTf32); }
+    }
+
+    void RunStages(string outFolder, string command, Stopwatch total)
+    {
+        var lossLog = new List<string> { "stage,step,loss,lr" };
         using var vae = recipe.VaeFrom is { } vaeFrom ? AutoencoderKLFlux2.FromFolder(vaeFrom, device)
             : new AutoencoderKLFlux2(MicroModel.Vae, device);
         if (recipe.VaeFrom is null) RandomInit.Apply(vae, recipe.Seed);
@@ -52,7 +65,8 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         using var transformer = new Flux2Transformer(MicroModel.Transformer, device);
         RandomInit.Apply(transformer, recipe.Seed + 2);
         var tokenizer = new Gpt2PromptTokenizer(MicroModel.TextTokens);
-        log.WriteLine($"FLUX.2-micro recipe {recipe} on {device}");
+        log.WriteLine($"FLUX.2-micro recipe {recipe} on {device}, TF32 matmuls " +
+            (backends.cuda.matmul.allow_tf32 ? "on" : "off"));
         log.WriteLine($"  VAE {vae.parameters().Sum(p => p.numel()):N0} params, transformer " +
             $"{transformer.ParameterCount():N0}, text encoder " +
             $"{textEncoder.Model.parameters().Sum(p => p.numel()):N0} (frozen)");
