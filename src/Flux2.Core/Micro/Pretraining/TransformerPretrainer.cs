@@ -12,7 +12,8 @@ namespace Flux2.Micro.Pretraining;
 /// (docs/flux2-model.md §7.4): x_t = (1 − t)·x0 + t·ε, target ε − x0, t logit-normal (more weight on mid noise
 /// levels), on BN-normalised latents of the corpus, which are encoded once by the frozen VAE and kept on the device.
 /// Captions are dropped (empty prompt) with probability <see cref="CaptionDropout"/> so the model also learns the
-/// unconditional velocity that true classifier-free guidance needs.
+/// unconditional velocity that true classifier-free guidance needs. A share <see cref="TagProbability"/> of the kept
+/// captions starts with a made-up word (<see cref="TriggerLikeTag"/>), as a LoRA's captions start with its trigger.
 /// </summary>
 public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2PromptEncoder textEncoder,
     PromptTokenizer tokenizer, Device device)
@@ -21,6 +22,8 @@ public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2Pro
     public int BatchSize { get; init; } = 128;
     public double CaptionDropout { get; init; } = 0.1;
     public int WarmupSteps { get; init; } = 500;
+    /// <summary>Share of the kept captions that get a <see cref="TriggerLikeTag"/> in front.</summary>
+    public double TagProbability { get; init; } = 0.2;
 
     /// <summary>Encodes <paramref name="count"/> corpus examples to training latents [N, C, h, w] on the
     /// device.</summary>
@@ -59,7 +62,7 @@ public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2Pro
             double lr = LearningRate * Math.Min(1.0, step / (double)WarmupSteps) * CosineDecay(step, steps);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             var idx = Enumerable.Range(0, BatchSize).Select(_ => (long)rng.NextInt64(n)).ToArray();
-            var prompts = idx.Select(i => rng.NextDouble() < CaptionDropout ? "" : captions[i]).ToArray();
+            var prompts = idx.Select(i => Caption(captions[i], rng)).ToArray();
             var x0 = latents.index_select(0, tensor(idx, device: device));
             Tensor context;
             using (no_grad())
@@ -82,6 +85,11 @@ public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2Pro
         transformer.eval();
         foreach (var p in transformer.parameters()) p.requires_grad = false;
     }
+
+    /// <summary>The text one training example is conditioned on: empty (dropout), tagged, or the caption.</summary>
+    string Caption(string caption, Random rng) =>
+        rng.NextDouble() < CaptionDropout ? ""
+        : rng.NextDouble() < TagProbability ? TriggerLikeTag.Make(rng) + " " + caption : caption;
 
     static double CosineDecay(int step, int total) => 0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * step / total));
 }
