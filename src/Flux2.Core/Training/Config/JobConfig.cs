@@ -109,8 +109,8 @@ public sealed record SaveConfig
 [InertKey("is_reg", "false", "regularisation datasets are not implemented; this folder trains as ordinary data")]
 [InertKey("network_weight", "1", "per-dataset LoRA strength is not implemented; every dataset trains at " +
     "strength 1")]
-[InertKey("controls", "[]", "control images that ai-toolkit generates (depth, line, pose, inpaint) are Flex.2's; FLUX.2 " +
-    "reads control images from control_path_1..3")]
+[InertKey("controls", "[]", "control images that ai-toolkit generates (depth, line, pose, inpaint) are Flex.2's; " +
+    "FLUX.2 reads control images from control_path_1..3")]
 [InertKey("shrink_video_to_frames", "*", "read for video clips only (num_frames above 1)")]
 [InertKey("num_frames", "1", "above 1, ai-toolkit trains on video clips; this kit trains on still images")]
 public sealed record DatasetConfig
