@@ -34,8 +34,9 @@ public class AiToolkitUiKleinJobTests(ITestOutputHelper output)
     /// <summary>The UI's klein-4B job as its YAML view shows it. Changed from what the UI writes, and why:
     /// training_folder (the UI's training-folder setting), datasets[0].folder_path (the UI's dataset folder),
     /// model.name_or_path (the UI's black-forest-labs/FLUX.2-klein-base-4B), device (the UI's cuda), train.steps (the
-    /// UI's 3000), and sample.width / height / sample_steps (the UI's 1024 / 1024 / 30: 40 CPU previews at that size
-    /// would take far longer than the training). Everything else is the UI's value.</summary>
+    /// UI's 3000), and sample.width / height / sample_steps (the UI's 1024 / 1024 / 30: the 10 prompts at the first
+    /// and last step, two passes each with CFG, would take far longer on the CPU than the training). Everything else
+    /// is the UI's value.</summary>
     static string UiYaml(string training, string dataset, string model) => $"""
         job: extension
         config:
