@@ -3,8 +3,8 @@ using Flux2.Models.Transformer;
 
 namespace Flux2.Interactive;
 
-/// <summary>The guide's VRAM tiers (docs/lora-guide.md §2) as settings for a FLUX.2-dev LoRA job in ai-toolkit
-/// terms.</summary>
+/// <summary>A VRAM tier as settings for a LoRA job in ai-toolkit terms: the guide's tiers for FLUX.2-dev
+/// (docs/lora-guide.md §2) and the measured ones for FLUX.2 [klein].</summary>
 public sealed record VramAdvice(
     string Tier, double MinGiB, bool Fits, string TransformerQuantization, string TextEncoderQuantization, bool LowVram,
     bool LayerOffloading, string Rank, string BatchSize, string Resolution, bool DifferentialOutputPreservation,
@@ -33,10 +33,46 @@ public static class Recommendations
             "Room to breathe: DOP on by default, larger or several buckets."),
     ];
 
-    /// <summary>The tier of <see cref="Tiers"/> for <paramref name="gib"/> of GPU memory.</summary>
-    public static VramAdvice ForVram(double gib) => gib < 0 || double.IsNaN(gib)
+    /// <summary>FLUX.2 [klein] 4B tiers, lowest first, on the same basis as <see cref="Tiers"/>: each starts above
+    /// the peak GPU memory measured for its settings at 1024², rank 32, batch 1 (docs/performance.md, FLUX.2 [klein]
+    /// 4B and 9B): tier A 5.1 GiB, tier B 6.9 GiB, tier C 9.9 GiB. Those steps ran with the text embeddings cached and
+    /// the Qwen3 encoder off the GPU, so every tier keeps Low VRAM on and DOP off (DOP encodes a prompt every
+    /// step). They put the LoRA on diffusers' default targets; ai-toolkit's (every Linear of the blocks) add 14.7 M
+    /// rank-32 parameters, 0.22 GiB with fp32 AdamW state, inside each tier's margin.</summary>
+    public static readonly IReadOnlyList<VramAdvice> Klein4BTiers =
+    [
+        new("under 6 GB: klein-4B does not fit", 0, false, "-", "-", true, true, "-", "-", "-", false,
+            "Train FLUX.2-micro (this kit)."),
+        new("A: 6–8 GB", 6, true, "float8", "float8", true, true, "32", "1", "1024²", false,
+            "float8 with 75% of the blocks streamed from CPU memory (5.1 GiB measured); cache text embeddings."),
+        new("B: 8–12 GB", 8, true, "float8", "float8", true, false, "32", "1", "1024²", false,
+            "float8, no offloading (6.9 GiB measured)."),
+        new("C: 12+ GB (RTX 3060 12 GB, 4070, 4080, 4090)", 12, true, "bf16", "float8", true, false, "32", "1",
+            "1024²", false, "bf16 transformer, the fastest step (9.9 GiB measured)."),
+    ];
+
+    /// <summary>FLUX.2 [klein] 9B tiers on the basis of <see cref="Klein4BTiers"/>: measured peaks tier A 8.0 GiB,
+    /// tier B 12.9 GiB, tier C 20.4 GiB; ai-toolkit's targets add 31.5 M rank-32 parameters (0.47 GiB).</summary>
+    public static readonly IReadOnlyList<VramAdvice> Klein9BTiers =
+    [
+        new("under 10 GB: klein-9B does not fit", 0, false, "-", "-", true, true, "-", "-", "-", false,
+            "Train klein-4B or FLUX.2-micro."),
+        new("A: 10–16 GB", 10, true, "float8", "float8", true, true, "32", "1", "1024²", false,
+            "float8 with 75% of the blocks streamed from CPU memory (8.0 GiB measured); cache text embeddings."),
+        new("B: 16–24 GB", 16, true, "float8", "float8", true, false, "32", "1", "1024²", false,
+            "float8, no offloading (12.9 GiB measured)."),
+        new("C: 24+ GB (RTX 3090, 4090, 5090)", 24, true, "bf16", "float8", true, false, "32", "1", "1024²", false,
+            "bf16 transformer, the fastest step (20.4 GiB measured)."),
+    ];
+
+    /// <summary>The tier of <see cref="Tiers"/> (FLUX.2-dev) for <paramref name="gib"/> of GPU memory.</summary>
+    public static VramAdvice ForVram(double gib) => ForVram(gib, Tiers);
+
+    /// <summary>The tier of <paramref name="tiers"/> (<see cref="Tiers"/>, <see cref="Klein4BTiers"/>,
+    /// <see cref="Klein9BTiers"/>) for <paramref name="gib"/> of GPU memory.</summary>
+    public static VramAdvice ForVram(double gib, IReadOnlyList<VramAdvice> tiers) => gib < 0 || double.IsNaN(gib)
         ? throw new ArgumentOutOfRangeException(nameof(gib), gib, "GPU memory must be a non-negative number of GiB")
-        : Tiers.Last(t => gib >= t.MinGiB);
+        : tiers.Last(t => gib >= t.MinGiB);
 
     /// <summary>One card size per tier, for a table of all of them.</summary>
     public static readonly double[] TierExamples = { 12, 24, 48, 80 };

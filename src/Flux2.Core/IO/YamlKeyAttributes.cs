@@ -18,6 +18,21 @@ public sealed class IgnoredKeysAttribute(params string[] keys) : Attribute
     public string[] Keys { get; } = keys;
 }
 
+/// <summary>An ai-toolkit key of a section that this kit accepts without acting on it, because at the values in
+/// <see cref="Inert"/> ai-toolkit does what this kit does ("*": every value, the key never matters for a FLUX.2 LoRA
+/// job). Any other value is reported as a warning with <see cref="Reason"/>. With <see cref="OnlyWith"/> set, the
+/// value matters only while that boolean key of the same section is true, as in ai-toolkit. Values compare as the
+/// reader writes them: <c>null</c>, <c>true</c>, numbers in shortest form, <c>[a, b]</c>, <c>{k: v}</c>.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class InertKeyAttribute(string key, string inert, string reason) : Attribute
+{
+    public string Key { get; } = key;
+    /// <summary>The inert values, separated by <c>|</c>.</summary>
+    public IReadOnlyList<string> Inert { get; } = inert.Split('|');
+    public string Reason { get; } = reason;
+    public string? OnlyWith { get; set; }
+}
+
 /// <summary>Inclusive bounds for a numeric key; a value outside fails with the file position.</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class RangeAttribute(double min, double max = double.MaxValue) : Attribute

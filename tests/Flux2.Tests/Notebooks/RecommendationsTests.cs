@@ -66,4 +66,42 @@ public sealed class RecommendationsTests
         Assert.True(Recommendations.LoraParameters(ai, 16) > Recommendations.LoraParameters(df, 16));
         Assert.Equal(2 * Recommendations.LoraParameters(df, 16), Recommendations.LoraParameters(df, 32));
     }
+
+    [Fact]
+    public void Each_klein_tier_starts_above_the_peak_measured_for_its_settings()
+    {
+        // klein at 1024², rank 32 (docs/performance.md): 4B tiers A-C 5.1, 6.9, 9.9 GiB; 9B 8.0, 12.9, 20.4 GiB.
+        foreach (var (tiers, peaks) in new[]
+                 {
+                     (Recommendations.Klein4BTiers, new[] { 5.1, 6.9, 9.9 }),
+                     (Recommendations.Klein9BTiers, new[] { 8.0, 12.9, 20.4 }),
+                 })
+        {
+            var fitting = tiers.Where(t => t.Fits).ToList();
+            Assert.Equal(peaks.Length, fitting.Count);
+            for (int i = 0; i < peaks.Length; i++) Assert.True(fitting[i].MinGiB > peaks[i], fitting[i].Tier);
+            Assert.Equal(tiers.OrderBy(t => t.MinGiB), tiers);
+            Assert.All(tiers, t => Assert.True(t.LowVram && !t.DifferentialOutputPreservation, t.Tier));
+        }
+        // The measured runs trained diffusers' targets; the extra LoRA of ai-toolkit's targets that the tier notes
+        // state (14.7 M and 31.5 M parameters at rank 32) is this difference.
+        long Extra(TransformerConfig c) =>
+            Recommendations.LoraParameters(Recommendations.Targets(c, diffusers: false), 32)
+            - Recommendations.LoraParameters(Recommendations.Targets(c, diffusers: true), 32);
+        Assert.Equal(14_745_600, Extra(TransformerConfig.Klein4B));
+        Assert.Equal(31_457_280, Extra(TransformerConfig.Klein9B));
+    }
+
+    [Theory]
+    [InlineData(4, false, false)]
+    [InlineData(8, true, false)]
+    [InlineData(12, true, true)]
+    [InlineData(16, true, true)]
+    public void Klein_tiers_by_card_memory(double gib, bool fits4B, bool fits9B)
+    {
+        Assert.Equal(fits4B, Recommendations.ForVram(gib, Recommendations.Klein4BTiers).Fits);
+        Assert.Equal(fits9B, Recommendations.ForVram(gib, Recommendations.Klein9BTiers).Fits);
+        Assert.Equal("bf16", Recommendations.ForVram(16, Recommendations.Klein4BTiers).TransformerQuantization);
+        Assert.True(Recommendations.ForVram(12, Recommendations.Klein9BTiers).LayerOffloading);
+    }
 }

@@ -25,7 +25,10 @@ public sealed record JobSection
     public List<ProcessConfig> Process { get; set; } = new();
 }
 
-[IgnoredKeys("sqlite_db_path", "performance_log_every", "logging", "validation_config")]
+[IgnoredKeys("validation_config")]
+[InertKey("sqlite_db_path", "*", "the ai-toolkit UI's job database; this kit logs every step to <run>/run.sqlite")]
+[InertKey("performance_log_every", "*", "ai-toolkit's timing printout; the progress line here shows it/s")]
+[InertKey("logging", "*", "where ai-toolkit writes its loss log; this kit logs every step to <run>/run.sqlite")]
 public sealed record ProcessConfig
 {
     public string Type { get; set; } = "sd_trainer";
@@ -44,8 +47,11 @@ public sealed record ProcessConfig
 public enum NetworkType { Lora }
 public enum LoraTargetPreset { [YamlAlias("ai-toolkit", "all_linear")] AiToolkit, [YamlAlias("peft")] Diffusers }
 
-[IgnoredKeys("conv", "conv_alpha", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path",
-    "all_layers")]
+[IgnoredKeys("transformer_only", "pretrained_lora_path", "all_layers")]
+[InertKey("conv", "*", "the rank of LoRAs on convolutions, and the FLUX.2 transformer blocks have none")]
+[InertKey("conv_alpha", "*", "the alpha of LoRAs on convolutions, and the FLUX.2 transformer blocks have none")]
+[InertKey("lokr_full_rank", "*", "read for network type lokr only")]
+[InertKey("lokr_factor", "*", "read for network type lokr only")]
 public sealed record NetworkConfig
 {
     public NetworkType Type { get; set; } = NetworkType.Lora;
@@ -81,7 +87,10 @@ public enum Precision
     [YamlAlias("bfloat16", "bf16")] Bf16,
 }
 
-[IgnoredKeys("save_format", "push_to_hub", "hf_repo_id", "hf_private")]
+[IgnoredKeys("hf_repo_id", "hf_private")]
+[InertKey("save_format", "*", "read for full-model saves only; a LoRA is saved as one .safetensors file")]
+[InertKey("push_to_hub", "false", "uploading to the Hugging Face Hub is not implemented; the LoRA stays in the " +
+    "run folder")]
 public sealed record SaveConfig
 {
     public Precision Dtype { get; set; } = Precision.Fp16;
@@ -92,9 +101,18 @@ public sealed record SaveConfig
     public Flux2.Lora.LoraLayout LoraFormat { get; set; } = Flux2.Lora.LoraLayout.Comfyui;
 }
 
-[IgnoredKeys("token_dropout_rate", "cache_latents", "cache_text_embeddings", "is_reg", "network_weight", "batch_size",
+[IgnoredKeys("token_dropout_rate", "cache_latents", "cache_text_embeddings", "batch_size",
              "bucket_tolerance", "random_crop", "square_crop", "scale",
-             "mask_path", "mask_min_value", "num_workers", "prefetch_factor", "trigger_word", "replacements")]
+             "num_workers", "prefetch_factor", "trigger_word", "replacements")]
+[InertKey("mask_path", "null", "loss masks are not implemented; every pixel is trained")]
+[InertKey("mask_min_value", "*", "read with mask_path only")]
+[InertKey("is_reg", "false", "regularisation datasets are not implemented; this folder trains as ordinary data")]
+[InertKey("network_weight", "1", "per-dataset LoRA strength is not implemented; every dataset trains at " +
+    "strength 1")]
+[InertKey("controls", "[]", "control images that ai-toolkit generates (depth, line, pose, inpaint) are Flex.2's; " +
+    "FLUX.2 reads control images from control_path_1..3")]
+[InertKey("shrink_video_to_frames", "*", "read for video clips only (num_frames above 1)")]
+[InertKey("num_frames", "1", "above 1, ai-toolkit trains on video clips; this kit trains on still images")]
 public sealed record DatasetConfig
 {
     public string FolderPath { get; set; } = "";
@@ -134,10 +152,16 @@ public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
-[IgnoredKeys("train_unet", "train_text_encoder", "bypass_guidance_embedding",
-             "unload_text_encoder", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
-             "force_first_sample", "disable_sampling",
+[IgnoredKeys("blank_prompt_preservation", "blank_prompt_preservation_multiplier",
              "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
+[InertKey("bypass_guidance_embedding", "*", "ai-toolkit's FLUX.2 model does not read it")]
+[InertKey("train_unet", "true", "this kit always trains the transformer's LoRA")]
+[InertKey("train_text_encoder", "false", "the text encoder is never trained")]
+[InertKey("unload_text_encoder", "false", "every caption is still encoded (ai-toolkit would train with only the " +
+    "trigger word or the empty prompt)")]
+[InertKey("force_first_sample", "false", "the step-0 sample follows skip_first_sample only")]
+[InertKey("disable_sampling", "false", "samples are still made every sample_every steps")]
+[InertKey("switch_boundary_every", "*", "read for models with several noise-stage experts (Wan 2.2) only")]
 public sealed record TrainConfig
 {
     [Range(1)] public int BatchSize { get; set; } = 1;
@@ -214,8 +238,13 @@ public sealed record OptimizerParams
     [Range(0)] public double Eps { get; set; } = 1e-6;
 }
 
-[IgnoredKeys("layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode",
-             "compile_dynamic", "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
+[IgnoredKeys("block_compile", "compile_mode", "compile_dynamic", "compile_fullgraph", "vae_path",
+             "accuracy_recovery_adapter", "dtype")]
+[InertKey("model_kwargs", "{}|{match_target_res: false}", "FLUX.2 model_kwargs are not implemented; control images " +
+    "are capped at 1 MP, as with match_target_res: false")]
+[InertKey("compile", "false", "torch.compile is PyTorch's; this kit runs without graph compilation")]
+[InertKey("layer_offloading_text_encoder_percent", "0", "layer offloading streams the transformer's blocks only; the " +
+    "text encoder follows low_vram", OnlyWith = "layer_offloading")]
 public sealed record ModelConfig
 {
     /// <summary>A diffusers folder, a repo id in the HF cache, or tiny-random.</summary>
@@ -256,7 +285,11 @@ public enum WeightQuantization
     [YamlAlias("int8")] Qint8,
 }
 
-[IgnoredKeys("sampler", "sample_start_step", "format", "add_prompt_file", "network_multiplier")]
+[IgnoredKeys("format", "add_prompt_file", "network_multiplier")]
+[InertKey("sampler", "flowmatch", "samples use the flow-matching Euler sampler")]
+[InertKey("sample_start_step", "0", "samples are made from step 0")]
+[InertKey("num_frames", "1", "above 1, ai-toolkit samples video; this kit samples still images")]
+[InertKey("fps", "*", "read for video samples only (num_frames above 1)")]
 public sealed record SampleConfig
 {
     [Range(1)] public int SampleEvery { get; set; } = 100;

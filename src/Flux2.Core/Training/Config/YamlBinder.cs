@@ -11,7 +11,8 @@ namespace Flux2.Training.Config;
 /// records of <see cref="JobFile"/>: snake_case keys, scalars to int/long/double/bool/string/enum, a scalar where a
 /// list is expected becomes a one-element list (ai-toolkit accepts <c>resolution: 512</c> and <c>[512, 768]</c>),
 /// null keeps the default. Type and range errors throw <see cref="JobConfigException"/> at the node's position;
-/// unknown keys become warnings naming the nearest known key.
+/// unknown keys become warnings naming the nearest known key; a key marked <see cref="InertKeyAttribute"/> warns
+/// with its reason when its value is not one at which it changes nothing.
 /// </summary>
 public sealed class YamlBinder(string file)
 {
@@ -40,6 +41,8 @@ public sealed class YamlBinder(string file)
         var section = Activator.CreateInstance(type)!;
         var keys = YamlNames.KeyMap(type);
         var ignored = YamlNames.IgnoredKeys(type);
+        var inertKeys = YamlNames.InertKeys(type);
+        var inertSeen = new List<(InertKeyAttribute key, YamlNode keyNode, YamlNode value, string path)>();
         var seen = new Dictionary<PropertyInfo, string>();
         foreach (var (keyNode, valueNode) in map.Children)
         {
@@ -65,15 +68,42 @@ public sealed class YamlBinder(string file)
                 property.SetValue(section, value);
                 Given.Add(childPath);
             }
+            else if (inertKeys.TryGetValue(key, out var inert)) inertSeen.Add((inert, keyNode, valueNode, childPath));
             else if (ignored.Contains(key)) IgnoredKeysSeen.Add(childPath);
             else
             {
-                var hint = KeySuggestion.Hint(key, keys.Keys.Concat(ignored), path);
+                var hint = KeySuggestion.Hint(key, keys.Keys.Concat(ignored).Concat(inertKeys.Keys), path);
                 Warnings.Add(new JobConfigWarning(At(keyNode), $"unknown key '{childPath}' is ignored{hint}"));
             }
         }
+        foreach (var (inert, keyNode, value, childPath) in inertSeen)
+        {
+            if (inert.OnlyWith is { } other && keys[other].GetValue(section) is false) continue;
+            var text = InertForm(value);
+            if (!inert.Inert.Contains("*") && !inert.Inert.Contains(text))
+                Warnings.Add(new JobConfigWarning(At(keyNode),
+                    $"'{childPath}' = {text} is not applied: {inert.Reason}"));
+        }
         return section;
     }
+
+    /// <summary>A value as <see cref="InertKeyAttribute.Inert"/> writes it: null (also an empty text), lower-case
+    /// words, numbers in shortest form, <c>[a, b]</c>, <c>{k: v}</c>.</summary>
+    static string InertForm(YamlNode node) => node switch
+    {
+        YamlSequenceNode seq => "[" + string.Join(", ", seq.Children.Select(InertForm)) + "]",
+        YamlMappingNode map => "{" + string.Join(", ", map.Children.Select(kv => $"{InertForm(kv.Key)}: " +
+            InertForm(kv.Value))) + "}",
+        YamlScalarNode s when IsNull(s) || s.Value is "" => "null",
+        YamlScalarNode { Value: { } v } => v.ToLowerInvariant() switch
+        {
+            "yes" or "on" or "true" => "true",
+            "no" or "off" or "false" => "false",
+            var w => double.TryParse(w, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
+                ? d.ToString(CultureInfo.InvariantCulture) : w,
+        },
+        _ => node.ToString(),
+    };
 
     object Convert(Type type, YamlNode node, string path)
     {

@@ -43,6 +43,10 @@ public static class YamlNames
     public static IReadOnlyList<string> IgnoredKeys(Type section)
         => section.GetCustomAttribute<IgnoredKeysAttribute>()?.Keys ?? Array.Empty<string>();
 
+    /// <summary>The section's <see cref="InertKeyAttribute"/>s by key.</summary>
+    public static IReadOnlyDictionary<string, InertKeyAttribute> InertKeys(Type section)
+        => section.GetCustomAttributes<InertKeyAttribute>().ToDictionary(a => a.Key);
+
     /// <summary>Accepted spellings of each enum member (case-insensitive): snake_case name and aliases.</summary>
     public static IEnumerable<(string name, object value)> EnumNames(Type enumType)
     {
