@@ -12,11 +12,14 @@ public static class PretrainMicroCommand
         ./flux2 pretrain-micro [--out output/flux2-micro] [--device auto|cpu|cuda:N] [--seed 20261126]
                                [--vae-steps 3000] [--transformer-steps 8000] [--corpus-size 100000]
                                [--vae-batch 64] [--transformer-batch 256] [--vae-only | --vae-from <dir>]
+                               [--transformer-from <model dir>] [--transformer-lr 0.0005] [--tag-share 0.2]
           Trains the micro VAE, then the micro transformer (text encoder frozen at its seeded init), and writes a
           diffusers folder with a model card and pretrain_log.csv. About 10 minutes on one H100; runs on CPU too
           (slowly).
           --vae-only stops after stage 1 and writes <out>/vae; --vae-from <out>/vae runs stage 2 from it (same result
           as one run; for machines with a per-job time limit).
+          --transformer-from starts stage 2 from that model's transformer/ instead of a random init (continued
+          pretraining); --tag-share is the share of captions that start with a made-up trigger-like word.
           To make it the kit's default, copy the folder to src/Flux2.Core/Micro/flux2-micro and rebuild.
         """;
 
@@ -33,6 +36,9 @@ public static class PretrainMicroCommand
             TransformerBatch = args.Int("transformer-batch", d.TransformerBatch, 1, 4096),
             VaeFrom = args.Get("vae-from"),
             VaeOnly = args.Flag("vae-only"),
+            TransformerFrom = args.Get("transformer-from"),
+            TransformerLearningRate = args.Double("transformer-lr", d.TransformerLearningRate, 1e-12),
+            TagProbability = args.Double("tag-share", d.TagProbability, 0),
         };
         var outFolder = args.Get("out", Path.Combine("output", MicroModel.Name));
         var device = TorchRuntime.Device(args.Get("device", "auto"));
@@ -40,6 +46,11 @@ public static class PretrainMicroCommand
         if (recipe.VaeSteps < 1 || recipe.TransformerSteps < 1 || recipe.CorpusSize < recipe.TransformerBatch)
             throw new UserError("pretrain-micro: steps must be positive and " +
                 "--corpus-size at least --transformer-batch");
+        if (recipe.TagProbability > 1)
+            throw new UserError($"pretrain-micro: --tag-share is a share of captions (0..1), got {recipe.TagProbability}");
+        if (recipe.TransformerFrom is { } from && !File.Exists(Path.Combine(from, "transformer", "config.json")))
+            throw new UserError($"pretrain-micro: --transformer-from {from} has no transformer/config.json; pass a " +
+                "model folder written by pretrain-micro");
         var command = "./flux2 pretrain-micro " + string.Join(" ", Environment.GetCommandLineArgs().Skip(2));
         new MicroPretrainer(recipe, ShapeCorpusSource.Create((int)recipe.Seed), device, o)
             .Run(outFolder, command.Trim());

@@ -25,10 +25,16 @@ public sealed record MicroRecipe
     /// <summary>A folder with a finished stage-1 VAE (config.json + weights, BN statistics set): skips stage 1. Lets
     /// the two stages run as separate jobs (e.g. under a per-job time limit) with the same result as one run.</summary>
     public string? VaeFrom { get; init; }
+    /// <summary>A model folder whose <c>transformer/</c> stage 2 starts from instead of a random init (continued
+    /// pretraining, e.g. after a change to the captions).</summary>
+    public string? TransformerFrom { get; init; }
     /// <summary>Stop after stage 1 and write only <c>vae/</c> (the input of <see cref="VaeFrom"/>).</summary>
     public bool VaeOnly { get; init; }
     public double VaeLearningRate { get; init; } = 5e-4;
     public double TransformerLearningRate { get; init; } = 5e-4;
+    /// <summary>Share of the kept captions that start with a made-up trigger-like word (<see cref="TriggerLikeTag"/>).
+    /// </summary>
+    public double TagProbability { get; init; } = 0.2;
 }
 
 /// <summary>
@@ -60,10 +66,17 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         using var vae = recipe.VaeFrom is { } vaeFrom ? AutoencoderKLFlux2.FromFolder(vaeFrom, device)
             : new AutoencoderKLFlux2(MicroModel.Vae, device);
         if (recipe.VaeFrom is null) RandomInit.Apply(vae, recipe.Seed);
-        using var textEncoder = new Flux2PromptEncoder(MicroModel.TextEncoder, MicroModel.TextEncoderOutLayers, device);
-        RandomInit.Apply(textEncoder.Model, recipe.Seed + 1);
-        using var transformer = new Flux2Transformer(MicroModel.Transformer, device);
-        RandomInit.Apply(transformer, recipe.Seed + 2);
+        // Continued pretraining keeps the text encoder the transformer was trained with: the seeded init depends on
+        // the device's random generator, so a CPU init differs from a CUDA one.
+        using var textEncoder = recipe.TransformerFrom is { } teFrom
+            ? Flux2PromptEncoder.FromFolder(Path.Combine(teFrom, "text_encoder"), MicroModel.TextEncoderOutLayers,
+                device, ScalarType.Float32)
+            : new Flux2PromptEncoder(MicroModel.TextEncoder, MicroModel.TextEncoderOutLayers, device);
+        if (recipe.TransformerFrom is null) RandomInit.Apply(textEncoder.Model, recipe.Seed + 1);
+        using var transformer = recipe.TransformerFrom is { } from
+            ? Flux2TransformerFiles.FromFolder(Path.Combine(from, "transformer"), device, ScalarType.Float32)
+            : new Flux2Transformer(MicroModel.Transformer, device);
+        if (recipe.TransformerFrom is null) RandomInit.Apply(transformer, recipe.Seed + 2);
         var tokenizer = new Gpt2PromptTokenizer(MicroModel.TextTokens);
         log.WriteLine($"FLUX.2-micro recipe {recipe} on {device}, TF32 matmuls " +
             (backends.cuda.matmul.allow_tf32 ? "on" : "off"));
@@ -125,7 +138,8 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         new TransformerPretrainer(transformer, textEncoder, tokenizer, device)
         {
             BatchSize = recipe.TransformerBatch,
-            LearningRate = recipe.TransformerLearningRate
+            LearningRate = recipe.TransformerLearningRate,
+            TagProbability = recipe.TagProbability
         }
             .Train(latents, captions, recipe.TransformerSteps, recipe.Seed, (step, loss, lr) =>
             {
