@@ -22,7 +22,9 @@ done
 debs=(jupyter-notebook jupyter-nbconvert python3-nbconvert python3-jupyter-client python3-nbformat)
 (( browser )) && debs+=(chromium)
 missing=()
-for d in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "ok installed" || missing+=("$d"); done
+for d in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "ok installed" || missing+=("$d")
+done
 if (( ${#missing[@]} )); then
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   echo "apt-get install ${missing[*]}"
