@@ -6,7 +6,7 @@
      (jupyter_client), then a cell in the same kernel reads a variable set before training and resumes the run,
      whose final LoRA must equal an uninterrupted run's byte for byte;
   3. charts after a reload: a Jupyter Notebook server serves the executed notebooks, headless chromium opens each,
-     reloads it and counts the drawn plotly charts, which must equal the notebook's chart outputs.
+     reloads it and counts the drawn plotly charts, which must equal the notebook's chart outputs (and be > 0).
 Prints one PASS/FAIL line per test and ends with "N passed, N failed". Usage: notebooks-jupyter.py OUT_FOLDER [NAME...]
 (NAME: run only the notebooks whose file name contains it, and the stop test if NAME is "stop")."""
 import json, os, queue, re, subprocess, sys, time, urllib.request, warnings
@@ -45,9 +45,45 @@ def validation_warnings(path):
     return [f"{os.path.basename(path)}: {w.category.__name__}: {w.message}" for w in caught]
 
 
-def chart_outputs(nb):
-    return sum(1 for c in nb.cells for o in c.get("outputs", [])
-               if "Plotly.newPlot" in text(o.get("data", {}).get("text/html", "")))
+def chart_outputs(path):
+    """The plotly charts among a notebook's outputs: Plotly.NET marks each chart's div with this comment."""
+    nb = nbformat.read(path, as_version=4)
+    return sum(text(o.get("data", {}).get("text/html", "")).count("Plotly chart will be drawn inside this DIV")
+               for c in nb.cells for o in c.get("outputs", []))
+
+
+def charts_after_reload(names):
+    """Serves the executed notebooks with Jupyter Notebook and counts the charts headless chromium draws in each
+    after a reload (scripts/notebook-charts.js)."""
+    import secrets, socket
+    clock = time.time()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    server = subprocess.Popen(["/usr/bin/jupyter", "notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+                               f"--port={port}", f"--NotebookApp.token={token}", f"--notebook-dir={EXECUTED}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        expected = {n: chart_outputs(os.path.join(EXECUTED, n)) for n in names}
+        proc = subprocess.run(["node", os.path.join(ROOT, "scripts", "notebook-charts.js"), base, token] +
+                              [f"{n}={c}" for n, c in expected.items()], capture_output=True, text=True, timeout=900)
+        lines = {line.split(" ")[0]: line for line in proc.stdout.splitlines()}
+        for n, c in expected.items():
+            line = lines.get(n, "")
+            failures = [] if line == f"{n} drawn {c}" and c > 0 else \
+                [line or f"no count (node exited {proc.returncode}): {proc.stderr.strip()[-500:]}"]
+            report(f"charts drawn after a reload in Jupyter Notebook: {n} ({c} charts)", failures, time.time() - clock)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def execute(notebook):
@@ -76,6 +112,7 @@ def execute(notebook):
         # The chart test opens it in a Notebook server: a trusted notebook runs its outputs' scripts.
         NotebookNotary().sign(nb)
     report(f"nbconvert --execute {notebook}", failures, time.time() - clock)
+    return os.path.exists(executed)
 
 
 STOP_TEST_SETUP = r'''using System.IO;
@@ -181,9 +218,9 @@ def stop_and_resume():
 def main():
     os.makedirs(EXECUTED, exist_ok=True)
     names = sorted(n for n in os.listdir(NOTEBOOKS) if n.endswith(".ipynb"))
-    for n in names:
-        if not ONLY or any(o in n for o in ONLY):
-            execute(n)
+    executed = [n for n in names if (not ONLY or any(o in n for o in ONLY)) and execute(n)]
+    if executed:
+        charts_after_reload(executed)
     if not ONLY or "stop" in ONLY:
         stop_and_resume()
     passed = sum(results)
