@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The notebooks in Jupyter's own machinery (run by scripts/notebooks-jupyter.sh, with Debian's python3):
   1. every notebook through `jupyter nbconvert --execute` with the .net-csharp kernel: no error, no stderr output in
-     any cell, and nbformat validates the committed and the executed notebook without a warning;
+     any cell, one static image per chart output, and nbformat validates the committed and the executed notebook
+     without a warning;
   2. stop and resume: a live training cell is stopped through its Stop control while the kernel runs it
      (jupyter_client), then a cell in the same kernel reads a variable set before training and resumes the run,
      whose final LoRA must equal an uninterrupted run's byte for byte;
@@ -45,10 +46,15 @@ def validation_warnings(path):
     return [f"{os.path.basename(path)}: {w.category.__name__}: {w.message}" for w in caught]
 
 
+# Plotly.NET marks each chart's div with this comment; the kit puts one static SVG image beside each chart.
+CHART_MARK = "<!-- Plotly chart will be drawn inside this DIV -->"
+STATIC_IMAGE_MARK = '<img class="flux2-chart-static"'
+
+
 def chart_outputs(path):
-    """The plotly charts among a notebook's outputs: Plotly.NET marks each chart's div with this comment."""
+    """The plotly charts among a notebook's outputs."""
     nb = nbformat.read(path, as_version=4)
-    return sum(text(o.get("data", {}).get("text/html", "")).count("Plotly chart will be drawn inside this DIV")
+    return sum(text(o.get("data", {}).get("text/html", "")).count(CHART_MARK)
                for c in nb.cells for o in c.get("outputs", []))
 
 
@@ -109,6 +115,10 @@ def execute(notebook):
                     failures.append(f"cell {i}: error {o.get('ename')}: {o.get('evalue')}")
                 if o.output_type == "stream" and o.name == "stderr":
                     failures.append(f"cell {i}: stderr: {text(o.text).strip()[:300]}")
+                html = text(o.get("data", {}).get("text/html", ""))
+                charts, images = html.count(CHART_MARK), html.count(STATIC_IMAGE_MARK)
+                if charts != images:
+                    failures.append(f"cell {i}: {charts} charts but {images} static images")
         # The chart test opens it in a Notebook server: a trusted notebook runs its outputs' scripts.
         NotebookNotary().sign(nb)
     report(f"nbconvert --execute {notebook}", failures, time.time() - clock)
