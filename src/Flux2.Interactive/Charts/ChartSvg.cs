@@ -17,6 +17,8 @@ public static class ChartSvg
         ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
     const int Left = 60, Right = 60, Top = 50, Bottom = 80;
     const int DefaultBins = 20;
+    /// <summary>The approximate width of one 11 px sans-serif character.</summary>
+    const double CharWidth = 6.5;
 
     /// <summary>The SVG document of <paramref name="chart"/>, <see cref="ChartSpec.Width"/> x
     /// <see cref="ChartSpec.Height"/> pixels.</summary>
@@ -55,7 +57,14 @@ public static class ChartSvg
         svg.Append(CultureInfo.InvariantCulture,
             $"<line x1=\"{x0:F1}\" y1=\"{y0:F1}\" x2=\"{x1:F1}\" y2=\"{y0:F1}\" stroke=\"#444\"/>");
         if (categories is not null)
-            for (int i = 0; i < categories.Length; i++) Text(svg, Px(i), y0 + 15, categories[i], "middle");
+        {
+            // Labels wider than their slot are slanted and shortened, as plotly does with long category names.
+            double slot = (x1 - x0) / Math.Max(1, categories.Length);
+            bool slant = categories.Any(c => c.Length * CharWidth > slot);
+            for (int i = 0; i < categories.Length; i++)
+                if (slant) Text(svg, Px(i), y0 + 12, Shorten(categories[i], 24), "end", angle: -25);
+                else Text(svg, Px(i), y0 + 15, categories[i], "middle");
+        }
         else
             foreach (var t in Ticks(xMin, xMax)) Text(svg, Px(t), y0 + 15, Number(t), "middle");
         foreach (var t in left.log ? LogTicks(left.min, left.max) : Ticks(left.min, left.max))
@@ -67,9 +76,9 @@ public static class ChartSvg
         }
         if (traces.Any(p => p.t.YAxis == 2))
             foreach (var t in Ticks(right.min, right.max)) Text(svg, x1 + 5, Py(right, t) + 4, Number(t), "start");
-        if (chart.XTitle is { } xt) Text(svg, (x0 + x1) / 2, y0 + 32, xt, "middle", 12);
-        if (chart.YTitle is { } yt) Text(svg, 14, (y0 + y1) / 2, yt, "middle", 12, rotate: true);
-        if (chart.Y2Title is { } y2t) Text(svg, width - 10, (y0 + y1) / 2, y2t, "middle", 12, rotate: true);
+        if (chart.XTitle is { } xt && categories is null) Text(svg, (x0 + x1) / 2, y0 + 32, xt, "middle", 12);
+        if (chart.YTitle is { } yt) Text(svg, 14, (y0 + y1) / 2, yt, "middle", 12, angle: -90);
+        if (chart.Y2Title is { } y2t) Text(svg, width - 10, (y0 + y1) / 2, y2t, "middle", 12, angle: -90);
 
         int bars = traces.Count(p => p.t.Type == "bar");
         int barIndex = 0;
@@ -118,7 +127,7 @@ public static class ChartSvg
             svg.Append(CultureInfo.InvariantCulture,
                 $"<rect x=\"{lx:F1}\" y=\"{height - 22}\" width=\"14\" height=\"8\" fill=\"{color}\"/>");
             Text(svg, lx + 18, height - 14, t.Name!, "start");
-            lx += 30 + 6.5 * t.Name!.Length;
+            lx += 30 + CharWidth * t.Name!.Length;
         }
         return svg.Append("</svg>").ToString();
     }
@@ -163,7 +172,8 @@ public static class ChartSvg
         if (log)
         {
             var positive = ys.Where(y => y > 0).Select(Math.Log10).ToList();
-            return positive.Count > 0 ? (positive.Min(), positive.Max(), true) : (0, 1, true);
+            // From the power of ten below the smallest value, so the smallest bar keeps a height.
+            return positive.Count > 0 ? (Math.Floor(positive.Min() - 0.05), positive.Max(), true) : (0, 1, true);
         }
         if (list.Any(t => t.Type is "bar" or "histogram")) ys.Add(0);
         return ys.Count > 0 ? (ys.Min(), ys.Max(), false) : (0, 1, false);
@@ -206,12 +216,14 @@ public static class ChartSvg
             .Append(CultureInfo.InvariantCulture, $"height=\"{Math.Abs(yb - ya):F1}\" ")
             .Append("fill=\"").Append(color).Append("\" fill-opacity=\"").Append(opacity).Append("\"/>");
 
+    static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
+
     static void Text(StringBuilder svg, double x, double y, string text, string anchor, int size = 11,
-        bool rotate = false)
+        int angle = 0)
     {
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x:F1}\" y=\"{y:F1}\" text-anchor=\"{anchor}\"");
         if (size != 11) svg.Append(CultureInfo.InvariantCulture, $" font-size=\"{size}\"");
-        if (rotate) svg.Append(CultureInfo.InvariantCulture, $" transform=\"rotate(-90 {x:F1} {y:F1})\"");
+        if (angle != 0) svg.Append(CultureInfo.InvariantCulture, $" transform=\"rotate({angle} {x:F1} {y:F1})\"");
         svg.Append('>').Append(WebUtility.HtmlEncode(text)).Append("</text>");
     }
 }
