@@ -43,7 +43,8 @@ def validation_warnings(path):
             nbformat.validate(nbformat.read(path, as_version=4))
         except Exception as e:
             return [f"{os.path.basename(path)}: {type(e).__name__}: {e}"]
-    return [f"{os.path.basename(path)}: {w.category.__name__}: {w.message}" for w in caught]
+    messages = [f"{w.category.__name__}: {w.message}" for w in caught]
+    return [f"{os.path.basename(path)}: {messages.count(m)} x {m}" for m in dict.fromkeys(messages)]
 
 
 # Plotly.NET marks each chart's div with this comment; the kit puts one static SVG image beside each chart.
