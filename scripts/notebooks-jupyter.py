@@ -3,9 +3,9 @@
   1. every notebook through `jupyter nbconvert --execute` with the .net-csharp kernel: no error, no stderr output in
      any cell, one static image per chart output, and nbformat validates the committed and the executed notebook
      without a warning;
-  2. stop and resume: a live training cell is stopped through its Stop control while the kernel runs it
-     (jupyter_client), then a cell in the same kernel reads a variable set before training and resumes the run,
-     whose final LoRA must equal an uninterrupted run's byte for byte;
+  2. stop and resume: a live training cell gets the front end's Interrupt (kernel protocol, jupyter_client), which
+     must leave kernel and run going, then is stopped through its Stop control; a cell in the same kernel then reads
+     a variable set before training and resumes the run, whose final LoRA tensors must equal an uninterrupted run's;
   3. charts after a reload: a Jupyter Notebook server serves the executed notebooks, headless chromium opens each,
      reloads it and counts the drawn plotly charts, which must equal the notebook's chart outputs (and be > 0).
 Prints one PASS/FAIL line per test and ends with "N passed, N failed". Usage: notebooks-jupyter.py OUT_FOLDER [NAME...]
@@ -157,7 +157,7 @@ def stop_and_resume():
     import jupyter_client
     clock = time.time()
     failures = []
-    steps = 40
+    steps = 60
     folder = os.path.join(OUT, "stop-test")
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name=".net-csharp", startup_timeout=180,
                                                      cwd=NOTEBOOKS)
@@ -186,15 +186,21 @@ def stop_and_resume():
         run('#r "../src/Flux2.Interactive/bin/Release/net10.0/linux-x64/Flux2.Interactive.dll"', timeout=300)
         run(STOP_TEST_SETUP.replace("STEPS", str(steps)), timeout=300)
         run(f'var reference = LiveTraining.Run(Job(@"{folder}/reference"));')
-        state = {"url": None, "sent": False}
+        state = {"url": None, "interrupted": False, "sent": False}
 
         def stop_when_training(t, c):
             html = text(c.get("data", {}).get("text/html", ""))
             m = re.search(r'data-flux2-stop="([^"]+)"', html)
             if m:
                 state["url"] = m.group(1)
-            # The status line reads "step N/40 ..." once training steps run: press Stop then.
-            if state["url"] and not state["sent"] and re.search(rf"step \d+/{steps}", html):
+            if not state["url"] or state["sent"] or not re.search(rf"step \d+/{steps}", html):
+                return
+            # At the first step status the front end's Interrupt, which must leave the kernel and the run going;
+            # at the next one the Stop button.
+            if not state["interrupted"]:
+                km.interrupt_kernel()
+                state["interrupted"] = True
+            else:
                 urllib.request.urlopen(urllib.request.Request(state["url"], method="POST"), timeout=10).close()
                 state["sent"] = True
 
@@ -203,7 +209,7 @@ def stop_and_resume():
                           on_output=stop_when_training)
         stopped = re.search(r"cancelled True at step (\d+)", out)
         if not state["sent"]:
-            failures.append("the training cell showed no Stop control with a step status")
+            failures.append("the training cell showed no Stop control with two step statuses")
         if status != "ok" or not stopped or not 0 < int(stopped.group(1)) < steps:
             failures.append(f"the stopped cell: status {status}, output {out.strip()!r}")
         if not km.is_alive():
