@@ -3,7 +3,8 @@ namespace Flux2.Interactive.Charts;
 /// <summary>
 /// Chart HTML for notebook outputs, offline: plotly.js (~3.6 MB) is inlined once per kernel session — into the first
 /// chart, or into <see cref="PlotlyJsLoader"/> — and later charts draw with the global <c>Plotly</c> it defines. No
-/// output references a CDN.
+/// output references a CDN. Every chart also carries its static SVG image (<see cref="ChartSvg"/>), shown until plotly
+/// draws the chart: where scripts do not run, or plotly.js is missing, the image stays.
 /// </summary>
 public static class ChartHtml
 {
@@ -20,15 +21,15 @@ public static class ChartHtml
         lock (Gate) { inline = !inlined; inlined = true; }
         try
         {
-            return inline ? WithPlotlyJs(PlotlyHost.Render(chart.ToJson(), true))
-            : AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false));
+            return WithStaticImage(chart, inline ? WithPlotlyJs(PlotlyHost.Render(chart.ToJson(), true))
+                : AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false)));
         }
         catch { if (inline) lock (Gate) inlined = false; throw; }
     }
 
     /// <summary>The chart without plotly.js: it draws once an earlier output has defined <c>Plotly</c>.</summary>
     public static string RenderWithoutPlotlyJs(ChartSpec chart) =>
-        AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false));
+        WithStaticImage(chart, AfterPlotlyJs(PlotlyHost.Render(chart.ToJson(), false)));
 
     /// <summary>plotly.js alone (no chart) when this session has not emitted it yet, else null. For displays that are
     /// updated in place (live training), whose later versions must not carry or lose plotly.js.</summary>
@@ -51,6 +52,18 @@ public static class ChartHtml
          + html
          + "\n<script type=\"text/javascript\">if (window.__flux2Define) { window.define = " +
              "window.__flux2Define; }</script>";
+
+    /// <summary>The static image, then the plotly chart, then a script that hides the image once <c>Plotly</c> exists
+    /// (the chart's own script has drawn it by then). Front ends that insert outputs with jQuery leave
+    /// <c>document.currentScript</c> null, so the script finds its box by id.</summary>
+    static string WithStaticImage(ChartSpec chart, string plotlyHtml)
+    {
+        var id = "flux2-chart-" + Guid.NewGuid().ToString("N");
+        return $"<div class=\"flux2-chart\" id=\"{id}\">" + ChartSvg.ImageTag(chart) + plotlyHtml +
+            "<script type=\"text/javascript\">(function () { var box = document.getElementById('" + id + "'); " +
+            "var image = box && box.querySelector('img.flux2-chart-static'); " +
+            "if (image && window.Plotly) image.style.display = 'none'; })();</script></div>";
+    }
 
     /// <summary>Plotly.NET's chart script calls <c>Plotly.newPlot</c> at once; wrap it to wait for the
     /// global.</summary>

@@ -57,6 +57,8 @@ public static class LiveTraining
         configure?.Invoke(p);
 
         if (ChartHtml.PlotlyJsLoader() is { } loader) Show.Html(loader);
+        using var stopButton = KernelInvocationContext.Current is null ? null : new StopButton(stop);
+        var control = stopButton is null ? null : Show.Updatable(new HtmlFragment(stopButton.Html()));
         var status = Show.Updatable(new HtmlFragment(Status("starting: loading the model and caching latents…")));
         var chart = Show.Updatable(new HtmlFragment(Placeholder("the loss chart appears after the first steps")));
         DisplayedValue? samples = null;
@@ -97,6 +99,7 @@ public static class LiveTraining
             },
             OnMessage = m => { if (KernelInvocationContext.Current is null) Console.WriteLine(m); },
         }, stop.Token);
+        control?.Update(new HtmlFragment(""));
         DrawChart();
         var last = reports.Count > 0 ? reports[^1] : null;
         status?.Update(new HtmlFragment(Status(result.Cancelled
