@@ -12,7 +12,7 @@ public static class PretrainMicroCommand
         ./flux2 pretrain-micro [--out output/flux2-micro] [--device auto|cpu|cuda:N] [--seed 20261126]
                                [--vae-steps 3000] [--transformer-steps 8000] [--corpus-size 100000]
                                [--vae-batch 64] [--transformer-batch 256] [--vae-only | --vae-from <dir>]
-                               [--transformer-from <model dir>] [--transformer-lr 0.0005] [--tag-share 0.2]
+                               [--transformer-from <model dir>] [--transformer-lr 0.0005] [--tag-share 0]
           Trains the micro VAE, then the micro transformer (text encoder frozen at its seeded init), and writes a
           diffusers folder with a model card and pretrain_log.csv. About 10 minutes on one H100; runs on CPU too
           (slowly).
@@ -47,7 +47,8 @@ public static class PretrainMicroCommand
             throw new UserError("pretrain-micro: steps must be positive and " +
                 "--corpus-size at least --transformer-batch");
         if (recipe.TagProbability > 1)
-            throw new UserError($"pretrain-micro: --tag-share is a share of captions (0..1), got {recipe.TagProbability}");
+            throw new UserError($"pretrain-micro: --tag-share is a share of captions (0..1), got " +
+                recipe.TagProbability);
         if (recipe.TransformerFrom is { } from && !File.Exists(Path.Combine(from, "transformer", "config.json")))
             throw new UserError($"pretrain-micro: --transformer-from {from} has no transformer/config.json; pass a " +
                 "model folder written by pretrain-micro");

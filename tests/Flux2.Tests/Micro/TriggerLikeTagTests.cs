@@ -36,6 +36,7 @@ public class TriggerLikeTagTests
         var rng = new Random(3);
         int worstTag = Enumerable.Range(0, 2000).Max(_ => tokenizer.Tokens(TriggerLikeTag.Make(rng)).Length - 1);
         Assert.True(tokenizer.Tokens(longest).Length + worstTag <= tokenizer.MaxLength,
-            $"'{longest}' ({tokenizer.Tokens(longest).Length} tokens) + a {worstTag}-token tag > {tokenizer.MaxLength}");
+            $"'{longest}' ({tokenizer.Tokens(longest).Length} tokens) + a {worstTag}-token tag > " +
+            $"{tokenizer.MaxLength}");
     }
 }

@@ -34,7 +34,7 @@ public sealed record MicroRecipe
     public double TransformerLearningRate { get; init; } = 5e-4;
     /// <summary>Share of the kept captions that start with a made-up trigger-like word (<see cref="TriggerLikeTag"/>).
     /// </summary>
-    public double TagProbability { get; init; } = 0.2;
+    public double TagProbability { get; init; }
 }
 
 /// <summary>

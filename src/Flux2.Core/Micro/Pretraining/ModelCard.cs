@@ -42,15 +42,18 @@ static class ModelCard
            {vaeLoss:F5}. {vaeSeconds:F0} s.
         2. Transformer: {r.CorpusSize} corpus images encoded once; {r.TransformerSteps} AdamW steps
            (lr {r.TransformerLearningRate}, warm-up 500, cosine to 10%, batch {r.TransformerBatch}, weight decay 0.01,
-           grad clip 1), rectified flow with logit-normal t, 10% caption dropout (for classifier-free guidance);
-           {r.TagProbability * 100:F0}% of the kept captions start with a made-up trigger-like word ("kovela", "tamu_besi";
-           `TriggerLikeTag`), so a LoRA's trigger word in front of a prompt does not disturb the content.{From(r)}
+           grad clip 1), rectified flow with logit-normal t, 10% caption dropout (for classifier-free
+           guidance).{Tags(r)}{From(r)}
            Final loss (smoothed) {ditLoss:F4}. {ditSeconds:F0} s.
 
         Total {totalSeconds / 60:F1} min. Loss log: pretrain_log.csv.
 
         **Reproduce**: `{command}`
         """;
+
+    static string Tags(MicroRecipe r) => r.TagProbability <= 0 ? ""
+        : $" {r.TagProbability * 100:F0}% of the kept captions start with a made-up trigger-like word " +
+          "(`TriggerLikeTag`), so a LoRA's trigger word in front of a prompt does not disturb the content.";
 
     static string From(MicroRecipe r) => r.TransformerFrom is null ? ""
         : $" Started from the transformer and text encoder of `{r.TransformerFrom}` (continued pretraining).";

@@ -23,7 +23,7 @@ public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2Pro
     public double CaptionDropout { get; init; } = 0.1;
     public int WarmupSteps { get; init; } = 500;
     /// <summary>Share of the kept captions that get a <see cref="TriggerLikeTag"/> in front.</summary>
-    public double TagProbability { get; init; } = 0.2;
+    public double TagProbability { get; init; }
 
     /// <summary>Encodes <paramref name="count"/> corpus examples to training latents [N, C, h, w] on the
     /// device.</summary>
@@ -89,7 +89,7 @@ public sealed class TransformerPretrainer(Flux2Transformer transformer, Flux2Pro
     /// <summary>The text one training example is conditioned on: empty (dropout), tagged, or the caption.</summary>
     string Caption(string caption, Random rng) =>
         rng.NextDouble() < CaptionDropout ? ""
-        : rng.NextDouble() < TagProbability ? TriggerLikeTag.Make(rng) + " " + caption : caption;
+        : TagProbability > 0 && rng.NextDouble() < TagProbability ? TriggerLikeTag.Make(rng) + " " + caption : caption;
 
     static double CosineDecay(int step, int total) => 0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * step / total));
 }

@@ -1,14 +1,14 @@
 namespace Flux2.Micro.Pretraining;
 
 /// <summary>
-/// Made-up words such as <c>kovela</c> or <c>tamiru_besa</c> that the transformer pretrainer puts in front of some
+/// Made-up words such as <c>kovela</c> or <c>tamu_besa</c> that the transformer pretrainer puts in front of some
 /// captions. A LoRA's trigger word (<c>midnight_tarot</c>, <c>zorblax</c>) comes first in its captions; the frozen
 /// text encoder is causal, so an unseen leading word shifts the hidden states of every caption token after it. A
 /// model that never saw such a word draws the content worse as soon as a trigger is in the prompt, and a LoRA then
-/// has to relearn the content along with the style. Trained with tags, the model keeps the content and leaves the
-/// trigger's meaning open for the LoRA.
-/// Every tag is one word of 2-3 consonant-vowel syllables or two words of 2: a few GPT-2 tokens, as a trigger word is, and
-/// never a caption word (no caption word alternates consonant and vowel throughout).
+/// has to relearn the content along with the style. Pretraining with tags (<c>pretrain-micro --tag-share</c>) shows
+/// the model such words carrying no content, leaving the trigger's meaning open for the LoRA.
+/// Every tag is one word of 2-3 consonant-vowel syllables or two words of 2: a few GPT-2 tokens, as a trigger word
+/// is, and never a caption word (no caption word alternates consonant and vowel throughout).
 /// </summary>
 public static class TriggerLikeTag
 {
