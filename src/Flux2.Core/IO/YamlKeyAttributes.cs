@@ -18,6 +18,16 @@ public sealed class IgnoredKeysAttribute(params string[] keys) : Attribute
     public string[] Keys { get; } = keys;
 }
 
+/// <summary>ai-toolkit keys of a section that cannot apply to a FLUX.2 image LoRA (video frame counts, other models'
+/// switches, the UI's own database ...): accepted silently and listed once, with <see cref="Reason"/>, when the config
+/// is printed. A key set to null is not listed.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class NotApplicableAttribute(string reason, params string[] keys) : Attribute
+{
+    public string Reason { get; } = reason;
+    public string[] Keys { get; } = keys;
+}
+
 /// <summary>Inclusive bounds for a numeric key; a value outside fails with the file position.</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class RangeAttribute(double min, double max = double.MaxValue) : Attribute

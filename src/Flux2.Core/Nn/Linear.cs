@@ -93,6 +93,12 @@ public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
     public Tensor Up { get; } = up;       // lora_B [out, r]
     public double Scale { get; set; } = scale;
     public bool Enabled { get; set; } = true;
+    /// <summary>Strength on top of <see cref="Scale"/> while training (a dataset's network_weight); not
+    /// saved.</summary>
+    public double Multiplier { get; set; } = 1.0;
+    /// <summary>Per-sample strengths [batch] on top of <see cref="Scale"/>, for a batch whose samples come from
+    /// datasets of different network_weight; null = <see cref="Multiplier"/> for all.</summary>
+    public Tensor? SampleMultiplier { get; set; }
     public long Rank => Down.shape[0];
 
     /// <summary>y += Scale · B(A(dropout(x))), in place. The up-projection, the scale and the sum are one GEMM with
@@ -107,8 +113,20 @@ public sealed class LoraAdapter(Tensor down, Tensor up, double scale)
         }
         using var h = nn.functional.linear(x, Down.to(x.dtype));
         using var up = Up.to(x.dtype);
+        if (SampleMultiplier is { } m)
+        {
+            if (y.dim() < 2 || y.shape[0] != m.shape[0])
+                throw new InvalidOperationException($"per-sample LoRA multipliers for {m.shape[0]} samples, the " +
+                    $"activations have {(y.dim() < 2 ? 1 : y.shape[0])}");
+            using var delta = nn.functional.linear(h, up);
+            using var perSample = m.to(y.dtype).to(y.device)
+                .view(new[] { m.shape[0] }.Concat(Enumerable.Repeat(1L, (int)y.dim() - 1)).ToArray());
+            using var weighted = delta * perSample;
+            y.add_(weighted, alpha: Scale);
+            return;
+        }
         using var rows = y.view(-1, y.shape[^1]);
         using var hRows = h.view(-1, h.shape[^1]);
-        rows.addmm_(hRows, up.t(), beta: 1, alpha: (float)Scale); // cuBLAS takes alpha in fp32 anyway
+        rows.addmm_(hRows, up.t(), beta: 1, alpha: (float)(Scale * Multiplier)); // cuBLAS takes alpha in fp32 anyway
     }
 }

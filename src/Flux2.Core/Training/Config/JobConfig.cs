@@ -25,9 +25,13 @@ public sealed record JobSection
     public List<ProcessConfig> Process { get; set; } = new();
 }
 
-[IgnoredKeys("sqlite_db_path", "performance_log_every", "logging", "validation_config")]
+[IgnoredKeys("validation_config")]
+[NotApplicable("the ai-toolkit UI's job database; each run is logged to <run folder>/run.sqlite", "sqlite_db_path")]
+[NotApplicable("the UI and W&B metric loggers; every step is recorded in <run folder>/run.sqlite", "logging")]
 public sealed record ProcessConfig
 {
+    /// <summary>Every this many steps, a line with the mean seconds per step since the previous one; 0 = off.</summary>
+    [Range(0)] public int PerformanceLogEvery { get; set; } = 0;
     public string Type { get; set; } = "sd_trainer";
     public string TrainingFolder { get; set; } = "output";
     /// <summary>auto (CUDA when present), cpu, cuda, cuda:N.</summary>
@@ -44,10 +48,15 @@ public sealed record ProcessConfig
 public enum NetworkType { Lora }
 public enum LoraTargetPreset { [YamlAlias("ai-toolkit", "all_linear")] AiToolkit, [YamlAlias("peft")] Diffusers }
 
-[IgnoredKeys("conv", "conv_alpha", "lokr_full_rank", "lokr_factor", "transformer_only", "pretrained_lora_path",
-    "all_layers")]
+[IgnoredKeys("all_layers")]
+[NotApplicable("the FLUX.2 transformer has no convolution layers", "conv", "conv_alpha")]
+[NotApplicable("used only by network.type lokr", "lokr_full_rank", "lokr_factor")]
+[NotApplicable("FLUX.2 LoRAs here always train the transformer only", "transformer_only")]
 public sealed record NetworkConfig
 {
+    /// <summary>A LoRA file whose weights the network starts from instead of a fresh initialization (not when the
+    /// run resumes from its own checkpoint).</summary>
+    public string? PretrainedLoraPath { get; set; }
     public NetworkType Type { get; set; } = NetworkType.Lora;
     /// <summary>Rank r.</summary>
     [YamlAlias("rank"), Range(1, 1024)] public int Linear { get; set; } = 4;
@@ -81,7 +90,9 @@ public enum Precision
     [YamlAlias("bfloat16", "bf16")] Bf16,
 }
 
-[IgnoredKeys("save_format", "push_to_hub", "hf_repo_id", "hf_private")]
+[NotApplicable("ai-toolkit's format of full-model saves; LoRA files are safetensors laid out by save.lora_format",
+    "save_format")]
+[NotApplicable("this kit does not upload to the Hugging Face Hub", "push_to_hub", "hf_repo_id", "hf_private")]
 public sealed record SaveConfig
 {
     public Precision Dtype { get; set; } = Precision.Fp16;
@@ -92,11 +103,21 @@ public sealed record SaveConfig
     public Flux2.Lora.LoraLayout LoraFormat { get; set; } = Flux2.Lora.LoraLayout.Comfyui;
 }
 
-[IgnoredKeys("token_dropout_rate", "cache_latents", "cache_text_embeddings", "is_reg", "network_weight", "batch_size",
+[IgnoredKeys("token_dropout_rate", "cache_text_embeddings", "batch_size",
              "bucket_tolerance", "random_crop", "square_crop", "scale",
-             "mask_path", "mask_min_value", "num_workers", "prefetch_factor", "trigger_word", "replacements")]
+             "mask_path", "num_workers", "prefetch_factor", "trigger_word", "replacements")]
+[NotApplicable("video models only", "num_frames", "shrink_video_to_frames")]
+[NotApplicable("control types of ControlNet-style models; FLUX.2 edit pairs use control_path_1..3", "controls")]
+[NotApplicable("used only with mask_path", "mask_min_value")]
+[NotApplicable("latents are always cached in memory here", "cache_latents")]
 public sealed record DatasetConfig
 {
+    /// <summary>Regularization images: their own batches, taken instead of a training batch on every second
+    /// micro-batch (not on save or sample steps), the trigger not added to their captions, the loss multiplied by
+    /// train.reg_weight (docs/ai-toolkit-compat.md §2.17).</summary>
+    public bool IsReg { get; set; } = false;
+    /// <summary>LoRA multiplier while this dataset's images are trained (1 = as saved).</summary>
+    [Range(0, 100)] public double NetworkWeight { get; set; } = 1.0;
     public string FolderPath { get; set; } = "";
     public string DefaultCaption { get; set; } = "";
     public string CaptionExt { get; set; } = "txt";
@@ -134,12 +155,26 @@ public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
-[IgnoredKeys("train_unet", "train_text_encoder", "bypass_guidance_embedding",
-             "unload_text_encoder", "blank_prompt_preservation", "blank_prompt_preservation_multiplier",
-             "force_first_sample", "disable_sampling",
+[IgnoredKeys("blank_prompt_preservation", "blank_prompt_preservation_multiplier",
              "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
+[NotApplicable("ai-toolkit's FLUX.2 noise prediction ignores it; the guidance embedding gets train.cfg_scale",
+    "bypass_guidance_embedding")]
+[NotApplicable("Wan 2.2's switch between its two transformers; FLUX.2 has one", "switch_boundary_every")]
 public sealed record TrainConfig
 {
+    /// <summary>The transformer (its LoRA) is what trains; false is refused.</summary>
+    public bool TrainUnet { get; set; } = true;
+    /// <summary>Text-encoder training is not supported; true is refused.</summary>
+    public bool TrainTextEncoder { get; set; } = false;
+    /// <summary>As ai-toolkit: every training caption becomes the trigger word (regularization images and jobs
+    /// without a trigger: the empty caption), encoded once.</summary>
+    public bool UnloadTextEncoder { get; set; } = false;
+    /// <summary>No sample grids at all (not at the start, on sample_every steps or at the end).</summary>
+    public bool DisableSampling { get; set; } = false;
+    /// <summary>Also sample at the start of a resumed run (a fresh run samples at step 0 anyway).</summary>
+    public bool ForceFirstSample { get; set; } = false;
+    /// <summary>Loss multiplier of regularization batches (datasets with is_reg).</summary>
+    [Range(0)] public double RegWeight { get; set; } = 1.0;
     [Range(1)] public int BatchSize { get; set; } = 1;
     [Range(0)] public int Steps { get; set; } = 1000;
     /// <summary>Micro-batches per optimizer step; their losses are averaged (ai-toolkit sums, §2.1).</summary>
@@ -214,8 +249,10 @@ public sealed record OptimizerParams
     [Range(0)] public double Eps { get; set; } = 1e-6;
 }
 
-[IgnoredKeys("layer_offloading_text_encoder_percent", "model_kwargs", "compile", "block_compile", "compile_mode",
-             "compile_dynamic", "compile_fullgraph", "vae_path", "accuracy_recovery_adapter", "dtype")]
+[IgnoredKeys("layer_offloading_text_encoder_percent", "vae_path", "accuracy_recovery_adapter")]
+[NotApplicable("torch.compile has no TorchSharp counterpart", "compile", "block_compile", "compile_mode",
+    "compile_dynamic", "compile_fullgraph")]
+[NotApplicable("overwritten by train.dtype, as in ai-toolkit", "dtype")]
 public sealed record ModelConfig
 {
     /// <summary>A diffusers folder, a repo id in the HF cache, or tiny-random.</summary>
@@ -223,6 +260,7 @@ public sealed record ModelConfig
     /// <summary>ai-toolkit's model family. Which FLUX.2 it is comes from the model folder itself (a Qwen3 text
     /// encoder is [klein]); the klein names only make a mismatch with the folder worth a warning at load.</summary>
     public string Arch { get; set; } = "flux2";
+    public ModelKwargs ModelKwargs { get; set; } = new();
 
     /// <summary>ai-toolkit arch names of the FLUX.2 models this kit trains.</summary>
     public static readonly string[] KnownArchs = ["flux2", "flux2_dev", "flux2_klein_4b", "flux2_klein_9b"];
@@ -247,6 +285,14 @@ public sealed record ModelConfig
     [Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
 }
 
+public sealed record ModelKwargs
+{
+    /// <summary>ai-toolkit: true sizes the control images of edit pairs to the target's area, false caps them at 1 MP
+    /// with their own aspect ratio. This kit always encodes them in the target's bucket (true's behaviour); a job
+    /// with control images and false is told so when it starts.</summary>
+    public bool MatchTargetRes { get; set; } = false;
+}
+
 /// <summary>ai-toolkit <c>qtype</c> values this kit implements: weight-only 8-bit with per-output-channel scales
 /// (Nn.Quantization.QuantType parses the same spellings). 4-bit and lower types (uint4, nvfp4 ...) are not
 /// implemented.</summary>
@@ -256,9 +302,13 @@ public enum WeightQuantization
     [YamlAlias("int8")] Qint8,
 }
 
-[IgnoredKeys("sampler", "sample_start_step", "format", "add_prompt_file", "network_multiplier")]
+[IgnoredKeys("format", "add_prompt_file", "network_multiplier")]
+[NotApplicable("FLUX.2 samples with the flow-matching Euler sampler", "sampler")]
+[NotApplicable("video models only", "num_frames", "fps")]
 public sealed record SampleConfig
 {
+    /// <summary>No sample_every grids before this step.</summary>
+    [Range(0)] public int SampleStartStep { get; set; } = 0;
     [Range(1)] public int SampleEvery { get; set; } = 100;
     [Range(16, 8192)] public int Width { get; set; } = 512;
     [Range(16, 8192)] public int Height { get; set; } = 512;

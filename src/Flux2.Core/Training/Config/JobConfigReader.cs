@@ -16,6 +16,8 @@ public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warn
     /// <summary>Lines for the resolved-config print: model-dependent settings and where each value came from
     /// (<see cref="JobModelDefaults"/>).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>Keys the file set that cannot apply to FLUX.2 image LoRAs, with the reason.</summary>
+    public IReadOnlyList<(string Key, string Reason)> NotApplicable { get; init; } = [];
 }
 
 /// <summary>
@@ -59,7 +61,11 @@ public static partial class JobConfigReader
         Validate(job, binder, root);
         var meta = job.Meta.ToDictionary(kv => kv.Key, kv => kv.Value.Replace("[name]", job.Config.Name));
         job.Meta = meta;
-        return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName) { GivenKeys = binder.Given };
+        return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName)
+        {
+            GivenKeys = binder.Given,
+            NotApplicable = binder.NotApplicableSeen,
+        };
     }
 
     /// <summary>Walks the parser's events (a loop, no recursion) and refuses nesting beyond
@@ -129,6 +135,15 @@ public static partial class JobConfigReader
                     $"'{dp}.keep_tokens' only matters with shuffle_tokens: true"));
         }
         var train = process.Train;
+        if (!train.TrainUnet)
+            Fail($"{p}.train.train_unet", $"'{p}.train.train_unet: false' leaves nothing to train: this kit trains " +
+                "a LoRA on the transformer; remove the key or set it to true");
+        if (train.TrainTextEncoder)
+            Fail($"{p}.train.train_text_encoder", $"'{p}.train.train_text_encoder: true' is not supported: the text " +
+                "encoder stays frozen; set it to false");
+        if (process.Datasets.All(d => d.IsReg))
+            Fail($"{p}.datasets", $"'{p}.datasets' are all is_reg: true; at least one dataset must be training " +
+                "images (is_reg: false)");
         if (train.MaxDenoisingSteps <= train.MinDenoisingSteps)
             Fail($"{p}.train.max_denoising_steps",
                 $"'{p}.train.max_denoising_steps' ({train.MaxDenoisingSteps}) must be above min_denoising_steps " +

@@ -36,6 +36,7 @@ public static class KeySuggestion
         foreach (var (name, property) in YamlNames.KeyMap(section).Select(kv => (kv.Key, kv.Value)))
             yield return (name, path);
         foreach (var ignored in YamlNames.IgnoredKeys(section)) yield return (ignored, path);
+        foreach (var key in YamlNames.NotApplicableKeys(section).Keys) yield return (key, path);
         foreach (var (name, property) in YamlNames.Properties(section))
         {
             var type = property.PropertyType;

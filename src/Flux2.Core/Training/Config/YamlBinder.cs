@@ -20,6 +20,9 @@ public sealed class YamlBinder(string file)
     /// <summary>ai-toolkit keys present in the file that this kit does not act on (see
     /// <see cref="IgnoredKeysAttribute"/>).</summary>
     public List<string> IgnoredKeysSeen { get; } = new();
+    /// <summary>Keys present in the file (not null) that cannot apply to FLUX.2 image LoRAs, with the reason
+    /// (<see cref="NotApplicableAttribute"/>).</summary>
+    public List<(string Key, string Reason)> NotApplicableSeen { get; } = new();
     /// <summary>Where each bound path was written, for checks that run after binding.</summary>
     public Dictionary<string, YamlPosition> Positions { get; } = new();
     /// <summary>Paths of the keys the file set to a value (not null), as written (an alias keeps its own
@@ -40,6 +43,7 @@ public sealed class YamlBinder(string file)
         var section = Activator.CreateInstance(type)!;
         var keys = YamlNames.KeyMap(type);
         var ignored = YamlNames.IgnoredKeys(type);
+        var notApplicable = YamlNames.NotApplicableKeys(type);
         var seen = new Dictionary<PropertyInfo, string>();
         foreach (var (keyNode, valueNode) in map.Children)
         {
@@ -65,10 +69,17 @@ public sealed class YamlBinder(string file)
                 property.SetValue(section, value);
                 Given.Add(childPath);
             }
-            else if (ignored.Contains(key)) IgnoredKeysSeen.Add(childPath);
+            else if (notApplicable.TryGetValue(key, out var reason))
+            {
+                if (!IsNull(valueNode)) NotApplicableSeen.Add((childPath, reason));
+            }
+            else if (ignored.Contains(key))
+            {
+                if (!IsNull(valueNode)) IgnoredKeysSeen.Add(childPath); // null: not set (mask_path: null)
+            }
             else
             {
-                var hint = KeySuggestion.Hint(key, keys.Keys.Concat(ignored), path);
+                var hint = KeySuggestion.Hint(key, keys.Keys.Concat(ignored).Concat(notApplicable.Keys), path);
                 Warnings.Add(new JobConfigWarning(At(keyNode), $"unknown key '{childPath}' is ignored{hint}"));
             }
         }

@@ -43,6 +43,12 @@ public static class YamlNames
     public static IReadOnlyList<string> IgnoredKeys(Type section)
         => section.GetCustomAttribute<IgnoredKeysAttribute>()?.Keys ?? Array.Empty<string>();
 
+    /// <summary>Keys of <paramref name="section"/> that cannot apply to FLUX.2 image LoRAs, with the reason
+    /// (<see cref="NotApplicableAttribute"/>).</summary>
+    public static IReadOnlyDictionary<string, string> NotApplicableKeys(Type section)
+        => section.GetCustomAttributes<NotApplicableAttribute>()
+            .SelectMany(a => a.Keys.Select(k => (k, a.Reason))).ToDictionary(x => x.k, x => x.Reason);
+
     /// <summary>Accepted spellings of each enum member (case-insensitive): snake_case name and aliases.</summary>
     public static IEnumerable<(string name, object value)> EnumNames(Type enumType)
     {

@@ -73,6 +73,49 @@ public sealed class LoraNetwork : IDisposable
         set { foreach (var m in Modules) m.Adapter.Enabled = value; }
     }
 
+    /// <summary>The LoRA strength of each sample of the next forwards (their datasets' network_weight): one
+    /// multiplier when they agree, else per-sample multipliers.</summary>
+    public void SetMultipliers(IReadOnlyList<double> perSample)
+    {
+        bool uniform = perSample.All(w => w == perSample[0]);
+        var previous = Modules[0].Adapter.SampleMultiplier;
+        var shared = uniform ? null : tensor(perSample.Select(w => (float)w).ToArray());
+        shared?.DetachFromDisposeScope();
+        foreach (var m in Modules)
+        {
+            m.Adapter.Multiplier = uniform ? perSample[0] : 1.0;
+            m.Adapter.SampleMultiplier = shared;
+        }
+        previous?.Dispose();
+    }
+
+    /// <summary>Starts from the weights of a LoRA file (network.pretrained_lora_path): every module of the file must
+    /// be one of this network's, at its rank; the up weights absorb the ratio of the file's scale to this network's,
+    /// so ΔW is the file's. Modules the file lacks keep their fresh initialization (ΔW = 0). Returns how many
+    /// modules were loaded.</summary>
+    public int LoadWeights(IReadOnlyList<LoraUpdate> updates, string origin)
+    {
+        var byName = Modules.ToDictionary(m => m.Name);
+        var unknown = updates.Where(u => !byName.ContainsKey(u.Module)).Select(u => u.Module).ToList();
+        if (unknown.Count > 0)
+            throw new UserError($"network.pretrained_lora_path {origin}: it has LoRA weights for layers this job " +
+                $"does not train ({string.Join(", ", unknown.Take(5))}{(unknown.Count > 5 ? ", ..." : "")}); use " +
+                "the network_kwargs (target_preset, only_if_contains, ignore_if_contains) it was trained with");
+        using var _ = no_grad();
+        foreach (var u in updates)
+        {
+            var m = byName[u.Module];
+            if (u.Down.shape[0] != m.Down.shape[0] || u.Down.shape[1] != m.Down.shape[1]
+                || u.Up.shape[0] != m.Up.shape[0])
+                throw new UserError($"network.pretrained_lora_path {origin}: '{u.Module}' has rank {u.Down.shape[0]}" +
+                    $" ([{u.Up.shape[0]} x {u.Down.shape[1]}]), this job's is rank {m.Down.shape[0]} " +
+                    $"([{m.Up.shape[0]} x {m.Down.shape[1]}]); set network.linear to the file's rank");
+            m.Down.copy_(u.Down);
+            m.Up.copy_(u.Up.to(float64) * (u.Scale / m.Adapter.Scale));
+        }
+        return updates.Count;
+    }
+
     /// <summary>Detached copies of the current weights, for saving.</summary>
     public IReadOnlyList<LoraUpdate> Snapshot() =>
         Modules.Select(m => new LoraUpdate(m.Name, m.Down.detach().cpu(), m.Up.detach().cpu(), m.Adapter.Scale))
