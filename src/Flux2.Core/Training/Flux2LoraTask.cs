@@ -292,7 +292,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the
     /// same.</summary>
     string NetworkDescription() =>
-        $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers: " +
+        $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers" +
+            (Network.FusedQkv ? " (q/k/v of each attention share one adapter)" : "") + ": " +
             string.Join(",", Network.Modules.Select(m => m.Name));
 
     static string Describe(string description) => description.Split(':')[0];

@@ -8,25 +8,36 @@ using Linear = Flux2.Nn.Linear;
 
 namespace Flux2.Training.Network;
 
-/// <summary>One trained adapter and the layer it sits on.</summary>
-public sealed record LoraModule(string Name, Linear Layer, LoraAdapter Adapter, Parameter Down, Parameter Up);
+/// <summary>One trained adapter and the layer it sits on. <paramref name="Down"/> and <paramref name="Up"/> are the
+/// adapter's weights: parameters of their own, or, for a part of a fused qkv, the group's shared down parameter and a
+/// row block of its up parameter.</summary>
+public sealed record LoraModule(string Name, Linear Layer, LoraAdapter Adapter, Tensor Down, Tensor Up);
 
 /// <summary>
 /// Trainable LoRA adapters on a frozen transformer (docs/ai-toolkit-compat.md §2.10): down (lora_A [r, in])
 /// Kaiming-uniform with a = √5 (bound 1/√in), up (lora_B [out, r]) zeros, so a fresh network changes nothing; scale
 /// = alpha / rank; LoRA weights and their optimizer state in fp32 whatever the model dtype (the forward casts them to
-/// the activations').
+/// the activations'). With the ai-toolkit preset, the q, k, v Linears of a double block's image or text attention
+/// (one fused <c>qkv</c> Linear in the BFL model ai-toolkit trains) share one adapter as ai-toolkit's: one down
+/// [r, in] and one up [3·out, r] whose row blocks are q's, k's and v's ups; saved, that is <c>qkv.lora_A [r, in]</c>
+/// and <c>qkv.lora_B [3·out, r]</c>. The diffusers preset keeps a rank-r adapter per q, k, v.
 /// </summary>
 public sealed class LoraNetwork : IDisposable
 {
     public IReadOnlyList<LoraModule> Modules { get; }
     public int Rank { get; }
     public double Alpha { get; }
+    /// <summary>The trained tensors (a fused qkv's down and up once each), in a fixed order.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+    /// <summary>Whether the q/k/v of each attention share one adapter (the ai-toolkit preset).</summary>
+    public bool FusedQkv { get; }
     readonly nn.Module model;
 
-    LoraNetwork(nn.Module model, IReadOnlyList<LoraModule> modules, int rank, double alpha, Generator dropoutGenerator)
+    LoraNetwork(nn.Module model, IReadOnlyList<LoraModule> modules, IReadOnlyList<Parameter> parameters, int rank,
+        double alpha, bool fusedQkv, Generator dropoutGenerator)
     {
-        this.model = model; Modules = modules; Rank = rank; Alpha = alpha; DropoutGenerator = dropoutGenerator;
+        this.model = model; Modules = modules; Parameters = parameters; Rank = rank; Alpha = alpha;
+        FusedQkv = fusedQkv; DropoutGenerator = dropoutGenerator;
     }
 
     /// <summary>Draws the adapters' dropout masks (CPU, seeded); its state is part of the training state.</summary>
@@ -42,29 +53,52 @@ public sealed class LoraNetwork : IDisposable
                 "/ ignore_if_contains)");
         using var gen = new Generator((ulong)seed);
         var dropoutGenerator = new Generator((ulong)seed + 1);
+        bool fuse = config.NetworkKwargs.TargetPreset == LoraTargetPreset.AiToolkit;
+        var groups = fuse ? FusedGroups(targets) : new Dictionary<string, List<(string, Linear)>>();
         var modules = new List<LoraModule>();
+        var parameters = new List<Parameter>();
+        var done = new HashSet<string>();
+        long r = config.Linear;
         foreach (var (name, linear) in targets)
         {
+            if (done.Contains(name)) continue;
             var device = linear.weight.device;
             double bound = 1.0 / Math.Sqrt(linear.InFeatures);
-            using var u = rand(new[] { (long)config.Linear, linear.InFeatures }, generator: gen);
+            using var u = rand(new[] { r, linear.InFeatures }, generator: gen);
             var down = new Parameter((u * (2 * bound) - bound).to(device), requires_grad: true);
-            var up = new Parameter(zeros(new[] { linear.OutFeatures, (long)config.Linear }, device: device),
+            var parts = groups.Values.FirstOrDefault(g => g[0].Item1 == name) ?? [(name, linear)];
+            var up = new Parameter(zeros(new[] { parts.Sum(p => p.Item2.OutFeatures), r }, device: device),
                 requires_grad: true);
-            var adapter = new LoraAdapter(down, up, config.Scale)
+            parameters.Add(down);
+            parameters.Add(up);
+            long row = 0;
+            foreach (var (partName, part) in parts)
             {
-                Dropout = config.Dropout,
-                DropoutGenerator = dropoutGenerator
-            };
-            linear.Adapters.Add(adapter);
-            modules.Add(new LoraModule(name, linear, adapter, down, up));
+                var partUp = parts.Count == 1 ? up : up.narrow(0, row, part.OutFeatures);
+                row += part.OutFeatures;
+                var adapter = new LoraAdapter(down, partUp, config.Scale)
+                {
+                    Dropout = config.Dropout,
+                    DropoutGenerator = dropoutGenerator
+                };
+                part.Adapters.Add(adapter);
+                modules.Add(new LoraModule(partName, part, adapter, down, partUp));
+                done.Add(partName);
+            }
         }
-        return new LoraNetwork(transformer, modules, config.Linear, config.Alpha, dropoutGenerator);
+        return new LoraNetwork(transformer, modules, parameters, config.Linear, config.Alpha, fuse, dropoutGenerator);
     }
 
-    public IEnumerable<Parameter> Parameters => Modules.SelectMany(m => new[] { m.Down, m.Up });
+    /// <summary>Targets that are the q, k, v parts of one fused BFL Linear (an attention's <c>qkv</c>), all three
+    /// targeted, by that Linear's name; in q, k, v order.</summary>
+    static Dictionary<string, List<(string, Linear)>> FusedGroups(IReadOnlyList<(string name, Linear linear)> targets)
+        => targets.Select(t => (t, loc: IO.BflTransformerKeyMap.ToBfl(t.name + ".weight")))
+            .Where(x => x.loc is { Chunks: > 1 })
+            .GroupBy(x => x.loc!.Key)
+            .Where(g => g.Count() == g.First().loc!.Chunks)
+            .ToDictionary(g => g.Key, g => g.OrderBy(x => x.loc!.Chunk).Select(x => (x.t.name, x.t.linear)).ToList());
 
-    public long ParameterCount => Modules.Sum(m => m.Down.numel() + m.Up.numel());
+    public long ParameterCount => Parameters.Sum(p => p.numel());
 
     /// <summary>Switches every adapter on or off (off = the base model, e.g. for "without LoRA" comparisons).</summary>
     public bool Enabled
@@ -102,6 +136,12 @@ public sealed class LoraNetwork : IDisposable
                 $"does not train ({string.Join(", ", unknown.Take(5))}{(unknown.Count > 5 ? ", ..." : "")}); use " +
                 "the network_kwargs (target_preset, only_if_contains, ignore_if_contains) it was trained with");
         using var _ = no_grad();
+        foreach (var shared in updates.GroupBy(u => byName[u.Module].Down).Where(g => g.Count() > 1))
+            if (shared.Any(u => !u.Down.shape.SequenceEqual(shared.First().Down.shape)
+                                || (u.Down - shared.First().Down).abs().max().item<float>() != 0))
+                throw new UserError($"network.pretrained_lora_path {origin}: its q/k/v LoRAs of " +
+                    $"'{shared.First().Module}' have separate down-projections, this job trains one shared by the " +
+                    "fused qkv (as ai-toolkit); to continue that file set network_kwargs.target_preset: diffusers");
         foreach (var u in updates)
         {
             var m = byName[u.Module];
@@ -124,7 +164,12 @@ public sealed class LoraNetwork : IDisposable
     /// <summary>Removes the adapters from the model and frees their weights.</summary>
     public void Dispose()
     {
-        foreach (var m in Modules) { m.Layer.Adapters.Remove(m.Adapter); m.Down.Dispose(); m.Up.Dispose(); }
+        foreach (var m in Modules)
+        {
+            m.Layer.Adapters.Remove(m.Adapter);
+            if (!Parameters.Any(p => ReferenceEquals(p, m.Up))) m.Up.Dispose(); // a row block of a fused up
+        }
+        foreach (var p in Parameters) p.Dispose();
         DropoutGenerator.Dispose();
     }
 }
