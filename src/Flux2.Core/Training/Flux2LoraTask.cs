@@ -107,7 +107,9 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         models.Transformer.Runner.Checkpointing = p.Train.GradientCheckpointing;
         if (p.Train.GradientCheckpointing && p.Train.GradientCheckpointingCpuOffload && device.type == DeviceType.CUDA)
             models.Transformer.Runner.InputOffloader = inputOffloader = new CheckpointInputOffloader(device);
-        log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, " +
+        log?.Invoke((Network.Type == NetworkType.Lokr
+                ? $"LoKr (factor {p.Network.LokrFactor}, full rank {p.Network.LokrFullRank}): " : "LoRA: ") +
+            $"{Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, " +
             $"{Network.ParameterCount:N0} trainable parameters" +
             (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
             (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
@@ -292,6 +294,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the
     /// same.</summary>
     string NetworkDescription() =>
+        (Network.Type == NetworkType.Lokr ? "lokr, " : "") +
         $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers" +
             (Network.FusedQkv ? " (q/k/v of each attention share one adapter)" : "") + ": " +
             string.Join(",", Network.Modules.Select(m => m.Name));

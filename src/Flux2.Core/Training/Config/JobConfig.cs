@@ -45,12 +45,11 @@ public sealed record ProcessConfig
     public SampleConfig Sample { get; set; } = new();
 }
 
-public enum NetworkType { Lora }
+public enum NetworkType { Lora, Lokr }
 public enum LoraTargetPreset { [YamlAlias("ai-toolkit", "all_linear")] AiToolkit, [YamlAlias("peft")] Diffusers }
 
 [IgnoredKeys("all_layers")]
 [NotApplicable("the FLUX.2 transformer has no convolution layers", "conv", "conv_alpha")]
-[NotApplicable("used only by network.type lokr", "lokr_full_rank", "lokr_factor")]
 [NotApplicable("FLUX.2 LoRAs here always train the transformer only", "transformer_only")]
 public sealed record NetworkConfig
 {
@@ -66,6 +65,13 @@ public sealed record NetworkConfig
     public NetworkKwargs NetworkKwargs { get; set; } = new();
     /// <summary>Dropout on each adapter's input while training (peft lora_dropout); 0 = off.</summary>
     [Range(0, 0.99)] public double Dropout { get; set; } = 0.0;
+
+    /// <summary>LoKr: both Kronecker factors full matrices (ai-toolkit's default; scale 1); false: the larger factor is
+    /// W2a·W2b of rank <see cref="Linear"/> with scale linear_alpha / linear.</summary>
+    public bool LokrFullRank { get; set; } = true;
+    /// <summary>LoKr: the factorization of each Linear's sides (-1: the pair closest to the square root; n: n × d/n
+    /// when n divides d).</summary>
+    public int LokrFactor { get; set; } = -1;
 
     public double Alpha => LinearAlpha ?? Linear;
     public double Scale => Alpha / Linear;

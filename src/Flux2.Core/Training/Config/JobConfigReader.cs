@@ -61,10 +61,16 @@ public static partial class JobConfigReader
         Validate(job, binder, root);
         var meta = job.Meta.ToDictionary(kv => kv.Key, kv => kv.Value.Replace("[name]", job.Config.Name));
         job.Meta = meta;
+        var notApplicable = binder.NotApplicableSeen.ToList();
+        if (job.Config.Process[0].Network.Type != NetworkType.Lokr)
+            notApplicable.AddRange(binder.Given
+                .Where(k => k.EndsWith(".network.lokr_full_rank", StringComparison.Ordinal)
+                            || k.EndsWith(".network.lokr_factor", StringComparison.Ordinal))
+                .Select(k => (k, "used only by network.type lokr")));
         return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName)
         {
             GivenKeys = binder.Given,
-            NotApplicable = binder.NotApplicableSeen,
+            NotApplicable = notApplicable,
         };
     }
 
@@ -135,6 +141,13 @@ public static partial class JobConfigReader
                     $"'{dp}.keep_tokens' only matters with shuffle_tokens: true"));
         }
         var train = process.Train;
+        var network = process.Network;
+        if (network.Type == NetworkType.Lokr && process.Save.LoraFormat == Lora.LoraLayout.Diffusers)
+            Fail($"{p}.save.lora_format", $"'{p}.save.lora_format: diffusers' holds LoRA only; a LoKr is saved in " +
+                "the comfyui layout (ai-toolkit's): remove the key or set it to comfyui");
+        if (network.Type == NetworkType.Lokr && network.Dropout > 0)
+            Fail($"{p}.network.dropout", $"'{p}.network.dropout' is not implemented for LoKr (ai-toolkit ignores it " +
+                "with a warning): set it to 0");
         if (!train.TrainUnet)
             Fail($"{p}.train.train_unet", $"'{p}.train.train_unet: false' leaves nothing to train: this kit trains " +
                 "a LoRA on the transformer; remove the key or set it to true");

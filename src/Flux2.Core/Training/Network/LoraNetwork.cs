@@ -8,10 +8,17 @@ using Linear = Flux2.Nn.Linear;
 
 namespace Flux2.Training.Network;
 
-/// <summary>One trained adapter and the layer it sits on. <paramref name="Down"/> and <paramref name="Up"/> are the
-/// adapter's weights: parameters of their own, or, for a part of a fused qkv, the group's shared down parameter and a
-/// row block of its up parameter.</summary>
-public sealed record LoraModule(string Name, Linear Layer, LoraAdapter Adapter, Tensor Down, Tensor Up);
+/// <summary>One trained adapter and the layer it sits on. A LoRA part of a fused qkv holds the group's shared down
+/// parameter and a row block of its up parameter; a LoKr part, the group's factors and its row block
+/// (<see cref="LokrAdapter.Rows"/>). <paramref name="Group"/>: the BFL name of the Linear the adapter belongs to
+/// (the fused qkv for its parts).</summary>
+public sealed record LoraModule(string Name, Linear Layer, LinearAdapter Adapter, string Group)
+{
+    public LoraAdapter Lora => Adapter as LoraAdapter
+        ?? throw new InvalidOperationException($"'{Name}' has a {Adapter.GetType().Name}, not a LoRA");
+    public Tensor Down => Lora.Down;
+    public Tensor Up => Lora.Up;
+}
 
 /// <summary>
 /// Trainable LoRA adapters on a frozen transformer (docs/ai-toolkit-compat.md §2.10): down (lora_A [r, in])
@@ -29,15 +36,16 @@ public sealed class LoraNetwork : IDisposable
     public double Alpha { get; }
     /// <summary>The trained tensors (a fused qkv's down and up once each), in a fixed order.</summary>
     public IReadOnlyList<Parameter> Parameters { get; }
-    /// <summary>Whether the q/k/v of each attention share one adapter (the ai-toolkit preset).</summary>
+    /// <summary>Whether the q/k/v of each attention share one adapter (the ai-toolkit preset, and LoKr).</summary>
     public bool FusedQkv { get; }
+    public NetworkType Type { get; }
     readonly nn.Module model;
 
     LoraNetwork(nn.Module model, IReadOnlyList<LoraModule> modules, IReadOnlyList<Parameter> parameters, int rank,
-        double alpha, bool fusedQkv, Generator dropoutGenerator)
+        double alpha, bool fusedQkv, NetworkType type, Generator dropoutGenerator)
     {
         this.model = model; Modules = modules; Parameters = parameters; Rank = rank; Alpha = alpha;
-        FusedQkv = fusedQkv; DropoutGenerator = dropoutGenerator;
+        FusedQkv = fusedQkv; Type = type; DropoutGenerator = dropoutGenerator;
     }
 
     /// <summary>Draws the adapters' dropout masks (CPU, seeded); its state is part of the training state.</summary>
@@ -53,7 +61,8 @@ public sealed class LoraNetwork : IDisposable
                 "/ ignore_if_contains)");
         using var gen = new Generator((ulong)seed);
         var dropoutGenerator = new Generator((ulong)seed + 1);
-        bool fuse = config.NetworkKwargs.TargetPreset == LoraTargetPreset.AiToolkit;
+        bool lokr = config.Type == NetworkType.Lokr;
+        bool fuse = lokr || config.NetworkKwargs.TargetPreset == LoraTargetPreset.AiToolkit;
         var groups = fuse ? FusedGroups(targets) : new Dictionary<string, List<(string, Linear)>>();
         var modules = new List<LoraModule>();
         var parameters = new List<Parameter>();
@@ -62,11 +71,22 @@ public sealed class LoraNetwork : IDisposable
         foreach (var (name, linear) in targets)
         {
             if (done.Contains(name)) continue;
+            var parts = groups.Values.FirstOrDefault(g => g[0].Item1 == name) ?? [(name, linear)];
+            var group = IO.BflTransformerKeyMap.ToBfl(name + ".weight") is { } bfl ? bfl.Key[..^".weight".Length]
+                : name;
+            foreach (var (partName, _) in parts) done.Add(partName);
+            if (lokr)
+            {
+                if (parts.Count == 1 && IO.BflTransformerKeyMap.ToBfl(name + ".weight") is { Chunks: > 1 })
+                    throw new UserError($"network.type lokr: '{name}' is one of q, k, v of the fused '{group}' but " +
+                        "not all three are targeted; LoKr trains the fused Linear as one (check ignore_if_contains)");
+                AddLokr(parts, group, config, gen, modules, parameters);
+                continue;
+            }
             var device = linear.weight.device;
             double bound = 1.0 / Math.Sqrt(linear.InFeatures);
             using var u = rand(new[] { r, linear.InFeatures }, generator: gen);
             var down = new Parameter((u * (2 * bound) - bound).to(device), requires_grad: true);
-            var parts = groups.Values.FirstOrDefault(g => g[0].Item1 == name) ?? [(name, linear)];
             var up = new Parameter(zeros(new[] { parts.Sum(p => p.Item2.OutFeatures), r }, device: device),
                 requires_grad: true);
             parameters.Add(down);
@@ -82,11 +102,80 @@ public sealed class LoraNetwork : IDisposable
                     DropoutGenerator = dropoutGenerator
                 };
                 part.Adapters.Add(adapter);
-                modules.Add(new LoraModule(partName, part, adapter, down, partUp));
-                done.Add(partName);
+                modules.Add(new LoraModule(partName, part, adapter, group));
             }
         }
-        return new LoraNetwork(transformer, modules, parameters, config.Linear, config.Alpha, fuse, dropoutGenerator);
+        return new LoraNetwork(transformer, modules, parameters, config.Linear, config.Alpha, fuse, config.Type,
+            dropoutGenerator);
+    }
+
+    /// <summary>ai-toolkit's LoKr for a Linear of out × in (the fused qkv for its parts): out = a·b and in = c·d by
+    /// <see cref="Factorization"/> with lokr_factor, W1 [a, c] Kaiming-uniform, W2 [b, d] zeros — or, when the rank
+    /// is below max(b, d)/2 (only with lokr_full_rank: false), W2a [b, r] Kaiming-uniform and W2b [r, d] zeros with
+    /// scale alpha / r. With full W1 and W2 the scale is 1 (lokr_full_rank sets rank and alpha to
+    /// 9999999999).</summary>
+    static void AddLokr(List<(string, Linear)> parts, string group, NetworkConfig config, Generator gen,
+        List<LoraModule> modules, List<Parameter> parameters)
+    {
+        var first = parts[0].Item2;
+        var device = first.weight.device;
+        long outF = parts.Sum(p => p.Item2.OutFeatures), inF = first.InFeatures;
+        var (a, b) = Factorization(outF, config.LokrFactor);
+        var (c, d) = Factorization(inF, config.LokrFactor);
+        long rank = config.LokrFullRank ? long.MaxValue : config.Linear;
+        bool fullW2 = rank >= Math.Max(b, d) / 2.0;
+        double scale = fullW2 ? 1.0 : config.Alpha / config.Linear;
+        Parameter Uniform(long rows, long fanIn)
+        {
+            double bound = 1.0 / Math.Sqrt(fanIn);
+            using var u = rand(new[] { rows, fanIn }, generator: gen);
+            return new Parameter((u * (2 * bound) - bound).to(device), requires_grad: true);
+        }
+        var w1 = Uniform(a, c);
+        Parameter w2, w2b;
+        if (fullW2)
+        {
+            w2 = new Parameter(zeros(new[] { b, d }, device: device), requires_grad: true);
+            parameters.AddRange([w1, w2]);
+            w2b = null!;
+        }
+        else
+        {
+            w2 = Uniform(b, rank);
+            w2b = new Parameter(zeros(new[] { rank, d }, device: device), requires_grad: true);
+            parameters.AddRange([w1, w2, w2b]);
+        }
+        long row = 0;
+        foreach (var (partName, part) in parts)
+        {
+            var adapter = new LokrAdapter(w1, w2, scale, parts.Count == 1 ? null : (row, part.OutFeatures))
+            {
+                W2b = fullW2 ? null : w2b,
+            };
+            row += part.OutFeatures;
+            part.Adapters.Add(adapter);
+            modules.Add(new LoraModule(partName, part, adapter, group));
+        }
+    }
+
+    /// <summary>LyCORIS' factorization (as ai-toolkit's LoKr): <paramref name="dimension"/> = m·n with m ≤ n;
+    /// <paramref name="factor"/> &gt; 0 dividing it gives (factor, dimension / factor) (then ordered), -1 the pair
+    /// closest to √dimension, another factor the closest pair whose m stays ≤ factor.</summary>
+    public static (long M, long N) Factorization(long dimension, int factor)
+    {
+        if (factor > 0 && dimension % factor == 0)
+            return (factor, dimension / factor);
+        long limit = factor == -1 ? dimension : factor;
+        long m = 1, n = dimension, length = m + n;
+        while (m < n)
+        {
+            long newM = m + 1;
+            while (dimension % newM != 0) newM++;
+            long newN = dimension / newM;
+            if (newM + newN > length || newM > limit) break;
+            (m, n) = (newM, newN);
+        }
+        return m > n ? (n, m) : (m, n);
     }
 
     /// <summary>Targets that are the q, k, v parts of one fused BFL Linear (an attention's <c>qkv</c>), all three
@@ -129,6 +218,9 @@ public sealed class LoraNetwork : IDisposable
     /// modules were loaded.</summary>
     public int LoadWeights(IReadOnlyList<LoraUpdate> updates, string origin)
     {
+        if (Type != NetworkType.Lora)
+            throw new UserError($"network.pretrained_lora_path {origin}: starting a {YamlNames.EnumName(Type)} " +
+                "network from a file is not supported; only network.type lora");
         var byName = Modules.ToDictionary(m => m.Name);
         var unknown = updates.Where(u => !byName.ContainsKey(u.Module)).Select(u => u.Module).ToList();
         if (unknown.Count > 0)
@@ -158,7 +250,7 @@ public sealed class LoraNetwork : IDisposable
 
     /// <summary>Detached copies of the current weights, for saving.</summary>
     public IReadOnlyList<LoraUpdate> Snapshot() =>
-        Modules.Select(m => new LoraUpdate(m.Name, m.Down.detach().cpu(), m.Up.detach().cpu(), m.Adapter.Scale))
+        Modules.Select(m => new LoraUpdate(m.Name, m.Down.detach().cpu(), m.Up.detach().cpu(), m.Lora.Scale))
             .ToList();
 
     /// <summary>Removes the adapters from the model and frees their weights.</summary>
@@ -167,7 +259,8 @@ public sealed class LoraNetwork : IDisposable
         foreach (var m in Modules)
         {
             m.Layer.Adapters.Remove(m.Adapter);
-            if (!Parameters.Any(p => ReferenceEquals(p, m.Up))) m.Up.Dispose(); // a row block of a fused up
+            if (m.Adapter is LoraAdapter lora && !Parameters.Any(p => ReferenceEquals(p, lora.Up)))
+                lora.Up.Dispose(); // a row block of a fused up
         }
         foreach (var p in Parameters) p.Dispose();
         DropoutGenerator.Dispose();
