@@ -331,12 +331,37 @@ public sealed record SampleConfig
     public string Neg { get; set; } = "";
     [Range(1)] public int SampleSteps { get; set; } = 20;
 
-    public IReadOnlyList<string> AllPrompts => Prompts.Concat(Samples.Select(s => s.Prompt)).ToList();
+    public IReadOnlyList<string> AllPrompts => AllItems.Select(s => s.Prompt).ToList();
+
+    /// <summary><see cref="Prompts"/> (with the section's settings) followed by <see cref="Samples"/>.</summary>
+    public IReadOnlyList<SampleItem> AllItems => Prompts.Select(p => new SampleItem { Prompt = p }).Concat(Samples)
+        .ToList();
+
+    /// <summary>The seed of each of <see cref="AllItems"/>, as ai-toolkit draws them: <see cref="Seed"/>, plus the
+    /// index with <see cref="WalkSeed"/>; an item's own seed replaces it (and, without walk_seed, stays for the
+    /// items after it).</summary>
+    public IReadOnlyList<long> ItemSeeds()
+    {
+        var seeds = new List<long>();
+        long current = Seed;
+        foreach (var (item, i) in AllItems.Select((s, i) => (s, i)))
+        {
+            if (WalkSeed) current = Seed + i;
+            if (item.Seed is long own) current = own;
+            seeds.Add(current);
+        }
+        return seeds;
+    }
 }
 
-[IgnoredKeys("width", "height", "seed", "guidance_scale", "sample_steps", "network_multiplier", "ctrl_img_1",
-    "ctrl_img_2", "ctrl_img_3")]
+[IgnoredKeys("width", "height", "network_multiplier", "ctrl_img_1", "ctrl_img_2", "ctrl_img_3")]
 public sealed record SampleItem
 {
     public string Prompt { get; set; } = "";
+    /// <summary>This preview's seed instead of sample.seed (+ index).</summary>
+    public long? Seed { get; set; }
+    /// <summary>This preview's guidance_scale, sample_steps and negative prompt instead of the section's.</summary>
+    [Range(0)] public double? GuidanceScale { get; set; }
+    [Range(1)] public int? SampleSteps { get; set; }
+    public string? Neg { get; set; }
 }
