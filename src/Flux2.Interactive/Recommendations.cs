@@ -37,8 +37,8 @@ public static class Recommendations
     /// the peak GPU memory measured for its settings at 1024², rank 32, batch 1 (docs/performance.md, FLUX.2 [klein]
     /// 4B and 9B): tier A 5.1 GiB, tier B 6.9 GiB, tier C 9.9 GiB. Those steps ran with the text embeddings cached and
     /// the Qwen3 encoder off the GPU, so every tier keeps Low VRAM on and DOP off (DOP encodes a prompt every
-    /// step). They put the LoRA on diffusers' default targets; ai-toolkit's (every Linear of the blocks) add 14.7 M
-    /// rank-32 parameters, 0.22 GiB with fp32 AdamW state, inside each tier's margin.</summary>
+    /// step). They put the LoRA on diffusers' default targets; ai-toolkit's (every Linear of the blocks) add 12.8 M
+    /// rank-32 parameters, 0.19 GiB with fp32 AdamW state, inside each tier's margin.</summary>
     public static readonly IReadOnlyList<VramAdvice> Klein4BTiers =
     [
         new("under 6 GB: klein-4B does not fit", 0, false, "-", "-", true, true, "-", "-", "-", false,
@@ -52,7 +52,7 @@ public static class Recommendations
     ];
 
     /// <summary>FLUX.2 [klein] 9B tiers on the basis of <see cref="Klein4BTiers"/>: measured peaks tier A 8.0 GiB,
-    /// tier B 12.9 GiB, tier C 20.4 GiB; ai-toolkit's targets add 31.5 M rank-32 parameters (0.47 GiB).</summary>
+    /// tier B 12.9 GiB, tier C 20.4 GiB; ai-toolkit's targets add 27.3 M rank-32 parameters (0.41 GiB).</summary>
     public static readonly IReadOnlyList<VramAdvice> Klein9BTiers =
     [
         new("under 10 GB: klein-9B does not fit", 0, false, "-", "-", true, true, "-", "-", "-", false,
@@ -93,19 +93,19 @@ public static class Recommendations
         public long LoraParameters(int rank) => (long)rank * (In + Out);
     }
 
-    /// <summary>The Linear layers ai-toolkit's FLUX.2 default targets (every Linear in the double and single blocks)
-    /// or, with <paramref name="diffusers"/>, diffusers' train_dreambooth_lora_flux2 default (image attention q/k/v/out
-    /// of the double blocks, to_qkv_mlp_proj and to_out of the single blocks).</summary>
+    /// <summary>The Linear layers ai-toolkit's FLUX.2 default targets (every Linear in the double and single blocks;
+    /// an attention's q, k and v are one fused qkv Linear [3·d x d] with one adapter, as in the BFL model) or, with
+    /// <paramref name="diffusers"/>, diffusers' train_dreambooth_lora_flux2 default (image attention q/k/v/out of the
+    /// double blocks, to_qkv_mlp_proj and to_out of the single blocks).</summary>
     public static IReadOnlyList<LoraTarget> Targets(TransformerConfig c, bool diffusers)
     {
         long d = c.InnerDim, m = c.MlpHidden;
-        var list = new List<LoraTarget>
+        var list = new List<LoraTarget>();
+        if (diffusers) list.Add(new("double attn.to_q/to_k/to_v/to_out.0", d, d, 4 * c.NumLayers));
+        else
         {
-            new("double attn.to_q/to_k/to_v/to_out.0", d, d, 4 * c.NumLayers),
-        };
-        if (!diffusers)
-        {
-            list.Add(new("double attn.add_q/k/v_proj, to_add_out", d, d, 4 * c.NumLayers));
+            list.Add(new("double img_attn.qkv, txt_attn.qkv", d, 3 * d, 2 * c.NumLayers));
+            list.Add(new("double attn.to_out.0, to_add_out", d, d, 2 * c.NumLayers));
             list.Add(new("double ff(_context).linear_in", d, 2 * m, 2 * c.NumLayers));
             list.Add(new("double ff(_context).linear_out", m, d, 2 * c.NumLayers));
         }

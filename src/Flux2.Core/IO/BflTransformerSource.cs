@@ -9,7 +9,7 @@ namespace Flux2.IO;
 /// read), norm <c>scale</c> becomes <c>weight</c>, and the final adaLN halves are swapped. BFL keys the map does not
 /// know keep their name, so strict loading lists them as unexpected instead of dropping them silently.
 /// </summary>
-public sealed class BflTransformerSource : ITensorSource
+public sealed class BflTransformerSource : ITensorSource, IFloat8WeightSource
 {
     readonly ITensorSource bfl;
     readonly Dictionary<string, BflLocation> locations = new();
@@ -70,6 +70,9 @@ public sealed class BflTransformerSource : ITensorSource
         using var first = bfl.ReadRows(at.Key, 0, half, device, dtype);
         return cat(new[] { second, first }, 0);
     }
+
+    public float? Float8Scale(string key) => bfl is not IFloat8WeightSource f8 ? null
+        : f8.Float8Scale(passThrough.Contains(key) ? key : Location(key).Key);
 
     public void Dispose() => bfl.Dispose();
 

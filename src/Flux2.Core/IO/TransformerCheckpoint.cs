@@ -8,7 +8,8 @@ public enum TransformerLayout { Diffusers, Bfl }
 /// flux2-dev.safetensors), and always exposes diffusers names. All-in-one files (ComfyUI style) keep the transformer
 /// under
 /// <c>model.diffusion_model.</c> or <c>diffusion_model.</c>; that prefix is removed and keys outside it (VAE, text
-/// encoder) are left out, since they belong to other components.
+/// encoder) are left out, since they belong to other components. A ComfyUI scaled-fp8 file is read through
+/// <see cref="ComfyFp8Source"/> (float8 weights times their per-tensor scale, widened one tensor at a time).
 /// </summary>
 public static class TransformerCheckpoint
 {
@@ -19,9 +20,16 @@ public static class TransformerCheckpoint
         ITensorSource source = WeightFiles.Open(path);
         try
         {
+            var float8 = source is SafetensorsSource st
+                ? st.Keys.Where(k => st.DTypeOf(k) == "F8_E4M3").ToHashSet() : new HashSet<string>();
             if (Prefixes.FirstOrDefault(p => source.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal))) is { }
                 prefix)
+            {
                 source = RenamedSource.StripPrefix(source, prefix);
+                float8 = float8.Where(k => k.StartsWith(prefix, StringComparison.Ordinal))
+                    .Select(k => k[prefix.Length..]).ToHashSet();
+            }
+            if (ComfyFp8Source.IsScaledFp8(source.Keys)) source = new ComfyFp8Source(source, float8);
             return DetectLayout(source.Origin, source.Keys) == TransformerLayout.Bfl ? new BflTransformerSource(source)
                 : source;
         }

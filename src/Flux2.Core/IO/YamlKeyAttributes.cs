@@ -20,7 +20,9 @@ public sealed class IgnoredKeysAttribute(params string[] keys) : Attribute
 
 /// <summary>An ai-toolkit key of a section that this kit accepts without acting on it, because at the values in
 /// <see cref="Inert"/> ai-toolkit does what this kit does ("*": every value, the key never matters for a FLUX.2 LoRA
-/// job). Any other value is reported as a warning with <see cref="Reason"/>. With <see cref="OnlyWith"/> set, the
+/// job, e.g. a video or another model's switch). A key set at an inert value is listed once, with
+/// <see cref="Reason"/>, when the config is printed; any other value is reported as a warning with the reason (null
+/// means not set: neither). With <see cref="OnlyWith"/> set, the
 /// value matters only while that boolean key of the same section is true, as in ai-toolkit. Values compare as the
 /// reader writes them: <c>null</c>, <c>true</c>, numbers in shortest form, <c>[a, b]</c>, <c>{k: v}</c>.</summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]

@@ -42,7 +42,7 @@ public static class LoraLoader
 
     public static void Remove(nn.Module model, IEnumerable<LoraAdapter> adapters)
     {
-        var set = adapters.ToHashSet();
+        var set = adapters.ToHashSet<LinearAdapter>();
         foreach (var (_, m) in model.named_modules())
             if (m is Linear lin) lin.Adapters.RemoveAll(set.Contains);
     }

@@ -11,9 +11,9 @@ namespace Flux2.Nn;
 /// </summary>
 public sealed class LoraAdapterState : IReplayableState
 {
-    readonly (LoraAdapter Adapter, bool Enabled, double Scale)[] captured;
+    readonly (LinearAdapter Adapter, bool Enabled, double Scale)[] captured;
 
-    LoraAdapterState((LoraAdapter, bool, double)[] captured) => this.captured = captured;
+    LoraAdapterState((LinearAdapter, bool, double)[] captured) => this.captured = captured;
 
     public static LoraAdapterState Capture(nn.Module module) =>
         new(Adapters(module).Select(a => (a, a.Enabled, a.Scale)).ToArray());
@@ -31,10 +31,10 @@ public sealed class LoraAdapterState : IReplayableState
         Adapters(module).Where(a => a.Enabled && a.Dropout > 0).Select(a => a.DropoutGenerator ?? Generator.Default)
                         .Distinct().ToList();
 
-    static IEnumerable<LoraAdapter> Adapters(nn.Module module) =>
+    static IEnumerable<LinearAdapter> Adapters(nn.Module module) =>
         module.modules().OfType<Linear>().SelectMany(l => l.Adapters);
 
-    static void Apply((LoraAdapter Adapter, bool Enabled, double Scale)[] state)
+    static void Apply((LinearAdapter Adapter, bool Enabled, double Scale)[] state)
     {
         foreach (var (a, enabled, scale) in state) { a.Enabled = enabled; a.Scale = scale; }
     }

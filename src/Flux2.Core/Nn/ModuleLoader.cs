@@ -60,6 +60,15 @@ public static class ModuleLoader
                 var t = targets[name];
                 if (quantizeOnLoad.TryGetValue(name, out var linear))
                 {
+                    // float8 codes with a per-tensor scale (a ComfyUI fp8 file) go into a qfloat8 layer as they are
+                    if (linear.Quant!.StorageType == SafetensorsDType.Float8E4M3 && source is IFloat8WeightSource f8
+                        && f8.Float8Scale(name) is float scale)
+                    {
+                        using var codes = source.Read(name, t.device, linear.Quant.StorageType);
+                        linear.weight.copy_(codes);
+                        linear.weight_scale!.fill_(scale);
+                        continue;
+                    }
                     using var floatWeight = source.Read(name, t.device);
                     QuantizedWeight.QuantizeInto(floatWeight, linear.weight, linear.weight_scale!, linear.Quant!);
                     continue;

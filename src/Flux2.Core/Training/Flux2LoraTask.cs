@@ -28,6 +28,14 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     readonly DatasetScan scan;
     readonly LatentCache latents;
     readonly BatchOrder order;
+    /// <summary>The items of training datasets and of regularization datasets (is_reg); each has its own
+    /// order.</summary>
+    readonly IReadOnlyList<DatasetItem> trainItems, regItems;
+    readonly BatchOrder? regOrder;
+    /// <summary>Whether some dataset sets a network_weight other than 1 (the adapters' multipliers are then set for
+    /// every batch).</summary>
+    readonly bool weighted;
+    int lastStep, microIndex;
     readonly TrainerRandom rng;
     readonly Generator noiseGenerator;
     readonly TimestepDraw timesteps;
@@ -70,16 +78,38 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         log?.Invoke($"latents cached for " +
             $"{toEncode.Select(i => (i.ImagePath, i.Width, i.Height, i.FlipX, i.FlipY)).Distinct().Count()} image " +
             $"variants");
+        trainItems = scan.Items.Where(i => !p.Datasets[i.DatasetIndex].IsReg).ToList();
+        regItems = scan.Items.Where(i => p.Datasets[i.DatasetIndex].IsReg).ToList();
+        if (trainItems.Count == 0)
+            throw new UserError("no usable training images: every usable image is in an is_reg dataset");
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
         PrefillTextCache(log);
-        order = new BatchOrder(scan.Items, this.shard.GlobalBatch(p.Train.BatchSize), rng);
+        order = new BatchOrder(trainItems, this.shard.GlobalBatch(p.Train.BatchSize), rng);
+        if (regItems.Count > 0)
+        {
+            regOrder = new BatchOrder(regItems, this.shard.GlobalBatch(p.Train.BatchSize), rng);
+            log?.Invoke($"regularization: {regItems.Count} images, every second micro-batch (not on save or sample " +
+                $"steps), loss × reg_weight {p.Train.RegWeight}");
+        }
+        weighted = p.Datasets.Any(d => d.NetworkWeight != 1.0);
+        if (p.Train.UnloadTextEncoder)
+            log?.Invoke($"unload_text_encoder: every training caption is '{p.TriggerWord ?? ""}' (the trigger word; " +
+                "regularization images: the empty caption), as in ai-toolkit");
+        if (!p.Model.ModelKwargs.MatchTargetRes && p.Datasets.Any(d => d.ControlPaths.Count > 0))
+            log?.Invoke("model.model_kwargs.match_target_res is false, but this kit always encodes control images " +
+                "in their target's bucket (ai-toolkit's match_target_res: true)");
         timesteps = TimestepDraw.From(p.Train);
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
+        if (p.Network.PretrainedLoraPath is { Length: > 0 } pretrained)
+            log?.Invoke($"network starts from {pretrained}: " +
+                $"{Network.LoadWeights(Lora.LoraFile.Read(pretrained), pretrained)} layers loaded");
         TrainableParameters = Network.Parameters.ToList();
         models.Transformer.Runner.Checkpointing = p.Train.GradientCheckpointing;
         if (p.Train.GradientCheckpointing && p.Train.GradientCheckpointingCpuOffload && device.type == DeviceType.CUDA)
             models.Transformer.Runner.InputOffloader = inputOffloader = new CheckpointInputOffloader(device);
-        log?.Invoke($"LoRA: {Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, " +
+        log?.Invoke((Network.Type == NetworkType.Lokr
+                ? $"LoKr (factor {p.Network.LokrFactor}, full rank {p.Network.LokrFullRank}): " : "LoRA: ") +
+            $"{Network.Modules.Count} layers, rank {Network.Rank}, alpha {Network.Alpha}, " +
             $"{Network.ParameterCount:N0} trainable parameters" +
             (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
             (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
@@ -94,12 +124,17 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     public MicroBatchLoss Loss(int step)
     {
         // Captions, t and ε are drawn for the whole global batch, then sliced (BatchShard): ranks stay in step.
-        var global = order.Next().Select(i => scan.Items[i]).ToList();
+        microIndex = step == lastStep ? microIndex + 1 : 0;
+        lastStep = step;
+        bool reg = IsRegularization(step, microIndex);
+        var global = reg ? regOrder!.Next().Select(i => regItems[i]).ToList()
+            : order.Next().Select(i => trainItems[i]).ToList();
         var allCaptions = global.Select(item =>
         {
             var d = p.Datasets[item.DatasetIndex];
+            if (p.Train.UnloadTextEncoder) return reg ? "" : p.TriggerWord ?? "";
             return CaptionRules.ForTraining(item.Caption, p.TriggerWord, d.CaptionDropoutRate, d.ShuffleTokens,
-                d.KeepTokens, rng);
+                d.KeepTokens, rng, addTrigger: !reg);
         }).ToList();
         var batch = shard.Take(global);
         var captions = shard.Take(allCaptions);
@@ -108,6 +143,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         var noise = shard.Slice(randn(new[] { (long)global.Count }.Concat(x0.shape.Skip(1)).ToArray(),
             generator: noiseGenerator)).to(x0.device);
         var references = References(batch);
+        // The multipliers stay set until the next batch: a checkpointed block recomputes its forward in backward.
+        if (weighted) Network.SetMultipliers(batch.Select(i => p.Datasets[i.DatasetIndex].NetworkWeight).ToList());
         var loss = FlowMatchLoss.Compute(models.Transformer, x0, Embed(captions), noise, ts, p.Train.CfgScale,
             references, LossFunction.From(p.Train));
         if (p.Train.DiffOutputPreservation)
@@ -117,7 +154,20 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
             loss = loss + DifferentialOutputPreservation.Loss(models.Transformer, Network, x0, Embed(preservation),
                 noise, ts, p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier, references);
         }
+        if (reg) loss = loss * p.Train.RegWeight;
         return new MicroBatchLoss(loss, ts.Average(t => t.T));
+    }
+
+    /// <summary>ai-toolkit's choice of a regularization batch: with 0-based step s and micro-batch b, when s + b is
+    /// even, unless s is a save step or a sample step (s = 0 is a save step, so the first batch is never
+    /// one).</summary>
+    bool IsRegularization(int step, int micro)
+    {
+        if (regOrder is null) return false;
+        int s = step - 1;
+        bool save = s % p.Save.SaveEvery == 0;
+        bool sample = !p.Train.DisableSampling && s >= p.Sample.SampleStartStep && s % p.Sample.SampleEvery == 0;
+        return (s + micro) % 2 == 0 && !save && !sample;
     }
 
     /// <summary>Fixed inputs: up to 8 samples of the dataset, each at t = 0.25, 0.5, 0.75 with noise from a fixed
@@ -127,6 +177,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         using var gen = new Generator(1234);
+        if (weighted) Network.SetMultipliers([1.0]);
         var items = scan.Items.DistinctBy(i => (i.ImagePath, i.BucketKey, i.FlipX, i.FlipY)).Take(8).ToList();
         double total = 0;
         int n = 0;
@@ -144,7 +195,11 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         return total / n;
     }
 
-    public SampleReport? Sample(int step) => grid.Render(step);
+    public SampleReport? Sample(int step)
+    {
+        if (weighted) Network.SetMultipliers([1.0]);
+        return grid.Render(step);
+    }
 
     public SaveReport Save(int step, bool final, TrainingState state)
         => new(step, LoraCheckpoint.Save(RunFolder, Network, job, step, Epoch, final, state), final);
@@ -156,6 +211,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         state.PutTensor("task.noise_generator", noiseGenerator.get_state());
         state.PutTensor("task.lora_dropout_generator", Network.DropoutGenerator.get_state());
         state.Put("task.data_order", order.Cursor);
+        if (regOrder is not null) state.Put("task.reg_data_order", regOrder.Cursor);
     }
 
     public void RestoreState(TrainingState state)
@@ -173,8 +229,11 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         if (state.Has("task.lora_dropout_generator"))
             Network.DropoutGenerator.set_state(state.GetTensor("task.lora_dropout_generator"));
         // Saved with another GPU count, the global batches have another size: the same sample stream, re-cut.
-        order.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.data_order"), scan.Items,
+        order.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.data_order"), trainItems,
             shard.GlobalBatch(p.Train.BatchSize));
+        if (regOrder is not null && state.Has("task.reg_data_order"))
+            regOrder.Cursor = BatchRegrouping.Regroup(state.Get<BatchOrder.Position>("task.reg_data_order"),
+                regItems, shard.GlobalBatch(p.Train.BatchSize));
     }
 
     /// <summary>The captions training draws: each item's, the trigger-only caption of caption dropout, their DOP
@@ -182,10 +241,21 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     /// (<see cref="PrefillTextCache"/>).</summary>
     List<string> TrainingCaptions()
     {
-        var texts = scan.Items.Select(i => i.Caption);
+        if (p.Train.UnloadTextEncoder)
+        {
+            var fixedCaptions = new List<string> { p.TriggerWord ?? "" };
+            if (regItems.Count > 0) fixedCaptions.Add("");
+            if (p.Train.DiffOutputPreservation)
+                fixedCaptions.AddRange(fixedCaptions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!,
+                    p.Train.DiffOutputPreservationClass)).ToList());
+            return fixedCaptions.Distinct().ToList();
+        }
+        var texts = trainItems.Select(i => i.Caption);
         if (p.Datasets.Any(d => d.CaptionDropoutRate > 0)) texts = texts.Append("");
         // a dropped caption: the trigger alone
-        var captions = texts.Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true)).ToList();
+        var captions = texts.Select(c => CaptionRules.InjectTrigger(c, p.TriggerWord, addIfMissing: true))
+            .Concat(regItems.Select(i => CaptionRules.InjectTrigger(i.Caption, p.TriggerWord, addIfMissing: false)))
+            .ToList();
         if (p.Train.DiffOutputPreservation)
             captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!,
                 p.Train.DiffOutputPreservationClass)).ToList());
@@ -224,7 +294,9 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     /// <summary>Rank, alpha and the targeted layers: what must match for saved weights and moments to mean the
     /// same.</summary>
     string NetworkDescription() =>
-        $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers: " +
+        (Network.Type == NetworkType.Lokr ? "lokr, " : "") +
+        $"rank {Network.Rank}, alpha {Network.Alpha}, {Network.Modules.Count} layers" +
+            (Network.FusedQkv ? " (q/k/v of each attention share one adapter)" : "") + ": " +
             string.Join(",", Network.Modules.Select(m => m.Name));
 
     static string Describe(string description) => description.Split(':')[0];

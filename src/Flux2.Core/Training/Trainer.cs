@@ -54,7 +54,11 @@ public sealed partial class Trainer
         var run = new Parts(optimizer, ema, nan);
 
         int step = 0;
-        if (options.ResumeFrom is string resume) step = Resume(resume, run);
+        if (options.ResumeFrom is string resume)
+        {
+            step = Resume(resume, run);
+            if (options.ForceFirstSample && options.SampleBeforeTraining && step < options.Steps) Sample(step, ema);
+        }
         else
         {
             Evaluate(0, ema);
@@ -74,7 +78,7 @@ public sealed partial class Trainer
             cb.OnStep?.Invoke(report);
             nan.Record(report, CheckpointNote());
             if (step == options.Steps || stop) break;
-            bool save = step % options.SaveEvery == 0, sample = step % options.SampleEvery == 0;
+            bool save = step % options.SaveEvery == 0, sample = options.SamplesAfter(step);
             // During a NaN/inf streak the weights are those of the update that led to it: keep the earlier checkpoint.
             if (IsMain && save && nan.Consecutive > 0)
                 cb.OnMessage?.Invoke($"step {step}: not saved (its loss or gradient was not finite); " +
@@ -147,7 +151,7 @@ public sealed partial class Trainer
 
     void Sample(int step, EmaWeights? ema)
     {
-        if (!IsMain) return;
+        if (!IsMain || options.DisableSampling) return;
         SampleReport? report;
         using (ema?.SwappedIn()) report = task.Sample(step);
         if (report is not null) cb.OnSample?.Invoke(report);

@@ -18,9 +18,24 @@ public sealed record TrainerOptions(
     /// process.</summary>
     public IDataParallel? DataParallel { get; init; }
 
+    /// <summary>No sample grids at all (train.disable_sampling).</summary>
+    public bool DisableSampling { get; init; }
+    /// <summary>No sample_every grids before this step (sample.sample_start_step).</summary>
+    public int SampleStartStep { get; init; }
+    /// <summary>A resumed run samples before its first step too (train.force_first_sample).</summary>
+    public bool ForceFirstSample { get; init; }
+
     public static TrainerOptions From(ProcessConfig p) => new(
         p.Train.Steps, p.Train.GradientAccumulationSteps, p.Train.Lr, p.Train.LrScheduler, p.Train.LrWarmupSteps,
         p.Train.MaxGradNorm, p.Train.OptimizerParams, p.Save.SaveEvery, p.Sample.SampleEvery, !p.Train.SkipFirstSample,
         p.Train.EmaConfig.UseEma ? p.Train.EmaConfig.EmaDecay : null, p.Train.MaxNanSteps)
-    { OptimizerType = p.Train.Optimizer };
+    {
+        OptimizerType = p.Train.Optimizer,
+        DisableSampling = p.Train.DisableSampling,
+        SampleStartStep = p.Sample.SampleStartStep,
+        ForceFirstSample = p.Train.ForceFirstSample,
+    };
+
+    /// <summary>Whether step <paramref name="step"/> (1-based, after its update) is a sample_every step.</summary>
+    public bool SamplesAfter(int step) => step % SampleEvery == 0 && step >= SampleStartStep;
 }

@@ -49,6 +49,8 @@ public static class TrainingRun
         // Everything that can be checked without the model is checked before any file is moved or training starts.
         var device = CheckDevice(group is null ? p.Device : RankDevice(p.Device, group));
         CheckDatasetFolders(p);
+        if (p.Network.PretrainedLoraPath is { Length: > 0 } pretrained && !File.Exists(pretrained))
+            throw new UserError($"config.process[0].network.pretrained_lora_path: file not found: {pretrained}");
         CheckLayerOffloading(p, device);
         if (restart && main && RunFolder.MoveAside(runFolder, job.Config.Name) is string previous)
             log?.Invoke($"--restart: earlier files of this run moved to {previous}");
@@ -101,6 +103,7 @@ public static class TrainingRun
             OnSample = r => samples.Add(r.GridPath),
             OnSave = r => { if (r.Final) final = r.Path; else checkpoints.Add(r.Path); },
         }, runLog is null ? callbacks : TrainerCallbacks.Combine(runLog.Callbacks, callbacks));
+        if (p.PerformanceLogEvery > 0 && main) watched = TrainerCallbacks.Combine(PerformanceLog(p, log), watched);
         var options = TrainerOptions.From(p) with { ResumeFrom = resume?.Path, DataParallel = parallel };
         TrainerResult outcome;
         try { outcome = new Trainer(task, options, watched).Run(cancel); parallel?.Complete(); }
@@ -189,6 +192,24 @@ public static class TrainingRun
         var files = new[] { "", "-wal", "-shm", "-journal" }.Select(s => path + s).ToList();
         var moved = RunFolder.MoveAside(runFolder, files);
         log?.Invoke($"the run log {path} cannot be used ({problem}): moved to {moved}; a new log starts");
+    }
+
+    /// <summary>performance_log_every: every that many steps, the mean seconds per step since the previous
+    /// line.</summary>
+    static TrainerCallbacks PerformanceLog(ProcessConfig p, Action<string>? log)
+    {
+        var seconds = new List<double>();
+        return new TrainerCallbacks
+        {
+            OnStep = r =>
+            {
+                seconds.Add(r.Seconds);
+                if (r.Step % p.PerformanceLogEvery != 0) return;
+                log?.Invoke($"performance: steps {r.Step - seconds.Count + 1}-{r.Step}: mean " +
+                    $"{seconds.Average():F3} s/step, slowest {seconds.Max():F3} s");
+                seconds.Clear();
+            },
+        };
     }
 
     /// <summary>Dataset and control folders exist (the scan itself comes after the model has loaded, which can take

@@ -100,7 +100,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
             Tensor P(long r, long c) => (randn(new[] { r, c }, generator: g) * 0.3).requires_grad_(true);
             L1.Adapters.Add(new LoraAdapter(P(3, 16), P(24, 3), 0.7));
             L2.Adapters.Add(new LoraAdapter(P(2, 24), P(8, 2), 1.3));
-            Lora = L1.Adapters.Concat(L2.Adapters).SelectMany(a => new[] { a.Down, a.Up }).ToArray();
+            Lora = L1.Adapters.Concat(L2.Adapters).Cast<LoraAdapter>()
+                .SelectMany(a => new[] { a.Down, a.Up }).ToArray();
         }
 
         Tensor[] Block(Tensor[] t)

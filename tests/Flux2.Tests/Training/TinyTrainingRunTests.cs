@@ -92,7 +92,7 @@ public class TinyTrainingRunTests(ITestOutputHelper output)
 
     /// <summary>Transformer output of a fresh tiny-random model on fixed inputs, with the LoRA file applied when
     /// given.</summary>
-    static Tensor OutputOf(string? lora)
+    internal static Tensor OutputOf(string? lora)
     {
         using var models = Flux2Models.CreateTinyRandom(0);
         if (lora is not null) LoraLoader.Apply(models.Transformer, lora);

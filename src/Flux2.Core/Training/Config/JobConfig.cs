@@ -27,10 +27,11 @@ public sealed record JobSection
 
 [IgnoredKeys("validation_config")]
 [InertKey("sqlite_db_path", "*", "the ai-toolkit UI's job database; this kit logs every step to <run>/run.sqlite")]
-[InertKey("performance_log_every", "*", "ai-toolkit's timing printout; the progress line here shows it/s")]
-[InertKey("logging", "*", "where ai-toolkit writes its loss log; this kit logs every step to <run>/run.sqlite")]
+[InertKey("logging", "*", "the UI and W&B metric loggers; this kit logs every step to <run>/run.sqlite")]
 public sealed record ProcessConfig
 {
+    /// <summary>Every this many steps, a line with the mean seconds per step since the previous one; 0 = off.</summary>
+    [Range(0)] public int PerformanceLogEvery { get; set; } = 0;
     public string Type { get; set; } = "sd_trainer";
     public string TrainingFolder { get; set; } = "output";
     /// <summary>auto (CUDA when present), cpu, cuda, cuda:N.</summary>
@@ -44,16 +45,18 @@ public sealed record ProcessConfig
     public SampleConfig Sample { get; set; } = new();
 }
 
-public enum NetworkType { Lora }
+public enum NetworkType { Lora, Lokr }
 public enum LoraTargetPreset { [YamlAlias("ai-toolkit", "all_linear")] AiToolkit, [YamlAlias("peft")] Diffusers }
 
-[IgnoredKeys("transformer_only", "pretrained_lora_path", "all_layers")]
+[IgnoredKeys("all_layers")]
 [InertKey("conv", "*", "the rank of LoRAs on convolutions, and the FLUX.2 transformer blocks have none")]
 [InertKey("conv_alpha", "*", "the alpha of LoRAs on convolutions, and the FLUX.2 transformer blocks have none")]
-[InertKey("lokr_full_rank", "*", "read for network type lokr only")]
-[InertKey("lokr_factor", "*", "read for network type lokr only")]
+[InertKey("transformer_only", "*", "FLUX.2 LoRAs here always train the transformer only")]
 public sealed record NetworkConfig
 {
+    /// <summary>A LoRA file whose weights the network starts from instead of a fresh initialization (not when the
+    /// run resumes from its own checkpoint).</summary>
+    public string? PretrainedLoraPath { get; set; }
     public NetworkType Type { get; set; } = NetworkType.Lora;
     /// <summary>Rank r.</summary>
     [YamlAlias("rank"), Range(1, 1024)] public int Linear { get; set; } = 4;
@@ -63,6 +66,13 @@ public sealed record NetworkConfig
     public NetworkKwargs NetworkKwargs { get; set; } = new();
     /// <summary>Dropout on each adapter's input while training (peft lora_dropout); 0 = off.</summary>
     [Range(0, 0.99)] public double Dropout { get; set; } = 0.0;
+
+    /// <summary>LoKr: both Kronecker factors full matrices (ai-toolkit's default; scale 1); false: the larger factor is
+    /// W2a·W2b of rank <see cref="Linear"/> with scale linear_alpha / linear.</summary>
+    public bool LokrFullRank { get; set; } = true;
+    /// <summary>LoKr: the factorization of each Linear's sides (-1: the pair closest to the square root; n: n × d/n
+    /// when n divides d).</summary>
+    public int LokrFactor { get; set; } = -1;
 
     public double Alpha => LinearAlpha ?? Linear;
     public double Scale => Alpha / Linear;
@@ -87,10 +97,11 @@ public enum Precision
     [YamlAlias("bfloat16", "bf16")] Bf16,
 }
 
-[IgnoredKeys("hf_repo_id", "hf_private")]
 [InertKey("save_format", "*", "read for full-model saves only; a LoRA is saved as one .safetensors file")]
 [InertKey("push_to_hub", "false", "uploading to the Hugging Face Hub is not implemented; the LoRA stays in the " +
     "run folder")]
+[InertKey("hf_repo_id", "*", "read with push_to_hub only")]
+[InertKey("hf_private", "*", "read with push_to_hub only")]
 public sealed record SaveConfig
 {
     public Precision Dtype { get; set; } = Precision.Fp16;
@@ -101,20 +112,24 @@ public sealed record SaveConfig
     public Flux2.Lora.LoraLayout LoraFormat { get; set; } = Flux2.Lora.LoraLayout.Comfyui;
 }
 
-[IgnoredKeys("token_dropout_rate", "cache_latents", "cache_text_embeddings", "batch_size",
+[IgnoredKeys("token_dropout_rate", "cache_text_embeddings", "batch_size",
              "bucket_tolerance", "random_crop", "square_crop", "scale",
              "num_workers", "prefetch_factor", "trigger_word", "replacements")]
 [InertKey("mask_path", "null", "loss masks are not implemented; every pixel is trained")]
 [InertKey("mask_min_value", "*", "read with mask_path only")]
-[InertKey("is_reg", "false", "regularisation datasets are not implemented; this folder trains as ordinary data")]
-[InertKey("network_weight", "1", "per-dataset LoRA strength is not implemented; every dataset trains at " +
-    "strength 1")]
+[InertKey("cache_latents", "*", "latents are always cached in memory here")]
 [InertKey("controls", "[]", "control images that ai-toolkit generates (depth, line, pose, inpaint) are Flex.2's; " +
     "FLUX.2 reads control images from control_path_1..3")]
 [InertKey("shrink_video_to_frames", "*", "read for video clips only (num_frames above 1)")]
 [InertKey("num_frames", "1", "above 1, ai-toolkit trains on video clips; this kit trains on still images")]
 public sealed record DatasetConfig
 {
+    /// <summary>Regularization images: their own batches, taken instead of a training batch on every second
+    /// micro-batch (not on save or sample steps), the trigger not added to their captions, the loss multiplied by
+    /// train.reg_weight (docs/ai-toolkit-compat.md §2.17).</summary>
+    public bool IsReg { get; set; } = false;
+    /// <summary>LoRA multiplier while this dataset's images are trained (1 = as saved).</summary>
+    [Range(0, 100)] public double NetworkWeight { get; set; } = 1.0;
     public string FolderPath { get; set; } = "";
     public string DefaultCaption { get; set; } = "";
     public string CaptionExt { get; set; } = "txt";
@@ -154,16 +169,24 @@ public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
 [IgnoredKeys("blank_prompt_preservation", "blank_prompt_preservation_multiplier",
              "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
-[InertKey("bypass_guidance_embedding", "*", "ai-toolkit's FLUX.2 model does not read it")]
-[InertKey("train_unet", "true", "this kit always trains the transformer's LoRA")]
-[InertKey("train_text_encoder", "false", "the text encoder is never trained")]
-[InertKey("unload_text_encoder", "false", "every caption is still encoded (ai-toolkit would train with only the " +
-    "trigger word or the empty prompt)")]
-[InertKey("force_first_sample", "false", "the step-0 sample follows skip_first_sample only")]
-[InertKey("disable_sampling", "false", "samples are still made every sample_every steps")]
+[InertKey("bypass_guidance_embedding", "*", "ai-toolkit's FLUX.2 noise prediction ignores it; the guidance " +
+    "embedding gets train.cfg_scale")]
 [InertKey("switch_boundary_every", "*", "read for models with several noise-stage experts (Wan 2.2) only")]
 public sealed record TrainConfig
 {
+    /// <summary>The transformer (its LoRA) is what trains; false is refused.</summary>
+    public bool TrainUnet { get; set; } = true;
+    /// <summary>Text-encoder training is not supported; true is refused.</summary>
+    public bool TrainTextEncoder { get; set; } = false;
+    /// <summary>As ai-toolkit: every training caption becomes the trigger word (regularization images and jobs
+    /// without a trigger: the empty caption), encoded once.</summary>
+    public bool UnloadTextEncoder { get; set; } = false;
+    /// <summary>No sample grids at all (not at the start, on sample_every steps or at the end).</summary>
+    public bool DisableSampling { get; set; } = false;
+    /// <summary>Also sample at the start of a resumed run (a fresh run samples at step 0 anyway).</summary>
+    public bool ForceFirstSample { get; set; } = false;
+    /// <summary>Loss multiplier of regularization batches (datasets with is_reg).</summary>
+    [Range(0)] public double RegWeight { get; set; } = 1.0;
     [Range(1)] public int BatchSize { get; set; } = 1;
     [Range(0)] public int Steps { get; set; } = 1000;
     /// <summary>Micro-batches per optimizer step; their losses are averaged (ai-toolkit sums, §2.1).</summary>
@@ -238,11 +261,13 @@ public sealed record OptimizerParams
     [Range(0)] public double Eps { get; set; } = 1e-6;
 }
 
-[IgnoredKeys("block_compile", "compile_mode", "compile_dynamic", "compile_fullgraph", "vae_path",
-             "accuracy_recovery_adapter", "dtype")]
-[InertKey("model_kwargs", "{}|{match_target_res: false}", "FLUX.2 model_kwargs are not implemented; control images " +
-    "are capped at 1 MP, as with match_target_res: false")]
+[IgnoredKeys("vae_path", "accuracy_recovery_adapter")]
 [InertKey("compile", "false", "torch.compile is PyTorch's; this kit runs without graph compilation")]
+[InertKey("block_compile", "*", "read with compile only")]
+[InertKey("compile_mode", "*", "read with compile only")]
+[InertKey("compile_dynamic", "*", "read with compile only")]
+[InertKey("compile_fullgraph", "*", "read with compile only")]
+[InertKey("dtype", "*", "overwritten by train.dtype, as in ai-toolkit")]
 [InertKey("layer_offloading_text_encoder_percent", "0", "layer offloading streams the transformer's blocks only; the " +
     "text encoder follows low_vram", OnlyWith = "layer_offloading")]
 public sealed record ModelConfig
@@ -252,6 +277,7 @@ public sealed record ModelConfig
     /// <summary>ai-toolkit's model family. Which FLUX.2 it is comes from the model folder itself (a Qwen3 text
     /// encoder is [klein]); the klein names only make a mismatch with the folder worth a warning at load.</summary>
     public string Arch { get; set; } = "flux2";
+    public ModelKwargs ModelKwargs { get; set; } = new();
 
     /// <summary>ai-toolkit arch names of the FLUX.2 models this kit trains.</summary>
     public static readonly string[] KnownArchs = ["flux2", "flux2_dev", "flux2_klein_4b", "flux2_klein_9b"];
@@ -276,6 +302,14 @@ public sealed record ModelConfig
     [Range(0, 1)] public double LayerOffloadingTransformerPercent { get; set; } = 1.0;
 }
 
+public sealed record ModelKwargs
+{
+    /// <summary>ai-toolkit: true sizes the control images of edit pairs to the target's area, false caps them at 1 MP
+    /// with their own aspect ratio. This kit always encodes them in the target's bucket (true's behaviour); a job
+    /// with control images and false is told so when it starts.</summary>
+    public bool MatchTargetRes { get; set; } = false;
+}
+
 /// <summary>ai-toolkit <c>qtype</c> values this kit implements: weight-only 8-bit with per-output-channel scales
 /// (Nn.Quantization.QuantType parses the same spellings). 4-bit and lower types (uint4, nvfp4 ...) are not
 /// implemented.</summary>
@@ -287,11 +321,12 @@ public enum WeightQuantization
 
 [IgnoredKeys("format", "add_prompt_file", "network_multiplier")]
 [InertKey("sampler", "flowmatch", "samples use the flow-matching Euler sampler")]
-[InertKey("sample_start_step", "0", "samples are made from step 0")]
 [InertKey("num_frames", "1", "above 1, ai-toolkit samples video; this kit samples still images")]
 [InertKey("fps", "*", "read for video samples only (num_frames above 1)")]
 public sealed record SampleConfig
 {
+    /// <summary>No sample_every grids before this step.</summary>
+    [Range(0)] public int SampleStartStep { get; set; } = 0;
     [Range(1)] public int SampleEvery { get; set; } = 100;
     [Range(16, 8192)] public int Width { get; set; } = 512;
     [Range(16, 8192)] public int Height { get; set; } = 512;
@@ -308,12 +343,37 @@ public sealed record SampleConfig
     public string Neg { get; set; } = "";
     [Range(1)] public int SampleSteps { get; set; } = 20;
 
-    public IReadOnlyList<string> AllPrompts => Prompts.Concat(Samples.Select(s => s.Prompt)).ToList();
+    public IReadOnlyList<string> AllPrompts => AllItems.Select(s => s.Prompt).ToList();
+
+    /// <summary><see cref="Prompts"/> (with the section's settings) followed by <see cref="Samples"/>.</summary>
+    public IReadOnlyList<SampleItem> AllItems => Prompts.Select(p => new SampleItem { Prompt = p }).Concat(Samples)
+        .ToList();
+
+    /// <summary>The seed of each of <see cref="AllItems"/>, as ai-toolkit draws them: <see cref="Seed"/>, plus the
+    /// index with <see cref="WalkSeed"/>; an item's own seed replaces it (and, without walk_seed, stays for the
+    /// items after it).</summary>
+    public IReadOnlyList<long> ItemSeeds()
+    {
+        var seeds = new List<long>();
+        long current = Seed;
+        foreach (var (item, i) in AllItems.Select((s, i) => (s, i)))
+        {
+            if (WalkSeed) current = Seed + i;
+            if (item.Seed is long own) current = own;
+            seeds.Add(current);
+        }
+        return seeds;
+    }
 }
 
-[IgnoredKeys("width", "height", "seed", "guidance_scale", "sample_steps", "network_multiplier", "ctrl_img_1",
-    "ctrl_img_2", "ctrl_img_3")]
+[IgnoredKeys("width", "height", "network_multiplier", "ctrl_img_1", "ctrl_img_2", "ctrl_img_3")]
 public sealed record SampleItem
 {
     public string Prompt { get; set; } = "";
+    /// <summary>This preview's seed instead of sample.seed (+ index).</summary>
+    public long? Seed { get; set; }
+    /// <summary>This preview's guidance_scale, sample_steps and negative prompt instead of the section's.</summary>
+    [Range(0)] public double? GuidanceScale { get; set; }
+    [Range(1)] public int? SampleSteps { get; set; }
+    public string? Neg { get; set; }
 }

@@ -12,6 +12,9 @@ public static class JobConfigPrinter
         o.WriteLine($"# resolved job config ({loaded.Source})");
         Print(loaded.Job, o);
         foreach (var note in loaded.Notes) o.WriteLine(note);
+        foreach (var group in loaded.InertKeys.GroupBy(n => n.Reason))
+            o.WriteLine($"# accepted, changes nothing here ({group.Key}): " +
+                string.Join(", ", group.Select(n => n.Key)));
         if (loaded.IgnoredKeys.Count > 0)
             o.WriteLine($"# read but not used by this kit: {string.Join(", ", loaded.IgnoredKeys)}");
         foreach (var w in loaded.Warnings) o.WriteLine(w);

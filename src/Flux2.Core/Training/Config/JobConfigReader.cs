@@ -16,6 +16,9 @@ public sealed record LoadedJob(JobFile Job, IReadOnlyList<JobConfigWarning> Warn
     /// <summary>Lines for the resolved-config print: model-dependent settings and where each value came from
     /// (<see cref="JobModelDefaults"/>).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>Keys the file set that this kit accepts without acting on them, at values where they change
+    /// nothing, with the reason (<see cref="Flux2.IO.InertKeyAttribute"/>; lokr_* keys of a LoRA job).</summary>
+    public IReadOnlyList<(string Key, string Reason)> InertKeys { get; init; } = [];
 }
 
 /// <summary>
@@ -59,7 +62,17 @@ public static partial class JobConfigReader
         Validate(job, binder, root);
         var meta = job.Meta.ToDictionary(kv => kv.Key, kv => kv.Value.Replace("[name]", job.Config.Name));
         job.Meta = meta;
-        return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName) { GivenKeys = binder.Given };
+        var inertKeys = binder.InertKeysSeen.ToList();
+        if (job.Config.Process[0].Network.Type != NetworkType.Lokr)
+            inertKeys.AddRange(binder.Given
+                .Where(k => k.EndsWith(".network.lokr_full_rank", StringComparison.Ordinal)
+                            || k.EndsWith(".network.lokr_factor", StringComparison.Ordinal))
+                .Select(k => (k, "used only by network.type lokr")));
+        return new LoadedJob(job, binder.Warnings, binder.IgnoredKeysSeen, fileName)
+        {
+            GivenKeys = binder.Given,
+            InertKeys = inertKeys,
+        };
     }
 
     /// <summary>Walks the parser's events (a loop, no recursion) and refuses nesting beyond
@@ -129,6 +142,22 @@ public static partial class JobConfigReader
                     $"'{dp}.keep_tokens' only matters with shuffle_tokens: true"));
         }
         var train = process.Train;
+        var network = process.Network;
+        if (network.Type == NetworkType.Lokr && process.Save.LoraFormat == Lora.LoraLayout.Diffusers)
+            Fail($"{p}.save.lora_format", $"'{p}.save.lora_format: diffusers' holds LoRA only; a LoKr is saved in " +
+                "the comfyui layout (ai-toolkit's): remove the key or set it to comfyui");
+        if (network.Type == NetworkType.Lokr && network.Dropout > 0)
+            Fail($"{p}.network.dropout", $"'{p}.network.dropout' is not implemented for LoKr (ai-toolkit ignores it " +
+                "with a warning): set it to 0");
+        if (!train.TrainUnet)
+            Fail($"{p}.train.train_unet", $"'{p}.train.train_unet: false' leaves nothing to train: this kit trains " +
+                "a LoRA on the transformer; remove the key or set it to true");
+        if (train.TrainTextEncoder)
+            Fail($"{p}.train.train_text_encoder", $"'{p}.train.train_text_encoder: true' is not supported: the text " +
+                "encoder stays frozen; set it to false");
+        if (process.Datasets.All(d => d.IsReg))
+            Fail($"{p}.datasets", $"'{p}.datasets' are all is_reg: true; at least one dataset must be training " +
+                "images (is_reg: false)");
         if (train.MaxDenoisingSteps <= train.MinDenoisingSteps)
             Fail($"{p}.train.max_denoising_steps",
                 $"'{p}.train.max_denoising_steps' ({train.MaxDenoisingSteps}) must be above min_denoising_steps " +

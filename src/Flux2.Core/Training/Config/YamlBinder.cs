@@ -21,6 +21,9 @@ public sealed class YamlBinder(string file)
     /// <summary>ai-toolkit keys present in the file that this kit does not act on (see
     /// <see cref="IgnoredKeysAttribute"/>).</summary>
     public List<string> IgnoredKeysSeen { get; } = new();
+    /// <summary>Keys present in the file (not null) at a value where they change nothing, with the reason
+    /// (<see cref="InertKeyAttribute"/>).</summary>
+    public List<(string Key, string Reason)> InertKeysSeen { get; } = new();
     /// <summary>Where each bound path was written, for checks that run after binding.</summary>
     public Dictionary<string, YamlPosition> Positions { get; } = new();
     /// <summary>Paths of the keys the file set to a value (not null), as written (an alias keeps its own
@@ -69,7 +72,10 @@ public sealed class YamlBinder(string file)
                 Given.Add(childPath);
             }
             else if (inertKeys.TryGetValue(key, out var inert)) inertSeen.Add((inert, keyNode, valueNode, childPath));
-            else if (ignored.Contains(key)) IgnoredKeysSeen.Add(childPath);
+            else if (ignored.Contains(key))
+            {
+                if (!IsNull(valueNode)) IgnoredKeysSeen.Add(childPath); // null: not set
+            }
             else
             {
                 var hint = KeySuggestion.Hint(key, keys.Keys.Concat(ignored).Concat(inertKeys.Keys), path);
@@ -78,9 +84,12 @@ public sealed class YamlBinder(string file)
         }
         foreach (var (inert, keyNode, value, childPath) in inertSeen)
         {
-            if (inert.OnlyWith is { } other && keys[other].GetValue(section) is false) continue;
+            if (IsNull(value)) continue;
             var text = InertForm(value);
-            if (!inert.Inert.Contains("*") && !inert.Inert.Contains(text))
+            if (inert.Inert.Contains("*") || inert.Inert.Contains(text)
+                || inert.OnlyWith is { } other && keys[other].GetValue(section) is false)
+                InertKeysSeen.Add((childPath, inert.Reason));
+            else
                 Warnings.Add(new JobConfigWarning(At(keyNode),
                     $"'{childPath}' = {text} is not applied: {inert.Reason}"));
         }

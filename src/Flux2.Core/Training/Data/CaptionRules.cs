@@ -12,13 +12,14 @@ public static partial class CaptionRules
 {
     public const string TriggerPlaceholder = "[trigger]";
 
-    /// <summary>The caption one training step sees for one image.</summary>
+    /// <summary>The caption one training step sees for one image; <paramref name="addTrigger"/>: false for
+    /// regularization images (the trigger replaces [trigger] but is not prepended).</summary>
     public static string ForTraining(string caption, string? trigger, double dropoutRate, bool shuffleTokens,
-        int keepTokens, Random rng)
+        int keepTokens, Random rng, bool addTrigger = true)
     {
         if (dropoutRate > 0 && rng.NextDouble() < dropoutRate) caption = "";
         if (shuffleTokens) caption = ShuffleTokens(caption, keepTokens, rng);
-        return InjectTrigger(caption, trigger, addIfMissing: true);
+        return InjectTrigger(caption, trigger, addIfMissing: addTrigger);
     }
 
     /// <summary>Replaces the placeholders with <paramref name="trigger"/> (removes them when there is none) and, when

@@ -26,6 +26,8 @@ public static class TextCachePolicy
 
     public static (bool on, string? message) Decide(ProcessConfig p)
     {
+        if (p.Train.UnloadTextEncoder)
+            return (true, "text-embedding cache on: with unload_text_encoder the captions are fixed");
         var shuffled = p.Datasets.Where(d => d.ShuffleTokens).Select(d => d.FolderPath).ToList();
         if (shuffled.Count > 0)
             return (false,

@@ -31,8 +31,9 @@ public static class LoraCheckpoint
         var name = job.Config.Name;
         var path = Path.Combine(folder, final ? FinalFileName(name) : StepFileName(name, step));
         if (state is not null) TrainingStateFile.Write(TrainingStateFile.PathFor(path), state);
-        var updates = network.Snapshot();
-        var (tensors, layoutMeta) = LoraExport.Export(updates, job.Process.Save.LoraFormat);
+        var updates = network.Type == NetworkType.Lokr ? [] : network.Snapshot();
+        var (tensors, layoutMeta) = network.Type == NetworkType.Lokr ? (LokrTensors(network), new())
+            : LoraExport.Export(updates, job.Process.Save.LoraFormat);
         var dtype = job.Process.Save.Dtype.ToScalarType();
         var typed = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.to(dtype));
         var metadata = Metadata(job, network, step, epoch);
@@ -47,6 +48,30 @@ public static class LoraCheckpoint
         return path;
     }
 
+    /// <summary>A LoKr network in the key layout ai-toolkit writes for FLUX.2 and ComfyUI's LoKr loader reads, one
+    /// entry per BFL Linear (the fused qkv once): <c>diffusion_model.&lt;bfl module&gt;.lokr_w1</c>, <c>.lokr_w2</c>
+    /// (or <c>.lokr_w2_a</c> and <c>.lokr_w2_b</c>) and <c>.alpha</c>. ComfyUI applies alpha / rank (the rank being
+    /// lokr_w2_b's rows) when W2 is low-rank and 1 when both factors are full, so alpha is scale · rank, or
+    /// 1.</summary>
+    public static Dictionary<string, Tensor> LokrTensors(LoraNetwork network)
+    {
+        var result = new Dictionary<string, Tensor>();
+        foreach (var group in network.Modules.GroupBy(m => m.Group))
+        {
+            var a = (Nn.LokrAdapter)group.First().Adapter;
+            var key = "diffusion_model." + group.Key;
+            result[key + ".lokr_w1"] = a.W1.detach().to(ScalarType.Float32).cpu().clone();
+            if (a.W2b is null) result[key + ".lokr_w2"] = a.W2.detach().to(ScalarType.Float32).cpu().clone();
+            else
+            {
+                result[key + ".lokr_w2_a"] = a.W2.detach().to(ScalarType.Float32).cpu().clone();
+                result[key + ".lokr_w2_b"] = a.W2b.detach().to(ScalarType.Float32).cpu().clone();
+            }
+            result[key + ".alpha"] = tensor(a.W2b is null ? 1f : (float)(a.Scale * a.W2b.shape[0]));
+        }
+        return result;
+    }
+
     /// <summary>Header metadata, one level deep with JSON-stringified values (docs/ai-toolkit-compat.md
     /// §2.11).</summary>
     public static Dictionary<string, string> Metadata(JobFile job, LoraNetwork network, int step, int epoch)
@@ -57,7 +82,7 @@ public static class LoraCheckpoint
             ["config"] = ConfigJson(job),
             ["ss_base_model_version"] = "flux2",
             ["ss_output_name"] = job.Config.Name,
-            ["ss_network_module"] = "lora",
+            ["ss_network_module"] = network.Type == NetworkType.Lokr ? "lycoris.kohya" : "lora",
             ["ss_network_dim"] = network.Rank.ToString(CultureInfo.InvariantCulture),
             ["ss_network_alpha"] = network.Alpha.ToString(CultureInfo.InvariantCulture),
             ["ss_steps"] = step.ToString(CultureInfo.InvariantCulture),

@@ -8,25 +8,44 @@ using Linear = Flux2.Nn.Linear;
 
 namespace Flux2.Training.Network;
 
-/// <summary>One trained adapter and the layer it sits on.</summary>
-public sealed record LoraModule(string Name, Linear Layer, LoraAdapter Adapter, Parameter Down, Parameter Up);
+/// <summary>One trained adapter and the layer it sits on. A LoRA part of a fused qkv holds the group's shared down
+/// parameter and a row block of its up parameter; a LoKr part, the group's factors and its row block
+/// (<see cref="LokrAdapter.Rows"/>). <paramref name="Group"/>: the BFL name of the Linear the adapter belongs to
+/// (the fused qkv for its parts).</summary>
+public sealed record LoraModule(string Name, Linear Layer, LinearAdapter Adapter, string Group)
+{
+    public LoraAdapter Lora => Adapter as LoraAdapter
+        ?? throw new InvalidOperationException($"'{Name}' has a {Adapter.GetType().Name}, not a LoRA");
+    public Tensor Down => Lora.Down;
+    public Tensor Up => Lora.Up;
+}
 
 /// <summary>
 /// Trainable LoRA adapters on a frozen transformer (docs/ai-toolkit-compat.md §2.10): down (lora_A [r, in])
 /// Kaiming-uniform with a = √5 (bound 1/√in), up (lora_B [out, r]) zeros, so a fresh network changes nothing; scale
 /// = alpha / rank; LoRA weights and their optimizer state in fp32 whatever the model dtype (the forward casts them to
-/// the activations').
+/// the activations'). With the ai-toolkit preset, the q, k, v Linears of a double block's image or text attention
+/// (one fused <c>qkv</c> Linear in the BFL model ai-toolkit trains) share one adapter as ai-toolkit's: one down
+/// [r, in] and one up [3·out, r] whose row blocks are q's, k's and v's ups; saved, that is <c>qkv.lora_A [r, in]</c>
+/// and <c>qkv.lora_B [3·out, r]</c>. The diffusers preset keeps a rank-r adapter per q, k, v.
 /// </summary>
 public sealed class LoraNetwork : IDisposable
 {
     public IReadOnlyList<LoraModule> Modules { get; }
     public int Rank { get; }
     public double Alpha { get; }
+    /// <summary>The trained tensors (a fused qkv's down and up once each), in a fixed order.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+    /// <summary>Whether the q/k/v of each attention share one adapter (the ai-toolkit preset, and LoKr).</summary>
+    public bool FusedQkv { get; }
+    public NetworkType Type { get; }
     readonly nn.Module model;
 
-    LoraNetwork(nn.Module model, IReadOnlyList<LoraModule> modules, int rank, double alpha, Generator dropoutGenerator)
+    LoraNetwork(nn.Module model, IReadOnlyList<LoraModule> modules, IReadOnlyList<Parameter> parameters, int rank,
+        double alpha, bool fusedQkv, NetworkType type, Generator dropoutGenerator)
     {
-        this.model = model; Modules = modules; Rank = rank; Alpha = alpha; DropoutGenerator = dropoutGenerator;
+        this.model = model; Modules = modules; Parameters = parameters; Rank = rank; Alpha = alpha;
+        FusedQkv = fusedQkv; Type = type; DropoutGenerator = dropoutGenerator;
     }
 
     /// <summary>Draws the adapters' dropout masks (CPU, seeded); its state is part of the training state.</summary>
@@ -42,29 +61,133 @@ public sealed class LoraNetwork : IDisposable
                 "/ ignore_if_contains)");
         using var gen = new Generator((ulong)seed);
         var dropoutGenerator = new Generator((ulong)seed + 1);
+        bool lokr = config.Type == NetworkType.Lokr;
+        bool fuse = lokr || config.NetworkKwargs.TargetPreset == LoraTargetPreset.AiToolkit;
+        var groups = fuse ? FusedGroups(targets) : new Dictionary<string, List<(string, Linear)>>();
         var modules = new List<LoraModule>();
+        var parameters = new List<Parameter>();
+        var done = new HashSet<string>();
+        long r = config.Linear;
         foreach (var (name, linear) in targets)
         {
+            if (done.Contains(name)) continue;
+            var parts = groups.Values.FirstOrDefault(g => g[0].Item1 == name) ?? [(name, linear)];
+            var group = IO.BflTransformerKeyMap.ToBfl(name + ".weight") is { } bfl ? bfl.Key[..^".weight".Length]
+                : name;
+            foreach (var (partName, _) in parts) done.Add(partName);
+            if (lokr)
+            {
+                if (parts.Count == 1 && IO.BflTransformerKeyMap.ToBfl(name + ".weight") is { Chunks: > 1 })
+                    throw new UserError($"network.type lokr: '{name}' is one of q, k, v of the fused '{group}' but " +
+                        "not all three are targeted; LoKr trains the fused Linear as one (check ignore_if_contains)");
+                AddLokr(parts, group, config, gen, modules, parameters);
+                continue;
+            }
             var device = linear.weight.device;
             double bound = 1.0 / Math.Sqrt(linear.InFeatures);
-            using var u = rand(new[] { (long)config.Linear, linear.InFeatures }, generator: gen);
+            using var u = rand(new[] { r, linear.InFeatures }, generator: gen);
             var down = new Parameter((u * (2 * bound) - bound).to(device), requires_grad: true);
-            var up = new Parameter(zeros(new[] { linear.OutFeatures, (long)config.Linear }, device: device),
+            var up = new Parameter(zeros(new[] { parts.Sum(p => p.Item2.OutFeatures), r }, device: device),
                 requires_grad: true);
-            var adapter = new LoraAdapter(down, up, config.Scale)
+            parameters.Add(down);
+            parameters.Add(up);
+            long row = 0;
+            foreach (var (partName, part) in parts)
             {
-                Dropout = config.Dropout,
-                DropoutGenerator = dropoutGenerator
-            };
-            linear.Adapters.Add(adapter);
-            modules.Add(new LoraModule(name, linear, adapter, down, up));
+                var partUp = parts.Count == 1 ? up : up.narrow(0, row, part.OutFeatures);
+                row += part.OutFeatures;
+                var adapter = new LoraAdapter(down, partUp, config.Scale)
+                {
+                    Dropout = config.Dropout,
+                    DropoutGenerator = dropoutGenerator
+                };
+                part.Adapters.Add(adapter);
+                modules.Add(new LoraModule(partName, part, adapter, group));
+            }
         }
-        return new LoraNetwork(transformer, modules, config.Linear, config.Alpha, dropoutGenerator);
+        return new LoraNetwork(transformer, modules, parameters, config.Linear, config.Alpha, fuse, config.Type,
+            dropoutGenerator);
     }
 
-    public IEnumerable<Parameter> Parameters => Modules.SelectMany(m => new[] { m.Down, m.Up });
+    /// <summary>ai-toolkit's LoKr for a Linear of out × in (the fused qkv for its parts): out = a·b and in = c·d by
+    /// <see cref="Factorization"/> with lokr_factor, W1 [a, c] Kaiming-uniform, W2 [b, d] zeros — or, when the rank
+    /// is below max(b, d)/2 (only with lokr_full_rank: false), W2a [b, r] Kaiming-uniform and W2b [r, d] zeros with
+    /// scale alpha / r. With full W1 and W2 the scale is 1 (lokr_full_rank sets rank and alpha to
+    /// 9999999999).</summary>
+    static void AddLokr(List<(string, Linear)> parts, string group, NetworkConfig config, Generator gen,
+        List<LoraModule> modules, List<Parameter> parameters)
+    {
+        var first = parts[0].Item2;
+        var device = first.weight.device;
+        long outF = parts.Sum(p => p.Item2.OutFeatures), inF = first.InFeatures;
+        var (a, b) = Factorization(outF, config.LokrFactor);
+        var (c, d) = Factorization(inF, config.LokrFactor);
+        long rank = config.LokrFullRank ? long.MaxValue : config.Linear;
+        bool fullW2 = rank >= Math.Max(b, d) / 2.0;
+        double scale = fullW2 ? 1.0 : config.Alpha / config.Linear;
+        Parameter Uniform(long rows, long fanIn)
+        {
+            double bound = 1.0 / Math.Sqrt(fanIn);
+            using var u = rand(new[] { rows, fanIn }, generator: gen);
+            return new Parameter((u * (2 * bound) - bound).to(device), requires_grad: true);
+        }
+        var w1 = Uniform(a, c);
+        Parameter w2, w2b;
+        if (fullW2)
+        {
+            w2 = new Parameter(zeros(new[] { b, d }, device: device), requires_grad: true);
+            parameters.AddRange([w1, w2]);
+            w2b = null!;
+        }
+        else
+        {
+            w2 = Uniform(b, rank);
+            w2b = new Parameter(zeros(new[] { rank, d }, device: device), requires_grad: true);
+            parameters.AddRange([w1, w2, w2b]);
+        }
+        long row = 0;
+        foreach (var (partName, part) in parts)
+        {
+            var adapter = new LokrAdapter(w1, w2, scale, parts.Count == 1 ? null : (row, part.OutFeatures))
+            {
+                W2b = fullW2 ? null : w2b,
+            };
+            row += part.OutFeatures;
+            part.Adapters.Add(adapter);
+            modules.Add(new LoraModule(partName, part, adapter, group));
+        }
+    }
 
-    public long ParameterCount => Modules.Sum(m => m.Down.numel() + m.Up.numel());
+    /// <summary>LyCORIS' factorization (as ai-toolkit's LoKr): <paramref name="dimension"/> = m·n with m ≤ n;
+    /// <paramref name="factor"/> &gt; 0 dividing it gives (factor, dimension / factor) (then ordered), -1 the pair
+    /// closest to √dimension, another factor the closest pair whose m stays ≤ factor.</summary>
+    public static (long M, long N) Factorization(long dimension, int factor)
+    {
+        if (factor > 0 && dimension % factor == 0)
+            return (factor, dimension / factor);
+        long limit = factor == -1 ? dimension : factor;
+        long m = 1, n = dimension, length = m + n;
+        while (m < n)
+        {
+            long newM = m + 1;
+            while (dimension % newM != 0) newM++;
+            long newN = dimension / newM;
+            if (newM + newN > length || newM > limit) break;
+            (m, n) = (newM, newN);
+        }
+        return m > n ? (n, m) : (m, n);
+    }
+
+    /// <summary>Targets that are the q, k, v parts of one fused BFL Linear (an attention's <c>qkv</c>), all three
+    /// targeted, by that Linear's name; in q, k, v order.</summary>
+    static Dictionary<string, List<(string, Linear)>> FusedGroups(IReadOnlyList<(string name, Linear linear)> targets)
+        => targets.Select(t => (t, loc: IO.BflTransformerKeyMap.ToBfl(t.name + ".weight")))
+            .Where(x => x.loc is { Chunks: > 1 })
+            .GroupBy(x => x.loc!.Key)
+            .Where(g => g.Count() == g.First().loc!.Chunks)
+            .ToDictionary(g => g.Key, g => g.OrderBy(x => x.loc!.Chunk).Select(x => (x.t.name, x.t.linear)).ToList());
+
+    public long ParameterCount => Parameters.Sum(p => p.numel());
 
     /// <summary>Switches every adapter on or off (off = the base model, e.g. for "without LoRA" comparisons).</summary>
     public bool Enabled
@@ -73,15 +196,73 @@ public sealed class LoraNetwork : IDisposable
         set { foreach (var m in Modules) m.Adapter.Enabled = value; }
     }
 
+    /// <summary>The LoRA strength of each sample of the next forwards (their datasets' network_weight): one
+    /// multiplier when they agree, else per-sample multipliers.</summary>
+    public void SetMultipliers(IReadOnlyList<double> perSample)
+    {
+        bool uniform = perSample.All(w => w == perSample[0]);
+        var previous = Modules[0].Adapter.SampleMultiplier;
+        var shared = uniform ? null : tensor(perSample.Select(w => (float)w).ToArray());
+        shared?.DetachFromDisposeScope();
+        foreach (var m in Modules)
+        {
+            m.Adapter.Multiplier = uniform ? perSample[0] : 1.0;
+            m.Adapter.SampleMultiplier = shared;
+        }
+        previous?.Dispose();
+    }
+
+    /// <summary>Starts from the weights of a LoRA file (network.pretrained_lora_path): every module of the file must
+    /// be one of this network's, at its rank; the up weights absorb the ratio of the file's scale to this network's,
+    /// so ΔW is the file's. Modules the file lacks keep their fresh initialization (ΔW = 0). Returns how many
+    /// modules were loaded.</summary>
+    public int LoadWeights(IReadOnlyList<LoraUpdate> updates, string origin)
+    {
+        if (Type != NetworkType.Lora)
+            throw new UserError($"network.pretrained_lora_path {origin}: starting a {YamlNames.EnumName(Type)} " +
+                "network from a file is not supported; only network.type lora");
+        var byName = Modules.ToDictionary(m => m.Name);
+        var unknown = updates.Where(u => !byName.ContainsKey(u.Module)).Select(u => u.Module).ToList();
+        if (unknown.Count > 0)
+            throw new UserError($"network.pretrained_lora_path {origin}: it has LoRA weights for layers this job " +
+                $"does not train ({string.Join(", ", unknown.Take(5))}{(unknown.Count > 5 ? ", ..." : "")}); use " +
+                "the network_kwargs (target_preset, only_if_contains, ignore_if_contains) it was trained with");
+        using var _ = no_grad();
+        foreach (var shared in updates.GroupBy(u => byName[u.Module].Down).Where(g => g.Count() > 1))
+            if (shared.Any(u => !u.Down.shape.SequenceEqual(shared.First().Down.shape)
+                                || (u.Down - shared.First().Down).abs().max().item<float>() != 0))
+                throw new UserError($"network.pretrained_lora_path {origin}: its q/k/v LoRAs of " +
+                    $"'{shared.First().Module}' have separate down-projections, this job trains one shared by the " +
+                    "fused qkv (as ai-toolkit); to continue that file set network_kwargs.target_preset: diffusers");
+        foreach (var u in updates)
+        {
+            var m = byName[u.Module];
+            if (u.Down.shape[0] != m.Down.shape[0] || u.Down.shape[1] != m.Down.shape[1]
+                || u.Up.shape[0] != m.Up.shape[0])
+                throw new UserError($"network.pretrained_lora_path {origin}: '{u.Module}' has rank {u.Down.shape[0]}" +
+                    $" ([{u.Up.shape[0]} x {u.Down.shape[1]}]), this job's is rank {m.Down.shape[0]} " +
+                    $"([{m.Up.shape[0]} x {m.Down.shape[1]}]); set network.linear to the file's rank");
+            m.Down.copy_(u.Down);
+            m.Up.copy_(u.Up.to(float64) * (u.Scale / m.Adapter.Scale));
+        }
+        return updates.Count;
+    }
+
     /// <summary>Detached copies of the current weights, for saving.</summary>
     public IReadOnlyList<LoraUpdate> Snapshot() =>
-        Modules.Select(m => new LoraUpdate(m.Name, m.Down.detach().cpu(), m.Up.detach().cpu(), m.Adapter.Scale))
+        Modules.Select(m => new LoraUpdate(m.Name, m.Down.detach().cpu(), m.Up.detach().cpu(), m.Lora.Scale))
             .ToList();
 
     /// <summary>Removes the adapters from the model and frees their weights.</summary>
     public void Dispose()
     {
-        foreach (var m in Modules) { m.Layer.Adapters.Remove(m.Adapter); m.Down.Dispose(); m.Up.Dispose(); }
+        foreach (var m in Modules)
+        {
+            m.Layer.Adapters.Remove(m.Adapter);
+            if (m.Adapter is LoraAdapter lora && !Parameters.Any(p => ReferenceEquals(p, lora.Up)))
+                lora.Up.Dispose(); // a row block of a fused up
+        }
+        foreach (var p in Parameters) p.Dispose();
         DropoutGenerator.Dispose();
     }
 }
