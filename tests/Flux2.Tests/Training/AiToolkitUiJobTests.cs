@@ -16,7 +16,9 @@ namespace Flux2.Tests.Training;
 [Collection(TorchGlobalRngCollection.Name)]
 public class AiToolkitUiJobTests(ITestOutputHelper output)
 {
-    static readonly string[] SamplePrompts =
+    /// <summary>The sample prompts of the UI's <c>defaultSampleConfig</c> (every model choice starts from them).
+    /// </summary>
+    internal static readonly string[] SamplePrompts =
     [
         "woman with red hair, playing chess at the park, bomb going off in the background",
         "a woman holding a coffee cup, in a beanie, sitting at a cafe",

@@ -17,19 +17,7 @@ namespace Flux2.Tests.Training;
 [Collection(TorchGlobalRngCollection.Name)]
 public class AiToolkitUiKleinJobTests(ITestOutputHelper output)
 {
-    static readonly string[] Prompts =
-    [
-        "woman with red hair, playing chess at the park, bomb going off in the background",
-        "a woman holding a coffee cup, in a beanie, sitting at a cafe",
-        "a horse is a DJ at a night club, fish eye lens, smoke machine, lazer lights, holding a martini",
-        "a man showing off his cool new t shirt at the beach, a shark is jumping out of the water in the background",
-        "a bear building a log cabin in the snow covered mountains",
-        "woman playing the guitar, on stage, singing a song, laser lights, punk rocker",
-        "hipster man with a beard, building a chair, in a wood shop",
-        "photo of a man, white background, medium shot, modeling clothing, studio lighting, white backdrop",
-        "a man holding a sign that says, 'this is a sign'",
-        "a bulldog, in a post apocalyptic world, with a shotgun, in a leather jacket, in a desert, with a motorcycle",
-    ];
+    static readonly string[] Prompts = AiToolkitUiJobTests.SamplePrompts;
 
     /// <summary>The UI's klein-4B job as its YAML view shows it. Changed from what the UI writes, and why:
     /// training_folder (the UI's training-folder setting), datasets[0].folder_path (the UI's dataset folder),
