@@ -71,7 +71,7 @@ public sealed class LoraNetwork : IDisposable
         foreach (var (name, linear) in targets)
         {
             if (done.Contains(name)) continue;
-            var parts = groups.Values.FirstOrDefault(g => g[0].Item1 == name) ?? [(name, linear)];
+            var parts = groups.GetValueOrDefault(name) ?? [(name, linear)];
             var group = IO.BflTransformerKeyMap.ToBfl(name + ".weight") is { } bfl ? bfl.Key[..^".weight".Length]
                 : name;
             foreach (var (partName, _) in parts) done.Add(partName);
@@ -179,13 +179,15 @@ public sealed class LoraNetwork : IDisposable
     }
 
     /// <summary>Targets that are the q, k, v parts of one fused BFL Linear (an attention's <c>qkv</c>), all three
-    /// targeted, by that Linear's name; in q, k, v order.</summary>
+    /// targeted, in q, k, v order, keyed by the name of the q part (where the group is met in the target
+    /// list).</summary>
     static Dictionary<string, List<(string, Linear)>> FusedGroups(IReadOnlyList<(string name, Linear linear)> targets)
         => targets.Select(t => (t, loc: IO.BflTransformerKeyMap.ToBfl(t.name + ".weight")))
             .Where(x => x.loc is { Chunks: > 1 })
             .GroupBy(x => x.loc!.Key)
             .Where(g => g.Count() == g.First().loc!.Chunks)
-            .ToDictionary(g => g.Key, g => g.OrderBy(x => x.loc!.Chunk).Select(x => (x.t.name, x.t.linear)).ToList());
+            .Select(g => g.OrderBy(x => x.loc!.Chunk).Select(x => (x.t.name, x.t.linear)).ToList())
+            .ToDictionary(parts => parts[0].name);
 
     public long ParameterCount => Parameters.Sum(p => p.numel());
 
