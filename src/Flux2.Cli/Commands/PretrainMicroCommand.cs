@@ -49,9 +49,10 @@ public static class PretrainMicroCommand
         if (recipe.TagProbability > 1)
             throw new UserError($"pretrain-micro: --tag-share is a share of captions (0..1), got " +
                 recipe.TagProbability);
-        if (recipe.TransformerFrom is { } from && !File.Exists(Path.Combine(from, "transformer", "config.json")))
-            throw new UserError($"pretrain-micro: --transformer-from {from} has no transformer/config.json; pass a " +
-                "model folder written by pretrain-micro");
+        foreach (var part in new[] { "transformer", "text_encoder" })
+            if (recipe.TransformerFrom is { } from && !File.Exists(Path.Combine(from, part, "config.json")))
+                throw new UserError($"pretrain-micro: --transformer-from {from} has no {part}/config.json; pass a " +
+                    "model folder written by pretrain-micro");
         var command = "./flux2 pretrain-micro " + string.Join(" ", Environment.GetCommandLineArgs().Skip(2));
         new MicroPretrainer(recipe, ShapeCorpusSource.Create((int)recipe.Seed), device, o)
             .Run(outFolder, command.Trim());

@@ -68,15 +68,18 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         if (recipe.VaeFrom is null) RandomInit.Apply(vae, recipe.Seed);
         // Continued pretraining keeps the text encoder the transformer was trained with: the seeded init depends on
         // the device's random generator, so a CPU init differs from a CUDA one.
-        using var textEncoder = recipe.TransformerFrom is { } teFrom
-            ? Flux2PromptEncoder.FromFolder(Path.Combine(teFrom, "text_encoder"), MicroModel.TextEncoderOutLayers,
-                device, ScalarType.Float32)
-            : new Flux2PromptEncoder(MicroModel.TextEncoder, MicroModel.TextEncoderOutLayers, device);
-        if (recipe.TransformerFrom is null) RandomInit.Apply(textEncoder.Model, recipe.Seed + 1);
-        using var transformer = recipe.TransformerFrom is { } from
-            ? Flux2TransformerFiles.FromFolder(Path.Combine(from, "transformer"), device, ScalarType.Float32)
-            : new Flux2Transformer(MicroModel.Transformer, device);
-        if (recipe.TransformerFrom is null) RandomInit.Apply(transformer, recipe.Seed + 2);
+        var from = recipe.TransformerFrom;
+        using var textEncoder = from is null
+            ? new Flux2PromptEncoder(MicroModel.TextEncoder, MicroModel.TextEncoderOutLayers, device)
+            : Flux2PromptEncoder.FromFolder(Path.Combine(from, "text_encoder"), MicroModel.TextEncoderOutLayers,
+                device, ScalarType.Float32);
+        using var transformer = from is null ? new Flux2Transformer(MicroModel.Transformer, device)
+            : Flux2TransformerFiles.FromFolder(Path.Combine(from, "transformer"), device, ScalarType.Float32);
+        if (from is null)
+        {
+            RandomInit.Apply(textEncoder.Model, recipe.Seed + 1);
+            RandomInit.Apply(transformer, recipe.Seed + 2);
+        }
         var tokenizer = new Gpt2PromptTokenizer(MicroModel.TextTokens);
         log.WriteLine($"FLUX.2-micro recipe {recipe} on {device}, TF32 matmuls " +
             (backends.cuda.matmul.allow_tf32 ? "on" : "off"));
