@@ -82,6 +82,14 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         regItems = scan.Items.Where(i => p.Datasets[i.DatasetIndex].IsReg).ToList();
         if (trainItems.Count == 0)
             throw new UserError("no usable training images: every usable image is in an is_reg dataset");
+        if (!p.Train.UnloadTextEncoder)
+        {
+            var overflows = CaptionWindow.Find(trainItems, p.TriggerWord, models.Tokenizer)
+                .Concat(CaptionWindow.Find(regItems, p.TriggerWord, models.Tokenizer, addTrigger: false)).ToList();
+            var warning = CaptionWindow.Warning(overflows, scan.Items.DistinctBy(i => i.ImagePath).Count(),
+                models.Tokenizer.MaxLength);
+            if (warning is not null) log?.Invoke(warning);
+        }
         textCache = TextCachePolicy.Create(models, p, RunFolder, device, log);
         PrefillTextCache(log);
         order = new BatchOrder(trainItems, this.shard.GlobalBatch(p.Train.BatchSize), rng);

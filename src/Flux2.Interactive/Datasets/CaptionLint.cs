@@ -3,8 +3,10 @@ using Flux2.Training.Data;
 
 namespace Flux2.Interactive.Datasets;
 
-/// <summary>One image/caption pair of a dataset folder, with its token count after trigger substitution.</summary>
-public sealed record CaptionInfo(string Image, string Caption, string Final, int Tokens, bool HasTrigger);
+/// <summary>One image/caption pair of a dataset folder, with its token count after trigger substitution and the
+/// words past the text encoder's window (<see cref="Lost"/>, null when it fits or no tokenizer was given).</summary>
+public sealed record CaptionInfo(string Image, string Caption, string Final, int Tokens, bool HasTrigger,
+    string? Lost = null);
 
 /// <summary>A caption problem: <see cref="Kind"/> is "style words", "no [trigger]", "duplicate", "too long",
 /// "missing".</summary>
@@ -39,7 +41,8 @@ public static class CaptionLint
                 var caption = File.Exists(txt) ? File.ReadAllText(txt).Trim() : "";
                 var final = CaptionRules.InjectTrigger(caption, trigger, addIfMissing: true);
                 return new CaptionInfo(Path.GetFileName(image), caption, final, tokenizer?.Tokens(final).Length ?? 0,
-                    CaptionRules.MentionsTrigger(caption, trigger));
+                    CaptionRules.MentionsTrigger(caption, trigger),
+                    tokenizer is null ? null : CaptionWindow.Check(image, final, tokenizer)?.Lost);
             }).ToList();
 
     /// <summary>The checks; <paramref name="styleLora"/> turns on the style-word check.</summary>
@@ -66,7 +69,7 @@ public static class CaptionLint
                     $"trigger"));
             }
             if (maxTokens is { } max && c.Tokens > max) issues.Add(new(c.Image, "too long",
-                $"{c.Tokens} tokens > {max}: the end is cut"));
+                $"{c.Tokens} tokens > {max}: " + (c.Lost is { } lost ? $"\"{lost}\" is cut" : "the end is cut")));
         }
         foreach (var group in captions.Where(c => c.Caption.Length > 0).GroupBy(c => c.Caption.ToLowerInvariant())
             .Where(g => g.Count() > 1))
