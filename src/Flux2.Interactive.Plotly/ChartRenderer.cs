@@ -38,7 +38,9 @@ public static class ChartRenderer
         var layout = new Layout();
         if (spec.Title is { } title) layout.SetProperty("title", new Dictionary<string, object> { ["text"] = title });
         layout.SetProperty("xaxis", Axis(spec.XTitle, log: false));
-        layout.SetProperty("yaxis", Axis(spec.YTitle, spec.LogY));
+        var y = Axis(spec.YTitle, spec.LogY);
+        if (spec.YFromZero) y["rangemode"] = "tozero";
+        layout.SetProperty("yaxis", y);
         if (spec.Traces.Any(t => t.YAxis == 2))
         {
             var y2 = Axis(spec.Y2Title, log: false);

@@ -33,6 +33,7 @@ public static class Chart
             Title = title,
             XTitle = "step",
             YTitle = "lr",
+            YFromZero = true,
             Height = 300,
             Traces = { new TraceSpec { Name = "lr", X = steps.ToArray(), Y = lr.ToArray(), Mode = "lines" } },
         };

@@ -35,6 +35,9 @@ public sealed record ChartSpec
     public string? YTitle { get; init; }
     public string? Y2Title { get; init; }
     public bool LogY { get; init; }
+    /// <summary>The left y axis starts at 0 (a constant series then reads as its value, not as a flat line at an
+    /// arbitrary height).</summary>
+    public bool YFromZero { get; init; }
     /// <summary>plotly barmode for several histograms/bars: "overlay", "group", "stack".</summary>
     public string? BarMode { get; init; }
     public int Width { get; init; } = 720;

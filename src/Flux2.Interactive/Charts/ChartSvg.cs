@@ -46,7 +46,8 @@ public static class ChartSvg
                 .Concat(histograms.Values.SelectMany(h => new[] { h.Edges[0], h.Edges[^1] })).ToList();
             (xMin, xMax) = xs.Count > 0 ? (xs.Min(), xs.Max()) : (0, 1);
         }
-        var left = Range(traces.Where(p => p.t.YAxis != 2).Select(p => p.t), histograms, chart.LogY);
+        var left = Range(traces.Where(p => p.t.YAxis != 2).Select(p => p.t), histograms, chart.LogY,
+            fromZero: chart.YFromZero);
         var right = Range(traces.Where(p => p.t.YAxis == 2).Select(p => p.t), histograms, log: false);
 
         double Px(double x) => x0 + (x - xMin) / Span(xMin, xMax) * (x1 - x0);
@@ -164,7 +165,7 @@ public static class ChartSvg
     /// <summary>The y range of the traces on one axis (log10 of it for a log axis); bars and histograms start at 0.
     /// </summary>
     static (double min, double max, bool log) Range(IEnumerable<TraceSpec> traces,
-        Dictionary<TraceSpec, Histogram> histograms, bool log)
+        Dictionary<TraceSpec, Histogram> histograms, bool log, bool fromZero = false)
     {
         var list = traces.ToList();
         var ys = list.Where(t => t.Type != "histogram").SelectMany(t => t.Y ?? []).Where(double.IsFinite)
@@ -175,7 +176,7 @@ public static class ChartSvg
             // From the power of ten below the smallest value, so the smallest bar keeps a height.
             return positive.Count > 0 ? (Math.Floor(positive.Min() - 0.05), positive.Max(), true) : (0, 1, true);
         }
-        if (list.Any(t => t.Type is "bar" or "histogram")) ys.Add(0);
+        if (fromZero || list.Any(t => t.Type is "bar" or "histogram")) ys.Add(0);
         return ys.Count > 0 ? (ys.Min(), ys.Max(), false) : (0, 1, false);
     }
 

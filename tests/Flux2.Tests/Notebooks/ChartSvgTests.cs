@@ -44,4 +44,21 @@ public sealed class ChartSvgTests
         Assert.DoesNotContain("Infinity", bars, StringComparison.Ordinal);
         Assert.Equal(3, XDocument.Parse(bars).Descendants(Svg + "rect").Count());
     }
+
+    [Fact]
+    public void A_constant_learning_rate_is_drawn_at_its_height_above_a_zero_axis()
+    {
+        double[] steps = [1, 2, 3], lr = [1e-3, 1e-3, 1e-3];
+        var doc = XDocument.Parse(ChartSvg.Render(Chart.LearningRate(steps, lr)));
+        var texts = doc.Descendants(Svg + "text").Select(t => t.Value).ToList();
+        Assert.Contains("0", texts);
+        Assert.DoesNotContain(texts, t => t.StartsWith('-'));
+        // The line sits at the top of the axis (its maximum), not in the middle of a range around it.
+        var ys = doc.Descendants(Svg + "polyline").Single().Attribute("points")!.Value.Split(' ')
+            .Select(p => double.Parse(p.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var flat = XDocument.Parse(ChartSvg.Render(Chart.LearningRate(steps, lr) with { YFromZero = false }))
+            .Descendants(Svg + "polyline").Single().Attribute("points")!.Value.Split(' ')
+            .Select(p => double.Parse(p.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(ys[0] < flat[0], $"line at y {ys[0]} should be above the centred {flat[0]}");
+    }
 }
