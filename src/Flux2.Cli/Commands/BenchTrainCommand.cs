@@ -211,7 +211,8 @@ public static class BenchTrainCommand
         var sw = Stopwatch.StartNew();
         using var built = BuildModel(opt, device);
         var model = built.Model;
-        long parameterCount = model.ParameterCount();
+        // From the config: a quantized model's tensors hold packed codes and scales, not one element per parameter.
+        long parameterCount = c.ParameterCount();
         if (built.Offloader is { } offloader) o.WriteLine(offloader.Report);
         if (mem != null)
         {
