@@ -143,9 +143,15 @@ public static class QuantizedWeight
         if (bits == 8) return packed.clone().MoveToOuterDisposeScope();
         Tensor[] parts;
         if (8 % bits == 0)
-            parts = Enumerable.Range(0, 8 / bits)
-                .Select(i => packed.div(1 << (i * bits), rounding_mode: RoundingMode.floor).remainder(1 << bits))
-                .ToArray();
+        {
+            // Code 0 needs no shift and the last one no mask: uint4 is one remainder and one division.
+            int k = 8 / bits;
+            parts = Enumerable.Range(0, k).Select(i =>
+            {
+                var shifted = i == 0 ? packed : packed.div(1 << (i * bits), rounding_mode: RoundingMode.floor);
+                return i == k - 1 ? shifted : shifted.remainder(1 << bits);
+            }).ToArray();
+        }
         else
         {
             var word = packed.view(n, cols / 8, bits).to(ScalarType.Int64).mul(Powers(bits, 8, packed.device))
