@@ -18,13 +18,13 @@ public static class BenchCommand
 {
     public const string Help = """
         ./flux2 bench forward [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--text-tokens 512]
-                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3] [--qtype qfloat8|qint8]
-                              [--blocks DOUBLE,SINGLE]
+                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
+                              [--qtype qfloat8|qint8|uint2..uint8] [--blocks DOUBLE,SINGLE]
           --qtype: Linear weights quantized layer by layer while building (tiers B/A); the same seeded weights are
           first run unquantized once and the relative error of the output, ||y_q - y|| / ||y||, is printed.
         ./flux2 bench text-encoder [--config mistral-small|tiny] [--layers 30] [--tokens 512]
-                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3] [--qtype qfloat8|qint8]
-                              [--write-random DIR | --from DIR [--low-vram]]
+                              [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--steps 3]
+                              [--qtype qfloat8|qint8|uint2..uint8] [--write-random DIR | --from DIR [--low-vram]]
           --write-random DIR: build the encoder with random weights and stream it to DIR (config.json +
           model.safetensors, one tensor at a time), then stop. --from DIR: load it from there instead of building
           (with --qtype quantized while loading, one tensor at a time; peak process RAM is printed). --low-vram: load

@@ -29,14 +29,16 @@ public static class BenchTrainCommand
 {
     public const string Help = """
         ./flux2 bench train [--tier C|B|A] [--config dev|klein-4b|klein-9b|tiny] [--size 1024] [--rank 32]
-                            [--qtype qfloat8|qint8] [--targets diffusers|ai-toolkit] [--offload-percent 0.75]
+                            [--qtype qfloat8|qint8|uint2..uint8] [--targets diffusers|ai-toolkit]
+                            [--offload-percent 0.75]
                             [--text-tokens 512] [--steps 10] [--warmup 2] [--no-checkpointing] [--no-checkpoint-offload]
                             [--optimizer adamw|adamw8bit]
                             [--memory-steps 200] [--device auto|cpu|cuda:N] [--peak-tflops 989.4] [--gpus N]
           LoRA training steps (batch 1, flow-match loss, backward, optimizer step) at full size with random weights:
           per-step time, median after the warm-up steps, peak GPU memory, achieved TFLOP/s and MFU (peak dense bf16 of
-          the card from its NVML name, or --peak-tflops). Tier C: bf16 weights; B: 8-bit weights (--qtype, default
-          qfloat8) quantized layer by layer while building; A: B + layer offloading of --offload-percent of the
+          the card from its NVML name, or --peak-tflops). Tier C: bf16 weights; B: quantized weights (--qtype: qfloat8,
+          the default, or qint8: 8 bits per channel; uint2-uint8: N bits, a scale and zero point per 64 inputs)
+          quantized layer by layer while building; A: B + layer offloading of --offload-percent of the
           blocks (pinned CPU memory, streamed in with prefetch; built there one block at a time through a GPU slot, so
           the peak, measured from the start, includes building). LoRA on the diffusers default
           targets (attention projections, as diffusers' DreamBooth LoRA script) or --targets ai-toolkit (every Linear
@@ -48,8 +50,8 @@ public static class BenchTrainCommand
           rank 0 prints. Every run ends with "throughput: X images/s (N GPUs x batch 1)" to compare 1 GPU with N.
         """;
 
-    /// <summary>Memory tiers (docs/lora-guide.md §2): C = bf16 weights (80 GB cards), B = fp8 weights (48 GB),
-    /// A = fp8 + layer offloading (24 GB).</summary>
+    /// <summary>Memory tiers (docs/lora-guide.md §2): C = bf16 weights (80 GB cards), B = quantized weights (fp8:
+    /// 48 GB), A = B + layer offloading (fp8: 24 GB). The weight format of B and A is --qtype.</summary>
     public enum Tier { C, B, A }
 
     sealed record Options(Tier Tier, QuantType Quant, double OffloadPercent, LoraTargetPreset Targets,
@@ -87,8 +89,8 @@ public static class BenchTrainCommand
                 (mem is null ? ""
                     : $"\nNVML: {mem.UsedGiB:F1} GiB used of {mem.TotalGiB:F1} GiB now, peak {mem.PeakGiB:F1} GiB") +
                 (opt.Checkpointing
-                    ? "\nTry a lower --size or --rank, or a lower tier (B: fp8 weights, A: + " +
-                        "offloading)." : "\nTry without --no-checkpointing."));
+                    ? "\nTry a lower --size or --rank, a lower tier (B: quantized weights, A: + offloading) or a " +
+                        "smaller --qtype (uint4)." : "\nTry without --no-checkpointing."));
         }
     }
 
@@ -101,8 +103,8 @@ public static class BenchTrainCommand
             "B" => Tier.B,
             "A" => Tier.A,
             _ =>
-                throw new UserError($"bench train: --tier must be C (bf16), B (fp8) or A (fp8 " +
-                    $"+ offloading), got '{tierName}'"),
+                throw new UserError($"bench train: --tier must be C (bf16), B (--qtype weights) or A (--qtype " +
+                    $"weights + offloading), got '{tierName}'"),
         };
         QuantType quant;
         try { quant = QuantType.Parse(args.Get("qtype", "qfloat8")); }
@@ -163,10 +165,10 @@ public static class BenchTrainCommand
     }
 
     /// <summary>
-    /// The transformer for a memory tier, random weights, built directly on the device: C bf16; B and A with 8-bit
-    /// Linear weights, each layer drawn in bf16 and quantized before the next (the bf16 model never exists). A: the
-    /// offloaded blocks are built in CPU memory and initialized one at a time in a GPU slot, to the same weights as B
-    /// (<see cref="TransformerOffloading.Build"/>), so they never sit on the GPU together.
+    /// The transformer for a memory tier, random weights, built directly on the device: C bf16; B and A with
+    /// quantized Linear weights (--qtype), each layer drawn in bf16 and quantized before the next (the bf16 model
+    /// never exists). A: the offloaded blocks are built in CPU memory and initialized one at a time in a GPU slot, to
+    /// the same weights as B (<see cref="TransformerOffloading.Build"/>), so they never sit on the GPU together.
     /// </summary>
     static BuiltModel BuildModel(Options opt, Device device)
     {
@@ -209,7 +211,8 @@ public static class BenchTrainCommand
         var sw = Stopwatch.StartNew();
         using var built = BuildModel(opt, device);
         var model = built.Model;
-        long parameterCount = model.ParameterCount();
+        // From the config: a quantized model's tensors hold packed codes and scales, not one element per parameter.
+        long parameterCount = c.ParameterCount();
         if (built.Offloader is { } offloader) o.WriteLine(offloader.Report);
         if (mem != null)
         {

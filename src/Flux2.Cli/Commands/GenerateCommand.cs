@@ -19,9 +19,9 @@ public static class GenerateCommand
                          [--out output/image.png] [--width W] [--height H] [--steps N] [--guidance G] [--seed 0]
                          [--negative "..."]
                          [--lora file.safetensors] [--lora-strength 1.0] [--reference img1.png,img2.png]
-                         [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--quantize qfloat8|qint8]
-          --quantize: 8-bit transformer and text-encoder Linear weights, quantized while loading (about half the
-          memory).
+                         [--device auto|cpu|cuda:N] [--dtype bf16|fp32] [--quantize qfloat8|qint8|uint2..uint8]
+          --quantize: quantized transformer and text-encoder Linear weights, quantized while loading (8-bit: about
+          half the memory; uint4: about a quarter).
           --negative: negative prompt of a model sampled with true classifier-free guidance (FLUX.2 [klein] base,
           flux2-micro; default: the empty prompt); unused by [dev] and step-distilled [klein].
           Defaults: the model's own (its sample_defaults.json: flux2-micro 128x128, 20 steps, guidance 2);

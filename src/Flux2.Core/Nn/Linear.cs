@@ -10,15 +10,18 @@ namespace Flux2.Nn;
 /// carry LoRA adapters. Adapters are not registered as parameters, so the base state dict stays the checkpoint's:
 /// y = x Wᵀ (+ b) + Σ scale · (x Aᵀ) Bᵀ, with A = lora_A [r, in], B = lora_B [out, r] (peft's LoRA layout).
 /// <para>Built with a <see cref="QuantType"/>, the frozen base weight is stored quantized from the start (no float
-/// copy is ever allocated): <c>weight</c> holds the 8-bit codes [out, in] and <c>weight_scale</c> one fp32 scale per
-/// output channel [out], both plain registered tensors without gradient (layer offloading moves them like any other).
-/// The loader fills them from a float checkpoint tensor by tensor (<see cref="ModuleLoader"/>).</para>
+/// copy is ever allocated): <c>weight</c> holds the codes and <c>weight_scale</c> the scales — 8-bit codes [out, in]
+/// with one fp32 scale per output channel [out], or (uint2-uint8) packed codes [out, in · N / 8] (uint8) with one bf16
+/// scale and one uint8 zero point (<c>weight_zero_point</c>) per group [out, groups] — all plain registered tensors
+/// without gradient (layer offloading moves them like any other). The loader fills them from a float checkpoint
+/// tensor by tensor (<see cref="ModuleLoader"/>, <see cref="QuantizeFrom"/>).</para>
 /// </summary>
 public sealed class Linear : nn.Module<Tensor, Tensor>
 {
     public readonly long InFeatures, OutFeatures;
     public Parameter weight;
     public Parameter? weight_scale;
+    public Parameter? weight_zero_point;
     public Parameter? bias;
     public List<LinearAdapter> Adapters { get; } = new();
 
@@ -42,10 +45,14 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         InFeatures = inFeatures; OutFeatures = outFeatures;
         DType = dtype ?? ScalarType.Float32;
         Quant = quant;
-        weight = new Parameter(empty(new[] { outFeatures, inFeatures }, quant?.StorageType ?? DType, device),
-                               requires_grad: false);
+        weight = new Parameter(empty(quant?.CodesShape(outFeatures, inFeatures) ?? [outFeatures, inFeatures],
+                                     quant?.StorageType ?? DType, device), requires_grad: false);
         if (quant is not null)
-            weight_scale = new Parameter(ones(new[] { outFeatures }, ScalarType.Float32, device), requires_grad: false);
+            weight_scale = new Parameter(ones(quant.ScaleShape(outFeatures, inFeatures), quant.ScaleType, device),
+                                         requires_grad: false);
+        if (quant is { IsGrouped: true })
+            weight_zero_point = new Parameter(zeros(quant.ScaleShape(outFeatures, inFeatures), ScalarType.Byte,
+                                                    device), requires_grad: false);
         if (hasBias) bias = new Parameter(zeros(new[] { outFeatures }, DType, device), requires_grad: false);
         RegisterComponents();
     }
@@ -60,19 +67,25 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 
     Tensor QuantizedForward(Tensor x)
     {
-        var y = QuantizedLinearFunction.Apply(x, weight, weight_scale!, Recompute);
+        var y = QuantizedLinearFunction.Apply(x, Quant!, weight, weight_scale!, weight_zero_point, Recompute);
         return bias is null ? y : y.add_(bias);
     }
 
-    /// <summary>The base weight as a float tensor in <paramref name="dtype"/> (a new tensor): codes times scales for a
-    /// quantized layer, a copy otherwise. For merging, export and tests, not for the forward pass (which widens the
+    /// <summary>The base weight as a float tensor in <paramref name="dtype"/> (a new tensor): the dequantized codes for
+    /// a quantized layer, a copy otherwise. For merging, export and tests, not for the forward pass (which widens the
     /// codes and scales the output, <see cref="QuantizedLinearFunction"/>).</summary>
     public Tensor FloatWeightCopy(ScalarType? dtype = null)
     {
         using var _ = no_grad();
         return Quant is null ? weight.detach().to(dtype ?? DType, copy: true)
-                             : QuantizedWeight.FloatCopy(weight, weight_scale!, dtype ?? DType);
+            : QuantizedWeight.FloatCopy(Quant, weight, weight_scale!, weight_zero_point, dtype ?? DType);
     }
+
+    /// <summary>Quantizes a float [out, in] weight (any dtype and device) into this layer's quantized
+    /// storage.</summary>
+    public void QuantizeFrom(Tensor floatWeight) =>
+        QuantizedWeight.QuantizeInto(floatWeight, weight, weight_scale!, weight_zero_point,
+            Quant ?? throw new InvalidOperationException("the layer is not quantized"));
 }
 
 /// <summary>A trained update added to a <see cref="Linear"/>'s output (<see cref="LoraAdapter"/>,

@@ -10,8 +10,9 @@ namespace Flux2.Nn;
 /// present with the shape the config implies, and every file key must be used; problems are listed together.
 /// <para>A quantized <see cref="Linear"/> (built with a <see cref="QuantType"/>) whose float weight comes from the
 /// file is quantized on arrival: the one tensor is read onto the layer's device in the file's dtype, quantized there
-/// into the layer's 8-bit storage and freed before the next is read, so neither the device nor the CPU ever holds
-/// more than one float weight (its <c>weight_scale</c> is computed, not expected in the file).</para>
+/// into the layer's storage and freed before the next is read, so neither the device nor the CPU ever holds more than
+/// one float weight (its <c>weight_scale</c> and <c>weight_zero_point</c> are computed, not expected in the file; its
+/// <c>weight</c> is checked against the float shape [out, in], whatever the packed codes' shape).</para>
 /// <para>Layer offloading's blocks are filled one at a time through a GPU slot (<c>offloaded</c>).</para></summary>
 public static class ModuleLoader
 {
@@ -26,12 +27,17 @@ public static class ModuleLoader
         foreach (var (name, p) in module.named_parameters()) targets[name] = p;
         foreach (var (name, b) in module.named_buffers()) targets[name] = b;
         var quantizeOnLoad = QuantizeOnLoad(module, source);
-        foreach (var key in quantizeOnLoad.Keys) targets.Remove(key[..^"weight".Length] + "weight_scale");
+        foreach (var key in quantizeOnLoad.Keys)
+        {
+            targets.Remove(key[..^"weight".Length] + "weight_scale");
+            targets.Remove(key[..^"weight".Length] + "weight_zero_point");
+        }
         var parts = offloaded is null ? [] : module.named_modules().Where(m => offloaded.IsOffloaded(m.module))
             .Select(m => (Prefix: m.name + ".", Module: m.module, Shapes: offloaded.ShapesOf(m.module))).ToList();
         // An offloaded block's tensors are empty placeholders outside its fill: its shapes come from the offloader.
         long[] ShapeOf(string name, Tensor t)
         {
+            if (quantizeOnLoad.TryGetValue(name, out var layer)) return [layer.OutFeatures, layer.InFeatures];
             var part = parts.FirstOrDefault(p => name.StartsWith(p.Prefix, StringComparison.Ordinal));
             return part.Module is null ? t.shape : part.Shapes[name[part.Prefix.Length..]];
         }
@@ -70,7 +76,7 @@ public static class ModuleLoader
                         continue;
                     }
                     using var floatWeight = source.Read(name, t.device);
-                    QuantizedWeight.QuantizeInto(floatWeight, linear.weight, linear.weight_scale!, linear.Quant!);
+                    linear.QuantizeFrom(floatWeight);
                     continue;
                 }
                 using var value = source.Read(name, t.device, t.dtype);

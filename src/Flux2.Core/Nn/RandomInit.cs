@@ -1,5 +1,4 @@
 using Flux2.Nn.Offload;
-using Flux2.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,11 +46,11 @@ public static class RandomInit
     {
         if (m is Linear lin)
         {
-            if (lin.Quant is { } quant)
+            if (lin.IsQuantized)
             {
-                using var w = empty(lin.weight.shape, lin.DType, lin.weight.device)
+                using var w = empty(new[] { lin.OutFeatures, lin.InFeatures }, lin.DType, lin.weight.device)
                     .normal_(0, 1.0 / Math.Sqrt(lin.InFeatures));
-                QuantizedWeight.QuantizeInto(w, lin.weight, lin.weight_scale!, quant);
+                lin.QuantizeFrom(w);
             }
             else lin.weight.normal_(0, 1.0 / Math.Sqrt(lin.InFeatures));
             lin.bias?.zero_();

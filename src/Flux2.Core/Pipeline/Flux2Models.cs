@@ -135,8 +135,8 @@ public sealed class Flux2Models : IDisposable
     /// <summary>Resolves <paramref name="spec"/> (folder, cached repo id, <see cref="MicroModel.Name"/> or
     /// <see cref="TinyRandom"/>) and loads everything. Repo ids are looked up in <paramref name="cache"/>, by default
     /// the user's HF cache (<see cref="HfCache.Default"/>). <paramref name="quantization"/> picks the components whose
-    /// Linear weights are quantized while loading (8-bit storage built on the device, filled tensor by
-    /// tensor).</summary>
+    /// Linear weights are quantized while loading (quantized storage built on the device, filled tensor
+    /// by tensor).</summary>
     /// <param name="lowVram">Load the text encoder and the VAE into CPU memory and bring them to the device only while
     /// they work (<see cref="LowVram"/>), so they never sit next to the transformer's training.</param>
     /// <param name="layerOffloading">Share of the transformer's blocks to offload

@@ -41,13 +41,17 @@ public class BenchTrainCliTests(ITestOutputHelper output)
         Assert.Matches(@"MFU [\d.]+ ?% of 1\.0 TFLOP/s", r.Out);
     }
 
-    [Fact]
-    public void TierBRunsWithEightBitWeightsOnTheCpuToo()
+    [Theory]
+    [InlineData("qint8"), InlineData("uint4")]
+    public void TierBRunsWithQuantizedWeightsOnTheCpuToo(string qtype)
     {
         var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--tier", "B", "--qtype",
-            "qint8", "--steps", "3");
+            qtype, "--steps", "3");
+        output.WriteLine(r.ToString());
         Assert.True(r.Exit == 0, r.ToString());
-        Assert.Contains("(qint8 Linear weights)", r.Out);
+        Assert.Contains($"({qtype} Linear weights)", r.Out);
+        // The config's parameter count, whatever the storage (uint4 packs two weights per byte).
+        Assert.Contains($"{Flux2.Models.Transformer.TransformerConfig.Tiny.ParameterCount():N0} parameters", r.Out);
         Assert.Contains("LoRA rank 32 on 12 Linears",
             r.Out);        // diffusers targets: 4 per double block, 2 per single
     }
@@ -58,6 +62,16 @@ public class BenchTrainCliTests(ITestOutputHelper output)
     public void TiersThatCannotRunSaySo(string tier, string message)
         => CliRunner.AssertUserError(CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--tier",
             tier), message);
+
+    [Fact]
+    public void AnUnsupportedQtypeIsAUserErrorListingTheSupportedOnes()
+    {
+        var r = CliRunner.Run("bench", "train", "--config", "tiny", "--device", "cpu", "--tier", "B", "--qtype",
+            "qint4");
+        CliRunner.AssertUserError(r, "--qtype: unsupported qtype 'qint4'");
+        Assert.Contains("uint4", r.Err);
+        Assert.Contains("qfloat8", r.Err);
+    }
 
     [Theory]
     [InlineData("--size", "100", "multiple of 16")]

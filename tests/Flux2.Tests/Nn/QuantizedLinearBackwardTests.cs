@@ -28,6 +28,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
     {
         { "qfloat8", ScalarType.Float32 }, { "qfloat8", ScalarType.BFloat16 }, { "qfloat8", ScalarType.Float64 },
         { "qint8", ScalarType.Float32 }, { "qint8", ScalarType.BFloat16 }, { "qint8", ScalarType.Float64 },
+        { "uint4", ScalarType.Float32 }, { "uint4", ScalarType.BFloat16 }, { "uint4", ScalarType.Float64 },
     };
 
     static long Widenings => QuantizedLinearFunction.WideningsOnThisThread;
@@ -43,7 +44,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         using var w = randn(new[] { outFeatures, inFeatures }, generator: g) *
             exp(randn(new[] { outFeatures, 1L }, generator: g) * 2);
         var lin = new Linear(inFeatures, outFeatures, dtype: dtype, quant: type);
-        QuantizedWeight.QuantizeInto(w, lin.weight, lin.weight_scale!, type);
+        lin.QuantizeFrom(w);
         return lin;
     }
 
@@ -64,11 +65,15 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
         var rel = ((x.grad!.to(ScalarType.Float64) - reference).norm() / reference.norm()).item<double>();
         output.WriteLine($"{qtype} {dtype}: grad_x relative error vs float64 (grad_y · dequantized W) {rel:E2}");
         // fp64: rounding only; fp32: the fp32 product and matmul (~1e-7); bf16: the product rounded once to bf16 and
-        // the bf16 matmul's output rounding (at most 2^-8 relative each, ~2e-3 rms together).
+        // the bf16 matmul's output rounding (at most 2^-8 relative each, ~2e-3 rms together; uint4: the dequantized
+        // weight rounded to bf16 instead of the product).
         double bound = dtype switch { ScalarType.Float64 => 1e-13, ScalarType.Float32 => 1e-6, _ => 4e-3 };
         Assert.True(rel < bound, $"{qtype} {dtype}: grad_x off by {rel:E2} (bound {bound:E0})");
 
-        if (dtype == ScalarType.BFloat16)
+        if (dtype == ScalarType.BFloat16 && type.IsGrouped)
+            Assert.True(Identical(x.grad!, gradY.matmul(lin.FloatWeightCopy(dtype))),
+                "bf16 grad_x is not grad_y · (the dequantized weight in bf16)");
+        if (dtype == ScalarType.BFloat16 && !type.IsGrouped)
         {
             // The one-pass bf16 product equals grad_y scaled by the fp32 scale and rounded once (a copy scaled in
             // place): it relies on QuantizedWeight's scales being bf16 numbers.
@@ -134,7 +139,7 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("qfloat8"), InlineData("qint8")]
+    [InlineData("qfloat8"), InlineData("qint8"), InlineData("uint4")]
     public void TheRecomputeKeepsItsWidenedWeightsForTheBackwardAndAPlainForwardDoesNot(string qtype)
     {
         TorchRuntime.EnsureLoaded();
@@ -283,7 +288,8 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("qfloat8", ScalarType.Float32), InlineData("qint8", ScalarType.Float32),
-        InlineData("qfloat8", ScalarType.BFloat16)]
+        InlineData("qfloat8", ScalarType.BFloat16), InlineData("uint4", ScalarType.Float32),
+        InlineData("uint4", ScalarType.BFloat16)]
     public void CheckpointedLoraGradientsThroughQuantizedBlocksEqualPlainOnesBitForBit(string qtype, ScalarType dtype)
     {
         using var rig = new QuantizedRig(QuantType.Parse(qtype), dtype);
@@ -311,16 +317,17 @@ public class QuantizedLinearBackwardTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(true), InlineData(false)]
-    public void QuantizedTrainingStepsLeaveNoTensors(bool checkpointing)
+    [InlineData(true, "qfloat8"), InlineData(false, "qfloat8"), InlineData(true, "uint4"), InlineData(false, "uint4")]
+    public void QuantizedTrainingStepsLeaveNoTensors(bool checkpointing, string qtype)
     {
-        using var rig = new QuantizedRig(QuantType.Float8, ScalarType.Float32);
+        using var rig = new QuantizedRig(QuantType.Parse(qtype), ScalarType.Float32);
         static long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (int i = 0; i < 2; i++) rig.Step(checkpointing);
         long before = Live();
         var perStep = new List<long>();
         for (int i = 0; i < 20; i++) { rig.Step(checkpointing); perStep.Add(Live() - before); }
-        output.WriteLine($"checkpointing {checkpointing}: live tensors {before} -> {Live()} over 20 quantized steps: " +
+        output.WriteLine($"{qtype}, checkpointing {checkpointing}: live tensors {before} -> {Live()} over 20 " +
+            $"quantized steps: " +
             $"[{string.Join(", ", perStep)}]");
         Assert.True(Live() == before, $"quantized training steps leak {Live() - before} tensors over 20 steps");
     }

@@ -19,8 +19,8 @@ namespace Flux2.Models.TextEncoder;
 /// <para>Hidden-state indices follow transformers' <c>output_hidden_states</c>: 0 = embedding output, k = output of
 /// decoder layer k (residual stream, before the final norm), except k = NumHiddenLayers which transformers reports
 /// after the final norm.</para>
-/// <para>With a <see cref="QuantType"/>, the seven Linear layers of every decoder layer are built with 8-bit storage
-/// and filled by the loader tensor by tensor; the embedding and the norms stay in <c>dtype</c>.</para>
+/// <para>With a <see cref="QuantType"/>, the seven Linear layers of every decoder layer are built with quantized
+/// storage and filled by the loader tensor by tensor; the embedding and the norms stay in <c>dtype</c>.</para>
 /// </summary>
 public sealed class MistralTextModel : nn.Module
 {

@@ -13,7 +13,7 @@ namespace Flux2.Models.Transformer;
 /// <see cref="Flux2TransformerFiles"/>).
 /// Any size from a <see cref="TransformerConfig"/>; built directly on the given
 /// device and dtype, each block on the device <c>blockDevice</c> picks for it.
-/// <para>With a <see cref="QuantType"/>, every Linear of the blocks and the context embedder is built with 8-bit
+/// <para>With a <see cref="QuantType"/>, every Linear of the blocks and the context embedder is built with quantized
 /// storage (the loader quantizes the checkpoint's tensors into it one by one). Two groups stay in <c>dtype</c>:
 /// x_embedder and proj_out, the first and last maps of the latent, small (128 x 6144), where every error lands on the
 /// predicted velocity directly; and the conditioning path (timestep/guidance embedders, the three shared modulations,

@@ -22,6 +22,10 @@ namespace Flux2.Nn.Quantization;
 /// </list>
 /// <para>Outside a recompute (training without checkpointing) only q and scale are kept and the backward widens again:
 /// keeping every layer's widened weight until the backward would be the bf16 model again.</para>
+/// <para>A grouped type (uint2-uint8: a scale and zero point per group of inputs) cannot move its scales behind the
+/// matmul: "widening" is dequantizing, (q - z) · scale in the activations' dtype
+/// (<see cref="QuantizedWeight.Dequantize"/>), y = x · wᵀ and grad_x = grad_y · w, with the same keeping and
+/// re-widening as above.</para>
 /// </summary>
 public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<QuantizedLinearFunction>
 {
@@ -29,8 +33,8 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
 
     [ThreadStatic] static long widenings;
 
-    /// <summary>How many times this thread has widened 8-bit codes to a float dtype for a product (forward, recompute
-    /// or backward): what tests and benches read to see which passes rebuild the weight.</summary>
+    /// <summary>How many times this thread has widened codes to a float dtype for a product (forward, recompute or
+    /// backward): what tests and benches read to see which passes rebuild the weight.</summary>
     public static long WideningsOnThisThread => widenings;
 
     /// <summary>The widened codes a recompute's forward keeps for its backward; taken (once) by that
@@ -46,20 +50,31 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
     /// (the custom function would only keep bookkeeping alive). <paramref name="recompute"/>: the session of the
     /// checkpointed block being recomputed, when it is (<see cref="Linear.Recompute"/>): the widened codes are kept for
     /// the backward, and the input gradient is released when that session's backward pass ends.</summary>
-    public static Tensor Apply(Tensor x, Tensor q, Tensor scale, CheckpointSession? recompute = null) =>
-        is_grad_enabled() && x.requires_grad ? apply(x, q, scale, new Recomputing(recompute))
-                                             : Compute(x, q, scale, keep: false).Y;
+    /// <param name="zero">The grouped types' zero points; null for the 8-bit types.</param>
+    public static Tensor Apply(Tensor x, QuantType type, Tensor q, Tensor scale, Tensor? zero,
+        CheckpointSession? recompute = null)
+    {
+        var weight = new Codes(type, q, scale, zero);
+        return is_grad_enabled() && x.requires_grad ? apply(x, new Recomputing(recompute), weight)
+                                                    : Compute(x, weight, keep: false).Y;
+    }
 
     /// <summary>Boxes the optional session for <c>apply</c>'s argument list.</summary>
     sealed record Recomputing(CheckpointSession? Session);
 
+    /// <summary>A layer's stored weight. Passed to <c>apply</c> as data, not as tensors: none of them takes a
+    /// gradient; the forward saves them for the backward.</summary>
+    sealed record Codes(QuantType Type, Tensor Q, Tensor Scale, Tensor? Zero);
+
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (x, q, scale) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
-        var session = ((Recomputing)vars[3]).Session;
-        ctx.save_for_backward(new List<Tensor> { q, scale });
+        var x = (Tensor)vars[0];
+        var session = ((Recomputing)vars[1]).Session;
+        var weight = (Codes)vars[2];
+        ctx.save_for_backward(weight.Zero is null ? [weight.Q, weight.Scale] : [weight.Q, weight.Scale, weight.Zero]);
         ctx.save_data("session", new Recomputing(session));
-        var (y, kept) = Compute(x, q, scale, keep: session is not null);
+        ctx.save_data("type", weight.Type);
+        var (y, kept) = Compute(x, weight, keep: session is not null);
         if (kept is not null) ctx.save_data("widened", new KeptWeight(kept));
         return y;
     }
@@ -75,48 +90,61 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         if (handed != HandedGradients.Unowned) HandedGradients.Unowned.ReleaseThisThreads();
         using var _gradY = gradY;
         var saved = ctx.get_saved_variables();
+        var type = (QuantType)ctx.get_data("type");
         using var q = saved[0];
         using var scale = saved[1];
+        using var zero = saved.Count > 2 ? saved[2] : null;
         // The recompute's widened codes, else (no recompute, or a second backward with retain_graph) widen again.
         // Either way the same bits, so checkpointed and plain gradients stay identical. Freed right after the matmul is
         // enqueued: later kernels on the same stream run after it, so the allocator may reuse the memory.
         var kept = (ctx.get_data("widened") as KeptWeight)?.Take();
         if (kept is not null && kept.dtype != gradY.dtype) { kept.Dispose(); kept = null; }
-        using var w = kept ?? Widen(q, gradY.dtype);
-        using var scaled = ScaleOutputChannels(gradY, scale);
-        var gradX = scaled.matmul(w);               // [.., out] · [out, in] → [.., in]
-        return new List<Tensor> { handed.Hand(gradX), null!, null!, null! };
+        using var w = kept ?? Widen(new Codes(type, q, scale, zero), gradY.dtype);
+        Tensor gradX;                               // [.., out] · [out, in] → [.., in]
+        if (type.IsGrouped) gradX = gradY.matmul(w);
+        else
+            using (var scaled = ScaleOutputChannels(gradY, scale)) gradX = scaled.matmul(w);
+        return new List<Tensor> { handed.Hand(gradX), null!, null! };
     }
 
     /// <summary>y, and the widened codes when <paramref name="keep"/> (owned by the caller, out of any DisposeScope:
     /// blocks run their layers inside scopes of their own that end before the backward).</summary>
-    static (Tensor Y, Tensor? Kept) Compute(Tensor x, Tensor q, Tensor scale, bool keep)
+    static (Tensor Y, Tensor? Kept) Compute(Tensor x, Codes weight, bool keep)
     {
         // e4m3 (3 mantissa bits) and int8 (|q| ≤ 127) convert to bf16 exactly, so the matmul sees the exact codes;
-        // the scale is applied to the output in place, the fp32 product rounded once.
-        var w = Widen(q, x.dtype);
+        // the scale is applied to the output in place, the fp32 product rounded once. A grouped type's widened weight
+        // is the dequantized one, scales included.
+        var w = Widen(weight, x.dtype);
         try
         {
             var y = nn.functional.linear(x, w);
-            if (y.dtype == ScalarType.BFloat16)
-            {
-                // Same bits as multiplying by the fp32 scale (every scale we quantize is a bf16 number, see
-                // ScaleOutputChannels), but a same-dtype kernel: a bf16 x fp32 multiply takes libtorch's elementwise
-                // path that casts each operand per element, slower on a [tokens, out] output. A pre-quantized file's
-                // own scales (ModuleLoader copies them) are rounded to bf16 here: at most 2^-9 relative per channel.
-                using var s = scale.to(ScalarType.BFloat16);
-                y.mul_(s);
-            }
-            else y.mul_(scale);
+            if (!weight.Type.IsGrouped) ScaleOutput(y, weight.Scale);
             return (y, keep ? w.DetachFromDisposeScope() : null);
         }
         finally { if (!keep) w.Dispose(); }
     }
 
-    static Tensor Widen(Tensor q, ScalarType dtype)
+    /// <summary>y · scale per output channel, in place.</summary>
+    static void ScaleOutput(Tensor y, Tensor scale)
+    {
+        if (y.dtype == ScalarType.BFloat16)
+        {
+            // Same bits as multiplying by the fp32 scale (every scale we quantize is a bf16 number, see
+            // ScaleOutputChannels), but a same-dtype kernel: a bf16 x fp32 multiply takes libtorch's elementwise
+            // path that casts each operand per element, slower on a [tokens, out] output. A pre-quantized file's
+            // own scales (ModuleLoader copies them) are rounded to bf16 here: at most 2^-9 relative per channel.
+            using var s = scale.to(ScalarType.BFloat16);
+            y.mul_(s);
+        }
+        else y.mul_(scale);
+    }
+
+    static Tensor Widen(Codes weight, ScalarType dtype)
     {
         widenings++;
-        return q.to(dtype);
+        return weight.Type.IsGrouped
+            ? QuantizedWeight.Dequantize(weight.Type, weight.Q, weight.Scale, weight.Zero!, dtype)
+            : weight.Q.to(dtype);
     }
 
     /// <summary>grad_y · scale per output channel (last dimension) in grad_y's dtype, rounded once, in one pass where

@@ -284,11 +284,11 @@ public sealed record ModelConfig
 
     /// <summary>The arch names a FLUX.2 [klein] model.</summary>
     public bool ArchIsKlein => Arch is "flux2_klein_4b" or "flux2_klein_9b";
-    /// <summary>8-bit transformer Linear weights (one scale per output channel), quantized while loading; LoRA
-    /// trains on top of the frozen quantized base (docs/ai-toolkit-compat.md §2.14).</summary>
+    /// <summary>Quantized transformer Linear weights (<see cref="Qtype"/>), quantized while loading; LoRA trains on
+    /// top of the frozen quantized base (docs/ai-toolkit-compat.md §2.14).</summary>
     public bool Quantize { get; set; } = false;
     public WeightQuantization Qtype { get; set; } = WeightQuantization.Qfloat8;
-    /// <summary>8-bit text-encoder (Mistral decoder layers) weights; unset follows <see cref="Quantize"/>, as
+    /// <summary>Quantized text-encoder (Mistral decoder layers) weights; unset follows <see cref="Quantize"/>, as
     /// ai-toolkit's code default does. Unlike ai-toolkit's FLUX.2 loader (which quantizes Mistral with <c>qtype</c>,
     /// §2.14), the encoder uses <see cref="QtypeTe"/>.</summary>
     public bool? QuantizeTe { get; set; }
@@ -310,13 +310,21 @@ public sealed record ModelKwargs
     public bool MatchTargetRes { get; set; } = false;
 }
 
-/// <summary>ai-toolkit <c>qtype</c> values this kit implements: weight-only 8-bit with per-output-channel scales
-/// (Nn.Quantization.QuantType parses the same spellings). 4-bit and lower types (uint4, nvfp4 ...) are not
-/// implemented.</summary>
+/// <summary>ai-toolkit <c>qtype</c> values this kit implements (Nn.Quantization.QuantType parses the same spellings):
+/// weight-only 8-bit with per-output-channel scales (qfloat8, qint8), and uint2-uint8 (torchao's UIntX weight-only
+/// types, the UI's "N bit" choices): asymmetric N-bit codes with a bf16 scale and a zero point per group of 64 input
+/// weights. qint4, qint2 and nvfp4 are not implemented.</summary>
 public enum WeightQuantization
 {
     [YamlAlias("float8", "fp8", "qfloat8_e4m3fn", "float8_e4m3fn", "fp8_e4m3")] Qfloat8,
     [YamlAlias("int8")] Qint8,
+    Uint2,
+    Uint3,
+    Uint4,
+    Uint5,
+    Uint6,
+    Uint7,
+    Uint8,
 }
 
 [IgnoredKeys("format", "add_prompt_file", "network_multiplier")]
