@@ -13,8 +13,9 @@ public static class LoraCommand
           Rewrites a FLUX.2 transformer LoRA in the other layout; every module's ΔW = scale·B·A stays the same.
             comfyui:   diffusion_model.double_blocks.N.img_attn.qkv.lora_A/B.weight, scale baked into B, q/k/v fused
                        (A stacked, B block-diagonal) — what ai-toolkit saves and ComfyUI loads.
-            diffusers: transformer.transformer_blocks.N.attn.to_q.lora_A/B.weight, alpha and r in the
-                       lora_adapter_metadata header (peft) — what diffusers' load_lora_weights reads.
+            diffusers: transformer.transformer_blocks.N.attn.to_q.lora_A/B.weight, scale baked into B, r and
+                       lora_alpha = r in the lora_adapter_metadata header (peft) — what diffusers'
+                       load_lora_weights reads; ComfyUI, which ignores that header, applies the same ΔW.
           A block-diagonal fused qkv splits back into rank-r q/k/v LoRAs. Other header metadata is copied.
         ./flux2 lora info <file.safetensors>
           Layout, modules with rank and shape, scales (alpha/r), peft config and the header's metadata keys.
