@@ -102,7 +102,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
         if (p.Network.PretrainedLoraPath is { Length: > 0 } pretrained)
             log?.Invoke($"network starts from {pretrained}: " +
-                $"{Network.LoadWeights(Lora.LoraFile.Read(pretrained), pretrained)} layers loaded");
+                $"{Network.LoadWeights(pretrained)} layers loaded");
         TrainableParameters = Network.Parameters.ToList();
         models.Transformer.Runner.Checkpointing = p.Train.GradientCheckpointing;
         if (p.Train.GradientCheckpointing && p.Train.GradientCheckpointingCpuOffload && device.type == DeviceType.CUDA)
