@@ -70,7 +70,9 @@ public class SampleItemSettingsTests
         Assert.Equal((48, 48), (grid.Width, grid.Height));
         using var alone = Grid(models, section with
         {
-            Width = 48, Height = 16, Samples = [new() { Prompt = "a red square" }],
+            Width = 48,
+            Height = 16,
+            Samples = [new() { Prompt = "a red square" }],
         });
         Assert.Equal(Region(alone, 0, 0, 48, 16), Region(grid, 0, 32, 48, 16));
         var grey = Region(grid, 32, 0, 16, 32);

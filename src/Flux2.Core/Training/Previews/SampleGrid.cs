@@ -92,7 +92,7 @@ public sealed class SampleGrid
                 (items[i].NetworkMultiplier ?? config.NetworkMultiplier) switch
                 {
                     1.0 => "",
-                    var m => $" | network_multiplier {m}",
+                    var m => $" | network_multiplier {m.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
                 } +
                 (items[i].CtrlImages.Count == 0 ? "" : $" | references: {string.Join(", ", items[i].CtrlImages)}")));
         var prompts = Rows.SelectMany(r => r.withoutTrigger is null ? new[] { r.withTrigger }
