@@ -13,11 +13,13 @@ public static class LoraCommand
           Rewrites a FLUX.2 transformer LoRA in the other layout; every module's ΔW = scale·B·A stays the same.
             comfyui:   diffusion_model.double_blocks.N.img_attn.qkv.lora_A/B.weight, scale baked into B, q/k/v fused
                        (A stacked, B block-diagonal) — what ai-toolkit saves and ComfyUI loads.
-            diffusers: transformer.transformer_blocks.N.attn.to_q.lora_A/B.weight, alpha and r in the
-                       lora_adapter_metadata header (peft) — what diffusers' load_lora_weights reads.
+            diffusers: transformer.transformer_blocks.N.attn.to_q.lora_A/B.weight, scale baked into B, r and
+                       lora_alpha = r in the lora_adapter_metadata header (peft) — what diffusers'
+                       load_lora_weights reads; ComfyUI, which ignores that header, applies the same ΔW.
           A block-diagonal fused qkv splits back into rank-r q/k/v LoRAs. Other header metadata is copied.
         ./flux2 lora info <file.safetensors>
-          Layout, modules with rank and shape, scales (alpha/r), peft config and the header's metadata keys.
+          Layout, modules with rank and shape, scales (alpha/r), peft config and the header's metadata keys; for a
+          LoKr file (lokr_w1/lokr_w2 keys) its Kronecker factors per module.
         """;
 
     public static int Run(CliArgs args, TextWriter o)
@@ -37,6 +39,9 @@ public static class LoraCommand
                     OutputFile.Check(output, "lora convert: the output");
                     TorchRuntime.EnsureLoaded();
                     var info = LoraFileInfo.Read(input);
+                    if (info.Lokr.Count > 0)
+                        throw new UserError($"lora convert: {input} is a LoKr file (Kronecker factors, not a " +
+                            "low-rank pair); it has no LoRA layout to convert to, and ComfyUI loads it as it is");
                     LoraExport.Write(output, info.Updates, layout, info.Metadata);
                     o.WriteLine($"{input} ({Name(info.Layout)}, {info.FileModules.Count} modules) -> {output} " +
                         $"({Name(layout)}, {LoraFileInfo.Read(output).FileModules.Count} modules)");
@@ -65,6 +70,11 @@ public static class LoraCommand
 
     static void Print(LoraFileInfo info, TextWriter o)
     {
+        if (info.Lokr.Count > 0)
+        {
+            PrintLokr(info, o);
+            return;
+        }
         o.WriteLine($"file:     {info.Path}");
         o.WriteLine($"layout:   {Name(info.Layout)}" + (info.Layout == LoraLayout.Comfyui
             ? " (ai-toolkit/ComfyUI names, scale baked into B unless .alpha tensors)"
@@ -85,5 +95,29 @@ public static class LoraCommand
         o.WriteLine($"metadata: {metadataKeys}");
         foreach (var m in info.FileModules)
             o.WriteLine($"  {m.Name,-64} rank {m.Rank,4}  [{m.Out} x {m.In}]");
+    }
+
+    static string Shape(TorchSharp.torch.Tensor t) => $"[{t.shape[0]} x {t.shape[1]}]";
+
+    static void PrintLokr(LoraFileInfo info, TextWriter o)
+    {
+        o.WriteLine($"file:     {info.Path}");
+        o.WriteLine($"layout:   LoKr, {Name(info.Layout)} names (lokr_w1, lokr_w2 or lokr_w2_a/b, alpha per module)");
+        o.WriteLine($"dtype:    {string.Join(", ", info.DTypes)}");
+        int full = info.Lokr.Count(u => u.Rank is null);
+        var ranks = info.Lokr.Where(u => u.Rank is not null).Select(u => u.Rank!.Value).ToList();
+        var kinds = new List<string>();
+        if (full > 0) kinds.Add($"W2 full ({full})");
+        if (ranks.Count > 0) kinds.Add($"W2 of rank {LoraFileInfo.Histogram(ranks)}");
+        o.WriteLine($"modules:  {info.Lokr.Count} in the file; {string.Join(", ", kinds)}");
+        o.WriteLine($"applies:  {info.Lokr.Sum(u => u.Parts().Count)} model modules; scale " +
+            LoraFileInfo.Histogram(info.Lokr.Select(u => u.Scale)));
+        string metadataKeys = info.Metadata.Count == 0
+            ? "(none)"
+            : string.Join(", ", info.Metadata.Keys.Order(StringComparer.Ordinal));
+        o.WriteLine($"metadata: {metadataKeys}");
+        foreach (var u in info.Lokr)
+            o.WriteLine($"  {"diffusion_model." + u.Module,-64} w1 {Shape(u.W1)} w2 {Shape(u.W2)}" +
+                (u.W2b is null ? "" : $"·{Shape(u.W2b)}") + $"  [{u.Out} x {u.In}]");
     }
 }

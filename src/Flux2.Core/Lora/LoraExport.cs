@@ -9,8 +9,8 @@ public enum LoraLayout
     /// <summary>ai-toolkit/ComfyUI/BFL: <c>diffusion_model.double_blocks.N.img_attn.qkv.lora_A.weight</c>, no
     /// alpha.</summary>
     [YamlAlias("ai_toolkit", "aitoolkit", "bfl")] Comfyui,
-    /// <summary>diffusers/peft: <c>transformer.transformer_blocks.N.attn.to_q.lora_A.weight</c>, alpha in
-    /// metadata.</summary>
+    /// <summary>diffusers/peft: <c>transformer.transformer_blocks.N.attn.to_q.lora_A.weight</c>, alpha/r baked into B,
+    /// alpha = r in metadata.</summary>
     [YamlAlias("peft")] Diffusers,
 }
 
@@ -18,8 +18,10 @@ public enum LoraLayout
 /// Writes LoRA updates in either layout. ComfyUI has no alpha, so scale is baked into B; our separate q/k/v updates
 /// become one fused qkv update exactly: A = concat(A_q, A_k, A_v) (rank r_q+r_k+r_v), B = block-diagonal(B_q, B_k, B_v)
 /// — or, when the parts already share one A (a file read from a non-block-diagonal qkv LoRA), A once and B stacked,
-/// so converting back and forth never grows the rank. Diffusers keeps A and B as they are and carries each module's
-/// scale in <see cref="PeftAdapterMetadata"/>.
+/// so converting back and forth never grows the rank. Diffusers keeps A and the rank, bakes each module's scale into
+/// B and writes alpha = r in <see cref="PeftAdapterMetadata"/>: ComfyUI reads no header, and takes alpha/r only from a
+/// <c>&lt;module&gt;.alpha</c> tensor next to lora_A/lora_B (else scale 1), while diffusers' loader refuses a file
+/// with a key that is not a LoRA weight, so scale 1 in the weights is what both apply alike.
 /// </summary>
 public static class LoraExport
 {
@@ -65,19 +67,26 @@ public static class LoraExport
         return same.item<bool>();
     }
 
-    /// <summary>diffusers/peft tensors: <c>transformer.&lt;module&gt;.lora_A/lora_B.weight</c>, unscaled (the scale
-    /// goes into <see cref="PeftAdapterMetadata.Build"/>).</summary>
+    /// <summary>diffusers/peft tensors: <c>transformer.&lt;module&gt;.lora_A/lora_B.weight</c>, the scale multiplied
+    /// into B (the header says scale 1: <see cref="Unscaled"/>).</summary>
     public static Dictionary<string, Tensor> ToDiffusers(IEnumerable<LoraUpdate> updates)
     {
+        using var scope = NewDisposeScope();
         var result = new Dictionary<string, Tensor>();
         foreach (var u in updates)
         {
             if (!result.TryAdd($"transformer.{u.Module}.lora_A.weight", u.Down.to(ScalarType.Float32).clone()))
                 throw new InvalidDataException($"two LoRA updates for '{u.Module}'");
-            result[$"transformer.{u.Module}.lora_B.weight"] = u.Up.to(ScalarType.Float32).clone();
+            result[$"transformer.{u.Module}.lora_B.weight"] = u.Up.to(ScalarType.Float32) * u.Scale;
         }
+        foreach (var t in result.Values) t.MoveToOuterDisposeScope();
         return result;
     }
+
+    /// <summary>The updates as <see cref="ToDiffusers"/> stores them, for the header: every scale 1 (alpha = r per
+    /// module).</summary>
+    static IReadOnlyList<LoraUpdate> Unscaled(IEnumerable<LoraUpdate> updates)
+        => updates.Select(u => u with { Scale = 1.0 }).ToList();
 
     /// <summary>Tensors and the header entries the layout itself needs (peft config for diffusers, none for
     /// ComfyUI).</summary>
@@ -87,8 +96,7 @@ public static class LoraExport
         {
             LoraLayout.Diffusers => (ToDiffusers(updates), new()
             {
-                [PeftAdapterMetadata.Key] =
-                PeftAdapterMetadata.Build(updates),
+                [PeftAdapterMetadata.Key] = PeftAdapterMetadata.Build(Unscaled(updates)),
                 ["format"] = "pt"
             }),
             _ => (ToComfyUi(updates), new()),

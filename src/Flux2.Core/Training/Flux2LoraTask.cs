@@ -110,7 +110,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         Network = LoraNetwork.Attach(models.Transformer, p.Network, seed);
         if (p.Network.PretrainedLoraPath is { Length: > 0 } pretrained)
             log?.Invoke($"network starts from {pretrained}: " +
-                $"{Network.LoadWeights(Lora.LoraFile.Read(pretrained), pretrained)} layers loaded");
+                $"{Network.LoadWeights(pretrained)} layers loaded");
         TrainableParameters = Network.Parameters.ToList();
         models.Transformer.Runner.Checkpointing = p.Train.GradientCheckpointing;
         if (p.Train.GradientCheckpointing && p.Train.GradientCheckpointingCpuOffload && device.type == DeviceType.CUDA)
@@ -121,7 +121,8 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
             $"{Network.ParameterCount:N0} trainable parameters" +
             (p.Train.GradientCheckpointing ? "; gradient checkpointing per block" : "") +
             (inputOffloader is null ? "" : ", saved block inputs in pinned CPU memory"));
-        grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"));
+        grid = new SampleGrid(models, p.Sample, p.TriggerWord, Path.Combine(RunFolder, "samples"), Network,
+            "config.process[0].sample");
         if (p.Model.LowVram) KeepIdlePartsOnCpu(log);
     }
 
@@ -162,6 +163,10 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
             loss = loss + DifferentialOutputPreservation.Loss(models.Transformer, Network, x0, Embed(preservation),
                 noise, ts, p.Train.CfgScale, p.Train.DiffOutputPreservationMultiplier, references);
         }
+        if (p.Train.BlankPromptPreservation)
+            loss = loss + DifferentialOutputPreservation.Loss(models.Transformer, Network, x0,
+                Embed(captions.Select(_ => "").ToList()), noise, ts, p.Train.CfgScale,
+                p.Train.BlankPromptPreservationMultiplier, references);
         if (reg) loss = loss * p.Train.RegWeight;
         return new MicroBatchLoss(loss, ts.Average(t => t.T));
     }
@@ -245,14 +250,14 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
     }
 
     /// <summary>The captions training draws: each item's, the trigger-only caption of caption dropout, their DOP
-    /// preservation twins. With the text cache on they are all encoded up front
-    /// (<see cref="PrefillTextCache"/>).</summary>
+    /// preservation twins, the empty prompt of blank prompt preservation. With the text cache on they are all encoded
+    /// up front (<see cref="PrefillTextCache"/>).</summary>
     List<string> TrainingCaptions()
     {
         if (p.Train.UnloadTextEncoder)
         {
             var fixedCaptions = new List<string> { p.TriggerWord ?? "" };
-            if (regItems.Count > 0) fixedCaptions.Add("");
+            if (regItems.Count > 0 || p.Train.BlankPromptPreservation) fixedCaptions.Add("");
             if (p.Train.DiffOutputPreservation)
                 fixedCaptions.AddRange(fixedCaptions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!,
                     p.Train.DiffOutputPreservationClass)).ToList());
@@ -267,6 +272,7 @@ public sealed class Flux2LoraTask : ITrainingTask, IDisposable
         if (p.Train.DiffOutputPreservation)
             captions.AddRange(captions.Select(c => CaptionRules.ForPreservation(c, p.TriggerWord!,
                 p.Train.DiffOutputPreservationClass)).ToList());
+        if (p.Train.BlankPromptPreservation) captions.Add("");
         return captions.Distinct().ToList();
     }
 

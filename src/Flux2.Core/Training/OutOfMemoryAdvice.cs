@@ -76,6 +76,9 @@ public static class OutOfMemoryAdvice
         if (t.DiffOutputPreservation)
             advice.Add(new("train.diff_output_preservation", "true", "false",
                 "DOP runs two extra forwards per step; guide: avoid it on very tight VRAM"));
+        if (t.BlankPromptPreservation)
+            advice.Add(new("train.blank_prompt_preservation", "true", "false",
+                "blank prompt preservation runs two extra forwards per step"));
         return advice;
     }
 

@@ -96,20 +96,40 @@ public class LoraConversionTests(ITestOutputHelper output)
         Assert.True(err <= Exact, $"outputs differ by {err}");
     }
 
+    /// <summary>A diffusers file holds lora_A and lora_B per module and nothing else (diffusers' loader refuses other
+    /// keys); the scale is in B and the header says alpha = r, so ComfyUI (which applies B·A when no
+    /// <c>&lt;module&gt;.alpha</c> tensor is there), diffusers (alpha/r = 1) and this kit get the same ΔW.</summary>
     [Fact]
-    public void DiffusersFileOfOneScaleStoresRAndAlphaWithoutPatterns()
+    public void DiffusersFileBakesTheScaleIntoBWithAlphaEqualToR()
     {
         TorchRuntime.EnsureLoaded();
         var path = Path.Combine(TestPaths.TempDir(), "d.safetensors");
-        LoraExport.WriteDiffusers(path, LoraFile.Read(PeftFixture));
+        var updates = LoraFile.Read(PeftFixture);
+        Assert.All(updates, u => Assert.Equal(2.0, u.Scale)); // the fixture: r 4, lora_alpha 8
+        LoraExport.WriteDiffusers(path, updates);
         using var f = SafetensorsFile.Open(path);
+        var keys = updates.SelectMany(u => new[] { $"transformer.{u.Module}.lora_A.weight",
+            $"transformer.{u.Module}.lora_B.weight" });
+        Assert.Equal(keys.Order(StringComparer.Ordinal), f.Keys.Order(StringComparer.Ordinal));
         var peft = PeftAdapterMetadata.FromHeader(f.Metadata, path)!;
         Assert.Equal(4, peft.Rank);
-        Assert.Equal(8.0, peft.Alpha);
+        Assert.Equal(4.0, peft.Alpha);
         Assert.Empty(peft.RankPattern);
         Assert.Empty(peft.AlphaPattern);
         Assert.Equal("pt", f.Metadata["format"]);
-        Assert.All(LoraFile.Read(path), u => Assert.Equal(2.0, u.Scale));
+        var read = LoraFile.Read(path);
+        Assert.All(read, u => Assert.Equal(1.0, u.Scale));
+        var expected = DeltaW(updates);
+        var got = DeltaW(read);
+        foreach (var u in updates)
+        {
+            using var up = f.Read($"transformer.{u.Module}.lora_B.weight");
+            using var down = f.Read($"transformer.{u.Module}.lora_A.weight");
+            using var comfy = up.matmul(down); // ComfyUI: no alpha tensor, scale 1
+            float tolerance = (float)Exact * expected[u.Module].abs().max().item<float>();
+            Assert.True((comfy - expected[u.Module]).abs().max().item<float>() <= tolerance, u.Module);
+            Assert.True((got[u.Module] - expected[u.Module]).abs().max().item<float>() <= tolerance, u.Module);
+        }
     }
 
     [Fact]
@@ -129,20 +149,20 @@ public class LoraConversionTests(ITestOutputHelper output)
         {
             var peft = PeftAdapterMetadata.FromHeader(f.Metadata, path)!;
             Assert.Equal(4, peft.Rank);
-            Assert.Equal(2.0, peft.Alpha);
+            Assert.Equal(4.0, peft.Alpha);
             Assert.Equal(new Dictionary<string, long> { ["transformer_blocks.0.attn.to_k"] = 8 }, peft.RankPattern);
-            Assert.Equal(new Dictionary<string, double>
-            {
-                ["transformer_blocks.0.attn.to_k"] = 4.0,
-                ["single_transformer_blocks.1.attn.to_out"] = 7.0
-            }, peft.AlphaPattern);
+            Assert.Equal(new Dictionary<string, double> { ["transformer_blocks.0.attn.to_k"] = 8.0 },
+                peft.AlphaPattern);
         }
         var read = LoraFile.Read(path).ToDictionary(u => u.Module);
+        var expected = DeltaW(updates);
         foreach (var u in updates)
         {
-            Assert.Equal(u.Scale, read[u.Module].Scale, 12);
-            Assert.True(read[u.Module].Up.equal(u.Up).all().item<bool>()
-                && read[u.Module].Down.equal(u.Down).all().item<bool>());
+            Assert.Equal(1.0, read[u.Module].Scale);
+            Assert.True(read[u.Module].Down.equal(u.Down).all().item<bool>());
+            var d = DeltaW([read[u.Module]])[u.Module];
+            Assert.True((d - expected[u.Module]).abs().max().item<float>()
+                <= Exact * expected[u.Module].abs().max().item<float>());
         }
     }
 

@@ -99,4 +99,35 @@ public class AiToolkitTrainKeysTests(ITestOutputHelper output)
         Assert.True((given - none).abs().max().item<float>() > 1e-4, "the first run's LoRA changes nothing");
         Assert.True((saved - given).abs().max().item<float>() <= 1e-6 * given.abs().max().item<float>());
     }
+
+    /// <summary>Blank prompt preservation adds MSE(LoRA on, LoRA off) on the empty prompt × multiplier. The first
+    /// step's LoRA is zero (the term and its gradient are 0), so both runs take the same first step and the second
+    /// step's loss grows by the multiplier times the same term.</summary>
+    [Fact]
+    public void BlankPromptPreservationAddsTheMultipliedTerm()
+    {
+        var data = TempDataset.Create();
+        List<double> Losses(double? multiplier) => Train(TempDataset.Job(data, TestPaths.TempDir(), 2,
+            "disable_sampling: true" + (multiplier is double m
+                ? $"\n        blank_prompt_preservation: true\n        blank_prompt_preservation_multiplier: {m}"
+                : ""))).steps.Select(s => s.Loss).ToList();
+        var off = Losses(null);
+        var one = Losses(1);
+        var three = Losses(3);
+        output.WriteLine($"off {string.Join(", ", off)}; x1 {string.Join(", ", one)}; x3 {string.Join(", ", three)}");
+        Assert.Equal(off[0], one[0], 6);
+        Assert.Equal(off[0], three[0], 6);
+        double term = one[1] - off[1];
+        Assert.True(term > 1e-7, $"the preservation term is {term}");
+        Assert.Equal(3 * term, three[1] - off[1], 5);
+    }
+
+    [Fact]
+    public void BlankPromptPreservationAndDopAreNotBothAllowed()
+    {
+        var yaml = TempDataset.Job(TempDataset.Create(), TestPaths.TempDir(), 1,
+            "blank_prompt_preservation: true\n        diff_output_preservation: true");
+        var e = Assert.Throws<JobConfigException>(() => JobConfigReader.Parse(yaml, "tiny.yaml"));
+        Assert.Contains("blank_prompt_preservation", e.Message);
+    }
 }

@@ -17,18 +17,21 @@ namespace Flux2.Tests.Training;
 public class TrainedLoraReproducesSampleTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData("comfyui")]
-    [InlineData("diffusers")]
-    public void SavedLoraRendersTheTrainersFinalSample(string layout)
+    [InlineData("comfyui", 4)]
+    [InlineData("diffusers", 4)]
+    [InlineData("diffusers", 8)] // alpha/rank 2, baked into lora_B
+    public void SavedLoraRendersTheTrainersFinalSample(string layout, int alpha)
     {
         TorchRuntime.EnsureLoaded();
         const int steps = 4;
         var yaml = TempDataset.Job(TempDataset.Create(), TestPaths.TempDir(), steps)
-            .Replace("max_step_saves_to_keep: 1}", $"max_step_saves_to_keep: 1, lora_format: {layout}}}");
+            .Replace("max_step_saves_to_keep: 1}", $"max_step_saves_to_keep: 1, lora_format: {layout}}}")
+            .Replace("linear: 4, linear_alpha: 4", $"linear: 4, linear_alpha: {alpha}");
         var loaded = JobConfigReader.Parse(yaml, "tiny.yaml");
         Assert.Empty(loaded.Warnings);
         var p = loaded.Job.Process;
         Assert.Equal(layout == "diffusers" ? LoraLayout.Diffusers : LoraLayout.Comfyui, p.Save.LoraFormat);
+        Assert.Equal(alpha / 4.0, p.Network.Scale);
 
         string final = "", grid = "";
         Tensor inMemory;

@@ -167,8 +167,7 @@ public enum LossType { Mse, [YamlAlias("l1")] Mae, PseudoHuber }
 public enum OptimizerType { Adamw, [YamlAlias("adam8bit")] Adamw8bit }
 public enum LrSchedulerType { Constant, ConstantWithWarmup, Linear, Cosine }
 
-[IgnoredKeys("blank_prompt_preservation", "blank_prompt_preservation_multiplier",
-             "noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
+[IgnoredKeys("noise_offset", "unconditional_prompt", "max_loss", "lr_scheduler_params", "skip_first_sample_on_resume")]
 [InertKey("bypass_guidance_embedding", "*", "ai-toolkit's FLUX.2 noise prediction ignores it; the guidance " +
     "embedding gets train.cfg_scale")]
 [InertKey("switch_boundary_every", "*", "read for models with several noise-stage experts (Wan 2.2) only")]
@@ -227,6 +226,11 @@ public sealed record TrainConfig
     /// <summary>The class word that replaces the trigger in the preservation prompt ("woman", "robot"; "" for a style:
     /// the caption without the trigger).</summary>
     public string DiffOutputPreservationClass { get; set; } = "";
+    /// <summary>Blank Prompt Preservation (§2.4): as DOP, with the empty prompt instead of the class prompt: each
+    /// step adds MSE(LoRA on, LoRA off) on the empty prompt × multiplier, so the LoRA learns to leave the
+    /// unconditional output alone. Not together with DOP (ai-toolkit refuses both).</summary>
+    public bool BlankPromptPreservation { get; set; } = false;
+    [Range(0)] public double BlankPromptPreservationMultiplier { get; set; } = 1.0;
     /// <summary>Prompt embeds also stored on disk under the run folder (ai-toolkit §2.9), keyed by model, caption and
     /// tokenizer length; they are always cached in memory when captions do not vary per step.</summary>
     public bool CacheTextEmbeddings { get; set; } = false;
@@ -327,7 +331,7 @@ public enum WeightQuantization
     Uint8,
 }
 
-[IgnoredKeys("format", "add_prompt_file", "network_multiplier")]
+[IgnoredKeys("format", "add_prompt_file")]
 [InertKey("sampler", "flowmatch", "samples use the flow-matching Euler sampler")]
 [InertKey("num_frames", "1", "above 1, ai-toolkit samples video; this kit samples still images")]
 [InertKey("fps", "*", "read for video samples only (num_frames above 1)")]
@@ -350,6 +354,8 @@ public sealed record SampleConfig
     /// models.</summary>
     public string Neg { get; set; } = "";
     [Range(1)] public int SampleSteps { get; set; } = 20;
+    /// <summary>The LoRA's strength in the previews (1 = as trained, 0 = the base model).</summary>
+    [Range(-100, 100)] public double NetworkMultiplier { get; set; } = 1.0;
 
     public IReadOnlyList<string> AllPrompts => AllItems.Select(s => s.Prompt).ToList();
 
@@ -374,7 +380,6 @@ public sealed record SampleConfig
     }
 }
 
-[IgnoredKeys("width", "height", "network_multiplier", "ctrl_img_1", "ctrl_img_2", "ctrl_img_3")]
 public sealed record SampleItem
 {
     public string Prompt { get; set; } = "";
@@ -384,4 +389,18 @@ public sealed record SampleItem
     [Range(0)] public double? GuidanceScale { get; set; }
     [Range(1)] public int? SampleSteps { get; set; }
     public string? Neg { get; set; }
+    /// <summary>This preview's size instead of the section's width/height.</summary>
+    [Range(16, 8192)] public int? Width { get; set; }
+    [Range(16, 8192)] public int? Height { get; set; }
+    /// <summary>This preview's LoRA strength instead of sample.network_multiplier.</summary>
+    [Range(-100, 100)] public double? NetworkMultiplier { get; set; }
+    /// <summary>Reference images of an edit preview (the model sees them as reference tokens, as the control images
+    /// of an edit dataset in training); ctrl_img is ai-toolkit's older name of the first.</summary>
+    [YamlAlias("ctrl_img_1", "ctrl_img")] public string? CtrlImg1 { get; set; }
+    [YamlAlias("ctrl_img_2")] public string? CtrlImg2 { get; set; }
+    [YamlAlias("ctrl_img_3")] public string? CtrlImg3 { get; set; }
+
+    /// <summary>The reference images set, in order.</summary>
+    public IReadOnlyList<string> CtrlImages => new[] { CtrlImg1, CtrlImg2, CtrlImg3 }.OfType<string>()
+        .Where(p => p.Length > 0).ToList();
 }

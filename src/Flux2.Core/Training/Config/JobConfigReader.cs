@@ -172,6 +172,10 @@ public static partial class JobConfigReader
             Fail($"{p}.train.diff_output_preservation",
                 $"'{p}.train.diff_output_preservation' needs a trigger_word: the preservation prompt is the caption " +
                 $"with the trigger replaced by diff_output_preservation_class");
+        if (train.DiffOutputPreservation && train.BlankPromptPreservation)
+            Fail($"{p}.train.blank_prompt_preservation",
+                $"'{p}.train.blank_prompt_preservation' and diff_output_preservation cannot both be on (as in " +
+                "ai-toolkit): set one of them to false");
         if (!ModelConfig.KnownArchs.Contains(process.Model.Arch))
             binder.Warnings.Add(new JobConfigWarning(At($"{p}.model.arch"),
                 $"model.arch '{process.Model.Arch}': this kit trains FLUX.2 (arch " +

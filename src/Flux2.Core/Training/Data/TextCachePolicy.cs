@@ -39,6 +39,8 @@ public static class TextCachePolicy
             notes.Add("caption dropout: the dropped caption (trigger only) is cached as its own entry");
         if (p.Train.DiffOutputPreservation)
             notes.Add("DOP: the preservation captions are cached as separate entries");
+        if (p.Train.BlankPromptPreservation)
+            notes.Add("blank prompt preservation: the empty prompt is cached as its own entry");
         return (true, notes.Count == 0 ? null : "text-embedding cache on; " + string.Join("; ", notes));
     }
 }

@@ -214,15 +214,55 @@ public sealed class LoraNetwork : IDisposable
         previous?.Dispose();
     }
 
-    /// <summary>Starts from the weights of a LoRA file (network.pretrained_lora_path): every module of the file must
-    /// be one of this network's, at its rank; the up weights absorb the ratio of the file's scale to this network's,
-    /// so ΔW is the file's. Modules the file lacks keep their fresh initialization (ΔW = 0). Returns how many
-    /// modules were loaded.</summary>
+    /// <summary>Starts from the weights of a LoRA or LoKr file (network.pretrained_lora_path): a LoKr file
+    /// (<see cref="LokrFile.IsLokr(string)"/>) for a LoKr network, a LoRA file for a LoRA network. Returns how many
+    /// modules (LoKr: BFL Linears) were loaded.</summary>
+    public int LoadWeights(string path)
+        => LokrFile.IsLokr(path) ? LoadWeights(LokrFile.Read(path), path) : LoadWeights(LoraFile.Read(path), path);
+
+    /// <summary>A LoKr network from LoKr factors: every Linear of the file must be one of this network's, with
+    /// factors of this network's shapes; W1 absorbs the ratio of the file's scale to this network's, so ΔW is the
+    /// file's. Linears the file lacks keep their fresh initialization (ΔW = 0).</summary>
+    public int LoadWeights(IReadOnlyList<LokrUpdate> updates, string origin)
+    {
+        if (Type != NetworkType.Lokr)
+            throw new UserError($"network.pretrained_lora_path {origin}: it is a LoKr file, this job trains a " +
+                $"{YamlNames.EnumName(Type)}; set network.type: lokr (with the lokr_factor and lokr_full_rank it was " +
+                "trained with)");
+        var byGroup = Modules.GroupBy(m => m.Group).ToDictionary(g => g.Key, g => (LokrAdapter)g.First().Adapter);
+        var unknown = updates.Where(u => !byGroup.ContainsKey(u.Module)).Select(u => u.Module).ToList();
+        if (unknown.Count > 0)
+            throw new UserError($"network.pretrained_lora_path {origin}: it has LoKr weights for layers this job " +
+                $"does not train ({string.Join(", ", unknown.Take(5))}{(unknown.Count > 5 ? ", ..." : "")}); use " +
+                "the network_kwargs (only_if_contains, ignore_if_contains) it was trained with");
+        static string Shapes(Tensor w1, Tensor w2, Tensor? w2b) => $"w1 [{string.Join(" x ", w1.shape)}], w2 " +
+            $"[{string.Join(" x ", w2.shape)}]" + (w2b is null ? "" : $" · [{string.Join(" x ", w2b.shape)}]");
+        using var _ = no_grad();
+        foreach (var u in updates)
+        {
+            var a = byGroup[u.Module];
+            bool same = u.W1.shape.SequenceEqual(a.W1.shape) && u.W2.shape.SequenceEqual(a.W2.shape)
+                && (u.W2b is null) == (a.W2b is null) && (u.W2b is null || u.W2b.shape.SequenceEqual(a.W2b!.shape));
+            if (!same)
+                throw new UserError($"network.pretrained_lora_path {origin}: '{u.Module}' has LoKr factors " +
+                    $"{Shapes(u.W1, u.W2, u.W2b)}, this job's are {Shapes(a.W1, a.W2, a.W2b)}; set " +
+                    "network.lokr_factor, lokr_full_rank and linear to the file's");
+            a.W1.copy_(u.W1.to(float64) * (u.Scale / a.Scale));
+            a.W2.copy_(u.W2);
+            a.W2b?.copy_(u.W2b!);
+        }
+        return updates.Count;
+    }
+
+    /// <summary>A LoRA network from LoRA updates: every module of the file must be one of this network's, at its
+    /// rank; the up weights absorb the ratio of the file's scale to this network's, so ΔW is the file's. Modules the
+    /// file lacks keep their fresh initialization (ΔW = 0).</summary>
     public int LoadWeights(IReadOnlyList<LoraUpdate> updates, string origin)
     {
         if (Type != NetworkType.Lora)
-            throw new UserError($"network.pretrained_lora_path {origin}: starting a {YamlNames.EnumName(Type)} " +
-                "network from a file is not supported; only network.type lora");
+            throw new UserError($"network.pretrained_lora_path {origin}: it is a LoRA file, this job trains a " +
+                $"{YamlNames.EnumName(Type)}; a {YamlNames.EnumName(Type)} network starts from a file of its own " +
+                "type only");
         var byName = Modules.ToDictionary(m => m.Name);
         var unknown = updates.Where(u => !byName.ContainsKey(u.Module)).Select(u => u.Module).ToList();
         if (unknown.Count > 0)

@@ -8,7 +8,8 @@ namespace Flux2.Training.Objective;
 /// Differential Output Preservation (docs/lora-guide.md §3.3 "DOP", docs/ai-toolkit-compat.md §2.4): on the step's
 /// own noisy latents and timesteps, the preservation prompt (trigger → class word) is run once with the LoRA off and
 /// without gradients (the prior) and once with the LoRA on; their MSE × multiplier is added to the training loss.
-/// Without the trigger the LoRA is thus trained to reproduce the base model — what "bleed" measures.
+/// Without the trigger the LoRA is thus trained to reproduce the base model — what "bleed" measures. Blank prompt
+/// preservation is the same loss with the empty prompt as the preservation prompt.
 /// </summary>
 public static class DifferentialOutputPreservation
 {
