@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshots of executed notebooks as a browser draws them: each executed .ipynb is rendered to
-# static HTML (scripts/notebook-to-html.py; plotly.js is inlined in the notebook itself) and shot with headless Chromium.
+# static HTML (scripts/notebook-to-html.py; it loads the plotly.js the kernel wrote) and shot with headless Chromium.
 # Usage: scripts/notebook-screenshots.sh <executed .ipynb>...   (PNGs to $SHOTS_DIR, default docs/notebooks)
 # Executed copies come from NotebookExecutionTests (its test output names the folder) or from dotnet-repl --output-path.
 set -euo pipefail

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Renders an executed .ipynb (e.g. dotnet-repl --output-path) to one static HTML page: markdown and code as text,
-outputs as the notebook would show them (text/html raw, so the inlined plotly.js runs; image/png as <img>).
-A live display that dotnet-repl saved as many versions (LiveTraining) is reduced to its last chart, grid and status.
+outputs as the notebook would show them (text/html raw, so the charts' scripts run; image/png as <img>). The page
+loads plotly.js from the file the kernel wrote into Jupyter's nbextensions folder (where a Jupyter server would serve
+it); without that file the charts show their static images. A live display that dotnet-repl saved as many versions
+(LiveTraining) is reduced to its last chart, grid and status.
 Usage: notebook-to-html.py executed.ipynb out.html"""
-import html, json, sys
+import html, json, os, re, sys
 
 def text(v): return ''.join(v) if isinstance(v, list) else str(v)
 
@@ -14,8 +16,7 @@ def outputs_of(cell):
     for i, o in enumerate(outs):
         d = o.get("data", {})
         h = text(d.get("text/html", ""))
-        if "plotly.js v" in h: keep.append(i)                     # the one plotly.js loader
-        elif "Plotly.newPlot" in h: last["chart"] = i
+        if "Plotly.newPlot" in h: last["chart"] = i
         elif "image/png" in d: last["png"] = i
         elif h: last["status"] = i
         else: keep.append(i)                                       # streams, errors
@@ -31,10 +32,26 @@ def render(o):
     if "text/plain" in d: return f"<pre class=out>{html.escape(text(d['text/plain']))}</pre>"
     return ""
 
+def plotly_js(nb):
+    """The plotly.js file the charts load (nbextensions/flux2/plotly-VERSION.min.js in Jupyter's data folder)."""
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            m = re.search(r"'(nbextensions/flux2/plotly-[0-9.]+\.min)'", text(o.get("data", {}).get("text/html", "")))
+            if m:
+                data = os.environ.get("JUPYTER_DATA_DIR") or os.path.join(
+                    os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "jupyter")
+                path = os.path.join(data, m.group(1) + ".js")
+                if os.path.exists(path): return path
+                print(f"no {path}: the charts show their static images", file=sys.stderr)
+                return None
+    return None
+
 nb = json.load(open(sys.argv[1]))
+js = plotly_js(nb)
 parts = ["<!DOCTYPE html><html><head><meta charset=utf-8><style>body{font-family:sans-serif;max-width:1100px;margin:16px auto}"
          ".md{white-space:pre-wrap;margin:12px 0}.code{background:#f5f5f5;border-left:3px solid #3a7;padding:6px;font-size:12px}"
-         ".out{font-size:12px}.err{color:#b00}</style></head><body>"]
+         ".out{font-size:12px}.err{color:#b00}</style>" +
+         (f"<script src=\"file://{html.escape(js)}\"></script>" if js else "") + "</head><body>"]
 for cell in nb["cells"]:
     src = text(cell.get("source", ""))
     if cell["cell_type"] == "markdown": parts.append(f"<div class=md>{html.escape(src)}</div>")

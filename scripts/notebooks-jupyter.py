@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """The notebooks in Jupyter's own machinery (run by scripts/notebooks-jupyter.sh, with Debian's python3):
   1. every notebook through `jupyter nbconvert --execute` with the .net-csharp kernel: no error, no stderr output in
-     any cell, one static image per chart output, and nbformat validates the committed and the executed notebook
-     without a warning;
+     any cell, one static image per chart output, at most MAX_EXECUTED_BYTES per executed notebook (plotly.js is
+     served by Jupyter, not inlined), and nbformat validates the committed and the executed notebook without a
+     warning;
   2. stop and resume: a live training cell gets the front end's Interrupt (kernel protocol, jupyter_client), which
      must leave kernel and run going, then is stopped through its Stop control; a cell in the same kernel then reads
      a variable set before training and resumes the run, whose final LoRA tensors must equal an uninterrupted run's;
   3. charts after a reload: a Jupyter Notebook server serves the executed notebooks, headless chromium opens each,
-     reloads it and counts the drawn plotly charts, which must equal the notebook's chart outputs (and be > 0).
+     reloads it and counts the drawn plotly charts, which must equal the notebook's chart outputs (and be > 0);
+  4. a chart cell re-run after Clear All Output and a reload, in the same kernel: a small notebook (load the kit, draw
+     one chart) runs in the page, its outputs are cleared and saved, the page reloads and the chart cell alone runs
+     again; its chart must be drawn (each chart output loads plotly.js itself where the page has none).
 Prints one PASS/FAIL line per test and ends with "N passed, N failed". Usage: notebooks-jupyter.py OUT_FOLDER [NAME...]
 (NAME: run only the notebooks whose file name contains it, and the stop test if NAME is "stop")."""
 import json, os, queue, re, subprocess, sys, time, urllib.request, warnings
@@ -22,6 +26,10 @@ ONLY = sys.argv[2:]
 EXECUTED = os.path.join(OUT, "executed")
 RUNS = os.path.join(OUT, "runs")
 PER_NOTEBOOK_S = 900
+MAX_EXECUTED_BYTES = 1_500_000
+KIT_DLL = os.path.join(ROOT, "src", "Flux2.Interactive", "bin", "Release", "net10.0", "linux-x64",
+                       "Flux2.Interactive.dll")
+RERUN_NOTEBOOK = os.path.join("rerun-check", "chart.ipynb")
 results = []
 
 
@@ -80,17 +88,35 @@ def charts_after_reload(names):
             except OSError:
                 time.sleep(0.5)
         expected = {n: chart_outputs(os.path.join(EXECUTED, n)) for n in names}
+        write_rerun_notebook()
         proc = subprocess.run(["node", os.path.join(ROOT, "scripts", "notebook-charts.js"), base, token] +
-                              [f"{n}={c}" for n, c in expected.items()], capture_output=True, text=True, timeout=900)
+                              [f"{n}={c}" for n, c in expected.items()] + ["--rerun", RERUN_NOTEBOOK],
+                              capture_output=True, text=True, timeout=1500)
         lines = {line.split(" ")[0]: line for line in proc.stdout.splitlines()}
+        no_line = f"no result line (node exited {proc.returncode}): {proc.stderr.strip()[-500:]}"
         for n, c in expected.items():
             line = lines.get(n, "")
-            failures = [] if line == f"{n} drawn {c}" and c > 0 else \
-                [line or f"no count (node exited {proc.returncode}): {proc.stderr.strip()[-500:]}"]
+            failures = [] if line == f"{n} drawn {c}" and c > 0 else [line or no_line]
             report(f"charts drawn after a reload in Jupyter Notebook: {n} ({c} charts)", failures, time.time() - clock)
+        line = lines.get("rerun", "")
+        report("a chart cell re-run after Clear All Output and a reload, same kernel: chart drawn",
+               [] if line == f"rerun {RERUN_NOTEBOOK} drawn 1" else [line or no_line], time.time() - clock)
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def write_rerun_notebook():
+    """The notebook of the re-run check: cell 0 loads the kit, cell 1 draws one chart."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": ".net-csharp", "display_name": ".NET (C#)",
+                                                           "language": "C#"}})
+    nb.cells = [nbformat.v4.new_code_cell(f'#r "{KIT_DLL}"'),
+                nbformat.v4.new_code_cell('using Flux2.Interactive.Charts;\nusing Flux2.Interactive.Display;\n'
+                                          'Show.Chart(Chart.Lines("re-run", "x", "y", '
+                                          'new Series("line", new double[] { 0, 1, 2 }, new double[] { 1, 3, 2 })));')]
+    path = os.path.join(EXECUTED, RERUN_NOTEBOOK)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    nbformat.write(nb, path)
 
 
 def execute(notebook):
@@ -109,6 +135,9 @@ def execute(notebook):
         failures.append(f"no executed copy {executed}")
     else:
         failures += validation_warnings(executed)
+        size = os.path.getsize(executed)
+        if size > MAX_EXECUTED_BYTES:
+            failures.append(f"the executed notebook has {size:,} bytes, more than {MAX_EXECUTED_BYTES:,}")
         nb = nbformat.read(executed, as_version=4)
         for i, cell in enumerate(nb.cells):
             for o in cell.get("outputs", []):
@@ -122,7 +151,8 @@ def execute(notebook):
                     failures.append(f"cell {i}: {charts} charts but {images} static images")
         # The chart test opens it in a Notebook server: a trusted notebook runs its outputs' scripts.
         NotebookNotary().sign(nb)
-    report(f"nbconvert --execute {notebook}", failures, time.time() - clock)
+    size = f", {os.path.getsize(executed):,} bytes" if os.path.exists(executed) else ""
+    report(f"nbconvert --execute {notebook}{size}", failures, time.time() - clock)
     return os.path.exists(executed)
 
 

@@ -13,19 +13,27 @@ namespace Flux2.Interactive.Plotly;
 public static class ChartRenderer
 {
     /// <summary>
-    /// The chart as an HTML fragment. <paramref name="inlinePlotlyJs"/>: true gives Plotly.NET's self-contained
-    /// document (plotly.js inlined via <c>PlotlyJSReference.Full</c>, no CDN); false gives only the chart's div and
-    /// script, which draw with the global <c>Plotly</c> an earlier inlined chart has defined.
+    /// The chart as an HTML fragment without plotly.js: the chart's div and a script that defines
+    /// <c>renderPlotly_&lt;id&gt;</c> and calls it, drawing with the global <c>Plotly</c>.
     /// </summary>
-    public static string Render(string specJson, bool inlinePlotlyJs)
+    public static string Render(string specJson)
     {
         var spec = JsonSerializer.Deserialize<ChartSpec>(specJson, ChartSpec.Json)
             ?? throw new ArgumentException("empty chart spec");
-        var chart = Build(spec);
-        if (!inlinePlotlyJs) return GenericChart.toChartHTML(chart);
+        return GenericChart.toChartHTML(Build(spec));
+    }
+
+    /// <summary>plotly.js itself: the script Plotly.NET inlines with <c>PlotlyJSReference.Full</c>.</summary>
+    public static string PlotlyJs()
+    {
         var options = DisplayOptions.init(null, null, null, null, null, null,
             FSharpOption<PlotlyJSReference>.Some(PlotlyJSReference.Full));
-        return GenericChart.toEmbeddedHTML(Chart.withDisplayOptions(options).Invoke(chart));
+        var html = GenericChart.toEmbeddedHTML(Chart.withDisplayOptions(options).Invoke(Build(new ChartSpec())));
+        int open = html.IndexOf("<script", StringComparison.Ordinal);
+        int start = open < 0 ? -1 : html.IndexOf('>', open);
+        int end = start < 0 ? -1 : html.IndexOf("</script>", start, StringComparison.Ordinal);
+        if (end < 0) throw new InvalidOperationException("Plotly.NET's HTML carries no inlined plotly.js");
+        return html[(start + 1)..end];
     }
 
     /// <summary>The plotly.js version Plotly.NET inlines (for tests and the environment report).</summary>

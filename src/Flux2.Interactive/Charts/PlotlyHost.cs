@@ -19,8 +19,9 @@ static class PlotlyHost
     public static string Folder =>
         Path.Combine(Path.GetDirectoryName(typeof(PlotlyHost).Assembly.Location)!, FolderName);
 
-    public static string Render(string specJson, bool inlinePlotlyJs)
-        => (string)Invoke("Render", specJson, inlinePlotlyJs);
+    public static string Render(string specJson) => (string)Invoke("Render", specJson);
+
+    public static string PlotlyJs() => (string)Invoke("PlotlyJs");
 
     public static string PlotlyJsVersion() => (string)Invoke("PlotlyJsVersion");
 

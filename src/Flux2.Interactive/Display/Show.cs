@@ -8,7 +8,7 @@ using Microsoft.DotNet.Interactive.Formatting;
 namespace Flux2.Interactive.Display;
 
 /// <summary>
-/// Notebook outputs: charts (HTML, plotly.js inlined once per session), PNG images (image/png), HTML tables. Outside
+/// Notebook outputs: charts (HTML, plotly.js served by Jupyter), PNG images (image/png), HTML tables. Outside
 /// a kernel (a test, a console app) each falls back to a one-line text note on stdout.
 /// </summary>
 public static class Show

@@ -56,7 +56,6 @@ public static class LiveTraining
         job = JobModelDefaults.Apply(job); // the model's native sample size where the job gives none
         configure?.Invoke(p);
 
-        if (ChartHtml.PlotlyJsLoader() is { } loader) Show.Html(loader);
         using var stopButton = KernelInvocationContext.Current is null ? null : new StopButton(stop);
         var control = stopButton is null ? null : Show.Updatable(new HtmlFragment(stopButton.Html()));
         var status = Show.Updatable(new HtmlFragment(Status("starting: loading the model and caching latents…")));
@@ -71,7 +70,7 @@ public static class LiveTraining
             if (reports.Count == 0) return;
             var spec = Chart.Loss(reports.Select(r => (double)r.Step).ToArray(), reports.Select(r => r.Loss).ToArray(),
                 title: $"Training loss — {job.Job.Config.Name}");
-            chart?.Update(new HtmlFragment(ChartHtml.RenderWithoutPlotlyJs(spec)));
+            chart?.Update(new HtmlFragment(ChartHtml.Render(spec)));
             sinceChart.Restart();
         }
 
