@@ -39,8 +39,8 @@ public class CaptionWindowTests
     public void The_warning_counts_names_examples_and_says_the_fix()
     {
         Assert.Null(CaptionWindow.Warning([], 10, 32));
-        var many = Enumerable.Range(0, 5).Select(i => new CaptionWindow.Overflow($"/d/img{i}.png", "c", 40, "gold frame"))
-            .ToList();
+        var many = Enumerable.Range(0, 5)
+            .Select(i => new CaptionWindow.Overflow($"/d/img{i}.png", "c", 40, "gold frame")).ToList();
         var w = CaptionWindow.Warning(many, 24, 32)!;
         Assert.Contains("5 of 24 captions", w);
         Assert.Contains("32-token window", w);
