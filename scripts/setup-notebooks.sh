@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the notebooks need in Jupyter Notebook / JupyterLab, idempotently, from the package registries:
 #   - Debian packages: Jupyter Notebook, nbconvert, jupyter_client, nbformat (apt-get; root or sudo);
-#     with --browser also chromium and the npm package playwright-core (the chart test in scripts/notebooks-jupyter.sh)
+#     with --browser also chromium, libjs-marked and the npm package playwright-core (the chart test in
+#     scripts/notebooks-jupyter.sh; the screenshots of scripts/notebook-screenshots.sh)
 #   - the .NET Jupyter kernel Microsoft.dotnet-interactive at a pinned version, into .tools/ of this checkout
 #   - the kernelspec ".net-csharp" (the name the notebooks ask for) in the user's Jupyter folder, pointing at that
 #     kernel by absolute path, so Jupyter finds it without ~/.dotnet/tools on PATH
@@ -20,7 +21,7 @@ for a in "$@"; do
 done
 
 debs=(jupyter-notebook jupyter-nbconvert python3-nbconvert python3-jupyter-client python3-nbformat)
-(( browser )) && debs+=(chromium)
+(( browser )) && debs+=(chromium libjs-marked)
 missing=()
 for d in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "ok installed" || missing+=("$d")
