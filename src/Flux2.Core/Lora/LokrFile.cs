@@ -77,7 +77,7 @@ public static class LokrFile
             if (w2b is not null && w2.shape[1] != w2b.shape[0])
                 throw new SafetensorsException(path, g[".lokr_w2_b"], $"shapes [{string.Join(", ", w2.shape)}] " +
                     $"and [{string.Join(", ", w2b.shape)}] are not a [b, r] / [r, d] pair");
-            double? alpha = g.TryGetValue(".alpha", out var ak) ? Alpha(file, ak) : null;
+            double? alpha = g.TryGetValue(".alpha", out var ak) ? LoraFile.ReadAlpha(file, ak) : null;
             double scale = w2b is not null && alpha is { } av ? av / w2b.shape[0] : 1.0;
             var bfl = module.StartsWith("diffusion_model.") ? module["diffusion_model.".Length..] : module;
             var targets = BflTransformerKeyMap.ToDiffusers(bfl + ".weight");
@@ -100,29 +100,7 @@ public static class LokrFile
         if (e.DType is not ("F16" or "BF16" or "F32" or "F64") || e.Shape.Length != 2 || e.Shape.Any(d => d == 0))
             throw new SafetensorsException(file.Path, key, $"dtype {e.DType}, shape [{string.Join(", ", e.Shape)}]" +
                 ": a LoKr factor is a non-empty 2-D float matrix");
-        using var stored = file.Read(key);
-        var t = stored.to(ScalarType.Float32);
-        using var finite = t.isfinite();
-        using var allFinite = finite.all();
-        if (!allFinite.item<bool>())
-        {
-            t.Dispose();
-            throw new SafetensorsException(file.Path, key, "holds NaN or infinite values (a diverged training run?)");
-        }
-        return t;
+        return LoraFile.ReadWeight(file, key);
     }
 
-    static double Alpha(SafetensorsFile file, string key)
-    {
-        var e = file.Entries[key];
-        if (e.Shape.Aggregate(1L, (a, d) => a * d) != 1)
-            throw new SafetensorsException(file.Path, key,
-                $"alpha must hold one number, has shape [{string.Join(", ", e.Shape)}]");
-        using var t = file.Read(key);
-        using var f = t.to(ScalarType.Float64);
-        double alpha = f.item<double>();
-        if (!double.IsFinite(alpha) || alpha < 0)
-            throw new SafetensorsException(file.Path, key, $"alpha must be a finite number >= 0, is {alpha}");
-        return alpha;
-    }
 }

@@ -77,7 +77,7 @@ public static class LoraFile
 
     /// <summary>A lora_A/lora_B weight as float32; only floating-point tensors of finite values are LoRA
     /// weights.</summary>
-    static Tensor ReadWeight(SafetensorsFile file, string key)
+    internal static Tensor ReadWeight(SafetensorsFile file, string key)
     {
         var dtype = file.Entries[key].DType;
         if (dtype is not ("F16" or "BF16" or "F32" or "F64"))
@@ -95,7 +95,7 @@ public static class LoraFile
     }
 
     /// <summary>An <c>.alpha</c> tensor: one finite number >= 0.</summary>
-    static double ReadAlpha(SafetensorsFile file, string key)
+    internal static double ReadAlpha(SafetensorsFile file, string key)
     {
         var e = file.Entries[key];
         if (e.Shape.Aggregate(1L, (a, d) => a * d) != 1)
