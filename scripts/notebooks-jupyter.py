@@ -11,7 +11,7 @@
      reloads it and counts the drawn plotly charts, which must equal the notebook's chart outputs (and be > 0).
 Prints one PASS/FAIL line per test and ends with "N passed, N failed". Usage: notebooks-jupyter.py OUT_FOLDER [NAME...]
 (NAME: run only the notebooks whose file name contains it, and the stop test if NAME is "stop")."""
-import json, os, queue, re, subprocess, sys, time, urllib.request, warnings
+import json, os, queue, re, signal, subprocess, sys, time, urllib.request, warnings
 
 import nbformat
 from nbformat.sign import NotebookNotary
@@ -161,6 +161,10 @@ def stop_and_resume():
     failures = []
     steps = 60
     folder = os.path.join(OUT, "stop-test")
+    # The kernel inherits this process's SIGINT disposition: ignored in a shell's background job, and the .NET
+    # runtime leaves an ignored SIGINT ignored (Interrupt would do nothing). Jupyter's server handles SIGINT itself,
+    # so the kernels it starts get the default; so does this one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name=".net-csharp", startup_timeout=180,
                                                      cwd=NOTEBOOKS)
 
@@ -191,17 +195,15 @@ def stop_and_resume():
         state = {"url": None, "stop": None, "sent": False, "status": ""}
 
         def stop_when_training(t, c):
-            """At the first status of step 2 or later sends state["stop"]: "interrupt" (the front end's Interrupt) or
-            "button" (a request to the cell's Stop control)."""
+            """At the first step status sends state["stop"]: "interrupt" (the front end's Interrupt) or "button" (a
+            request to the cell's Stop control)."""
             html = text(c.get("data", {}).get("text/html", ""))
             m = re.search(r'data-flux2-stop="([^"]+)"', html)
             if m:
                 state["url"] = m.group(1)
             if "stopped after step" in html or "resuming from step" in html:
                 state["status"] = html
-            step = re.search(rf"step (\d+)/{steps}", html)
-            # Not at step 1: resuming from a checkpoint of step 1 runs out of memory (the kernel gets OOM-killed).
-            if not state["url"] or state["sent"] or not step or int(step.group(1)) < 2:
+            if not state["url"] or state["sent"] or not re.search(rf"step \d+/{steps}", html):
                 return
             if state["stop"] == "interrupt":
                 km.interrupt_kernel()
