@@ -5,8 +5,9 @@
      served by Jupyter, not inlined), and nbformat validates the committed and the executed notebook without a
      warning;
   2. stop and resume: a live training cell gets the front end's Interrupt (kernel protocol, jupyter_client), which
-     must leave kernel and run going, then is stopped through its Stop control; a cell in the same kernel then reads
-     a variable set before training and resumes the run, whose final LoRA tensors must equal an uninterrupted run's;
+     must stop the run after a step with a checkpoint and leave the kernel alive; a cell in the same kernel then
+     reads a variable set before training and resumes the run, which the cell's Stop control stops; a last cell
+     resumes it to the end, whose final LoRA tensors must equal an uninterrupted run's;
   3. charts after a reload: a Jupyter Notebook server serves the executed notebooks, headless chromium opens each,
      reloads it and counts the drawn plotly charts, which must equal the notebook's chart outputs (and be > 0);
   4. a chart cell re-run after Clear All Output and a reload, in the same kernel: a small notebook (load the kit, draw
@@ -14,7 +15,7 @@
      again; its chart must be drawn (each chart output loads plotly.js itself where the page has none).
 Prints one PASS/FAIL line per test and ends with "N passed, N failed". Usage: notebooks-jupyter.py OUT_FOLDER [NAME...]
 (NAME: run only the notebooks whose file name contains it, and the stop test if NAME is "stop")."""
-import json, os, queue, re, subprocess, sys, time, urllib.request, warnings
+import json, os, queue, re, signal, subprocess, sys, time, urllib.request, warnings
 
 import nbformat
 from nbformat.sign import NotebookNotary
@@ -183,12 +184,17 @@ def tensors(path):
 
 
 def stop_and_resume():
-    """Stops a live training cell through its Stop control, then resumes it in the same kernel."""
+    """Stops a live training cell with the front end's Interrupt, then with its Stop control, and resumes it in the
+    same kernel."""
     import jupyter_client
     clock = time.time()
     failures = []
     steps = 60
     folder = os.path.join(OUT, "stop-test")
+    # The kernel inherits this process's SIGINT disposition: ignored in a shell's background job, and the .NET
+    # runtime leaves an ignored SIGINT ignored (Interrupt would do nothing). Jupyter's server handles SIGINT itself,
+    # so the kernels it starts get the default; so does this one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name=".net-csharp", startup_timeout=180,
                                                      cwd=NOTEBOOKS)
 
@@ -216,39 +222,55 @@ def stop_and_resume():
         run('#r "../src/Flux2.Interactive/bin/Release/net10.0/linux-x64/Flux2.Interactive.dll"', timeout=300)
         run(STOP_TEST_SETUP.replace("STEPS", str(steps)), timeout=300)
         run(f'var reference = LiveTraining.Run(Job(@"{folder}/reference"));')
-        state = {"url": None, "interrupted": False, "sent": False}
+        state = {"url": None, "stop": None, "sent": False, "status": ""}
 
         def stop_when_training(t, c):
+            """At the first step status sends state["stop"]: "interrupt" (the front end's Interrupt) or "button" (a
+            request to the cell's Stop control)."""
             html = text(c.get("data", {}).get("text/html", ""))
             m = re.search(r'data-flux2-stop="([^"]+)"', html)
             if m:
                 state["url"] = m.group(1)
+            if "stopped after step" in html or "resuming from step" in html:
+                state["status"] = html
             if not state["url"] or state["sent"] or not re.search(rf"step \d+/{steps}", html):
                 return
-            # At the first step status the front end's Interrupt, which must leave the kernel and the run going;
-            # at the next one the Stop button.
-            if not state["interrupted"]:
+            if state["stop"] == "interrupt":
                 km.interrupt_kernel()
-                state["interrupted"] = True
             else:
                 urllib.request.urlopen(urllib.request.Request(state["url"], method="POST"), timeout=10).close()
-                state["sent"] = True
+            state["sent"] = True
 
-        status, out = run(f'var live = LiveTraining.Run(Job(@"{folder}/live"));\n'
-                          'Console.WriteLine($"cancelled {live.Result.Cancelled} at step {live.Result.Step}");',
-                          on_output=stop_when_training)
-        stopped = re.search(r"cancelled True at step (\d+)", out)
-        if not state["sent"]:
-            failures.append("the training cell showed no Stop control with two step statuses")
-        if status != "ok" or not stopped or not 0 < int(stopped.group(1)) < steps:
-            failures.append(f"the stopped cell: status {status}, output {out.strip()!r}")
-        if not km.is_alive():
-            failures.append("the kernel died")
-        status, out = run('Console.WriteLine(setBeforeTraining);\n'
-                          f'var resumed = LiveTraining.Run(Job(@"{folder}/live"));\n'
+        def stopped_run(code, how):
+            """Runs a training cell that state["stop"] stops; returns the step it stopped after (None: it did not)."""
+            state.update(url=None, stop=how, sent=False, status="")
+            status, out = run(code + '\nConsole.WriteLine($"cancelled {live.Result.Cancelled} at step '
+                              '{live.Result.Step} resumed from {live.Result.ResumedFrom}");',
+                              on_output=stop_when_training)
+            stopped = re.search(r"cancelled True at step (\d+)", out)
+            if not state["sent"]:
+                failures.append(f"{how}: the training cell showed no Stop control with a step status")
+            if status != "ok" or not stopped or not 0 < int(stopped.group(1)) < steps:
+                failures.append(f"{how}: the stopped cell: status {status}, output {out.strip()!r}")
+            if "run again to resume" not in state["status"]:
+                failures.append(f"{how}: the last status is not the resume hint: {state['status']!r}")
+            if not km.is_alive():
+                failures.append(f"{how}: the kernel died")
+            return out, stopped and int(stopped.group(1))
+
+        # The front end's Interrupt (SIGINT, the kernelspec's interrupt_mode "signal") stops the run; a cell in the
+        # same kernel reads a variable set before training and resumes, stopped by the Stop button; the last cell
+        # resumes to the end, which must equal the uninterrupted run.
+        _, interrupted = stopped_run(f'var live = LiveTraining.Run(Job(@"{folder}/live"));', "interrupt")
+        out, stopped = stopped_run(f'Console.WriteLine(setBeforeTraining);\n'
+                                   f'live = LiveTraining.Run(Job(@"{folder}/live"));', "button")
+        expected = ["set before training", f"resumed from {interrupted}"]
+        if any(e not in out for e in expected):
+            failures.append(f"the cell after Interrupt: output {out.strip()!r}, expected {expected}")
+        status, out = run(f'var resumed = LiveTraining.Run(Job(@"{folder}/live"));\n'
                           'Console.WriteLine($"resumed from {resumed.Result.ResumedFrom} to {resumed.Result.Step}");\n'
                           'Console.WriteLine($"final {resumed.Result.FinalLora}|{reference.Result.FinalLora}");')
-        expected = ["set before training", f"resumed from {stopped.group(1) if stopped else '?'} to {steps}"]
+        expected = [f"resumed from {stopped} to {steps}"]
         if status != "ok" or any(e not in out for e in expected):
             failures.append(f"the resume cell: status {status}, output {out.strip()!r}, expected {expected}")
         finals = re.search(r"final (.+)\|(.+)", out)

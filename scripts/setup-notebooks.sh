@@ -42,8 +42,9 @@ if [[ ! -x "$TOOLS/dotnet-interactive" ]] \
 fi
 
 # The kernelspec dotnet-interactive would write (`dotnet interactive jupyter install`), with the tool's absolute path
-# and interrupt_mode "message": Jupyter then sends Interrupt as a kernel message, which cancels the running cell,
-# instead of SIGINT, which ends the kernel process.
+# and interrupt_mode "signal" (Jupyter's default, written out): Interrupt sends SIGINT to the kernel process, which
+# stops a notebook training run after its current step (Flux2.Interactive takes SIGINT over while a run trains) and
+# otherwise shuts the kernel down. With "message" the kernel ignores Interrupt while a cell runs.
 spec="$(mktemp -d)/.net-csharp"; mkdir -p "$spec"
 cat >"$spec/kernel.json" <<JSON
 {
@@ -53,7 +54,7 @@ cat >"$spec/kernel.json" <<JSON
           "OMP_WAIT_POLICY": "PASSIVE"},
   "display_name": ".NET (C#)",
   "language": "C#",
-  "interrupt_mode": "message"
+  "interrupt_mode": "signal"
 }
 JSON
 $PY -c 'import sys; from jupyter_client.kernelspec import KernelSpecManager as M

@@ -191,9 +191,15 @@ public static class ChartSvg
         double raw = (max - min) / 5, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         double step = new[] { 1, 2, 5, 10 }.Select(f => f * magnitude).First(s => s >= raw);
         var ticks = new List<double>();
-        for (double t = Math.Ceiling(min / step) * step; t <= max + step * 1e-9; t += step)
+        double first = Math.Ceiling(min / step) * step;
+        // By index, not by adding step to t: over a range of a few ulps (one loss and its smoothed value) the step is
+        // below t's precision and t + step == t.
+        for (int i = 0; first + i * step <= max + step * 1e-9; i++)
+        {
+            double t = first + i * step;
             ticks.Add(Math.Abs(t) < step * 1e-9 ? 0 : t);
-        return ticks;
+        }
+        return ticks.Distinct();
     }
 
     /// <summary>Ticks of a log axis whose range is given in log10: the powers of ten inside, else round

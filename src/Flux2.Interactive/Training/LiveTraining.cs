@@ -45,7 +45,8 @@ public static class LiveTraining
     /// <summary>Trains an already loaded (and possibly edited) job. A run folder that holds a checkpoint of this job is
     /// resumed exactly (the trainer's own resume). <paramref name="stopAtStep"/> stops the run after that step the way
     /// Ctrl-C does on the CLI — finish the step, save a checkpoint with its training state — so a notebook can show
-    /// a stop and a resume.</summary>
+    /// a stop and a resume. In a kernel the front end's Interrupt (<see cref="InterruptStop"/>) and the cell's Stop
+    /// button (<see cref="StopButton"/>) stop it the same way.</summary>
     public static LiveTrainingResult Run(LoadedJob job, int? steps = null, string? outputFolder = null,
                                          string? device = null, string? model = null,
                                          Action<ProcessConfig>? configure = null, double chartEverySeconds = 3,
@@ -57,6 +58,7 @@ public static class LiveTraining
         configure?.Invoke(p);
 
         using var stopButton = KernelInvocationContext.Current is null ? null : new StopButton(stop);
+        using var interrupt = KernelInvocationContext.Current is null ? null : InterruptStop.TryStart(stop);
         var control = stopButton is null ? null : Show.Updatable(new HtmlFragment(stopButton.Html()));
         var status = Show.Updatable(new HtmlFragment(Status("starting: loading the model and caching latents…")));
         var chart = Show.Updatable(new HtmlFragment(Placeholder("the loss chart appears after the first steps")));

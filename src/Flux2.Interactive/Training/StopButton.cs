@@ -8,8 +8,9 @@ namespace Flux2.Interactive.Training;
 /// (<c>http://127.0.0.1:PORT/SECRET/stop</c>, loopback only, a random secret per run) whose request cancels the run the
 /// way Ctrl-C does on the CLI: the trainer finishes the current step, saves a checkpoint with its training state and
 /// returns, and the kernel with its variables stays alive. The button in the cell's output requests it.
-/// The front end's Interrupt cannot do this with the .NET kernel (Microsoft.dotnet-interactive 1.0.712001): a SIGINT
-/// shuts the kernel process down and an interrupt_request message does not cancel a running cell.
+/// The front end's Interrupt does the same where it sends SIGINT (<see cref="InterruptStop"/>); the button also
+/// serves front ends that do not, and a kernelspec with interrupt_mode "message", whose interrupt_request the .NET
+/// kernel (Microsoft.dotnet-interactive 1.0.712001) does not act on while a cell runs.
 /// </summary>
 public sealed class StopButton : IDisposable
 {

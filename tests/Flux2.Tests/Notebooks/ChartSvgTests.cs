@@ -28,6 +28,18 @@ public sealed class ChartSvgTests
     }
 
     [Fact]
+    public void Loss_chart_of_one_step_renders_where_the_smoothed_loss_differs_in_the_last_bit()
+    {
+        double loss = 1.9338083267211914;
+        Assert.NotEqual(loss, Chart.Smooth([loss], 0.9)[0]);
+        var doc = XDocument.Parse(ChartSvg.Render(Chart.Loss([2.0], [loss])));
+
+        Assert.Contains("loss", doc.Descendants(Svg + "text").Select(t => t.Value));
+        int gridLines = doc.Descendants(Svg + "line").Count(l => (string?)l.Attribute("stroke") == "#eee");
+        Assert.InRange(gridLines, 1, 6);
+    }
+
+    [Fact]
     public void Histogram_bins_every_value_and_log_bars_stay_finite()
     {
         var t = Enumerable.Range(0, 100).Select(i => i / 99.0).ToArray();
