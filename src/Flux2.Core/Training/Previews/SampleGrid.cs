@@ -45,11 +45,15 @@ public sealed class SampleGrid
             foreach (var (image, k) in new[] { item.CtrlImg1, item.CtrlImg2, item.CtrlImg3 }.Select((c, k) => (c, k)))
                 if (image is { Length: > 0 } && ImageFileCheck.Size(image, pixels, out var why) is null)
                     throw new UserError($"{sectionPath}.samples[{i}].ctrl_img_{k + 1} {image}: {why}; fix the path");
-        if (network is null && config.AllItems.Any(s => (s.NetworkMultiplier ?? config.NetworkMultiplier) != 1))
+        if (network is null && config.AllItems.Any(s => Multiplier(s) != 1))
             throw new ArgumentException("network_multiplier needs the network to scale", nameof(network));
     }
 
     public IReadOnlyList<(string withTrigger, string? withoutTrigger)> Rows { get; }
+
+    /// <summary>The LoRA strength <paramref name="item"/> is drawn at: its own network_multiplier, else the
+    /// section's.</summary>
+    double Multiplier(SampleItem item) => item.NetworkMultiplier ?? config.NetworkMultiplier;
 
     public SampleReport? Render(int step)
     {
@@ -69,7 +73,7 @@ public sealed class SampleGrid
             {
                 long seed = seeds[i];
                 var (width, height) = sizes[i];
-                network?.SetMultipliers([items[i].NetworkMultiplier ?? config.NetworkMultiplier]);
+                network?.SetMultipliers([Multiplier(items[i])]);
                 var refs = items[i].CtrlImages.Select(c => ImageFile.Load(c, maxPixels: 1024 * 1024)).ToList();
                 var cells = new List<Tensor> { Render(Rows[i].withTrigger, items[i], seed, width, height, refs) };
                 if (twoColumns)
@@ -89,7 +93,7 @@ public sealed class SampleGrid
             $"row {i}: seed {seeds[i]} | {r.withTrigger}" +
                 (r.withoutTrigger is null ? "" : $" | without trigger: {r.withoutTrigger}") +
                 (sizes[i] == sizes[0] ? "" : $" | {sizes[i].w}x{sizes[i].h}") +
-                (items[i].NetworkMultiplier ?? config.NetworkMultiplier) switch
+                Multiplier(items[i]) switch
                 {
                     1.0 => "",
                     var m => $" | network_multiplier {m.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
