@@ -45,7 +45,7 @@ public static class ChartRenderer
         var chart = GenericChart.ofTraceObjects(true, traces);
         var layout = new Layout();
         if (spec.Title is { } title) layout.SetProperty("title", new Dictionary<string, object> { ["text"] = title });
-        layout.SetProperty("xaxis", Axis(spec.XTitle, log: false));
+        layout.SetProperty("xaxis", Axis(spec.XTitle, spec.LogX));
         var y = Axis(spec.YTitle, spec.LogY);
         if (spec.YFromZero) y["rangemode"] = "tozero";
         layout.SetProperty("yaxis", y);
@@ -82,6 +82,7 @@ public static class ChartRenderer
         if (t.YAxis == 2) trace.SetProperty("yaxis", "y2");
         if (t.Opacity is { } o) trace.SetProperty("opacity", o);
         if (t.Bins is { } bins) trace.SetProperty("nbinsx", bins);
+        if (t.Fill is not null) trace.SetProperty("fill", t.Fill);
         if (!t.ShowLegend) trace.SetProperty("showlegend", false);
         var line = new Dictionary<string, object>();
         if (t.LineWidth is { } w) line["width"] = w;

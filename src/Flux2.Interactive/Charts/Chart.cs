@@ -1,8 +1,11 @@
+using Flux2.Evaluation;
+using Flux2.Interactive.Training;
+
 namespace Flux2.Interactive.Charts;
 
 /// <summary>
 /// The notebooks' charts as <see cref="ChartSpec"/> data: training loss with its smoothed curve, learning rate,
-/// timestep histogram, trigger strength / bleed curves and run overlays. Show one with
+/// timestep histogram, trigger strength / bleed curves, run overlays and sweep bands. Show one with
 /// <see cref="Display.Show.Chart"/>.
 /// </summary>
 public static class Chart
@@ -123,6 +126,49 @@ public static class Chart
             Traces = { new TraceSpec { Type = "bar", Name = yTitle, Categories = names.ToArray(), Y = values.ToArray(),
                 ShowLegend = false } },
         };
+
+    /// <summary>One metric of a <see cref="Sweep"/> per variant: the mean over the training seeds (line and markers),
+    /// a shaded band of ± one sample std, and each seed's value as a faint point. Variants that all have an X are
+    /// plotted over it in X order (<paramref name="logX"/> for a learning rate), else as categories in the given
+    /// order. Variants whose mean (band: or std) is not finite are left out of that trace.</summary>
+    public static ChartSpec Band(SweepResult sweep, EvalMetric metric, bool logX = false, string? xTitle = null,
+        string? title = null)
+    {
+        bool numeric = sweep.Variants.All(v => v.X is not null);
+        var order = numeric ? sweep.Variants.OrderBy(v => v.X).ToList() : sweep.Variants.ToList();
+        var points = order.Select(v => (v, s: sweep.Spread(v, metric))).ToList();
+        var finite = points.Where(p => double.IsFinite(p.s.Mean)).ToList();
+        var banded = finite.Where(p => double.IsFinite(p.s.Std)).ToList();
+        var seeds = order.SelectMany(sweep.RunsOf).Where(r => double.IsFinite(r[metric])).ToList();
+        int n = sweep.Seeds.Count;
+        string spread = $"mean ± std over {n} training seed{(n == 1 ? "" : "s")}";
+        const string color = "#1f77b4";
+        TraceSpec Trace(IEnumerable<SweepVariant> at, IEnumerable<double> y) => new()
+        {
+            X = numeric ? at.Select(v => v.X!.Value).ToArray() : null,
+            Categories = numeric ? null : at.Select(v => v.Name).ToArray(),
+            Y = y.ToArray(),
+            Color = color,
+        };
+        return new()
+        {
+            Title = title ?? $"{metric.Label} by variant: {spread}",
+            XTitle = xTitle ?? (numeric ? "value" : null),
+            YTitle = $"{metric.Label} ({spread})",
+            LogX = numeric && logX,
+            Traces =
+            {
+                Trace(finite.Select(p => p.v), finite.Select(p => p.s.Mean)) with
+                    { Name = "mean", Mode = "lines+markers", LineWidth = 2 },
+                Trace(banded.Select(p => p.v), banded.Select(p => p.s.Mean + p.s.Std)) with
+                    { Name = "mean + std", Mode = "lines", LineWidth = 0, ShowLegend = false },
+                Trace(banded.Select(p => p.v), banded.Select(p => p.s.Mean - p.s.Std)) with
+                    { Name = "± std", Mode = "lines", LineWidth = 0, Fill = "tonexty", Opacity = 0.4 },
+                Trace(seeds.Select(r => r.Variant), seeds.Select(r => r[metric])) with
+                    { Name = "seeds", Mode = "markers", Opacity = 0.35 },
+            },
+        };
+    }
 
     /// <summary>Exponential moving average with bias correction (Adam-style), so the first points are not pulled to
     /// 0.</summary>

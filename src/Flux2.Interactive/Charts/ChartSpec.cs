@@ -23,6 +23,9 @@ public sealed record TraceSpec
     public string? Dash { get; init; }
     public string? Color { get; init; }
     public int? Bins { get; init; }
+    /// <summary>plotly fill: "tonexty" shades the area between this trace and the one before it (a ± std band) in
+    /// the trace's colour at half its opacity.</summary>
+    public string? Fill { get; init; }
     public bool ShowLegend { get; init; } = true;
 }
 
@@ -35,6 +38,8 @@ public sealed record ChartSpec
     public string? YTitle { get; init; }
     public string? Y2Title { get; init; }
     public bool LogY { get; init; }
+    /// <summary>A log x axis (e.g. learning rates); values ≤ 0 are left out.</summary>
+    public bool LogX { get; init; }
     /// <summary>The left y axis starts at 0 (a constant series then reads as its value, not as a flat line at an
     /// arbitrary height).</summary>
     public bool YFromZero { get; init; }

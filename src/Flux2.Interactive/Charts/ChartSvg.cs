@@ -5,10 +5,11 @@ using System.Text;
 namespace Flux2.Interactive.Charts;
 
 /// <summary>
-/// A chart as a static SVG image, drawn without JavaScript: axes with ticks, scatter traces (lines, markers),
-/// histograms and bars, a second y axis, a log y axis and a legend. Each chart's HTML output carries it, so an executed
-/// notebook reads where scripts do not run (a static viewer, an untrusted notebook, a printed page) and where plotly.js
-/// is missing (outputs cleared and the page reloaded); the plotly chart hides it once drawn.
+/// A chart as a static SVG image, drawn without JavaScript: axes with ticks, scatter traces (lines, markers, a band
+/// filled to the trace before), histograms and bars, a second y axis, log x and y axes and a legend. Each chart's HTML
+/// output carries it, so an executed notebook reads where scripts do not run (a static viewer, an untrusted notebook,
+/// a printed page) and where plotly.js is missing (outputs cleared and the page reloaded); the plotly chart hides it
+/// once drawn.
 /// </summary>
 public static class ChartSvg
 {
@@ -35,7 +36,10 @@ public static class ChartSvg
 
         var traces = chart.Traces.Select((t, i) => (t, color: t.Color ?? Palette[i % Palette.Length])).ToList();
         var histograms = Histograms(chart.Traces);
-        string[]? categories = chart.Traces.FirstOrDefault(t => t.Categories is not null)?.Categories;
+        // Categories in order of first appearance over all traces, as plotly orders them.
+        var named = chart.Traces.Where(t => t.Categories is not null).SelectMany(t => t.Categories!).Distinct();
+        string[]? categories = chart.Traces.Any(t => t.Categories is not null) ? named.ToArray() : null;
+        bool logX = chart.LogX && categories is null;
 
         // x range: categories by index, else the numbers of every trace (histograms by their bin edges).
         double xMin, xMax;
@@ -43,14 +47,15 @@ public static class ChartSvg
         else
         {
             var xs = traces.Where(p => p.t.Type == "scatter").SelectMany(p => p.t.X ?? Indexes(p.t.Y))
-                .Concat(histograms.Values.SelectMany(h => new[] { h.Edges[0], h.Edges[^1] })).ToList();
+                .Concat(histograms.Values.SelectMany(h => new[] { h.Edges[0], h.Edges[^1] }))
+                .Where(x => !logX || x > 0).Select(x => logX ? Math.Log10(x) : x).ToList();
             (xMin, xMax) = xs.Count > 0 ? (xs.Min(), xs.Max()) : (0, 1);
         }
         var left = Range(traces.Where(p => p.t.YAxis != 2).Select(p => p.t), histograms, chart.LogY,
             fromZero: chart.YFromZero);
         var right = Range(traces.Where(p => p.t.YAxis == 2).Select(p => p.t), histograms, log: false);
 
-        double Px(double x) => x0 + (x - xMin) / Span(xMin, xMax) * (x1 - x0);
+        double Px(double x) => x0 + ((logX ? Math.Log10(x) : x) - xMin) / Span(xMin, xMax) * (x1 - x0);
         double Py((double min, double max, bool log) r, double y) =>
             y0 - ((r.log ? Math.Log10(y) : y) - r.min) / Span(r.min, r.max) * (y0 - y1);
 
@@ -67,7 +72,8 @@ public static class ChartSvg
                 else Text(svg, Px(i), y0 + 15, categories[i], "middle");
         }
         else
-            foreach (var t in Ticks(xMin, xMax)) Text(svg, Px(t), y0 + 15, Number(t), "middle");
+            foreach (var t in logX ? LogTicks(xMin, xMax) : Ticks(xMin, xMax))
+                Text(svg, Px(t), y0 + 15, Number(t), "middle");
         foreach (var t in left.log ? LogTicks(left.min, left.max) : Ticks(left.min, left.max))
         {
             double py = Py(left, t);
@@ -83,6 +89,7 @@ public static class ChartSvg
 
         int bars = traces.Count(p => p.t.Type == "bar");
         int barIndex = 0;
+        List<(double x, double y)> before = [];
         foreach (var (t, color) in traces)
         {
             var r = t.YAxis == 2 ? right : left;
@@ -100,12 +107,20 @@ public static class ChartSvg
             }
             else if (t.Y is { } ys)
             {
-                var xs = t.X ?? Indexes(ys).ToArray();
+                var xs = t.X ?? (t.Categories is { } names
+                    ? names.Select(n => (double)Array.IndexOf(categories!, n)).ToArray() : Indexes(ys).ToArray());
                 var points = Enumerable.Range(0, Math.Min(xs.Length, ys.Length))
-                    .Where(i => double.IsFinite(ys[i]) && (!r.log || ys[i] > 0))
+                    .Where(i => double.IsFinite(ys[i]) && (!r.log || ys[i] > 0) && (!logX || xs[i] > 0))
                     .Select(i => (x: Px(xs[i]), y: Py(r, ys[i]))).ToList();
+                if (t.Fill == "tonexty" && points.Count + before.Count > 2)
+                    svg.Append("<polygon fill=\"").Append(color).Append('"')
+                        .Append(CultureInfo.InvariantCulture, $" fill-opacity=\"{(t.Opacity ?? 1) * 0.5:0.###}\"")
+                        .Append(" stroke=\"none\" points=\"")
+                        .AppendJoin(' ', points.Concat(Enumerable.Reverse(before))
+                            .Select(p => Invariant($"{p.x:F1},{p.y:F1}"))).Append("\"/>");
+                before = points;
                 bool lines = t.Mode is null || t.Mode.Contains("lines", StringComparison.Ordinal);
-                if (lines && points.Count > 1)
+                if (lines && points.Count > 1 && t.LineWidth != 0)
                 {
                     string dash = t.Dash is null ? "" : t.Dash == "dot" ? " stroke-dasharray=\"2,3\"" :
                         " stroke-dasharray=\"6,4\"";

@@ -24,12 +24,8 @@ public sealed record LiveTrainingResult(string RunFolder, TrainingRunResult Resu
 /// Runs an ai-toolkit job from a notebook cell with three outputs updated in place while it trains: a status line
 /// (step, loss, lr, speed, ETA), the loss chart (raw + smoothed) and the latest sample grid.
 /// </summary>
-public static class LiveTraining
+public static partial class LiveTraining
 {
-    /// <summary>When set, runs go under this folder instead of the job's training_folder (CI runs the notebooks with a
-    /// temporary folder here).</summary>
-    public const string OutputEnv = "FLUX2_NOTEBOOK_OUTPUT";
-
     /// <summary>Loads <paramref name="jobPath"/> (repository-relative paths work from any working folder) and
     /// trains.</summary>
     public static LiveTrainingResult Run(string jobPath, int? steps = null, string? outputFolder = null,
@@ -109,24 +105,6 @@ public static class LiveTraining
             : $"done in {result.Seconds:F1} s · {reports.Count} steps · final loss " +
                 $"{last?.Loss:F4} · LoRA {result.FinalLora}")));
         return new LiveTrainingResult(result.RunFolder, result, reports, job);
-    }
-
-    /// <summary>Makes a job runnable from a notebook: model "flux2-micro" → the weights' folder, repository-relative
-    /// dataset and output folders → absolute, plus the overrides.</summary>
-    public static ProcessConfig Prepare(LoadedJob job, int? steps = null, string? outputFolder = null,
-        string? device = null, string? model = null)
-    {
-        var p = job.Job.Process;
-        outputFolder ??= Environment.GetEnvironmentVariable(OutputEnv);
-        p.Model.NameOrPath = Kit.ModelPath(model ?? p.Model.NameOrPath);
-        foreach (var d in p.Datasets)
-            if (!Path.IsPathRooted(d.FolderPath) && !Directory.Exists(d.FolderPath)) d.FolderPath =
-                Kit.PathOf(d.FolderPath);
-        p.TrainingFolder = outputFolder ?? (Path.IsPathRooted(p.TrainingFolder) ? p.TrainingFolder
-            : Kit.PathOf(p.TrainingFolder));
-        if (steps is { } n) p.Train.Steps = n;
-        if (device is not null) p.Device = device;
-        return p;
     }
 
     static string Status(string text) =>
