@@ -132,7 +132,8 @@ public static class ChartSvg
                 if (t.Mode?.Contains("markers", StringComparison.Ordinal) == true)
                     foreach (var (x, y) in points)
                         svg.Append(CultureInfo.InvariantCulture,
-                            $"<circle cx=\"{x:F1}\" cy=\"{y:F1}\" r=\"3\" fill=\"{color}\"/>");
+                            $"<circle cx=\"{x:F1}\" cy=\"{y:F1}\" r=\"3\" fill=\"{color}\"")
+                            .Append(t.Opacity is null ? "" : $" fill-opacity=\"{opacity}\"").Append("/>");
             }
         }
 

@@ -83,10 +83,11 @@ public static class Sweep
             var job = Load();
             job.Job.Config.Name = RunName(job.Job.Config.Name, v.Name, seed);
             var p = LiveTraining.Prepare(job, steps, outputFolder, device, model);
+            job = JobModelDefaults.Apply(job); // before the variant's change, as LiveTraining.Run orders them
             p.Train.Seed = seed;
             v.Configure(p);
             p.Train.DisableSampling = true; // the sweep evaluates the final LoRAs itself
-            return (v, seed, label: $"variant {v.Name}, seed {i + 1}/{seeds.Count}", job: JobModelDefaults.Apply(job));
+            return (v, seed, label: $"variant {v.Name}, seed {i + 1}/{seeds.Count}", job);
         })).ToList();
         var twice = planned.GroupBy(r => r.job.Job.Config.Name).FirstOrDefault(g => g.Count() > 1);
         if (twice is not null)

@@ -98,6 +98,7 @@ public sealed class SweepTests(ITestOutputHelper output)
         Assert.Equal("0.2", polygon.Attribute("fill-opacity")!.Value);
         Assert.Single(doc.Descendants(Svg + "polyline")); // the mean; the band's edges have no line
         Assert.Equal(3 + 8, doc.Descendants(Svg + "circle").Count());
+        Assert.Equal(8, doc.Descendants(Svg + "circle").Count(c => (string?)c.Attribute("fill-opacity") == "0.35"));
         var texts = doc.Descendants(Svg + "text").Select(t => t.Value).ToList();
         Assert.Contains("1e-4", texts);
         Assert.Contains("0.01", texts);
