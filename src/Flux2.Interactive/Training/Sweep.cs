@@ -61,6 +61,11 @@ public static class Sweep
 {
     public const int LossWindow = 10;
 
+    /// <summary>Trains and evaluates <paramref name="variants"/> × <paramref name="seeds"/> of the job at
+    /// <paramref name="jobPath"/> (repository-relative works), <paramref name="steps"/> steps each, under
+    /// <paramref name="outputFolder"/> (default as <see cref="LiveTraining.Prepare"/>). <paramref name="models"/>: the
+    /// model to evaluate with (null: one is loaded, only when some evaluation is not on disk yet, and disposed after).
+    /// <paramref name="log"/>: where the per-run lines go (default the console, which a notebook cell shows).</summary>
     public static SweepResult Run(string jobPath, IReadOnlyList<SweepVariant> variants, IReadOnlyList<long> seeds,
         int steps, LoraEvalOptions evalOptions, string? outputFolder = null, Flux2Models? models = null,
         string? model = null, string? device = null, Action<string>? log = null)
