@@ -26,7 +26,8 @@ public sealed record FramedLook(NamedColor? Sky, NamedColor Frame, NamedColor Ou
     /// <summary>Renders the scene's shapes in this look.</summary>
     public SKBitmap Render(ShapeScene content, int width, int height)
     {
-        var rgba = Sky is { } sky ? Solid(width, height, sky) : BackdropPainter.Paint(content.Background, width, height);
+        var rgba = Sky is { } sky ? Solid(width, height, sky)
+            : BackdropPainter.Paint(content.Background, width, height);
         PaintFrame(rgba, width, height);
         var bitmap = RgbaBitmaps.FromRgba(rgba, width, height);
         using var canvas = new SKCanvas(bitmap);
