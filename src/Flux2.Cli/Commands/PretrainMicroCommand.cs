@@ -13,7 +13,7 @@ public static class PretrainMicroCommand
                                [--vae-steps 3000] [--transformer-steps 8000] [--corpus-size 100000]
                                [--vae-batch 64] [--transformer-batch 256] [--vae-only | --vae-from <dir>]
                                [--transformer-from <model dir>] [--transformer-lr 0.0005] [--tag-share 0]
-                               [--vae-lr 0.0005] [--vae-look-share 0.5] [--vae-decoder-only]
+                               [--vae-lr 0.0005] [--vae-look-share 0] [--vae-decoder-only]
           Trains the micro VAE, then the micro transformer (text encoder frozen at its seeded init), and writes a
           diffusers folder with a model card and pretrain_log.csv. About 10 minutes on one H100; runs on CPU too
           (slowly).

@@ -32,9 +32,9 @@ public sealed record MicroRecipe
     public bool VaeOnly { get; init; }
     public double VaeLearningRate { get; init; } = 5e-4;
     /// <summary>Share of the VAE's training images drawn in a random <see cref="Data.Synthetic.FramedLook"/> (frames,
-    /// outlines, solid backgrounds): the VAE must reproduce looks a style LoRA teaches, which the plain corpus never
-    /// shows.</summary>
-    public double VaeLookShare { get; init; } = 0.5;
+    /// outlines, solid backgrounds), so the VAE can reproduce looks a style LoRA teaches, which the plain corpus never
+    /// shows. The committed weights were made with 0.</summary>
+    public double VaeLookShare { get; init; }
     /// <summary>With <see cref="VaeFrom"/>: train that VAE's decoder for <see cref="VaeSteps"/> more steps and keep
     /// its encoder and latent statistics, so a transformer trained on its latents still fits.</summary>
     public bool VaeDecoderOnly { get; init; }
