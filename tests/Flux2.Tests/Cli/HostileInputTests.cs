@@ -101,6 +101,14 @@ public class HostileInputTests(ITestOutputHelper output)
         => Refused(["pretrain-micro", "--vae-batch", "0", "--out", dir], "--vae-batch");
 
     [Fact]
+    public void PretrainMicroRefusesDecoderOnlyWithoutAVaeToStartFrom()
+        => Refused(["pretrain-micro", "--vae-decoder-only", "--out", dir], "--vae-from");
+
+    [Fact]
+    public void PretrainMicroRefusesALookShareAboveOne()
+        => Refused(["pretrain-micro", "--vae-look-share", "1.5", "--out", dir], "--vae-look-share");
+
+    [Fact]
     public void AReferenceWhoseHeaderClaimsAHugeImageIsRefusedBeforeDecoding()
     {
         var png = Path.Combine(dir, "huge.png");

@@ -34,10 +34,11 @@ public class MicroPretrainingTests
             TransformerSteps = 2,
             TransformerBatch = 2,
             CorpusSize = 4,
-            StatisticsSamples = 4
+            StatisticsSamples = 4,
+            ReconstructionChecks = 2,
         };
         var log = new StringWriter();
-        new MicroPretrainer(recipe, SolidColour, CPU, log).Run(dir, "test");
+        new MicroPretrainer(recipe, SolidColour, SolidColour, CPU, log).Run(dir, "test");
         Assert.Contains("transformer done", log.ToString());
         foreach (var f in new[] { "model_index.json", "transformer/config.json",
                                   "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",

@@ -31,6 +31,16 @@ public sealed record MicroRecipe
     /// <summary>Stop after stage 1 and write only <c>vae/</c> (the input of <see cref="VaeFrom"/>).</summary>
     public bool VaeOnly { get; init; }
     public double VaeLearningRate { get; init; } = 5e-4;
+    /// <summary>Share of the VAE's training images drawn in a random <see cref="Data.Synthetic.FramedLook"/> (frames,
+    /// outlines, solid backgrounds), so the VAE can reproduce looks a style LoRA teaches, which the plain corpus never
+    /// shows. The committed weights were made with 0.</summary>
+    public double VaeLookShare { get; init; }
+    /// <summary>With <see cref="VaeFrom"/>: train that VAE's decoder for <see cref="VaeSteps"/> more steps and keep
+    /// its encoder and latent statistics, so a transformer trained on its latents still fits.</summary>
+    public bool VaeDecoderOnly { get; init; }
+    /// <summary>Held-out images per reconstruction check (plain corpus, random looks, the style set's look); 0 skips
+    /// the checks.</summary>
+    public int ReconstructionChecks { get; init; } = 256;
     public double TransformerLearningRate { get; init; } = 5e-4;
     /// <summary>Share of the kept captions that start with a made-up trigger-like word (<see cref="TriggerLikeTag"/>).
     /// </summary>
@@ -42,8 +52,20 @@ public sealed record MicroRecipe
 /// frozen at its seeded initialisation (<see cref="MicroModel"/> says why), and writes the diffusers folder, a loss
 /// log (CSV) and a model card.
 /// </summary>
-public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource corpus, Device device, TextWriter log)
+/// <param name="corpus">the transformer's images and captions</param>
+/// <param name="vaeCorpus">the VAE's images</param>
+public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource corpus, CaptionedImageSource vaeCorpus,
+    Device device, TextWriter log)
 {
+    /// <summary>The recipe on the procedural shape corpus: plain scenes for the transformer, scenes in random looks
+    /// (<see cref="MicroRecipe.VaeLookShare"/>) for the VAE.</summary>
+    public static MicroPretrainer OnShapeCorpus(MicroRecipe recipe, Device device, TextWriter log) =>
+        new(recipe, ShapeCorpusSource.Create((int)recipe.Seed),
+            ShapeCorpusSource.WithLooks((int)recipe.Seed, recipe.VaeLookShare), device, log);
+
+    /// <summary>Held-out VAE checks start at this corpus index, past any pretraining run's.</summary>
+    const long CheckFirstIndex = 1L << 40;
+
     public void Run(string outFolder, string command)
     {
         var total = Stopwatch.StartNew();
@@ -90,13 +112,15 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
         var sw = Stopwatch.StartNew();
         double vaeLoss = double.NaN, vaeSeconds = 0;
         var vaeLogPath = Path.Combine(outFolder, "vae", "pretrain_log.csv");
-        if (recipe.VaeFrom is null)
+        var vaeStage = new VaePretrainer(vae, vaeCorpus, MicroModel.Resolution, device)
         {
-            var vaeStage = new VaePretrainer(vae, corpus, MicroModel.Resolution, device)
-            {
-                BatchSize = recipe.VaeBatch,
-                LearningRate = recipe.VaeLearningRate
-            };
+            BatchSize = recipe.VaeBatch,
+            LearningRate = recipe.VaeLearningRate,
+            DecoderOnly = recipe.VaeDecoderOnly,
+        };
+        if (recipe.VaeFrom is not null) LogReconstruction(vaeStage, "before");
+        if (recipe.VaeFrom is null || recipe.VaeDecoderOnly)
+        {
             vaeStage.Train(recipe.VaeSteps, recipe.Seed, (step, loss) =>
             {
                 vaeLoss = loss;
@@ -107,9 +131,10 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
                         $"({sw.Elapsed.TotalSeconds:F0} s)");
                 }
             });
-            vaeStage.FitLatentStatistics(recipe.StatisticsSamples, recipe.Seed);
+            if (!recipe.VaeDecoderOnly) vaeStage.FitLatentStatistics(recipe.StatisticsSamples, recipe.Seed);
             vaeSeconds = sw.Elapsed.TotalSeconds;
             log.WriteLine($"VAE done in {vaeSeconds:F0} s, final recon mse {vaeLoss:F5}");
+            LogReconstruction(vaeStage, "after");
             if (recipe.VaeOnly)
             {
                 DiffusersFolderWriter.WriteVae(Path.Combine(outFolder, "vae"), vae, ScalarType.Float32);
@@ -166,6 +191,18 @@ public sealed class MicroPretrainer(MicroRecipe recipe, CaptionedImageSource cor
             vaeLoss, ema, vaeSeconds, ditSeconds, total.Elapsed.TotalSeconds, vae.parameters().Sum(p => p.numel()),
             transformer.ParameterCount(), textEncoder.Model.parameters().Sum(p => p.numel())));
         log.WriteLine($"wrote {outFolder} in {total.Elapsed.TotalMinutes:F1} min");
+    }
+
+    /// <summary>Reconstruction MSE on held-out plain corpus scenes, scenes in random looks and the style set's look.
+    /// </summary>
+    void LogReconstruction(VaePretrainer vae, string when)
+    {
+        int count = recipe.ReconstructionChecks;
+        if (count <= 0) return;
+        double Check(CaptionedImageSource s, long first) => vae.ReconstructionError(s, first, count);
+        log.WriteLine($"  VAE reconstruction mse {when}: corpus {Check(corpus, CheckFirstIndex):F5}, random looks " +
+            $"{Check(vaeCorpus, CheckFirstIndex):F5}, midnight_tarot look " +
+            $"{Check(ShapeCorpusSource.StyleLook(2), 0):F5} ({count} held-out images each)");
     }
 
     static string Row(string stage, int step, double loss, double lr) =>

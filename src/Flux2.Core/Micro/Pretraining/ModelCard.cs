@@ -38,8 +38,8 @@ static class ModelCard
 
         **Recipe** (seed {r.Seed}, device {device}):
         1. VAE: {r.VaeSteps} AdamW steps (lr {r.VaeLearningRate}, batch {r.VaeBatch}), MSE on a posterior sample +
-           1e-6 KL; then BatchNorm latent statistics from {r.StatisticsSamples} images. Final reconstruction MSE
-           {vaeLoss:F5}. {vaeSeconds:F0} s.
+           1e-6 KL{Looks(r)}; then BatchNorm latent statistics from {r.StatisticsSamples} images. Final
+           reconstruction MSE {vaeLoss:F5}. {vaeSeconds:F0} s.
         2. Transformer: {r.CorpusSize} corpus images encoded once; {r.TransformerSteps} AdamW steps
            (lr {r.TransformerLearningRate}, warm-up 500, cosine to 10%, batch {r.TransformerBatch}, weight decay 0.01,
            grad clip 1), rectified flow with logit-normal t, 10% caption dropout (for classifier-free
@@ -50,6 +50,10 @@ static class ModelCard
 
         **Reproduce**: `{command}`
         """;
+
+    static string Looks(MicroRecipe r) => r.VaeLookShare <= 0 ? ""
+        : $", {r.VaeLookShare * 100:F0}% of the images drawn in a random framed look (`FramedLook`)" +
+          (r.VaeDecoderOnly ? $", decoder only, starting from `{r.VaeFrom}`" : "");
 
     static string Tags(MicroRecipe r) => r.TagProbability <= 0 ? ""
         : $" {r.TagProbability * 100:F0}% of the kept captions start with a made-up trigger-like word " +

@@ -15,12 +15,19 @@ public sealed class VaePretrainer(AutoencoderKLFlux2 vae, CaptionedImageSource c
     public double KlWeight { get; init; } = 1e-6;
     public double LearningRate { get; init; } = 5e-4;
     public int BatchSize { get; init; } = 32;
+    /// <summary>Train the decoder (and post_quant_conv) only: the encoder and the latent statistics stay, so the
+    /// latents a transformer was trained on keep their meaning.</summary>
+    public bool DecoderOnly { get; init; }
 
     public void Train(int steps, long seed, Action<int, double>? onStep = null)
     {
-        foreach (var p in vae.parameters()) p.requires_grad = true;
+        var trained = DecoderOnly ? vae.named_parameters().Where(p => !IsEncoder(p.name)).Select(p => p.parameter)
+            .ToList() : vae.parameters().ToList();
+        foreach (var p in vae.parameters()) p.requires_grad = false;
+        foreach (var p in trained) p.requires_grad = true;
         vae.train();
-        using var optimizer = optim.AdamW(vae.parameters(), lr: LearningRate, weight_decay: 0.0);
+        if (DecoderOnly) vae.Encoder.eval();
+        using var optimizer = optim.AdamW(trained, lr: LearningRate, weight_decay: 0.0);
         var rng = new Random((int)seed);
         for (int step = 1; step <= steps; step++)
         {
@@ -35,12 +42,32 @@ public sealed class VaePretrainer(AutoencoderKLFlux2 vae, CaptionedImageSource c
             var loss = rec + KlWeight * kl * dist.Mean.shape[1];
             optimizer.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(vae.parameters(), 1.0);
+            nn.utils.clip_grad_norm_(trained, 1.0);
             optimizer.step();
             onStep?.Invoke(step, rec.item<float>());
         }
         vae.eval();
         foreach (var p in vae.parameters()) p.requires_grad = false;
+    }
+
+    static bool IsEncoder(string name) => name.StartsWith("encoder.") || name.StartsWith("quant_conv.");
+
+    /// <summary>Mean squared error (images in −1..1) of decode(posterior mean) over <paramref name="count"/>
+    /// examples of <paramref name="source"/> from index <paramref name="first"/>.</summary>
+    public double ReconstructionError(CaptionedImageSource source, long first, int count)
+    {
+        using var _ = no_grad();
+        double total = 0;
+        for (int done = 0; done < count; done += BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            int n = Math.Min(BatchSize, count - done);
+            var indices = Enumerable.Range(0, n).Select(i => first + done + i).ToList();
+            var (images, _) = CaptionedImageBatch.Make(source, indices, size, device);
+            using var dist = vae.Encode(images);
+            total += nn.functional.mse_loss(vae.Decode(dist.Mean), images).item<float>() * n;
+        }
+        return total / count;
     }
 
     /// <summary>Sets bn.running_mean/var to the per-channel statistics of patchified latent means over
