@@ -27,6 +27,7 @@ public sealed class NotebookExecutionTests(ITestOutputHelper output)
     [InlineData("07-comparing-runs.ipynb")]
     [InlineData("08-inference-and-export.ipynb")]
     [InlineData("09-guide-experiments.ipynb")]
+    [InlineData("10-more-experiments.ipynb")]
     public void Notebook_runs_in_the_kernel_with_offline_charts_and_png_outputs(string notebook)
     {
         var executed = Run(notebook);
