@@ -24,7 +24,8 @@ public static class LoraEvalRuns
     /// <summary>Reads <paramref name="folder"/>/eval.json when it <see cref="Matches"/>; else evaluates
     /// <paramref name="lora"/> (<see cref="LoraEvaluator"/>) and writes eval.json and eval.md there.</summary>
     public static EvaluatedLora EvaluateOrReuse(Flux2Models models, string lora, string dataset, string trigger,
-        LoraEvalOptions options, string folder, string label, int? step = null, Action<string>? log = null)
+        LoraEvalOptions options, string folder, string label, int? step = null, Action<string>? log = null,
+        BaseImageCache? baseImages = null)
     {
         var json = Path.Combine(folder, LoraEvalReport.JsonFileName);
         if (Matches(json, lora, models.Origin, dataset, trigger, options))
@@ -32,18 +33,18 @@ public static class LoraEvalRuns
             log?.Invoke($"{label}: reusing {json} (same LoRA file, model, dataset, trigger and options)");
             return new(label, lora, step, EvalMetrics.FromJson(File.ReadAllText(json)), json, Reused: true);
         }
-        var result = EvaluateAndWrite(models, lora, dataset, trigger, options, folder, log);
+        var result = EvaluateAndWrite(models, lora, dataset, trigger, options, folder, log, baseImages);
         return new(label, lora, step, EvalMetrics.Of(result), json, Reused: false);
     }
 
     /// <summary>Evaluates <paramref name="lora"/> (<see cref="LoraEvaluator"/>) and writes eval.json, eval.md and the
     /// comparison grid eval.png (<see cref="EvalGrid"/>) into <paramref name="folder"/>.</summary>
     public static LoraEvalResult EvaluateAndWrite(Flux2Models models, string lora, string dataset, string trigger,
-        LoraEvalOptions options, string folder, Action<string>? log = null)
+        LoraEvalOptions options, string folder, Action<string>? log = null, BaseImageCache? baseImages = null)
     {
         EvalGridImages? grid = null;
         var result = LoraEvaluator.Evaluate(models, lora, dataset, trigger, options, log,
-            images => grid = EvalGrid.Capture(images, (int)images.BaseTrigger.shape[0] / options.Seeds));
+            images => grid = EvalGrid.Capture(images, (int)images.BaseTrigger.shape[0] / options.Seeds), baseImages);
         LoraEvalReport.Write(result, folder);
         if (grid is not null)
         {

@@ -18,7 +18,7 @@ public static class LoraEvaluator
 {
     public static LoraEvalResult Evaluate(Flux2Models models, string loraPath, string datasetFolder, string trigger,
                                           LoraEvalOptions? options = null, Action<string>? log = null,
-                                          Action<EvalImages>? images = null)
+                                          Action<EvalImages>? images = null, BaseImageCache? baseImages = null)
     {
         options ??= new LoraEvalOptions();
         if (string.IsNullOrWhiteSpace(trigger)) throw new UserError("eval needs the LoRA's trigger word (--trigger)");
@@ -43,10 +43,14 @@ public static class LoraEvaluator
         var heldOut = classWord is null ? EvalPrompts.HeldOutStyle(trigger, datasetFolder) : null;
         var heldEmbeds = heldOut is null ? null : models.EncodePrompts(heldOut.Select(p => p.WithTrigger).ToList());
 
-        var a = EvalSampler.Generate(models, triggered, negative, options, log, "base, trigger");
-        var c = EvalSampler.Generate(models, plain, negative, options, log, "base, no trigger");
+        Tensor Base(string what, IReadOnlyList<string> texts, Tensor embeds) => baseImages is null
+            ? EvalSampler.Generate(models, embeds, negative, options, log, what)
+            : baseImages.GetOrAdd(models, what, texts, options,
+                () => EvalSampler.Generate(models, embeds, negative, options, log, what));
+        var a = Base("base, trigger", prompts.Select(p => p.WithTrigger).ToList(), triggered);
+        var c = Base("base, no trigger", prompts.Select(p => p.WithoutTrigger).ToList(), plain);
         var aHeld = heldEmbeds is null ? null
-            : EvalSampler.Generate(models, heldEmbeds, negative, options, log, "held-out, base, trigger");
+            : Base("held-out, base, trigger", heldOut!.Select(p => p.WithTrigger).ToList(), heldEmbeds);
         // The LoRA is loaded once; every noise draw is seeded per call, so the order of the sets changes no image.
         var adapters = LoraLoader.Apply(models.Transformer, loraPath, options.LoraStrength);
         Tensor b, d;

@@ -121,6 +121,7 @@ public static class Sweep
 
         var modelPath = tp.Model.NameOrPath;
         Flux2Models? loaded = null;
+        using var baseImages = new BaseImageCache();
         try
         {
             var runs = trained.Select(r =>
@@ -133,7 +134,7 @@ public static class Sweep
                     ? new EvaluatedLora(name, r.lora, r.steps, EvalMetrics.FromJson(File.ReadAllText(json)), json,
                         Reused: true)
                     : LoraEvalRuns.EvaluateOrReuse(models ?? (loaded ??= Kit.LoadModels(modelPath, tp.Device)),
-                        r.lora, dataset, trigger, evalOptions, r.folder, name, r.steps);
+                        r.lora, dataset, trigger, evalOptions, r.folder, name, r.steps, baseImages: baseImages);
                 log($"{r.label}: strength {eval[EvalMetrics.TriggerStrength]:F2}, bleed " +
                     $"{eval[EvalMetrics.Bleed]:F3}, content kept {eval[EvalMetrics.ContentKept]:F2}" +
                     (eval.Reused ? " (eval.json reused)" : $" (evaluated in {clock.Elapsed.TotalSeconds:F1} s)"));
