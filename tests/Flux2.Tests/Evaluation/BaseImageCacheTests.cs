@@ -1,9 +1,6 @@
 using Flux2.Evaluation;
 using Flux2.Models;
-using Flux2.Native;
 using Flux2.Pipeline;
-using Flux2.Training;
-using Flux2.Training.Config;
 using Xunit;
 
 namespace Flux2.Tests.Evaluation;
@@ -15,16 +12,7 @@ public class BaseImageCacheTests
     [MicroModelFact]
     public void CachedBaseImagesGiveTheSameMetricsAndAreGeneratedOnce()
     {
-        TorchRuntime.EnsureLoaded();
-        var dataset = Path.Combine(TestPaths.RepoRoot, "datasets-sample", "midnight_tarot");
-        var loaded = JobConfigReader.Read(Path.Combine(TestPaths.RepoRoot, "datasets-sample", "midnight_tarot.yaml"));
-        var p = loaded.Job.Process;
-        p.TrainingFolder = TestPaths.TempDir();
-        p.Datasets[0].FolderPath = dataset;
-        p.Train.Steps = 3;
-        p.Train.DiffOutputPreservation = false;
-        p.Train.DisableSampling = true;
-        var lora = TrainingRun.Run(loaded, new TrainerCallbacks()).FinalLora;
+        var (lora, dataset) = MicroLoraEvalTests.TrainStyleJob(3, p => p.Train.DiffOutputPreservation = false);
         var options = new LoraEvalOptions { Seeds = 1, Steps = 2 };
         using var models = Flux2Models.Load(MicroModel.Name);
 

@@ -16,7 +16,10 @@ public class MicroLoraEvalTests(ITestOutputHelper output)
 {
     static readonly LoraEvalOptions Quick = new() { Seeds = 2, Steps = 12 };
 
-    LoraEvalResult TrainAndEvaluate(int steps)
+    /// <summary>The shipped midnight_tarot job trained for <paramref name="steps"/> steps in a temporary folder,
+    /// without sample grids; returns its final LoRA and the dataset folder.</summary>
+    internal static (string lora, string dataset) TrainStyleJob(int steps, Action<ProcessConfig>? configure = null,
+        Action<string>? log = null)
     {
         TorchRuntime.EnsureLoaded();
         var dataset = Path.Combine(TestPaths.RepoRoot, "datasets-sample", "midnight_tarot");
@@ -25,11 +28,16 @@ public class MicroLoraEvalTests(ITestOutputHelper output)
         p.TrainingFolder = TestPaths.TempDir();
         p.Datasets[0].FolderPath = dataset;
         p.Train.Steps = steps;
-        p.Sample.SampleEvery = 100_000;
-        p.Train.SkipFirstSample = true;
-        var run = TrainingRun.Run(loaded, new TrainerCallbacks { OnMessage = output.WriteLine });
+        p.Train.DisableSampling = true;
+        configure?.Invoke(p);
+        return (TrainingRun.Run(loaded, new TrainerCallbacks { OnMessage = log }).FinalLora, dataset);
+    }
+
+    LoraEvalResult TrainAndEvaluate(int steps)
+    {
+        var (lora, dataset) = TrainStyleJob(steps, log: output.WriteLine);
         using var models = Flux2Models.Load(MicroModel.Name);
-        var r = LoraEvaluator.Evaluate(models, run.FinalLora, dataset, "midnight_tarot", Quick, output.WriteLine);
+        var r = LoraEvaluator.Evaluate(models, lora, dataset, "midnight_tarot", Quick, output.WriteLine);
         output.WriteLine(LoraEvalReport.Table(r));
         return r;
     }
