@@ -19,8 +19,7 @@ public static class LoraLoader
     public static IReadOnlyList<LinearAdapter> Apply(nn.Module model, IEnumerable<LokrUpdate> updates,
         double strength, string origin)
     {
-        var linears = model.named_modules().Where(m => m.module is Linear)
-            .ToDictionary(m => m.name, m => (Linear)m.module);
+        var linears = LinearsByName(model);
         var added = new List<LinearAdapter>();
         try
         {
@@ -51,11 +50,14 @@ public static class LoraLoader
         return added;
     }
 
+    /// <summary>The model's Linears by module name (diffusers names), where adapters attach.</summary>
+    static Dictionary<string, Linear> LinearsByName(nn.Module model) =>
+        model.named_modules().Where(m => m.module is Linear).ToDictionary(m => m.name, m => (Linear)m.module);
+
     public static IReadOnlyList<LinearAdapter> Apply(nn.Module model, IEnumerable<LoraUpdate> updates,
         double strength, string origin)
     {
-        var linears = model.named_modules().Where(m => m.module is Linear)
-            .ToDictionary(m => m.name, m => (Linear)m.module);
+        var linears = LinearsByName(model);
         var added = new List<LinearAdapter>();
         var unknown = new List<string>();
         foreach (var u in updates)
