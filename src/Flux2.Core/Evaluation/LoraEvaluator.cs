@@ -35,22 +35,24 @@ public static class LoraEvaluator
                         $"; {dataset.Count} dataset images");
 
         using var scope = NewDisposeScope();
-        var triggered = models.EncodePrompts(prompts.Select(p => p.WithTrigger).ToList());
-        var plain = models.EncodePrompts(prompts.Select(p => p.WithoutTrigger).ToList());
+        var triggeredTexts = prompts.Select(p => p.WithTrigger).ToList();
+        var plainTexts = prompts.Select(p => p.WithoutTrigger).ToList();
+        var triggered = models.EncodePrompts(triggeredTexts);
+        var plain = models.EncodePrompts(plainTexts);
         var negative = models.NegativeEmbedsForGuidance();
 
         // Held-out style prompts: the same base / LoRA pair, with the trigger, on unseen (class, colour) content.
         var heldOut = classWord is null ? EvalPrompts.HeldOutStyle(trigger, datasetFolder) : null;
-        var heldEmbeds = heldOut is null ? null : models.EncodePrompts(heldOut.Select(p => p.WithTrigger).ToList());
+        var heldTexts = heldOut?.Select(p => p.WithTrigger).ToList();
+        var heldEmbeds = heldTexts is null ? null : models.EncodePrompts(heldTexts);
 
         Tensor Base(string what, IReadOnlyList<string> texts, Tensor embeds) => baseImages is null
             ? EvalSampler.Generate(models, embeds, negative, options, log, what)
             : baseImages.GetOrAdd(models, what, texts, options,
                 () => EvalSampler.Generate(models, embeds, negative, options, log, what));
-        var a = Base("base, trigger", prompts.Select(p => p.WithTrigger).ToList(), triggered);
-        var c = Base("base, no trigger", prompts.Select(p => p.WithoutTrigger).ToList(), plain);
-        var aHeld = heldEmbeds is null ? null
-            : Base("held-out, base, trigger", heldOut!.Select(p => p.WithTrigger).ToList(), heldEmbeds);
+        var a = Base("base, trigger", triggeredTexts, triggered);
+        var c = Base("base, no trigger", plainTexts, plain);
+        var aHeld = heldEmbeds is null ? null : Base("held-out, base, trigger", heldTexts!, heldEmbeds);
         // The LoRA is loaded once; every noise draw is seeded per call, so the order of the sets changes no image.
         var adapters = LoraLoader.Apply(models.Transformer, loraPath, options.LoraStrength);
         Tensor b, d;

@@ -13,10 +13,10 @@ public static class MidnightTarotStyle
 {
     public static FramedLook Look { get; } = new(Palette.Black, Palette.Yellow, Palette.Yellow, 6, 3, true);
 
-    public static readonly (byte r, byte g, byte b) Gold = Rgb(Palette.Yellow), Sky = Rgb(Palette.Black);
+    public static readonly (byte r, byte g, byte b) Gold = Rgb(Look.Frame), Sky = Rgb(Look.Sky!);
 
-    /// <summary>The palette colours the look is made of.</summary>
-    public static IReadOnlyList<NamedColor> LookColors { get; } = new[] { Palette.Black, Palette.Yellow };
+    /// <summary>The palette colours the look is made of (its frame and outlines share one).</summary>
+    public static IReadOnlyList<NamedColor> LookColors { get; } = new[] { Look.Sky!, Look.Frame };
 
     static (byte, byte, byte) Rgb(NamedColor c) => (c.R, c.G, c.B);
 
